@@ -1,0 +1,393 @@
+// Recording and submitting compute work.
+//
+// Every kernel dispatch is recorded into one shared command encoder (one compute pass kept open
+// across dispatches; WebGPU orders storage accesses between dispatches) and submitted in
+// batches. Per-dispatch parameters go into a uniform ring with dynamic offsets, written with one
+// queue.writeBuffer per submit, so a dispatch allocates no GPU memory. Pipelines are compiled
+// once per shader and cached; bind groups are cached by the buffers they bind. A readback is
+// the only point where the CPU waits for the GPU.
+
+import type { Runtime } from './device.js';
+import { DeviceError } from './device.js';
+
+/** How a kernel binds its storage buffers, in order from @binding(1). */
+export type StorageAccess = 'read' | 'read_write';
+
+/**
+ * A compute kernel: WGSL source plus its binding layout. Binding 0 of group 0 is always the
+ * uniform parameter block (`var<uniform> params: Params` in WGSL; it may be left undeclared
+ * when a kernel takes no parameters); storage buffers follow at bindings 1, 2, ...
+ */
+export interface KernelSource {
+  /** Name for errors and profiles, e.g. 'conv2d.forward'. */
+  readonly name: string;
+  readonly code: string;
+  readonly storage: readonly StorageAccess[];
+  readonly entryPoint?: string;
+}
+
+/** A buffer range bound to one storage binding. */
+export interface BufferRange {
+  readonly buffer: GPUBuffer;
+  readonly offset?: number;
+  readonly size: number;
+}
+
+export interface CompiledKernel {
+  readonly source: KernelSource;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+  readonly id: number;
+}
+
+/** Bytes reserved per dispatch in the uniform ring (the WebGPU offset alignment). */
+const PARAM_STRIDE = 256;
+const RING_SLOTS = 2048;
+/** Dispatches per submit before a batch is sent on its own. */
+const MAX_DISPATCHES_PER_SUBMIT = 1024;
+
+interface ProfileEntry {
+  name: string;
+  queryIndex: number;
+}
+
+export interface KernelTiming {
+  name: string;
+  ms: number;
+}
+
+export class Dispatcher {
+  private readonly device: GPUDevice;
+  private readonly kernels = new Map<string, CompiledKernel>();
+  private readonly compiling = new Map<string, Promise<CompiledKernel>>();
+  private nextKernelId = 1;
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private readonly ring: GPUBuffer;
+  private readonly ringStaging = new ArrayBuffer(PARAM_STRIDE * RING_SLOTS);
+  private ringUsed = 0;
+  private dispatchesInBatch = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private readonly stagingFree: GPUBuffer[] = [];
+  /** Counters for tests and benchmarks. */
+  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
+
+  // Optional GPU-timestamp profiling: one pass per dispatch, begin/end timestamps.
+  private profiling = false;
+  private querySet: GPUQuerySet | undefined;
+  private queryCapacity = 0;
+  private profileEntries: ProfileEntry[] = [];
+  private profileResults: Promise<KernelTiming[]>[] = [];
+
+  constructor(private readonly rt: Runtime) {
+    this.device = rt.device;
+    this.ring = this.device.createBuffer({
+      label: 'params-ring',
+      size: PARAM_STRIDE * RING_SLOTS,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** The compiled pipeline for a kernel source, compiled on first use. */
+  kernel(source: KernelSource): CompiledKernel {
+    const key = kernelKey(source);
+    const hit = this.kernels.get(key);
+    if (hit) return hit;
+    const layout = this.createLayout(source);
+    this.device.pushErrorScope('validation');
+    const pipeline = this.device.createComputePipeline({
+      label: source.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: this.device.createShaderModule({ label: source.name, code: source.code }), entryPoint: source.entryPoint ?? 'main' },
+    });
+    void this.device.popErrorScope().then((err) => {
+      if (err) console.error(`WGSL kernel '${source.name}' failed to compile: ${err.message}`);
+    });
+    const compiled: CompiledKernel = { source, pipeline, layout, id: this.nextKernelId++ };
+    this.kernels.set(key, compiled);
+    this.counters.pipelinesCompiled++;
+    return compiled;
+  }
+
+  /**
+   * Compiles many kernels concurrently (createComputePipelineAsync), so a cold start pays for
+   * the slowest shader rather than the sum. Errors name the kernel.
+   */
+  async precompile(sources: readonly KernelSource[]): Promise<void> {
+    await Promise.all(sources.map((s) => this.kernelAsync(s)));
+  }
+
+  private kernelAsync(source: KernelSource): Promise<CompiledKernel> {
+    const key = kernelKey(source);
+    const hit = this.kernels.get(key);
+    if (hit) return Promise.resolve(hit);
+    let p = this.compiling.get(key);
+    if (!p) {
+      const layout = this.createLayout(source);
+      p = this.device
+        .createComputePipelineAsync({
+          label: source.name,
+          layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+          compute: { module: this.device.createShaderModule({ label: source.name, code: source.code }), entryPoint: source.entryPoint ?? 'main' },
+        })
+        .then(
+          (pipeline) => {
+            const compiled: CompiledKernel = { source, pipeline, layout, id: this.nextKernelId++ };
+            this.kernels.set(key, compiled);
+            this.compiling.delete(key);
+            this.counters.pipelinesCompiled++;
+            return compiled;
+          },
+          (err: Error) => {
+            this.compiling.delete(key);
+            throw new DeviceError(`WGSL kernel '${source.name}' failed to compile: ${err.message}`);
+          },
+        );
+      this.compiling.set(key, p);
+    }
+    return p;
+  }
+
+  private createLayout(source: KernelSource): GPUBindGroupLayout {
+    const maxStorage = this.device.limits.maxStorageBuffersPerShaderStage;
+    if (source.storage.length > maxStorage) {
+      throw new DeviceError(`Kernel '${source.name}' binds ${source.storage.length} storage buffers; this device allows ${maxStorage}.`);
+    }
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_STRIDE } },
+    ];
+    source.storage.forEach((access, i) => {
+      entries.push({
+        binding: i + 1,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+      });
+    });
+    return this.device.createBindGroupLayout({ label: source.name, entries });
+  }
+
+  /**
+   * Records one dispatch. `params` (at most 256 bytes) becomes the kernel's uniform block;
+   * `buffers` bind in order from @binding(1).
+   */
+  dispatch(
+    source: KernelSource | CompiledKernel,
+    buffers: readonly BufferRange[],
+    workgroups: readonly [number, number?, number?],
+    params?: ArrayBufferView,
+  ): void {
+    const k = 'pipeline' in source ? source : this.kernel(source);
+    const name = k.source.name;
+    if (buffers.length !== k.source.storage.length) {
+      throw new DeviceError(`Kernel '${name}' expects ${k.source.storage.length} storage buffers, got ${buffers.length}.`);
+    }
+    const [x, y = 1, z = 1] = workgroups;
+    const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg || x < 0 || y < 0 || z < 0) {
+      throw new DeviceError(`Kernel '${name}': dispatch of [${x}, ${y}, ${z}] workgroups exceeds the device limit of ${maxWg} per dimension.`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    for (const b of buffers) {
+      if (b.size > maxBinding) {
+        throw new DeviceError(
+          `Kernel '${name}': a ${b.size}-byte storage binding exceeds the device's maxStorageBufferBindingSize (${maxBinding}); use a smaller batch.`,
+        );
+      }
+    }
+    if (params && params.byteLength > PARAM_STRIDE) {
+      throw new DeviceError(`Kernel '${name}': ${params.byteLength} bytes of parameters exceed ${PARAM_STRIDE}.`);
+    }
+    if (this.ringUsed + PARAM_STRIDE > this.ringStaging.byteLength || this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) {
+      this.flush();
+    }
+    const offset = this.ringUsed;
+    if (params) {
+      new Uint8Array(this.ringStaging, offset, params.byteLength).set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+    }
+    this.ringUsed += PARAM_STRIDE;
+
+    const pass = this.computePass(name);
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, this.bindGroup(k, buffers), [offset]);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiling) this.endPass();
+    this.dispatchesInBatch++;
+    this.counters.dispatches++;
+  }
+
+  private computePass(name: string): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    if (this.profiling) {
+      const q = this.profileSlot(name); // may flush, so it comes before the encoder is taken
+      const enc = this.commandEncoder();
+      this.pass = enc.beginComputePass({ timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+    } else {
+      this.pass = this.commandEncoder().beginComputePass();
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** The shared encoder, for copy commands; any open compute pass is ended first. */
+  commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** True while commands are recorded but not submitted. */
+  get hasPendingWork(): boolean {
+    return this.encoder !== undefined;
+  }
+
+  /** Records a buffer-to-buffer copy in order with the dispatches. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Records a fill with zero bytes, in order with the dispatches. */
+  clear(buf: GPUBuffer, offset: number, bytes: number): void {
+    this.endPass();
+    this.commandEncoder().clearBuffer(buf, offset, bytes);
+  }
+
+  private bindGroup(k: CompiledKernel, buffers: readonly BufferRange[]): GPUBindGroup {
+    let key = `${k.id}`;
+    for (const b of buffers) key += `|${this.bufferId(b.buffer)}:${b.offset ?? 0}:${b.size}`;
+    let bg = this.bindGroups.get(key);
+    if (!bg) {
+      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: PARAM_STRIDE } }];
+      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } }));
+      bg = this.device.createBindGroup({ layout: k.layout, entries });
+      this.bindGroups.set(key, bg);
+    }
+    return bg;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** Forgets cached bind groups that mention a destroyed buffer (called by the pool's trim). */
+  forgetBindGroups(): void {
+    this.bindGroups.clear();
+  }
+
+  /** Submits everything recorded so far (no wait). */
+  flush(): void {
+    this.endPass();
+    if (!this.encoder) {
+      // Nothing recorded: every released buffer's last use is already submitted.
+      this.rt.pool.onSubmit();
+      return;
+    }
+    if (this.ringUsed > 0) this.device.queue.writeBuffer(this.ring, 0, this.ringStaging, 0, this.ringUsed);
+    if (this.profiling && this.profileEntries.length) this.resolveProfile(this.encoder);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.ringUsed = 0;
+    this.dispatchesInBatch = 0;
+    this.counters.submits++;
+    this.rt.pool.onSubmit();
+  }
+
+  /**
+   * Copies `bytes` from a buffer to the CPU. Submits pending work; the returned promise is
+   * the one place the CPU waits for the GPU.
+   */
+  async read(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    this.rt.checkErrors();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.takeStaging(size);
+    this.copy(src, offset, staging, 0, size);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (err) {
+      this.rt.checkErrors();
+      throw new DeviceError(`Readback failed: ${(err as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.stagingFree.push(staging);
+    this.rt.checkErrors();
+    return out;
+  }
+
+  private takeStaging(size: number): GPUBuffer {
+    const i = this.stagingFree.findIndex((b) => b.size >= size && b.size <= size * 4);
+    if (i >= 0) return this.stagingFree.splice(i, 1)[0];
+    const cls = Math.max(256, 2 ** Math.ceil(Math.log2(size)));
+    return this.device.createBuffer({ label: 'readback', size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  // --- profiling -------------------------------------------------------------------------
+
+  /** Starts recording GPU timestamps per dispatch (needs 'timestamp-query'). */
+  startProfiling(): boolean {
+    if (!this.device.features.has('timestamp-query')) return false;
+    this.flush();
+    this.profiling = true;
+    return true;
+  }
+
+  /** Stops profiling and returns one timing per dispatch since startProfiling(). */
+  async stopProfiling(): Promise<KernelTiming[]> {
+    this.flush();
+    this.profiling = false;
+    const parts = await Promise.all(this.profileResults.splice(0));
+    return parts.flat();
+  }
+
+  private profileSlot(name: string): number {
+    const needed = (this.profileEntries.length + 1) * 2;
+    if (!this.querySet || needed > this.queryCapacity) {
+      if (this.querySet && this.profileEntries.length) {
+        // Resolve what the full query set holds before starting a new one.
+        this.flush();
+      }
+      if (!this.querySet) {
+        this.queryCapacity = 4096;
+        this.querySet = this.device.createQuerySet({ type: 'timestamp', count: this.queryCapacity });
+      }
+    }
+    const q = this.profileEntries.length * 2;
+    this.profileEntries.push({ name, queryIndex: q });
+    return q;
+  }
+
+  private resolveProfile(enc: GPUCommandEncoder): void {
+    const entries = this.profileEntries.splice(0);
+    const count = entries.length * 2;
+    const bytes = count * 8;
+    const resolveBuf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readBuf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.resolveQuerySet(this.querySet!, 0, count, resolveBuf, 0);
+    enc.copyBufferToBuffer(resolveBuf, 0, readBuf, 0, bytes);
+    this.profileResults.push(
+      (async () => {
+        await readBuf.mapAsync(GPUMapMode.READ);
+        const t = new BigInt64Array(readBuf.getMappedRange().slice(0));
+        readBuf.unmap();
+        readBuf.destroy();
+        resolveBuf.destroy();
+        return entries.map((e) => ({ name: e.name, ms: Number(t[e.queryIndex + 1] - t[e.queryIndex]) / 1e6 }));
+      })(),
+    );
+  }
+}
+
+function kernelKey(s: KernelSource): string {
+  return `${s.name}\u0000${s.entryPoint ?? 'main'}\u0000${s.storage.join(',')}\u0000${s.code}`;
+}

@@ -1,0 +1,35 @@
+export {
+  Runtime,
+  getRuntime,
+  runtime,
+  destroyRuntime,
+  describeAdapter,
+  NoAdapterError,
+  DeviceError,
+  type AdapterReport,
+  type RuntimeOptions,
+} from './device.js';
+export { BufferPool, sizeClass, type PooledBuffer, type PoolStats } from './pool.js';
+export { Dispatcher, type KernelSource, type StorageAccess, type BufferRange, type CompiledKernel, type KernelTiming } from './dispatch.js';
+export {
+  Tensor,
+  ShapeError,
+  stridesOf,
+  sizeOf,
+  formatShape,
+  type DType,
+  type TypedArrayOf,
+  type AnyTypedArray,
+} from './tensor.js';
+export { Rng } from './random.js';
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  writeFileAtomic,
+  type SafeTensor,
+  type SafeTensorsFile,
+  type SafeDType,
+  type SafeArray,
+} from './safetensors.js';

@@ -1,0 +1,111 @@
+// GPU buffer pool: buffers are reused by size class instead of being created per tensor.
+//
+// A released buffer may still be read by commands recorded but not yet submitted. Work that
+// the GPU orders after those commands (a kernel writing its output) may reuse it at once; a
+// CPU upload (queue.writeBuffer, which runs before the pending commands are submitted) may
+// only reuse buffers whose last use has been submitted. So released buffers wait in
+// `released` until the next submit moves them to `free`.
+
+const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
+
+/** A pooled GPU buffer; `bytes` is its size class, at least what was asked for. */
+export interface PooledBuffer {
+  readonly id: number;
+  readonly buffer: GPUBuffer;
+  readonly bytes: number;
+}
+
+/** Rounds a byte count up to its size class: 256-byte steps up to 4 KiB, then quarter powers of two. */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(bytes, 16);
+  if (b <= 4096) return Math.ceil(b / 256) * 256;
+  const p = 2 ** Math.floor(Math.log2(b));
+  const step = p / 4;
+  return Math.ceil(b / step) * step;
+}
+
+export interface PoolStats {
+  /** Bytes held by live tensors (acquired, not released). */
+  liveBytes: number;
+  /** Bytes in buffers waiting for reuse. */
+  pooledBytes: number;
+  /** Number of GPU buffers ever created by the pool (grows only on a pool miss). */
+  created: number;
+  /** acquire() calls served from the pool. */
+  hits: number;
+  /** acquire() calls that had to create a buffer. */
+  misses: number;
+}
+
+export class BufferPool {
+  private free = new Map<number, PooledBuffer[]>();
+  private released: PooledBuffer[] = [];
+  private nextId = 1;
+  private stats: PoolStats = { liveBytes: 0, pooledBytes: 0, created: 0, hits: 0, misses: 0 };
+  private maxBufferSize: number;
+
+  constructor(private readonly device: GPUDevice) {
+    this.maxBufferSize = device.limits.maxBufferSize;
+  }
+
+  /**
+   * A buffer of at least `bytes`. With `forUpload`, only buffers whose previous use has been
+   * submitted are reused (see the file comment).
+   */
+  acquire(bytes: number, forUpload = false): PooledBuffer {
+    const cls = sizeClass(bytes);
+    if (cls > this.maxBufferSize) {
+      throw new RangeError(
+        `BufferPool.acquire: ${bytes} bytes exceeds the device's maxBufferSize (${this.maxBufferSize}); use a smaller batch or split the tensor.`,
+      );
+    }
+    let buf = this.free.get(cls)?.pop();
+    if (!buf && !forUpload) {
+      const i = this.released.findIndex((b) => b.bytes === cls);
+      if (i >= 0) buf = this.released.splice(i, 1)[0];
+    }
+    if (buf) {
+      this.stats.hits++;
+      this.stats.pooledBytes -= cls;
+    } else {
+      this.stats.misses++;
+      this.stats.created++;
+      buf = { id: this.nextId++, buffer: this.device.createBuffer({ size: cls, usage: STORAGE_USAGE }), bytes: cls };
+    }
+    this.stats.liveBytes += cls;
+    return buf;
+  }
+
+  /** Returns a buffer; it becomes reusable for uploads after the next submit. */
+  release(buf: PooledBuffer): void {
+    this.stats.liveBytes -= buf.bytes;
+    this.stats.pooledBytes += buf.bytes;
+    this.released.push(buf);
+  }
+
+  /** Called by the dispatcher after each submit. */
+  onSubmit(): void {
+    for (const b of this.released) {
+      let list = this.free.get(b.bytes);
+      if (!list) this.free.set(b.bytes, (list = []));
+      list.push(b);
+    }
+    this.released.length = 0;
+  }
+
+  /** Destroys pooled (not live) buffers, e.g. after a phase with different shapes. */
+  trim(): void {
+    this.onSubmit();
+    for (const list of this.free.values()) for (const b of list) b.buffer.destroy();
+    this.free.clear();
+    this.stats.pooledBytes = 0;
+  }
+
+  getStats(): PoolStats {
+    return { ...this.stats };
+  }
+
+  destroyAll(): void {
+    this.trim();
+  }
+}

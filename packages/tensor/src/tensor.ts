@@ -1,0 +1,252 @@
+// GPU tensors: a shape, a dtype and a pooled GPU buffer. Contiguous row-major (NCHW for images).
+// Views made by reshape() share the buffer; it returns to the pool when the last view is
+// disposed. Reading back is asynchronous and is the only point where the CPU waits.
+
+import { runtime, type Runtime } from './device.js';
+import type { PooledBuffer } from './pool.js';
+import type { BufferRange } from './dispatch.js';
+import { Rng } from './random.js';
+
+export type DType = 'f32' | 'i32' | 'u32';
+export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+export type AnyTypedArray = Float32Array | Int32Array | Uint32Array;
+
+const ARRAY_OF: Record<DType, Float32ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor> = {
+  f32: Float32Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+};
+
+/** Row-major strides of a shape, in elements. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** Number of elements of a shape; throws a clear error for a malformed one. */
+export function sizeOf(shape: readonly number[], op = 'Tensor'): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: invalid shape [${shape.join(', ')}]: every dimension must be a non-negative integer.`);
+    }
+    n *= d;
+  }
+  return n;
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** A shape or argument error; the message names the op, the shapes and the fix. */
+export class ShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShapeError';
+  }
+}
+
+function dtypeOfArray(a: AnyTypedArray | ArrayLike<number>): DType {
+  if (a instanceof Int32Array) return 'i32';
+  if (a instanceof Uint32Array) return 'u32';
+  return 'f32';
+}
+
+class Storage {
+  refs = 1;
+  constructor(
+    readonly rt: Runtime,
+    readonly buf: PooledBuffer,
+  ) {}
+  release(): void {
+    if (--this.refs === 0 && !this.rt.isDestroyed) this.rt.pool.release(this.buf);
+  }
+}
+
+/** Records where tensors are created when WGTORCH_TRACE_TENSORS=1 (costs a stack trace each). */
+const TRACE = typeof process !== 'undefined' && process.env?.WGTORCH_TRACE_TENSORS === '1';
+
+export class Tensor<D extends DType = DType> {
+  readonly shape: readonly number[];
+  readonly dtype: D;
+  /** Number of elements. */
+  readonly size: number;
+  /** What made this tensor (an op name), for error messages. */
+  readonly label: string;
+  private storage: Storage | undefined;
+  private readonly origin: string | undefined;
+
+  private constructor(shape: readonly number[], dtype: D, storage: Storage, label: string) {
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = sizeOf(shape);
+    this.storage = storage;
+    this.label = label;
+    this.origin = TRACE ? new Error().stack?.split('\n').slice(3, 6).join('\n') : undefined;
+  }
+
+  /** An uninitialized tensor, for kernels to write their output into. */
+  static empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D, label = 'empty'): Tensor<D> {
+    const rt = runtime();
+    const n = sizeOf(shape, label);
+    const buf = rt.pool.acquire(Math.max(4, n * 4));
+    return new Tensor(shape, dtype, new Storage(rt, buf), label);
+  }
+
+  /** A tensor holding a copy of `data` (dtype from the array type unless given). */
+  static fromArray<D extends DType = 'f32'>(data: AnyTypedArray | ArrayLike<number>, shape?: readonly number[], dtype?: D): Tensor<D> {
+    const dt = (dtype ?? dtypeOfArray(data)) as D;
+    const shp = shape ?? [data.length];
+    const n = sizeOf(shp, 'Tensor.fromArray');
+    if (n !== data.length) {
+      throw new ShapeError(
+        `Tensor.fromArray: data has ${data.length} elements but shape ${formatShape(shp)} needs ${n}; pass a matching shape.`,
+      );
+    }
+    const Ctor = ARRAY_OF[dt];
+    const typed = data instanceof Ctor ? (data as AnyTypedArray) : Ctor.from(data as ArrayLike<number>);
+    const rt = runtime();
+    if (!rt.dispatcher.hasPendingWork) rt.pool.onSubmit(); // released buffers are all safe to overwrite
+    const buf = rt.pool.acquire(Math.max(4, n * 4), true);
+    if (n > 0) rt.device.queue.writeBuffer(buf.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
+    return new Tensor(shp, dt, new Storage(rt, buf), 'fromArray');
+  }
+
+  static zeros<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
+    const t = Tensor.empty(shape, dtype, 'zeros');
+    if (t.size > 0) runtime().dispatcher.clear(t.buffer, 0, t.storage!.buf.bytes);
+    return t;
+  }
+
+  static ones<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
+    return Tensor.full(shape, 1, dtype);
+  }
+
+  static full<D extends DType = 'f32'>(shape: readonly number[], value: number, dtype: D = 'f32' as D): Tensor<D> {
+    const n = sizeOf(shape, 'Tensor.full');
+    const data = new ARRAY_OF[dtype](n);
+    data.fill(value);
+    return Tensor.fromArray(data, shape, dtype);
+  }
+
+  /** Normal samples, reproducible for a seed (generated on the CPU, uploaded once). */
+  static randn(shape: readonly number[], opts: { seed?: number; rng?: Rng; mean?: number; std?: number } = {}): Tensor<'f32'> {
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    const data = rng.normalArray(sizeOf(shape, 'Tensor.randn'), opts.mean ?? 0, opts.std ?? 1);
+    return Tensor.fromArray(data, shape, 'f32');
+  }
+
+  /** Uniform samples in [low, high), reproducible for a seed. */
+  static rand(shape: readonly number[], opts: { seed?: number; rng?: Rng; low?: number; high?: number } = {}): Tensor<'f32'> {
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    const data = rng.uniformArray(sizeOf(shape, 'Tensor.rand'), opts.low ?? 0, opts.high ?? 1);
+    return Tensor.fromArray(data, shape, 'f32');
+  }
+
+  get strides(): number[] {
+    return stridesOf(this.shape);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get byteLength(): number {
+    return this.size * 4;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage === undefined;
+  }
+
+  private live(op: string): Storage {
+    if (!this.storage) {
+      throw new Error(
+        `${op}: tensor ${formatShape(this.shape)} ${this.dtype} (made by '${this.label}') was used after dispose()` +
+          (this.origin ? `; created at:\n${this.origin}` : '; set WGTORCH_TRACE_TENSORS=1 to see where it was created') +
+          '. Keep it alive until its last use, or clone() it.',
+      );
+    }
+    return this.storage;
+  }
+
+  /** The GPU buffer (may be larger than the tensor: bind with binding()). */
+  get buffer(): GPUBuffer {
+    return this.live('Tensor.buffer').buf.buffer;
+  }
+
+  /** The exact range to bind to a kernel's storage binding. */
+  binding(): BufferRange {
+    return { buffer: this.live('Tensor.binding').buf.buffer, offset: 0, size: Math.max(4, this.size * 4) };
+  }
+
+  /** The same data under another shape (same number of elements); shares the buffer. -1 infers one dimension. */
+  reshape(shape: readonly number[]): Tensor<D> {
+    const st = this.live('Tensor.reshape');
+    const s = [...shape];
+    const inferred = s.indexOf(-1);
+    if (inferred >= 0) {
+      const rest = s.reduce((a, d, i) => (i === inferred ? a : a * d), 1);
+      s[inferred] = rest === 0 ? 0 : this.size / rest;
+    }
+    if (sizeOf(s, 'Tensor.reshape') !== this.size || !Number.isInteger(s[inferred] ?? 0)) {
+      throw new ShapeError(
+        `Tensor.reshape: cannot view ${formatShape(this.shape)} (${this.size} elements) as ${formatShape(shape)}; the element counts must match.`,
+      );
+    }
+    st.refs++;
+    return new Tensor(s, this.dtype, st, this.label);
+  }
+
+  /** A new tensor with a copy of the data (a GPU copy, no readback). */
+  clone(): Tensor<D> {
+    const st = this.live('Tensor.clone');
+    const out = Tensor.empty(this.shape, this.dtype, 'clone');
+    if (this.size > 0) st.rt.dispatcher.copy(st.buf.buffer, 0, out.buffer, 0, this.size * 4);
+    return out;
+  }
+
+  /** Overwrites the contents from the CPU, in order with recorded GPU work. */
+  write(data: AnyTypedArray | ArrayLike<number>): void {
+    const st = this.live('Tensor.write');
+    if (data.length !== this.size) {
+      throw new ShapeError(`Tensor.write: got ${data.length} elements for tensor ${formatShape(this.shape)} (${this.size}).`);
+    }
+    const Ctor = ARRAY_OF[this.dtype];
+    const typed = data instanceof Ctor ? (data as AnyTypedArray) : Ctor.from(data as ArrayLike<number>);
+    // queue.writeBuffer runs before commands still being recorded: submit those first.
+    st.rt.dispatcher.flush();
+    if (this.size > 0) st.rt.device.queue.writeBuffer(st.buf.buffer, 0, typed.buffer, typed.byteOffset, this.size * 4);
+  }
+
+  /** Copies the data to the CPU. */
+  async toArray(): Promise<TypedArrayOf<D>> {
+    const st = this.live('Tensor.toArray');
+    if (this.size === 0) return new ARRAY_OF[this.dtype](0) as TypedArrayOf<D>;
+    const bytes = await st.rt.dispatcher.read(st.buf.buffer, 0, this.size * 4);
+    return new ARRAY_OF[this.dtype](bytes) as TypedArrayOf<D>;
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new ShapeError(`Tensor.item: tensor ${formatShape(this.shape)} has ${this.size} elements, not 1.`);
+    return (await this.toArray())[0];
+  }
+
+  /** Returns the buffer to the pool (after the last view is disposed). Idempotent. */
+  dispose(): void {
+    if (!this.storage) return;
+    this.storage.release();
+    this.storage = undefined;
+  }
+
+  toString(): string {
+    return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.isDisposed ? ', disposed' : ''})`;
+  }
+}

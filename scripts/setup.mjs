@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Makes sure a WebGPU adapter is usable before tests, training or benchmarks run.
+// 1. Probe: load dawn.node (the `webgpu` package) in a child process and ask for an adapter.
+// 2. None on Debian/Ubuntu as root: install Mesa's lavapipe (Vulkan on the CPU). Dawn needs
+//    Mesa 24+; Debian 12 (bookworm) has it only in bookworm-backports, which is added.
+// 3. Probe again; otherwise print exactly what to install and exit 1.
+// Set WGTORCH_SKIP_SETUP=1 to skip all of this.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+if (process.env.WGTORCH_SKIP_SETUP === '1') process.exit(0);
+
+const probeCode = `
+const { create } = await import('webgpu');
+const gpu = create([${process.env.WEBGPU_ADAPTER ? `'adapter=' + process.env.WEBGPU_ADAPTER` : ''}]);
+const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+if (!a) { console.log(JSON.stringify({ ok: false })); process.exit(0); }
+const i = a.info;
+console.log(JSON.stringify({ ok: true, name: (i.description || i.device || i.vendor), vendor: i.vendor, arch: i.architecture }));
+process.exit(0);
+`;
+
+function probe() {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probeCode], { encoding: 'utf8', timeout: 60_000 });
+  const line = (r.stdout || '').trim().split('\n').pop() || '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { ok: false, error: (r.stderr || r.error?.message || 'probe failed').trim().split('\n').slice(0, 5).join('\n') };
+  }
+}
+
+function osRelease() {
+  if (!existsSync('/etc/os-release')) return {};
+  const out = {};
+  for (const l of readFileSync('/etc/os-release', 'utf8').split('\n')) {
+    const m = l.match(/^([A-Z_]+)=(.*)$/);
+    if (m) out[m[1]] = m[2].replace(/^"|"$/g, '');
+  }
+  return out;
+}
+
+function run(cmd, args) {
+  console.error(`setup: ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+let p = probe();
+if (p.ok) {
+  if (!process.env.WGTORCH_QUIET) console.error(`setup: WebGPU adapter: ${p.name} (${p.vendor}/${p.arch})`);
+  process.exit(0);
+}
+if (p.error && /Cannot find (package|module) 'webgpu'/.test(p.error)) {
+  console.error("setup: the 'webgpu' package is not installed: run 'pnpm install' first.");
+  process.exit(1);
+}
+console.error(`setup: no WebGPU adapter found${p.error ? ` (${p.error})` : ''}.`);
+
+const os = osRelease();
+const isDebianLike = existsSync('/etc/debian_version');
+const isRoot = process.getuid?.() === 0;
+const howTo =
+  'Install a Vulkan driver with Mesa 24 or newer: on Debian 12, as root, add\n' +
+  "  'deb http://deb.debian.org/debian bookworm-backports main' to /etc/apt/sources.list.d/backports.list, then\n" +
+  '  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers\n' +
+  "On Ubuntu 24.04+ or Debian 13: apt-get install -y mesa-vulkan-drivers. On Fedora: dnf install mesa-vulkan-drivers.\n" +
+  'With a GPU, install its vendor Vulkan driver instead. Then run this again (node scripts/setup.mjs).';
+
+if (process.platform !== 'linux' || !isDebianLike || !isRoot) {
+  console.error(`setup: cannot install it automatically here (needs root on Debian/Ubuntu).\n${howTo}`);
+  process.exit(1);
+}
+
+try {
+  if (os.VERSION_CODENAME === 'bookworm') {
+    const list = '/etc/apt/sources.list.d/wgtorch-bookworm-backports.list';
+    const hasBackports = spawnSync('sh', ['-c', 'grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/'], {}).status === 0;
+    if (!hasBackports) writeFileSync(list, 'deb http://deb.debian.org/debian bookworm-backports main\n');
+    run('apt-get', ['update']);
+    run('apt-get', ['install', '-y', '--no-install-recommends', '-t', 'bookworm-backports', 'mesa-vulkan-drivers', 'libvulkan1']);
+  } else {
+    run('apt-get', ['update']);
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'mesa-vulkan-drivers', 'libvulkan1']);
+  }
+} catch (e) {
+  console.error(`setup: installing Mesa's Vulkan drivers failed: ${e.message}\n${howTo}`);
+  process.exit(1);
+}
+
+p = probe();
+if (p.ok) {
+  console.error(`setup: WebGPU adapter: ${p.name} (${p.vendor}/${p.arch})`);
+  process.exit(0);
+}
+console.error(`setup: still no WebGPU adapter after installing Mesa${p.error ? ` (${p.error})` : ''}.\n${howTo}`);
+process.exit(1);
