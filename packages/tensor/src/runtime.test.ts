@@ -122,7 +122,7 @@ describe('dispatch and pool', () => {
   it('many ops, one submit batch, one readback', async () => {
     const d = runtime().dispatcher;
     const before = { ...d.counters };
-    let x = Tensor.zeros([1000]);
+    let x: Tensor = Tensor.zeros([1000]);
     for (let i = 0; i < 200; i++) {
       const y = addScalar(x, 1);
       x.dispose();
