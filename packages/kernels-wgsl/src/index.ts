@@ -3,3 +3,15 @@ export { KernelArgumentError, checkDtype, checkRank, checkSameShape } from './co
 export { grid1d, FLAT_INDEX_WGSL, MAX_WORKGROUPS_PER_DIM } from './common/grid.js';
 export { registerKernel, listKernels, type KernelEntry, type BenchCase } from './common/registry.js';
 export { fixturesDir, loadFixture, compare, assertClose, randomArray, type CloseOptions, type Comparison } from './common/testing.js';
+export { f64, zerosF64, type F64 } from './common/f64.js';
+
+export * from './conv2d/index.js';
+export * from './matmul/index.js';
+export * from './batchnorm/index.js';
+export * from './elementwise/index.js';
+export * from './reduce/index.js';
+export * from './pool/index.js';
+export * from './loss/index.js';
+export * from './sgd/index.js';
+export * from './augment/index.js';
+export * from './ceilings/index.js';

@@ -1,0 +1,2 @@
+// Public API of this kernel folder (filled in by its owner).
+export {};
