@@ -22,6 +22,7 @@ export {
   type AnyTypedArray,
 } from './tensor.js';
 export { Rng } from './random.js';
+export { SubmitPacer } from './pacer.js';
 export {
   parseSafetensors,
   serializeSafetensors,
