@@ -1,2 +1,38 @@
-// Public API of this kernel folder (filled in by its owner).
-export {};
+// Public API: elementwise kernels and their float64 references.
+import './bench.js';
+export {
+  relu,
+  reluBackward,
+  addRelu,
+  add,
+  sub,
+  mul,
+  div,
+  scale,
+  addScalar,
+  axpy,
+  unary,
+  fill,
+  copy,
+  transpose2d,
+  permute,
+  broadcastShapes,
+  type UnaryOp,
+} from './elementwise.js';
+export {
+  reluRef,
+  reluBackwardRef,
+  addReluRef,
+  addRef,
+  subRef,
+  mulRef,
+  divRef,
+  scaleRef,
+  addScalarRef,
+  axpyRef,
+  unaryRef,
+  fillRef,
+  copyRef,
+  transpose2dRef,
+  permuteRef,
+} from './reference.js';

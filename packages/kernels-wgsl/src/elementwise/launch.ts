@@ -1,0 +1,69 @@
+// Launch helpers shared by the non-convolution kernel folders (elementwise, reduce, batchnorm,
+// pool, loss, matmul, sgd): memoized kernel generation, exact and vec4 bindings, flat grids.
+
+import { runtime, formatShape, Tensor, type BufferRange, type KernelSource, type StorageAccess } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { grid1d } from '../common/grid.js';
+
+/** Memoizes a kernel generator by its configuration key, so each config builds its code once. */
+export function memoKernel<A extends unknown[]>(build: (...args: A) => KernelSource): (...args: A) => KernelSource {
+  const cache = new Map<string, KernelSource>();
+  return (...args: A) => {
+    const key = JSON.stringify(args);
+    let k = cache.get(key);
+    if (!k) cache.set(key, (k = build(...args)));
+    return k;
+  };
+}
+
+export function kernel(name: string, storage: StorageAccess[], code: string): KernelSource {
+  return { name, storage, code };
+}
+
+/** The tensor's range rounded up to 16 bytes, for `array<vec4f>` bindings (pool buffers are 16-byte multiples). */
+export function vecBinding(t: Tensor): BufferRange {
+  const b = t.binding();
+  return { buffer: b.buffer, offset: 0, size: Math.ceil(b.size / 16) * 16 };
+}
+
+/** Records one dispatch of `k`; tensors bind exactly, or pass a BufferRange. */
+export function launch(k: KernelSource, bufs: (Tensor | BufferRange)[], groups: readonly [number, number?, number?], p?: Uint8Array): void {
+  const ranges = bufs.map((b) => (b instanceof Tensor ? b.binding() : b));
+  runtime().dispatcher.dispatch(k, ranges, groups, p);
+}
+
+/**
+ * A flat launch of `n` invocations of `wg` each: workgroups folded into [x, y], and the total
+ * number of invocations launched (the stride of a grid-stride loop).
+ */
+export function flatGrid(n: number, wg: number): { groups: [number, number]; total: number } {
+  const groups = grid1d(Math.max(1, n), wg);
+  return { groups, total: groups[0] * groups[1] * wg };
+}
+
+/** WGSL: the flat invocation id of a flatGrid launch (needs `gid` and `nwg` builtins). */
+export const flatId = (wg: number) => `(gid.x + gid.y * (nwg.x * ${wg}u))`;
+export const MAIN_ARGS = '@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u';
+
+export function checkF32(kernel: string, name: string, t: Tensor): void {
+  if (t.dtype !== 'f32') {
+    throw new KernelArgumentError(kernel, `${name} must be f32, got ${t.dtype} ${formatShape(t.shape)}; convert it first.`);
+  }
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** WGSL `struct Params` from field names (`name: type` strings). */
+export function paramsStruct(fields: string[]): string {
+  return `struct Params { ${fields.length ? fields.join(', ') : 'pad: u32'} }\n@group(0) @binding(0) var<uniform> params: Params;\n`;
+}
+
+/** A WGSL f32 literal. */
+export function f32Lit(v: number): string {
+  if (v === Infinity) return '0x1.fffffep+127f';
+  if (v === -Infinity) return '-0x1.fffffep+127f';
+  const s = String(v);
+  return /[.eE]/.test(s) ? `${s}f` : `${s}.0f`;
+}

@@ -1,0 +1,81 @@
+// Float64 references for the elementwise kernels (same arguments and results, F64 for Tensor).
+
+import type { F64 } from '../common/f64.js';
+import { broadcastShapes, broadcastStrides, type UnaryOp } from './elementwise.js';
+
+function map(x: F64, f: (v: number, i: number) => number): F64 {
+  const data = new Float64Array(x.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = f(x.data[i], i);
+  return { data, shape: [...x.shape] };
+}
+
+export const reluRef = (x: F64): F64 => map(x, (v) => (v > 0 ? v : 0));
+export const reluBackwardRef = (dy: F64, y: F64): F64 => map(dy, (v, i) => (y.data[i] > 0 ? v : 0));
+export const addReluRef = (a: F64, b: F64): F64 => map(a, (v, i) => Math.max(v + b.data[i], 0));
+export const scaleRef = (x: F64, s: number): F64 => map(x, (v) => v * s);
+export const addScalarRef = (x: F64, s: number): F64 => map(x, (v) => v + s);
+export const axpyRef = (alpha: number, x: F64, y: F64): F64 => map(y, (v, i) => v + alpha * x.data[i]);
+export const copyRef = (x: F64): F64 => map(x, (v) => v);
+export function fillRef(shape: readonly number[], value: number): F64 {
+  return { data: new Float64Array(shape.reduce((a, d) => a * d, 1)).fill(value), shape: [...shape] };
+}
+
+const UNARY_REF: Record<UnaryOp, (v: number) => number> = {
+  exp: Math.exp,
+  log: Math.log,
+  neg: (v) => -v,
+  sqrt: Math.sqrt,
+  rsqrt: (v) => 1 / Math.sqrt(v),
+  abs: Math.abs,
+  square: (v) => v * v,
+  reciprocal: (v) => 1 / v,
+  sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+  tanh: Math.tanh,
+};
+export const unaryRef = (op: UnaryOp, x: F64): F64 => map(x, UNARY_REF[op]);
+
+/** Visits every index of `shape` with the flat offsets given by each stride list. */
+export function forEachIndex(shape: readonly number[], strides: number[][], f: (i: number, offs: number[]) => void): void {
+  const n = shape.reduce((a, d) => a * d, 1);
+  const coord = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    f(
+      i,
+      strides.map((st) => st.reduce((acc, s, d) => acc + s * coord[d], 0)),
+    );
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++coord[d] < shape[d]) break;
+      coord[d] = 0;
+    }
+  }
+}
+
+function binaryRef(a: F64, b: F64, f: (x: number, y: number) => number): F64 {
+  const shape = broadcastShapes(a.shape, b.shape);
+  if (!shape) throw new Error(`binaryRef: shapes [${a.shape}] and [${b.shape}] do not broadcast`);
+  const data = new Float64Array(shape.reduce((x, d) => x * d, 1));
+  forEachIndex(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)], (i, [oa, ob]) => {
+    data[i] = f(a.data[oa], b.data[ob]);
+  });
+  return { data, shape };
+}
+
+export const addRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x + y);
+export const subRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x - y);
+export const mulRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x * y);
+export const divRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x / y);
+
+export function permuteRef(x: F64, dims: readonly number[]): F64 {
+  const xs: number[] = [];
+  let acc = 1;
+  for (let i = x.shape.length - 1; i >= 0; i--) {
+    xs[i] = acc;
+    acc *= x.shape[i];
+  }
+  const shape = dims.map((d) => x.shape[d]);
+  const data = new Float64Array(x.data.length);
+  forEachIndex(shape, [dims.map((d) => xs[d])], (i, [o]) => (data[i] = x.data[o]));
+  return { data, shape };
+}
+
+export const transpose2dRef = (x: F64): F64 => permuteRef(x, [1, 0]);

@@ -1,0 +1,226 @@
+// Reductions over any set of axes: sum, mean, max, and sumToShape (the backward of a broadcast).
+//
+// The input is viewed as kept and reduced dimension groups (adjacent dimensions of the same
+// kind merge). Small reductions run one invocation per output ("serial"); larger ones one
+// workgroup per output with a tree reduction, and a reduction with few outputs and many terms
+// is split across workgroups into partials that a second dispatch combines.
+
+import { Tensor, formatShape } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { params } from '../common/params.js';
+import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct } from '../elementwise/launch.js';
+import { fill, copy } from '../elementwise/elementwise.js';
+
+export type ReduceOp = 'sum' | 'max';
+const WG = 256;
+const IDENT: Record<ReduceOp, string> = { sum: '0.0', max: 'bitcast<f32>(neg_inf_bits)' };
+// Read at run time: WGSL rejects an infinite constant expression.
+const NEG_INF_DECL = 'var<private> neg_inf_bits: u32 = 0xff800000u;';
+const COMBINE: Record<ReduceOp, (a: string, b: string) => string> = {
+  sum: (a, b) => `${a} + ${b}`,
+  max: (a, b) => `max(${a}, ${b})`,
+};
+
+function decode(prefix: string, n: number, v: string): string {
+  // offset of index `v` over groups prefix0.. (innermost last); sizes params.<prefix>N<i>, strides params.<prefix>S<i>
+  if (n === 0) return '0u';
+  let s = `var rem = ${v}; var off = 0u;`;
+  for (let i = n - 1; i >= 0; i--) {
+    s += i > 0 ? ` off += (rem % params.${prefix}n${i}) * params.${prefix}s${i}; rem /= params.${prefix}n${i};` : ` off += rem * params.${prefix}s${i};`;
+  }
+  return s;
+}
+
+function fields(nk: number, nr: number): string[] {
+  const f = ['O: u32', 'R: u32', 'S: u32', 'chunk: u32', 'scale: f32'];
+  for (let i = 0; i < nk; i++) f.push(`kn${i}: u32`, `ks${i}: u32`);
+  for (let i = 0; i < nr; i++) f.push(`rn${i}: u32`, `rs${i}: u32`);
+  return f;
+}
+
+const treeKernel = memoKernel((op: ReduceOp, nk: number, nr: number) => {
+  const code = `${paramsStruct(fields(nk, nr))}
+${NEG_INF_DECL}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+var<workgroup> sh: array<f32, ${WG}>;
+fn keptOffset(o: u32) -> u32 { ${nk ? `${decode('k', nk, 'o')} return off;` : 'return 0u;'} }
+fn redOffset(r: u32) -> u32 { ${nr ? `${decode('r', nr, 'r')} return off;` : 'return 0u;'} }
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  let valid = w < params.O * params.S;
+  let o = w / params.S;
+  let start = (w % params.S) * params.chunk;
+  let end = min(params.R, start + params.chunk);
+  let base = keptOffset(o);
+  var acc = ${IDENT[op]};
+  if (valid) {
+    for (var r = start + lid; r < end; r += ${WG}u) { acc = ${COMBINE[op]('acc', 'x[base + redOffset(r)]')}; }
+  }
+  sh[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { sh[lid] = ${COMBINE[op]('sh[lid]', 'sh[lid + s]')}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && valid) { out[w] = sh[0]${op === 'sum' ? ' * params.scale' : ''}; }
+}`;
+  return kernel(`reduce.${op}`, ['read', 'read_write'], code);
+});
+
+const serialKernel = memoKernel((op: ReduceOp, nk: number, nr: number) => {
+  const code = `${paramsStruct(fields(nk, nr))}
+${NEG_INF_DECL}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+fn keptOffset(o: u32) -> u32 { ${nk ? `${decode('k', nk, 'o')} return off;` : 'return 0u;'} }
+fn redOffset(r: u32) -> u32 { ${nr ? `${decode('r', nr, 'r')} return off;` : 'return 0u;'} }
+@compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
+  let o = ${flatId(64)};
+  if (o >= params.O) { return; }
+  let base = keptOffset(o);
+  var acc = ${IDENT[op]};
+  for (var r = 0u; r < params.R; r++) { acc = ${COMBINE[op]('acc', 'x[base + redOffset(r)]')}; }
+  out[o] = acc${op === 'sum' ? ' * params.scale' : ''};
+}`;
+  return kernel(`reduce.${op}.serial`, ['read', 'read_write'], code);
+});
+
+/** Sorted, de-duplicated, non-negative axes; throws on out-of-range ones. */
+export function normalizeAxes(kernel: string, shape: readonly number[], axes: readonly number[]): number[] {
+  const r = shape.length;
+  const out = new Set<number>();
+  for (const a of axes) {
+    if (!Number.isInteger(a) || a < -r || a >= r) {
+      throw new KernelArgumentError(kernel, `axis ${a} is out of range for x ${formatShape(shape)} (rank ${r}); use -${r}..${r - 1}.`);
+    }
+    out.add(a < 0 ? a + r : a);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export function reducedShape(shape: readonly number[], axes: readonly number[], keepdim: boolean): number[] {
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!axes.includes(i)) out.push(d);
+    else if (keepdim) out.push(1);
+  });
+  return out;
+}
+
+interface Group {
+  n: number;
+  s: number;
+}
+
+/** Kept and reduced dimension groups of a contiguous tensor (outermost first). */
+function plan(shape: readonly number[], axes: readonly number[]): { kept: Group[]; red: Group[] } {
+  const strides: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = acc;
+    acc *= shape[i];
+  }
+  const kept: Group[] = [];
+  const red: Group[] = [];
+  let lastKind: 'k' | 'r' | undefined;
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1) continue;
+    const kind = axes.includes(i) ? 'r' : 'k';
+    const list = kind === 'r' ? red : kept;
+    if (kind === lastKind) {
+      const g = list[list.length - 1];
+      g.n *= shape[i];
+      g.s = strides[i];
+    } else list.push({ n: shape[i], s: strides[i] });
+    lastKind = kind;
+  }
+  return { kept, red };
+}
+
+function packParams(O: number, R: number, S: number, chunk: number, scale: number, kept: Group[], red: Group[]): Uint8Array {
+  const p = params().u32(O).u32(R).u32(S).u32(chunk).f32(scale);
+  for (const g of kept) p.u32(g.n).u32(g.s);
+  for (const g of red) p.u32(g.n).u32(g.s);
+  return p.data();
+}
+
+function treeLaunch(op: ReduceOp, x: Tensor, out: Tensor, O: number, R: number, S: number, scale: number, kept: Group[], red: Group[]): void {
+  const chunk = Math.ceil(R / S);
+  const k = treeKernel(op, kept.length, red.length);
+  const groups = flatGrid(O * S, 1).groups;
+  launch(k, [x, out], groups, packParams(O, R, S, chunk, scale, kept, red));
+}
+
+export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: readonly number[], keepdim: boolean, mean: boolean): Tensor {
+  checkF32(kernelName, 'x', x);
+  const axes = normalizeAxes(kernelName, x.shape, axesIn);
+  const outShape = reducedShape(x.shape, axes, keepdim);
+  const O = outShape.reduce((a, d) => a * d, 1);
+  const R = axes.reduce((a, i) => a * x.shape[i], 1);
+  if (O === 0) return Tensor.empty(outShape, 'f32', kernelName);
+  if (R === 0) return fill(outShape, op === 'max' ? -Infinity : mean ? NaN : 0);
+  if (axes.length === 0 || R === 1) return reshaped(copy(x), outShape);
+  const { kept, red } = plan(x.shape, axes);
+  if (kept.length > 3 || red.length > 3) throw new KernelArgumentError(kernelName, `x ${formatShape(x.shape)} has too many alternating axes.`);
+  const scale = mean ? 1 / R : 1;
+  const out = Tensor.empty(outShape, 'f32', kernelName);
+  if (R <= 32 || (O >= 4096 && R <= 1024)) {
+    const k = serialKernel(op, kept.length, red.length);
+    launch(k, [x, out], flatGrid(O, 64).groups, packParams(O, R, 1, R, scale, kept, red));
+    return out;
+  }
+  const S = O < 64 && R > 16384 ? Math.min(256, Math.ceil(R / 8192)) : 1;
+  if (S === 1) {
+    treeLaunch(op, x, out, O, R, 1, scale, kept, red);
+    return out;
+  }
+  const S2 = Math.ceil(R / Math.ceil(R / S)); // no empty splits
+  const partial = Tensor.empty([O, S2], 'f32', `${kernelName}.partial`);
+  treeLaunch(op, x, partial, O, R, S2, 1, kept, red);
+  treeLaunch(op, partial, out, O, S2, 1, scale, [{ n: O, s: S2 }], [{ n: S2, s: 1 }]);
+  partial.dispose();
+  return out;
+}
+
+export function sum(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
+  return reduce('sum', 'sum', x, axes, keepdim, false);
+}
+
+export function mean(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
+  return reduce('sum', 'mean', x, axes, keepdim, true);
+}
+
+export function max(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
+  return reduce('max', 'max', x, axes, keepdim, false);
+}
+
+/** The axes of `from` that sum away to reach the broadcast-compatible `to`. */
+export function sumToShapeAxes(kernel: string, from: readonly number[], to: readonly number[]): number[] {
+  const lead = from.length - to.length;
+  const bad = () =>
+    new KernelArgumentError(kernel, `x ${formatShape(from)} cannot be summed to ${formatShape(to)}: the target must broadcast to x (each trailing dimension equal or 1).`);
+  if (lead < 0) throw bad();
+  const axes: number[] = [];
+  for (let i = 0; i < from.length; i++) {
+    if (i < lead) axes.push(i);
+    else if (to[i - lead] === 1 && from[i] !== 1) axes.push(i);
+    else if (to[i - lead] !== from[i]) throw bad();
+  }
+  return axes;
+}
+
+/** Sums the broadcast dimensions of x back to `shape` (the backward of broadcasting). */
+export function sumToShape(x: Tensor, shape: readonly number[]): Tensor {
+  checkF32('sumToShape', 'x', x);
+  const axes = sumToShapeAxes('sumToShape', x.shape, shape);
+  return reshaped(reduce('sum', 'sumToShape', x, axes, false, false), shape);
+}
+
+/** `t` viewed as `shape`; `t` itself is handed over (disposed when a new view is made). */
+function reshaped(t: Tensor, shape: readonly number[]): Tensor {
+  if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  const v = t.reshape(shape);
+  t.dispose();
+  return v;
+}
