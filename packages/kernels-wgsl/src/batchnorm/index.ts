@@ -1,2 +1,21 @@
-// Public API of this kernel folder (filled in by its owner).
-export {};
+// Public API: BatchNorm2d (NCHW) training / eval forward, backward, and the fused ReLU variants.
+import './bench.js';
+
+export {
+  batchNormTrain,
+  batchNormTrainRelu,
+  batchNormEval,
+  batchNormBackward,
+  batchNormReluBackward,
+  type BatchNormOptions,
+  type BatchNormTrainResult,
+  type BatchNormGrads,
+} from './batchnorm.js';
+export {
+  batchNormTrainRef,
+  batchNormTrainReluRef,
+  batchNormEvalRef,
+  batchNormBackwardRef,
+  batchNormReluBackwardRef,
+  type BatchNormTrainRefResult,
+} from './reference.js';

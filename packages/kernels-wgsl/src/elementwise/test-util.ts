@@ -1,7 +1,7 @@
 // Test helpers for the kernel folders: seeded GPU/F64 input pairs and GPU-vs-reference checks.
 
 import { Tensor } from '@wgtorch/tensor';
-import { assertClose, randomArray, type CloseOptions } from '../common/testing.js';
+import { assertClose, loadFixture, randomArray, type CloseOptions } from '../common/testing.js';
 import type { F64 } from '../common/f64.js';
 
 export interface Pair {
@@ -34,3 +34,15 @@ export async function expectClose(t: Tensor, r: F64, opts: CloseOptions = {}, la
 export function f64Of(values: ArrayLike<number>, shape: readonly number[]): F64 {
   return { data: Float64Array.from(values), shape: [...shape] };
 }
+
+/** A fixture tensor (ops-golden-s0 by default) as a GPU/F64 pair; undefined when fixtures are absent. */
+export function fixture(key: string, file = 'ops-golden-s0'): Pair | undefined {
+  const f = loadFixture(file);
+  const t = f?.tensors.get(key);
+  if (!t) return undefined;
+  const data = t.data as Float32Array | Int32Array;
+  return { t: Tensor.fromArray(data, t.shape), r: { data: Float64Array.from(data), shape: [...t.shape] } };
+}
+
+/** True when the golden fixtures are present (tests that need them are skipped otherwise). */
+export const hasFixtures = (file = 'ops-golden-s0'): boolean => loadFixture(file) !== undefined;

@@ -1,0 +1,200 @@
+// BatchNorm2d launchers (NCHW, per-channel statistics; PyTorch semantics).
+
+import { Tensor, formatShape } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { params } from '../common/params.js';
+import { checkF32, flatGrid, launch, vecBinding } from '../elementwise/launch.js';
+import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardSumsKernel, statsKernel, type ApplyMode } from './wgsl.js';
+
+export interface BatchNormOptions {
+  /** Running-stat momentum (PyTorch's default 0.1). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+export interface BatchNormTrainResult {
+  y: Tensor;
+  /** Batch mean per channel [C]. */
+  saveMean: Tensor;
+  /** 1 / sqrt(biased batch variance + eps) per channel [C]. */
+  saveInvStd: Tensor;
+}
+
+export interface BatchNormGrads {
+  dx: Tensor;
+  dgamma: Tensor;
+  dbeta: Tensor;
+}
+
+interface Geometry {
+  N: number;
+  C: number;
+  HW: number;
+  vec: boolean;
+}
+
+function geometry(kernel: string, x: Tensor, xName = 'x'): Geometry {
+  checkF32(kernel, xName, x);
+  if (x.shape.length !== 4) {
+    throw new KernelArgumentError(kernel, `${xName} must be 4-D NCHW, got ${formatShape(x.shape)}; reshape [N, C] inputs to [N, C, 1, 1].`);
+  }
+  const [N, C, H, W] = x.shape;
+  return { N, C, HW: H * W, vec: (H * W) % 4 === 0 };
+}
+
+function checkChannelVec(kernel: string, C: number, named: [string, Tensor][]): void {
+  for (const [name, t] of named) {
+    checkF32(kernel, name, t);
+    if (t.shape.length !== 1 || t.shape[0] !== C) {
+      throw new KernelArgumentError(kernel, `${name} must be [${C}] (one value per channel of x), got ${formatShape(t.shape)}.`);
+    }
+  }
+}
+
+function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
+  for (const [name, t] of named) {
+    checkF32(kernel, name, t);
+    if (t.shape.length !== x.shape.length || t.shape.some((d, i) => d !== x.shape[i])) {
+      throw new KernelArgumentError(kernel, `${name} ${formatShape(t.shape)} must have the shape of x ${formatShape(x.shape)}.`);
+    }
+  }
+}
+
+/** The flat apply pass over every element of `like`. */
+function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, eps = 0, invM = 0): void {
+  const hw = g.vec ? g.HW / 4 : g.HW;
+  const units = g.N * g.C * hw;
+  if (units === 0) return;
+  const { groups, total } = flatGrid(Math.ceil(units / APPLY_ITEMS), APPLY_WG);
+  const p = params()
+    .u32(units)
+    .u32(total)
+    .u32(g.C)
+    .u32(hw)
+    .u32(total % hw)
+    .u32(Math.floor(total / hw) % g.C)
+    .f32(eps)
+    .f32(invM)
+    .data();
+  const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
+  launch(applyKernel(mode, g.vec), [...perUnit.map(bind), ...perChannel, bind(out)], groups, p);
+}
+
+function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): BatchNormTrainResult {
+  const g = geometry(kernel, x);
+  checkChannelVec(kernel, g.C, [
+    ['gamma', gamma],
+    ['beta', beta],
+    ['runningMean', runningMean],
+    ['runningVar', runningVar],
+  ]);
+  const M = g.N * g.HW;
+  if (M < 2) {
+    throw new KernelArgumentError(kernel, `x ${formatShape(x.shape)} has ${M} value per channel; training needs more than 1 (use a larger batch or batchNormEval).`);
+  }
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  const saveMean = Tensor.empty([g.C], 'f32', `${kernel}.saveMean`);
+  const saveInvStd = Tensor.empty([g.C], 'f32', `${kernel}.saveInvStd`);
+  const p = params()
+    .u32(g.N)
+    .u32(g.C)
+    .u32(g.vec ? g.HW / 4 : g.HW)
+    .f32(M)
+    .f32(momentum)
+    .f32(eps)
+    .f32(M / (M - 1))
+    .data();
+  launch(statsKernel(g.vec), [g.vec ? vecBinding(x) : x, saveMean, saveInvStd, runningMean, runningVar], [g.C], p);
+  const y = Tensor.empty(x.shape, 'f32', kernel);
+  apply(relu ? 'trainRelu' : 'train', g, [x], [gamma, beta, saveMean, saveInvStd], y);
+  return { y, saveMean, saveInvStd };
+}
+
+/**
+ * Training-mode BatchNorm2d: normalizes with the batch mean and biased variance and updates
+ * runningMean / runningVar in place (momentum; the running variance takes the unbiased one).
+ */
+export function batchNormTrain(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  opts: BatchNormOptions = {},
+): BatchNormTrainResult {
+  return train('batchNormTrain', false, x, gamma, beta, runningMean, runningVar, opts);
+}
+
+/** relu(batchNormTrain(...).y) in one pass; saveMean / saveInvStd as batchNormTrain. */
+export function batchNormTrainRelu(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  opts: BatchNormOptions = {},
+): BatchNormTrainResult {
+  return train('batchNormTrainRelu', true, x, gamma, beta, runningMean, runningVar, opts);
+}
+
+/** Eval-mode BatchNorm2d with the running statistics. */
+export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
+  const g = geometry('batchNormEval', x);
+  checkChannelVec('batchNormEval', g.C, [
+    ['gamma', gamma],
+    ['beta', beta],
+    ['runningMean', runningMean],
+    ['runningVar', runningVar],
+  ]);
+  const y = Tensor.empty(x.shape, 'f32', 'batchNormEval');
+  apply('eval', g, [x], [gamma, beta, runningMean, runningVar], y, eps);
+  return y;
+}
+
+function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvStd: Tensor): BatchNormGrads {
+  const g = geometry(kernel, x);
+  checkLike(kernel, x, y ? [['dy', dy], ['y', y]] : [['dy', dy]]);
+  checkChannelVec(kernel, g.C, [
+    ['gamma', gamma],
+    ['saveMean', saveMean],
+    ['saveInvStd', saveInvStd],
+  ]);
+  const dgamma = Tensor.empty([g.C], 'f32', `${kernel}.dgamma`);
+  const dbeta = Tensor.empty([g.C], 'f32', `${kernel}.dbeta`);
+  const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
+  const perUnit = y ? [dy, x, y] : [dy, x];
+  const p = params()
+    .u32(g.N)
+    .u32(g.C)
+    .u32(g.vec ? g.HW / 4 : g.HW)
+    .data();
+  launch(backwardSumsKernel(g.vec, !!y), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [g.C], p);
+  const dx = Tensor.empty(x.shape, 'f32', kernel);
+  const M = g.N * g.HW;
+  apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, 0, M > 0 ? 1 / M : 0);
+  return { dx, dgamma, dbeta };
+}
+
+/** Gradients of training-mode BatchNorm2d for the upstream gradient dy. */
+export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvStd: Tensor): BatchNormGrads {
+  return backward('batchNormBackward', dy, undefined, x, gamma, saveMean, saveInvStd);
+}
+
+/**
+ * Gradients of relu(batchNormTrain(x)) given dy for its output and y, that relu output.
+ * `beta` is accepted for symmetry with the forward; the gradient does not need it.
+ */
+export function batchNormReluBackward(
+  dy: Tensor,
+  y: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  saveMean: Tensor,
+  saveInvStd: Tensor,
+): BatchNormGrads {
+  checkF32('batchNormReluBackward', 'beta', beta);
+  return backward('batchNormReluBackward', dy, y, x, gamma, saveMean, saveInvStd);
+}
