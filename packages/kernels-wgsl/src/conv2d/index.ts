@@ -1,2 +1,5 @@
-// Public API of this kernel folder (filled in by its owner).
-export {};
+// conv2d: forward, input gradient and weight gradient (NCHW, OIHW, no bias), with float64 references.
+export { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv2d.js';
+export { conv2dOutputShape, type Conv2dOptions } from './geometry.js';
+export { conv2dForwardRef, conv2dInputGradRef, conv2dWeightGradRef } from './reference.js';
+export { setConv2dVariant, conv2dVariant, type Conv2dVariant } from './variants.js';

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
+import { assertClose, loadFixture, randomArray } from '../common/testing.js';
+import { f64, type F64 } from '../common/f64.js';
+import {
+  conv2dForward,
+  conv2dForwardRef,
+  conv2dInputGrad,
+  conv2dInputGradRef,
+  conv2dOutputShape,
+  conv2dWeightGrad,
+  conv2dWeightGradRef,
+  setConv2dVariant,
+  type Conv2dOptions,
+  type Conv2dVariant,
+} from './index.js';
+import { availableVariants } from './variants.js';
+
+interface Case {
+  x: number[]; // N, Cin, H, W
+  cout: number;
+  k: number | [number, number];
+  stride: number | [number, number];
+  pad: number | [number, number];
+}
+
+// Awkward shapes: batch 1 and odd batches, sizes that are no multiple of any tile, 1x1/3x3/5x5,
+// stride 1 and 2 on odd sizes, padding 0-2, channel counts 1, 3, 5, non-square everything.
+const CASES: Case[] = [
+  { x: [1, 1, 5, 5], cout: 1, k: 3, stride: 1, pad: 1 },
+  { x: [3, 3, 7, 9], cout: 5, k: 3, stride: 2, pad: 1 },
+  { x: [2, 5, 9, 7], cout: 3, k: 5, stride: 1, pad: 2 },
+  { x: [1, 5, 11, 6], cout: 17, k: 5, stride: 2, pad: 0 },
+  { x: [5, 3, 6, 6], cout: 16, k: 1, stride: 1, pad: 0 },
+  { x: [3, 16, 9, 9], cout: 32, k: 1, stride: 2, pad: 0 },
+  { x: [2, 7, 5, 5], cout: 9, k: 1, stride: 2, pad: 2 },
+  { x: [1, 3, 4, 4], cout: 2, k: 3, stride: 1, pad: 0 },
+  { x: [2, 2, 3, 3], cout: 3, k: 3, stride: 2, pad: 2 },
+  { x: [3, 4, 8, 10], cout: 6, k: [3, 1], stride: [1, 2], pad: [1, 0] },
+  { x: [2, 33, 6, 5], cout: 35, k: 3, stride: 1, pad: 1 },
+  { x: [7, 16, 12, 12], cout: 16, k: 3, stride: 1, pad: 1 },
+  { x: [3, 16, 13, 13], cout: 32, k: 3, stride: 2, pad: 1 },
+  { x: [2, 64, 4, 4], cout: 64, k: 3, stride: 1, pad: 1 },
+];
+
+function label(c: Case): string {
+  return `x[${c.x}] cout ${c.cout} k ${c.k} s ${c.stride} p ${c.pad}`;
+}
+
+function weightShape(c: Case): number[] {
+  const [kh, kw] = typeof c.k === 'number' ? [c.k, c.k] : c.k;
+  return [c.cout, c.x[1], kh, kw];
+}
+
+async function read(t: Tensor): Promise<Float32Array> {
+  const a = (await t.toArray()) as Float32Array;
+  t.dispose();
+  return a;
+}
+
+const TOL = { atol: 1e-5, rtol: 1e-4, relativeToMax: true };
+
+async function checkAll(x: F64, w: F64, dy: F64 | undefined, opts: Conv2dOptions, what: string, expected?: { y: F64; dx: F64; dw: F64 }) {
+  const yShape = conv2dOutputShape(x.shape, w.shape, opts);
+  const dyv = dy ?? f64(randomArray(yShape.reduce((a, d) => a * d, 1), 99), yShape);
+  const want = expected ?? {
+    y: conv2dForwardRef(x, w, opts),
+    dx: conv2dInputGradRef(dyv, w, x.shape, opts),
+    dw: conv2dWeightGradRef(x, dyv, w.shape, opts),
+  };
+  const xt = Tensor.fromArray(Float32Array.from(x.data), x.shape);
+  const wt = Tensor.fromArray(Float32Array.from(w.data), w.shape);
+  const dyt = Tensor.fromArray(Float32Array.from(dyv.data), dyv.shape);
+  const y = conv2dForward(xt, wt, opts);
+  expect(y.shape).toEqual(yShape);
+  const dx = conv2dInputGrad(dyt, wt, x.shape, opts);
+  const dw = conv2dWeightGrad(xt, dyt, w.shape, opts);
+  assertClose(await read(y), want.y.data, TOL, `${what} forward`);
+  assertClose(await read(dx), want.dx.data, TOL, `${what} inputGrad`);
+  assertClose(await read(dw), want.dw.data, TOL, `${what} weightGrad`);
+  for (const t of [xt, wt, dyt]) t.dispose();
+}
+
+// The variants to test depend on the adapter, so the device is needed while collecting tests.
+await getRuntime();
+
+afterAll(() => setConv2dVariant(undefined));
+
+describe('conv2d references', () => {
+  it('match a hand-computed case', () => {
+    // 1x1x3x3 input, 2x2 all-ones kernel, stride 1: each output sums a 2x2 window.
+    const x = f64([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+    const w = f64([1, 1, 1, 1], [1, 1, 2, 2]);
+    expect(Array.from(conv2dForwardRef(x, w).data)).toEqual([12, 16, 24, 28]);
+    const dx = conv2dInputGradRef(f64([1, 1, 1, 1], [1, 1, 2, 2]), w, [1, 1, 3, 3]);
+    expect(Array.from(dx.data)).toEqual([1, 2, 1, 2, 4, 2, 1, 2, 1]);
+    const dw = conv2dWeightGradRef(x, f64([1, 0, 0, 0], [1, 1, 2, 2]), [1, 1, 2, 2]);
+    expect(Array.from(dw.data)).toEqual([1, 2, 4, 5]);
+  });
+});
+
+for (const variant of availableVariants()) {
+  describe(`conv2d (${variant} kernels) against the float64 reference`, () => {
+    beforeAll(() => setConv2dVariant(variant as Conv2dVariant));
+    CASES.forEach((c, i) => {
+      it(label(c), async () => {
+        const opts: Conv2dOptions = { stride: c.stride, padding: c.pad };
+        const ws = weightShape(c);
+        const x = f64(randomArray(c.x.reduce((a, d) => a * d, 1), 10 + i), c.x);
+        const w = f64(randomArray(ws.reduce((a, d) => a * d, 1), 20 + i, 0.3), ws);
+        await checkAll(x, w, undefined, opts, label(c));
+      });
+    });
+
+    const fx = loadFixture('ops-golden-s0');
+    for (let i = 0; fx?.tensors.has(`conv${i}.params`); i++) {
+      const get = (k: string) => fx!.tensors.get(`conv${i}.${k}`)!;
+      const [n, cin, h, w, cout, k, stride, pad] = Array.from(get('params').data as Int32Array);
+      it(`PyTorch fixture conv${i}: N${n} ${cin}->${cout} ${h}x${w} k${k} s${stride} p${pad}`, async () => {
+        const t = (k: string) => f64(get(k).data as Float32Array, get(k).shape);
+        await checkAll(t('x'), t('w'), t('dy'), { stride, padding: pad }, `conv${i}`, { y: t('y'), dx: t('dx'), dw: t('dw') });
+      });
+    }
+  });
+}
+
+describe('conv2d argument errors', () => {
+  it('name the kernel, the shapes and the fix', () => {
+    const x = Tensor.zeros([2, 3, 8, 8]);
+    const w = Tensor.zeros([4, 5, 3, 3]);
+    expect(() => conv2dForward(x, w)).toThrow(/conv2d\.forward.*\[2, 3, 8, 8\].*\[4, 5, 3, 3\]/);
+    const wi = Tensor.zeros([4, 3, 3, 3], 'i32');
+    expect(() => conv2dForward(x, wi)).toThrow(/conv2d\.forward: w must be f32, got i32/);
+    const big = Tensor.zeros([4, 3, 11, 11]);
+    expect(() => conv2dForward(x, big)).toThrow(/11x11 kernel does not fit the 8x8 input/);
+    expect(() => conv2dForward(x, Tensor.zeros([4, 3, 3]))).toThrow(/weight must be 4-D/);
+    expect(() => conv2dForward(x, Tensor.zeros([4, 3, 3, 3]), { stride: 0 })).toThrow(/stride must be an integer >= 1/);
+    const w3 = Tensor.zeros([4, 3, 3, 3]);
+    expect(() => conv2dInputGrad(Tensor.zeros([2, 4, 7, 7]), w3, [2, 3, 8, 8], { padding: 1 })).toThrow(
+      /conv2d\.inputGrad: dy \[2, 4, 7, 7\] must be the conv output shape \[2, 4, 8, 8\]/,
+    );
+    expect(() => conv2dWeightGrad(x, Tensor.zeros([2, 4, 6, 6]), [4, 2, 3, 3])).toThrow(/conv2d\.weightGrad: input \[2, 3, 8, 8\] has 3 channels/);
+    for (const t of [x, w, wi, big, w3]) t.dispose();
+  });
+
+  it('reject a buffer over the device limit before allocating it', () => {
+    const limit = runtime().limits.maxStorageBufferBindingSize;
+    const x = Tensor.zeros([1, 1, 4, 4]);
+    const w = Tensor.zeros([1, 1, 1, 1]);
+    // dx of this shape would need more than the limit; only its shape is used.
+    const huge = [Math.ceil(limit / 4 / 16) + 1, 1, 4, 4];
+    const dy = Tensor.zeros([1, 1, 4, 4]);
+    expect(() => conv2dInputGrad(dy.reshape([1, 1, 4, 4]), w, huge)).toThrow(/dy \[1, 1, 4, 4\] must be the conv output shape/);
+    const dyHuge = { shape: huge, dtype: 'f32', size: huge.reduce((a, d) => a * d, 1) } as unknown as Tensor;
+    expect(() => conv2dInputGrad(dyHuge, w, huge)).toThrow(new RegExp(`conv2d\\.inputGrad: dy \\[${huge.join(', ')}\\] takes \\d+ bytes, over the device's maxStorageBufferBindingSize of ${limit}`));
+    for (const t of [x, w, dy]) t.dispose();
+  });
+});

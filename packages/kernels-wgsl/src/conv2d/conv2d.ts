@@ -1,0 +1,102 @@
+// Conv2d launchers: forward, input gradient, weight gradient. Each builds its implicit-GEMM
+// problem(s) (gemm.ts), takes the kernel generated for them by the variant chosen for this
+// adapter (variants.ts) and records the dispatches. No readback, no allocation beyond the output
+// and, for the split weight-gradient reduction, one pooled scratch tensor.
+
+import { formatShape, runtime, Tensor, type BufferRange } from '@wgtorch/tensor';
+import { KernelArgumentError, checkDtype } from '../common/errors.js';
+import { params } from '../common/params.js';
+import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
+import { forwardProblem, inputGradProblems, type GemmProblem } from './gemm.js';
+import { gemmColsPerImage } from './tiled.js';
+import { conv2dVariant, gemmPlan, splitReduce } from './variants.js';
+
+const MAX_GROUPS = 65535;
+
+function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][]): void {
+  const limit = runtime().limits.maxStorageBufferBindingSize;
+  for (const [name, shape] of tensors) {
+    const bytes = shape.reduce((a, d) => a * d, 1) * 4;
+    if (bytes > limit) {
+      throw new KernelArgumentError(
+        kernel,
+        `${name} ${formatShape(shape)} takes ${bytes} bytes, over the device's maxStorageBufferBindingSize of ${limit} bytes ` +
+          `(${tensors.map(([n, s]) => `${n} ${formatShape(s)}`).join(', ')}); use a smaller batch.`,
+      );
+    }
+  }
+}
+
+/** Records one GEMM; `ktotal`/`splits` describe the reduction and how it is cut across workgroups. */
+function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRange, out: BufferRange, n: number, splits = 1): void {
+  const cols = p.kind === 'wgrad' ? gemmColsPerImage(p) : n * gemmColsPerImage(p);
+  const ktotal = p.kind === 'wgrad' ? n * p.g.ho * p.g.wo : p.c * p.ty.count * p.tx.count;
+  const kchunk = Math.ceil(ktotal / splits);
+  const plan = gemmPlan(kernel, p, conv2dVariant());
+  const groups: [number, number, number] = [Math.ceil(cols / plan.colsPerGroup), Math.ceil(plan.rows / plan.rowsPerGroup), splits];
+  if (groups[0] > MAX_GROUPS) {
+    throw new KernelArgumentError(kernel, `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+  }
+  runtime().dispatcher.dispatch(plan.source, [a, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).data());
+}
+
+function checkF32(kernel: string, named: [string, Tensor][]): void {
+  for (const [name, t] of named) checkDtype(kernel, name, t, 'f32');
+}
+
+/** y = conv2d(x, w): x [N, Cin, H, W], w [Cout, Cin, kh, kw] -> y [N, Cout, Ho, Wo]. */
+export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const kernel = 'conv2d.forward';
+  const g = convGeometry(kernel, x.shape, w.shape, opts);
+  checkF32(kernel, [['x', x], ['w', w]]);
+  const yShape = [g.n, g.cout, g.ho, g.wo];
+  checkBindingSizes(kernel, [['x', x.shape], ['w', w.shape], ['y', yShape]]);
+  const y = Tensor.empty(yShape, 'f32', kernel);
+  recordGemm(kernel, forwardProblem(g), w.binding(), x.binding(), y.binding(), g.n);
+  return y;
+}
+
+/** dx for y = conv2d(x, w), given dy = dL/dy; `inputShape` is x's shape. */
+export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+  const kernel = 'conv2d.inputGrad';
+  const g = convGeometry(kernel, inputShape, w.shape, opts);
+  checkOutputGrad(kernel, dy.shape, g, `input ${formatShape(inputShape)} and weight ${formatShape(w.shape)}`);
+  checkF32(kernel, [['dy', dy], ['w', w]]);
+  checkBindingSizes(kernel, [['dy', dy.shape], ['w', w.shape], ['dx', inputShape]]);
+  const dx = Tensor.empty(inputShape, 'f32', kernel);
+  for (const p of inputGradProblems(g)) recordGemm(kernel, p, w.binding(), dy.binding(), dx.binding(), g.n);
+  return dx;
+}
+
+/** How many workgroups share the weight-gradient reduction over N*Ho*Wo terms. */
+function weightGradSplits(g: ConvGeometry, tiles: number): number {
+  const terms = g.n * g.ho * g.wo;
+  const minChunk = 256;
+  const targetGroups = 256;
+  return Math.max(1, Math.min(Math.ceil(terms / minChunk), Math.ceil(targetGroups / tiles)));
+}
+
+/** dw for y = conv2d(x, w), given x and dy = dL/dy; `weightShape` is w's shape. */
+export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+  const kernel = 'conv2d.weightGrad';
+  const g = convGeometry(kernel, x.shape, weightShape, opts);
+  checkOutputGrad(kernel, dy.shape, g, `input ${formatShape(x.shape)} and weight ${formatShape(weightShape)}`);
+  checkF32(kernel, [['x', x], ['dy', dy]]);
+  checkBindingSizes(kernel, [['x', x.shape], ['dy', dy.shape], ['dw', weightShape]]);
+  const dw = Tensor.empty(weightShape, 'f32', kernel);
+  const p: GemmProblem = { kind: 'wgrad', g };
+  const plan = gemmPlan(kernel, p, conv2dVariant());
+  const len = g.cout * g.cin * g.kh * g.kw;
+  const tiles = Math.ceil(gemmColsPerImage(p) / plan.colsPerGroup) * Math.ceil(plan.rows / plan.rowsPerGroup);
+  const splits = weightGradSplits(g, tiles);
+  if (splits === 1) {
+    recordGemm(kernel, p, dy.binding(), x.binding(), dw.binding(), g.n, 1);
+    return dw;
+  }
+  checkBindingSizes(kernel, [['partial sums', [splits, len]]]);
+  const part = Tensor.empty([splits, len], 'f32', `${kernel} partial sums`);
+  recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, splits);
+  runtime().dispatcher.dispatch(splitReduce(kernel), [part.binding(), dw.binding()], [Math.ceil(len / 64)], params().u32(len).u32(splits).data());
+  part.dispose(); // the pool reuses it only for work recorded after this reduction
+  return dw;
+}
