@@ -1,0 +1,251 @@
+// Softmax cross-entropy (mean over the batch) with its gradient, softmax / log-softmax over the
+// last dimension and their backward, argmax, and GPU-side accuracy / loss accumulators, so a
+// trainer sums loss and accuracy over an epoch without reading back per step.
+
+import { Tensor, formatShape } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { params } from '../common/params.js';
+import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct } from '../elementwise/launch.js';
+
+const WG = 256;
+const ROW_WG = 64;
+
+export interface CrossEntropyOptions {
+  /** PyTorch's label_smoothing: the target is (1 - s) * onehot + s / C (default 0). */
+  labelSmoothing?: number;
+}
+
+export interface CrossEntropyResult {
+  /** [1]: the mean loss over the batch. */
+  loss: Tensor;
+  /** [N, C]: the gradient of the mean loss for the logits. */
+  dlogits: Tensor;
+}
+
+// One workgroup: each invocation takes rows t, t + WG, ...; the loss is tree-summed.
+// A label outside [0, C) makes the loss NaN (there is no readback to report it from).
+const xentKernel = kernel(
+  'loss.softmaxCrossEntropy',
+  ['read', 'read', 'read_write', 'read_write'],
+  `${paramsStruct(['N: u32', 'C: u32', 'smoothing: f32', 'invN: f32'])}
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
+var<workgroup> sh: array<f32, ${WG}>;
+// Read at run time: WGSL rejects a NaN constant expression.
+var<private> nan_bits: u32 = 0x7fc00000u;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) lid: u32) {
+  let C = params.C;
+  let fC = f32(C);
+  var acc = 0.0;
+  for (var r = lid; r < params.N; r += ${WG}u) {
+    let base = r * C;
+    var m = logits[base];
+    for (var j = 1u; j < C; j++) { m = max(m, logits[base + j]); }
+    var se = 0.0;
+    var sl = 0.0;
+    for (var j = 0u; j < C; j++) { let z = logits[base + j] - m; se += exp(z); sl += z; }
+    let lse = log(se);
+    let label = labels[r];
+    var zl = 0.0;
+    if (label >= 0 && u32(label) < C) { zl = logits[base + u32(label)] - m; } else { zl = bitcast<f32>(nan_bits); }
+    // -log p[label] = lse - z_label; the smoothing term averages -log p over all classes.
+    acc += (1.0 - params.smoothing) * (lse - zl) + params.smoothing * (lse - sl / fC);
+    let inv = 1.0 / se;
+    for (var j = 0u; j < C; j++) {
+      var t = params.smoothing / fC;
+      if (i32(j) == label) { t += 1.0 - params.smoothing; }
+      dlogits[base + j] = (exp(logits[base + j] - m) * inv - t) * params.invN;
+    }
+  }
+  sh[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { sh[lid] += sh[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { loss[0] = sh[0] * params.invN; }
+}`,
+);
+
+function checkLogits(kernel: string, logits: Tensor, labels?: Tensor): [number, number] {
+  checkF32(kernel, 'logits', logits);
+  if (logits.shape.length !== 2) throw new KernelArgumentError(kernel, `logits must be 2-D [N, C], got ${formatShape(logits.shape)}.`);
+  const [N, C] = logits.shape;
+  if (labels) {
+    if (labels.dtype !== 'i32') throw new KernelArgumentError(kernel, `labels must be i32, got ${labels.dtype} ${formatShape(labels.shape)}; upload class indices as an Int32Array.`);
+    if (labels.shape.length !== 1 || labels.shape[0] !== N) {
+      throw new KernelArgumentError(kernel, `labels must be [${N}] (one class index per row of logits ${formatShape(logits.shape)}), got ${formatShape(labels.shape)}.`);
+    }
+  }
+  if (C < 1) throw new KernelArgumentError(kernel, `logits ${formatShape(logits.shape)} has no classes.`);
+  return [N, C];
+}
+
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): CrossEntropyResult {
+  const [N, C] = checkLogits('softmaxCrossEntropy', logits, labels);
+  const s = opts.labelSmoothing ?? 0;
+  if (!(s >= 0 && s <= 1)) throw new KernelArgumentError('softmaxCrossEntropy', `labelSmoothing must be in [0, 1], got ${s}.`);
+  const loss = Tensor.empty([1], 'f32', 'softmaxCrossEntropy.loss');
+  const dlogits = Tensor.empty([N, C], 'f32', 'softmaxCrossEntropy.dlogits');
+  const p = params().u32(N).u32(C).f32(s).f32(N > 0 ? 1 / N : NaN).data();
+  launch(xentKernel, [logits, labels, loss, dlogits], [1], p);
+  return { loss, dlogits };
+}
+
+// ---- row-wise ops over the last dimension ------------------------------------------------
+
+type RowOp = 'softmax' | 'logSoftmax' | 'softmaxBackward' | 'logSoftmaxBackward';
+
+const ROW_BODY: Record<RowOp, string> = {
+  softmax: `var m = a[base];
+    for (var j = 1u; j < C; j++) { m = max(m, a[base + j]); }
+    var se = 0.0;
+    for (var j = 0u; j < C; j++) { se += exp(a[base + j] - m); }
+    let inv = 1.0 / se;
+    for (var j = 0u; j < C; j++) { out[base + j] = exp(a[base + j] - m) * inv; }`,
+  logSoftmax: `var m = a[base];
+    for (var j = 1u; j < C; j++) { m = max(m, a[base + j]); }
+    var se = 0.0;
+    for (var j = 0u; j < C; j++) { se += exp(a[base + j] - m); }
+    let lse = m + log(se);
+    for (var j = 0u; j < C; j++) { out[base + j] = a[base + j] - lse; }`,
+  // a = dy, b = y (the softmax output): dx = y * (dy - sum(dy * y))
+  softmaxBackward: `var s = 0.0;
+    for (var j = 0u; j < C; j++) { s += a[base + j] * b[base + j]; }
+    for (var j = 0u; j < C; j++) { out[base + j] = b[base + j] * (a[base + j] - s); }`,
+  // a = dy, b = y (the log-softmax output): dx = dy - exp(y) * sum(dy)
+  logSoftmaxBackward: `var s = 0.0;
+    for (var j = 0u; j < C; j++) { s += a[base + j]; }
+    for (var j = 0u; j < C; j++) { out[base + j] = a[base + j] - exp(b[base + j]) * s; }`,
+};
+
+const rowKernel = memoKernel((op: RowOp) => {
+  const two = op.endsWith('Backward');
+  const code = `${paramsStruct(['rows: u32', 'C: u32'])}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+${two ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
+@group(0) @binding(${two ? 3 : 2}) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(${ROW_WG}) fn main(${MAIN_ARGS}) {
+  let r = ${flatId(ROW_WG)};
+  if (r >= params.rows) { return; }
+  let C = params.C;
+  let base = r * C;
+  ${ROW_BODY[op]}
+}`;
+  return kernel(`loss.${op}`, two ? ['read', 'read', 'read_write'] : ['read', 'read_write'], code);
+});
+
+function rows(kernel: string, x: Tensor): [number, number] {
+  checkF32(kernel, 'x', x);
+  if (x.shape.length < 1) throw new KernelArgumentError(kernel, `x must have at least 1 dimension, got ${formatShape(x.shape)}.`);
+  const C = x.shape[x.shape.length - 1];
+  return [C === 0 ? 0 : x.size / C, C];
+}
+
+function runRows(op: RowOp, inputs: Tensor[]): Tensor {
+  const [R, C] = rows(op, inputs[0]);
+  if (inputs[1]) {
+    checkF32(op, 'y', inputs[1]);
+    const [a, b] = inputs;
+    if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+      throw new KernelArgumentError(op, `dy ${formatShape(a.shape)} and y ${formatShape(b.shape)} must have the same shape.`);
+    }
+  }
+  const out = Tensor.empty(inputs[0].shape, 'f32', op);
+  if (R * C === 0) return out;
+  launch(rowKernel(op), [...inputs, out], flatGrid(R, ROW_WG).groups, params().u32(R).u32(C).data());
+  return out;
+}
+
+export const softmax = (x: Tensor): Tensor => runRows('softmax', [x]);
+export const logSoftmax = (x: Tensor): Tensor => runRows('logSoftmax', [x]);
+/** dx for dy at the output y = softmax(x). */
+export const softmaxBackward = (dy: Tensor, y: Tensor): Tensor => runRows('softmaxBackward', [dy, y]);
+/** dx for dy at the output y = logSoftmax(x). */
+export const logSoftmaxBackward = (dy: Tensor, y: Tensor): Tensor => runRows('logSoftmaxBackward', [dy, y]);
+
+const argmaxKernel = kernel(
+  'loss.argmax',
+  ['read', 'read_write'],
+  `${paramsStruct(['rows: u32', 'C: u32'])}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<i32>;
+@compute @workgroup_size(${ROW_WG}) fn main(${MAIN_ARGS}) {
+  let r = ${flatId(ROW_WG)};
+  if (r >= params.rows) { return; }
+  let base = r * params.C;
+  var best = x[base];
+  var bi = 0u;
+  for (var j = 1u; j < params.C; j++) { let v = x[base + j]; if (v > best) { best = v; bi = j; } }
+  out[r] = i32(bi);
+}`,
+);
+
+/** Index of the largest value over the last dimension (the first one on ties), i32 [...x.shape[:-1]]. */
+export function argmax(x: Tensor): Tensor {
+  const [R, C] = rows('argmax', x);
+  if (C === 0) throw new KernelArgumentError('argmax', `x ${formatShape(x.shape)} has an empty last dimension.`);
+  const out = Tensor.empty(x.shape.slice(0, -1), 'i32', 'argmax');
+  if (R > 0) launch(argmaxKernel, [x, out], flatGrid(R, ROW_WG).groups, params().u32(R).u32(C).data());
+  return out;
+}
+
+const accuracyKernel = kernel(
+  'loss.accuracyCount',
+  ['read', 'read', 'read_write'],
+  `${paramsStruct(['N: u32', 'C: u32'])}
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> into: array<f32>;
+var<workgroup> sh: array<u32, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) lid: u32) {
+  var hits = 0u;
+  for (var r = lid; r < params.N; r += ${WG}u) {
+    let base = r * params.C;
+    var best = logits[base];
+    var bi = 0u;
+    for (var j = 1u; j < params.C; j++) { let v = logits[base + j]; if (v > best) { best = v; bi = j; } }
+    if (i32(bi) == labels[r]) { hits += 1u; }
+  }
+  sh[lid] = hits;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { sh[lid] += sh[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { into[0] += f32(sh[0]); }
+}`,
+);
+
+function checkAccumulator(kernel: string, name: string, t: Tensor): void {
+  checkF32(kernel, name, t);
+  if (t.size !== 1) throw new KernelArgumentError(kernel, `${name} must be a one-element f32 tensor (e.g. Tensor.zeros([1])), got ${formatShape(t.shape)}.`);
+}
+
+/** Adds the number of rows whose argmax equals the label to `into` ([1] f32, created as zeros if absent); returns it. */
+export function accuracyCount(logits: Tensor, labels: Tensor, into?: Tensor): Tensor {
+  const [N, C] = checkLogits('accuracyCount', logits, labels);
+  const acc = into ?? Tensor.zeros([1]);
+  checkAccumulator('accuracyCount', 'into', acc);
+  if (N > 0) launch(accuracyKernel, [logits, labels, acc], [1], params().u32(N).u32(C).data());
+  return acc;
+}
+
+const accumulateKernel = kernel(
+  'loss.accumulate',
+  ['read', 'read_write'],
+  `${paramsStruct(['scale: f32'])}
+@group(0) @binding(1) var<storage, read> value: array<f32>;
+@group(0) @binding(2) var<storage, read_write> into: array<f32>;
+@compute @workgroup_size(1) fn main() { into[0] += params.scale * value[0]; }`,
+);
+
+/** into[0] += scale * value[0], in place on the GPU (both [1] f32). */
+export function accumulate(into: Tensor, value: Tensor, scale = 1): Tensor {
+  checkAccumulator('accumulate', 'into', into);
+  checkAccumulator('accumulate', 'value', value);
+  launch(accumulateKernel, [value, into], [1], params().f32(scale).data());
+  return into;
+}

@@ -1,0 +1,90 @@
+// Float64 references for the loss kernels.
+
+import type { F64 } from '../common/f64.js';
+import type { CrossEntropyOptions } from './loss.js';
+
+function rowsOf(x: F64): [number, number] {
+  const C = x.shape[x.shape.length - 1];
+  return [C === 0 ? 0 : x.data.length / C, C];
+}
+
+function mapRows(x: F64, f: (row: Float64Array, out: Float64Array, r: number) => void): F64 {
+  const [R, C] = rowsOf(x);
+  const data = new Float64Array(x.data.length);
+  for (let r = 0; r < R; r++) f(x.data.subarray(r * C, (r + 1) * C), data.subarray(r * C, (r + 1) * C), r);
+  return { data, shape: [...x.shape] };
+}
+
+function logSoftmaxRow(row: Float64Array, out: Float64Array): void {
+  const m = Math.max(...row);
+  let se = 0;
+  for (const v of row) se += Math.exp(v - m);
+  const lse = m + Math.log(se);
+  for (let j = 0; j < row.length; j++) out[j] = row[j] - lse;
+}
+
+export const logSoftmaxRef = (x: F64): F64 => mapRows(x, logSoftmaxRow);
+export const softmaxRef = (x: F64): F64 =>
+  mapRows(x, (row, out) => {
+    logSoftmaxRow(row, out);
+    for (let j = 0; j < out.length; j++) out[j] = Math.exp(out[j]);
+  });
+
+export function softmaxBackwardRef(dy: F64, y: F64): F64 {
+  const C = rowsOf(dy)[1];
+  return mapRows(dy, (row, out, r) => {
+    const yr = y.data.subarray(r * C, (r + 1) * C);
+    let s = 0;
+    for (let j = 0; j < C; j++) s += row[j] * yr[j];
+    for (let j = 0; j < C; j++) out[j] = yr[j] * (row[j] - s);
+  });
+}
+
+export function logSoftmaxBackwardRef(dy: F64, y: F64): F64 {
+  const C = rowsOf(dy)[1];
+  return mapRows(dy, (row, out, r) => {
+    let s = 0;
+    for (const v of row) s += v;
+    for (let j = 0; j < C; j++) out[j] = row[j] - Math.exp(y.data[r * C + j]) * s;
+  });
+}
+
+export function softmaxCrossEntropyRef(logits: F64, labels: F64, opts: CrossEntropyOptions = {}): { loss: F64; dlogits: F64 } {
+  const [N, C] = logits.shape;
+  const s = opts.labelSmoothing ?? 0;
+  const logp = logSoftmaxRef(logits);
+  let loss = 0;
+  const d = new Float64Array(N * C);
+  for (let r = 0; r < N; r++) {
+    const y = labels.data[r];
+    for (let j = 0; j < C; j++) {
+      const t = (j === y ? 1 - s : 0) + s / C;
+      loss -= t * logp.data[r * C + j];
+      d[r * C + j] = (Math.exp(logp.data[r * C + j]) - t) / N;
+    }
+  }
+  return { loss: { data: Float64Array.of(loss / N), shape: [1] }, dlogits: { data: d, shape: [N, C] } };
+}
+
+export function argmaxRef(x: F64): F64 {
+  const [R, C] = rowsOf(x);
+  const data = new Float64Array(R);
+  for (let r = 0; r < R; r++) {
+    let bi = 0;
+    for (let j = 1; j < C; j++) if (x.data[r * C + j] > x.data[r * C + bi]) bi = j;
+    data[r] = bi;
+  }
+  return { data, shape: x.shape.slice(0, -1) };
+}
+
+/** The new accumulator value (the GPU launcher adds in place). */
+export function accuracyCountRef(logits: F64, labels: F64, into?: F64): F64 {
+  const am = argmaxRef(logits);
+  let hits = 0;
+  am.data.forEach((v, i) => (hits += v === labels.data[i] ? 1 : 0));
+  return { data: Float64Array.of((into?.data[0] ?? 0) + hits), shape: [1] };
+}
+
+export function accumulateRef(into: F64, value: F64, scale = 1): F64 {
+  return { data: Float64Array.of(into.data[0] + scale * value.data[0]), shape: [...into.shape] };
+}
