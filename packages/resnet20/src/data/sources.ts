@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -166,7 +166,9 @@ function writeFileSynced(path: string, data: Uint8Array): void {
 
 function stagingDir(cacheRoot: string): string {
   mkdirSync(cacheRoot, { recursive: true });
-  return mkdtempSync(join(cacheRoot, `.${CIFAR10_DIRNAME}.tmp-`));
+  const d = mkdtempSync(join(cacheRoot, `.${CIFAR10_DIRNAME}.tmp-`));
+  chmodSync(d, 0o755); // mkdtemp makes it private; the cache is shared like any other
+  return d;
 }
 
 /** Downloads cifar-10-binary.tar.gz, checks its md5, unpacks and verifies into the cache. */
