@@ -12,6 +12,7 @@ import {
   readCifarFiles,
   stepsPerEpoch,
   testBatches,
+  uploadBatch,
   type CifarSplit,
 } from './index.js';
 import { realCifarDir } from './testing.js';
@@ -151,5 +152,17 @@ describe('a loader batch through the GPU augment kernel', () => {
     const norm = normalizeBatch(images, opts);
     assertClose(await norm.toArray(), normalizeBatchRef(words, opts).data, { atol: 2e-6, rtol: 1e-6 }, 'normalizeBatch');
     for (const t of [images, crops, out, norm]) t.dispose();
+
+    // uploadBatch does the same in one call: augmented for a training batch, normalized for a test batch.
+    const g = uploadBatch(b);
+    expect(g.x.shape).toEqual([128, 3, 32, 32]);
+    assertClose(await g.x.toArray(), augmentBatchRef(words, f64(b.crops!, [b.size, 3]), opts).data, { atol: 2e-6, rtol: 1e-6 }, 'uploadBatch');
+    expect([...(await g.labels.toArray())]).toEqual([...b.labels]);
+    g.dispose();
+    const tb = [...testBatches(split, 4096)].at(-1)!;
+    const gt = uploadBatch(tb);
+    const tw = f64(tb.packed, [tb.packed.length]);
+    assertClose(await gt.x.toArray(), normalizeBatchRef(tw, { ...opts, n: tb.size }).data, { atol: 2e-6, rtol: 1e-6 }, 'uploadBatch test');
+    gt.dispose();
   });
 });

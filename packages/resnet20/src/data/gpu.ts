@@ -1,0 +1,54 @@
+// One batch onto the GPU: N*3072 image bytes (as u32 words), N*3 crop ints and N labels go up;
+// the augment kernel turns them into the normalized f32 [N, 3, 32, 32] input.
+
+import { Tensor } from '@wgtorch/tensor';
+import { augmentBatch, normalizeBatch } from '@wgtorch/kernels-wgsl';
+import { CIFAR10_MEAN, CIFAR10_STD } from './cifar10.js';
+import type { Batch } from './loader.js';
+
+export interface GpuBatch {
+  /** f32 [size, 3, 32, 32], normalized (and augmented for training batches). */
+  readonly x: Tensor<'f32'>;
+  /** i32 [size] class indices. */
+  readonly labels: Tensor<'i32'>;
+  readonly size: number;
+  /** Disposes x and labels. */
+  dispose(): void;
+}
+
+export interface UploadOptions {
+  mean?: readonly number[];
+  std?: readonly number[];
+  /** Apply the batch's crop + flip (default: when the batch has crops, i.e. training batches). */
+  augment?: boolean;
+  /** Zero padding the crops were drawn for (default 4, as augmentParams). */
+  pad?: number;
+}
+
+export function uploadBatch(batch: Batch, opts: UploadOptions = {}): GpuBatch {
+  const mean = opts.mean ?? CIFAR10_MEAN;
+  const std = opts.std ?? CIFAR10_STD;
+  const augment = opts.augment ?? batch.crops !== undefined;
+  const n = batch.size;
+  const images = Tensor.fromArray(batch.packed, [batch.packed.length], 'u32');
+  let x: Tensor<'f32'>;
+  if (augment) {
+    if (!batch.crops) throw new Error(`uploadBatch: augment requested but batch ${batch.step} has no crop parameters (a test batch?).`);
+    const crops = Tensor.fromArray(batch.crops, [n, 3], 'i32');
+    x = augmentBatch(images, crops, { mean, std, n, pad: opts.pad ?? 4 });
+    crops.dispose(); // released buffers are reused only by work ordered after this dispatch
+  } else {
+    x = normalizeBatch(images, { mean, std, n });
+  }
+  images.dispose();
+  const labels = Tensor.fromArray(batch.labels, [n], 'i32');
+  return {
+    x,
+    labels,
+    size: n,
+    dispose() {
+      x.dispose();
+      labels.dispose();
+    },
+  };
+}
