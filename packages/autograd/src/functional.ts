@@ -1,0 +1,508 @@
+// The differentiable ops: each entry of the table holds its forward and, beside it, its
+// backward, written once against the kernel names both backends share. The exported functions
+// below are the public API (PyTorch's torch.* / torch.nn.functional.* in camelCase).
+
+import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
+import type { Backend, Conv2dOptions, Pool2dOptions, Raw, UnaryOp } from './backend.js';
+import { apply, Tensor, type OpDef } from './tensor.js';
+
+type Grads = (Raw | null)[];
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Sums a broadcast gradient down to `shape`; consumes `g`. */
+function reduceTo(b: Backend, g: Raw, shape: readonly number[]): Raw {
+  if (sameShape(b.shape(g), shape)) return g;
+  const s = b.k.sumToShape(g, [...shape]);
+  b.release(g);
+  return s;
+}
+
+/** f(x) then g(result), releasing the intermediate. */
+function then(b: Backend, r: Raw, f: (r: Raw) => Raw): Raw {
+  const out = f(r);
+  b.release(r);
+  return out;
+}
+
+/** Spreads a reduced gradient (keepdim shape) back over `shape`, times `factor`. */
+function expandTo(b: Backend, dyKeep: Raw, shape: readonly number[], factor: number): Raw {
+  const zero = b.k.fill([...shape], 0);
+  const scaled = factor === 1 ? dyKeep : b.k.scale(dyKeep, factor);
+  const out = b.k.add(zero, scaled);
+  b.release(zero);
+  if (scaled !== dyKeep) b.release(scaled);
+  return out;
+}
+
+const unaryGrad: Partial<Record<UnaryOp, (b: Backend, dy: Raw, x: Raw, y: Raw) => Raw>> = {
+  exp: (b, dy, _x, y) => b.k.mul(dy, y),
+  log: (b, dy, x) => b.k.div(dy, x),
+  neg: (b, dy) => b.k.scale(dy, -1),
+  sqrt: (b, dy, _x, y) => then(b, b.k.div(dy, y), (t) => b.k.scale(t, 0.5)),
+  rsqrt: (b, dy, x, y) => then(b, then(b, b.k.mul(dy, y), (t) => b.k.div(t, x)), (t) => b.k.scale(t, -0.5)),
+  square: (b, dy, x) => then(b, b.k.mul(dy, x), (t) => b.k.scale(t, 2)),
+  // d tanh = 1 - y^2; d sigmoid = y (1 - y)
+  tanh: (b, dy, _x, y) =>
+    then(b, then(b, then(b, b.k.unary('square', y), (t) => b.k.scale(t, -1)), (t) => b.k.addScalar(t, 1)), (t) => b.k.mul(dy, t)),
+  sigmoid: (b, dy, _x, y) =>
+    then(b, then(b, then(b, b.k.scale(y, -1), (t) => b.k.addScalar(t, 1)), (t) => b.k.mul(t, y)), (t) => b.k.mul(dy, t)),
+};
+
+interface BnAttrs {
+  runningMean: Raw | null;
+  runningVar: Raw | null;
+  momentum: number;
+  eps: number;
+}
+
+interface MatmulAttrs {
+  transA: boolean;
+  transB: boolean;
+}
+
+/** The op table. */
+export const ops = {
+  add: {
+    name: 'add',
+    forward: (b, [x, y]) => ({ y: b.k.add(x, y) }),
+    backward: (b, dy, { needs, shapes }) => [
+      needs[0] ? reduceTo(b, b.retain(dy), shapes[0]) : null,
+      needs[1] ? reduceTo(b, b.retain(dy), shapes[1]) : null,
+    ],
+  } as OpDef,
+  sub: {
+    name: 'sub',
+    forward: (b, [x, y]) => ({ y: b.k.sub(x, y) }),
+    backward: (b, dy, { needs, shapes }) => [
+      needs[0] ? reduceTo(b, b.retain(dy), shapes[0]) : null,
+      needs[1] ? reduceTo(b, b.k.scale(dy, -1), shapes[1]) : null,
+    ],
+  } as OpDef,
+  mul: {
+    name: 'mul',
+    forward: (b, [x, y], _a, record) => ({ y: b.k.mul(x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+    backward: (b, dy, { saved: [x, y], needs, shapes }) => [
+      needs[0] ? reduceTo(b, b.k.mul(dy, y), shapes[0]) : null,
+      needs[1] ? reduceTo(b, b.k.mul(dy, x), shapes[1]) : null,
+    ],
+  } as OpDef,
+  div: {
+    name: 'div',
+    forward: (b, [x, y], _a, record) => ({ y: b.k.div(x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+    backward: (b, dy, { saved: [x, y], needs, shapes }): Grads => {
+      const q = b.k.div(dy, y); // dy / y
+      const dx = needs[0] ? reduceTo(b, b.retain(q), shapes[0]) : null;
+      // d(x/y)/dy = -x / y^2
+      const dyy = needs[1] ? reduceTo(b, then(b, then(b, b.k.mul(q, x), (t) => b.k.div(t, y)), (t) => b.k.scale(t, -1)), shapes[1]) : null;
+      b.release(q);
+      return [dx, dyy];
+    },
+  } as OpDef,
+  addScalar: {
+    name: 'addScalar',
+    forward: (b, [x], { s }) => ({ y: b.k.addScalar(x, s) }),
+    backward: (b, dy) => [b.retain(dy)],
+  } as OpDef<{ s: number }>,
+  scale: {
+    name: 'scale',
+    forward: (b, [x], { s }) => ({ y: b.k.scale(x, s) }),
+    backward: (b, dy, { attrs }) => [b.k.scale(dy, attrs.s)],
+  } as OpDef<{ s: number }>,
+  unary: {
+    name: 'unary',
+    forward: (b, [x], { op }, record) => {
+      const y = b.k.unary(op, x);
+      return { y, saved: record ? [b.retain(x), b.retain(y)] : [] };
+    },
+    backward: (b, dy, { saved: [x, y], attrs }) => [unaryGrad[attrs.op]!(b, dy, x, y)],
+  } as OpDef<{ op: UnaryOp }>,
+  relu: {
+    name: 'relu',
+    forward: (b, [x], _a, record) => {
+      const y = b.k.relu(x);
+      return { y, saved: record ? [b.retain(y)] : [] };
+    },
+    backward: (b, dy, { saved: [y] }) => [b.k.reluBackward(dy, y)],
+  } as OpDef,
+  reshape: {
+    name: 'reshape',
+    forward: (b, [x], { shape }) => ({ y: b.view(x, shape) }),
+    backward: (b, dy, { shapes }) => [b.view(dy, shapes[0])],
+  } as OpDef<{ shape: number[] }>,
+  transpose: {
+    name: 'transpose',
+    forward: (b, [x]) => ({ y: b.k.transpose2d(x) }),
+    backward: (b, dy) => [b.k.transpose2d(dy)],
+  } as OpDef,
+  permute: {
+    name: 'permute',
+    forward: (b, [x], { dims }) => ({ y: b.k.permute(x, dims) }),
+    backward: (b, dy, { attrs }) => {
+      const inv = new Array<number>(attrs.dims.length);
+      attrs.dims.forEach((d, i) => (inv[d] = i));
+      return [b.k.permute(dy, inv)];
+    },
+  } as OpDef<{ dims: number[] }>,
+  sum: {
+    name: 'sum',
+    forward: (b, [x], { axes, keepdim, scale }) => {
+      const s = b.k.sum(x, axes, keepdim);
+      return { y: scale === 1 ? s : then(b, s, (t) => b.k.scale(t, scale)) };
+    },
+    backward: (b, dy, { attrs, shapes }) => {
+      const keepShape = shapes[0].map((d, i) => (attrs.axes.includes(i) ? 1 : d));
+      return [then(b, b.view(dy, keepShape), (v) => expandTo(b, v, shapes[0], attrs.scale))];
+    },
+  } as OpDef<{ axes: number[]; keepdim: boolean; scale: number }>,
+  matmul: {
+    name: 'matmul',
+    forward: (b, [x, y], o, record) => ({ y: b.k.matmul(x, y, o), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+    backward: (b, dy, { saved: [a, w], attrs: { transA, transB }, needs }) => [
+      // C = op(A) op(B): dA = dC op(B)^T (transposed back when A was), dB likewise.
+      needs[0] ? (transA ? b.k.matmul(w, dy, { transA: transB, transB: true }) : b.k.matmul(dy, w, { transB: !transB })) : null,
+      needs[1] ? (transB ? b.k.matmul(dy, a, { transA: true, transB: transA }) : b.k.matmul(a, dy, { transA: !transA })) : null,
+    ],
+  } as OpDef<MatmulAttrs>,
+  linear: {
+    name: 'linear',
+    forward: (b, [x, w, bias], _a, record) => {
+      const xw = b.k.matmul(x, w, { transB: true });
+      const y = bias ? then(b, xw, (t) => b.k.add(t, bias)) : xw;
+      return { y, saved: record ? [b.retain(x), b.retain(w)] : [] };
+    },
+    backward: (b, dy, { saved: [x, w], needs, shapes }) => [
+      needs[0] ? b.k.matmul(dy, w, {}) : null,
+      needs[1] ? b.k.matmul(dy, x, { transA: true }) : null,
+      needs[2] ? b.k.sumToShape(dy, [...shapes[2]]) : null,
+    ],
+  } as OpDef,
+  conv2d: {
+    name: 'conv2d',
+    forward: (b, [x, w, bias], o, record) => {
+      const conv = b.k.conv2dForward(x, w, o);
+      let y = conv;
+      if (bias) {
+        const bv = b.view(bias, [1, b.shape(bias)[0], 1, 1]);
+        y = b.k.add(conv, bv);
+        b.release(bv);
+        b.release(conv);
+      }
+      return { y, saved: record ? [b.retain(x), b.retain(w)] : [] };
+    },
+    backward: (b, dy, { saved: [x, w], attrs, needs, shapes }) => [
+      needs[0] ? b.k.conv2dInputGrad(dy, w, [...shapes[0]], attrs) : null,
+      needs[1] ? b.k.conv2dWeightGrad(x, dy, [...shapes[1]], attrs) : null,
+      needs[2] ? then(b, b.k.sumToShape(dy, [1, shapes[2][0], 1, 1]), (s) => b.view(s, shapes[2])) : null,
+    ],
+  } as OpDef<Conv2dOptions>,
+  batchNormTrain: {
+    name: 'batchNorm2d',
+    forward: (b, [x, gamma, beta], a, record) => {
+      const r = b.k.batchNormTrain(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
+      if (!record) {
+        b.release(r.saveMean);
+        b.release(r.saveInvStd);
+        return { y: r.y };
+      }
+      return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
+    },
+    backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => {
+      const { dx, dgamma, dbeta } = b.k.batchNormBackward(dy, x, gamma, mean, invStd);
+      const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
+      return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
+    },
+  } as OpDef<BnAttrs>,
+  batchNormEval: {
+    name: 'batchNorm2d',
+    forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEval(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
+  } as OpDef<BnAttrs>,
+  avgPool2d: {
+    name: 'avgPool2d',
+    forward: (b, [x], o) => ({ y: b.k.avgPool2d(x, o) }),
+    backward: (b, dy, { attrs, shapes }) => [b.k.avgPool2dBackward(dy, [...shapes[0]], attrs)],
+  } as OpDef<Pool2dOptions>,
+  globalAvgPool: {
+    name: 'adaptiveAvgPool2d',
+    forward: (b, [x]) => ({ y: b.k.globalAvgPool(x) }),
+    backward: (b, dy, { shapes }) => [b.k.globalAvgPoolBackward(dy, [...shapes[0]])],
+  } as OpDef,
+  softmax: {
+    name: 'softmax',
+    forward: (b, [x], _a, record) => {
+      const y = b.k.softmax(x);
+      return { y, saved: record ? [b.retain(y)] : [] };
+    },
+    backward: (b, dy, { saved: [y] }) => [b.k.softmaxBackward(dy, y)],
+  } as OpDef,
+  logSoftmax: {
+    name: 'logSoftmax',
+    forward: (b, [x], _a, record) => {
+      const y = b.k.logSoftmax(x);
+      return { y, saved: record ? [b.retain(y)] : [] };
+    },
+    backward: (b, dy, { saved: [y] }) => [b.k.logSoftmaxBackward(dy, y)],
+  } as OpDef,
+  crossEntropy: {
+    name: 'crossEntropy',
+    forward: (b, [logits], { labels, labelSmoothing }, record) => {
+      const raw = b.labels(labels);
+      const { loss, dlogits } = b.k.softmaxCrossEntropy(logits, raw, { labelSmoothing });
+      if (raw !== labels && raw instanceof DeviceTensor) raw.dispose();
+      if (!record) {
+        b.release(dlogits);
+        return { y: loss };
+      }
+      return { y: loss, saved: [dlogits] };
+    },
+    backward: (b, dy, { saved: [dlogits], dyIsOne }) => {
+      if (dyIsOne) return [b.retain(dlogits)];
+      return [then(b, b.view(dy, [1, 1]), (d) => b.k.mul(dlogits, d))];
+    },
+  } as OpDef<{ labels: Int32Array | DeviceTensor; labelSmoothing: number }>,
+} satisfies Record<string, OpDef<any>>;
+
+// ---- the public functions ----
+
+function binary(op: OpDef, scalar: (x: Tensor, s: number) => Tensor, a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === 'number' ? scalar(a, b) : apply(op, [a, b], undefined);
+}
+
+/** a + b, broadcasting like PyTorch. */
+export function add(a: Tensor, b: Tensor | number): Tensor {
+  return binary(ops.add, (x, s) => apply(ops.addScalar, [x], { s }), a, b);
+}
+
+/** a - b, broadcasting like PyTorch. */
+export function sub(a: Tensor, b: Tensor | number): Tensor {
+  return binary(ops.sub, (x, s) => apply(ops.addScalar, [x], { s: -s }), a, b);
+}
+
+/** a * b elementwise, broadcasting like PyTorch. */
+export function mul(a: Tensor, b: Tensor | number): Tensor {
+  return binary(ops.mul, (x, s) => apply(ops.scale, [x], { s }), a, b);
+}
+
+/** a / b elementwise, broadcasting like PyTorch. */
+export function div(a: Tensor, b: Tensor | number): Tensor {
+  return binary(ops.div, (x, s) => apply(ops.scale, [x], { s: 1 / s }), a, b);
+}
+
+const unary = (op: UnaryOp) => (x: Tensor) => apply(ops.unary, [x], { op });
+/** e^x elementwise. */
+export const exp = unary('exp');
+/** Natural logarithm elementwise. */
+export const log = unary('log');
+/** -x elementwise. */
+export const neg = unary('neg');
+/** Square root elementwise. */
+export const sqrt = unary('sqrt');
+/** x^2 elementwise. */
+export const square = unary('square');
+/** tanh elementwise. */
+export const tanh = unary('tanh');
+/** 1 / (1 + e^-x) elementwise. */
+export const sigmoid = unary('sigmoid');
+
+/** max(x, 0) elementwise. */
+export function relu(x: Tensor): Tensor {
+  return apply(ops.relu, [x], undefined);
+}
+
+function resolveShape(op: string, from: readonly number[], shape: readonly number[]): number[] {
+  const size = from.reduce((a, d) => a * d, 1);
+  const s = [...shape];
+  const i = s.indexOf(-1);
+  if (i >= 0) {
+    const rest = s.reduce((a, d, j) => (j === i ? a : a * d), 1);
+    s[i] = rest === 0 ? 0 : size / rest;
+  }
+  if (s.reduce((a, d) => a * d, 1) !== size || s.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`${op}: cannot view ${formatShape(from)} (${size} elements) as ${formatShape(shape)}; the element counts must match.`);
+  }
+  return s;
+}
+
+/** The same data under another shape; -1 infers one dimension. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  return apply(ops.reshape, [x], { shape: resolveShape('reshape', x.shape, shape) });
+}
+
+/** Flattens dimensions startDim..endDim (inclusive; negative counts from the end) into one. */
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  const n = x.ndim;
+  const s = startDim < 0 ? startDim + n : startDim;
+  const e = endDim < 0 ? endDim + n : endDim;
+  if (s < 0 || e >= n || s > e) throw new Error(`flatten: dims ${startDim}..${endDim} are out of range for ${formatShape(x.shape)}.`);
+  const shape = [...x.shape.slice(0, s), x.shape.slice(s, e + 1).reduce((a, d) => a * d, 1), ...x.shape.slice(e + 1)];
+  return reshape(x, shape);
+}
+
+/** Transpose of a 2-D tensor. */
+export function transpose(x: Tensor): Tensor {
+  if (x.ndim !== 2) throw new Error(`transpose: expects a 2-D tensor, got ${formatShape(x.shape)}; use permute for more dimensions.`);
+  return apply(ops.transpose, [x], undefined);
+}
+
+/** Reorders the dimensions: output dim i is input dim dims[i]. */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  const sorted = [...dims].sort((a, b) => a - b);
+  if (dims.length !== x.ndim || sorted.some((d, i) => d !== i)) {
+    throw new Error(`permute: [${dims.join(', ')}] is not a permutation of the ${x.ndim} dims of ${formatShape(x.shape)}.`);
+  }
+  return apply(ops.permute, [x], { dims: [...dims] });
+}
+
+function axesOf(op: string, x: Tensor, dim: number | readonly number[] | undefined): number[] {
+  const n = x.ndim;
+  const list = dim === undefined ? [...Array(n).keys()] : typeof dim === 'number' ? [dim] : [...dim];
+  const axes = list.map((d) => (d < 0 ? d + n : d));
+  if (axes.some((d) => d < 0 || d >= n)) throw new Error(`${op}: dim ${JSON.stringify(dim)} is out of range for ${formatShape(x.shape)}.`);
+  return [...new Set(axes)].sort((a, b) => a - b);
+}
+
+/** Sum over `dim` (a dim or a list; all dims when omitted). */
+export function sum(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return apply(ops.sum, [x], { axes: axesOf('sum', x, dim), keepdim, scale: 1 });
+}
+
+/** Mean over `dim` (a dim or a list; all dims when omitted). */
+export function mean(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  const axes = axesOf('mean', x, dim);
+  const n = axes.reduce((a, d) => a * x.shape[d], 1);
+  return apply(ops.sum, [x], { axes, keepdim, scale: 1 / n });
+}
+
+/** Matrix product of 2-D tensors, or batched over the first dim of 3-D ones; transA/transB use a transposed operand. */
+export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean } = {}): Tensor {
+  return apply(ops.matmul, [a, b], { transA: options.transA ?? false, transB: options.transB ?? false });
+}
+
+/** y = x w^T + b for x [N, in], w [out, in], b [out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (x.ndim !== 2 || weight.ndim !== 2 || x.shape[1] !== weight.shape[1]) {
+    throw new Error(`linear: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, in] and [out, in].`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new Error(`linear: bias ${formatShape(bias.shape)} must be [${weight.shape[0]}] for weight ${formatShape(weight.shape)}.`);
+  }
+  return apply(ops.linear, bias ? [x, weight, bias] : [x, weight], undefined);
+}
+
+/** Options of conv2d. */
+export interface Conv2dFnOptions {
+  /** Stride on both axes (default 1). */
+  stride?: number;
+  /** Zero padding on each side (default 0). */
+  padding?: number;
+}
+
+/** 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C, k, k], plus bias [O]. */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dFnOptions = {}): Tensor {
+  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
+    throw new Error(`conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, C, H, W] and [O, C, kH, kW].`);
+  }
+  const o: Conv2dOptions = { stride: options.stride ?? 1, padding: options.padding ?? 0 };
+  return apply(ops.conv2d, bias ? [x, weight, bias] : [x, weight], o);
+}
+
+/** Options of batchNorm2d (PyTorch's F.batch_norm). */
+export interface BatchNormOptions {
+  /** Normalize with batch statistics and update the running ones (default false). */
+  training?: boolean;
+  /** Weight of the new batch statistic in the running average (default 0.1). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Batch normalization over N, H, W of x [N, C, H, W]. In training it normalizes with the
+ * batch mean and biased variance and updates runningMean/runningVar in place (unbiased
+ * variance); otherwise it uses the running statistics.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions = {},
+): Tensor {
+  const C = x.shape[1];
+  if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
+  }
+  const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
+  if (options.training) return apply(ops.batchNormTrain, [x, weight, bias], attrs);
+  const needsGrad = [x, weight, bias].some((t) => t.requiresGrad);
+  if (!needsGrad) return apply(ops.batchNormEval, [x, weight, bias], attrs);
+  // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
+  const parts: Tensor[] = [];
+  const t = (v: Tensor) => (parts.push(v), v);
+  const invStd = t(apply(ops.unary, [t(add(runningVar, attrs.eps))], { op: 'rsqrt' }));
+  const s = t(mul(weight, invStd));
+  const shift = t(sub(bias, t(mul(runningMean, s))));
+  const y = add(t(mul(x, t(reshape(s, [1, C, 1, 1])))), t(reshape(shift, [1, C, 1, 1])));
+  for (const p of parts) p.dispose();
+  return y;
+}
+
+/** Options of avgPool2d. */
+export interface AvgPool2dOptions {
+  kernel: number;
+  /** Default: the kernel size. */
+  stride?: number;
+  /** Default 0; padded zeros count in the average (PyTorch's count_include_pad). */
+  padding?: number;
+}
+
+/** Average pooling of x [N, C, H, W] with a square window. */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+  const o: Pool2dOptions = { kernel: options.kernel, stride: options.stride ?? options.kernel, padding: options.padding ?? 0 };
+  return apply(ops.avgPool2d, [x], o);
+}
+
+/** Adaptive average pooling to `outputSize` ([1, 1] is global average pooling; otherwise H, W must divide evenly). */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number, number]): Tensor {
+  const [oh, ow] = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;
+  const [, , H, W] = x.shape;
+  if (oh === 1 && ow === 1) return apply(ops.globalAvgPool, [x], undefined);
+  if (H % oh === 0 && W % ow === 0 && H / oh === W / ow) return avgPool2d(x, { kernel: H / oh });
+  throw new Error(`adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; only sizes that divide evenly are supported.`);
+}
+
+/** Softmax over the last dim (dim must be -1 or the last). */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  lastDim('softmax', x, dim);
+  return apply(ops.softmax, [x], undefined);
+}
+
+/** log(softmax(x)) over the last dim, computed stably. */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  lastDim('logSoftmax', x, dim);
+  return apply(ops.logSoftmax, [x], undefined);
+}
+
+function lastDim(op: string, x: Tensor, dim: number): void {
+  if (dim !== -1 && dim !== x.ndim - 1) throw new Error(`${op}: only the last dim is supported (got dim ${dim} for ${formatShape(x.shape)}); permute first.`);
+}
+
+/** Options of crossEntropy. */
+export interface CrossEntropyOptions {
+  /** PyTorch's label_smoothing in [0, 1) (default 0). */
+  labelSmoothing?: number;
+}
+
+/**
+ * Mean softmax cross-entropy of logits [N, classes] against integer labels [N] (an Int32Array,
+ * or an i32 device tensor on the gpu backend). Returns a one-element tensor [1].
+ */
+export function crossEntropy(logits: Tensor, labels: Int32Array | DeviceTensor | readonly number[], options: CrossEntropyOptions = {}): Tensor {
+  if (logits.ndim !== 2) throw new Error(`crossEntropy: logits must be [N, classes], got ${formatShape(logits.shape)}.`);
+  const l = labels instanceof DeviceTensor || labels instanceof Int32Array ? labels : Int32Array.from(labels);
+  const n = l instanceof DeviceTensor ? l.size : l.length;
+  if (n !== logits.shape[0]) throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
+  return apply(ops.crossEntropy, [logits], { labels: l, labelSmoothing: options.labelSmoothing ?? 0 });
+}

@@ -1,0 +1,82 @@
+// @wgtorch/autograd: reverse-mode autograd over the WGSL kernels, nn modules, SGD, LR schedules
+// and gradcheck, with a PyTorch feel.
+
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  fromDevice,
+  noGrad,
+  isGradEnabled,
+  tidy,
+  keep,
+  type TensorOptions,
+  type GradFn,
+} from './tensor.js';
+export type { BackendName } from './backend.js';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  exp,
+  log,
+  neg,
+  sqrt,
+  square,
+  tanh,
+  sigmoid,
+  relu,
+  reshape,
+  flatten,
+  transpose,
+  permute,
+  sum,
+  mean,
+  matmul,
+  linear,
+  conv2d,
+  batchNorm2d,
+  avgPool2d,
+  adaptiveAvgPool2d,
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  type Conv2dFnOptions,
+  type BatchNormOptions,
+  type AvgPool2dOptions,
+  type CrossEntropyOptions,
+} from './functional.js';
+export { Module, Parameter, StateDictError, type StateValue } from './nn/module.js';
+export {
+  Conv2d,
+  Linear,
+  BatchNorm2d,
+  ReLU,
+  Identity,
+  Flatten,
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  Sequential,
+  type LayerOptions,
+  type Conv2dOptions,
+  type BatchNorm2dOptions,
+} from './nn/layers.js';
+export * as init from './nn/init.js';
+export { manualSeed } from './nn/init.js';
+export { SGD, type SgdOptions, type ParamGroupSpec, type ParamGroup, type SgdState } from './optim/sgd.js';
+export {
+  LRScheduler,
+  StepLR,
+  MultiStepLR,
+  CosineAnnealingLR,
+  OneCycleLR,
+  LinearLR,
+  type SchedulerState,
+  type CosineOptions,
+  type OneCycleOptions,
+  type LinearOptions,
+} from './optim/schedules.js';
+export { getRuntime } from '@wgtorch/tensor';
