@@ -1,0 +1,221 @@
+// Average pooling (NCHW): k x k / stride / padding with PyTorch's count_include_pad=True
+// (the divisor is always kh * kw), and global average pooling to [N, C, 1, 1], with backward.
+
+import { Tensor, formatShape } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { params } from '../common/params.js';
+import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct, vecBinding } from '../elementwise/launch.js';
+
+export interface AvgPool2dOptions {
+  kernel: number | [number, number];
+  /** Defaults to the kernel size. */
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+}
+
+interface PoolGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  OH: number;
+  OW: number;
+}
+
+const pairOf = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
+
+export function avgPool2dGeometry(kernelName: string, inputShape: readonly number[], opts: AvgPool2dOptions): PoolGeometry {
+  if (inputShape.length !== 4) throw new KernelArgumentError(kernelName, `input must be 4-D NCHW, got ${formatShape(inputShape)}.`);
+  const [N, C, H, W] = inputShape;
+  const [kh, kw] = pairOf(opts.kernel);
+  const [sh, sw] = pairOf(opts.stride ?? opts.kernel);
+  const [ph, pw] = pairOf(opts.padding ?? 0);
+  const ints = [kh, kw, sh, sw, ph, pw];
+  if (ints.some((v) => !Number.isInteger(v)) || kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
+    throw new KernelArgumentError(kernelName, `kernel ${kh}x${kw}, stride ${sh}x${sw}, padding ${ph}x${pw} must be positive integers (padding >= 0).`);
+  }
+  if (ph > kh / 2 || pw > kw / 2) {
+    throw new KernelArgumentError(kernelName, `padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw} (as in PyTorch).`);
+  }
+  const OH = Math.floor((H + 2 * ph - kh) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  if (OH < 1 || OW < 1) {
+    throw new KernelArgumentError(kernelName, `input ${formatShape(inputShape)} is smaller than the kernel ${kh}x${kw} with padding ${ph}x${pw}; the output would be empty.`);
+  }
+  return { N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW };
+}
+
+const GEOM_FIELDS = ['n: u32', 'H: u32', 'W: u32', 'OH: u32', 'OW: u32', 'kh: i32', 'kw: i32', 'sh: i32', 'sw: i32', 'ph: i32', 'pw: i32', 'inv: f32'];
+
+function geomParams(g: PoolGeometry, n: number): Uint8Array {
+  return params()
+    .u32(n)
+    .u32(g.H)
+    .u32(g.W)
+    .u32(g.OH)
+    .u32(g.OW)
+    .i32(g.kh)
+    .i32(g.kw)
+    .i32(g.sh)
+    .i32(g.sw)
+    .i32(g.ph)
+    .i32(g.pw)
+    .f32(1 / (g.kh * g.kw))
+    .data();
+}
+
+const avgPoolForward = kernel(
+  'pool.avgPool2d',
+  ['read', 'read_write'],
+  `${paramsStruct(GEOM_FIELDS)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
+  let i = ${flatId(256)};
+  if (i >= params.n) { return; }
+  let ow = i32(i % params.OW);
+  let oh = i32((i / params.OW) % params.OH);
+  let plane = i / (params.OW * params.OH);
+  let base = plane * params.H * params.W;
+  let h0 = oh * params.sh - params.ph;
+  let w0 = ow * params.sw - params.pw;
+  var acc = 0.0;
+  for (var kh = max(0, -h0); kh < min(params.kh, i32(params.H) - h0); kh++) {
+    let row = base + u32(h0 + kh) * params.W;
+    for (var kw = max(0, -w0); kw < min(params.kw, i32(params.W) - w0); kw++) { acc += x[row + u32(w0 + kw)]; }
+  }
+  y[i] = acc * params.inv;
+}`,
+);
+
+// Each input element sums dy over the outputs whose window covers it.
+const avgPoolBackward = kernel(
+  'pool.avgPool2dBackward',
+  ['read', 'read_write'],
+  `${paramsStruct(GEOM_FIELDS)}
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+fn ceilDiv(a: i32, b: i32) -> i32 { return select(-((-a) / b), (a + b - 1) / b, a > 0); }
+@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
+  let i = ${flatId(256)};
+  if (i >= params.n) { return; }
+  let iw = i32(i % params.W) + params.pw;
+  let ih = i32((i / params.W) % params.H) + params.ph;
+  let plane = i / (params.W * params.H);
+  let base = plane * params.OH * params.OW;
+  // outputs o with o*s <= ip < o*s + k
+  let oh0 = max(0, ceilDiv(ih - params.kh + 1, params.sh));
+  let oh1 = min(i32(params.OH) - 1, ih / params.sh);
+  let ow0 = max(0, ceilDiv(iw - params.kw + 1, params.sw));
+  let ow1 = min(i32(params.OW) - 1, iw / params.sw);
+  var acc = 0.0;
+  for (var oh = oh0; oh <= oh1; oh++) {
+    for (var ow = ow0; ow <= ow1; ow++) { acc += dy[base + u32(oh) * params.OW + u32(ow)]; }
+  }
+  dx[i] = acc * params.inv;
+}`,
+);
+
+export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
+  checkF32('avgPool2d', 'x', x);
+  const g = avgPool2dGeometry('avgPool2d', x.shape, opts);
+  const y = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', 'avgPool2d');
+  if (y.size > 0) launch(avgPoolForward, [x, y], flatGrid(y.size, 256).groups, geomParams(g, y.size));
+  return y;
+}
+
+export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opts: AvgPool2dOptions): Tensor {
+  checkF32('avgPool2dBackward', 'dy', dy);
+  const g = avgPool2dGeometry('avgPool2dBackward', inputShape, opts);
+  const expect = [g.N, g.C, g.OH, g.OW];
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expect[i])) {
+    throw new KernelArgumentError('avgPool2dBackward', `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`);
+  }
+  const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');
+  if (dx.size > 0) launch(avgPoolBackward, [dy, dx], flatGrid(dx.size, 256).groups, geomParams(g, dx.size));
+  return dx;
+}
+
+// ---- global average pooling ------------------------------------------------------------
+// One invocation per (n, c) plane; a plane is HW contiguous values (vec4 when HW % 4 == 0).
+
+const GLOBAL_WG = 64;
+
+const globalForward = memoKernel((vec: boolean) => {
+  const T = vec ? 'vec4f' : 'f32';
+  return kernel(
+    'pool.globalAvgPool',
+    ['read', 'read_write'],
+    `${paramsStruct(['planes: u32', 'units: u32', 'inv: f32'])}
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(${GLOBAL_WG}) fn main(${MAIN_ARGS}) {
+  let p = ${flatId(GLOBAL_WG)};
+  if (p >= params.planes) { return; }
+  let base = p * params.units;
+  var acc = ${T}(0.0);
+  for (var q = 0u; q < params.units; q++) { acc += x[base + q]; }
+  y[p] = ${vec ? 'dot(acc, vec4f(1.0))' : 'acc'} * params.inv;
+}`,
+  );
+});
+
+const globalBackward = memoKernel((vec: boolean) => {
+  const T = vec ? 'vec4f' : 'f32';
+  return kernel(
+    'pool.globalAvgPoolBackward',
+    ['read', 'read_write'],
+    `${paramsStruct(['planes: u32', 'units: u32', 'inv: f32'])}
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<${T}>;
+@compute @workgroup_size(${GLOBAL_WG}) fn main(${MAIN_ARGS}) {
+  let p = ${flatId(GLOBAL_WG)};
+  if (p >= params.planes) { return; }
+  let base = p * params.units;
+  let v = ${T}(dy[p] * params.inv);
+  for (var q = 0u; q < params.units; q++) { dx[base + q] = v; }
+}`,
+  );
+});
+
+function checkNCHW(kernelName: string, name: string, shape: readonly number[]): void {
+  if (shape.length !== 4) throw new KernelArgumentError(kernelName, `${name} must be 4-D NCHW, got ${formatShape(shape)}.`);
+}
+
+/** Mean over H and W: [N, C, H, W] -> [N, C, 1, 1]. */
+export function globalAvgPool(x: Tensor): Tensor {
+  checkF32('globalAvgPool', 'x', x);
+  checkNCHW('globalAvgPool', 'x', x.shape);
+  const [N, C, H, W] = x.shape;
+  const HW = H * W;
+  const y = Tensor.empty([N, C, 1, 1], 'f32', 'globalAvgPool');
+  const planes = N * C;
+  if (planes === 0) return y;
+  const vec = HW % 4 === 0;
+  const p = params().u32(planes).u32(vec ? HW / 4 : HW).f32(1 / HW).data();
+  launch(globalForward(vec), [vec ? vecBinding(x) : x, y], flatGrid(planes, GLOBAL_WG).groups, p);
+  return y;
+}
+
+export function globalAvgPoolBackward(dy: Tensor, inputShape: readonly number[]): Tensor {
+  checkF32('globalAvgPoolBackward', 'dy', dy);
+  checkNCHW('globalAvgPoolBackward', 'inputShape', inputShape);
+  const [N, C, H, W] = inputShape;
+  if (dy.size !== N * C || (dy.shape.length === 4 && (dy.shape[0] !== N || dy.shape[1] !== C))) {
+    throw new KernelArgumentError('globalAvgPoolBackward', `dy must be [${N}, ${C}, 1, 1] for input ${formatShape(inputShape)}, got ${formatShape(dy.shape)}.`);
+  }
+  const HW = H * W;
+  const dx = Tensor.empty(inputShape, 'f32', 'globalAvgPoolBackward');
+  const planes = N * C;
+  if (planes === 0 || HW === 0) return dx;
+  const vec = HW % 4 === 0;
+  const p = params().u32(planes).u32(vec ? HW / 4 : HW).f32(1 / HW).data();
+  launch(globalBackward(vec), [dy, vec ? vecBinding(dx) : dx], flatGrid(planes, GLOBAL_WG).groups, p);
+  return dx;
+}

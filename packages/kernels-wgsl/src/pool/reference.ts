@@ -1,0 +1,59 @@
+// Float64 references for average pooling.
+
+import type { F64 } from '../common/f64.js';
+import { avgPool2dGeometry, type AvgPool2dOptions } from './pool.js';
+
+export function avgPool2dRef(x: F64, opts: AvgPool2dOptions): F64 {
+  const g = avgPool2dGeometry('avgPool2dRef', x.shape, opts);
+  const y = new Float64Array(g.N * g.C * g.OH * g.OW);
+  for (let p = 0; p < g.N * g.C; p++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++) {
+        let s = 0;
+        for (let i = 0; i < g.kh; i++)
+          for (let j = 0; j < g.kw; j++) {
+            const h = oh * g.sh - g.ph + i;
+            const w = ow * g.sw - g.pw + j;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) s += x.data[(p * g.H + h) * g.W + w];
+          }
+        y[(p * g.OH + oh) * g.OW + ow] = s / (g.kh * g.kw);
+      }
+  return { data: y, shape: [g.N, g.C, g.OH, g.OW] };
+}
+
+export function avgPool2dBackwardRef(dy: F64, inputShape: readonly number[], opts: AvgPool2dOptions): F64 {
+  const g = avgPool2dGeometry('avgPool2dBackwardRef', inputShape, opts);
+  const dx = new Float64Array(g.N * g.C * g.H * g.W);
+  for (let p = 0; p < g.N * g.C; p++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++) {
+        const v = dy.data[(p * g.OH + oh) * g.OW + ow] / (g.kh * g.kw);
+        for (let i = 0; i < g.kh; i++)
+          for (let j = 0; j < g.kw; j++) {
+            const h = oh * g.sh - g.ph + i;
+            const w = ow * g.sw - g.pw + j;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) dx[(p * g.H + h) * g.W + w] += v;
+          }
+      }
+  return { data: dx, shape: [...inputShape] };
+}
+
+export function globalAvgPoolRef(x: F64): F64 {
+  const [N, C, H, W] = x.shape;
+  const HW = H * W;
+  const y = new Float64Array(N * C);
+  for (let p = 0; p < N * C; p++) {
+    let s = 0;
+    for (let k = 0; k < HW; k++) s += x.data[p * HW + k];
+    y[p] = s / HW;
+  }
+  return { data: y, shape: [N, C, 1, 1] };
+}
+
+export function globalAvgPoolBackwardRef(dy: F64, inputShape: readonly number[]): F64 {
+  const [N, C, H, W] = inputShape;
+  const HW = H * W;
+  const dx = new Float64Array(N * C * HW);
+  for (let p = 0; p < N * C; p++) dx.fill(dy.data[p] / HW, p * HW, (p + 1) * HW);
+  return { data: dx, shape: [...inputShape] };
+}
