@@ -91,9 +91,9 @@ export function augmentBatch(images: Tensor, crops: Tensor, opts: AugmentOptions
   const out = Tensor.empty([n, 3, size, size], 'f32', kernel);
   if (total === 0) return out;
   runtime().dispatcher.dispatch(
-    augmentKernel(true),
+    augmentKernel(true, size % 4 === 0),
     [images.binding(), crops.binding(), out.binding()],
-    grid1d(total, AUGMENT_WG),
+    grid1d(size % 4 === 0 ? total / 4 : total, AUGMENT_WG),
     packParams(total, size, pad, opts.mean, opts.std),
   );
   return out;
@@ -107,9 +107,9 @@ export function normalizeBatch(images: Tensor, opts: NormalizeOptions): Tensor<'
   const out = Tensor.empty([n, 3, size, size], 'f32', kernel);
   if (total === 0) return out;
   runtime().dispatcher.dispatch(
-    augmentKernel(false),
+    augmentKernel(false, size % 4 === 0),
     [images.binding(), out.binding()],
-    grid1d(total, AUGMENT_WG),
+    grid1d(size % 4 === 0 ? total / 4 : total, AUGMENT_WG),
     packParams(total, size, 0, opts.mean, opts.std),
   );
   return out;
