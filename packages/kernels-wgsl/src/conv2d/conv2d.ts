@@ -27,11 +27,12 @@ function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][
   }
 }
 
-/** Records one GEMM; `ktotal`/`splits` describe the reduction and how it is cut across workgroups. */
-function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRange, out: BufferRange, n: number, splits = 1): void {
+/** Records one GEMM whose reduction of `ktotal` units is cut into chunks of `kchunk` (one per workgroup layer). */
+function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRange, out: BufferRange, n: number, k?: { total: number; chunk: number }): void {
   const cols = p.kind === 'wgrad' ? gemmColsPerImage(p) : n * gemmColsPerImage(p);
-  const ktotal = p.kind === 'wgrad' ? n * p.g.ho * p.g.wo : p.c * p.ty.count * p.tx.count;
-  const kchunk = Math.ceil(ktotal / splits);
+  const ktotal = k?.total ?? (p.kind === 'wgrad' ? 0 : p.c * p.ty.count * p.tx.count);
+  const kchunk = k?.chunk ?? Math.max(1, ktotal);
+  const splits = k ? Math.ceil(k.total / k.chunk) : 1;
   const plan = gemmPlan(kernel, p, conv2dVariant());
   const groups: [number, number, number] = [Math.ceil(cols / plan.colsPerGroup), Math.ceil(plan.rows / plan.rowsPerGroup), splits];
   if (groups[0] > MAX_GROUPS) {
@@ -68,12 +69,13 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   return dx;
 }
 
-/** How many workgroups share the weight-gradient reduction over N*Ho*Wo terms. */
-function weightGradSplits(g: ConvGeometry, tiles: number): number {
-  const terms = g.n * g.ho * g.wo;
-  const minChunk = 256;
-  const targetGroups = 256;
-  return Math.max(1, Math.min(Math.ceil(terms / minChunk), Math.ceil(targetGroups / tiles)));
+/** Splits the weight-gradient reduction (N*Ho*Wo terms) so that about `targetGroups` workgroups run. */
+function weightGradChunk(g: ConvGeometry, units: number, tiles: number): number {
+  const termsPerUnit = (g.n * g.ho * g.wo) / units;
+  const minTerms = 512;
+  const targetGroups = 192;
+  const splits = Math.max(1, Math.min(Math.ceil((units * termsPerUnit) / minTerms), Math.ceil(targetGroups / tiles)));
+  return Math.ceil(units / splits);
 }
 
 /** dw for y = conv2d(x, w), given x and dy = dL/dy; `weightShape` is w's shape. */
@@ -88,14 +90,17 @@ export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly nu
   const plan = gemmPlan(kernel, p, conv2dVariant());
   const len = g.cout * g.cin * g.kh * g.kw;
   const tiles = Math.ceil(gemmColsPerImage(p) / plan.colsPerGroup) * Math.ceil(plan.rows / plan.rowsPerGroup);
-  const splits = weightGradSplits(g, tiles);
+  const units = g.n * plan.unitsPerImage;
+  const chunk = weightGradChunk(g, units, tiles);
+  const splits = Math.ceil(units / chunk);
+  const k = { total: units, chunk };
   if (splits === 1) {
-    recordGemm(kernel, p, dy.binding(), x.binding(), dw.binding(), g.n, 1);
+    recordGemm(kernel, p, dy.binding(), x.binding(), dw.binding(), g.n, k);
     return dw;
   }
   checkBindingSizes(kernel, [['partial sums', [splits, len]]]);
   const part = Tensor.empty([splits, len], 'f32', `${kernel} partial sums`);
-  recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, splits);
+  recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, k);
   runtime().dispatcher.dispatch(splitReduce(kernel), [part.binding(), dw.binding()], [Math.ceil(len / 64)], params().u32(len).u32(splits).data());
   part.dispose(); // the pool reuses it only for work recorded after this reduction
   return dw;

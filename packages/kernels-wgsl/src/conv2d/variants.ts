@@ -7,6 +7,7 @@
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { problemKey, type GemmProblem } from './gemm.js';
+import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel } from './subgroup.js';
 import { DEFAULT_TILE, gemmRows, splitReduceKernel, tiledKernel } from './tiled.js';
 
 export type Conv2dVariant = 'tiled' | 'subgroup';
@@ -16,9 +17,12 @@ export interface GemmPlan {
   rows: number;
   rowsPerGroup: number;
   colsPerGroup: number;
+  /** Weight grad: reduction units per image (the kernel's kchunk/ktotal count these). */
+  unitsPerImage: number;
 }
 
 let forced: Conv2dVariant | undefined;
+let chosen: Conv2dVariant | undefined;
 
 /** Forces a variant (tests and benchmarks compare them); undefined restores the automatic choice. */
 export function setConv2dVariant(v: Conv2dVariant | undefined): void {
@@ -28,7 +32,7 @@ export function setConv2dVariant(v: Conv2dVariant | undefined): void {
 /** The variant for the current adapter. */
 export function conv2dVariant(): Conv2dVariant {
   if (forced) return forced;
-  return 'tiled';
+  return (chosen ??= subgroupsUsable() && runtime().report.isSoftware ? 'subgroup' : 'tiled');
 }
 
 const plans = new Map<string, GemmPlan>();
@@ -37,8 +41,16 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
   const key = `${variant}|${name}|${problemKey(p)}`;
   let plan = plans.get(key);
   if (!plan) {
-    const cfg = DEFAULT_TILE;
-    plan = { source: tiledKernel(name, p, cfg), rows: gemmRows(p), rowsPerGroup: cfg.tm, colsPerGroup: cfg.tn };
+    const rows = gemmRows(p);
+    const pixels = p.kind === 'wgrad' ? p.g.ho * p.g.wo : 1;
+    if (variant === 'subgroup') {
+      const cfg = DEFAULT_SUBGROUP;
+      const unitsPerImage = p.kind === 'wgrad' ? p.g.ho : 1; // whole output rows
+      plan = { source: subgroupKernel(name, p, cfg), rows, rowsPerGroup: SUBGROUP_SIZE * cfg.rm, colsPerGroup: cfg.tc * cfg.sgs, unitsPerImage };
+    } else {
+      const cfg = DEFAULT_TILE;
+      plan = { source: tiledKernel(name, p, cfg), rows, rowsPerGroup: cfg.tm, colsPerGroup: cfg.tn, unitsPerImage: pixels };
+    }
     plans.set(key, plan);
   }
   return plan;
@@ -56,14 +68,12 @@ export function splitReduce(name: string): KernelSource {
 
 /** The variants this adapter can run (the subgroup one needs 'subgroups' and subgroups of 8+). */
 export function availableVariants(): Conv2dVariant[] {
-  return ['tiled'];
+  return subgroupsUsable() ? ['tiled', 'subgroup'] : ['tiled'];
 }
 
 export function subgroupsUsable(): boolean {
   const rt = runtime();
-  const min = rt.report.subgroupMinSize;
-  return rt.hasFeature('subgroups') && (min === undefined || min >= SUBGROUP_LANES);
+  const { subgroupMinSize: min, subgroupMaxSize: max } = rt.report;
+  // Several subgroups share a workgroup, so the subgroup size must be exactly 8.
+  return rt.hasFeature('subgroups') && ((min === SUBGROUP_SIZE && max === SUBGROUP_SIZE) || (min === undefined && rt.report.isSoftware));
 }
-
-/** Lanes the subgroup kernels assume: each workgroup is one or more whole subgroups of this size. */
-export const SUBGROUP_LANES = 8;

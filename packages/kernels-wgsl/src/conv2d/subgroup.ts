@@ -1,0 +1,175 @@
+// The register-blocked implicit GEMM for CPU adapters such as lavapipe, where each invocation
+// is one SIMD lane and workgroup memory costs what a storage load costs. No workgroup memory and
+// no barriers: a subgroup of 8 lanes computes a (8*RM rows) x (TC columns) tile; each lane owns
+// RM rows and loads TC/8 of the tile's B values per reduction step, and the subgroup shares them
+// with subgroupBroadcast, so a lane issues RM + TC/8 loads for RM*TC fused multiply-adds.
+// Lane l loads column l + 8j of the tile into its register b_j; column q is in lane q % 8.
+
+import type { KernelSource } from '@wgtorch/tensor';
+import { i32l, u32l, type ConvLike, type GemmProblem } from './gemm.js';
+import { GEMM_PARAMS_WGSL } from './tiled.js';
+
+export interface SubgroupConfig {
+  /** Rows per lane. */
+  rm: number;
+  /** Columns per subgroup tile (a multiple of 8). */
+  tc: number;
+  /** Subgroups per workgroup (they take neighbouring column tiles). */
+  sgs: number;
+  /** Inline every kernel tap (constant offsets) instead of looping over them. */
+  unrollTaps: boolean;
+}
+
+export const SUBGROUP_SIZE = 8;
+export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollTaps: false };
+
+/** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
+function fmaBlock(rm: number, tc: number, indent: string): string {
+  const L: string[] = [];
+  for (let q = 0; q < tc; q++) {
+    L.push(`${indent}{ let bq = subgroupBroadcast(b${Math.floor(q / SUBGROUP_SIZE)}, ${q % SUBGROUP_SIZE}u);`);
+    for (let i = 0; i < rm; i++) L.push(`${indent}  acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
+    L.push(`${indent}}`);
+  }
+  return L.join('\n');
+}
+
+function accDecl(rm: number, tc: number): string {
+  const L: string[] = [];
+  for (let i = 0; i < rm; i++) L.push(`  var ${Array.from({ length: tc }, (_, q) => `acc${i}_${q} = 0.0`).join('; var ')};`);
+  return L.join('\n');
+}
+
+function header(cfg: SubgroupConfig, rows: number): string {
+  const { rm, tc, sgs } = cfg;
+  const L = [
+    `  let sg = li / ${SUBGROUP_SIZE}u;`,
+    `  let c0 = (wid.x * ${sgs}u + sg) * ${tc}u;`,
+    `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
+  ];
+  // Rows past the end read row rows-1 (harmless) and are not stored.
+  for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${rows - 1}u);`);
+  return L.join('\n');
+}
+
+function entry(cfg: SubgroupConfig): string {
+  return `@compute @workgroup_size(${cfg.sgs * SUBGROUP_SIZE})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {`;
+}
+
+function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
+  const { rm, tc } = cfg;
+  const nb = tc / SUBGROUP_SIZE;
+  const pix = p.colsY * p.colsX;
+  const srcHW = p.srcH * p.srcW;
+  const L: string[] = [header(cfg, p.m)];
+  for (let j = 0; j < nb; j++) {
+    L.push(`  let col${j} = c0 + lane + ${j * SUBGROUP_SIZE}u;`);
+    L.push(`  let ok${j} = col${j} < params.ncols;`);
+    L.push(`  let n${j} = col${j} / ${u32l(pix)}; let r${j} = col${j} % ${u32l(pix)};`);
+    L.push(`  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`);
+    L.push(`  let base${j} = n${j} * ${u32l(p.c * srcHW)};`);
+  }
+  L.push(accDecl(rm, tc));
+  const tapBody = (ky: string, kx: string, cy: string, cx: string, ind: string) => {
+    for (let j = 0; j < nb; j++) {
+      L.push(`${ind}let y${j} = sy${j} + ${cy}; let x${j} = sx${j} + ${cx};`);
+      L.push(`${ind}let v${j} = ok${j} && y${j} >= 0 && y${j} < ${i32l(p.srcH)} && x${j} >= 0 && x${j} < ${i32l(p.srcW)};`);
+      L.push(`${ind}let o${j} = select(0u, base${j} + u32(y${j}) * ${u32l(p.srcW)} + u32(x${j}), v${j});`);
+    }
+    for (let i = 0; i < rm; i++) L.push(`${ind}let w${i} = m${i} * ${u32l(p.wsm)} + ${ky} * ${u32l(p.kw)} + ${kx};`);
+    L.push(`${ind}for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
+    for (let j = 0; j < nb; j++) L.push(`${ind}  let b${j} = select(0.0, b_src[o${j} + c * ${u32l(srcHW)}], v${j});`);
+    for (let i = 0; i < rm; i++) L.push(`${ind}  let a${i} = a_src[w${i} + c * ${u32l(p.wsc)}];`);
+    L.push(fmaBlock(rm, tc, `${ind}  `));
+    L.push(`${ind}}`);
+  };
+  const taps = p.ty.count * p.tx.count;
+  if (cfg.unrollTaps) {
+    // Every tap inline: constant offsets, but the code (and compile time) grows with the taps.
+    for (let a = 0; a < p.ty.count; a++) {
+      for (let b = 0; b < p.tx.count; b++) {
+        L.push('  {');
+        const k = (ax: typeof p.ty, i: number) => u32l(ax.k0 + i * ax.kstep);
+        const c = (ax: typeof p.ty, i: number) => i32l(ax.c0 + i * ax.cstep);
+        tapBody(k(p.ty, a), k(p.tx, b), c(p.ty, a), c(p.tx, b), '    ');
+        L.push('  }');
+      }
+    }
+  } else if (taps > 0) {
+    L.push(`  for (var t = 0u; t < ${u32l(taps)}; t++) {`);
+    L.push(`    let ta = t / ${u32l(p.tx.count)}; let tb = t % ${u32l(p.tx.count)};`);
+    L.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)}; let kx = ${u32l(p.tx.k0)} + tb * ${u32l(p.tx.kstep)};`);
+    L.push(`    let cy = ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)}; let cx = ${i32l(p.tx.c0)} + i32(tb) * ${i32l(p.tx.cstep)};`);
+    tapBody('ky', 'kx', 'cy', 'cx', '    ');
+    L.push('  }');
+  }
+  // Store: column q of the tile, rows m_i.
+  for (let q = 0; q < tc; q++) {
+    L.push(`  { let col = c0 + ${q}u; if (col < params.ncols) {`);
+    L.push(`    let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`);
+    L.push(`    let o = ${u32l(p.outH * p.outW)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
+    for (let i = 0; i < rm; i++) {
+      L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(p.outH * p.outW)}] = acc${i}_${q}; }`);
+    }
+    L.push(`  } }`);
+  }
+  return L.join('\n');
+}
+
+function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfig): string {
+  const { rm, tc } = cfg;
+  const g = p.g;
+  const nb = tc / SUBGROUP_SIZE;
+  const kk = g.kh * g.kw;
+  const ncol = g.cin * kk;
+  const howo = g.ho * g.wo;
+  const L: string[] = [header(cfg, g.cout)];
+  for (let j = 0; j < nb; j++) {
+    L.push(`  let col${j} = c0 + lane + ${j * SUBGROUP_SIZE}u;`);
+    L.push(`  let okc${j} = col${j} < ${u32l(ncol)};`);
+    L.push(`  let t${j} = col${j} % ${u32l(kk)};`);
+    L.push(`  let cb${j} = min(col${j} / ${u32l(kk)}, ${u32l(g.cin - 1)}) * ${u32l(g.h * g.w)};`);
+    L.push(`  let dy${j} = i32(t${j} / ${u32l(g.kw)}) - ${i32l(g.ph)}; let dx${j} = i32(t${j} % ${u32l(g.kw)}) - ${i32l(g.pw)};`);
+  }
+  L.push(accDecl(rm, tc));
+  // The reduction runs over output rows r = (n, oy), Wo pixels each.
+  L.push(`  let rbeg = wid.z * params.kchunk;`);
+  L.push(`  let rend = min(rbeg + params.kchunk, params.ktotal);`);
+  L.push(`  for (var r = rbeg; r < rend; r++) {`);
+  L.push(`    let n = r / ${u32l(g.ho)}; let oy = r % ${u32l(g.ho)};`);
+  for (let i = 0; i < rm; i++) L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
+  for (let j = 0; j < nb; j++) {
+    L.push(`    let iy${j} = i32(oy * ${u32l(g.sh)}) + dy${j};`);
+    L.push(`    let rv${j} = okc${j} && iy${j} >= 0 && iy${j} < ${i32l(g.h)};`);
+    L.push(`    let rb${j} = n * ${u32l(g.cin * g.h * g.w)} + cb${j} + u32(select(0, iy${j}, rv${j})) * ${u32l(g.w)};`);
+  }
+  L.push(`    for (var ox = 0u; ox < ${u32l(g.wo)}; ox++) {`);
+  for (let i = 0; i < rm; i++) L.push(`      let a${i} = a_src[ar${i} + ox];`);
+  for (let j = 0; j < nb; j++) {
+    L.push(`      let ix${j} = i32(ox * ${u32l(g.sw)}) + dx${j};`);
+    L.push(`      let v${j} = rv${j} && ix${j} >= 0 && ix${j} < ${i32l(g.w)};`);
+    L.push(`      let b${j} = select(0.0, b_src[select(0u, rb${j} + u32(ix${j}), v${j})], v${j});`);
+  }
+  L.push(fmaBlock(rm, tc, '      '));
+  L.push(`    }`);
+  L.push(`  }`);
+  for (let q = 0; q < tc; q++) {
+    L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
+    for (let i = 0; i < rm; i++) {
+      L.push(`    if (mbase + ${i}u < ${u32l(g.cout)}) { out[(wid.z * ${u32l(g.cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`);
+    }
+    L.push(`  } }`);
+  }
+  return L.join('\n');
+}
+
+export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): KernelSource {
+  const body = p.kind === 'wgrad' ? weightGradKernel(p, cfg) : convLikeKernel(p, cfg);
+  const code = `enable subgroups;
+${GEMM_PARAMS_WGSL}
+${entry(cfg)}
+${body}
+}`;
+  return { name, code, storage: ['read', 'read', 'read_write'] };
+}
