@@ -20,6 +20,8 @@ export interface ProgressOptions {
   redrawMs?: number;
   /** Non-TTY: print a line every this many ms at most... (default 30000) */
   lineMs?: number;
+  /** Non-TTY: no lines before this many ms have passed, so short tasks print only the final line (default 2000). */
+  quietMs?: number;
   /** ...or whenever this fraction more is done (default 0.1). */
   lineFraction?: number;
   /** Width of the bar in characters (default 20). */
@@ -78,6 +80,7 @@ export class ProgressBar {
       unit: opts.unit ?? 'img',
       redrawMs: opts.redrawMs ?? 100,
       lineMs: opts.lineMs ?? 30000,
+      quietMs: opts.quietMs ?? 2000,
       lineFraction: opts.lineFraction ?? 0.1,
       width: opts.width ?? 20,
     };
@@ -119,7 +122,8 @@ export class ProgressBar {
       if (t - this.lastDraw >= this.opts.redrawMs) this.draw(t);
     } else {
       const frac = this.total > 0 ? (done - this.lastLineDone) / this.total : 0;
-      if (t - this.lastLineTime >= this.opts.lineMs || frac >= this.opts.lineFraction) {
+      const due = t - this.lastLineTime >= this.opts.lineMs || frac >= this.opts.lineFraction;
+      if (due && t - this.start >= this.opts.quietMs) {
         this.stream.write(this.line() + '\n');
         this.lastLineTime = t;
         this.lastLineDone = done;
