@@ -1,2 +1,5 @@
-// Public API of this kernel folder (filled in by its owner).
-export {};
+// Public API: matmul with optional transposes, plain and batched.
+import './bench.js';
+
+export { matmul, matmulShape, type MatmulOptions } from './matmul.js';
+export { matmulRef } from './reference.js';
