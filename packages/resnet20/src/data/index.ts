@@ -36,6 +36,7 @@ export {
   mixSeed,
   orderRng,
   stepsPerEpoch,
+  subsetSplit,
   testBatches,
   type AugmentParamOptions,
   type Batch,

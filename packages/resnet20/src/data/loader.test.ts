@@ -12,6 +12,7 @@ import {
   readCifarFiles,
   stepsPerEpoch,
   testBatches,
+  subsetSplit,
   uploadBatch,
   type CifarSplit,
 } from './index.js';
@@ -125,6 +126,15 @@ describe('TrainLoader', () => {
     expect(indexOf(bs[3].images, 99)).toBe(999);
     expect(bs[3].crops).toBeUndefined();
     expect(bs[3].labels[99]).toBe(9);
+  });
+
+  it('subsetSplit views the first n images', () => {
+    const sub = subsetSplit(split, 130);
+    expect(sub.n).toBe(130);
+    const l = new TrainLoader(sub, { batchSize: 64, seed: 1 });
+    expect(l.steps).toBe(2);
+    for (const b of l.epoch(0)) for (let k = 0; k < b.size; k++) expect(indexOf(b.images, k)).toBeLessThan(130);
+    expect(() => subsetSplit(split, 1001)).toThrow(/1\.\.1000/);
   });
 
   it('rejects a batch larger than the data and steps out of range', () => {

@@ -108,6 +108,12 @@ export function gatherImages(split: CifarSplit, indices: ArrayLike<number>, out?
   return dst;
 }
 
+/** The first `n` images of a split (views, no copy), e.g. for a short training run in CI. */
+export function subsetSplit(split: CifarSplit, n: number): CifarSplit {
+  if (!Number.isInteger(n) || n < 1 || n > split.n) throw new RangeError(`subsetSplit: n must be in 1..${split.n}, got ${n}.`);
+  return { n, images: split.images.subarray(0, n * IMAGE_BYTES), labels: split.labels.subarray(0, n) };
+}
+
 /** One batch, ready to upload. */
 export interface Batch {
   /** Epoch and step within it (0-based). */
