@@ -80,3 +80,12 @@ export {
   type LinearOptions,
 } from './optim/schedules.js';
 export { getRuntime } from '@wgtorch/tensor';
+export {
+  gradcheck,
+  checkGpuGradients,
+  type CheckInput,
+  type CheckFn,
+  type GradcheckOptions,
+  type GradcheckResult,
+  type GpuCheckOptions,
+} from './gradcheck.js';
