@@ -1,2 +1,5 @@
-// Public API of this kernel folder (filled in by its owner).
-export {};
+// Public API: the SGD update for all parameters in a few dispatches.
+import './bench.js';
+
+export { sgdStep, type SgdOptions } from './sgd.js';
+export { sgdStepRef } from './reference.js';

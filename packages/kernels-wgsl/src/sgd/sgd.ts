@@ -1,0 +1,122 @@
+// SGD with momentum, dampening, Nesterov and weight decay, PyTorch's exact rule, for many
+// parameters per dispatch: up to SLOTS tensors bind to one kernel and a table in the uniform
+// says where each one's range of workgroups starts (ranges are whole workgroups, so the
+// branch that picks a tensor is uniform across each workgroup).
+
+import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { params as packParams } from '../common/params.js';
+import { checkF32, kernel, launch, memoKernel, paramsStruct, sameShape } from '../elementwise/launch.js';
+import { grid1d } from '../common/grid.js';
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  dampening?: number;
+  nesterov?: boolean;
+  /** One value for every parameter, or one per parameter. */
+  weightDecay: number | number[];
+  /** True on the first step: the momentum buffer starts as the gradient (PyTorch's rule). */
+  firstStep: boolean;
+}
+
+const WG = 256;
+
+const sgdKernel = memoKernel((slots: number, useMomentum: boolean, nesterov: boolean) => {
+  const per = useMomentum ? 3 : 2;
+  const fields = ['lr: f32', 'momentum: f32', 'dampening: f32', 'first: u32'];
+  for (let s = 0; s < slots; s++) fields.push(`start${s}: u32`, `n${s}: u32`, `wd${s}: f32`);
+  const binds: string[] = [];
+  const storage: ('read' | 'read_write')[] = [];
+  for (let s = 0; s < slots; s++) {
+    binds.push(`@group(0) @binding(${s * per + 1}) var<storage, read_write> p${s}: array<f32>;`);
+    binds.push(`@group(0) @binding(${s * per + 2}) var<storage, read> g${s}: array<f32>;`);
+    storage.push('read_write', 'read');
+    if (useMomentum) {
+      binds.push(`@group(0) @binding(${s * per + 3}) var<storage, read_write> m${s}: array<f32>;`);
+      storage.push('read_write');
+    }
+  }
+  const update = (s: number) => {
+    let body = `let i = w * ${WG}u + lid - params.start${s};
+    if (i < params.n${s}) {
+      let p = p${s}[i];
+      var d = g${s}[i] + params.wd${s} * p;`;
+    if (useMomentum) {
+      body += `
+      var buf = d;
+      if (params.first == 0u) { buf = params.momentum * m${s}[i] + (1.0 - params.dampening) * d; }
+      m${s}[i] = buf;
+      d = ${nesterov ? 'd + params.momentum * buf' : 'buf'};`;
+    }
+    body += `
+      p${s}[i] = p - params.lr * d;
+    }`;
+    return body;
+  };
+  let chain = '';
+  for (let s = slots - 1; s >= 0; s--) {
+    chain += `${s === slots - 1 ? '' : ' else '}if (w * ${WG}u >= params.start${s}) {\n    ${update(s)}\n  }`;
+  }
+  const code = `${paramsStruct(fields)}
+${binds.join('\n')}
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  ${chain}
+}`;
+  return kernel(`sgd.step${useMomentum ? (nesterov ? '.nesterov' : '.momentum') : ''}`, storage, code);
+});
+
+function checkArgs(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions, useMomentum: boolean): number[] {
+  const k = 'sgdStep';
+  if (gs.length !== ps.length) throw new KernelArgumentError(k, `got ${ps.length} params but ${gs.length} grads; pass one gradient per parameter.`);
+  if (useMomentum && ms.length !== ps.length) {
+    throw new KernelArgumentError(k, `momentum ${opts.momentum} needs one momentum buffer per parameter: got ${ms.length} for ${ps.length} params.`);
+  }
+  const wd = Array.isArray(opts.weightDecay) ? opts.weightDecay : ps.map(() => opts.weightDecay as number);
+  if (wd.length !== ps.length) throw new KernelArgumentError(k, `weightDecay has ${wd.length} values for ${ps.length} params; pass one number or one per parameter.`);
+  ps.forEach((p, i) => {
+    checkF32(k, `params[${i}]`, p);
+    checkF32(k, `grads[${i}]`, gs[i]);
+    if (!sameShape(p.shape, gs[i].shape)) {
+      throw new KernelArgumentError(k, `params[${i}] ${formatShape(p.shape)} and grads[${i}] ${formatShape(gs[i].shape)} must have the same shape.`);
+    }
+    if (useMomentum) {
+      checkF32(k, `momentumBufs[${i}]`, ms[i]);
+      if (!sameShape(p.shape, ms[i].shape)) {
+        throw new KernelArgumentError(k, `params[${i}] ${formatShape(p.shape)} and momentumBufs[${i}] ${formatShape(ms[i].shape)} must have the same shape.`);
+      }
+    }
+  });
+  return wd;
+}
+
+/** Updates params (and momentum buffers) in place: d = g + wd*p; buf = first ? d : m*buf + (1-damp)*d; d = nesterov ? d + m*buf : buf; p -= lr*d. */
+export function sgdStep(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions): void {
+  const useMomentum = opts.momentum !== 0;
+  const nesterov = !!opts.nesterov;
+  if (nesterov && (!useMomentum || (opts.dampening ?? 0) !== 0)) {
+    throw new KernelArgumentError('sgdStep', 'Nesterov momentum requires momentum > 0 and dampening 0 (as in PyTorch).');
+  }
+  const wd = checkArgs(ps, gs, ms, opts, useMomentum);
+  const per = useMomentum ? 3 : 2;
+  const maxSlots = Math.max(1, Math.min(8, Math.floor(runtime().limits.maxStorageBuffersPerShaderStage / per)));
+  const live = ps.map((_, i) => i).filter((i) => ps[i].size > 0);
+  for (let at = 0; at < live.length; at += maxSlots) {
+    const idx = live.slice(at, at + maxSlots);
+    const p = packParams()
+      .f32(opts.lr)
+      .f32(opts.momentum)
+      .f32(opts.dampening ?? 0)
+      .u32(opts.firstStep ? 1 : 0);
+    let start = 0;
+    const bufs: Tensor[] = [];
+    for (const i of idx) {
+      p.u32(start).u32(ps[i].size).f32(wd[i]);
+      start += Math.ceil(ps[i].size / WG) * WG;
+      bufs.push(ps[i], gs[i]);
+      if (useMomentum) bufs.push(ms[i]);
+    }
+    launch(sgdKernel(idx.length, useMomentum, nesterov), bufs, grid1d(start / WG, 1), p.data());
+  }
+}
