@@ -1,0 +1,92 @@
+// What `pnpm bench` measures and prints, and the context it hands to the end-to-end benchmark
+// (benchmarks/src/e2e.ts, optional): `export async function runEndToEnd(ctx: BenchContext)`.
+
+import type { TimingOptions } from '@wgtorch/kernels-wgsl';
+
+/** One measurement. Throughput rows carry gflops (ALU-bound) or gbs (bandwidth-bound). */
+export interface BenchRow {
+  /** Dotted kernel name, e.g. 'conv2d.forward', or an end-to-end name such as 'e2e.trainStep'. */
+  kernel: string;
+  shape: string;
+  medianMs: number;
+  gflops?: number;
+  gbs?: number;
+  /** gflops / ALU ceiling or gbs / bandwidth ceiling, from the same run. */
+  fraction?: number;
+  /** Other figures (e.g. images per second), printed and compared like the rest. */
+  extra?: Record<string, number>;
+  /** How it was timed ('timestamps' or 'wallclock'). */
+  method?: string;
+  error?: string;
+}
+
+export interface Ceilings {
+  aluGflops: number;
+  bandwidthGBs: number;
+}
+
+export interface BenchReport {
+  adapter: string;
+  ceilings: Ceilings;
+  rows: BenchRow[];
+  date?: string;
+}
+
+/** Handed to `runEndToEnd`; rows added here are printed, saved with --json and compared. */
+export interface BenchContext {
+  adapter: string;
+  ceilings: Ceilings;
+  /** --quick: fewer repetitions. */
+  quick: boolean;
+  /** --filter SUBSTR, if given: run only what matches. */
+  filter: string | undefined;
+  /** Command-line arguments after the script name. */
+  argv: readonly string[];
+  /** Timing options matching --quick, for timeRuns(). */
+  timing: TimingOptions;
+  /** Times `run` (records GPU work, no readback) with the harness's settings: median ms. */
+  time(run: () => void, opts?: TimingOptions): Promise<number>;
+  /** Adds a row (printed at once). Use `fraction()` to fill `fraction` from gflops/gbs. */
+  addRow(row: BenchRow): void;
+  fraction(row: { gflops?: number; gbs?: number }): number | undefined;
+}
+
+/** What benchmarks/src/e2e.ts exports. */
+export interface EndToEndModule {
+  runEndToEnd(ctx: BenchContext): Promise<void>;
+}
+
+export function fractionOf(c: Ceilings, row: { gflops?: number; gbs?: number }): number | undefined {
+  if (row.gflops !== undefined) return row.gflops / c.aluGflops;
+  if (row.gbs !== undefined) return row.gbs / c.bandwidthGBs;
+  return undefined;
+}
+
+const fmt = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
+
+export const TABLE_HEADER = `${'kernel'.padEnd(26)} ${'shape'.padEnd(30)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)} ${'ceil%'.padStart(6)}`;
+
+export function formatRow(r: BenchRow, base?: BenchRow): string {
+  if (r.error) return `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ERROR ${r.error}`;
+  let s = `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ${r.medianMs.toFixed(3).padStart(9)} ${fmt(r.gflops).padStart(8)} ${fmt(r.gbs).padStart(7)} ${(r.fraction === undefined ? '-' : (100 * r.fraction).toFixed(1)).padStart(6)}`;
+  if (r.extra) s += ' ' + Object.entries(r.extra).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
+  if (base && !base.error) {
+    // Ratios > 1 mean better than the base: time as base/now, throughputs as now/base.
+    const parts = [`time x${(base.medianMs / r.medianMs).toFixed(2)}`];
+    if (r.fraction !== undefined && base.fraction !== undefined) parts.push(`ceil% x${(r.fraction / base.fraction).toFixed(2)}`);
+    for (const [k, v] of Object.entries(r.extra ?? {})) if (base.extra?.[k]) parts.push(`${k} x${(v / base.extra[k]).toFixed(2)}`);
+    s += `   vs base: ${parts.join(', ')}`;
+  } else if (base === undefined && compareActive) {
+    s += '   vs base: (new)';
+  }
+  return s;
+}
+
+let compareActive = false;
+export function setCompareActive(v: boolean): void {
+  compareActive = v;
+}
+
+export function rowKey(r: { kernel: string; shape: string }): string {
+  return `${r.kernel}\u0000${r.shape}`;
+}

@@ -1,0 +1,158 @@
+// pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare BASE.json]
+//
+// Prints the adapter, the ALU and bandwidth ceilings, then every registered kernel's benchmark
+// cases (median time, GFLOP/s or GB/s, fraction of the matching ceiling from this same run),
+// then the end-to-end benchmarks of benchmarks/src/e2e.ts when that file exists.
+
+import { readFileSync } from 'node:fs';
+import { describeAdapter, getRuntime, runtime, writeFileAtomic } from '@wgtorch/tensor';
+import { listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type TimingOptions } from '@wgtorch/kernels-wgsl';
+import {
+  TABLE_HEADER,
+  formatRow,
+  fractionOf,
+  rowKey,
+  setCompareActive,
+  type BenchContext,
+  type BenchReport,
+  type BenchRow,
+  type EndToEndModule,
+} from './harness.js';
+
+interface Args {
+  quick: boolean;
+  filter?: string;
+  json?: string;
+  compare?: string;
+  help: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--quick') a.quick = true;
+    else if (k === '--filter') a.filter = value();
+    else if (k === '--json') a.json = value();
+    else if (k === '--compare') a.compare = value();
+    else if (k === '--help' || k === '-h') a.help = true;
+    else if (k.startsWith('--filter=')) a.filter = k.slice(9);
+    else if (k.startsWith('--json=')) a.json = k.slice(7);
+    else if (k.startsWith('--compare=')) a.compare = k.slice(10);
+    else throw new Error(`unknown argument '${k}' (try --help)`);
+  }
+  return a;
+}
+
+const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare BASE.json]
+  --quick           fewer repetitions
+  --filter SUBSTR   only rows whose 'kernel shape' contains SUBSTR (ceilings always run)
+  --json FILE       write {adapter, ceilings, rows} to FILE
+  --compare FILE    print each figure's ratio to a run saved with --json`;
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const base: BenchReport | undefined = args.compare ? (JSON.parse(readFileSync(args.compare, 'utf8')) as BenchReport) : undefined;
+  const baseRows = new Map((base?.rows ?? []).map((r) => [rowKey(r), r]));
+  setCompareActive(!!base);
+
+  await getRuntime();
+  const rt = runtime();
+  const adapter = describeAdapter(rt.report);
+  console.log(`adapter: ${adapter}`);
+  if (base) console.log(`compare: ${args.compare} (adapter: ${base.adapter})`);
+
+  const timing: TimingOptions = args.quick ? { warmup: 1, batches: 3, minBatchMs: 15 } : { warmup: 2, batches: 7, minBatchMs: 40 };
+  const alu = await measureAluCeiling(timing);
+  const bw = await measureBandwidthCeiling(timing);
+  const ceilings = { aluGflops: alu.value, bandwidthGBs: bw.value };
+  const ratio = (now: number, was: number | undefined) => (was ? `   vs base: x${(now / was).toFixed(2)}` : '');
+  console.log(`ALU ceiling:       ${alu.value.toFixed(1)} GFLOP/s (pure FMA, ${alu.medianMs.toFixed(2)} ms, ${alu.method})${ratio(alu.value, base?.ceilings.aluGflops)}`);
+  console.log(`bandwidth ceiling: ${bw.value.toFixed(1)} GB/s (vec4 copy, ${bw.medianMs.toFixed(2)} ms, ${bw.method})${ratio(bw.value, base?.ceilings.bandwidthGBs)}`);
+  console.log('');
+  console.log(TABLE_HEADER);
+
+  const rows: BenchRow[] = [];
+  const addRow = (r: BenchRow) => {
+    rows.push(r);
+    console.log(formatRow(r, base ? baseRows.get(rowKey(r)) : undefined));
+  };
+  const matches = (kernel: string, shape: string) => !args.filter || `${kernel} ${shape}`.includes(args.filter);
+
+  for (const entry of listKernels()) {
+    const cases = entry.benchCases?.() ?? [];
+    for (const c of cases) {
+      if (!matches(entry.name, c.shape)) continue;
+      let inst: { run(): void; dispose(): void } | undefined;
+      try {
+        inst = c.setup();
+        const t = await timeRuns(inst.run, timing);
+        const row: BenchRow = { kernel: entry.name, shape: c.shape, medianMs: t.medianMs, method: t.method };
+        if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
+        else if (c.bytes > 0) row.gbs = c.bytes / t.medianMs / 1e6;
+        row.fraction = fractionOf(ceilings, row);
+        addRow(row);
+      } catch (err) {
+        addRow({ kernel: entry.name, shape: c.shape, medianMs: NaN, error: (err as Error).message.split('\n')[0] });
+        try {
+          await rt.sync();
+        } catch {
+          // the error was reported with the row
+        }
+      } finally {
+        inst?.dispose();
+      }
+    }
+  }
+
+  let e2e: EndToEndModule | undefined;
+  try {
+    // Optional: bundled when benchmarks/src/e2e.ts exists, else this import fails at run time.
+    // @ts-ignore -- e2e.ts may not exist
+    e2e = (await import('./e2e.js')) as EndToEndModule;
+  } catch {
+    e2e = undefined;
+  }
+  if (e2e?.runEndToEnd) {
+    const ctx: BenchContext = {
+      adapter,
+      ceilings,
+      quick: args.quick,
+      filter: args.filter,
+      argv,
+      timing,
+      time: async (run, opts) => (await timeRuns(run, { ...timing, ...opts })).medianMs,
+      addRow: (r) => addRow({ ...r, fraction: r.fraction ?? fractionOf(ceilings, r) }),
+      fraction: (r) => fractionOf(ceilings, r),
+    };
+    console.log('');
+    await e2e.runEndToEnd(ctx);
+  }
+
+  if (args.json) {
+    const report: BenchReport = { adapter, ceilings, rows, date: new Date().toISOString() };
+    writeFileAtomic(args.json, JSON.stringify(report, null, 2) + '\n');
+    console.log(`\nwrote ${args.json}`);
+  }
+}
+
+main().then(
+  () => {
+    runtime().destroy();
+    process.exit(0);
+  },
+  (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

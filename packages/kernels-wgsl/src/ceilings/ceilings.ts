@@ -1,0 +1,110 @@
+// What this adapter can do at best, measured in the same run as the kernels they judge:
+// - ALU: GFLOP/s of a kernel that does nothing but fused multiply-adds on many independent
+//   accumulators per invocation (no memory traffic beyond one store each);
+// - bandwidth: GB/s of a vec4 copy between two large buffers (bytes read + bytes written).
+// Sizes grow until one launch lasts long enough to time, so a fast GPU is measured as fairly
+// as lavapipe.
+
+import { runtime, Tensor, type KernelSource } from '@wgtorch/tensor';
+import { params } from '../common/params.js';
+import { timeRuns, type TimingOptions } from './timing.js';
+
+const ACCUMULATORS = 16;
+const ALU_WG = 64;
+
+function aluKernel(): KernelSource {
+  const init = Array.from({ length: ACCUMULATORS }, (_, i) => `  var x${i} = seed + ${i}.0;`).join('\n');
+  const step = Array.from({ length: ACCUMULATORS }, (_, i) => `    x${i} = fma(x${i}, params.a, params.b);`).join('\n');
+  const sum = Array.from({ length: ACCUMULATORS }, (_, i) => `x${i}`).join(' + ');
+  return {
+    name: 'ceilings.alu',
+    storage: ['read_write'],
+    code: `struct Params { iters: u32, a: f32, b: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(${ALU_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${ALU_WG}u;
+  let seed = f32(i) * 1e-6;
+${init}
+  for (var k = 0u; k < params.iters; k++) {
+${step}
+  }
+  out[i] = ${sum};
+}`,
+  };
+}
+
+const COPY_WG = 256;
+const copyKernel: KernelSource = {
+  name: 'ceilings.bandwidth',
+  storage: ['read', 'read_write'],
+  code: `struct Params { n: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
+@compute @workgroup_size(${COPY_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${COPY_WG}u;
+  if (i < params.n) { dst[i] = src[i]; }
+}`,
+};
+
+export interface Ceiling {
+  /** GFLOP/s (ALU) or GB/s (bandwidth). */
+  value: number;
+  medianMs: number;
+  /** What one launch did: FLOPs or bytes. */
+  work: number;
+  method: string;
+}
+
+function grid(groups: number): [number, number] {
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+/** GFLOP/s of pure FMA work (2 FLOPs per fma). */
+export async function measureAluCeiling(opts: TimingOptions & { minMs?: number } = {}): Promise<Ceiling> {
+  const rt = runtime();
+  const k = aluKernel();
+  const minMs = opts.minMs ?? 15;
+  let groups = 256;
+  let iters = 256;
+  for (;;) {
+    const [gx, gy] = grid(groups);
+    const inv = gx * gy * ALU_WG;
+    const out = Tensor.empty([inv], 'f32', 'ceilings.alu');
+    const p = params().u32(iters).f32(0.999).f32(1e-4).data().slice();
+    const run = () => rt.dispatcher.dispatch(k, [out.binding()], [gx, gy], p);
+    const t = await timeRuns(run, { ...opts, batches: 1, warmup: 1 });
+    const big = groups >= 65535 * 4 && iters >= 4096;
+    if (t.medianMs >= minMs || big) {
+      const full = await timeRuns(run, { warmup: 0, ...opts });
+      out.dispose();
+      const flops = 2 * ACCUMULATORS * iters * inv;
+      return { value: flops / full.medianMs / 1e6, medianMs: full.medianMs, work: flops, method: full.method };
+    }
+    out.dispose();
+    const grow = Math.min(16, Math.max(2, Math.ceil(minMs / Math.max(t.medianMs, 0.01))));
+    if (groups < 65535 * 4) groups = Math.min(65535 * 4, groups * grow);
+    else iters = Math.min(4096, iters * grow);
+  }
+}
+
+/** GB/s of a vec4 copy, counting bytes read plus bytes written. */
+export async function measureBandwidthCeiling(opts: TimingOptions & { bytes?: number } = {}): Promise<Ceiling> {
+  const rt = runtime();
+  const limit = Math.min(rt.limits.maxStorageBufferBindingSize, rt.limits.maxBufferSize);
+  const bytes = Math.min(opts.bytes ?? 64 << 20, Math.floor(limit / 16) * 16);
+  const n = bytes / 16;
+  const src = Tensor.zeros([n * 4]);
+  const dst = Tensor.empty([n * 4], 'f32', 'ceilings.bandwidth');
+  const p = params().u32(n).data().slice();
+  const g = grid(Math.ceil(n / COPY_WG));
+  const t = await timeRuns(() => rt.dispatcher.dispatch(copyKernel, [src.binding(), dst.binding()], g, p), opts);
+  src.dispose();
+  dst.dispose();
+  return { value: (2 * bytes) / t.medianMs / 1e6, medianMs: t.medianMs, work: 2 * bytes, method: t.method };
+}
