@@ -105,7 +105,7 @@ describe('Module', () => {
     expect(Array.from(await bn.runningVar.toArray())).toEqual([1, 1, 1]);
     const big = new Conv2d(16, 64, 3, { bias: false });
     init.kaimingNormal(big.weight, { mode: 'fan_out', nonlinearity: 'relu' });
-    const v = await big.weight.toArray();
+    const v = Array.from(await big.weight.toArray());
     const std = Math.sqrt(v.reduce((a, x) => a + x * x, 0) / v.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / (64 * 9)), 2);
     // The same seed gives the same weights.
@@ -151,7 +151,7 @@ describe('Module', () => {
     manualSeed(5);
     const c = new Sequential(new Conv2d(2, 3, 3), new BatchNorm2d(3), new AvgPool2d(2));
     c.loadStateDict(a.stateDict());
-    expect(Array.from(await c[0].weight.toArray())).toEqual(Array.from(await a[0].weight.toArray()));
+    expect(Array.from(await (c[0] as Conv2d).weight.toArray())).toEqual(Array.from(await (a[0] as Conv2d).weight.toArray()));
   });
 });
 
