@@ -80,6 +80,7 @@ export class Dispatcher {
   private queryCapacity = 0;
   private profileEntries: ProfileEntry[] = [];
   private profileResults: Promise<KernelTiming[]>[] = [];
+  private readonly afterSubmit: (() => void)[] = [];
 
   constructor(private readonly rt: Runtime) {
     this.device = rt.device;
@@ -294,6 +295,7 @@ export class Dispatcher {
     if (this.ringUsed > 0) this.device.queue.writeBuffer(this.ring, 0, this.ringStaging, 0, this.ringUsed);
     if (this.profiling && this.profileEntries.length) this.resolveProfile(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    for (const f of this.afterSubmit.splice(0)) f();
     this.encoder = undefined;
     this.ringUsed = 0;
     this.dispatchesInBatch = 0;
@@ -375,15 +377,17 @@ export class Dispatcher {
     const readBuf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.resolveQuerySet(this.querySet!, 0, count, resolveBuf, 0);
     enc.copyBufferToBuffer(resolveBuf, 0, readBuf, 0, bytes);
-    this.profileResults.push(
-      (async () => {
-        await readBuf.mapAsync(GPUMapMode.READ);
-        const t = new BigInt64Array(readBuf.getMappedRange().slice(0));
-        readBuf.unmap();
-        readBuf.destroy();
-        resolveBuf.destroy();
-        return entries.map((e) => ({ name: e.name, ms: Number(t[e.queryIndex + 1] - t[e.queryIndex]) / 1e6 }));
-      })(),
+    // Mapped only after the submit that resolves the queries (mapping before it is an error).
+    this.afterSubmit.push(() =>
+      this.profileResults.push(
+        readBuf.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigInt64Array(readBuf.getMappedRange().slice(0));
+          readBuf.unmap();
+          readBuf.destroy();
+          resolveBuf.destroy();
+          return entries.map((e) => ({ name: e.name, ms: Number(t[e.queryIndex + 1] - t[e.queryIndex]) / 1e6 }));
+        }),
+      ),
     );
   }
 }
