@@ -54,16 +54,16 @@ describe('SGD', () => {
     { lr: 0.05, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 1e-3 },
     { lr: 0.2, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 5e-4 },
   ];
-  for (const o of variants) {
-    it(`matches PyTorch's rule over 4 steps: ${JSON.stringify(o)}`, async () => {
+  for (const [o, backend] of variants.flatMap((v) => [[v, 'gpu'], [v, 'cpu64']] as const)) {
+    it(`matches PyTorch's rule over 4 steps on ${backend}: ${JSON.stringify(o)}`, async () => {
       const rng = new Rng(3);
       const p0 = rng.normalArray(37);
       const grads = [0, 1, 2, 3].map(() => rng.normalArray(37));
-      const p = param(p0, [37]);
+      const p = new Parameter(tensor(p0, [37], { backend }).detach().raw);
       const opt = new SGD([p], o);
       for (const g of grads) {
         p.zeroGrad();
-        p.grad = tensor(g, [37]);
+        p.grad = tensor(g, [37], { backend });
         opt.step();
       }
       const want = sgdRef(Float64Array.from(p0), grads.map((g) => Float64Array.from(g)), o);

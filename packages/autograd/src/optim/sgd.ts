@@ -47,6 +47,8 @@ type SgdStepFn = (
   o: { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number | number[]; firstStep: boolean },
 ) => void;
 
+type SgdStepRefFn = (ps: F64[], gs: F64[], ms: F64[], o: Parameters<SgdStepFn>[3]) => { params: F64[]; momentumBufs: F64[] };
+
 /**
  * Stochastic gradient descent (torch.optim.SGD). Pass parameters, or groups such as
  * `[{params: weights, weightDecay: 5e-4}, {params: bnAndBias, weightDecay: 0}]`.
@@ -105,13 +107,17 @@ export class SGD {
     const o = { lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov, weightDecay: g.weightDecay, firstStep };
     const bufs = g.momentum !== 0 ? ps.map((p) => this.buffers.get(p)!) : [];
     const mod = kernels as unknown as Record<string, unknown>;
-    const fused = (b.name === 'gpu' ? mod.sgdStep : mod.sgdStepRef) as SgdStepFn | undefined;
-    if (fused) {
-      fused(ps.map((p) => p.raw as DeviceTensor), ps.map((p) => p.grad!.raw as DeviceTensor), bufs as DeviceTensor[], o);
-      return;
+    if (b.name === 'gpu' && typeof mod.sgdStep === 'function') {
+      (mod.sgdStep as SgdStepFn)(ps.map((p) => p.raw as DeviceTensor), ps.map((p) => p.grad!.raw as DeviceTensor), bufs as DeviceTensor[], o);
+    } else if (b.name === 'cpu64' && typeof mod.sgdStepRef === 'function') {
+      // The reference returns new arrays; the optimizer's contract is in place.
+      const r = (mod.sgdStepRef as SgdStepRefFn)(ps.map((p) => p.raw as F64), ps.map((p) => p.grad!.raw as F64), bufs as F64[], o);
+      ps.forEach((p, i) => (p.raw as F64).data.set(r.params[i].data));
+      bufs.forEach((m, i) => (m as F64).data.set(r.momentumBufs[i].data));
+    } else {
+      // Without the fused kernel: the same rule from elementwise kernels.
+      ps.forEach((p, i) => sgdComposite(b, p.raw, p.grad!.raw, bufs[i], o));
     }
-    // Without the fused kernel: the same rule from elementwise kernels.
-    ps.forEach((p, i) => sgdComposite(b, p.raw, p.grad!.raw, bufs[i], o));
   }
 
   /** The momentum buffer of a parameter, if it has one yet (a device tensor or a float64 array). */
