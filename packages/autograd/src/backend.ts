@@ -32,6 +32,9 @@ export interface Kernels {
   conv2dInputGrad(dy: Raw, w: Raw, inputShape: number[], o: Conv2dOptions): Raw;
   conv2dWeightGrad(x: Raw, dy: Raw, weightShape: number[], o: Conv2dOptions): Raw;
   batchNormTrain(x: Raw, gamma: Raw, beta: Raw, rm: Raw, rv: Raw, o: { momentum: number; eps: number }): { y: Raw; saveMean: Raw; saveInvStd: Raw; runningMean?: Raw; runningVar?: Raw };
+  batchNormTrainRelu(x: Raw, gamma: Raw, beta: Raw, rm: Raw, rv: Raw, o: { momentum: number; eps: number }): { y: Raw; saveMean: Raw; saveInvStd: Raw; runningMean?: Raw; runningVar?: Raw };
+  batchNormReluBackward(dy: Raw, y: Raw, x: Raw, gamma: Raw, beta: Raw, saveMean: Raw, saveInvStd: Raw): { dx: Raw; dgamma: Raw; dbeta: Raw };
+  addRelu(a: Raw, b: Raw): Raw;
   batchNormEval(x: Raw, gamma: Raw, beta: Raw, rm: Raw, rv: Raw, eps: number): Raw;
   batchNormBackward(dy: Raw, x: Raw, gamma: Raw, saveMean: Raw, saveInvStd: Raw): { dx: Raw; dgamma: Raw; dbeta: Raw };
   relu(x: Raw): Raw;
@@ -90,7 +93,7 @@ function missing(name: string, backend: string): never {
 
 const KERNEL_NAMES: (keyof Kernels)[] = [
   'conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'batchNormTrain', 'batchNormEval', 'batchNormBackward',
-  'relu', 'reluBackward', 'add', 'sub', 'mul', 'div', 'scale', 'addScalar', 'unary', 'fill', 'copy', 'transpose2d',
+  'batchNormTrainRelu', 'batchNormReluBackward', 'addRelu', 'relu', 'reluBackward', 'add', 'sub', 'mul', 'div', 'scale', 'addScalar', 'unary', 'fill', 'copy', 'transpose2d',
   'permute', 'sum', 'sumToShape', 'avgPool2d', 'avgPool2dBackward', 'globalAvgPool', 'globalAvgPoolBackward', 'matmul',
   'softmaxCrossEntropy', 'logSoftmax', 'logSoftmaxBackward', 'softmax', 'softmaxBackward',
 ];
@@ -141,16 +144,21 @@ function f64Of(data: ArrayLike<number>, shape: readonly number[]): F64 {
   return { data: Float64Array.from(data), shape: [...shape] };
 }
 
-const cpuOverrides: Partial<Kernels> = {
-  // The reference returns the updated running statistics; the GPU kernel updates them in place.
-  batchNormTrain(x, gamma, beta, rm, rv, o) {
-    const f = (kernels as unknown as Record<string, unknown>).batchNormTrainRef as Kernels['batchNormTrain'] | undefined;
-    if (!f) missing('batchNormTrainRef', 'cpu64');
+/** The reference returns the updated running statistics; the GPU kernel updates them in place. */
+function trainRefInPlace(name: string): Kernels['batchNormTrain'] {
+  return (x, gamma, beta, rm, rv, o) => {
+    const f = (kernels as unknown as Record<string, unknown>)[name] as Kernels['batchNormTrain'] | undefined;
+    if (!f) missing(name, 'cpu64');
     const r = f(x, gamma, beta, rm, rv, o);
     if (r.runningMean && r.runningMean !== rm) (rm as F64).data.set((r.runningMean as F64).data);
     if (r.runningVar && r.runningVar !== rv) (rv as F64).data.set((r.runningVar as F64).data);
     return r;
-  },
+  };
+}
+
+const cpuOverrides: Partial<Kernels> = {
+  batchNormTrain: trainRefInPlace('batchNormTrainRef'),
+  batchNormTrainRelu: trainRefInPlace('batchNormTrainReluRef'),
 };
 
 export const cpu64: Backend = {

@@ -4,7 +4,7 @@
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
 import type { Backend, Conv2dOptions, Pool2dOptions, Raw, UnaryOp } from './backend.js';
-import { apply, Tensor, type OpDef } from './tensor.js';
+import { apply, tidy, Tensor, type OpDef } from './tensor.js';
 
 type Grads = (Raw | null)[];
 
@@ -125,6 +125,19 @@ export const ops = {
     },
     backward: (b, dy, { saved: [y] }) => [b.k.reluBackward(dy, y)],
   } as OpDef,
+  addRelu: {
+    name: 'addRelu',
+    forward: (b, [x, y], _a, record) => {
+      const out = b.k.addRelu(x, y);
+      return { y: out, saved: record ? [b.retain(out)] : [] };
+    },
+    backward: (b, dy, { saved: [y], needs }) => {
+      const g = b.k.reluBackward(dy, y);
+      const grads: Grads = [needs[0] ? b.retain(g) : null, needs[1] ? b.retain(g) : null];
+      b.release(g);
+      return grads;
+    },
+  } as OpDef,
   reshape: {
     name: 'reshape',
     forward: (b, [x], { shape }) => ({ y: b.view(x, shape) }),
@@ -209,6 +222,23 @@ export const ops = {
     },
     backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => {
       const { dx, dgamma, dbeta } = b.k.batchNormBackward(dy, x, gamma, mean, invStd);
+      const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
+      return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
+    },
+  } as OpDef<BnAttrs>,
+  batchNormTrainRelu: {
+    name: 'batchNormRelu2d',
+    forward: (b, [x, gamma, beta], a, record) => {
+      const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
+      if (!record) {
+        b.release(r.saveMean);
+        b.release(r.saveInvStd);
+        return { y: r.y };
+      }
+      return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
+    },
+    backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) => {
+      const { dx, dgamma, dbeta } = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd);
       const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
       return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
     },
@@ -307,6 +337,12 @@ export const sigmoid = unary('sigmoid');
 /** max(x, 0) elementwise. */
 export function relu(x: Tensor): Tensor {
   return apply(ops.relu, [x], undefined);
+}
+
+/** relu(a + b) in one kernel (the residual join of ResNet); broadcasting falls back to relu(add(a, b)). */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])) return apply(ops.addRelu, [a, b], undefined);
+  return tidy(() => relu(add(a, b)));
 }
 
 function resolveShape(op: string, from: readonly number[], shape: readonly number[]): number[] {
@@ -429,11 +465,8 @@ export function batchNorm2d(
   bias: Tensor,
   options: BatchNormOptions = {},
 ): Tensor {
+  batchNormArgs(x, runningMean, runningVar, weight, bias);
   const C = x.shape[1];
-  if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
-    if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
-  }
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
   if (options.training) return apply(ops.batchNormTrain, [x, weight, bias], attrs);
   const needsGrad = [x, weight, bias].some((t) => t.requiresGrad);
@@ -447,6 +480,32 @@ export function batchNorm2d(
   const y = add(t(mul(x, t(reshape(s, [1, C, 1, 1])))), t(reshape(shift, [1, C, 1, 1])));
   for (const p of parts) p.dispose();
   return y;
+}
+
+/**
+ * relu(batchNorm2d(...)) with the same arguments; in training one fused kernel forward and one
+ * backward (no separate normalized tensor is kept).
+ */
+export function batchNormRelu2d(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions = {},
+): Tensor {
+  if (!options.training) return tidy(() => relu(batchNorm2d(x, runningMean, runningVar, weight, bias, options)));
+  batchNormArgs(x, runningMean, runningVar, weight, bias);
+  const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
+  return apply(ops.batchNormTrainRelu, [x, weight, bias], attrs);
+}
+
+function batchNormArgs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor): void {
+  const C = x.shape[1];
+  if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
+  }
 }
 
 /** Options of avgPool2d. */

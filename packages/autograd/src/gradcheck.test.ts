@@ -40,6 +40,8 @@ describe('gradcheck: elementwise and shape ops', () => {
     for (const f of [F.exp, F.neg, F.square, F.tanh, F.sigmoid]) await check((a) => f(a), [rand([2, 3])]);
     for (const f of [F.log, F.sqrt]) await check((a) => f(a), [rand([2, 3], { positive: true })]);
     await check((a) => F.relu(a), [rand([3, 4])]);
+    await check((a, b) => F.addRelu(a, b), [rand([3, 4]), rand([3, 4])]);
+    await check((a, b) => F.addRelu(a, b), [rand([3, 4]), rand([4])]);
   });
   it('reshape, flatten, transpose, permute', async () => {
     await check((a) => F.mul(F.reshape(a, [3, -1]), F.reshape(a, [3, 4])), [rand([2, 6])]);
@@ -103,6 +105,12 @@ describe('gradcheck: normalization and losses', () => {
     // odd sizes, one image
     await check(fn, [rand([1, 2, 3, 5]), rand([2]), rand([2]), { ...rand([2]), requiresGrad: false }, { ...rand([2], { positive: true }), requiresGrad: false }]);
   });
+  it('batchNormRelu2d (fused) in training and eval mode', async () => {
+    for (const training of [true, false]) {
+      const fn: CheckFn = (x, g, b, rm, rv) => F.batchNormRelu2d(x, rm, rv, g, b, { training });
+      await check(fn, [rand([3, 2, 3, 3]), rand([2]), rand([2]), { ...rand([2]), requiresGrad: false }, { ...rand([2], { positive: true }), requiresGrad: false }]);
+    }
+  });
   it('batchNorm2d in eval mode (running statistics)', async () => {
     const fn: CheckFn = (x, g, b, rm, rv) => F.batchNorm2d(x, rm, rv, g, b, { training: false });
     await check(fn, [rand([2, 3, 2, 2]), rand([3]), rand([3]), { ...rand([3]), requiresGrad: false }, { ...rand([3], { positive: true }), requiresGrad: false }]);
@@ -148,7 +156,7 @@ describe('GPU gradients against float64', () => {
   it('batchNorm2d, relu, add, pooling, linear, cross-entropy', async () => {
     const labels = Int32Array.of(1, 0, 2);
     const fn: CheckFn = (x, g, b, rm, rv, w, lb) => {
-      const h = F.relu(F.add(F.batchNorm2d(x, rm, rv, g, b, { training: true }), x));
+      const h = F.addRelu(F.batchNormRelu2d(x, rm, rv, g, b, { training: true }), F.relu(F.add(F.batchNorm2d(x, rm, rv, g, b, { training: true }), x)));
       return F.crossEntropy(F.linear(F.flatten(F.adaptiveAvgPool2d(h, 1), 1), w, lb), labels, { labelSmoothing: 0.1 });
     };
     await gpuCheck(fn, [

@@ -29,6 +29,8 @@ export {
   tanh,
   sigmoid,
   relu,
+  addRelu,
+  batchNormRelu2d,
   reshape,
   flatten,
   transpose,

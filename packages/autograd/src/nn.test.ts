@@ -47,8 +47,13 @@ class BasicBlock extends Module {
     this.shortcut =
       stride !== 1 || cin !== cout ? new Sequential(new Conv2d(cin, cout, 1, { stride, bias: false }), new BatchNorm2d(cout)) : new Sequential();
   }
+  fused = false;
   forward(x: Tensor): Tensor {
     return tidy(() => {
+      if (this.fused) {
+        const h = this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x))));
+        return F.addRelu(h, this.shortcut.forward(x));
+      }
       const h = this.bn2.forward(this.conv2.forward(F.relu(this.bn1.forward(this.conv1.forward(x)))));
       return F.relu(F.add(h, this.shortcut.forward(x)));
     });
@@ -157,7 +162,8 @@ describe('Module', () => {
 
 const fx = loadFixture('resnet20-golden-s0');
 describe.skipIf(!fx)('ResNet20 fixture through the modules', () => {
-  it('eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD', async () => {
+  for (const fused of [false, true])
+  it(`eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`, async () => {
     const t = fx!.tensors;
     const get = (k: string) => t.get(k)!;
     const check = async (x: Tensor | null, key: string, rtol: number) => {
@@ -166,6 +172,7 @@ describe.skipIf(!fx)('ResNet20 fixture through the modules', () => {
       expect(c.ok, c.message).toBe(true);
     };
     const model = new ResNet20();
+    for (const [, m] of model.namedModules()) if (m instanceof BasicBlock) m.fused = fused;
     const initState = new Map<string, StateValue>();
     for (const [k, v] of t) if (k.startsWith('init.')) initState.set(k.slice(5), v as StateValue);
     model.loadStateDict(initState);

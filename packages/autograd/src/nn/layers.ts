@@ -135,6 +135,15 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
     });
   }
+
+  /** relu(forward(x)), fused into one kernel in training mode. */
+  forwardRelu(x: Tensor): Tensor {
+    return F.batchNormRelu2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
 }
 
 function buffer(n: number, value: number, backend: BackendName): Tensor {
