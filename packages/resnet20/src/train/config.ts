@@ -38,6 +38,8 @@ export interface TrainConfig {
   /** Multistep milestones as fractions of training (paper: 50% and 75%). */
   milestones: number[];
   quiet: boolean;
+  /** Stop cleanly (with a checkpoint) after this many steps in this session; 0 = never. For tests of resuming. */
+  stopAfterSteps: number;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -62,6 +64,7 @@ export const DEFAULTS: TrainConfig = {
   logEvery: 10,
   milestones: [0.5, 0.75],
   quiet: false,
+  stopAfterSteps: 0,
 };
 
 export const TRAIN_HELP = `pnpm train [options]   Train ResNet20 on CIFAR-10 through the WGSL kernels.
@@ -87,6 +90,7 @@ export const TRAIN_HELP = `pnpm train [options]   Train ResNet20 on CIFAR-10 thr
   --test-subset N        evaluate on the first N test images
   --log-every N          batches between progress-bar updates (default ${DEFAULTS.logEvery})
   --quiet                no progress bar
+  --stop-after-steps N   stop with a checkpoint after N steps of this session (for testing --resume)
 `;
 
 export function parseTrainArgs(argv: string[]): TrainConfig | 'help' {
@@ -117,6 +121,7 @@ export function parseTrainArgs(argv: string[]): TrainConfig | 'help' {
       'test-subset': { type: 'string' },
       'log-every': { type: 'string' },
       quiet: { type: 'boolean' },
+      'stop-after-steps': { type: 'string' },
     },
   });
   if (values.help) return 'help';
@@ -156,5 +161,6 @@ export function parseTrainArgs(argv: string[]): TrainConfig | 'help' {
     testSubset: num('test-subset', values['test-subset'], 0, (x) => int(x) && x >= 0),
     logEvery: num('log-every', values['log-every'], DEFAULTS.logEvery, (x) => int(x) && x > 0),
     quiet: values.quiet ?? false,
+    stopAfterSteps: num('stop-after-steps', values['stop-after-steps'], 0, (x) => int(x) && x >= 0),
   };
 }

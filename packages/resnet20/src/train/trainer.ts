@@ -164,7 +164,16 @@ export async function trainMain(argv: string[]): Promise<number> {
   if (cfg.resume) {
     // The run's own configuration wins, except what may change between sessions.
     resumeState = loadCheckpoint<TrainerState>(ckptPath).state;
-    cfg = { ...resumeState.config, resume: true, runDir: cfg.runDir, timeBudget: cfg.timeBudget, dataDir: cfg.dataDir ?? resumeState.config.dataDir, quiet: cfg.quiet, logEvery: cfg.logEvery };
+    cfg = {
+      ...resumeState.config,
+      resume: true,
+      runDir: cfg.runDir,
+      timeBudget: cfg.timeBudget,
+      stopAfterSteps: cfg.stopAfterSteps,
+      dataDir: cfg.dataDir ?? resumeState.config.dataDir,
+      quiet: cfg.quiet,
+      logEvery: cfg.logEvery,
+    };
   }
   const rt = await getRuntime();
   const log = (s: string) => console.log(s);
@@ -219,6 +228,7 @@ export async function trainMain(argv: string[]): Promise<number> {
   const elapsed = () => (performance.now() - started) / 1000;
   const pacer = new SubmitPacer(rt);
   let stopReason: string | undefined;
+  let sessionSteps = 0;
 
   log(tableHeader());
   try {
@@ -262,6 +272,11 @@ export async function trainMain(argv: string[]): Promise<number> {
         }
         if (interrupted) {
           stopReason = 'interrupted';
+          step++;
+          break;
+        }
+        if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps) {
+          stopReason = `step limit of ${cfg.stopAfterSteps} reached`;
           step++;
           break;
         }
@@ -317,7 +332,8 @@ export async function trainMain(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
-  if (stopReason && stopReason !== 'interrupted' && !stopReason.startsWith('time budget')) {
+  const cleanStop = stopReason === 'interrupted' || stopReason?.startsWith('time budget') || stopReason?.startsWith('step limit');
+  if (stopReason && !cleanStop) {
     console.error(`stopped: ${stopReason}`);
     return 3;
   }
