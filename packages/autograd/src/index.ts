@@ -7,6 +7,8 @@ export {
   zeros,
   ones,
   full,
+  randn,
+  rand,
   fromDevice,
   noGrad,
   isGradEnabled,
@@ -81,7 +83,8 @@ export {
   type OneCycleOptions,
   type LinearOptions,
 } from './optim/schedules.js';
-export { getRuntime } from '@wgtorch/tensor';
+/** Re-exported from @wgtorch/tensor: await getRuntime() once before creating tensors; destroyRuntime() lets the process exit. */
+export { getRuntime, destroyRuntime, Rng } from '@wgtorch/tensor';
 export {
   gradcheck,
   checkGpuGradients,

@@ -10,7 +10,7 @@
 //   disposing its tensors, and a graph that ran backward is freed by the backward itself.
 // - Gradients made by backward() (`.grad`) belong to their leaf; zeroGrad() releases them.
 
-import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
+import { Tensor as DeviceTensor, Rng, formatShape } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Backend, type BackendName, type Raw } from './backend.js';
 import * as F from './functional.js';
@@ -526,6 +526,18 @@ export function zeros(shape: readonly number[], options: TensorOptions = {}): Te
 /** A tensor of ones. */
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
   return full(shape, 1, options);
+}
+
+/** Normal samples N(mean, std^2), reproducible for a seed (drawn on the CPU with Rng, uploaded once). */
+export function randn(shape: readonly number[], options: TensorOptions & { seed?: number; rng?: Rng; mean?: number; std?: number } = {}): Tensor {
+  const rng = options.rng ?? new Rng(options.seed ?? 0);
+  return tensor(rng.normalArray(shape.reduce((a, d) => a * d, 1), options.mean ?? 0, options.std ?? 1), shape, options);
+}
+
+/** Uniform samples in [low, high) (default [0, 1)), reproducible for a seed. */
+export function rand(shape: readonly number[], options: TensorOptions & { seed?: number; rng?: Rng; low?: number; high?: number } = {}): Tensor {
+  const rng = options.rng ?? new Rng(options.seed ?? 0);
+  return tensor(rng.uniformArray(shape.reduce((a, d) => a * d, 1), options.low ?? 0, options.high ?? 1), shape, options);
 }
 
 /** @internal Internals for the modules and optimizers of this package. */
