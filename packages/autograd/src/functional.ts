@@ -510,6 +510,7 @@ function batchNormArgs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weigh
 
 /** Options of avgPool2d. */
 export interface AvgPool2dOptions {
+  /** Window size (square). */
   kernel: number;
   /** Default: the kernel size. */
   stride?: number;

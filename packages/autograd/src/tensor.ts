@@ -178,6 +178,8 @@ export class Tensor {
   /**
    * Wraps storage: a device tensor (f32) or a float64 array `{data, shape}`. The tensor takes
    * ownership: dispose() releases it. Prefer the factories (`tensor`, `zeros`, `fromDevice`, ...).
+   * `untracked`: not registered with the enclosing tidy() scope (for long-lived state such as
+   * constants a module holds).
    */
   constructor(data: DeviceTensor | F64, options: { requiresGrad?: boolean; untracked?: boolean } = {}) {
     this._raw = data;
@@ -192,6 +194,7 @@ export class Tensor {
     return this._backend.name;
   }
 
+  /** The dimensions, outermost first. */
   get shape(): readonly number[] {
     return this._backend.shape(this.raw);
   }
@@ -201,6 +204,7 @@ export class Tensor {
     return this.shape.reduce((a, d) => a * d, 1);
   }
 
+  /** Number of dimensions. */
   get ndim(): number {
     return this.shape.length;
   }
@@ -215,6 +219,7 @@ export class Tensor {
     return this._node;
   }
 
+  /** True after dispose() (or after the tidy() scope that made it ended). */
   get isDisposed(): boolean {
     return this._raw === null;
   }
@@ -272,6 +277,7 @@ export class Tensor {
     runBackward(this, gradient, options.retainGraph ?? false);
   }
 
+  /** e.g. 'Tensor([8, 10], gpu, requiresGrad)'. */
   toString(): string {
     return `Tensor(${formatShape(this._raw ? this.shape : [])}, ${this.backend}${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`;
   }

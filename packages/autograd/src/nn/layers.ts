@@ -29,7 +29,9 @@ function defaultInit(weight: Parameter, bias: Parameter | null, rng: Rng): void 
 
 /** Options of Conv2d. */
 export interface Conv2dOptions extends LayerOptions {
+  /** Stride on both axes (default 1). */
   stride?: number;
+  /** Zero padding on each side (default 0). */
   padding?: number;
   /** Learn an additive bias (default true). */
   bias?: boolean;

@@ -36,10 +36,12 @@ export abstract class LRScheduler<O = unknown> {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
 
+  /** The step count, for checkpoints (JSON-serializable). */
   stateDict(): SchedulerState {
     return { step: this.stepCount };
   }
 
+  /** Restores the step count and sets the lr for it. */
   loadStateDict(state: SchedulerState): void {
     this.stepCount = state.step;
     this.apply();

@@ -14,10 +14,15 @@ import type { Parameter } from '../nn/module.js';
 
 /** Hyperparameters of SGD (PyTorch's names in camelCase). */
 export interface SgdOptions {
+  /** Learning rate. */
   lr: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
 }
 
