@@ -17,12 +17,11 @@ import {
   Module,
   Sequential,
   Tensor,
-  add,
+  addRelu,
   adaptiveAvgPool2d,
   conv2d,
   flatten,
   init,
-  relu,
   type BackendName,
 } from '@wgtorch/autograd';
 import { Rng, Tensor as DeviceTensor } from '@wgtorch/tensor';
@@ -102,9 +101,10 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = relu(this.bn1.forward(this.conv1.forward(x)));
+    // BN+ReLU and add+ReLU run as fused kernels: one pass over the activation instead of two.
+    const h = this.bn1.forwardRelu(this.conv1.forward(x));
     const y = this.bn2.forward(this.conv2.forward(h));
-    return relu(add(y, this.shortcut.forward(x)));
+    return addRelu(y, this.shortcut.forward(x));
   }
 }
 
@@ -136,7 +136,7 @@ export class ResNet20 extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let h = relu(this.bn1.forward(this.conv1.forward(x)));
+    let h = this.bn1.forwardRelu(this.conv1.forward(x));
     h = this.layer3.forward(this.layer2.forward(this.layer1.forward(h)));
     return this.fc_out.forward(flatten(adaptiveAvgPool2d(h, 1), 1));
   }
