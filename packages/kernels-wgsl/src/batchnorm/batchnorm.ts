@@ -3,7 +3,7 @@
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
-import { checkF32, flatGrid, launch, vecBinding } from '../elementwise/launch.js';
+import { checkF32, launch, vecBinding } from '../elementwise/launch.js';
 import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardSumsKernel, statsKernel, type ApplyMode } from './wgsl.js';
 
 export interface BatchNormOptions {
@@ -61,24 +61,15 @@ function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
   }
 }
 
-/** The flat apply pass over every element of `like`. */
+/** The elementwise apply pass over every element of x. */
 function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, eps = 0, invM = 0): void {
   const hw = g.vec ? g.HW / 4 : g.HW;
-  const units = g.N * g.C * hw;
-  if (units === 0) return;
-  const { groups, total } = flatGrid(Math.ceil(units / APPLY_ITEMS), APPLY_WG);
-  const p = params()
-    .u32(units)
-    .u32(total)
-    .u32(g.C)
-    .u32(hw)
-    .u32(total % hw)
-    .u32(Math.floor(total / hw) % g.C)
-    .f32(eps)
-    .f32(invM)
-    .data();
+  if (g.N * g.C * hw === 0) return;
+  // whole planes per workgroup, about APPLY_WG * APPLY_ITEMS units
+  const nb = Math.max(1, Math.min(g.N, Math.floor((APPLY_WG * APPLY_ITEMS) / hw)));
+  const p = params().u32(g.N).u32(g.C).f32(eps).f32(invM).data();
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
-  launch(applyKernel(mode, g.vec), [...perUnit.map(bind), ...perChannel, bind(out)], groups, p);
+  launch(applyKernel(mode, g.vec, hw, nb), [...perUnit.map(bind), ...perChannel, bind(out)], [Math.ceil(g.N / nb), g.C], p);
 }
 
 function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): BatchNormTrainResult {
@@ -106,7 +97,7 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
     .f32(eps)
     .f32(M / (M - 1))
     .data();
-  launch(statsKernel(g.vec), [g.vec ? vecBinding(x) : x, saveMean, saveInvStd, runningMean, runningVar], [g.C], p);
+  launch(statsKernel(g.vec, g.vec ? g.HW / 4 : g.HW), [g.vec ? vecBinding(x) : x, saveMean, saveInvStd, runningMean, runningVar], [g.C], p);
   const y = Tensor.empty(x.shape, 'f32', kernel);
   apply(relu ? 'trainRelu' : 'train', g, [x], [gamma, beta, saveMean, saveInvStd], y);
   return { y, saveMean, saveInvStd };
@@ -170,7 +161,7 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
     .u32(g.C)
     .u32(g.vec ? g.HW / 4 : g.HW)
     .data();
-  launch(backwardSumsKernel(g.vec, !!y), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [g.C], p);
+  launch(backwardSumsKernel(g.vec, !!y, g.vec ? g.HW / 4 : g.HW), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [g.C], p);
   const dx = Tensor.empty(x.shape, 'f32', kernel);
   const M = g.N * g.HW;
   apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, 0, M > 0 ? 1 / M : 0);

@@ -3,40 +3,33 @@
 // - per-channel reductions (one workgroup per channel): the training statistics (per-invocation
 //   Welford over vec4 mini-batches, merged across the workgroup with Chan's formula, so the
 //   variance is exact to f32 rounding over any count) and the backward sums (dbeta, dgamma);
-// - a flat apply pass over every element (normalize, eval, dx). Channel indices are tracked
-//   incrementally along each invocation's strided walk: integer division is scalarized on
-//   CPU SIMD, so the loop does none.
+// - an elementwise apply pass (normalize, eval, dx) with a workgroup row per channel.
 //
 // A "unit" is a vec4f when H*W is a multiple of 4 (every ResNet20 shape), else one f32.
 
 import { kernel, memoKernel, paramsStruct, MAIN_ARGS, flatId } from '../elementwise/launch.js';
 
-export const STATS_WG = 256;
-export const APPLY_WG = 256;
-export const APPLY_ITEMS = 4;
+export const STATS_WG = 64;
+export const APPLY_WG = 64;
+/** Units per invocation the apply pass aims for (it covers whole planes). */
+export const APPLY_ITEMS = 16;
 
 const sumOf = (vec: boolean, v: string) => (vec ? `dot(${v}, vec4f(1.0))` : v);
 
-/** Walk over a channel's units (n, q) in steps of STATS_WG without division in the loop. */
-function channelWalk(body: string): string {
+/** Walk over channel c's units (n, q); the plane size `hw` is a constant, so `/` and `%` are cheap. */
+function channelWalk(hw: number, body: string): string {
   return `
-  let units = params.N * params.HW;
-  let dn = ${STATS_WG}u / params.HW;
-  let dq = ${STATS_WG}u % params.HW;
-  var n = lid / params.HW;
-  var q = lid % params.HW;
+  let units = params.N * ${hw}u;
   for (var j = lid; j < units; j += ${STATS_WG}u) {
-    let idx = (n * params.C + c) * params.HW + q;
+    let idx = ((j / ${hw}u) * params.C + c) * ${hw}u + j % ${hw}u;
     ${body}
-    q += dq; n += dn;
-    if (q >= params.HW) { q -= params.HW; n += 1u; }
   }`;
 }
 
 const STATS_PARAMS = ['N: u32', 'C: u32', 'HW: u32', 'M: f32', 'momentum: f32', 'eps: f32', 'unbias: f32'];
 
 /** Batch mean / inverse std per channel; updates the running stats in place. */
-export const statsKernel = memoKernel((vec: boolean) => {
+export const statsKernel = memoKernel((vec: boolean, hw: number) => {
   const T = vec ? 'vec4f' : 'f32';
   const W = vec ? '4.0' : '1.0';
   const code = `${paramsStruct(STATS_PARAMS)}
@@ -53,7 +46,7 @@ var<workgroup> shM2: array<f32, ${STATS_WG}>;
   var cnt = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
-  ${channelWalk(`let v = x[idx];
+  ${channelWalk(hw, `let v = x[idx];
     let bm = ${sumOf(vec, 'v')} * ${vec ? '0.25' : '1.0'};
     let d = v - ${T}(bm);
     cnt += ${W};
@@ -91,7 +84,7 @@ var<workgroup> shM2: array<f32, ${STATS_WG}>;
 });
 
 /** Backward sums per channel: dbeta = sum(g), dgamma = sum(g * xhat), g = dy (masked by y > 0 with relu). */
-export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean) => {
+export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: number) => {
   const T = vec ? 'vec4f' : 'f32';
   const bind = [`@group(0) @binding(1) var<storage, read> dy: array<${T}>;`, `@group(0) @binding(2) var<storage, read> x: array<${T}>;`];
   if (relu) bind.push(`@group(0) @binding(3) var<storage, read> y: array<${T}>;`);
@@ -109,7 +102,7 @@ var<workgroup> shGX: array<f32, ${STATS_WG}>;
   let mean = saveMean[c];
   var sg = ${T}(0.0);
   var sgx = ${T}(0.0);
-  ${channelWalk(`let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
+  ${channelWalk(hw, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
     sg += g;
     sgx += g * (x[idx] - ${T}(mean));`)}
   shG[lid] = ${sumOf(vec, 'sg')};
@@ -130,52 +123,65 @@ var<workgroup> shGX: array<f32, ${STATS_WG}>;
 
 export type ApplyMode = 'train' | 'trainRelu' | 'eval' | 'backward' | 'backwardRelu';
 
+/** Per-channel scalars (from c) and the per-unit statement (from i) of an apply mode. */
+function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: string; unit: string } {
+  if (mode === 'train' || mode === 'trainRelu') {
+    return {
+      names: ['x', 'gamma', 'beta', 'saveMean', 'saveInvStd'],
+      prelude: `let s = gamma[c] * saveInvStd[c]; let sh = beta[c] - saveMean[c] * s;`,
+      unit: `let r = x[i] * ${T}(s) + ${T}(sh); out[i] = ${mode === 'trainRelu' ? `max(r, ${T}(0.0))` : 'r'};`,
+    };
+  }
+  if (mode === 'eval') {
+    return {
+      names: ['x', 'gamma', 'beta', 'runningMean', 'runningVar'],
+      prelude: `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps); let sh = beta[c] - runningMean[c] * s;`,
+      unit: `out[i] = x[i] * ${T}(s) + ${T}(sh);`,
+    };
+  }
+  // dx = k * (g - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv, k = gamma * inv:
+  // folded into dx = k * g + x * a + b per channel.
+  return {
+    names: ['dy', 'x', ...(mode === 'backwardRelu' ? ['y'] : []), 'gamma', 'saveMean', 'saveInvStd', 'dgamma', 'dbeta'],
+    prelude: `let inv = saveInvStd[c]; let k = gamma[c] * inv; let a = -k * inv * dgamma[c] * params.invM;
+      let b = -k * dbeta[c] * params.invM - a * saveMean[c];`,
+    unit: `let g = ${mode === 'backwardRelu' ? `select(${T}(0.0), dy[i], y[i] > ${T}(0.0))` : 'dy[i]'};
+      out[i] = ${T}(k) * g + x[i] * ${T}(a) + ${T}(b);`,
+  };
+}
+
+const APPLY_PARAMS = ['N: u32', 'C: u32', 'eps: f32', 'invM: f32'];
+
+function applyBindings(names: string[], T: string): string {
+  const perUnit = new Set(['dy', 'x', 'y']);
+  const binds = names.map((nm, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${nm}: array<${perUnit.has(nm) ? T : 'f32'}>;`);
+  binds.push(`@group(0) @binding(${names.length + 1}) var<storage, read_write> out: array<${T}>;`);
+  return binds.join('\n');
+}
+
 /**
- * The flat pass. Bindings by mode (then the output):
+ * The elementwise pass. One row of workgroups per channel (grid [ceil(N / nb), C]), so the
+ * channel and its scalars are uniform across the workgroup: no per-lane gathers of
+ * per-channel values. Each workgroup covers `nb` planes of its channel; the plane size HW
+ * (in units) is a constant of the generated code, so `j / HW` is a multiply and shift.
+ * Bindings by mode (then the output):
  * train/trainRelu: x, gamma, beta, saveMean, saveInvStd -> y
  * eval:            x, gamma, beta, runningMean, runningVar -> y
  * backward:        dy, x, gamma, saveMean, saveInvStd, dgamma, dbeta -> dx   (backwardRelu adds y after x)
  */
-export const applyKernel = memoKernel((mode: ApplyMode, vec: boolean) => {
+export const applyKernel = memoKernel((mode: ApplyMode, vec: boolean, hw: number, nb: number) => {
   const T = vec ? 'vec4f' : 'f32';
-  const bwd = mode === 'backward' || mode === 'backwardRelu';
-  const names = bwd
-    ? ['dy', 'x', ...(mode === 'backwardRelu' ? ['y'] : []), 'gamma', 'saveMean', 'saveInvStd', 'dgamma', 'dbeta']
-    : ['x', 'gamma', 'beta', mode === 'eval' ? 'runningMean' : 'saveMean', mode === 'eval' ? 'runningVar' : 'saveInvStd'];
-  const perUnit = new Set(['dy', 'x', 'y']);
-  const binds = names.map((nm, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${nm}: array<${perUnit.has(nm) ? T : 'f32'}>;`);
-  binds.push(`@group(0) @binding(${names.length + 1}) var<storage, read_write> out: array<${T}>;`);
-  let body: string;
-  if (mode === 'train' || mode === 'trainRelu') {
-    body = `let s = gamma[c] * saveInvStd[c];
-      let r = (x[i] - ${T}(saveMean[c])) * ${T}(s) + ${T}(beta[c]);
-      out[i] = ${mode === 'trainRelu' ? `max(r, ${T}(0.0))` : 'r'};`;
-  } else if (mode === 'eval') {
-    body = `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps);
-      out[i] = (x[i] - ${T}(runningMean[c])) * ${T}(s) + ${T}(beta[c]);`;
-  } else {
-    body = `let inv = saveInvStd[c];
-      let g = ${mode === 'backwardRelu' ? `select(${T}(0.0), dy[i], y[i] > ${T}(0.0))` : 'dy[i]'};
-      let xhat = (x[i] - ${T}(saveMean[c])) * ${T}(inv);
-      out[i] = ${T}(gamma[c] * inv) * (g - ${T}(dbeta[c] * params.invM) - xhat * ${T}(dgamma[c] * params.invM));`;
-  }
-  const code = `${paramsStruct(['n: u32', 'stride: u32', 'C: u32', 'HW: u32', 'dq: u32', 'dc: u32', 'eps: f32', 'invM: f32'])}
-${binds.join('\n')}
-@compute @workgroup_size(${APPLY_WG}) fn main(${MAIN_ARGS}) {
-  var i = ${flatId(APPLY_WG)};
-  if (i >= params.n) { return; }
-  var q = i % params.HW;
-  var c = (i / params.HW) % params.C;
-  for (var k = 0u; k < ${APPLY_ITEMS}u; k++) {
-    if (i >= params.n) { return; }
-    {
-      ${body}
-    }
-    i += params.stride;
-    q += params.dq;
-    c += params.dc;
-    if (q >= params.HW) { q -= params.HW; c += 1u; }
-    if (c >= params.C) { c -= params.C; }
+  const { names, prelude, unit } = applyBody(mode, T);
+  const code = `${paramsStruct(APPLY_PARAMS)}
+${applyBindings(names, T)}
+@compute @workgroup_size(${APPLY_WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.y;
+  ${prelude}
+  let n0 = wid.x * ${nb}u;
+  let count = min(${nb}u, params.N - n0) * ${hw}u;
+  for (var j = lid; j < count; j += ${APPLY_WG}u) {
+    let i = ((n0 + j / ${hw}u) * params.C + c) * ${hw}u + j % ${hw}u;
+    ${unit}
   }
 }`;
   return kernel(`batchnorm.${mode}`, [...names.map(() => 'read' as const), 'read_write'], code);
