@@ -7,8 +7,8 @@
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { problemKey, type GemmProblem } from './gemm.js';
-import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel } from './subgroup.js';
-import { DEFAULT_TILE, gemmRows, splitReduceKernel, tiledKernel } from './tiled.js';
+import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, type SubgroupConfig } from './subgroup.js';
+import { DEFAULT_TILE, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
 
 export type Conv2dVariant = 'tiled' | 'subgroup';
 
@@ -35,21 +35,56 @@ export function conv2dVariant(): Conv2dVariant {
   return (chosen ??= subgroupsUsable() && runtime().report.isSoftware ? 'subgroup' : 'tiled');
 }
 
+export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig>;
+let override: KernelConfig | undefined;
+
+/** Overrides the kernel configuration of every variant (variant benchmarks); undefined restores the defaults. */
+export function setConv2dKernelConfig(cfg: KernelConfig | undefined): void {
+  override = cfg;
+}
+
+function pick<T extends object>(dflt: T): T {
+  const out = { ...dflt };
+  for (const k of Object.keys(dflt) as (keyof T)[]) {
+    const v = (override as Record<string, unknown> | undefined)?.[k as string];
+    if (v !== undefined) out[k] = v as T[keyof T];
+  }
+  return out;
+}
+
+/** The configuration of `variant`'s kernel for a problem. */
+export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): SubgroupConfig | TileConfig {
+  return variant === 'subgroup' ? pick(subgroupConfigFor(gemmRows(p))) : pick(DEFAULT_TILE);
+}
+
+/**
+ * The subgroup kernel's block for a GEMM with `rows` rows, measured on lavapipe (ResNet20 shapes,
+ * batch 128, interleaved runs): 64 accumulators per lane beat 32 despite register pressure, as
+ * long as no rows are wasted: 4 rows x 16 columns per lane when the rows come in 32s, else 2 x 32;
+ * tiny row counts (the stem's input gradient, 3 rows) take 1 x 32.
+ */
+export function subgroupConfigFor(rows: number): SubgroupConfig {
+  if (rows <= SUBGROUP_SIZE) return { ...DEFAULT_SUBGROUP, rm: 1, tc: 32, sgs: 1 };
+  if (rows % (4 * SUBGROUP_SIZE) === 0) return { ...DEFAULT_SUBGROUP, rm: 4, tc: 16, sgs: 2 };
+  return { ...DEFAULT_SUBGROUP, rm: 2, tc: 32, sgs: 1 };
+}
+
 const plans = new Map<string, GemmPlan>();
 
 export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): GemmPlan {
-  const key = `${variant}|${name}|${problemKey(p)}`;
+  const cfg = kernelConfigFor(p, variant);
+  const key = `${variant}|${name}|${problemKey(p)}|${JSON.stringify(cfg)}`;
   let plan = plans.get(key);
   if (!plan) {
     const rows = gemmRows(p);
     const pixels = p.kind === 'wgrad' ? p.g.ho * p.g.wo : 1;
+    const rowUnits = p.kind === 'wgrad' ? p.g.ho : 1; // whole output rows
     if (variant === 'subgroup') {
-      const cfg = DEFAULT_SUBGROUP;
-      const unitsPerImage = p.kind === 'wgrad' ? p.g.ho : 1; // whole output rows
-      plan = { source: subgroupKernel(name, p, cfg), rows, rowsPerGroup: SUBGROUP_SIZE * cfg.rm, colsPerGroup: cfg.tc * cfg.sgs, unitsPerImage };
+      const c = cfg as SubgroupConfig;
+      plan = { source: subgroupKernel(name, p, c), rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: c.tc * c.sgs, unitsPerImage: rowUnits };
     } else {
-      const cfg = DEFAULT_TILE;
-      plan = { source: tiledKernel(name, p, cfg), rows, rowsPerGroup: cfg.tm, colsPerGroup: cfg.tn, unitsPerImage: pixels };
+      const c = cfg as TileConfig;
+      plan = { source: tiledKernel(name, p, c), rows, rowsPerGroup: c.tm, colsPerGroup: c.tn, unitsPerImage: pixels };
     }
     plans.set(key, plan);
   }
