@@ -135,6 +135,23 @@ class SmallNet extends Module {
   }
 }
 
+describe('modules', () => {
+  it("dispose what forward() creates and does not return; the graph keeps what backward needs", async () => {
+    let inner: Tensor | undefined;
+    class Twice extends Module {
+      forward(x: Tensor): Tensor {
+        inner = F.mul(x, 2);
+        return F.mul(inner, inner);
+      }
+    }
+    const x = tensor([1, 2], [2], { requiresGrad: true });
+    const y = new Twice().forward(x);
+    expect(inner!.isDisposed).toBe(true);
+    F.sum(y).backward();
+    expect(await arr(x.grad)).toEqual([8, 16]);
+  });
+});
+
 describe('memory', () => {
   it('stays flat over many training steps (no readback inside the loop)', async () => {
     manualSeed(1);

@@ -5,7 +5,7 @@
 
 import { readSafetensors, writeSafetensors, runtime, Tensor as DeviceTensor, type SafeArray } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { backendOf, type BackendName } from '../backend.js';
 import { writeValues } from './init.js';
 
@@ -50,6 +50,22 @@ export abstract class Module {
   /** Training mode (batch statistics in BatchNorm) versus eval mode; set with train()/eval(). */
   training = true;
   private readonly _buffers = new Map<string, Tensor>();
+
+  /**
+   * Every forward() runs as a tidy() scope: tensors it creates and does not return are
+   * disposed when it returns (what backward needs stays with the graph), so activations are
+   * freed as backward goes instead of when the training step ends. keep() a tensor to hold on
+   * to it.
+   */
+  constructor() {
+    const forward = this.forward;
+    Object.defineProperty(this, 'forward', {
+      value: (...args: unknown[]) => tidy(() => (forward as (...a: unknown[]) => Tensor).apply(this, args)),
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    });
+  }
 
   /** Computes the module's output. */
   abstract forward(input: Tensor): Tensor;
