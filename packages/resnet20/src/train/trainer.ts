@@ -29,6 +29,7 @@ import { loadCifar10, TrainLoader, testBatches, uploadBatch, type CifarSplit, su
 import { ProgressBar } from '../util/progress.js';
 import { parseTrainArgs, TRAIN_HELP, type TrainConfig } from './config.js';
 import { loadCheckpoint, saveCheckpoint, type NamedArrays } from './checkpoint.js';
+import { trainStep } from './step.js';
 import { appendMetrics, finalSummary, tableHeader, tableRow, type EpochMetrics } from './report.js';
 import { curvesSvg } from './plot.js';
 
@@ -244,16 +245,7 @@ export async function trainMain(argv: string[]): Promise<number> {
       for (; step < steps; step++) {
         const batch = loader.batch(epoch, step);
         const g = uploadBatch(batch);
-        tidy(() => {
-          const logits = model.forward(fromDevice(g.x));
-          const loss = crossEntropy(logits, g.labels, { labelSmoothing: cfg.labelSmoothing });
-          accumulate(lossSum, loss.data, batch.size);
-          accuracyCount(logits.data, g.labels, correct);
-          loss.backward();
-        });
-        opt.step();
-        opt.zeroGrad();
-        sched.step();
+        trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
         g.x.dispose();
         g.labels.dispose();
         await pacer.wait(); // the previous step, mostly asleep

@@ -1,0 +1,173 @@
+// End-to-end benchmarks of `pnpm bench`: a whole ResNet20 training step and inference, on the
+// adapter in use.
+//   - training images/s at batch 128 (augmentation on the GPU, forward, loss, backward, SGD),
+//     and model FLOP utilization = images/s x 3 x 81.6 MFLOP / the ALU ceiling of this run
+//   - inference images/s at batch 256 (eval mode)
+//   - a per-kernel breakdown of one training step from GPU timestamps
+//   - time to the first training step from a cold start, in a fresh process
+//   - GPU memory held after 100 and after 1000 steps (must be equal), and pool misses between
+// Images are random bytes: the pipeline is the trainer's, the values don't change the cost.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runtime, Rng, SubmitPacer, Tensor } from '@wgtorch/tensor';
+import { SGD, OneCycleLR, noGrad, tidy, fromDevice } from '@wgtorch/autograd';
+import { ResNet20, RESNET20_FORWARD_FLOPS, TrainLoader, decayGroups, trainStep, uploadBatch, testBatches, type CifarSplit } from '@wgtorch/resnet20';
+import type { BenchContext } from './harness.js';
+
+export interface EndToEndReport {
+  trainImagesPerSec: number;
+  mfu: number;
+  inferImagesPerSec: number;
+  coldStartMs: number;
+  memoryBytesAt100: number;
+  memoryBytesAt1000: number;
+  /** Batch size of the memory check (smaller than 128 on slow adapters to keep the run short). */
+  memoryBatch: number;
+  /** Buffers the pool had to create between step 100 and step 1000 (0: no per-step allocation). */
+  poolMissesAfter100: number;
+  /** Milliseconds per kernel family in one training step (GPU timestamps), largest first. */
+  breakdown: { kernel: string; ms: number; dispatches: number }[];
+}
+
+function randomSplit(n: number, seed: number): CifarSplit {
+  const rng = new Rng(seed);
+  const images = new Uint8Array(n * 3072);
+  for (let i = 0; i < images.length; i++) images[i] = rng.nextU32() & 255;
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
+  return { n, images, labels } as CifarSplit;
+}
+
+function makeRun(batch: number, split: CifarSplit) {
+  const model = new ResNet20({ seed: 0 });
+  const { decay, noDecay } = decayGroups(model, false);
+  const opt = new SGD([{ params: decay, weightDecay: 5e-4 }, { params: noDecay, weightDecay: 0 }], { lr: 0.05, momentum: 0.9, nesterov: true });
+  const loader = new TrainLoader(split, { batchSize: batch, seed: 0 });
+  const sched = new OneCycleLR(opt, { maxLr: 0.05, totalSteps: 100000, pctStart: 0.25, divFactor: 10, finalDivFactor: 100 });
+  const pacer = new SubmitPacer(runtime());
+  let step = 0;
+  const lossSum = Tensor.zeros([1]);
+  const correct = Tensor.zeros([1]);
+  return {
+    model,
+    /** Records one step and submits it once the previous one is done (as the trainer does). */
+    async step(): Promise<void> {
+      const b = loader.batch(0, step++ % loader.steps);
+      const g = uploadBatch(b);
+      trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct });
+      g.dispose();
+      await pacer.wait();
+      pacer.submit();
+    },
+    async finish(): Promise<void> {
+      await pacer.wait();
+      await runtime().sync();
+    },
+    dispose(): void {
+      lossSum.dispose();
+      correct.dispose();
+      opt.dispose();
+      model.dispose();
+    },
+  };
+}
+
+async function timeSteps(run: ReturnType<typeof makeRun>, n: number): Promise<number> {
+  await run.finish();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await run.step();
+  await run.finish();
+  return (performance.now() - t0) / n;
+}
+
+function memoryInUse(): number {
+  const s = runtime().pool.getStats();
+  return s.liveBytes + s.pooledBytes;
+}
+
+/** Cold start in a fresh process: runtime, model, first training step done on the GPU. */
+function coldStartMs(): number {
+  // This module runs bundled under .cache/run/; find the repository from there.
+  let root = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(root, 'pnpm-workspace.yaml')) && dirname(root) !== root) root = dirname(root);
+  const r = spawnSync(process.execPath, [join(root, 'scripts/run-ts.mjs'), 'benchmarks/src/e2e-coldstart.ts'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const m = /coldStartMs=([\d.]+)/.exec(r.stdout ?? '');
+  if (!m) throw new Error(`cold-start child failed: ${(r.stderr || r.stdout || '').slice(-500)}`);
+  return Number(m[1]);
+}
+
+export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
+  const quick = ctx.quick;
+  const software = runtime().report.isSoftware;
+  const split = randomSplit(2048, 1);
+
+  // Training throughput at batch 128.
+  const B = 128;
+  const train = makeRun(B, split);
+  for (let i = 0; i < 2; i++) await train.step(); // compile and warm up
+  const msPerStep = await timeSteps(train, quick ? 3 : software ? 8 : 50);
+  const trainImagesPerSec = (1000 * B) / msPerStep;
+  const trainFlops = 3 * RESNET20_FORWARD_FLOPS * B;
+  const mfu = (trainFlops / msPerStep / 1e6) / ctx.ceilings.aluGflops;
+  ctx.addRow({ kernel: 'e2e.trainStep', shape: `ResNet20 batch ${B}`, medianMs: msPerStep, gflops: trainFlops / msPerStep / 1e6, extra: { imgPerSec: trainImagesPerSec } });
+
+  // Per-kernel breakdown of one step.
+  const breakdown: EndToEndReport['breakdown'] = [];
+  await train.finish();
+  if (runtime().dispatcher.startProfiling()) {
+    await train.step();
+    await train.finish();
+    const timings = await runtime().dispatcher.stopProfiling();
+    const by = new Map<string, { ms: number; dispatches: number }>();
+    for (const t of timings) {
+      const e = by.get(t.name) ?? { ms: 0, dispatches: 0 };
+      e.ms += t.ms;
+      e.dispatches++;
+      by.set(t.name, e);
+    }
+    for (const [kernel, e] of by) breakdown.push({ kernel, ...e });
+    breakdown.sort((a, b) => b.ms - a.ms);
+    const total = breakdown.reduce((a, b) => a + b.ms, 0);
+    console.log(`\none training step (batch ${B}) by kernel, GPU timestamps (one pass per dispatch while profiling): ${total.toFixed(1)} ms in ${timings.length} dispatches`);
+    for (const e of breakdown) console.log(`  ${e.kernel.padEnd(34)} ${e.ms.toFixed(2).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.dispatches).padStart(4)} dispatches`);
+    console.log('');
+  }
+  train.dispose();
+
+  // Inference at batch 256.
+  const IB = 256;
+  const model = new ResNet20({ seed: 0 }).eval();
+  const batch = testBatches(split, IB).next().value!;
+  const g = uploadBatch(batch);
+  const infer = () => noGrad(() => tidy(() => void model.forward(fromDevice(g.x))));
+  const inferMs = await ctx.time(infer, { warmup: 1, batches: quick ? 2 : 4 });
+  const inferImagesPerSec = (1000 * IB) / inferMs;
+  ctx.addRow({ kernel: 'e2e.inference', shape: `ResNet20 batch ${IB}`, medianMs: inferMs, gflops: (RESNET20_FORWARD_FLOPS * IB) / inferMs / 1e6, extra: { imgPerSec: inferImagesPerSec } });
+  g.dispose();
+  model.dispose();
+
+  // Memory: held after 100 steps and after 1000, with a small batch on software adapters.
+  const memoryBatch = software ? 8 : 128;
+  const mem = makeRun(memoryBatch, split);
+  const steps100 = quick ? 20 : 100;
+  const steps1000 = quick ? 60 : 1000;
+  for (let i = 0; i < steps100; i++) await mem.step();
+  await mem.finish();
+  const memoryBytesAt100 = memoryInUse();
+  const missesAt100 = runtime().pool.getStats().misses;
+  for (let i = steps100; i < steps1000; i++) await mem.step();
+  await mem.finish();
+  const memoryBytesAt1000 = memoryInUse();
+  const poolMissesAfter100 = runtime().pool.getStats().misses - missesAt100;
+  mem.dispose();
+  console.log(`memory (batch ${memoryBatch}): ${(memoryBytesAt100 / 2 ** 20).toFixed(1)} MiB after ${steps100} steps, ${(memoryBytesAt1000 / 2 ** 20).toFixed(1)} MiB after ${steps1000}; ${poolMissesAfter100} new GPU buffers in between`);
+
+  const cold = coldStartMs();
+  console.log(`cold start to the first training step done: ${cold.toFixed(0)} ms`);
+  console.log(`training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`);
+
+  return { trainImagesPerSec, mfu, inferImagesPerSec, coldStartMs: cold, memoryBytesAt100, memoryBytesAt1000, memoryBatch, poolMissesAfter100, breakdown };
+}
