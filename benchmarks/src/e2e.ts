@@ -142,7 +142,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const model = new ResNet20({ seed: 0 }).eval();
   const batch = testBatches(split, IB).next().value!;
   const g = uploadBatch(batch);
-  const infer = () => noGrad(() => tidy(() => void model.forward(fromDevice(g.x))));
+  const infer = () => noGrad(() => tidy(() => void model.forward(fromDevice(g.x.reshape(g.x.shape)))));
   const inferMs = await ctx.time(infer, { warmup: 1, batches: quick ? 2 : 4 });
   const inferImagesPerSec = (1000 * IB) / inferMs;
   ctx.addRow({ kernel: 'e2e.inference', shape: `ResNet20 batch ${IB}`, medianMs: inferMs, gflops: (RESNET20_FORWARD_FLOPS * IB) / inferMs / 1e6, extra: { imgPerSec: inferImagesPerSec } });
@@ -151,6 +151,9 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
 
   // Memory: held after 100 steps and after 1000, with a small batch on software adapters.
   const memoryBatch = software ? 8 : 128;
+  await runtime().sync();
+  runtime().dispatcher.forgetBindGroups();
+  runtime().pool.trim(); // drop what the batch-128/256 runs left pooled: measure this run alone
   const mem = makeRun(memoryBatch, split);
   const steps100 = quick ? 20 : 100;
   const steps1000 = quick ? 60 : 1000;
