@@ -151,9 +151,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
 
   // Memory: held after 100 steps and after 1000, with a small batch on software adapters.
   const memoryBatch = software ? 8 : 128;
-  await runtime().sync();
-  runtime().dispatcher.forgetBindGroups();
-  runtime().pool.trim(); // drop what the batch-128/256 runs left pooled: measure this run alone
+  await runtime().trim(); // drop what the batch-128/256 runs left pooled: measure this run alone
   const mem = makeRun(memoryBatch, split);
   const steps100 = quick ? 20 : 100;
   const steps1000 = quick ? 60 : 1000;

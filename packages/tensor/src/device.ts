@@ -126,6 +126,13 @@ export class Runtime {
     this.checkErrors();
   }
 
+  /** Waits for the GPU, then destroys pooled (unused) buffers, e.g. between phases with different shapes. */
+  async trim(): Promise<void> {
+    await this.sync();
+    this.dispatcher.forgetBindGroups();
+    this.pool.trim();
+  }
+
   get isDestroyed(): boolean {
     return this.destroyed;
   }
