@@ -1,7 +1,7 @@
 // Two backends run the same op code: 'gpu' (device tensors and the WGSL launchers) and 'cpu64'
 // (float64 arrays and the kernels' float64 references). Every launcher `foo` of
 // @wgtorch/kernels-wgsl has a reference `fooRef` with the same arguments, so a backend is the
-// set of kernels looked up under one naming rule, plus how its arrays are held and released.
+// table of one or the other, plus how its arrays are held and released.
 
 import * as kernels from '@wgtorch/kernels-wgsl';
 import { Tensor as DeviceTensor, runtime } from '@wgtorch/tensor';
@@ -84,41 +84,99 @@ export interface Backend {
   labels(l: Int32Array | DeviceTensor): unknown;
 }
 
-function missing(name: string, backend: string): never {
-  throw new Error(
-    `@wgtorch/autograd: the ${backend} backend needs '${name}' from @wgtorch/kernels-wgsl, which does not export it; ` +
-      'update @wgtorch/kernels-wgsl to a version with the full kernel set.',
-  );
+const K = kernels;
+
+/** The GPU launchers, checked against the contract by the compiler. */
+const gpuKernels: Kernels = {
+  conv2dForward: K.conv2dForward,
+  conv2dInputGrad: K.conv2dInputGrad,
+  conv2dWeightGrad: K.conv2dWeightGrad,
+  batchNormTrain: K.batchNormTrain,
+  batchNormTrainRelu: K.batchNormTrainRelu,
+  batchNormReluBackward: K.batchNormReluBackward,
+  batchNormEval: K.batchNormEval,
+  batchNormBackward: K.batchNormBackward,
+  addRelu: K.addRelu,
+  relu: K.relu,
+  reluBackward: K.reluBackward,
+  add: K.add,
+  sub: K.sub,
+  mul: K.mul,
+  div: K.div,
+  scale: K.scale,
+  addScalar: K.addScalar,
+  unary: K.unary,
+  fill: K.fill,
+  copy: K.copy,
+  transpose2d: K.transpose2d,
+  permute: K.permute,
+  sum: K.sum,
+  sumToShape: K.sumToShape,
+  avgPool2d: K.avgPool2d,
+  avgPool2dBackward: K.avgPool2dBackward,
+  globalAvgPool: K.globalAvgPool,
+  globalAvgPoolBackward: K.globalAvgPoolBackward,
+  matmul: K.matmul,
+  softmaxCrossEntropy: K.softmaxCrossEntropy,
+  logSoftmax: K.logSoftmax,
+  logSoftmaxBackward: K.logSoftmaxBackward,
+  softmax: K.softmax,
+  softmaxBackward: K.softmaxBackward,
+};
+
+/** The reference returns the updated running statistics; the GPU kernel updates them in place. */
+function inPlaceRunningStats(f: Kernels['batchNormTrain']): Kernels['batchNormTrain'] {
+  return (x, gamma, beta, rm, rv, o) => {
+    const r = f(x, gamma, beta, rm, rv, o);
+    if (r.runningMean && r.runningMean !== rm) (rm as F64).data.set((r.runningMean as F64).data);
+    if (r.runningVar && r.runningVar !== rv) (rv as F64).data.set((r.runningVar as F64).data);
+    return r;
+  };
 }
 
-const KERNEL_NAMES: (keyof Kernels)[] = [
-  'conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'batchNormTrain', 'batchNormEval', 'batchNormBackward',
-  'batchNormTrainRelu', 'batchNormReluBackward', 'addRelu', 'relu', 'reluBackward', 'add', 'sub', 'mul', 'div', 'scale', 'addScalar', 'unary', 'fill', 'copy', 'transpose2d',
-  'permute', 'sum', 'sumToShape', 'avgPool2d', 'avgPool2dBackward', 'globalAvgPool', 'globalAvgPoolBackward', 'matmul',
-  'softmaxCrossEntropy', 'logSoftmax', 'logSoftmaxBackward', 'softmax', 'softmaxBackward',
-];
-
-/** Kernels looked up by name when first called, so a missing one fails with its name. */
-function kernelTable(suffix: string, backend: string, overrides: Partial<Kernels> = {}): Kernels {
-  const table: Record<string, unknown> = {};
-  const mod = kernels as unknown as Record<string, unknown>;
-  for (const name of KERNEL_NAMES) {
-    table[name] =
-      overrides[name] ??
-      ((...args: unknown[]) => {
-        const f = mod[name + suffix];
-        if (typeof f !== 'function') missing(name + suffix, backend);
-        return (f as (...a: unknown[]) => unknown)(...args);
-      });
-  }
-  return table as unknown as Kernels;
-}
+/** The float64 references: the same arguments, F64 for Tensor. */
+const cpuKernels: Kernels = {
+  conv2dForward: K.conv2dForwardRef,
+  conv2dInputGrad: K.conv2dInputGradRef,
+  conv2dWeightGrad: K.conv2dWeightGradRef,
+  batchNormTrain: inPlaceRunningStats(K.batchNormTrainRef),
+  batchNormTrainRelu: inPlaceRunningStats(K.batchNormTrainReluRef),
+  batchNormReluBackward: K.batchNormReluBackwardRef,
+  batchNormEval: K.batchNormEvalRef,
+  batchNormBackward: K.batchNormBackwardRef,
+  addRelu: K.addReluRef,
+  relu: K.reluRef,
+  reluBackward: K.reluBackwardRef,
+  add: K.addRef,
+  sub: K.subRef,
+  mul: K.mulRef,
+  div: K.divRef,
+  scale: K.scaleRef,
+  addScalar: K.addScalarRef,
+  unary: K.unaryRef,
+  fill: K.fillRef,
+  copy: K.copyRef,
+  transpose2d: K.transpose2dRef,
+  permute: K.permuteRef,
+  sum: K.sumRef,
+  sumToShape: K.sumToShapeRef,
+  avgPool2d: K.avgPool2dRef,
+  avgPool2dBackward: K.avgPool2dBackwardRef,
+  globalAvgPool: K.globalAvgPoolRef,
+  globalAvgPoolBackward: K.globalAvgPoolBackwardRef,
+  matmul: K.matmulRef,
+  softmaxCrossEntropy: K.softmaxCrossEntropyRef,
+  logSoftmax: K.logSoftmaxRef,
+  logSoftmaxBackward: K.logSoftmaxBackwardRef,
+  softmax: K.softmaxRef,
+  softmaxBackward: K.softmaxBackwardRef,
+};
 
 const isDevice = (r: Raw): r is DeviceTensor => r instanceof DeviceTensor;
 
 export const gpu: Backend = {
   name: 'gpu',
-  k: kernelTable('', 'gpu'),
+  k: gpuKernels,
   shape: (r) => r.shape,
   retain: (r) => (r as DeviceTensor).reshape((r as DeviceTensor).shape),
   release: (r) => (r as DeviceTensor).dispose(),
@@ -144,26 +202,9 @@ function f64Of(data: ArrayLike<number>, shape: readonly number[]): F64 {
   return { data: Float64Array.from(data), shape: [...shape] };
 }
 
-/** The reference returns the updated running statistics; the GPU kernel updates them in place. */
-function trainRefInPlace(name: string): Kernels['batchNormTrain'] {
-  return (x, gamma, beta, rm, rv, o) => {
-    const f = (kernels as unknown as Record<string, unknown>)[name] as Kernels['batchNormTrain'] | undefined;
-    if (!f) missing(name, 'cpu64');
-    const r = f(x, gamma, beta, rm, rv, o);
-    if (r.runningMean && r.runningMean !== rm) (rm as F64).data.set((r.runningMean as F64).data);
-    if (r.runningVar && r.runningVar !== rv) (rv as F64).data.set((r.runningVar as F64).data);
-    return r;
-  };
-}
-
-const cpuOverrides: Partial<Kernels> = {
-  batchNormTrain: trainRefInPlace('batchNormTrainRef'),
-  batchNormTrainRelu: trainRefInPlace('batchNormTrainReluRef'),
-};
-
 export const cpu64: Backend = {
   name: 'cpu64',
-  k: kernelTable('Ref', 'cpu64', cpuOverrides),
+  k: cpuKernels,
   shape: (r) => r.shape,
   retain: (r) => r,
   release: () => {},

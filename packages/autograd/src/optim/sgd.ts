@@ -5,7 +5,7 @@
 //   p -= lr * d
 // One fused launch per parameter group (`sgdStep` of @wgtorch/kernels-wgsl) on the GPU.
 
-import * as kernels from '@wgtorch/kernels-wgsl';
+import { sgdStep, sgdStepRef } from '@wgtorch/kernels-wgsl';
 import { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import type { Backend, Raw } from '../backend.js';
@@ -44,15 +44,6 @@ export interface SgdState {
   /** Momentum buffers keyed by the parameter's index over all groups in order ('0', '1', ...). */
   momentumBuffers: Map<string, { shape: number[]; data: Float32Array }>;
 }
-
-type SgdStepFn = (
-  params: DeviceTensor[],
-  grads: DeviceTensor[],
-  bufs: DeviceTensor[],
-  o: { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number | number[]; firstStep: boolean },
-) => void;
-
-type SgdStepRefFn = (ps: F64[], gs: F64[], ms: F64[], o: Parameters<SgdStepFn>[3]) => { params: F64[]; momentumBufs: F64[] };
 
 /**
  * Stochastic gradient descent (torch.optim.SGD). Pass parameters, or groups such as
@@ -111,17 +102,13 @@ export class SGD {
   private update(b: Backend, g: ParamGroup, ps: Parameter[], firstStep: boolean): void {
     const o = { lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov, weightDecay: g.weightDecay, firstStep };
     const bufs = g.momentum !== 0 ? ps.map((p) => this.buffers.get(p)!) : [];
-    const mod = kernels as unknown as Record<string, unknown>;
-    if (b.name === 'gpu' && typeof mod.sgdStep === 'function') {
-      (mod.sgdStep as SgdStepFn)(ps.map((p) => p.raw as DeviceTensor), ps.map((p) => p.grad!.raw as DeviceTensor), bufs as DeviceTensor[], o);
-    } else if (b.name === 'cpu64' && typeof mod.sgdStepRef === 'function') {
+    if (b.name === 'gpu') {
+      sgdStep(ps.map((p) => p.raw as DeviceTensor), ps.map((p) => p.grad!.raw as DeviceTensor), bufs as DeviceTensor[], o);
+    } else {
       // The reference returns new arrays; the optimizer's contract is in place.
-      const r = (mod.sgdStepRef as SgdStepRefFn)(ps.map((p) => p.raw as F64), ps.map((p) => p.grad!.raw as F64), bufs as F64[], o);
+      const r = sgdStepRef(ps.map((p) => p.raw as F64), ps.map((p) => p.grad!.raw as F64), bufs as F64[], o);
       ps.forEach((p, i) => (p.raw as F64).data.set(r.params[i].data));
       bufs.forEach((m, i) => (m as F64).data.set(r.momentumBufs[i].data));
-    } else {
-      // Without the fused kernel: the same rule from elementwise kernels.
-      ps.forEach((p, i) => sgdComposite(b, p.raw, p.grad!.raw, bufs[i], o));
     }
   }
 
@@ -173,23 +160,4 @@ export class SGD {
     for (const [p, buf] of this.buffers) internals.backendOfTensor(p).release(buf);
     this.buffers.clear();
   }
-}
-
-function sgdComposite(
-  b: Backend,
-  p: Raw,
-  g: Raw,
-  buf: Raw | undefined,
-  o: { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number; firstStep: boolean },
-): void {
-  const tmp: Raw[] = [];
-  const t = (r: Raw) => (tmp.push(r), r);
-  let d = o.weightDecay ? t(b.k.add(g, t(b.k.scale(p, o.weightDecay)))) : g;
-  if (buf) {
-    const next = o.firstStep ? d : t(b.k.add(t(b.k.scale(buf, o.momentum)), t(b.k.scale(d, 1 - o.dampening))));
-    b.assign(buf, next);
-    d = o.nesterov ? t(b.k.add(d, t(b.k.scale(buf, o.momentum)))) : buf;
-  }
-  b.assign(p, t(b.k.add(p, t(b.k.scale(d, -o.lr)))));
-  for (const r of tmp) b.release(r);
 }
