@@ -4,7 +4,7 @@
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
-import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct, vecBinding } from '../elementwise/launch.js';
+import { checkF32, f32Lit, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct, vecBinding } from '../elementwise/launch.js';
 
 export interface AvgPool2dOptions {
   kernel: number | [number, number];
@@ -51,82 +51,85 @@ export function avgPool2dGeometry(kernelName: string, inputShape: readonly numbe
   return { N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW };
 }
 
-const GEOM_FIELDS = ['n: u32', 'H: u32', 'W: u32', 'OH: u32', 'OW: u32', 'kh: i32', 'kw: i32', 'sh: i32', 'sw: i32', 'ph: i32', 'pw: i32', 'inv: f32'];
+// Kernels are generated per geometry (sizes, kernel, stride, padding are constants), so
+// index arithmetic folds into multiplies and shifts and the window loops have fixed bounds.
 
-function geomParams(g: PoolGeometry, n: number): Uint8Array {
-  return params()
-    .u32(n)
-    .u32(g.H)
-    .u32(g.W)
-    .u32(g.OH)
-    .u32(g.OW)
-    .i32(g.kh)
-    .i32(g.kw)
-    .i32(g.sh)
-    .i32(g.sw)
-    .i32(g.ph)
-    .i32(g.pw)
-    .f32(1 / (g.kh * g.kw))
-    .data();
-}
-
-const avgPoolForward = kernel(
-  'pool.avgPool2d',
-  ['read', 'read_write'],
-  `${paramsStruct(GEOM_FIELDS)}
+const forwardKernel = memoKernel((g: PoolGeometry) =>
+  kernel(
+    'pool.avgPool2d',
+    ['read', 'read_write'],
+    `${paramsStruct(['n: u32'])}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
   let i = ${flatId(256)};
   if (i >= params.n) { return; }
-  let ow = i32(i % params.OW);
-  let oh = i32((i / params.OW) % params.OH);
-  let plane = i / (params.OW * params.OH);
-  let base = plane * params.H * params.W;
-  let h0 = oh * params.sh - params.ph;
-  let w0 = ow * params.sw - params.pw;
+  let ow = i32(i % ${g.OW}u);
+  let oh = i32((i / ${g.OW}u) % ${g.OH}u);
+  let base = (i / ${g.OW * g.OH}u) * ${g.H * g.W}u;
+  let h0 = oh * ${g.sh} - ${g.ph};
+  let w0 = ow * ${g.sw} - ${g.pw};
   var acc = 0.0;
-  for (var kh = max(0, -h0); kh < min(params.kh, i32(params.H) - h0); kh++) {
-    let row = base + u32(h0 + kh) * params.W;
-    for (var kw = max(0, -w0); kw < min(params.kw, i32(params.W) - w0); kw++) { acc += x[row + u32(w0 + kw)]; }
+  for (var kh = 0; kh < ${g.kh}; kh++) {
+    let h = h0 + kh;
+    if (h >= 0 && h < ${g.H}) {
+      let row = base + u32(h) * ${g.W}u;
+      for (var kw = 0; kw < ${g.kw}; kw++) {
+        let w = w0 + kw;
+        if (w >= 0 && w < ${g.W}) { acc += x[row + u32(w)]; }
+      }
+    }
   }
-  y[i] = acc * params.inv;
+  y[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};
 }`,
+  ),
 );
 
-// Each input element sums dy over the outputs whose window covers it.
-const avgPoolBackward = kernel(
-  'pool.avgPool2dBackward',
-  ['read', 'read_write'],
-  `${paramsStruct(GEOM_FIELDS)}
+// Each input element sums dy over the outputs whose window covers it. Without overlap or
+// padding that is exactly one output (or none, in the cropped remainder).
+const backwardKernel = memoKernel((g: PoolGeometry) => {
+  const direct = g.sh === g.kh && g.sw === g.kw && g.ph === 0 && g.pw === 0;
+  const body = direct
+    ? `let oh = ih / ${g.kh}; let ow = iw / ${g.kw};
+  var acc = 0.0;
+  if (oh < ${g.OH} && ow < ${g.OW}) { acc = dy[base + u32(oh * ${g.OW} + ow)]; }`
+    : `// outputs o with o*s <= i+p < o*s + k: ceil((i+p-k+1)/s) <= o <= (i+p)/s, kept non-negative before dividing
+  let oh0 = max(0, (ih - ${g.kh} + ${g.sh + g.sh * g.kh}) / ${g.sh} - ${g.kh});
+  let oh1 = min(${g.OH - 1}, ih / ${g.sh});
+  let ow0 = max(0, (iw - ${g.kw} + ${g.sw + g.sw * g.kw}) / ${g.sw} - ${g.kw});
+  let ow1 = min(${g.OW - 1}, iw / ${g.sw});
+  var acc = 0.0;
+  for (var oh = oh0; oh <= oh1; oh++) {
+    for (var ow = ow0; ow <= ow1; ow++) { acc += dy[base + u32(oh * ${g.OW} + ow)]; }
+  }`;
+  return kernel(
+    'pool.avgPool2dBackward',
+    ['read', 'read_write'],
+    `${paramsStruct(['n: u32'])}
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-fn ceilDiv(a: i32, b: i32) -> i32 { return select(-((-a) / b), (a + b - 1) / b, a > 0); }
 @compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
   let i = ${flatId(256)};
   if (i >= params.n) { return; }
-  let iw = i32(i % params.W) + params.pw;
-  let ih = i32((i / params.W) % params.H) + params.ph;
-  let plane = i / (params.W * params.H);
-  let base = plane * params.OH * params.OW;
-  // outputs o with o*s <= ip < o*s + k
-  let oh0 = max(0, ceilDiv(ih - params.kh + 1, params.sh));
-  let oh1 = min(i32(params.OH) - 1, ih / params.sh);
-  let ow0 = max(0, ceilDiv(iw - params.kw + 1, params.sw));
-  let ow1 = min(i32(params.OW) - 1, iw / params.sw);
-  var acc = 0.0;
-  for (var oh = oh0; oh <= oh1; oh++) {
-    for (var ow = ow0; ow <= ow1; ow++) { acc += dy[base + u32(oh) * params.OW + u32(ow)]; }
-  }
-  dx[i] = acc * params.inv;
+  let iw = i32(i % ${g.W}u) + ${g.pw};
+  let ih = i32((i / ${g.W}u) % ${g.H}u) + ${g.ph};
+  let base = (i / ${g.W * g.H}u) * ${g.OH * g.OW}u;
+  ${body}
+  dx[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};
 }`,
-);
+  );
+});
+
+/** The geometry without the batch and channel counts (the memo key of the kernels). */
+function planeGeometry(g: PoolGeometry): PoolGeometry {
+  return { ...g, N: 0, C: 0 };
+}
 
 export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   checkF32('avgPool2d', 'x', x);
   const g = avgPool2dGeometry('avgPool2d', x.shape, opts);
   const y = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', 'avgPool2d');
-  if (y.size > 0) launch(avgPoolForward, [x, y], flatGrid(y.size, 256).groups, geomParams(g, y.size));
+  if (y.size > 0) launch(forwardKernel(planeGeometry(g)), [x, y], flatGrid(y.size, 256).groups, params().u32(y.size).data());
   return y;
 }
 
@@ -138,7 +141,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
     throw new KernelArgumentError('avgPool2dBackward', `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`);
   }
   const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');
-  if (dx.size > 0) launch(avgPoolBackward, [dy, dx], flatGrid(dx.size, 256).groups, geomParams(g, dx.size));
+  if (dx.size > 0) launch(backwardKernel(planeGeometry(g)), [dy, dx], flatGrid(dx.size, 256).groups, params().u32(dx.size).data());
   return dx;
 }
 
