@@ -93,7 +93,10 @@ function coldStartMs(): number {
   // This module runs bundled under .cache/run/; find the repository from there.
   let root = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(root, 'pnpm-workspace.yaml')) && dirname(root) !== root) root = dirname(root);
-  const r = spawnSync(process.execPath, [join(root, 'scripts/run-ts.mjs'), 'benchmarks/src/e2e-coldstart.ts'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  // WGTORCH_COLDSTART_BUNDLE: a prebuilt bundle of e2e-coldstart.ts, where esbuild is absent.
+  const bundle = process.env.WGTORCH_COLDSTART_BUNDLE;
+  const args = bundle ? [bundle] : [join(root, 'scripts/run-ts.mjs'), 'benchmarks/src/e2e-coldstart.ts'];
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000 });
   const m = /coldStartMs=([\d.]+)/.exec(r.stdout ?? '');
   if (!m) throw new Error(`cold-start child failed: ${(r.stderr || r.stdout || '').slice(-500)}`);
   return Number(m[1]);
