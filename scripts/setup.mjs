@@ -66,7 +66,8 @@ const howTo =
   "On Ubuntu 24.04+ or Debian 13: apt-get install -y mesa-vulkan-drivers. On Fedora: dnf install mesa-vulkan-drivers.\n" +
   'With a GPU, install its vendor Vulkan driver instead. Then run this again (node scripts/setup.mjs).';
 
-if (process.platform !== 'linux' || !isDebianLike || !isRoot) {
+// WGTORCH_SETUP_NO_INSTALL=1: report only (tests use it to see the message without installing).
+if (process.platform !== 'linux' || !isDebianLike || !isRoot || process.env.WGTORCH_SETUP_NO_INSTALL === '1') {
   console.error(`setup: cannot install it automatically here (needs root on Debian/Ubuntu).\n${howTo}`);
   process.exit(1);
 }
