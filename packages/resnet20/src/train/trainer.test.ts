@@ -73,6 +73,28 @@ describe.skipIf(!dataDir)('training on CIFAR-10', () => {
     for (const k of Object.keys(wa)) expect(Buffer.compare(Buffer.from(wa[k].data.buffer), Buffer.from(wb[k].data.buffer)), k).toBe(0);
   }, 300_000);
 
+  it('a NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {
+    const dir = join(tmp, 'nan');
+    const common = ['--steps-per-epoch', '4', '--batch-size', '8', '--test-subset', '64', '--log-every', '1', '--run-dir', dir];
+    expect(await train([...common, '--epochs', '1'])).toBe(0);
+    const good = loadCheckpoint<{ globalStep: number }>(join(dir, CHECKPOINT_FILE));
+    const errors: string[] = [];
+    const err = console.error;
+    console.error = (m: string) => errors.push(String(m));
+    try {
+      // resume into a second epoch with an absurd learning rate
+      const cfgPath = join(dir, CHECKPOINT_FILE);
+      const ck = loadCheckpoint<Record<string, unknown> & { config: Record<string, unknown> }>(cfgPath);
+      saveCheckpoint(cfgPath, { ...ck, state: { ...ck.state, config: { ...ck.state.config, epochs: 2, lr: 1e30, schedule: 'constant' } } });
+      expect(await train(['--resume', '--run-dir', dir])).toBe(3);
+    } finally {
+      console.error = err;
+    }
+    expect(errors.join('\n')).toMatch(/training loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+; the last good checkpoint .* is kept/);
+    const after = loadCheckpoint<{ globalStep: number }>(join(dir, CHECKPOINT_FILE));
+    expect(after.state.globalStep).toBe(good.state.globalStep);
+  }, 300_000);
+
   it('Ctrl-C saves a checkpoint and exits cleanly; resuming finishes the run', async () => {
     const dir = join(tmp, 'sigint');
     const child = spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', 'train', '--epochs', '1', '--steps-per-epoch', '400', '--batch-size', '8', '--test-subset', '64', '--run-dir', dir, '--data-dir', dataDir!, '--log-every', '1', '--quiet'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
