@@ -34,7 +34,9 @@ const apply = (c: Config) => {
   setConv2dVariant(c.variant);
   const { variant, ...rest } = c;
   void variant;
-  setConv2dKernelConfig(rest);
+  const { probe, ...cfg } = rest as typeof rest & { probe?: string };
+  (globalThis as { CONV_PROBE?: string }).CONV_PROBE = probe;
+  setConv2dKernelConfig({ ...cfg, probeTag: probe } as KernelConfig);
 };
 const name = (c: Config) => JSON.stringify(c).replace(/"/g, '');
 for (const op of ops) {

@@ -136,7 +136,18 @@ async function main(): Promise<void> {
       fraction: (r) => fractionOf(ceilings, r),
     };
     console.log('');
-    await e2e.runEndToEnd(ctx);
+    try {
+      await e2e.runEndToEnd(ctx);
+    } catch (err) {
+      // Keep the kernel rows (and --json) when the end-to-end benchmark fails.
+      console.log(`end-to-end benchmark failed: ${(err as Error).message.split('\n')[0]}`);
+      process.exitCode = 1;
+      try {
+        await rt.sync();
+      } catch {
+        // already reported
+      }
+    }
   }
 
   if (args.json) {
@@ -149,7 +160,7 @@ async function main(): Promise<void> {
 main().then(
   () => {
     runtime().destroy();
-    process.exit(0);
+    process.exit(process.exitCode ?? 0);
   },
   (err) => {
     console.error(err instanceof Error ? err.message : err);

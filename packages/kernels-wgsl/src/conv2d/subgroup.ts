@@ -18,10 +18,12 @@ export interface SubgroupConfig {
   sgs: number;
   /** Inline every kernel tap (constant offsets) instead of looping over them. */
   unrollTaps: boolean;
+  /** Reduction steps per loop iteration (lavapipe pays a loop iteration about what 16 FMAs cost). */
+  unrollK: number;
 }
 
 export const SUBGROUP_SIZE = 8;
-export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollTaps: false };
+export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollTaps: false, unrollK: 1 };
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
 function fmaBlock(rm: number, tc: number, indent: string): string {
@@ -32,6 +34,20 @@ function fmaBlock(rm: number, tc: number, indent: string): string {
     L.push(`${indent}}`);
   }
   return L.join('\n');
+}
+
+/** `for (v = 0; v < count; v++) body(v)` with `unroll` copies of the body per iteration. */
+function unrolledLoop(v: string, count: number, unroll: number, body: (v: string, ind: string) => string[], ind: string): string[] {
+  const u = Math.max(1, Math.min(unroll, count));
+  const main = count - (count % u);
+  const L: string[] = [];
+  if (main > 0) {
+    L.push(`${ind}for (var ${v}0 = 0u; ${v}0 < ${main}u; ${v}0 += ${u}u) {`);
+    for (let k = 0; k < u; k++) L.push(`${ind}  {`, `${ind}    let ${v} = ${v}0 + ${k}u;`, ...body(v, `${ind}    `), `${ind}  }`);
+    L.push(`${ind}}`);
+  }
+  for (let k = main; k < count; k++) L.push(`${ind}{`, `${ind}  let ${v} = ${k}u;`, ...body(v, `${ind}  `), `${ind}}`);
+  return L;
 }
 
 function accDecl(rm: number, tc: number): string {
@@ -78,11 +94,13 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       L.push(`${ind}let o${j} = select(0u, base${j} + u32(y${j}) * ${u32l(p.srcW)} + u32(x${j}), v${j});`);
     }
     for (let i = 0; i < rm; i++) L.push(`${ind}let w${i} = m${i} * ${u32l(p.wsm)} + ${ky} * ${u32l(p.kw)} + ${kx};`);
-    L.push(`${ind}for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
-    for (let j = 0; j < nb; j++) L.push(`${ind}  let b${j} = select(0.0, b_src[o${j} + c * ${u32l(srcHW)}], v${j});`);
-    for (let i = 0; i < rm; i++) L.push(`${ind}  let a${i} = a_src[w${i} + c * ${u32l(p.wsc)}];`);
-    L.push(fmaBlock(rm, tc, `${ind}  `));
-    L.push(`${ind}}`);
+    L.push(
+      ...unrolledLoop('c', p.c, cfg.unrollK, (c, ind2) => [
+        ...Array.from({ length: nb }, (_, j) => `${ind2}let b${j} = select(0.0, b_src[o${j} + ${c} * ${u32l(srcHW)}], v${j});`),
+        ...Array.from({ length: rm }, (_, i) => `${ind2}let a${i} = a_src[w${i} + ${c} * ${u32l(p.wsc)}];`),
+        fmaBlock(rm, tc, ind2),
+      ], ind),
+    );
   };
   const taps = p.ty.count * p.tx.count;
   if (cfg.unrollTaps) {
@@ -144,15 +162,19 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
     L.push(`    let rv${j} = okc${j} && iy${j} >= 0 && iy${j} < ${i32l(g.h)};`);
     L.push(`    let rb${j} = n * ${u32l(g.cin * g.h * g.w)} + cb${j} + u32(select(0, iy${j}, rv${j})) * ${u32l(g.w)};`);
   }
-  L.push(`    for (var ox = 0u; ox < ${u32l(g.wo)}; ox++) {`);
-  for (let i = 0; i < rm; i++) L.push(`      let a${i} = a_src[ar${i} + ox];`);
-  for (let j = 0; j < nb; j++) {
-    L.push(`      let ix${j} = i32(ox * ${u32l(g.sw)}) + dx${j};`);
-    L.push(`      let v${j} = rv${j} && ix${j} >= 0 && ix${j} < ${i32l(g.w)};`);
-    L.push(`      let b${j} = select(0.0, b_src[select(0u, rb${j} + u32(ix${j}), v${j})], v${j});`);
-  }
-  L.push(fmaBlock(rm, tc, '      '));
-  L.push(`    }`);
+  L.push(
+    ...unrolledLoop('ox', g.wo, cfg.unrollK, (ox, ind) => {
+      const B: string[] = [];
+      for (let i = 0; i < rm; i++) B.push(`${ind}let a${i} = a_src[ar${i} + ${ox}];`);
+      for (let j = 0; j < nb; j++) {
+        B.push(`${ind}let ix${j} = i32(${ox} * ${u32l(g.sw)}) + dx${j};`);
+        B.push(`${ind}let v${j} = rv${j} && ix${j} >= 0 && ix${j} < ${i32l(g.w)};`);
+        B.push(`${ind}let b${j} = select(0.0, b_src[select(0u, rb${j} + u32(ix${j}), v${j})], v${j});`);
+      }
+      B.push(fmaBlock(rm, tc, ind));
+      return B;
+    }, '    '),
+  );
   L.push(`  }`);
   for (let q = 0; q < tc; q++) {
     L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
