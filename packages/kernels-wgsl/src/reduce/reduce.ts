@@ -12,7 +12,7 @@ import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, para
 import { fill, copy } from '../elementwise/elementwise.js';
 
 export type ReduceOp = 'sum' | 'max';
-const WG = 256;
+const WG = 64;
 const IDENT: Record<ReduceOp, string> = { sum: '0.0', max: 'bitcast<f32>(neg_inf_bits)' };
 // Read at run time: WGSL rejects an infinite constant expression.
 const NEG_INF_DECL = 'var<private> neg_inf_bits: u32 = 0xff800000u;';
@@ -21,31 +21,29 @@ const COMBINE: Record<ReduceOp, (a: string, b: string) => string> = {
   max: (a, b) => `max(${a}, ${b})`,
 };
 
-function decode(prefix: string, n: number, v: string): string {
-  // offset of index `v` over groups prefix0.. (innermost last); sizes params.<prefix>N<i>, strides params.<prefix>S<i>
-  if (n === 0) return '0u';
+/** WGSL: the offset of index `v` over dimension groups (innermost last), sizes and strides as constants. */
+function decode(groups: Group[], v: string): string {
+  if (groups.length === 0) return 'return 0u;';
   let s = `var rem = ${v}; var off = 0u;`;
-  for (let i = n - 1; i >= 0; i--) {
-    s += i > 0 ? ` off += (rem % params.${prefix}n${i}) * params.${prefix}s${i}; rem /= params.${prefix}n${i};` : ` off += rem * params.${prefix}s${i};`;
+  for (let i = groups.length - 1; i >= 0; i--) {
+    const { n, s: st } = groups[i];
+    s += i > 0 ? ` off += (rem % ${n}u) * ${st}u; rem /= ${n}u;` : ` off += rem * ${st}u;`;
   }
-  return s;
+  return `${s} return off;`;
 }
 
-function fields(nk: number, nr: number): string[] {
-  const f = ['O: u32', 'R: u32', 'S: u32', 'chunk: u32', 'scale: f32'];
-  for (let i = 0; i < nk; i++) f.push(`kn${i}: u32`, `ks${i}: u32`);
-  for (let i = 0; i < nr; i++) f.push(`rn${i}: u32`, `rs${i}: u32`);
-  return f;
-}
+const FIELDS = ['O: u32', 'R: u32', 'S: u32', 'chunk: u32', 'scale: f32'];
 
-const treeKernel = memoKernel((op: ReduceOp, nk: number, nr: number) => {
-  const code = `${paramsStruct(fields(nk, nr))}
+// Kernels are generated per reduction plan (group sizes and strides are constants, so the
+// index decode is multiplies and shifts); O, R and the split stay uniforms.
+const treeKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[]) => {
+  const code = `${paramsStruct(FIELDS)}
 ${NEG_INF_DECL}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 var<workgroup> sh: array<f32, ${WG}>;
-fn keptOffset(o: u32) -> u32 { ${nk ? `${decode('k', nk, 'o')} return off;` : 'return 0u;'} }
-fn redOffset(r: u32) -> u32 { ${nr ? `${decode('r', nr, 'r')} return off;` : 'return 0u;'} }
+fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
+fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
 @compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let w = wid.x + wid.y * nwg.x;
   let valid = w < params.O * params.S;
@@ -68,13 +66,13 @@ fn redOffset(r: u32) -> u32 { ${nr ? `${decode('r', nr, 'r')} return off;` : 're
   return kernel(`reduce.${op}`, ['read', 'read_write'], code);
 });
 
-const serialKernel = memoKernel((op: ReduceOp, nk: number, nr: number) => {
-  const code = `${paramsStruct(fields(nk, nr))}
+const serialKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[]) => {
+  const code = `${paramsStruct(FIELDS)}
 ${NEG_INF_DECL}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-fn keptOffset(o: u32) -> u32 { ${nk ? `${decode('k', nk, 'o')} return off;` : 'return 0u;'} }
-fn redOffset(r: u32) -> u32 { ${nr ? `${decode('r', nr, 'r')} return off;` : 'return 0u;'} }
+fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
+fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
 @compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
   let o = ${flatId(64)};
   if (o >= params.O) { return; }
@@ -108,7 +106,7 @@ export function reducedShape(shape: readonly number[], axes: readonly number[], 
   return out;
 }
 
-interface Group {
+export interface Group {
   n: number;
   s: number;
 }
@@ -138,18 +136,15 @@ function plan(shape: readonly number[], axes: readonly number[]): { kept: Group[
   return { kept, red };
 }
 
-function packParams(O: number, R: number, S: number, chunk: number, scale: number, kept: Group[], red: Group[]): Uint8Array {
-  const p = params().u32(O).u32(R).u32(S).u32(chunk).f32(scale);
-  for (const g of kept) p.u32(g.n).u32(g.s);
-  for (const g of red) p.u32(g.n).u32(g.s);
-  return p.data();
+function packParams(O: number, R: number, S: number, chunk: number, scale: number): Uint8Array {
+  return params().u32(O).u32(R).u32(S).u32(chunk).f32(scale).data();
 }
 
 function treeLaunch(op: ReduceOp, x: Tensor, out: Tensor, O: number, R: number, S: number, scale: number, kept: Group[], red: Group[]): void {
   const chunk = Math.ceil(R / S);
-  const k = treeKernel(op, kept.length, red.length);
+  const k = treeKernel(op, kept, red);
   const groups = flatGrid(O * S, 1).groups;
-  launch(k, [x, out], groups, packParams(O, R, S, chunk, scale, kept, red));
+  launch(k, [x, out], groups, packParams(O, R, S, chunk, scale));
 }
 
 export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: readonly number[], keepdim: boolean, mean: boolean): Tensor {
@@ -166,11 +161,11 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
   const scale = mean ? 1 / R : 1;
   const out = Tensor.empty(outShape, 'f32', kernelName);
   if (R <= 32 || (O >= 4096 && R <= 1024)) {
-    const k = serialKernel(op, kept.length, red.length);
-    launch(k, [x, out], flatGrid(O, 64).groups, packParams(O, R, 1, R, scale, kept, red));
+    const k = serialKernel(op, kept, red);
+    launch(k, [x, out], flatGrid(O, 64).groups, packParams(O, R, 1, R, scale));
     return out;
   }
-  const S = O < 64 && R > 16384 ? Math.min(256, Math.ceil(R / 8192)) : 1;
+  const S = O < 64 && R > 32768 ? Math.min(256, Math.ceil(R / 16384)) : 1;
   if (S === 1) {
     treeLaunch(op, x, out, O, R, 1, scale, kept, red);
     return out;
