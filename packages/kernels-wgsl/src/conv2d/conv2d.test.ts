@@ -11,8 +11,10 @@ import {
   conv2dWeightGrad,
   conv2dWeightGradRef,
   conv2dVariant,
+  setConv2dKernelConfig,
   setConv2dVariant,
   type Conv2dOptions,
+  type KernelConfig,
 } from './index.js';
 import { availableVariants } from './variants.js';
 
@@ -135,6 +137,31 @@ for (const variant of availableVariants()) {
     });
     for (const fc of fixtureCases()) if (full) it(fc.name, fc.run);
   });
+}
+
+// The subgroup kernel's other blocks and its row-segment window, forced on the awkward shapes
+// (partial tiles, stride 2, 5x5, input-gradient phases whose taps run backwards).
+if (availableVariants().includes('subgroup')) {
+  const forced: [string, KernelConfig][] = [
+    ['window 2x32', { rm: 2, tc: 32, sgs: 1, window: true }],
+    ['window 4x16, 2 subgroups', { rm: 4, tc: 16, sgs: 2, window: true }],
+    ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
+  ];
+  for (const [what, cfg] of forced) {
+    describe(`conv2d subgroup kernels, ${what}`, () => {
+      beforeAll(() => {
+        setConv2dVariant('subgroup');
+        setConv2dKernelConfig(cfg);
+      });
+      afterAll(() => {
+        setConv2dVariant(undefined);
+        setConv2dKernelConfig(undefined);
+      });
+      CASES.forEach((c, i) => {
+        if ([1, 2, 3, 9, 12].includes(i)) it(label(c), randomCase(c, i));
+      });
+    });
+  }
 }
 
 describe('conv2d argument errors', () => {

@@ -34,7 +34,7 @@ function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRan
   const kchunk = k?.chunk ?? Math.max(1, ktotal);
   const splits = k ? Math.ceil(k.total / k.chunk) : 1;
   const plan = gemmPlan(kernel, p, conv2dVariant());
-  const groups: [number, number, number] = [Math.ceil(cols / plan.colsPerGroup), Math.ceil(plan.rows / plan.rowsPerGroup), splits];
+  const groups: [number, number, number] = [plan.colGroups(n), Math.ceil(plan.rows / plan.rowsPerGroup), splits];
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(kernel, `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }

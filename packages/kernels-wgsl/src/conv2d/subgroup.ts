@@ -16,14 +16,18 @@ export interface SubgroupConfig {
   tc: number;
   /** Subgroups per workgroup (they take neighbouring column tiles). */
   sgs: number;
-  /** Inline every kernel tap (constant offsets) instead of looping over them. */
-  unrollTaps: boolean;
   /** Reduction steps per loop iteration (lavapipe pays a loop iteration about what 16 FMAs cost). */
   unrollK: number;
+  /**
+   * Conv-like GEMMs: a tile is tc neighbouring pixels of one row, and the subgroup gathers the
+   * row segment they cover once per (tap row, channel), serving every tap of the row from it by
+   * broadcast (a 3-wide kernel at stride 1 needs (tc+2)/8 gathers per lane instead of 3*tc/8).
+   */
+  window: boolean;
 }
 
 export const SUBGROUP_SIZE = 8;
-export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollTaps: false, unrollK: 1 };
+export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false };
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
 function fmaBlock(rm: number, tc: number, indent: string): string {
@@ -103,18 +107,7 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
     );
   };
   const taps = p.ty.count * p.tx.count;
-  if (cfg.unrollTaps) {
-    // Every tap inline: constant offsets, but the code (and compile time) grows with the taps.
-    for (let a = 0; a < p.ty.count; a++) {
-      for (let b = 0; b < p.tx.count; b++) {
-        L.push('  {');
-        const k = (ax: typeof p.ty, i: number) => u32l(ax.k0 + i * ax.kstep);
-        const c = (ax: typeof p.ty, i: number) => i32l(ax.c0 + i * ax.cstep);
-        tapBody(k(p.ty, a), k(p.tx, b), c(p.ty, a), c(p.tx, b), '    ');
-        L.push('  }');
-      }
-    }
-  } else if (taps > 0) {
+  if (taps > 0) {
     L.push(`  for (var t = 0u; t < ${u32l(taps)}; t++) {`);
     L.push(`    let ta = t / ${u32l(p.tx.count)}; let tb = t % ${u32l(p.tx.count)};`);
     L.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)}; let kx = ${u32l(p.tx.k0)} + tb * ${u32l(p.tx.kstep)};`);
@@ -131,6 +124,76 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(p.outH * p.outW)}] = acc${i}_${q}; }`);
     }
     L.push(`  } }`);
+  }
+  return L.join('\n');
+}
+
+/** Column tiles of a conv-like GEMM in window mode: each image row of columns is cut in tc-wide tiles. */
+export function windowTiles(p: ConvLike, tc: number, n: number): number {
+  return n * p.colsY * Math.ceil(p.colsX / tc);
+}
+
+function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
+  const { rm, tc, sgs } = cfg;
+  const srcHW = p.srcH * p.srcW;
+  const tilesPerRow = Math.ceil(p.colsX / tc);
+  const cx = (b: number) => p.tx.c0 + b * p.tx.cstep;
+  const cxs = Array.from({ length: p.tx.count }, (_, b) => cx(b));
+  const cxmin = Math.min(...cxs);
+  const segLen = (tc - 1) * p.ax + Math.max(...cxs) - cxmin + 1;
+  const G = Math.ceil(segLen / SUBGROUP_SIZE);
+  const L: string[] = [
+    `  let sg = li / ${SUBGROUP_SIZE}u;`,
+    `  let tile = wid.x * ${sgs}u + sg;`,
+    `  let row = tile / ${u32l(tilesPerRow)};`,
+    `  let tx0 = (tile % ${u32l(tilesPerRow)}) * ${u32l(tc)};`,
+    `  let rowOk = row * ${u32l(p.colsX)} < params.ncols;`,
+    `  let n = row / ${u32l(p.colsY)}; let ty = row % ${u32l(p.colsY)};`,
+    `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
+  ];
+  for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${p.m - 1}u);`);
+  L.push(`  let base = n * ${u32l(p.c * srcHW)};`);
+  // Segment element e = lane + 8g sits at source column tx0*ax + cxmin + e.
+  for (let g = 0; g < G; g++) {
+    L.push(`  let sx${g} = i32(tx0 * ${u32l(p.ax)}) + ${i32l(cxmin)} + i32(lane + ${g * SUBGROUP_SIZE}u);`);
+    L.push(`  let xv${g} = rowOk && sx${g} >= 0 && sx${g} < ${i32l(p.srcW)} && lane + ${g * SUBGROUP_SIZE}u < ${segLen}u;`);
+  }
+  L.push(accDecl(rm, tc));
+  if (p.ty.count > 0 && p.tx.count > 0) {
+    L.push(`  for (var ta = 0u; ta < ${u32l(p.ty.count)}; ta++) {`);
+    L.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)};`);
+    L.push(`    let sy = i32(ty * ${u32l(p.ay)}) + ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)};`);
+    L.push(`    let yv = sy >= 0 && sy < ${i32l(p.srcH)};`);
+    L.push(`    let rowBase = base + u32(select(0, sy, yv)) * ${u32l(p.srcW)};`);
+    for (let g = 0; g < G; g++) {
+      L.push(`    let v${g} = yv && xv${g};`);
+      L.push(`    let o${g} = select(0u, rowBase + u32(sx${g}), v${g});`);
+    }
+    for (let i = 0; i < rm; i++) L.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
+    L.push(`    for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
+    for (let g = 0; g < G; g++) L.push(`      let s${g} = select(0.0, b_src[o${g} + c * ${u32l(srcHW)}], v${g});`);
+    for (let b = 0; b < p.tx.count; b++) {
+      const kx = p.tx.k0 + b * p.tx.kstep;
+      L.push('      {');
+      for (let i = 0; i < rm; i++) L.push(`        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`);
+      for (let q = 0; q < tc; q++) {
+        const e = q * p.ax + cx(b) - cxmin;
+        L.push(`        { let bq = subgroupBroadcast(s${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`);
+        for (let i = 0; i < rm; i++) L.push(`          acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
+        L.push('        }');
+      }
+      L.push('      }');
+    }
+    L.push('    }');
+    L.push('  }');
+  }
+  const outHW = p.outH * p.outW;
+  L.push(`  let orow = ${u32l(outHW)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)};`);
+  for (let q = 0; q < tc; q++) {
+    L.push(`  { let tx = tx0 + ${q}u; if (rowOk && tx < ${u32l(p.colsX)}) {`);
+    L.push(`    let o = orow + tx * ${u32l(p.sx)};`);
+    for (let i = 0; i < rm; i++) L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
+    L.push('  } }');
   }
   return L.join('\n');
 }
@@ -187,7 +250,7 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
 }
 
 export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): KernelSource {
-  const body = p.kind === 'wgrad' ? weightGradKernel(p, cfg) : convLikeKernel(p, cfg);
+  const body = p.kind === 'wgrad' ? weightGradKernel(p, cfg) : cfg.window ? convLikeWindowKernel(p, cfg) : convLikeKernel(p, cfg);
   const code = `enable subgroups;
 ${GEMM_PARAMS_WGSL}
 ${entry(cfg)}
