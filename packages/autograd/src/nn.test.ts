@@ -26,6 +26,7 @@ import {
   manualSeed,
   type Tensor,
   type StateValue,
+  type BackendName,
 } from './index.js';
 
 beforeAll(async () => {
@@ -38,14 +39,16 @@ class BasicBlock extends Module {
   conv2: Conv2d;
   bn2: BatchNorm2d;
   shortcut: Sequential;
-  constructor(cin: number, cout: number, stride: number) {
+  constructor(cin: number, cout: number, stride: number, backend: BackendName) {
     super();
-    this.conv1 = new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false });
-    this.bn1 = new BatchNorm2d(cout);
-    this.conv2 = new Conv2d(cout, cout, 3, { padding: 1, bias: false });
-    this.bn2 = new BatchNorm2d(cout);
+    this.conv1 = new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false, backend });
+    this.bn1 = new BatchNorm2d(cout, { backend });
+    this.conv2 = new Conv2d(cout, cout, 3, { padding: 1, bias: false, backend });
+    this.bn2 = new BatchNorm2d(cout, { backend });
     this.shortcut =
-      stride !== 1 || cin !== cout ? new Sequential(new Conv2d(cin, cout, 1, { stride, bias: false }), new BatchNorm2d(cout)) : new Sequential();
+      stride !== 1 || cin !== cout
+        ? new Sequential(new Conv2d(cin, cout, 1, { stride, bias: false, backend }), new BatchNorm2d(cout, { backend }))
+        : new Sequential();
   }
   fused = false;
   forward(x: Tensor): Tensor {
@@ -61,14 +64,25 @@ class BasicBlock extends Module {
 }
 
 class ResNet20 extends Module {
-  conv1 = new Conv2d(3, 16, 3, { padding: 1, bias: false });
-  bn1 = new BatchNorm2d(16);
-  layer1 = new Sequential(new BasicBlock(16, 16, 1), new BasicBlock(16, 16, 1), new BasicBlock(16, 16, 1));
-  layer2 = new Sequential(new BasicBlock(16, 32, 2), new BasicBlock(32, 32, 1), new BasicBlock(32, 32, 1));
-  layer3 = new Sequential(new BasicBlock(32, 64, 2), new BasicBlock(64, 64, 1), new BasicBlock(64, 64, 1));
+  conv1: Conv2d;
+  bn1: BatchNorm2d;
+  layer1: Sequential;
+  layer2: Sequential;
+  layer3: Sequential;
   pool = new AdaptiveAvgPool2d(1);
   flatten = new Flatten();
-  fc_out = new Linear(64, 10);
+  fc_out: Linear;
+  constructor(backend: BackendName = 'gpu') {
+    super();
+    const stage = (cin: number, cout: number, stride: number) =>
+      new Sequential(new BasicBlock(cin, cout, stride, backend), new BasicBlock(cout, cout, 1, backend), new BasicBlock(cout, cout, 1, backend));
+    this.conv1 = new Conv2d(3, 16, 3, { padding: 1, bias: false, backend });
+    this.bn1 = new BatchNorm2d(16, { backend });
+    this.layer1 = stage(16, 16, 1);
+    this.layer2 = stage(16, 32, 2);
+    this.layer3 = stage(32, 64, 2);
+    this.fc_out = new Linear(64, 10, { backend });
+  }
   forward(x: Tensor): Tensor {
     return tidy(() => {
       const h = F.relu(this.bn1.forward(this.conv1.forward(x)));
@@ -162,6 +176,24 @@ describe('Module', () => {
 
 const fx = loadFixture('resnet20-golden-s0');
 describe.skipIf(!fx)('ResNet20 fixture through the modules', () => {
+  it('on the cpu64 backend (float64 references), one train step matches to 1e-5: the engine is exact', async () => {
+    const t = fx!.tensors;
+    const model = new ResNet20('cpu64');
+    const state = new Map<string, StateValue>();
+    for (const [k, v] of t) if (k.startsWith('init.')) state.set(k.slice(5), v as StateValue);
+    model.loadStateDict(state);
+    const x = tensor(t.get('x0')!.data as Float32Array, t.get('x0')!.shape, { backend: 'cpu64' });
+    const loss = tidy(() => F.crossEntropy(model.forward(x), t.get('y0')!.data as Int32Array));
+    loss.backward();
+    const check = async (v: Tensor | null, key: string) => {
+      const c = compare(await v!.toArray(), t.get(key)!.data as Float32Array, { atol: 1e-6, rtol: 1e-5, relativeToMax: true }, key);
+      expect(c.ok, c.message).toBe(true);
+    };
+    await check(loss, 'step0.loss');
+    for (const [name, p] of model.namedParameters()) await check(p.grad, `step0.grad.${name}`);
+    for (const [name, b] of model.namedBuffers()) await check(b, `step0.after.${name}`);
+  });
+
   for (const fused of [false, true])
   it(`eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`, async () => {
     const t = fx!.tensors;
