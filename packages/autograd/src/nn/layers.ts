@@ -220,13 +220,9 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // Intermediate outputs are owned here: each is released once the next layer has used it.
+    // forward() is a tidy scope (see Module), so the intermediate outputs are released on return.
     let y = x;
-    for (let i = 0; i < this.length; i++) {
-      const next = this[i].forward(y);
-      if (y !== x && next !== y) y.dispose();
-      y = next;
-    }
+    for (let i = 0; i < this.length; i++) y = this[i].forward(y);
     return y;
   }
 }
