@@ -13,6 +13,8 @@ export interface BenchRow {
   gbs?: number;
   /** gflops / ALU ceiling or gbs / bandwidth ceiling, from the same run. */
   fraction?: number;
+  /** The ceiling (GFLOP/s or GB/s) `fraction` was taken against, when re-measured for this row. */
+  ceiling?: number;
   /** Other figures (e.g. images per second), printed and compared like the rest. */
   extra?: Record<string, number>;
   /** How it was timed ('timestamps' or 'wallclock'). */
@@ -64,11 +66,11 @@ export function fractionOf(c: Ceilings, row: { gflops?: number; gbs?: number }):
 
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
 
-export const TABLE_HEADER = `${'kernel'.padEnd(26)} ${'shape'.padEnd(30)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)} ${'ceil%'.padStart(6)}`;
+export const TABLE_HEADER = `${'kernel'.padEnd(26)} ${'shape'.padEnd(30)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)} ${'ceil%'.padStart(6)} ${'(ceiling)'.padStart(9)}`;
 
 export function formatRow(r: BenchRow, base?: BenchRow): string {
   if (r.error) return `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ERROR ${r.error}`;
-  let s = `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ${r.medianMs.toFixed(3).padStart(9)} ${fmt(r.gflops).padStart(8)} ${fmt(r.gbs).padStart(7)} ${(r.fraction === undefined ? '-' : (100 * r.fraction).toFixed(1)).padStart(6)}`;
+  let s = `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ${r.medianMs.toFixed(3).padStart(9)} ${fmt(r.gflops).padStart(8)} ${fmt(r.gbs).padStart(7)} ${(r.fraction === undefined ? '-' : (100 * r.fraction).toFixed(1)).padStart(6)} ${(r.ceiling === undefined ? '' : `(${fmt(r.ceiling, 1)})`).padStart(9)}`;
   if (r.extra) s += ' ' + Object.entries(r.extra).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
   if (base && !base.error) {
     // Ratios > 1 mean better than the base: time as base/now, throughputs as now/base.

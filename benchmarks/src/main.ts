@@ -21,6 +21,7 @@ import {
 
 interface Args {
   quick: boolean;
+  fixedCeilings: boolean;
   filter?: string;
   json?: string;
   compare?: string;
@@ -28,7 +29,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, help: false };
+  const a: Args = { quick: false, fixedCeilings: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -37,6 +38,7 @@ function parseArgs(argv: string[]): Args {
       return v;
     };
     if (k === '--quick') a.quick = true;
+    else if (k === '--fixed-ceilings') a.fixedCeilings = true;
     else if (k === '--filter') a.filter = value();
     else if (k === '--json') a.json = value();
     else if (k === '--compare') a.compare = value();
@@ -53,7 +55,10 @@ const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare B
   --quick           fewer repetitions
   --filter SUBSTR   only rows whose 'kernel shape' contains SUBSTR (ceilings always run)
   --json FILE       write {adapter, ceilings, rows} to FILE
-  --compare FILE    print each figure's ratio to a run saved with --json`;
+  --compare FILE    print each figure's ratio to a run saved with --json
+  --fixed-ceilings  judge every row against the ceilings measured at the start; by default each
+                    row's fraction uses the matching ceiling re-measured right after that row,
+                    so load from other processes on a shared machine hits both alike`;
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -100,7 +105,13 @@ async function main(): Promise<void> {
         const row: BenchRow = { kernel: entry.name, shape: c.shape, medianMs: t.medianMs, method: t.method };
         if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
         else if (c.bytes > 0) row.gbs = c.bytes / t.medianMs / 1e6;
-        row.fraction = fractionOf(ceilings, row);
+        if (args.fixedCeilings) {
+          row.fraction = fractionOf(ceilings, row);
+        } else {
+          const quick = { ...timing, warmup: 0, batches: 3 };
+          row.ceiling = c.flops > 0 ? (await measureAluCeiling(quick)).value : (await measureBandwidthCeiling(quick)).value;
+          row.fraction = (row.gflops ?? row.gbs ?? 0) / row.ceiling;
+        }
         addRow(row);
       } catch (err) {
         addRow({ kernel: entry.name, shape: c.shape, medianMs: NaN, error: (err as Error).message.split('\n')[0] });

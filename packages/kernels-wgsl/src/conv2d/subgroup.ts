@@ -128,57 +128,72 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
   return L.join('\n');
 }
 
-/** Column tiles of a conv-like GEMM in window mode: each image row of columns is cut in tc-wide tiles. */
+/** Window mode: a tile is `rows` image rows of `width` neighbouring columns (width*rows = tc). */
+export function windowShape(p: ConvLike, tc: number): { width: number; rows: number } {
+  let width = tc;
+  while (width > SUBGROUP_SIZE && width / 2 >= p.colsX) width /= 2;
+  return { width, rows: tc / width };
+}
+
+/** Column tiles of a conv-like GEMM in window mode for a batch of n. */
 export function windowTiles(p: ConvLike, tc: number, n: number): number {
-  return n * p.colsY * Math.ceil(p.colsX / tc);
+  const { width, rows } = windowShape(p, tc);
+  return n * Math.ceil(p.colsY / rows) * Math.ceil(p.colsX / width);
 }
 
 function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   const { rm, tc, sgs } = cfg;
+  const { width: TW, rows: TR } = windowShape(p, tc);
   const srcHW = p.srcH * p.srcW;
-  const tilesPerRow = Math.ceil(p.colsX / tc);
+  const tilesX = Math.ceil(p.colsX / TW);
+  const tilesY = Math.ceil(p.colsY / TR);
   const cx = (b: number) => p.tx.c0 + b * p.tx.cstep;
   const cxs = Array.from({ length: p.tx.count }, (_, b) => cx(b));
   const cxmin = Math.min(...cxs);
-  const segLen = (tc - 1) * p.ax + Math.max(...cxs) - cxmin + 1;
+  const segLen = (TW - 1) * p.ax + Math.max(...cxs) - cxmin + 1;
   const G = Math.ceil(segLen / SUBGROUP_SIZE);
   const L: string[] = [
     `  let sg = li / ${SUBGROUP_SIZE}u;`,
     `  let tile = wid.x * ${sgs}u + sg;`,
-    `  let row = tile / ${u32l(tilesPerRow)};`,
-    `  let tx0 = (tile % ${u32l(tilesPerRow)}) * ${u32l(tc)};`,
-    `  let rowOk = row * ${u32l(p.colsX)} < params.ncols;`,
-    `  let n = row / ${u32l(p.colsY)}; let ty = row % ${u32l(p.colsY)};`,
+    `  let n = tile / ${u32l(tilesX * tilesY)}; let tr = tile % ${u32l(tilesX * tilesY)};`,
+    `  let ty0 = (tr / ${u32l(tilesX)}) * ${u32l(TR)};`,
+    `  let tx0 = (tr % ${u32l(tilesX)}) * ${u32l(TW)};`,
+    `  let nOk = n * ${u32l(p.colsY * p.colsX)} < params.ncols;`,
     `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
   ];
   for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${p.m - 1}u);`);
   L.push(`  let base = n * ${u32l(p.c * srcHW)};`);
-  // Segment element e = lane + 8g sits at source column tx0*ax + cxmin + e.
+  // Segment element e = lane + 8g of every tile row sits at source column tx0*ax + cxmin + e.
   for (let g = 0; g < G; g++) {
     L.push(`  let sx${g} = i32(tx0 * ${u32l(p.ax)}) + ${i32l(cxmin)} + i32(lane + ${g * SUBGROUP_SIZE}u);`);
-    L.push(`  let xv${g} = rowOk && sx${g} >= 0 && sx${g} < ${i32l(p.srcW)} && lane + ${g * SUBGROUP_SIZE}u < ${segLen}u;`);
+    L.push(`  let xv${g} = nOk && sx${g} >= 0 && sx${g} < ${i32l(p.srcW)} && lane + ${g * SUBGROUP_SIZE}u < ${segLen}u;`);
   }
   L.push(accDecl(rm, tc));
   if (p.ty.count > 0 && p.tx.count > 0) {
     L.push(`  for (var ta = 0u; ta < ${u32l(p.ty.count)}; ta++) {`);
     L.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)};`);
-    L.push(`    let sy = i32(ty * ${u32l(p.ay)}) + ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)};`);
-    L.push(`    let yv = sy >= 0 && sy < ${i32l(p.srcH)};`);
-    L.push(`    let rowBase = base + u32(select(0, sy, yv)) * ${u32l(p.srcW)};`);
-    for (let g = 0; g < G; g++) {
-      L.push(`    let v${g} = yv && xv${g};`);
-      L.push(`    let o${g} = select(0u, rowBase + u32(sx${g}), v${g});`);
+    for (let r = 0; r < TR; r++) {
+      L.push(`    let sy${r} = i32((ty0 + ${r}u) * ${u32l(p.ay)}) + ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)};`);
+      L.push(`    let yv${r} = ty0 + ${r}u < ${u32l(p.colsY)} && sy${r} >= 0 && sy${r} < ${i32l(p.srcH)};`);
+      L.push(`    let rb${r} = base + u32(select(0, sy${r}, yv${r})) * ${u32l(p.srcW)};`);
+      for (let g = 0; g < G; g++) {
+        L.push(`    let v${r}_${g} = yv${r} && xv${g};`);
+        L.push(`    let o${r}_${g} = select(0u, rb${r} + u32(sx${g}), v${r}_${g});`);
+      }
     }
     for (let i = 0; i < rm; i++) L.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
     L.push(`    for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
-    for (let g = 0; g < G; g++) L.push(`      let s${g} = select(0.0, b_src[o${g} + c * ${u32l(srcHW)}], v${g});`);
+    for (let r = 0; r < TR; r++) {
+      for (let g = 0; g < G; g++) L.push(`      let s${r}_${g} = select(0.0, b_src[o${r}_${g} + c * ${u32l(srcHW)}], v${r}_${g});`);
+    }
     for (let b = 0; b < p.tx.count; b++) {
       const kx = p.tx.k0 + b * p.tx.kstep;
       L.push('      {');
       for (let i = 0; i < rm; i++) L.push(`        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`);
       for (let q = 0; q < tc; q++) {
-        const e = q * p.ax + cx(b) - cxmin;
-        L.push(`        { let bq = subgroupBroadcast(s${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`);
+        const r = Math.floor(q / TW);
+        const e = (q % TW) * p.ax + cx(b) - cxmin;
+        L.push(`        { let bq = subgroupBroadcast(s${r}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`);
         for (let i = 0; i < rm; i++) L.push(`          acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
         L.push('        }');
       }
@@ -188,10 +203,12 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
     L.push('  }');
   }
   const outHW = p.outH * p.outW;
-  L.push(`  let orow = ${u32l(outHW)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)};`);
+  L.push(`  let obase = ${u32l(outHW)} * (n * ${u32l(p.m)});`);
   for (let q = 0; q < tc; q++) {
-    L.push(`  { let tx = tx0 + ${q}u; if (rowOk && tx < ${u32l(p.colsX)}) {`);
-    L.push(`    let o = orow + tx * ${u32l(p.sx)};`);
+    const r = Math.floor(q / TW);
+    const x = q % TW;
+    L.push(`  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`);
+    L.push(`    let o = obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
     for (let i = 0; i < rm; i++) L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
     L.push('  } }');
   }

@@ -57,12 +57,15 @@ function pick<T extends object>(dflt: T): T {
 /** The configuration of `variant`'s kernel for a problem. */
 export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): SubgroupConfig | TileConfig {
   if (variant !== 'subgroup') return pick(DEFAULT_TILE);
-  const cfg = subgroupConfigFor(gemmRows(p));
-  // The row-segment window pays where one gathered segment serves several taps: stride 1 (in
-  // the source) and rows of at least half a tile. Measured on lavapipe for 2 x 32 blocks: 16->16
-  // 32x32 forward +27%, input grad +21%, 32->32 16x16 forward +18%; neutral at stride 2.
-  if (p.kind === 'convlike' && cfg.tc === 32 && p.ax === 1 && p.tx.count > 1 && p.colsX >= 16) cfg.window = true;
-  return pick(cfg);
+  const rows = gemmRows(p);
+  // The row-segment window pays where one gathered segment serves several taps: kernels wider
+  // than 1 read at source stride 1 (every stride-1 forward, every input-gradient phase).
+  // Measured on lavapipe against the plain blocks (interleaved, noisy machine): 16->16 32x32
+  // forward +27%, input grad +21%; 32->32 16x16 and 64->64 8x8 (tiles of 2 and 4 rows) +20-30%.
+  if (p.kind === 'convlike' && rows > SUBGROUP_SIZE && p.ax === 1 && p.tx.count > 1) {
+    return pick({ ...DEFAULT_SUBGROUP, rm: 2, tc: 32, sgs: 1, window: true });
+  }
+  return pick(subgroupConfigFor(rows));
 }
 
 /**
