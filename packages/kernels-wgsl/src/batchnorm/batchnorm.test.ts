@@ -1,6 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Tensor } from '@wgtorch/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import * as B from './index.js';
+import { batchNormTesting } from './batchnorm.js';
 import { expectClose, f64Of, fixture, hasFixtures, pair } from '../elementwise/test-util.js';
 
 beforeAll(async () => {
@@ -16,9 +17,7 @@ const SHAPES = [
   [128, 16, 32, 32],
 ];
 
-describe('batchNormTrain / eval / backward vs float64', () => {
-  for (const shape of SHAPES) {
-    it(`[${shape}]`, async () => {
+async function checkAgainstReference(shape: number[]): Promise<void> {
       const C = shape[1];
       // A large offset relative to the spread checks that the variance does not cancel.
       const x = pair(shape, 1, 0.5, 3);
@@ -57,6 +56,29 @@ describe('batchNormTrain / eval / backward vs float64', () => {
       await expectClose(bwr.dbeta, bwrRef.dbeta, gtol, 'relu dbeta');
 
       await expectClose(B.batchNormEval(x.t, gamma.t, beta.t, rm.t, rv.t), B.batchNormEvalRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar), tol, 'eval');
+}
+
+describe('batchNormTrain / eval / backward vs float64', () => {
+  for (const shape of SHAPES) it(`[${shape}]`, () => checkAgainstReference(shape));
+});
+
+// The reductions split across workgroups on GPUs; exercise that path here too.
+describe('split reductions (the GPU path)', () => {
+  afterAll(() => {
+    batchNormTesting.forceSplit = false;
+  });
+  for (const shape of [[2, 3, 5, 5], [3, 7, 4, 4], [33, 5, 16, 16]]) {
+    it(`[${shape}]`, async () => {
+      batchNormTesting.forceSplit = true;
+      const x = Tensor.zeros(shape);
+      const c = Tensor.ones([shape[1]]);
+      const rm = Tensor.zeros([shape[1]]);
+      const rv = Tensor.ones([shape[1]]);
+      const before = runtime().dispatcher.counters.dispatches;
+      B.batchNormTrain(x, c, c, rm, rv);
+      expect(runtime().dispatcher.counters.dispatches - before).toBe(3); // partials, combine, apply
+      await checkAgainstReference(shape);
+      batchNormTesting.forceSplit = false;
     });
   }
 });
@@ -88,9 +110,10 @@ describe('bad arguments', () => {
     const x = Tensor.zeros([2, 3, 4, 4]);
     const c3 = Tensor.ones([3]);
     const c4 = Tensor.ones([4]);
+    expect(() => B.batchNormTrain(x, c3, c3, c3, c3)).toThrow(/batchNormTrain: runningMean and runningVar are the same buffer/);
     expect(() => B.batchNormTrain(x, c4, c3, c3, c3)).toThrow(/batchNormTrain: gamma must be \[3\] .* got \[4\]/);
     expect(() => B.batchNormTrain(Tensor.zeros([2, 3]), c3, c3, c3, c3)).toThrow(/batchNormTrain: x must be 4-D NCHW, got \[2, 3\]/);
-    expect(() => B.batchNormTrain(Tensor.zeros([1, 3, 1, 1]), c3, c3, c3, c3)).toThrow(/more than 1/);
+    expect(() => B.batchNormTrain(Tensor.zeros([1, 3, 1, 1]), c3, c3, Tensor.zeros([3]), Tensor.ones([3]))).toThrow(/more than 1/);
     expect(() => B.batchNormEval(Tensor.zeros([2, 3, 4, 4], 'i32'), c3, c3, c3, c3)).toThrow(/batchNormEval: x must be f32/);
     expect(() => B.batchNormBackward(Tensor.zeros([2, 3, 4, 5]), x, c3, c3, c3)).toThrow(/batchNormBackward: dy \[2, 3, 4, 5\] must have the shape of x \[2, 3, 4, 4\]/);
   });

@@ -1,10 +1,10 @@
 // BatchNorm2d launchers (NCHW, per-channel statistics; PyTorch semantics).
 
-import { Tensor, formatShape } from '@wgtorch/tensor';
+import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
-import { checkF32, launch, vecBinding } from '../elementwise/launch.js';
-import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardSumsKernel, statsKernel, type ApplyMode } from './wgsl.js';
+import { checkF32, flatGrid, launch, vecBinding } from '../elementwise/launch.js';
+import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardCombineKernel, backwardSumsKernel, statsCombineKernel, statsKernel, type ApplyMode } from './wgsl.js';
 
 export interface BatchNormOptions {
   /** Running-stat momentum (PyTorch's default 0.1). */
@@ -61,6 +61,26 @@ function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
   }
 }
 
+/**
+ * How the per-channel reductions split. On a CPU adapter (lavapipe: 2 cores) one 64-wide
+ * workgroup per channel wins; a GPU wants hundreds of workgroups, so each channel's units
+ * split into S chunks of 256-wide workgroups whose partials a combine kernel merges.
+ */
+function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk: number } {
+  const hw = g.vec ? g.HW / 4 : g.HW;
+  const units = g.N * hw;
+  if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 64, S: 1, chunk: Math.max(1, units) };
+  const wg = 256;
+  const want = batchNormTesting.forceSplit
+    ? Math.min(units, 5)
+    : Math.max(1, Math.min(Math.ceil(1024 / g.C), Math.floor(units / (wg * 4)), 1024));
+  const chunk = Math.max(1, Math.ceil(units / want));
+  return { hw, wg, S: Math.max(1, Math.ceil(units / chunk)), chunk };
+}
+
+/** Forces the split reductions (tests exercise the GPU path on any adapter). */
+export const batchNormTesting = { forceSplit: false };
+
 /** The elementwise apply pass over every element of x. */
 function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, eps = 0, invM = 0): void {
   const hw = g.vec ? g.HW / 4 : g.HW;
@@ -80,6 +100,9 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
     ['runningMean', runningMean],
     ['runningVar', runningVar],
   ]);
+  if (runningMean.buffer === runningVar.buffer) {
+    throw new KernelArgumentError(kernel, 'runningMean and runningVar are the same buffer; both are updated in place, so pass two tensors.');
+  }
   const M = g.N * g.HW;
   if (M < 2) {
     throw new KernelArgumentError(kernel, `x ${formatShape(x.shape)} has ${M} value per channel; training needs more than 1 (use a larger batch or batchNormEval).`);
@@ -88,16 +111,18 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
   const eps = opts.eps ?? 1e-5;
   const saveMean = Tensor.empty([g.C], 'f32', `${kernel}.saveMean`);
   const saveInvStd = Tensor.empty([g.C], 'f32', `${kernel}.saveInvStd`);
-  const p = params()
-    .u32(g.N)
-    .u32(g.C)
-    .u32(g.vec ? g.HW / 4 : g.HW)
-    .f32(M)
-    .f32(momentum)
-    .f32(eps)
-    .f32(M / (M - 1))
-    .data();
-  launch(statsKernel(g.vec, g.vec ? g.HW / 4 : g.HW), [g.vec ? vecBinding(x) : x, saveMean, saveInvStd, runningMean, runningVar], [g.C], p);
+  const r = reductionPlan(g);
+  const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(M).f32(momentum).f32(eps).f32(M / (M - 1)).data();
+  const xb = g.vec ? vecBinding(x) : x;
+  const stats = [saveMean, saveInvStd, runningMean, runningVar];
+  if (r.S === 1) {
+    launch(statsKernel(g.vec, r.hw, r.wg, false), [xb, ...stats], [1, g.C], p);
+  } else {
+    const part = Tensor.empty([g.C, r.S, 3], 'f32', `${kernel}.partial`);
+    launch(statsKernel(g.vec, r.hw, r.wg, true), [xb, part], [r.S, g.C], p);
+    launch(statsCombineKernel, [part, ...stats], flatGrid(g.C, 64).groups, p);
+    part.dispose();
+  }
   const y = Tensor.empty(x.shape, 'f32', kernel);
   apply(relu ? 'trainRelu' : 'train', g, [x], [gamma, beta, saveMean, saveInvStd], y);
   return { y, saveMean, saveInvStd };
@@ -156,12 +181,16 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
   const dbeta = Tensor.empty([g.C], 'f32', `${kernel}.dbeta`);
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
   const perUnit = y ? [dy, x, y] : [dy, x];
-  const p = params()
-    .u32(g.N)
-    .u32(g.C)
-    .u32(g.vec ? g.HW / 4 : g.HW)
-    .data();
-  launch(backwardSumsKernel(g.vec, !!y, g.vec ? g.HW / 4 : g.HW), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [g.C], p);
+  const r = reductionPlan(g);
+  const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(0).f32(0).f32(0).f32(0).data();
+  if (r.S === 1) {
+    launch(backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [1, g.C], p);
+  } else {
+    const part = Tensor.empty([g.C, r.S, 2], 'f32', `${kernel}.partial`);
+    launch(backwardSumsKernel(g.vec, !!y, r.hw, r.wg, true), [...perUnit.map(bind), saveMean, saveInvStd, part], [r.S, g.C], p);
+    launch(backwardCombineKernel, [part, saveInvStd, dgamma, dbeta], flatGrid(g.C, 64).groups, p);
+    part.dispose();
+  }
   const dx = Tensor.empty(x.shape, 'f32', kernel);
   const M = g.N * g.HW;
   apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, 0, M > 0 ? 1 / M : 0);

@@ -1,52 +1,70 @@
 // WGSL for BatchNorm2d (NCHW). Two kinds of kernel:
 //
-// - per-channel reductions (one workgroup per channel): the training statistics (per-invocation
-//   Welford over vec4 mini-batches, merged across the workgroup with Chan's formula, so the
-//   variance is exact to f32 rounding over any count) and the backward sums (dbeta, dgamma);
+// - per-channel reductions: the training statistics (per-invocation Welford over vec4
+//   mini-batches, merged across the workgroup with Chan's formula, so the variance is exact to
+//   f32 rounding over any count) and the backward sums (dbeta, dgamma). Grid [S, C]: each
+//   channel's units split into S chunks. With S = 1 (lavapipe: 2 cores, few large workgroups
+//   win) the workgroup finalizes directly; with S > 1 (GPUs: enough workgroups to fill the
+//   machine) it writes a partial and a small combine kernel finalizes each channel.
 // - an elementwise apply pass (normalize, eval, dx) with a workgroup row per channel.
 //
 // A "unit" is a vec4f when H*W is a multiple of 4 (every ResNet20 shape), else one f32.
 
 import { kernel, memoKernel, paramsStruct, MAIN_ARGS, flatId } from '../elementwise/launch.js';
 
-export const STATS_WG = 64;
 export const APPLY_WG = 64;
 /** Units per invocation the apply pass aims for (it covers whole planes). */
 export const APPLY_ITEMS = 16;
 
 const sumOf = (vec: boolean, v: string) => (vec ? `dot(${v}, vec4f(1.0))` : v);
 
-/** Walk over channel c's units (n, q); the plane size `hw` is a constant, so `/` and `%` are cheap. */
-function channelWalk(hw: number, body: string): string {
+/** Walk over chunk wid.x of channel c's units (n, q); `hw` is a constant, so `/` and `%` are cheap. */
+function channelWalk(hw: number, wg: number, body: string): string {
   return `
   let units = params.N * ${hw}u;
-  for (var j = lid; j < units; j += ${STATS_WG}u) {
+  let j0 = wid.x * params.chunk;
+  let j1 = min(units, j0 + params.chunk);
+  for (var j = j0 + lid; j < j1; j += ${wg}u) {
     let idx = ((j / ${hw}u) * params.C + c) * ${hw}u + j % ${hw}u;
     ${body}
   }`;
 }
 
-const STATS_PARAMS = ['N: u32', 'C: u32', 'HW: u32', 'M: f32', 'momentum: f32', 'eps: f32', 'unbias: f32'];
+export const REDUCE_PARAMS = ['N: u32', 'C: u32', 'S: u32', 'chunk: u32', 'M: f32', 'momentum: f32', 'eps: f32', 'unbias: f32'];
 
-/** Batch mean / inverse std per channel; updates the running stats in place. */
-export const statsKernel = memoKernel((vec: boolean, hw: number) => {
-  const T = vec ? 'vec4f' : 'f32';
-  const W = vec ? '4.0' : '1.0';
-  const code = `${paramsStruct(STATS_PARAMS)}
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> saveMean: array<f32>;
+const STATS_OUT = `@group(0) @binding(2) var<storage, read_write> saveMean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> saveInvStd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> runningMean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;
-var<workgroup> shN: array<f32, ${STATS_WG}>;
-var<workgroup> shMean: array<f32, ${STATS_WG}>;
-var<workgroup> shM2: array<f32, ${STATS_WG}>;
-@compute @workgroup_size(${STATS_WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
+@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;`;
+
+const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
+    let m = ${mean};
+    let v = max(${m2} / params.M, 0.0);
+    saveMean[${c}] = m;
+    saveInvStd[${c}] = inverseSqrt(v + params.eps);
+    runningMean[${c}] = (1.0 - params.momentum) * runningMean[${c}] + params.momentum * m;
+    runningVar[${c}] = (1.0 - params.momentum) * runningVar[${c}] + params.momentum * v * params.unbias;
+  }`;
+
+/**
+ * Batch statistics. split = false: mean / inverse std per channel and the running stats
+ * updated in place; split = true: (count, mean, M2) partials [C, S, 3] for statsCombineKernel.
+ */
+export const statsKernel = memoKernel((vec: boolean, hw: number, wg: number, split: boolean) => {
+  const T = vec ? 'vec4f' : 'f32';
+  const W = vec ? '4.0' : '1.0';
+  const code = `${paramsStruct(REDUCE_PARAMS)}
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+${split ? '@group(0) @binding(2) var<storage, read_write> part: array<f32>;' : STATS_OUT}
+var<workgroup> shN: array<f32, ${wg}>;
+var<workgroup> shMean: array<f32, ${wg}>;
+var<workgroup> shM2: array<f32, ${wg}>;
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.y;
   var cnt = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
-  ${channelWalk(hw, `let v = x[idx];
+  ${channelWalk(hw, wg, `let v = x[idx];
     let bm = ${sumOf(vec, 'v')} * ${vec ? '0.25' : '1.0'};
     let d = v - ${T}(bm);
     cnt += ${W};
@@ -56,7 +74,7 @@ var<workgroup> shM2: array<f32, ${STATS_WG}>;
     m2 += ${sumOf(vec, 'd * d')} + delta * delta * ${W} * (1.0 - w);`)}
   shN[lid] = cnt; shMean[lid] = mean; shM2[lid] = m2;
   workgroupBarrier();
-  for (var s = ${STATS_WG / 2}u; s > 0u; s >>= 1u) {
+  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) {
       let na = shN[lid];
       let nb = shN[lid + s];
@@ -71,55 +89,119 @@ var<workgroup> shM2: array<f32, ${STATS_WG}>;
     }
     workgroupBarrier();
   }
-  if (lid == 0u) {
-    let m = shMean[0];
-    let v = max(shM2[0] / params.M, 0.0);
-    saveMean[c] = m;
-    saveInvStd[c] = inverseSqrt(v + params.eps);
-    runningMean[c] = (1.0 - params.momentum) * runningMean[c] + params.momentum * m;
-    runningVar[c] = (1.0 - params.momentum) * runningVar[c] + params.momentum * v * params.unbias;
+  if (lid == 0u) ${
+    split
+      ? `{
+    let o = (c * params.S + wid.x) * 3u;
+    part[o] = shN[0]; part[o + 1u] = shMean[0]; part[o + 2u] = shM2[0];
+  }`
+      : FINALIZE_STATS('c', 'shMean[0]', 'shM2[0]')
   }
 }`;
-  return kernel('batchnorm.stats', ['read', 'read_write', 'read_write', 'read_write', 'read_write'], code);
+  return kernel(`batchnorm.stats${split ? 'Partial' : ''}`, split ? ['read', 'read_write'] : ['read', 'read_write', 'read_write', 'read_write', 'read_write'], code);
 });
 
-/** Backward sums per channel: dbeta = sum(g), dgamma = sum(g * xhat), g = dy (masked by y > 0 with relu). */
-export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: number) => {
+/** Merges the S (count, mean, M2) partials of each channel and finalizes (one invocation per channel). */
+export const statsCombineKernel = kernel(
+  'batchnorm.statsCombine',
+  ['read', 'read_write', 'read_write', 'read_write', 'read_write'],
+  `${paramsStruct(REDUCE_PARAMS)}
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+${STATS_OUT}
+@compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
+  let c = ${flatId(64)};
+  if (c >= params.C) { return; }
+  var n = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  for (var s = 0u; s < params.S; s++) {
+    let o = (c * params.S + s) * 3u;
+    let nb = part[o];
+    if (nb > 0.0) {
+      let nt = n + nb;
+      let delta = part[o + 1u] - mean;
+      let fb = nb / nt;
+      mean += delta * fb;
+      m2 += part[o + 2u] + delta * delta * n * fb;
+      n = nt;
+    }
+  }
+  ${FINALIZE_STATS('c', 'mean', 'm2')}
+}`,
+);
+
+/**
+ * Backward sums per channel: dbeta = sum(g), dgamma = sum(g * xhat), g = dy (masked by y > 0
+ * with relu). split = true writes (sum g, sum g*(x - mean)) partials [C, S, 2].
+ */
+export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number, split: boolean) => {
   const T = vec ? 'vec4f' : 'f32';
   const bind = [`@group(0) @binding(1) var<storage, read> dy: array<${T}>;`, `@group(0) @binding(2) var<storage, read> x: array<${T}>;`];
   if (relu) bind.push(`@group(0) @binding(3) var<storage, read> y: array<${T}>;`);
-  let b = bind.length + 1;
-  const code = `${paramsStruct(['N: u32', 'C: u32', 'HW: u32'])}
+  bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read> saveMean: array<f32>;`);
+  bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read> saveInvStd: array<f32>;`);
+  if (split) bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read_write> part: array<f32>;`);
+  else {
+    bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read_write> dgamma: array<f32>;`);
+    bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read_write> dbeta: array<f32>;`);
+  }
+  const code = `${paramsStruct(REDUCE_PARAMS)}
 ${bind.join('\n')}
-@group(0) @binding(${b++}) var<storage, read> saveMean: array<f32>;
-@group(0) @binding(${b++}) var<storage, read> saveInvStd: array<f32>;
-@group(0) @binding(${b++}) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(${b++}) var<storage, read_write> dbeta: array<f32>;
-var<workgroup> shG: array<f32, ${STATS_WG}>;
-var<workgroup> shGX: array<f32, ${STATS_WG}>;
-@compute @workgroup_size(${STATS_WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
+var<workgroup> shG: array<f32, ${wg}>;
+var<workgroup> shGX: array<f32, ${wg}>;
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.y;
   let mean = saveMean[c];
   var sg = ${T}(0.0);
   var sgx = ${T}(0.0);
-  ${channelWalk(hw, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
+  ${channelWalk(hw, wg, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
     sg += g;
     sgx += g * (x[idx] - ${T}(mean));`)}
   shG[lid] = ${sumOf(vec, 'sg')};
   shGX[lid] = ${sumOf(vec, 'sgx')};
   workgroupBarrier();
-  for (var s = ${STATS_WG / 2}u; s > 0u; s >>= 1u) {
+  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) { shG[lid] += shG[lid + s]; shGX[lid] += shGX[lid + s]; }
     workgroupBarrier();
   }
   if (lid == 0u) {
-    dbeta[c] = shG[0];
-    dgamma[c] = shGX[0] * saveInvStd[c];
+    ${
+      split
+        ? `let o = (c * params.S + wid.x) * 2u;
+    part[o] = shG[0]; part[o + 1u] = shGX[0];`
+        : `dbeta[c] = shG[0];
+    dgamma[c] = shGX[0] * saveInvStd[c];`
+    }
   }
 }`;
-  const storage = relu ? ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'] : ['read', 'read', 'read', 'read', 'read_write', 'read_write'];
-  return kernel(`batchnorm.backwardSums${relu ? 'Relu' : ''}`, storage as ('read' | 'read_write')[], code);
+  const inputs = (relu ? 5 : 4) as number;
+  const storage: ('read' | 'read_write')[] = [...Array(inputs).fill('read'), ...(split ? ['read_write'] : ['read_write', 'read_write'])];
+  return kernel(`batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`, storage, code);
 });
+
+/** Sums the S backward partials of each channel into dbeta, dgamma. */
+export const backwardCombineKernel = kernel(
+  'batchnorm.backwardCombine',
+  ['read', 'read', 'read_write', 'read_write'],
+  `${paramsStruct(REDUCE_PARAMS)}
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read> saveInvStd: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dbeta: array<f32>;
+@compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
+  let c = ${flatId(64)};
+  if (c >= params.C) { return; }
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var s = 0u; s < params.S; s++) {
+    let o = (c * params.S + s) * 2u;
+    sg += part[o];
+    sgx += part[o + 1u];
+  }
+  dbeta[c] = sg;
+  dgamma[c] = sgx * saveInvStd[c];
+}`,
+);
 
 export type ApplyMode = 'train' | 'trainRelu' | 'eval' | 'backward' | 'backwardRelu';
 
