@@ -5,7 +5,7 @@
 // workgroup per output with a tree reduction, and a reduction with few outputs and many terms
 // is split across workgroups into partials that a second dispatch combines.
 
-import { Tensor, formatShape } from '@wgtorch/tensor';
+import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
 import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct } from '../elementwise/launch.js';
@@ -165,7 +165,14 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
     launch(k, [x, out], flatGrid(O, 64).groups, packParams(O, R, 1, R, scale));
     return out;
   }
-  const S = O < 64 && R > 32768 ? Math.min(256, Math.ceil(R / 16384)) : 1;
+  // lavapipe (2 cores) wants few, long workgroups; a GPU wants hundreds of workgroups.
+  const S = runtime().report.isSoftware
+    ? O < 64 && R > 32768
+      ? Math.min(256, Math.ceil(R / 16384))
+      : 1
+    : O < 512 && R > 4096
+      ? Math.min(256, Math.ceil(512 / O), Math.ceil(R / 2048))
+      : 1;
   if (S === 1) {
     treeLaunch(op, x, out, O, R, 1, scale, kept, red);
     return out;
