@@ -157,7 +157,7 @@ describe('memory', () => {
     manualSeed(1);
     const model = new SmallNet();
     const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
-    const steps = 300;
+    const steps = 2000;
     const sched = new OneCycleLR(opt, { maxLr: 0.05, totalSteps: steps });
     const x = tensor(new Float32Array(4 * 3 * 8 * 8).map((_, i) => Math.sin(i)), [4, 3, 8, 8]);
     // Labels uploaded once: a per-step upload is the data pipeline's business, not the engine's.
@@ -176,7 +176,7 @@ describe('memory', () => {
       });
       if (step === 0) firstLoss = await loss.item();
       loss.dispose();
-      if (step === 20) first = pool.getStats();
+      if (step === 50) first = pool.getStats();
     }
     const last = pool.getStats();
     expect(last.liveBytes).toBe(first!.liveBytes);
