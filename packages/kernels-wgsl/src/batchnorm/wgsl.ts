@@ -217,8 +217,8 @@ function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: stri
   if (mode === 'eval') {
     return {
       names: ['x', 'gamma', 'beta', 'runningMean', 'runningVar'],
-      prelude: `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps); let sh = beta[c] - runningMean[c] * s;`,
-      unit: `out[i] = x[i] * ${T}(s) + ${T}(sh);`,
+      prelude: `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps); let m = runningMean[c]; let bt = beta[c];`,
+      unit: `out[i] = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt);`,
     };
   }
   // dx = k * (g - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv, k = gamma * inv:
