@@ -59,11 +59,14 @@ export class BufferPool {
         `BufferPool.acquire: ${bytes} bytes exceeds the device's maxBufferSize (${this.maxBufferSize}); use a smaller batch or split the tensor.`,
       );
     }
-    let buf = this.free.get(cls)?.pop();
-    if (!buf && !forUpload) {
+    // GPU-written outputs take recently released buffers first, leaving the submitted ones to
+    // uploads, which can use nothing else: otherwise a per-step upload misses every time.
+    let buf: PooledBuffer | undefined;
+    if (!forUpload) {
       const i = this.released.findIndex((b) => b.bytes === cls);
       if (i >= 0) buf = this.released.splice(i, 1)[0];
     }
+    buf ??= this.free.get(cls)?.pop();
     if (buf) {
       this.stats.hits++;
       this.stats.pooledBytes -= cls;
@@ -74,6 +77,12 @@ export class BufferPool {
     }
     this.stats.liveBytes += cls;
     return buf;
+  }
+
+  /** Whether an upload of `bytes` would have to wait for a submit to reuse a buffer (none free, one released). */
+  uploadNeedsSubmit(bytes: number): boolean {
+    const cls = sizeClass(bytes);
+    return !this.free.get(cls)?.length && this.released.some((b) => b.bytes === cls);
   }
 
   /** Returns a buffer; it becomes reusable for uploads after the next submit. */

@@ -112,7 +112,10 @@ export class Tensor<D extends DType = DType> {
     const Ctor = ARRAY_OF[dt];
     const typed = data instanceof Ctor ? (data as AnyTypedArray) : Ctor.from(data as ArrayLike<number>);
     const rt = runtime();
-    if (!rt.dispatcher.hasPendingWork) rt.pool.onSubmit(); // released buffers are all safe to overwrite
+    // An upload may only overwrite a buffer whose last use is submitted: submit pending work
+    // rather than grow the pool when only such a buffer is waiting.
+    if (!rt.dispatcher.hasPendingWork) rt.pool.onSubmit();
+    else if (rt.pool.uploadNeedsSubmit(Math.max(4, n * 4))) rt.dispatcher.flush();
     const buf = rt.pool.acquire(Math.max(4, n * 4), true);
     if (n > 0) rt.device.queue.writeBuffer(buf.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
     return new Tensor(shp, dt, new Storage(rt, buf), 'fromArray');
