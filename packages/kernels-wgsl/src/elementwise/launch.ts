@@ -1,7 +1,7 @@
 // Launch helpers shared by the non-convolution kernel folders (elementwise, reduce, batchnorm,
 // pool, loss, matmul, sgd): memoized kernel generation, exact and vec4 bindings, flat grids.
 
-import { runtime, formatShape, Tensor, type BufferRange, type KernelSource, type StorageAccess } from '@wgtorch/tensor';
+import { runtime, formatShape, type Tensor, type BufferRange, type KernelSource, type StorageAccess } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { grid1d } from '../common/grid.js';
 
@@ -28,7 +28,8 @@ export function vecBinding(t: Tensor): BufferRange {
 
 /** Records one dispatch of `k`; tensors bind exactly, or pass a BufferRange. */
 export function launch(k: KernelSource, bufs: (Tensor | BufferRange)[], groups: readonly [number, number?, number?], p?: Uint8Array): void {
-  const ranges = bufs.map((b) => (b instanceof Tensor ? b.binding() : b));
+  // Duck-typed rather than instanceof, so a second copy of @wgtorch/tensor (dist beside source) still works.
+  const ranges = bufs.map((b) => (typeof (b as Tensor).binding === 'function' ? (b as Tensor).binding() : (b as BufferRange)));
   runtime().dispatcher.dispatch(k, ranges, groups, p);
 }
 
