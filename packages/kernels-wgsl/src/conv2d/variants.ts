@@ -1,9 +1,22 @@
 // Which implicit-GEMM kernel runs on this adapter, and the memoized kernels per configuration.
 //
-// - 'tiled' (tiled.ts): classic workgroup-memory tiling; what real GPUs want.
+// - 'tiled' (tiled.ts): classic workgroup-memory tiling; what real GPUs want. Chosen on every
+//   adapter that is not a CPU implementation, or whose subgroups are not exactly 8 wide.
 // - 'subgroup' (subgroup.ts): no workgroup memory; each invocation owns a register block and
-//   the subgroup shares operand rows through subgroupBroadcast. On lavapipe (one invocation per
-//   SIMD lane, workgroup memory no cheaper than a storage load) this is several times faster.
+//   the subgroup shares operand rows through subgroupBroadcast. Chosen on lavapipe.
+//
+// What won where (ResNet20 shapes, batch 128; `benchmarks/src/conv2d-variants.ts` interleaves
+// the candidates in one run because this 2-thread machine is shared and noisy):
+// - lavapipe (llvmpipe, 8-wide subgroups): subgroup kernels 4-10x the tiled ones (1-3 GFLOP/s).
+//   Every storage load inside a loop is a gather, even from a uniform address (a variant where
+//   all lanes share the rows and load them "uniformly" ran at half the subgroup kernel's speed),
+//   and removing every load from the inner loop only doubled the speed: gathers are about half
+//   the time, so the levers are FMAs per gathered element. 64 accumulators per lane beat 32;
+//   128 spill. The row-segment window (one gather serves all taps of a kernel row) added
+//   20-30% on stride-1 shapes. Unrolling the reduction loop, unrolling the taps and disabling
+//   Dawn's robustness checks made no measurable difference.
+// - NVIDIA H200: not measured; the device lent to this project exposes no Vulkan driver to
+//   Dawn (compute-only driver libraries), so the tiled default is untuned there.
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { problemKey, type ConvLike, type GemmProblem } from './gemm.js';
