@@ -3,10 +3,10 @@
 // says where each one's range of workgroups starts (ranges are whole workgroups, so the
 // branch that picks a tensor is uniform across each workgroup).
 
-import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
+import { formatShape, runtime, type BufferRange, type Tensor } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params as packParams } from '../common/params.js';
-import { checkF32, kernel, launch, memoKernel, paramsStruct, sameShape } from '../elementwise/launch.js';
+import { checkF32, kernel, launch, memoKernel, paramsStruct, sameShape, vecBinding } from '../elementwise/launch.js';
 import { grid1d } from '../common/grid.js';
 
 export interface SgdOptions {
@@ -22,41 +22,51 @@ export interface SgdOptions {
 
 const WG = 256;
 
-const sgdKernel = memoKernel((slots: number, useMomentum: boolean, nesterov: boolean) => {
+/** Units (vec4f where a tensor's size is a multiple of 4, else f32) per invocation. */
+const ITEMS = 4;
+
+// vec[s]: whether slot s binds array<vec4f>. Slot s owns workgroups [start_s, start_{s+1}),
+// each covering WG * ITEMS units of it (lanes adjacent, ITEMS strides of WG).
+const sgdKernel = memoKernel((vec: boolean[], useMomentum: boolean, nesterov: boolean) => {
+  const slots = vec.length;
   const per = useMomentum ? 3 : 2;
   const fields = ['lr: f32', 'momentum: f32', 'dampening: f32', 'first: u32'];
   for (let s = 0; s < slots; s++) fields.push(`start${s}: u32`, `n${s}: u32`, `wd${s}: f32`);
   const binds: string[] = [];
   const storage: ('read' | 'read_write')[] = [];
   for (let s = 0; s < slots; s++) {
-    binds.push(`@group(0) @binding(${s * per + 1}) var<storage, read_write> p${s}: array<f32>;`);
-    binds.push(`@group(0) @binding(${s * per + 2}) var<storage, read> g${s}: array<f32>;`);
+    const T = vec[s] ? 'vec4f' : 'f32';
+    binds.push(`@group(0) @binding(${s * per + 1}) var<storage, read_write> p${s}: array<${T}>;`);
+    binds.push(`@group(0) @binding(${s * per + 2}) var<storage, read> g${s}: array<${T}>;`);
     storage.push('read_write', 'read');
     if (useMomentum) {
-      binds.push(`@group(0) @binding(${s * per + 3}) var<storage, read_write> m${s}: array<f32>;`);
+      binds.push(`@group(0) @binding(${s * per + 3}) var<storage, read_write> m${s}: array<${T}>;`);
       storage.push('read_write');
     }
   }
   const update = (s: number) => {
-    let body = `let i = w * ${WG}u + lid - params.start${s};
-    if (i < params.n${s}) {
+    const T = vec[s] ? 'vec4f' : 'f32';
+    let body = `let base = (w - params.start${s}) * ${WG * ITEMS}u + lid;
+    for (var k = 0u; k < ${ITEMS}u; k++) {
+      let i = base + k * ${WG}u;
+      if (i >= params.n${s}) { break; }
       let p = p${s}[i];
-      var d = g${s}[i] + params.wd${s} * p;`;
+      var d = g${s}[i] + ${T}(params.wd${s}) * p;`;
     if (useMomentum) {
       body += `
       var buf = d;
-      if (params.first == 0u) { buf = params.momentum * m${s}[i] + (1.0 - params.dampening) * d; }
+      if (params.first == 0u) { buf = ${T}(params.momentum) * m${s}[i] + ${T}(1.0 - params.dampening) * d; }
       m${s}[i] = buf;
-      d = ${nesterov ? 'd + params.momentum * buf' : 'buf'};`;
+      d = ${nesterov ? `d + ${T}(params.momentum) * buf` : 'buf'};`;
     }
     body += `
-      p${s}[i] = p - params.lr * d;
+      p${s}[i] = p - ${T}(params.lr) * d;
     }`;
     return body;
   };
   let chain = '';
   for (let s = slots - 1; s >= 0; s--) {
-    chain += `${s === slots - 1 ? '' : ' else '}if (w * ${WG}u >= params.start${s}) {\n    ${update(s)}\n  }`;
+    chain += `${s === slots - 1 ? '' : ' else '}if (w >= params.start${s}) {\n    ${update(s)}\n  }`;
   }
   const code = `${paramsStruct(fields)}
 ${binds.join('\n')}
@@ -101,22 +111,29 @@ export function sgdStep(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptio
   const wd = checkArgs(ps, gs, ms, opts, useMomentum);
   const per = useMomentum ? 3 : 2;
   const maxSlots = Math.max(1, Math.min(8, Math.floor(runtime().limits.maxStorageBuffersPerShaderStage / per)));
+  // vec4 tensors and the rest go in separate dispatches, so a model needs few kernel variants.
   const live = ps.map((_, i) => i).filter((i) => ps[i].size > 0);
-  for (let at = 0; at < live.length; at += maxSlots) {
-    const idx = live.slice(at, at + maxSlots);
+  const groups: number[][] = [];
+  for (const part of [live.filter((i) => ps[i].size % 4 === 0), live.filter((i) => ps[i].size % 4 !== 0)]) {
+    for (let at = 0; at < part.length; at += maxSlots) groups.push(part.slice(at, at + maxSlots));
+  }
+  for (const idx of groups) {
     const p = packParams()
       .f32(opts.lr)
       .f32(opts.momentum)
       .f32(opts.dampening ?? 0)
       .u32(opts.firstStep ? 1 : 0);
     let start = 0;
-    const bufs: Tensor[] = [];
-    for (const i of idx) {
-      p.u32(start).u32(ps[i].size).f32(wd[i]);
-      start += Math.ceil(ps[i].size / WG) * WG;
-      bufs.push(ps[i], gs[i]);
-      if (useMomentum) bufs.push(ms[i]);
-    }
-    launch(sgdKernel(idx.length, useMomentum, nesterov), bufs, grid1d(start / WG, 1), p.data());
+    const bufs: BufferRange[] = [];
+    const vec = idx.map((i) => ps[i].size % 4 === 0);
+    idx.forEach((i, k) => {
+      const units = vec[k] ? ps[i].size / 4 : ps[i].size;
+      p.u32(start).u32(units).f32(wd[i]);
+      start += Math.ceil(units / (WG * ITEMS));
+      const bind = vec[k] ? vecBinding : (t: Tensor) => t.binding();
+      bufs.push(bind(ps[i]), bind(gs[i]));
+      if (useMomentum) bufs.push(bind(ms[i]));
+    });
+    launch(sgdKernel(vec, useMomentum, nesterov), bufs, grid1d(start, 1), p.data());
   }
 }
