@@ -15,22 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { runtime, Rng, SubmitPacer, Tensor } from '@wgtorch/tensor';
 import { SGD, OneCycleLR, noGrad, tidy, fromDevice } from '@wgtorch/autograd';
 import { ResNet20, RESNET20_FORWARD_FLOPS, TrainLoader, decayGroups, trainStep, uploadBatch, testBatches, type CifarSplit } from '@wgtorch/resnet20';
-import type { BenchContext } from './harness.js';
+import type { BenchContext, EndToEndReport } from './harness.js';
 
-export interface EndToEndReport {
-  trainImagesPerSec: number;
-  mfu: number;
-  inferImagesPerSec: number;
-  coldStartMs: number;
-  memoryBytesAt100: number;
-  memoryBytesAt1000: number;
-  /** Batch size of the memory check (smaller than 128 on slow adapters to keep the run short). */
-  memoryBatch: number;
-  /** Buffers the pool had to create between step 100 and step 1000 (0: no per-step allocation). */
-  poolMissesAfter100: number;
-  /** Milliseconds per kernel family in one training step (GPU timestamps), largest first. */
-  breakdown: { kernel: string; ms: number; dispatches: number }[];
-}
 
 function randomSplit(n: number, seed: number): CifarSplit {
   const rng = new Rng(seed);

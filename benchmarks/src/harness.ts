@@ -31,7 +31,40 @@ export interface BenchReport {
   adapter: string;
   ceilings: Ceilings;
   rows: BenchRow[];
+  /** The end-to-end figures (benchmarks/src/e2e.ts). */
+  endToEnd?: EndToEndReport;
   date?: string;
+}
+
+/** What the end-to-end benchmark measures (`endToEnd` in the --json file). */
+export interface EndToEndReport {
+  trainImagesPerSec: number;
+  /** Model FLOP utilization: images/s x 3 x 81.6 MFLOP / the ALU ceiling of the same run. */
+  mfu: number;
+  inferImagesPerSec: number;
+  coldStartMs: number;
+  memoryBytesAt100: number;
+  memoryBytesAt1000: number;
+  /** Batch size of the memory check (smaller than 128 on software adapters, to keep the run short). */
+  memoryBatch: number;
+  /** GPU buffers the pool had to create between step 100 and step 1000 (0: no per-step allocation). */
+  poolMissesAfter100: number;
+  /** Milliseconds per kernel in one training step (GPU timestamps), largest first. */
+  breakdown: { kernel: string; ms: number; dispatches: number }[];
+}
+
+/** Prints each end-to-end figure beside a saved run's (ratios > 1 are better). */
+export function printEndToEndComparison(now: EndToEndReport, base: EndToEndReport): void {
+  const higher: (keyof EndToEndReport)[] = ['trainImagesPerSec', 'mfu', 'inferImagesPerSec'];
+  const lower: (keyof EndToEndReport)[] = ['coldStartMs', 'memoryBytesAt1000'];
+  console.log('end-to-end vs base:');
+  for (const k of [...higher, ...lower]) {
+    const a = now[k] as number;
+    const b = base[k] as number;
+    if (typeof a !== 'number' || typeof b !== 'number' || !b) continue;
+    const ratio = higher.includes(k) ? a / b : b / a;
+    console.log(`  ${String(k).padEnd(18)} ${a.toPrecision(4).padStart(12)}  base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`);
+  }
 }
 
 /** Handed to `runEndToEnd`; rows added here are printed, saved with --json and compared. */
@@ -55,7 +88,7 @@ export interface BenchContext {
 
 /** What benchmarks/src/e2e.ts exports. */
 export interface EndToEndModule {
-  runEndToEnd(ctx: BenchContext): Promise<void>;
+  runEndToEnd(ctx: BenchContext): Promise<EndToEndReport>;
 }
 
 export function fractionOf(c: Ceilings, row: { gflops?: number; gbs?: number }): number | undefined {

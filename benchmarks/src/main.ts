@@ -17,6 +17,8 @@ import {
   type BenchReport,
   type BenchRow,
   type EndToEndModule,
+  type EndToEndReport,
+  printEndToEndComparison,
 } from './harness.js';
 
 interface Args {
@@ -25,11 +27,13 @@ interface Args {
   filter?: string;
   json?: string;
   compare?: string;
+  /** --no-e2e: kernel rows only. */
+  noE2e: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, fixedCeilings: false, help: false };
+  const a: Args = { quick: false, fixedCeilings: false, noE2e: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -42,6 +46,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--filter') a.filter = value();
     else if (k === '--json') a.json = value();
     else if (k === '--compare') a.compare = value();
+    else if (k === '--no-e2e') a.noE2e = true;
     else if (k === '--help' || k === '-h') a.help = true;
     else if (k.startsWith('--filter=')) a.filter = k.slice(9);
     else if (k.startsWith('--json=')) a.json = k.slice(7);
@@ -56,6 +61,7 @@ const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare B
   --filter SUBSTR   only rows whose 'kernel shape' contains SUBSTR (ceilings always run)
   --json FILE       write {adapter, ceilings, rows} to FILE
   --compare FILE    print each figure's ratio to a run saved with --json
+  --no-e2e          skip the end-to-end benchmarks
   --fixed-ceilings  judge every row against the ceilings measured at the start; by default each
                     row's fraction uses the matching ceiling re-measured right after that row,
                     so load from other processes on a shared machine hits both alike`;
@@ -126,14 +132,8 @@ async function main(): Promise<void> {
     }
   }
 
-  let e2e: EndToEndModule | undefined;
-  try {
-    // Optional: bundled when benchmarks/src/e2e.ts exists, else this import fails at run time.
-    // @ts-ignore -- e2e.ts may not exist
-    e2e = (await import('./e2e.js')) as EndToEndModule;
-  } catch {
-    e2e = undefined;
-  }
+  const e2e: EndToEndModule | undefined = args.noE2e ? undefined : await import('./e2e.js');
+  let endToEnd: EndToEndReport | undefined;
   if (e2e?.runEndToEnd) {
     const ctx: BenchContext = {
       adapter,
@@ -148,7 +148,8 @@ async function main(): Promise<void> {
     };
     console.log('');
     try {
-      await e2e.runEndToEnd(ctx);
+      endToEnd = await e2e.runEndToEnd(ctx);
+      if (base?.endToEnd) printEndToEndComparison(endToEnd, base.endToEnd);
     } catch (err) {
       // Keep the kernel rows (and --json) when the end-to-end benchmark fails.
       console.log(`end-to-end benchmark failed: ${(err as Error).message.split('\n')[0]}`);
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
   }
 
   if (args.json) {
-    const report: BenchReport = { adapter, ceilings, rows, date: new Date().toISOString() };
+    const report: BenchReport = { adapter, ceilings, rows, endToEnd, date: new Date().toISOString() };
     writeFileAtomic(args.json, JSON.stringify(report, null, 2) + '\n');
     console.log(`\nwrote ${args.json}`);
   }
