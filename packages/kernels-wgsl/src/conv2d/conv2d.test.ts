@@ -43,6 +43,7 @@ const CASES: Case[] = [
   { x: [7, 16, 12, 12], cout: 16, k: 3, stride: 1, pad: 1 },
   { x: [3, 16, 13, 13], cout: 32, k: 3, stride: 2, pad: 1 },
   { x: [2, 64, 4, 4], cout: 64, k: 3, stride: 1, pad: 1 },
+  { x: [2, 5, 6, 16], cout: 12, k: 3, stride: 1, pad: 1 },
 ];
 
 function label(c: Case): string {
@@ -146,6 +147,8 @@ if (availableVariants().includes('subgroup')) {
     ['window 2x32', { rm: 2, tc: 32, sgs: 1, window: true }],
     ['window 4x16, 2 subgroups', { rm: 4, tc: 16, sgs: 2, window: true }],
     ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
+    ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
+    ['weight-grad pair window 4x(3 pairs), 2 subgroups, dy as vec4', { rm: 4, tc: 16, sgs: 2, wpairs: 3, avec: true }],
   ];
   for (const [what, cfg] of forced) {
     describe(`conv2d subgroup kernels, ${what}`, () => {
@@ -158,7 +161,8 @@ if (availableVariants().includes('subgroup')) {
         setConv2dKernelConfig(undefined);
       });
       CASES.forEach((c, i) => {
-        if ([1, 2, 3, 9, 12].includes(i)) it(label(c), randomCase(c, i));
+        // Pair windows: also rows of 12 pixels (a partial block of 8), 4 and 16 (dy as vec4).
+        if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i))) it(label(c), randomCase(c, i));
       });
     });
   }

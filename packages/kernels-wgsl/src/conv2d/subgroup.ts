@@ -24,10 +24,19 @@ export interface SubgroupConfig {
    * broadcast (a 3-wide kernel at stride 1 needs (tc+2)/8 gathers per lane instead of 3*tc/8).
    */
   window: boolean;
+  /**
+   * Weight grad: when > 0, a tile is this many (input channel, kernel row) pairs times every
+   * tap of the row (tc = wpairs * kw; tc is ignored), and the reduction over each output row
+   * runs in blocks of 8 pixels: the subgroup gathers the input row segment under a block once
+   * per pair and serves every tap of the row from it by broadcast.
+   */
+  wpairs: number;
+  /** Weight grad with the pair window: read dy as vec4 (only where output rows are whole blocks of 8, or one block of 4). */
+  avec: boolean;
 }
 
 export const SUBGROUP_SIZE = 8;
-export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false };
+export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false, wpairs: 0, avec: false };
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
 function fmaBlock(rm: number, tc: number, indent: string): string {
@@ -266,10 +275,125 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
   return L.join('\n');
 }
 
+/** Columns per subgroup tile of a weight-gradient GEMM (the pair window fixes them to whole kernel rows). */
+export function weightGradTileCols(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfig): number {
+  return cfg.wpairs > 0 ? cfg.wpairs * p.g.kw : cfg.tc;
+}
+
+/** Whether the pair-window weight-gradient kernel reads dy as vec4. */
+export function weightGradVecA(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfig): boolean {
+  const ob = Math.min(SUBGROUP_SIZE, p.g.wo);
+  return cfg.avec && cfg.wpairs > 0 && ob % 4 === 0 && p.g.wo % ob === 0;
+}
+
+// Weight grad with the pair window (see SubgroupConfig.wpairs). Column q = pair * kw + kx of
+// the tile; pair pr = c * kh + ky. Output pixel ox = ox0 + o of a block reads input column
+// ox * sw - pw + kx. With stride sw the segment is gathered in sw phases of stride sw (a 1x1
+// stride-2 conv gathers 8 useful elements per lane-gather, not 8 of 15).
+function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfig): string {
+  const { rm, sgs } = cfg;
+  const g = p.g;
+  const P = cfg.wpairs;
+  const tc = P * g.kw;
+  const OB = Math.min(SUBGROUP_SIZE, g.wo);
+  // Phase f < sw holds the taps kx = f + sw*j; its segment element e sits at input column
+  // (ox0 + e) * sw + f - pw, and tap j of pixel o reads element o + j.
+  const phases = Array.from({ length: Math.min(g.sw, g.kw) }, (_, f) => {
+    const taps = Math.ceil((g.kw - f) / g.sw);
+    return { f, G: Math.ceil((OB + taps - 1) / SUBGROUP_SIZE) };
+  });
+  const kk = g.kh * g.kw;
+  const ncol = g.cin * kk;
+  const npairs = g.cin * g.kh;
+  const howo = g.ho * g.wo;
+  const hw = g.h * g.w;
+  const L: string[] = [
+    `  let sg = li / ${SUBGROUP_SIZE}u;`,
+    `  let c0 = (wid.x * ${sgs}u + sg) * ${tc}u;`,
+    `  let p0 = (wid.x * ${sgs}u + sg) * ${P}u;`,
+    `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
+  ];
+  for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${g.cout - 1}u);`);
+  for (let q = 0; q < P; q++) {
+    L.push(`  let pv${q} = p0 + ${q}u < ${u32l(npairs)};`);
+    L.push(`  let pr${q} = min(p0 + ${q}u, ${u32l(npairs - 1)});`);
+    L.push(`  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`);
+  }
+  L.push(accDecl(rm, tc));
+  L.push(`  let rbeg = wid.z * params.kchunk;`);
+  L.push(`  let rend = min(rbeg + params.kchunk, params.ktotal);`);
+  L.push(`  for (var r = rbeg; r < rend; r++) {`);
+  L.push(`    let n = r / ${u32l(g.ho)}; let oy = r % ${u32l(g.ho)};`);
+  for (let i = 0; i < rm; i++) L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
+  L.push(`    let nb = n * ${u32l(g.cin * hw)};`);
+  for (let q = 0; q < P; q++) {
+    L.push(`    let iy${q} = i32(oy * ${u32l(g.sh)}) + py${q};`);
+    L.push(`    let rv${q} = pv${q} && iy${q} >= 0 && iy${q} < ${i32l(g.h)};`);
+    L.push(`    let rb${q} = nb + pc${q} + u32(select(0, iy${q}, rv${q})) * ${u32l(g.w)};`);
+  }
+  L.push(`    for (var ox0 = 0u; ox0 < ${u32l(g.wo)}; ox0 += ${OB}u) {`);
+  for (const { f, G } of phases) {
+    for (let k = 0; k < G; k++) {
+      L.push(`      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ${u32l(f)}) - ${i32l(g.pw)};`);
+      L.push(`      let xv${f}_${k} = ix${f}_${k} >= 0 && ix${f}_${k} < ${i32l(g.w)};`);
+      L.push(`      let xo${f}_${k} = u32(select(0, ix${f}_${k}, xv${f}_${k}));`);
+    }
+  }
+  for (let q = 0; q < P; q++) {
+    for (const { f, G } of phases) {
+      for (let k = 0; k < G; k++) {
+        L.push(`      let v${q}_${f}_${k} = rv${q} && xv${f}_${k};`);
+        L.push(`      let s${q}_${f}_${k} = select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`);
+      }
+    }
+  }
+  const partial = g.wo % OB !== 0;
+  const vec = weightGradVecA(p, cfg);
+  if (vec) {
+    for (let i = 0; i < rm; i++) {
+      for (let v = 0; v < OB / 4; v++) L.push(`      let av${i}_${v} = a_src[(ar${i} + ox0) / 4u + ${v}u];`);
+    }
+  }
+  for (let o = 0; o < OB; o++) {
+    L.push('      {');
+    if (vec) {
+      for (let i = 0; i < rm; i++) L.push(`        let a${i} = av${i}_${o >> 2}.${'xyzw'[o & 3]};`);
+    } else if (partial) {
+      L.push(`        let ov = ox0 + ${o}u < ${u32l(g.wo)};`);
+      for (let i = 0; i < rm; i++) L.push(`        let a${i} = select(0.0, a_src[select(0u, ar${i} + ox0 + ${o}u, ov)], ov);`);
+    } else {
+      for (let i = 0; i < rm; i++) L.push(`        let a${i} = a_src[ar${i} + ox0 + ${o}u];`);
+    }
+    for (let q = 0; q < P; q++) {
+      for (let kx = 0; kx < g.kw; kx++) {
+        const f = kx % g.sw;
+        const e = o + Math.floor(kx / g.sw);
+        const col = q * g.kw + kx;
+        L.push(`        { let bq = subgroupBroadcast(s${q}_${f}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`);
+        for (let i = 0; i < rm; i++) L.push(`          acc${i}_${col} = fma(a${i}, bq, acc${i}_${col});`);
+        L.push('        }');
+      }
+    }
+    L.push('      }');
+  }
+  L.push('    }');
+  L.push('  }');
+  for (let q = 0; q < tc; q++) {
+    L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
+    for (let i = 0; i < rm; i++) {
+      L.push(`    if (mbase + ${i}u < ${u32l(g.cout)}) { out[(wid.z * ${u32l(g.cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`);
+    }
+    L.push(`  } }`);
+  }
+  return L.join('\n');
+}
+
 export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): KernelSource {
-  const body = p.kind === 'wgrad' ? weightGradKernel(p, cfg) : cfg.window ? convLikeWindowKernel(p, cfg) : convLikeKernel(p, cfg);
+  const body = p.kind === 'wgrad' ? (cfg.wpairs > 0 ? weightGradWindowKernel(p, cfg) : weightGradKernel(p, cfg)) : cfg.window ? convLikeWindowKernel(p, cfg) : convLikeKernel(p, cfg);
+  const vecA = p.kind === 'wgrad' && weightGradVecA(p, cfg);
+  const params = vecA ? GEMM_PARAMS_WGSL.replace('a_src: array<f32>', 'a_src: array<vec4<f32>>') : GEMM_PARAMS_WGSL;
   const code = `enable subgroups;
-${GEMM_PARAMS_WGSL}
+${params}
 ${entry(cfg)}
 ${body}
 }`;

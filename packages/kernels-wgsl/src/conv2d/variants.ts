@@ -15,12 +15,18 @@
 //   128 spill. The row-segment window (one gather serves all taps of a kernel row) added
 //   20-30% on stride-1 shapes. Unrolling the reduction loop, unrolling the taps and disabling
 //   Dawn's robustness checks made no measurable difference.
+//   Weight gradient: the pair window (a tile = whole kernel rows of 8-12 (channel, ky) pairs,
+//   the reduction in blocks of 8 output pixels, one gathered input segment per pair serving all
+//   kw taps, dy read as vec4) is 1.3-1.5x the plain blocks at stride 1; reading dy as vec4 is
+//   most of that (the window alone: 1.0-1.2x), so vec4 loads cost about what a scalar gather
+//   costs here. At stride 2 the window saves no gathers and measured no clear win.
 // - NVIDIA H200: not measured; the device lent to this project exposes no Vulkan driver to
 //   Dawn (compute-only driver libraries), so the tiled default is untuned there.
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { problemKey, type ConvLike, type GemmProblem } from './gemm.js';
-import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, windowTiles, type SubgroupConfig } from './subgroup.js';
+import type { ConvGeometry } from './geometry.js';
+import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
 
 export type Conv2dVariant = 'tiled' | 'subgroup';
@@ -79,7 +85,31 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
   if (p.kind === 'convlike' && p.ax === 1 && p.tx.count > 1) {
     return pick({ ...DEFAULT_SUBGROUP, rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32, sgs: 1, window: true });
   }
+  if (p.kind === 'wgrad') {
+    const wpairs = weightGradPairs(p.g);
+    if (wpairs > 0) return pick({ ...DEFAULT_SUBGROUP, rm: 2, tc: 32, sgs: 1, wpairs, avec: true });
+    // Fewer column tiles than subgroups per workgroup would leave subgroups computing nothing
+    // but still gathering (16->32 1x1 stride 2, 16 columns: 5.0 -> 2.8 ms with one subgroup).
+    const c = subgroupConfigFor(rows);
+    if (Math.ceil(gemmColsPerImage(p) / c.tc) < c.sgs) return pick({ ...c, sgs: 1 });
+  }
   return pick(subgroupConfigFor(rows));
+}
+
+/**
+ * Pairs per tile of the weight-gradient pair window (0: the plain blocks), measured on lavapipe
+ * (ResNet20 shapes, batch 128, interleaved; 2 rows per lane): stride-1 kernels wider than 1
+ * gain 1.3-1.5x (16->16 32x32 49 -> 40 ms, 32->32 16x16 44 -> 31 ms, 64->64 8x8 61 -> 42 ms,
+ * the stem 12-13 -> 8.5-10 ms); about 8-12 pairs (48-72 accumulators) per tile tie, so the
+ * count wasting the fewest columns. Stride 2 showed no clear win (3x3: 0.9-1.2x, noise).
+ */
+export function weightGradPairs(g: ConvGeometry): number {
+  if (g.sw !== 1 || g.kw < 2) return 0;
+  const pairs = g.cin * g.kh;
+  if (pairs <= 12) return pairs;
+  let best = 8;
+  for (let q = 9; q <= 12; q++) if (Math.ceil(pairs / q) * q - pairs < Math.ceil(pairs / best) * best - pairs) best = q;
+  return best;
 }
 
 /**
@@ -112,9 +142,10 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
     if (variant === 'subgroup') {
       const c = cfg as SubgroupConfig;
       const window = c.window && p.kind === 'convlike';
+      const tc = p.kind === 'wgrad' ? weightGradTileCols(p, c) : c.tc;
       const colGroups = (n: number) =>
-        window ? Math.ceil(windowTiles(p as ConvLike, c.tc, n) / c.sgs) : Math.ceil(gemmCols(p, n) / (c.tc * c.sgs));
-      plan = { source: subgroupKernel(name, p, c), rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: c.tc * c.sgs, unitsPerImage: rowUnits, colGroups };
+        window ? Math.ceil(windowTiles(p as ConvLike, c.tc, n) / c.sgs) : Math.ceil(gemmCols(p, n) / (tc * c.sgs));
+      plan = { source: subgroupKernel(name, p, c), rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: tc * c.sgs, unitsPerImage: rowUnits, colGroups };
     } else {
       const c = cfg as TileConfig;
       const colGroups = (n: number) => Math.ceil(gemmCols(p, n) / c.tn);
