@@ -85,31 +85,37 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
   if (p.kind === 'convlike' && p.ax === 1 && p.tx.count > 1) {
     return pick({ ...DEFAULT_SUBGROUP, rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32, sgs: 1, window: true });
   }
-  if (p.kind === 'wgrad') {
-    const wpairs = weightGradPairs(p.g);
-    if (wpairs > 0) return pick({ ...DEFAULT_SUBGROUP, rm: 2, tc: 32, sgs: 1, wpairs, avec: true });
-    // Fewer column tiles than subgroups per workgroup would leave subgroups computing nothing
-    // but still gathering (16->32 1x1 stride 2, 16 columns: 5.0 -> 2.8 ms with one subgroup).
-    const c = subgroupConfigFor(rows);
-    if (Math.ceil(gemmColsPerImage(p) / c.tc) < c.sgs) return pick({ ...c, sgs: 1 });
-  }
+  if (p.kind === 'wgrad') return pick(weightGradConfig(p.g));
   return pick(subgroupConfigFor(rows));
 }
 
 /**
- * Pairs per tile of the weight-gradient pair window (0: the plain blocks), measured on lavapipe
- * (ResNet20 shapes, batch 128, interleaved; 2 rows per lane): stride-1 kernels wider than 1
- * gain 1.3-1.5x (16->16 32x32 49 -> 40 ms, 32->32 16x16 44 -> 31 ms, 64->64 8x8 61 -> 42 ms,
- * the stem 12-13 -> 8.5-10 ms); about 8-12 pairs (48-72 accumulators) per tile tie, so the
- * count wasting the fewest columns. Stride 2 showed no clear win (3x3: 0.9-1.2x, noise).
+ * The weight-gradient block on lavapipe (ResNet20 shapes, batch 128, interleaved runs).
+ * - Kernels wider than 1 take the pair window (SubgroupConfig.wpairs) with dy read as vec4.
+ *   Stride 1, 2 rows per lane: 1.3-1.7x the plain blocks (the stem 10.4 -> 6.0 ms, 16->16 32x32
+ *   49 -> 34 ms, 32->32 16x16 47 -> 35 ms, 64->64 8x8 44 -> 31 ms); 8-12 pairs (48-72
+ *   accumulators) per tile tie, so the count wasting the fewest columns. Stride 2 (the segment
+ *   saves no gathers there, the vec4 dy loads still pay), 4 rows x 4 pairs, 2 subgroups:
+ *   1.1-1.3x in 3 of 4 runs on 16->32 and 32->64 (one run 0.8x on 32->64).
+ * - Otherwise the plain blocks; fewer column tiles than subgroups per workgroup would leave
+ *   subgroups gathering for nothing (16->32 1x1 stride 2, 16 columns: 5.0 -> 2.8 ms with one).
  */
-export function weightGradPairs(g: ConvGeometry): number {
-  if (g.sw !== 1 || g.kw < 2) return 0;
+export function weightGradConfig(g: ConvGeometry): SubgroupConfig {
   const pairs = g.cin * g.kh;
-  if (pairs <= 12) return pairs;
-  let best = 8;
-  for (let q = 9; q <= 12; q++) if (Math.ceil(pairs / q) * q - pairs < Math.ceil(pairs / best) * best - pairs) best = q;
-  return best;
+  if (g.kw >= 2 && g.sw === 1) {
+    let wpairs = Math.min(pairs, 8);
+    if (pairs > 12) {
+      const waste = (q: number) => Math.ceil(pairs / q) * q - pairs;
+      for (let q = 9; q <= 12; q++) if (waste(q) < waste(wpairs)) wpairs = q;
+    } else wpairs = pairs;
+    return { ...DEFAULT_SUBGROUP, rm: 2, tc: 32, sgs: 1, wpairs, avec: true };
+  }
+  if (g.kw >= 2 && g.cout % (4 * SUBGROUP_SIZE) === 0) {
+    const sgs = Math.ceil(pairs / 4) >= 2 ? 2 : 1;
+    return { ...DEFAULT_SUBGROUP, rm: 4, tc: 16, sgs, wpairs: 4, avec: true };
+  }
+  const c = subgroupConfigFor(g.cout);
+  return Math.ceil((g.cin * g.kh * g.kw) / c.tc) < c.sgs ? { ...c, sgs: 1 } : c;
 }
 
 /**
