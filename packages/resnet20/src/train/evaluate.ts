@@ -29,11 +29,10 @@ export async function evalMain(argv: string[]): Promise<number> {
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   for (const b of testBatches(data.test, Number(values['batch-size'] ?? 256))) {
     const g = uploadBatch(b);
-    const pred = noGrad(() => tidy(() => argmax(model.forward(fromDevice(g.x)).data)));
+    const pred = noGrad(() => tidy(() => argmax(model.forward(fromDevice(g.x.reshape(g.x.shape))).data)));
     const p = await pred.toArray();
     pred.dispose();
-    g.x.dispose();
-    g.labels.dispose();
+    g.dispose();
     for (let i = 0; i < b.size; i++) confusion[b.labels[i]][p[i]]++;
   }
   const total = data.test.n;

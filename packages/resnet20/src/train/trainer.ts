@@ -123,14 +123,13 @@ export async function evaluate(model: ResNet20, split: CifarSplit, batchSize = 2
     const g = uploadBatch(b);
     noGrad(() =>
       tidy(() => {
-        const logits = model.forward(fromDevice(g.x));
+        const logits = model.forward(fromDevice(g.x.reshape(g.x.shape)));
         const loss = crossEntropy(logits, g.labels);
         accumulate(lossSum, loss.data, b.size);
         accuracyCount(logits.data, g.labels, correct);
       }),
     );
-    g.x.dispose();
-    g.labels.dispose();
+    g.dispose();
   }
   const [l, c] = [await lossSum.item(), await correct.item()];
   lossSum.dispose();
@@ -246,8 +245,7 @@ export async function trainMain(argv: string[]): Promise<number> {
         const batch = loader.batch(epoch, step);
         const g = uploadBatch(batch);
         trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
-        g.x.dispose();
-        g.labels.dispose();
+        g.dispose();
         await pacer.wait(); // the previous step, mostly asleep
         pacer.submit();
         images += batch.size;
