@@ -6,6 +6,7 @@
 
 import { BufferPool } from './pool.js';
 import { Dispatcher } from './dispatch.js';
+import { waitQuietly } from './quiet-wait.js';
 
 /** What the chosen adapter is, as reported once at startup. */
 export interface AdapterReport {
@@ -122,7 +123,7 @@ export class Runtime {
   /** Waits until the GPU has finished all submitted work, then reports device errors. */
   async sync(): Promise<void> {
     this.dispatcher.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await waitQuietly(this.device.queue.onSubmittedWorkDone());
     this.checkErrors();
   }
 

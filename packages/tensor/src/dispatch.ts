@@ -9,6 +9,7 @@
 
 import type { Runtime } from './device.js';
 import { DeviceError } from './device.js';
+import { waitQuietly } from './quiet-wait.js';
 
 /** How a kernel binds its storage buffers, in order from @binding(1). */
 export type StorageAccess = 'read' | 'read_write';
@@ -111,7 +112,7 @@ export class Dispatcher {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module: this.device.createShaderModule({ label: source.name, code: source.code }), entryPoint: source.entryPoint ?? 'main' },
     });
-    void this.device.popErrorScope().then((err) => {
+    void waitQuietly(this.device.popErrorScope()).then((err) => {
       if (err) console.error(`WGSL kernel '${source.name}' failed to compile: ${err.message}`);
     });
     const compiled: CompiledKernel = { source, pipeline, layout, id: this.nextKernelId++ };
@@ -136,13 +137,13 @@ export class Dispatcher {
     let p = this.compiling.get(key);
     if (!p) {
       const layout = this.createLayout(source);
-      p = this.device
-        .createComputePipelineAsync({
+      p = waitQuietly(
+        this.device.createComputePipelineAsync({
           label: source.name,
           layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
           compute: { module: this.device.createShaderModule({ label: source.name, code: source.code }), entryPoint: source.entryPoint ?? 'main' },
-        })
-        .then(
+        }),
+      ).then(
           (pipeline) => {
             const compiled: CompiledKernel = { source, pipeline, layout, id: this.nextKernelId++ };
             this.kernels.set(key, compiled);
@@ -324,7 +325,7 @@ export class Dispatcher {
     this.flush();
     this.counters.readbacks++;
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      await waitQuietly(staging.mapAsync(GPUMapMode.READ, 0, size));
     } catch (err) {
       this.rt.checkErrors();
       throw new DeviceError(`Readback failed: ${(err as Error).message}`);
@@ -389,7 +390,7 @@ export class Dispatcher {
     // Mapped only after the submit that resolves the queries (mapping before it is an error).
     this.afterSubmit.push(() =>
       this.profileResults.push(
-        readBuf.mapAsync(GPUMapMode.READ).then(() => {
+        waitQuietly(readBuf.mapAsync(GPUMapMode.READ)).then(() => {
           const t = new BigInt64Array(readBuf.getMappedRange().slice(0));
           readBuf.unmap();
           readBuf.destroy();

@@ -23,6 +23,7 @@ export {
 } from './tensor.js';
 export { Rng } from './random.js';
 export { SubmitPacer } from './pacer.js';
+export { waitQuietly } from './quiet-wait.js';
 export {
   parseSafetensors,
   serializeSafetensors,

@@ -1,14 +1,12 @@
-// Waiting for the GPU without stealing a CPU core from it.
+// Pacing submits: knowing how long a unit of work takes, and waiting for it without spinning.
 //
-// dawn.node drives its asynchronous operations (mapAsync, onSubmittedWorkDone) by ticking the
-// device from a setImmediate loop on the main thread for as long as one is pending: the main
-// thread spins at 100% of a core while it waits. On lavapipe, where the "GPU" is the CPU's own
-// cores, that takes about a third of the machine from the kernels (measured: 780 ms of main
-// thread CPU while waiting 1237 ms for GPU work on 2 cores). The pacer sleeps (a timer, no CPU)
-// for most of the expected duration of the work in flight and only then asks Dawn, so the
-// spinning is limited to the last few percent. The expectation is learned from previous waits.
+// Every wait goes through waitQuietly (quiet-wait.ts), which stops dawn.node from spinning the
+// main thread while the GPU works. The pacer adds a learned expectation of how long one submit
+// takes: it sleeps (a timer, no CPU, no device polls) for most of that time and only then asks
+// Dawn. The trainer uses the expectation to time its steps.
 
 import type { Runtime } from './device.js';
+import { waitQuietly } from './quiet-wait.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -38,7 +36,7 @@ export class SubmitPacer {
     const wakeAt = start + this.expectedMs * this.sleepFraction;
     const now = performance.now();
     if (wakeAt - now > 1) await sleep(wakeAt - now);
-    await this.rt.device.queue.onSubmittedWorkDone();
+    await waitQuietly(this.rt.device.queue.onSubmittedWorkDone());
     const took = performance.now() - start;
     // Converges from above too: when the work got shorter, `took` is the sleep plus a tick.
     this.expectedMs = this.expectedMs === 0 ? took : 0.7 * this.expectedMs + 0.3 * took;

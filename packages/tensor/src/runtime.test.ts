@@ -192,6 +192,51 @@ describe('dispatch and pool', () => {
   });
 });
 
+// A kernel that keeps the GPU busy for a while: `iters` dependent FMAs per invocation.
+const busyLoop: KernelSource = {
+  name: 'test.busyLoop',
+  storage: ['read_write'],
+  code: /* wgsl */ `
+struct Params { iters: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  var a = f32(g.x) * 1e-6;
+  for (var i = 0u; i < params.iters; i++) { a = a * 0.999 + 1e-3; }
+  y[g.x] = a;
+}`,
+};
+
+describe('waiting for the GPU', () => {
+  it('polls the device every millisecond instead of spinning the main thread, and restores setImmediate', async () => {
+    const rt = runtime();
+    const native = globalThis.setImmediate;
+    let polls = 0;
+    const counting = ((fn: (...a: unknown[]) => void, ...a: unknown[]) => {
+      polls++;
+      return native(fn, ...a);
+    }) as unknown as typeof setImmediate;
+    globalThis.setImmediate = counting;
+    const y = Tensor.empty([64 * 512], 'f32', 'busy');
+    try {
+      const iters = new Uint32Array([rt.report.isSoftware ? 20000 : 2_000_000]);
+      for (let i = 0; i < 4; i++) rt.dispatcher.dispatch(busyLoop, [y.binding()], [512], iters);
+      const t = performance.now();
+      // Two waits at once: the throttle stays until both are done, then goes.
+      await Promise.all([rt.sync(), y.toArray()]);
+      const ms = performance.now() - t;
+      expect(globalThis.setImmediate).toBe(counting);
+      // Spinning re-arms setImmediate on every turn of the event loop: thousands of polls in
+      // a wait this long. Throttled, only the first 2 ms use setImmediate.
+      if (rt.report.isSoftware) expect(ms).toBeGreaterThan(50);
+      expect(polls).toBeLessThan(400);
+    } finally {
+      globalThis.setImmediate = native;
+      y.dispose();
+    }
+  });
+});
+
 describe('safetensors', () => {
   it('round-trips F32, I32, U8 with metadata, atomically written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'st-'));
