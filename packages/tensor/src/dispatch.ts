@@ -105,6 +105,10 @@ export class Dispatcher {
       this.kernelsBySource.set(source, hit);
       return hit;
     }
+    // Start the GPU on what is already recorded while this pipeline compiles: on a cold start
+    // the first training step compiles ~70 pipelines, and the GPU would otherwise idle until
+    // every one of them is built.
+    if (this.dispatchesInBatch > 0) this.flush();
     const layout = this.createLayout(source);
     this.device.pushErrorScope('validation');
     const pipeline = this.device.createComputePipeline({
