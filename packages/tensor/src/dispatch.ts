@@ -11,8 +11,12 @@ import type { Runtime } from './device.js';
 import { DeviceError } from './device.js';
 import { waitQuietly } from './quiet-wait.js';
 
-/** How a kernel binds its storage buffers, in order from @binding(1). */
-export type StorageAccess = 'read' | 'read_write';
+/**
+ * How a kernel binds its buffers, in order from @binding(1): as storage, or ('uniform') as a
+ * uniform buffer (at most maxUniformBufferBindingSize bytes, offsets aligned to
+ * minUniformBufferOffsetAlignment).
+ */
+export type StorageAccess = 'read' | 'read_write' | 'uniform';
 
 /**
  * A compute kernel: WGSL source plus its binding layout. Binding 0 of group 0 is always the
@@ -167,8 +171,9 @@ export class Dispatcher {
 
   private createLayout(source: KernelSource): GPUBindGroupLayout {
     const maxStorage = this.device.limits.maxStorageBuffersPerShaderStage;
-    if (source.storage.length > maxStorage) {
-      throw new DeviceError(`Kernel '${source.name}' binds ${source.storage.length} storage buffers; this device allows ${maxStorage}.`);
+    const storageCount = source.storage.filter((a) => a !== 'uniform').length;
+    if (storageCount > maxStorage) {
+      throw new DeviceError(`Kernel '${source.name}' binds ${storageCount} storage buffers; this device allows ${maxStorage}.`);
     }
     const entries: GPUBindGroupLayoutEntry[] = [
       { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_STRIDE } },
@@ -177,7 +182,7 @@ export class Dispatcher {
       entries.push({
         binding: i + 1,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+        buffer: { type: access === 'read' ? 'read-only-storage' : access === 'uniform' ? 'uniform' : 'storage' },
       });
     });
     return this.device.createBindGroupLayout({ label: source.name, entries });
@@ -205,13 +210,17 @@ export class Dispatcher {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
-    for (const b of buffers) {
-      if (b.size > maxBinding) {
+    const maxUniform = this.device.limits.maxUniformBufferBindingSize;
+    buffers.forEach((b, i) => {
+      const uniform = k.source.storage[i] === 'uniform';
+      if (b.size > (uniform ? maxUniform : maxBinding)) {
         throw new DeviceError(
-          `Kernel '${name}': a ${b.size}-byte storage binding exceeds the device's maxStorageBufferBindingSize (${maxBinding}); use a smaller batch.`,
+          uniform
+            ? `Kernel '${name}': a ${b.size}-byte uniform binding exceeds the device's maxUniformBufferBindingSize (${maxUniform}).`
+            : `Kernel '${name}': a ${b.size}-byte storage binding exceeds the device's maxStorageBufferBindingSize (${maxBinding}); use a smaller batch.`,
         );
       }
-    }
+    });
     if (params && params.byteLength > PARAM_STRIDE) {
       throw new DeviceError(`Kernel '${name}': ${params.byteLength} bytes of parameters exceed ${PARAM_STRIDE}.`);
     }

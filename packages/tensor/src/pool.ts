@@ -6,7 +6,9 @@
 // only reuse buffers whose last use has been submitted. So released buffers wait in
 // `released` until the next submit moves them to `free`.
 
-const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
+// STORAGE | UNIFORM | COPY_SRC | COPY_DST. UNIFORM lets a kernel read a small tensor (a conv's
+// packed weights) as a uniform buffer, which lavapipe loads far more cheaply than storage.
+const STORAGE_USAGE = 0x0080 | 0x0040 | 0x0004 | 0x0008;
 
 /** A pooled GPU buffer; `bytes` is its size class, at least what was asked for. */
 export interface PooledBuffer {

@@ -17,6 +17,9 @@ import {
   type KernelConfig,
 } from './index.js';
 import { availableVariants } from './variants.js';
+import { convGeometry } from './geometry.js';
+import { forwardProblem, inputGradProblems } from './gemm.js';
+import { packedChunkRows, packedRowBytes } from './packed-weights.js';
 
 interface Case {
   x: number[]; // N, Cin, H, W
@@ -144,8 +147,9 @@ for (const variant of availableVariants()) {
 // (partial tiles, stride 2, 5x5, input-gradient phases whose taps run backwards).
 if (availableVariants().includes('subgroup')) {
   const forced: [string, KernelConfig][] = [
-    ['window 2x32', { rm: 2, tc: 32, sgs: 1, window: true }],
-    ['window 4x16, 2 subgroups', { rm: 4, tc: 16, sgs: 2, window: true }],
+    ['window 2x32, packed uniform weights', { rm: 2, tc: 32, sgs: 1, window: true }],
+    ['window 2x32, weights from storage', { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0 }],
+    ['window 4x16, 2 subgroups, packed uniform weights', { rm: 4, tc: 16, sgs: 2, window: true }],
     ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
     ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
     ['weight-grad pair window 4x(3 pairs), 2 subgroups, dy as vec4', { rm: 4, tc: 16, sgs: 2, wpairs: 3, avec: true }],
@@ -162,11 +166,28 @@ if (availableVariants().includes('subgroup')) {
       });
       CASES.forEach((c, i) => {
         // Pair windows: also rows of 12 pixels (a partial block of 8), 4 and 16 (dy as vec4).
-        if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i))) it(label(c), randomCase(c, i));
+        // Packed uniform weights: also 64 -> 64, whose weights take four uniform bindings.
+        if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13)) it(label(c), randomCase(c, i));
       });
     });
   }
 }
+
+describe('conv2d packed uniform weights', () => {
+  it('split into uniform bindings of whole row groups where the weights exceed one', () => {
+    if (!availableVariants().includes('subgroup')) return;
+    const g = convGeometry('test', [2, 64, 8, 8], [64, 64, 3, 3], { padding: 1 });
+    const maxUniform = runtime().limits.maxUniformBufferBindingSize;
+    for (const p of [forwardProblem(g), ...inputGradProblems(g)]) {
+      const rows = packedChunkRows(p, 16);
+      expect(rows * packedRowBytes(p)).toBeLessThanOrEqual(maxUniform);
+      if (64 * packedRowBytes(p) > maxUniform) expect(rows).toBeLessThan(64);
+      expect(rows % 16).toBe(0);
+      expect(64 % rows).toBe(0);
+    }
+    expect(packedChunkRows(forwardProblem(convGeometry('test', [1, 3, 8, 8], [4, 3, 5, 5], {})), 8)).toBe(0); // kw 5 > 4
+  });
+});
 
 describe('conv2d argument errors', () => {
   it('name the kernel, the shapes and the fix', () => {

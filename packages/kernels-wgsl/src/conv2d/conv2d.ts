@@ -7,7 +7,8 @@ import { formatShape, runtime, Tensor, type BufferRange } from '@wgtorch/tensor'
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
 import { params } from '../common/params.js';
 import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
-import { forwardProblem, inputGradProblems, type GemmProblem } from './gemm.js';
+import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
+import { packedRowBytes, packWeights } from './packed-weights.js';
 import { gemmColsPerImage } from './tiled.js';
 import { conv2dVariant, gemmPlan, splitReduce } from './variants.js';
 
@@ -27,18 +28,37 @@ function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][
   }
 }
 
-/** Records one GEMM whose reduction of `ktotal` units is cut into chunks of `kchunk` (one per workgroup layer). */
+/**
+ * Records one GEMM whose reduction of `ktotal` units is cut into chunks of `kchunk` (one per
+ * workgroup layer). `a` is the weight tensor's binding, or the packed weights (packWeights)
+ * where the plan reads them from a uniform buffer: then one dispatch per chunk of rows.
+ */
 function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRange, out: BufferRange, n: number, k?: { total: number; chunk: number }): void {
   const cols = p.kind === 'wgrad' ? gemmColsPerImage(p) : n * gemmColsPerImage(p);
   const ktotal = k?.total ?? (p.kind === 'wgrad' ? 0 : p.c * p.ty.count * p.tx.count);
   const kchunk = k?.chunk ?? Math.max(1, ktotal);
   const splits = k ? Math.ceil(k.total / k.chunk) : 1;
   const plan = gemmPlan(kernel, p, conv2dVariant());
-  const groups: [number, number, number] = [plan.colGroups(n), Math.ceil(plan.rows / plan.rowsPerGroup), splits];
+  const chunkRows = plan.uboRows || plan.rows;
+  const groups: [number, number, number] = [plan.colGroups(n), Math.ceil(chunkRows / plan.rowsPerGroup), splits];
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(kernel, `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }
-  runtime().dispatcher.dispatch(plan.source, [a, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).data());
+  if (!plan.uboRows) {
+    runtime().dispatcher.dispatch(plan.source, [a, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).data());
+    return;
+  }
+  const rowBytes = packedRowBytes(p as ConvLike);
+  for (let r0 = 0; r0 < plan.rows; r0 += plan.uboRows) {
+    const wq = { buffer: a.buffer, offset: (a.offset ?? 0) + r0 * rowBytes, size: plan.uboRows * rowBytes };
+    runtime().dispatcher.dispatch(plan.source, [wq, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).u32(r0).data());
+  }
+}
+
+/** The A operand for the GEMMs `problems` (which share their weights): packed where their plan asks for it. */
+function weightOperand(kernel: string, w: Tensor, problems: ConvLike[]): Tensor | undefined {
+  const packed = problems.some((p) => gemmPlan(kernel, p, conv2dVariant()).uboRows > 0);
+  return packed ? packWeights(w, problems[0]) : undefined;
 }
 
 function checkF32(kernel: string, named: [string, Tensor][]): void {
@@ -53,7 +73,10 @@ export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): T
   const yShape = [g.n, g.cout, g.ho, g.wo];
   checkBindingSizes(kernel, [['x', x.shape], ['w', w.shape], ['y', yShape]]);
   const y = Tensor.empty(yShape, 'f32', kernel);
-  recordGemm(kernel, forwardProblem(g), w.binding(), x.binding(), y.binding(), g.n);
+  const p = forwardProblem(g);
+  const packed = weightOperand(kernel, w, [p]);
+  recordGemm(kernel, p, (packed ?? w).binding(), x.binding(), y.binding(), g.n);
+  packed?.dispose();
   return y;
 }
 
@@ -70,7 +93,13 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   const problems = inputGradProblems(g);
   const live = problems.filter((p) => p.ty.count * p.tx.count > 0);
   if (live.length < problems.length) runtime().dispatcher.clear(dx.buffer, 0, dx.byteLength);
-  for (const p of live) recordGemm(kernel, p, w.binding(), dy.binding(), dx.binding(), g.n);
+  const packed = live.length ? weightOperand(kernel, w, live) : undefined;
+  for (const p of live) {
+    // Phases whose plan does not use the packed weights read the weight tensor itself.
+    const a = packed && gemmPlan(kernel, p, conv2dVariant()).uboRows > 0 ? packed : w;
+    recordGemm(kernel, p, a.binding(), dy.binding(), dx.binding(), g.n);
+  }
+  packed?.dispose();
   return dx;
 }
 

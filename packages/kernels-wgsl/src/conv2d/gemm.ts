@@ -40,6 +40,8 @@ export interface ConvLike {
   wsm: number;
   wsc: number;
   kw: number;
+  /** Kernel height (the packed-weight layout has one vec4 per (m, c, ky)). */
+  kh: number;
   /** Columns per image: colsY x colsX. */
   colsY: number;
   colsX: number;
@@ -73,6 +75,7 @@ export function forwardProblem(g: ConvGeometry): ConvLike {
     wsm: g.cin * g.kh * g.kw,
     wsc: g.kh * g.kw,
     kw: g.kw,
+    kh: g.kh,
     colsY: g.ho,
     colsX: g.wo,
     outH: g.ho,
@@ -111,6 +114,7 @@ export function inputGradProblems(g: ConvGeometry): ConvLike[] {
         wsm: g.kh * g.kw,
         wsc: g.cin * g.kh * g.kw,
         kw: g.kw,
+    kh: g.kh,
         colsY: ay.cols,
         colsX: ax.cols,
         outH: g.h,
@@ -132,7 +136,7 @@ export function problemKey(p: GemmProblem): string {
     return `wgrad:${g.cin},${g.h},${g.w},${g.cout},${g.kh},${g.kw},${g.sh},${g.sw},${g.ph},${g.pw}`;
   }
   const t = (a: TapAxis) => `${a.count},${a.k0},${a.kstep},${a.c0},${a.cstep}`;
-  return `conv:${p.m},${p.c},${t(p.ty)};${t(p.tx)};${p.srcH},${p.srcW},${p.ay},${p.ax},${p.wsm},${p.wsc},${p.kw};${p.colsY},${p.colsX};${p.outH},${p.outW},${p.y0},${p.x0},${p.sy},${p.sx}`;
+  return `conv:${p.m},${p.c},${t(p.ty)};${t(p.tx)};${p.srcH},${p.srcW},${p.ay},${p.ax},${p.wsm},${p.wsc},${p.kh},${p.kw};${p.colsY},${p.colsX};${p.outH},${p.outW},${p.y0},${p.x0},${p.sy},${p.sx}`;
 }
 
 /** WGSL integer literal with an explicit sign type. */

@@ -33,10 +33,18 @@ export interface SubgroupConfig {
   wpairs: number;
   /** Weight grad with the pair window: read dy as vec4 (only where output rows are whole blocks of 8, or one block of 4). */
   avec: boolean;
+  /**
+   * Window mode: when > 0, the weights come from a uniform buffer of packed rows (packWeights:
+   * one vec4 of the kw <= 4 taps per (row, channel, ky)), holding this many rows; a dispatch
+   * covers that many rows from params.row0. On lavapipe a storage load is a per-lane branchy
+   * gather (about 10 instructions a lane: exec-mask test, bounds check, load, insert), a uniform
+   * load a branch-free one (about 2.5), and one vec4 serves every tap of a kernel row.
+   */
+  uboRows: number;
 }
 
 export const SUBGROUP_SIZE = 8;
-export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false, wpairs: 0, avec: false };
+export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false, wpairs: 0, avec: false, uboRows: 0 };
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
 function fmaBlock(rm: number, tc: number, indent: string): string {
@@ -170,7 +178,14 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
     `  let nOk = n * ${u32l(p.colsY * p.colsX)} < params.ncols;`,
     `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
   ];
-  for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${p.m - 1}u);`);
+  // With packed uniform weights a dispatch covers R rows from params.row0: m_i is the global
+  // row, ml_i the row within the dispatch's weights.
+  const ubo = cfg.uboRows > 0;
+  const R = ubo ? cfg.uboRows : p.m;
+  for (let i = 0; i < rm; i++) {
+    L.push(`  let ml${i} = min(mbase + ${i}u, ${R - 1}u);`);
+    L.push(`  let m${i} = ${ubo ? `params.row0 + ml${i}` : `ml${i}`};`);
+  }
   L.push(`  let base = n * ${u32l(p.c * srcHW)};`);
   // Segment element e = lane + 8g of every tile row sits at source column tx0*ax + cxmin + e.
   for (let g = 0; g < G; g++) {
@@ -190,15 +205,18 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
         L.push(`    let o${r}_${g} = select(0u, rb${r} + u32(sx${g}), v${r}_${g});`);
       }
     }
-    for (let i = 0; i < rm; i++) L.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
+    if (!ubo) for (let i = 0; i < rm; i++) L.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
     L.push(`    for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
+    if (ubo) for (let i = 0; i < rm; i++) L.push(`      let wv${i} = wq[(ml${i} * ${u32l(p.c)} + c) * ${u32l(p.kh)} + ky];`);
     for (let r = 0; r < TR; r++) {
       for (let g = 0; g < G; g++) L.push(`      let s${r}_${g} = select(0.0, b_src[o${r}_${g} + c * ${u32l(srcHW)}], v${r}_${g});`);
     }
     for (let b = 0; b < p.tx.count; b++) {
       const kx = p.tx.k0 + b * p.tx.kstep;
       L.push('      {');
-      for (let i = 0; i < rm; i++) L.push(`        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`);
+      for (let i = 0; i < rm; i++) {
+        L.push(ubo ? `        let a${i} = wv${i}.${'xyzw'[kx]};` : `        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`);
+      }
       for (let q = 0; q < tc; q++) {
         const r = Math.floor(q / TW);
         const e = (q % TW) * p.ax + cx(b) - cxmin;
@@ -218,7 +236,7 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
     const x = q % TW;
     L.push(`  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`);
     L.push(`    let o = obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
-    for (let i = 0; i < rm; i++) L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
+    for (let i = 0; i < rm; i++) L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
     L.push('  } }');
   }
   return L.join('\n');
@@ -391,11 +409,17 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
 export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): KernelSource {
   const body = p.kind === 'wgrad' ? (cfg.wpairs > 0 ? weightGradWindowKernel(p, cfg) : weightGradKernel(p, cfg)) : cfg.window ? convLikeWindowKernel(p, cfg) : convLikeKernel(p, cfg);
   const vecA = p.kind === 'wgrad' && weightGradVecA(p, cfg);
-  const params = vecA ? GEMM_PARAMS_WGSL.replace('a_src: array<f32>', 'a_src: array<vec4<f32>>') : GEMM_PARAMS_WGSL;
+  const ubo = p.kind === 'convlike' && cfg.window && cfg.uboRows > 0;
+  let params = vecA ? GEMM_PARAMS_WGSL.replace('a_src: array<f32>', 'a_src: array<vec4<f32>>') : GEMM_PARAMS_WGSL;
+  if (ubo) {
+    params = params
+      .replace('kchunk: u32 }', 'kchunk: u32, row0: u32 }')
+      .replace('var<storage, read> a_src: array<f32>;', `var<uniform> wq: array<vec4f, ${cfg.uboRows * (p as ConvLike).c * (p as ConvLike).kh}>;`);
+  }
   const code = `enable subgroups;
 ${params}
 ${entry(cfg)}
 ${body}
 }`;
-  return { name, code, storage: ['read', 'read', 'read_write'] };
+  return { name, code, storage: [ubo ? 'uniform' : 'read', 'read', 'read_write'] };
 }

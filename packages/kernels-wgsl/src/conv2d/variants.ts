@@ -20,12 +20,21 @@
 //   kw taps, dy read as vec4) is 1.3-1.5x the plain blocks at stride 1; reading dy as vec4 is
 //   most of that (the window alone: 1.0-1.2x), so vec4 loads cost about what a scalar gather
 //   costs here. At stride 2 the window saves no gathers and measured no clear win.
+//   Why loads dominate (read from lavapipe's JIT output, GALLIVM_DEBUG=asm): llvmpipe runs
+//   every loop as SIMD with an execution mask, so a storage load is a per-lane loop of
+//   exec-mask test, bounds check, scalar load and insert (about 10 instructions a lane, two of
+//   them branches), while a uniform-buffer load is a branch-free gather (about 2.5 a lane).
+//   Packed uniform weights (packed-weights.ts, one vec4 per kernel row) made the 3x3 forward
+//   and input gradient 1.15-1.25x faster at every ResNet20 shape, and the stride-2 forward
+//   then pays in the window too (4 rows x 16 columns: 12.1 -> 8.7 ms on 16->32). 1x1 kernels
+//   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path.
 // - NVIDIA H200: not measured; the device lent to this project exposes no Vulkan driver to
 //   Dawn (compute-only driver libraries), so the tiled default is untuned there.
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
+import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
 
@@ -33,6 +42,8 @@ export type Conv2dVariant = 'tiled' | 'subgroup';
 
 export interface GemmPlan {
   source: KernelSource;
+  /** > 0: the kernel reads packed weights (packed-weights.ts) from a uniform buffer, this many rows per dispatch. */
+  uboRows: number;
   rows: number;
   rowsPerGroup: number;
   colsPerGroup: number;
@@ -82,8 +93,14 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
   // Measured on lavapipe against the plain blocks (interleaved, noisy machine): 16->16 32x32
   // forward +27%, input grad +21%; 32->32 16x16 and 64->64 8x8 (tiles of 2 and 4 rows) +20-30%.
   // Up to 8 rows (the stem's input gradient: 3) take one row per lane: +40% there.
-  if (p.kind === 'convlike' && p.ax === 1 && p.tx.count > 1) {
-    return pick({ ...DEFAULT_SUBGROUP, rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32, sgs: 1, window: true });
+  if (p.kind === 'convlike' && p.kw > 1) {
+    const block = p.ax !== 1 && rows % (4 * SUBGROUP_SIZE) === 0 ? { rm: 4, tc: 16 } : { rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32 };
+    const cfg = pick({ ...DEFAULT_SUBGROUP, ...block, sgs: 1, window: true, uboRows: 1 });
+    // uboRows: 0 turns the packed uniform weights off; any other value asks for them where they apply.
+    cfg.uboRows = cfg.uboRows > 0 && cfg.window ? packedChunkRows(p, SUBGROUP_SIZE * cfg.rm) : 0;
+    // Strided reads waste half of each gathered segment: the window pays there only with the
+    // cheap uniform weights.
+    if (cfg.uboRows > 0 || (p.ax === 1 && p.tx.count > 1)) return cfg;
   }
   if (p.kind === 'wgrad') return pick(weightGradConfig(p.g));
   return pick(subgroupConfigFor(rows));
@@ -151,11 +168,12 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
       const tc = p.kind === 'wgrad' ? weightGradTileCols(p, c) : c.tc;
       const colGroups = (n: number) =>
         window ? Math.ceil(windowTiles(p as ConvLike, c.tc, n) / c.sgs) : Math.ceil(gemmCols(p, n) / (tc * c.sgs));
-      plan = { source: subgroupKernel(name, p, c), rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: tc * c.sgs, unitsPerImage: rowUnits, colGroups };
+      const uboRows = window ? c.uboRows : 0;
+      plan = { source: subgroupKernel(name, p, c), uboRows, rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: tc * c.sgs, unitsPerImage: rowUnits, colGroups };
     } else {
       const c = cfg as TileConfig;
       const colGroups = (n: number) => Math.ceil(gemmCols(p, n) / c.tn);
-      plan = { source: tiledKernel(name, p, c), rows, rowsPerGroup: c.tm, colsPerGroup: c.tn, unitsPerImage: pixels, colGroups };
+      plan = { source: tiledKernel(name, p, c), uboRows: 0, rows, rowsPerGroup: c.tm, colsPerGroup: c.tn, unitsPerImage: pixels, colGroups };
     }
     plans.set(key, plan);
   }

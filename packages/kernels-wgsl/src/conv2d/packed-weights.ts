@@ -1,0 +1,76 @@
+// Packed weights for the subgroup kernels' uniform-buffer path (SubgroupConfig.uboRows): the
+// GEMM's A operand rearranged to one vec4 per (row m, channel c, kernel row ky) holding the
+// kw <= 4 taps of that kernel row, zero-padded. Forward (m = output channel) and input gradient
+// (m = input channel, the transposed weight) read the same weight tensor through the problem's
+// strides: element (m, c, ky, kx) is w[m*wsm + c*wsc + ky*kw + kx].
+//
+// Why: on lavapipe a uniform load is a branch-free gather, a storage load a branchy per-lane
+// one at about four times the cost, and one vec4 carries every tap of a kernel row. Repacking
+// costs one small dispatch per convolution (the weights change every step).
+
+import { runtime, Tensor, type KernelSource } from '@wgtorch/tensor';
+import { params } from '../common/params.js';
+import { grid1d } from '../common/grid.js';
+import { u32l, type ConvLike } from './gemm.js';
+
+const WG = 64;
+
+/** Bytes of one packed row (all channels and kernel rows of one m). */
+export function packedRowBytes(p: ConvLike): number {
+  return p.c * p.kh * 16;
+}
+
+/**
+ * Rows per dispatch of the uniform-buffer path for `p`, or 0 where it does not apply: a chunk
+ * of rows must fit one uniform binding, hold whole row groups of `rowsPerGroup`, and start at
+ * an offset the device can bind.
+ */
+export function packedChunkRows(p: ConvLike, rowsPerGroup: number): number {
+  if (p.kw > 4 || p.kh < 1) return 0;
+  const limits = runtime().limits;
+  const maxBytes = limits.maxUniformBufferBindingSize;
+  const align = limits.minUniformBufferOffsetAlignment;
+  const rowBytes = packedRowBytes(p);
+  if (p.m * rowBytes <= maxBytes) return p.m;
+  for (let r = Math.floor(p.m / rowsPerGroup) * rowsPerGroup; r >= rowsPerGroup; r -= rowsPerGroup) {
+    if (p.m % r === 0 && r * rowBytes <= maxBytes && (r * rowBytes) % align === 0) return r;
+  }
+  return 0;
+}
+
+const packKernels = new Map<string, KernelSource>();
+
+function packKernel(p: ConvLike): KernelSource {
+  const key = `${p.m},${p.c},${p.kh},${p.kw},${p.wsm},${p.wsc}`;
+  let k = packKernels.get(key);
+  if (!k) {
+    const tap = (kx: number) => (kx < p.kw ? `w[b + ${kx}u]` : '0.0');
+    k = {
+      name: 'conv2d.packWeights',
+      storage: ['read', 'read_write'],
+      code: `struct Params { total: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * (nwg.x * ${WG}u);
+  if (i >= params.total) { return; }
+  let ky = i % ${u32l(p.kh)}; let t = i / ${u32l(p.kh)};
+  let c = t % ${u32l(p.c)}; let m = t / ${u32l(p.c)};
+  let b = m * ${u32l(p.wsm)} + c * ${u32l(p.wsc)} + ky * ${u32l(p.kw)};
+  out[i] = vec4f(${[0, 1, 2, 3].map(tap).join(', ')});
+}`,
+    };
+    packKernels.set(key, k);
+  }
+  return k;
+}
+
+/** The packed A operand of `p` from weight tensor `w` (a new tensor the caller disposes). */
+export function packWeights(w: Tensor, p: ConvLike): Tensor {
+  const total = p.m * p.c * p.kh;
+  const out = Tensor.empty([total * 4], 'f32', 'conv2d packed weights');
+  runtime().dispatcher.dispatch(packKernel(p), [w.binding(), out.binding()], grid1d(total, WG), params().u32(total).data());
+  return out;
+}
