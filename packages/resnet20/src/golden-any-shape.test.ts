@@ -22,8 +22,14 @@ async function f32(t: Tensor): Promise<Float32Array> {
 async function makeFixture(path: string, shape: [number, number, number, number]): Promise<void> {
   const out = new Map<string, { shape: readonly number[]; data: SafeArray }>();
   const put = async (k: string, t: Tensor) => out.set(k, { shape: [...t.shape], data: await f32(t) });
-  const rng = new Rng(11);
-  const model = new ResNet20({ backend: 'cpu64', seed: 5 });
+  // Seeds: a float32 run flips a ReLU wherever the float64 pre-activation is within rounding of
+  // zero, and at batch 3 one flip moves every gradient below it by about 3e-3 (relative L2).
+  // With data seed 11 and model seed 5, changing only the summation order of layer2.0.conv1's
+  // forward (outputs equal to 2e-5) moved the gradients of layer2.2 and everything below it by
+  // 2-5e-3 and left layer3's unchanged: a flip between them. These seeds pass with either
+  // order, as 11/5 did before; the CLI test shows a 1% change in one gradient still fails.
+  const rng = new Rng(12);
+  const model = new ResNet20({ backend: 'cpu64', seed: 12 });
   for (const [k, t] of model.stateDict()) await put(`init.${k}`, t);
   const n = shape[0];
   const xs = [0, 1].map(() => tensor(rng.normalArray(shape.reduce((a, b) => a * b)), shape, { backend: 'cpu64' }));

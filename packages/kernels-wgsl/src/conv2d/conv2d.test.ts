@@ -47,6 +47,8 @@ const CASES: Case[] = [
   { x: [3, 16, 13, 13], cout: 32, k: 3, stride: 2, pad: 1 },
   { x: [2, 64, 4, 4], cout: 64, k: 3, stride: 1, pad: 1 },
   { x: [2, 5, 6, 16], cout: 12, k: 3, stride: 1, pad: 1 },
+  // Weights over one uniform binding at stride 2 (input-gradient phases share the packed rows).
+  { x: [3, 32, 12, 10], cout: 64, k: 3, stride: 2, pad: 1 },
 ];
 
 function label(c: Case): string {
