@@ -13,6 +13,7 @@ const rng = new Rng(0);
 const x = Tensor.randn([B, 3, 32, 32], { rng });
 const labels = Tensor.fromArray(Int32Array.from({ length: B }, () => rng.int(10)), [B], 'i32');
 const times: number[] = [];
+let bindGroupsAt5 = 0;
 const submitTimes: number[] = [];
 for (let i = 0; i < 30; i++) {
   const t0 = performance.now();
@@ -21,6 +22,7 @@ for (let i = 0; i < 30; i++) {
   rt.flush();
   const t2 = performance.now();
   await rt.sync();
+  if (i === 4) bindGroupsAt5 = rt.dispatcher.counters.bindGroupsCreated;
   if (i >= 5) {
     times.push(t1 - t0);
     submitTimes.push(t2 - t1);
@@ -28,6 +30,6 @@ for (let i = 0; i < 30; i++) {
 }
 times.sort((a, b) => a - b);
 submitTimes.sort((a, b) => a - b);
-console.log(`recording one training step: median ${times[times.length >> 1].toFixed(2)} ms (min ${times[0].toFixed(2)}), submit ${submitTimes[submitTimes.length >> 1].toFixed(2)} ms; ${rt.dispatcher.counters.dispatches / 30} dispatches per step`);
+console.log(`recording one training step: median ${times[times.length >> 1].toFixed(2)} ms (min ${times[0].toFixed(2)}), submit ${submitTimes[submitTimes.length >> 1].toFixed(2)} ms; ${rt.dispatcher.counters.dispatches / 30} dispatches per step, ${((rt.dispatcher.counters.bindGroupsCreated - bindGroupsAt5) / 25).toFixed(1)} bind groups created per step after the first 5`);
 rt.destroy();
 process.exit(0);

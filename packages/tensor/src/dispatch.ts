@@ -78,7 +78,7 @@ export class Dispatcher {
   private nextBufferId = 1;
   private readonly stagingFree: GPUBuffer[] = [];
   /** Counters for tests and benchmarks. */
-  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
+  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0, bindGroupsCreated: 0 };
 
   // Optional GPU-timestamp profiling: one pass per dispatch, begin/end timestamps.
   private profiling = false;
@@ -291,6 +291,7 @@ export class Dispatcher {
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: PARAM_STRIDE } }];
       buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } }));
       bg = this.device.createBindGroup({ layout: k.layout, entries });
+      this.counters.bindGroupsCreated++;
       this.bindGroups.set(key, bg);
     }
     return bg;

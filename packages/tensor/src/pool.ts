@@ -96,12 +96,20 @@ export class BufferPool {
 
   /** Called by the dispatcher after each submit. */
   onSubmit(): void {
+    if (!this.released.length) return;
+    const touched = new Set<PooledBuffer[]>();
     for (const b of this.released) {
       let list = this.free.get(b.bytes);
       if (!list) this.free.set(b.bytes, (list = []));
       list.push(b);
+      touched.add(list);
     }
     this.released.length = 0;
+    // A canonical order (by id), whatever the order of release: a training step that repeats
+    // the same allocations then gets the same buffers every time and its bind groups come from
+    // the dispatcher's cache. In release order the buffers rotated between steps, and a
+    // ResNet20 step created 85 of its 290 bind groups anew (about 4 ms of CPU a step).
+    for (const list of touched) list.sort((x, y) => x.id - y.id);
   }
 
   /** Destroys pooled (not live) buffers, e.g. after a phase with different shapes. */

@@ -185,6 +185,25 @@ describe('dispatch and pool', () => {
     }
   });
 
+  it('a step that repeats its allocations reuses its bind groups (buffers come back in a canonical order)', () => {
+    const rt = runtime();
+    const x = Tensor.zeros([4096]);
+    let created = 0;
+    for (let step = 0; step < 12; step++) {
+      if (step === 4) created = rt.dispatcher.counters.bindGroupsCreated;
+      const a = addScalar(x, 1);
+      const b = addScalar(a, 1);
+      const c = addScalar(b, 1);
+      const d = addScalar(c, 1);
+      const e = addScalar(d, 1);
+      // Released out of allocation order, as autograd releases saved tensors.
+      for (const t of [b, e, a, d, c]) t.dispose();
+      rt.flush();
+    }
+    expect(rt.dispatcher.counters.bindGroupsCreated - created).toBe(0);
+    x.dispose();
+  });
+
   it('a kernel with a wrong number of buffers is a clear error', () => {
     const x = Tensor.zeros([4]);
     expect(() => runtime().dispatcher.dispatch(addOne, [x.binding()], [1])).toThrow(/test.addOne' expects 2 storage buffers, got 1/);

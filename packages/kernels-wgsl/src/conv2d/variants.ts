@@ -73,6 +73,7 @@ let override: KernelConfig | undefined;
 /** Overrides the kernel configuration of every variant (variant benchmarks); undefined restores the defaults. */
 export function setConv2dKernelConfig(cfg: KernelConfig | undefined): void {
   override = cfg;
+  planByProblem.clear();
 }
 
 function pick<T extends object>(dflt: T): T {
@@ -153,10 +154,15 @@ function gemmCols(p: GemmProblem, n: number): number {
 }
 
 const plans = new Map<string, GemmPlan>();
+/** The plan for each (variant, kernel, problem) under the current override: looked up on every conv call, so the configuration is worked out once. */
+const planByProblem = new Map<string, GemmPlan>();
 
 export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): GemmPlan {
+  const fastKey = `${variant}|${name}|${problemKey(p)}`;
+  const known = planByProblem.get(fastKey);
+  if (known) return known;
   const cfg = kernelConfigFor(p, variant);
-  const key = `${variant}|${name}|${problemKey(p)}|${JSON.stringify(cfg)}`;
+  const key = `${fastKey}|${JSON.stringify(cfg)}`;
   let plan = plans.get(key);
   if (!plan) {
     const rows = gemmRows(p);
@@ -177,6 +183,7 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
     }
     plans.set(key, plan);
   }
+  planByProblem.set(fastKey, plan);
   return plan;
 }
 
