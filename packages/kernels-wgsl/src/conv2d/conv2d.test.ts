@@ -145,6 +145,27 @@ for (const variant of availableVariants()) {
   });
 }
 
+// The tiled kernel's tiles for GEMMs of more rows (tileConfigFor picks them by row count; the
+// cases above have few rows), and a weight gradient split into many more parts.
+for (const [what, cfg] of [
+  ['32 x 64 tiles, reduction split for 4096 workgroups', { tm: 32, tn: 64, tk: 16, rm: 4, rn: 4, splitGroups: 4096 }],
+  ['64 x 64 tiles', { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 }],
+] as [string, KernelConfig][]) {
+  describe(`conv2d tiled kernels, ${what}`, () => {
+    beforeAll(() => {
+      setConv2dVariant('tiled');
+      setConv2dKernelConfig(cfg);
+    });
+    afterAll(() => {
+      setConv2dVariant(undefined);
+      setConv2dKernelConfig(undefined);
+    });
+    CASES.forEach((c, i) => {
+      if ([3, 5, 13].includes(i)) it(label(c), randomCase(c, i));
+    });
+  });
+}
+
 // The subgroup kernel's other blocks and its row-segment window, forced on the awkward shapes
 // (partial tiles, stride 2, 5x5, input-gradient phases whose taps run backwards).
 if (availableVariants().includes('subgroup')) {

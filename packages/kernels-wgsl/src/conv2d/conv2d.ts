@@ -10,7 +10,7 @@ import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } 
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
 import { gemmColsPerImage } from './tiled.js';
-import { conv2dVariant, gemmPlan, splitReduce } from './variants.js';
+import { conv2dVariant, gemmPlan, splitReduce, weightGradSplitGroups } from './variants.js';
 
 const MAX_GROUPS = 65535;
 
@@ -107,7 +107,7 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
 function weightGradChunk(g: ConvGeometry, units: number, tiles: number): number {
   const termsPerUnit = (g.n * g.ho * g.wo) / units;
   const minTerms = 512;
-  const targetGroups = 192;
+  const targetGroups = weightGradSplitGroups();
   const splits = Math.max(1, Math.min(Math.ceil((units * termsPerUnit) / minTerms), Math.ceil(targetGroups / tiles)));
   return Math.ceil(units / splits);
 }
