@@ -33,7 +33,9 @@ function makeRun(batch: number, split: CifarSplit) {
   const opt = new SGD([{ params: decay, weightDecay: 5e-4 }, { params: noDecay, weightDecay: 0 }], { lr: 0.05, momentum: 0.9, nesterov: true });
   const loader = new TrainLoader(split, { batchSize: batch, seed: 0 });
   const sched = new OneCycleLR(opt, { maxLr: 0.05, totalSteps: 100000, pctStart: 0.25, divFactor: 10, finalDivFactor: 100 });
-  const pacer = new SubmitPacer(runtime());
+  // WGTORCH_PACER_DEPTH: submits in flight (the trainer's default: 1 on CPU adapters, 2 on GPUs).
+  const depth = process.env.WGTORCH_PACER_DEPTH ? Number(process.env.WGTORCH_PACER_DEPTH) : undefined;
+  const pacer = new SubmitPacer(runtime(), { depth });
   let step = 0;
   const lossSum = Tensor.zeros([1]);
   const correct = Tensor.zeros([1]);
@@ -45,7 +47,7 @@ function makeRun(batch: number, split: CifarSplit) {
       const g = uploadBatch(b);
       trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct });
       g.dispose();
-      await pacer.wait();
+      await pacer.throttle();
       pacer.submit();
     },
     async finish(): Promise<void> {

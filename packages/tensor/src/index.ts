@@ -22,7 +22,7 @@ export {
   type AnyTypedArray,
 } from './tensor.js';
 export { Rng } from './random.js';
-export { SubmitPacer } from './pacer.js';
+export { SubmitPacer, type PacerOptions } from './pacer.js';
 export { waitQuietly } from './quiet-wait.js';
 export {
   parseSafetensors,

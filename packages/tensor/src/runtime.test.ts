@@ -14,6 +14,7 @@ import {
   writeSafetensors,
   Rng,
   sizeClass,
+  SubmitPacer,
 } from './index.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
@@ -253,6 +254,29 @@ describe('waiting for the GPU', () => {
       globalThis.setImmediate = native;
       y.dispose();
     }
+  });
+});
+
+describe('submit pacing', () => {
+  it('keeps at most `depth` submits in flight and drains on wait()', async () => {
+    const rt = runtime();
+    const y = Tensor.empty([64 * 64], 'f32', 'busy');
+    const work = () => rt.dispatcher.dispatch(busyLoop, [y.binding()], [64], new Uint32Array([2000]));
+    for (const depth of [1, 2, 3]) {
+      const pacer = new SubmitPacer(rt, { depth });
+      for (let i = 0; i < 5; i++) {
+        await pacer.throttle();
+        expect(pacer.pending).toBeLessThan(depth);
+        work();
+        pacer.submit();
+        expect(pacer.pending).toBeLessThanOrEqual(depth);
+      }
+      expect(pacer.pending).toBe(depth);
+      await pacer.wait();
+      expect(pacer.pending).toBe(0);
+    }
+    expect(new SubmitPacer(rt).depth).toBe(rt.report.isSoftware ? 1 : 2);
+    y.dispose();
   });
 });
 

@@ -246,7 +246,7 @@ export async function trainMain(argv: string[]): Promise<number> {
         const g = uploadBatch(batch);
         trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
         g.dispose();
-        await pacer.wait(); // the previous step, mostly asleep
+        await pacer.throttle(); // the previous step (on a GPU, the one before it), mostly asleep
         pacer.submit();
         images += batch.size;
         state.globalStep++;
