@@ -11,7 +11,7 @@
 import { runtime, Tensor, type KernelSource } from '@wgtorch/tensor';
 import { params } from '../common/params.js';
 import { grid1d } from '../common/grid.js';
-import { u32l, type ConvLike } from './gemm.js';
+import type { ConvLike } from './gemm.js';
 
 const WG = 64;
 
@@ -38,17 +38,12 @@ export function packedChunkRows(p: ConvLike, rowsPerGroup: number): number {
   return 0;
 }
 
-const packKernels = new Map<string, KernelSource>();
-
-function packKernel(p: ConvLike): KernelSource {
-  const key = `${p.m},${p.c},${p.kh},${p.kw},${p.wsm},${p.wsc}`;
-  let k = packKernels.get(key);
-  if (!k) {
-    const tap = (kx: number) => (kx < p.kw ? `w[b + ${kx}u]` : '0.0');
-    k = {
-      name: 'conv2d.packWeights',
-      storage: ['read', 'read_write'],
-      code: `struct Params { total: u32 }
+// One kernel for every shape: the strides come in the parameters, so a cold start (and a
+// machine whose shader cache is empty) compiles it once rather than once per convolution.
+const packKernel: KernelSource = {
+  name: 'conv2d.packWeights',
+  storage: ['read', 'read_write'],
+  code: `struct Params { total: u32, kh: u32, c: u32, wsm: u32, wsc: u32, kw: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
@@ -56,21 +51,19 @@ function packKernel(p: ConvLike): KernelSource {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * (nwg.x * ${WG}u);
   if (i >= params.total) { return; }
-  let ky = i % ${u32l(p.kh)}; let t = i / ${u32l(p.kh)};
-  let c = t % ${u32l(p.c)}; let m = t / ${u32l(p.c)};
-  let b = m * ${u32l(p.wsm)} + c * ${u32l(p.wsc)} + ky * ${u32l(p.kw)};
-  out[i] = vec4f(${[0, 1, 2, 3].map(tap).join(', ')});
+  let ky = i % params.kh; let t = i / params.kh;
+  let c = t % params.c; let m = t / params.c;
+  let b = m * params.wsm + c * params.wsc + ky * params.kw;
+  var v = vec4f(0.0);
+  for (var kx = 0u; kx < params.kw; kx++) { v[kx] = w[b + kx]; }
+  out[i] = v;
 }`,
-    };
-    packKernels.set(key, k);
-  }
-  return k;
-}
+};
 
 /** The packed A operand of `p` from weight tensor `w` (a new tensor the caller disposes). */
 export function packWeights(w: Tensor, p: ConvLike): Tensor {
   const total = p.m * p.c * p.kh;
   const out = Tensor.empty([total * 4], 'f32', 'conv2d packed weights');
-  runtime().dispatcher.dispatch(packKernel(p), [w.binding(), out.binding()], grid1d(total, WG), params().u32(total).data());
+  runtime().dispatcher.dispatch(packKernel, [w.binding(), out.binding()], grid1d(total, WG), params().u32(total).u32(p.kh).u32(p.c).u32(p.wsm).u32(p.wsc).u32(p.kw).data());
   return out;
 }
