@@ -4,12 +4,14 @@
 //     and model FLOP utilization = images/s x 3 x 81.6 MFLOP / the ALU ceiling of this run
 //   - inference images/s at batch 256 (eval mode)
 //   - a per-kernel breakdown of one training step from GPU timestamps
-//   - time to the first training step from a cold start, in a fresh process
+//   - time to the first training step from a cold start, in a fresh process, with the driver's
+//     shader cache as earlier runs left it and (not with --quick) with that cache empty
 //   - GPU memory held after 100 and after 1000 steps (must be equal), and pool misses between
 // Images are random bytes: the pipeline is the trainer's, the values don't change the cost.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtime, Rng, SubmitPacer, Tensor } from '@wgtorch/tensor';
@@ -76,15 +78,25 @@ function memoryInUse(): number {
   return s.liveBytes + s.pooledBytes;
 }
 
-/** Cold start in a fresh process: runtime, model, first training step done on the GPU. */
-function coldStartMs(): number {
+/**
+ * Cold start in a fresh process: runtime, model, first training step done on the GPU. The
+ * driver keeps compiled shaders on disk (Mesa in ~/.cache/mesa_shader_cache_db, NVIDIA in
+ * ~/.cache/nvidia): with `emptyDriverCache` the child gets an empty cache directory, which is
+ * what the very first run on a machine pays (on lavapipe, LLVM compiles every kernel).
+ */
+function coldStartMs(emptyDriverCache = false): number {
   // This module runs bundled under .cache/run/; find the repository from there.
   let root = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(root, 'pnpm-workspace.yaml')) && dirname(root) !== root) root = dirname(root);
   // WGTORCH_COLDSTART_BUNDLE: a prebuilt bundle of e2e-coldstart.ts, where esbuild is absent.
   const bundle = process.env.WGTORCH_COLDSTART_BUNDLE;
   const args = bundle ? [bundle] : [join(root, 'scripts/run-ts.mjs'), 'benchmarks/src/e2e-coldstart.ts'];
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const env = { ...process.env };
+  if (emptyDriverCache) {
+    const dir = mkdtempSync(join(tmpdir(), 'wgtorch-shader-cache-'));
+    Object.assign(env, { MESA_SHADER_CACHE_DIR: dir, __GL_SHADER_DISK_CACHE_PATH: dir, XDG_CACHE_HOME: dir });
+  }
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000, env });
   const m = /coldStartMs=([\d.]+)/.exec(r.stdout ?? '');
   if (!m) throw new Error(`cold-start child failed: ${(r.stderr || r.stdout || '').slice(-500)}`);
   return Number(m[1]);
@@ -158,8 +170,10 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   console.log(`memory (batch ${memoryBatch}): ${(memoryBytesAt100 / 2 ** 20).toFixed(1)} MiB after ${steps100} steps, ${(memoryBytesAt1000 / 2 ** 20).toFixed(1)} MiB after ${steps1000}; ${poolMissesAfter100} new GPU buffers in between`);
 
   const cold = coldStartMs();
-  console.log(`cold start to the first training step done: ${cold.toFixed(0)} ms`);
+  console.log(`cold start to the first training step done: ${cold.toFixed(0)} ms (driver's shader cache as this run left it)`);
+  const coldEmpty = quick ? undefined : coldStartMs(true);
+  if (coldEmpty !== undefined) console.log(`cold start with the driver's shader cache empty (a machine's first run): ${coldEmpty.toFixed(0)} ms`);
   console.log(`training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`);
 
-  return { trainImagesPerSec, mfu, inferImagesPerSec, coldStartMs: cold, memoryBytesAt100, memoryBytesAt1000, memoryBatch, poolMissesAfter100, breakdown };
+  return { trainImagesPerSec, mfu, inferImagesPerSec, coldStartMs: cold, coldStartEmptyCacheMs: coldEmpty, memoryBytesAt100, memoryBytesAt1000, memoryBatch, poolMissesAfter100, breakdown };
 }

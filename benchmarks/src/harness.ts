@@ -43,6 +43,8 @@ export interface EndToEndReport {
   mfu: number;
   inferImagesPerSec: number;
   coldStartMs: number;
+  /** Cold start with the driver's on-disk shader cache empty (left out by --quick). */
+  coldStartEmptyCacheMs?: number;
   memoryBytesAt100: number;
   memoryBytesAt1000: number;
   /** Batch size of the memory check (smaller than 128 on software adapters, to keep the run short). */
@@ -56,14 +58,14 @@ export interface EndToEndReport {
 /** Prints each end-to-end figure beside a saved run's (ratios > 1 are better). */
 export function printEndToEndComparison(now: EndToEndReport, base: EndToEndReport): void {
   const higher: (keyof EndToEndReport)[] = ['trainImagesPerSec', 'mfu', 'inferImagesPerSec'];
-  const lower: (keyof EndToEndReport)[] = ['coldStartMs', 'memoryBytesAt1000'];
+  const lower: (keyof EndToEndReport)[] = ['coldStartMs', 'coldStartEmptyCacheMs', 'memoryBytesAt1000'];
   console.log('end-to-end vs base:');
   for (const k of [...higher, ...lower]) {
     const a = now[k] as number;
     const b = base[k] as number;
     if (typeof a !== 'number' || typeof b !== 'number' || !b) continue;
     const ratio = higher.includes(k) ? a / b : b / a;
-    console.log(`  ${String(k).padEnd(18)} ${a.toPrecision(4).padStart(12)}  base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`);
+    console.log(`  ${String(k).padEnd(22)} ${a.toPrecision(4).padStart(12)}  base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`);
   }
 }
 
