@@ -28,8 +28,12 @@
 //   and input gradient 1.15-1.25x faster at every ResNet20 shape, and the stride-2 forward
 //   then pays in the window too (4 rows x 16 columns: 12.1 -> 8.7 ms on 16->32). 1x1 kernels
 //   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path.
-// - NVIDIA H200: not measured; the device lent to this project exposes no Vulkan driver to
-//   Dawn (compute-only driver libraries), so the tiled default is untuned there.
+// - NVIDIA H100/H200 (Dawn on Vulkan, subgroups of 32, so the subgroup kernels do not apply):
+//   the tiled kernels, with the tile chosen by row count (tileConfigFor) from interleaved runs
+//   on an H100 (benchmarks/results/h100-tiles.txt). A ResNet20 step is 8.2 ms of GPU time on an
+//   H200, under the CPU's cost of recording it and waiting: larger blocks (8 x 8 per
+//   invocation) lost everywhere, and the weight gradient gained most from a wider split of
+//   its reduction (weightGradSplitGroups).
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { problemKey, type ConvLike, type GemmProblem } from './gemm.js';
