@@ -15,6 +15,11 @@ describe('avgPool2d', () => {
     [[1, 2, 6, 7], { kernel: [3, 2], stride: [2, 1], padding: [1, 0] }],
     [[4, 16, 32, 32], { kernel: 2 }],
     [[2, 3, 8, 8], { kernel: 5, stride: 3, padding: 2 }],
+    // vec4 paths: non-overlapping windows over rows of whole vec4s (and a cropped remainder)
+    [[2, 3, 8, 16], { kernel: 4 }],
+    [[3, 2, 6, 12], { kernel: [3, 1] }],
+    [[2, 2, 5, 20], { kernel: 2 }],
+    [[1, 3, 4, 8], { kernel: [1, 2] }],
   ];
   for (const [shape, opts] of cases) {
     it(`[${shape}] ${JSON.stringify(opts)}`, async () => {
