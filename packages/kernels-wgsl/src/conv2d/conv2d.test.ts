@@ -171,7 +171,7 @@ for (const [what, cfg] of [
 if (availableVariants().includes('subgroup')) {
   const forced: [string, KernelConfig][] = [
     ['window 2x32, packed uniform weights', { rm: 2, tc: 32, sgs: 1, window: true }],
-    ['window 2x32, weights from storage', { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0 }],
+    ['window 2x32, weights from storage, scalar stores', { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0, vecOut: false }],
     ['window 4x16, 2 subgroups, packed uniform weights', { rm: 4, tc: 16, sgs: 2, window: true }],
     ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
     ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
