@@ -65,7 +65,6 @@ export class Dispatcher {
   private readonly device: GPUDevice;
   private readonly kernels = new Map<string, CompiledKernel>();
   private readonly kernelsBySource = new WeakMap<KernelSource, CompiledKernel>();
-  private readonly compiling = new Map<string, Promise<CompiledKernel>>();
   private nextKernelId = 1;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -128,45 +127,6 @@ export class Dispatcher {
     this.kernelsBySource.set(source, compiled);
     this.counters.pipelinesCompiled++;
     return compiled;
-  }
-
-  /**
-   * Compiles many kernels concurrently (createComputePipelineAsync), so a cold start pays for
-   * the slowest shader rather than the sum. Errors name the kernel.
-   */
-  async precompile(sources: readonly KernelSource[]): Promise<void> {
-    await Promise.all(sources.map((s) => this.kernelAsync(s)));
-  }
-
-  private kernelAsync(source: KernelSource): Promise<CompiledKernel> {
-    const key = kernelKey(source);
-    const hit = this.kernels.get(key);
-    if (hit) return Promise.resolve(hit);
-    let p = this.compiling.get(key);
-    if (!p) {
-      const layout = this.createLayout(source);
-      p = waitQuietly(
-        this.device.createComputePipelineAsync({
-          label: source.name,
-          layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-          compute: { module: this.device.createShaderModule({ label: source.name, code: source.code }), entryPoint: source.entryPoint ?? 'main' },
-        }),
-      ).then(
-          (pipeline) => {
-            const compiled: CompiledKernel = { source, pipeline, layout, id: this.nextKernelId++ };
-            this.kernels.set(key, compiled);
-            this.compiling.delete(key);
-            this.counters.pipelinesCompiled++;
-            return compiled;
-          },
-          (err: Error) => {
-            this.compiling.delete(key);
-            throw new DeviceError(`WGSL kernel '${source.name}' failed to compile: ${err.message}`);
-          },
-        );
-      this.compiling.set(key, p);
-    }
-    return p;
   }
 
   private createLayout(source: KernelSource): GPUBindGroupLayout {

@@ -269,6 +269,19 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   return L.join('\n');
 }
 
+/** Weight grad: stores the tile (column c0 + q, rows m_i) into reduction part wid.z of out [parts, cout, ncol]. */
+function weightGradStores(rm: number, tc: number, ncol: number, cout: number): string {
+  const L: string[] = [];
+  for (let q = 0; q < tc; q++) {
+    L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
+    for (let i = 0; i < rm; i++) {
+      L.push(`    if (mbase + ${i}u < ${u32l(cout)}) { out[(wid.z * ${u32l(cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`);
+    }
+    L.push(`  } }`);
+  }
+  return L.join('\n');
+}
+
 function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfig): string {
   const { rm, tc } = cfg;
   const g = p.g;
@@ -310,13 +323,7 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
     }, '    '),
   );
   L.push(`  }`);
-  for (let q = 0; q < tc; q++) {
-    L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
-    for (let i = 0; i < rm; i++) {
-      L.push(`    if (mbase + ${i}u < ${u32l(g.cout)}) { out[(wid.z * ${u32l(g.cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`);
-    }
-    L.push(`  } }`);
-  }
+  L.push(weightGradStores(rm, tc, ncol, g.cout));
   return L.join('\n');
 }
 
@@ -423,13 +430,7 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   }
   L.push('    }');
   L.push('  }');
-  for (let q = 0; q < tc; q++) {
-    L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
-    for (let i = 0; i < rm; i++) {
-      L.push(`    if (mbase + ${i}u < ${u32l(g.cout)}) { out[(wid.z * ${u32l(g.cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`);
-    }
-    L.push(`  } }`);
-  }
+  L.push(weightGradStores(rm, tc, ncol, g.cout));
   return L.join('\n');
 }
 
