@@ -16,7 +16,7 @@ import {
   type Conv2dOptions,
   type KernelConfig,
 } from './index.js';
-import { availableVariants } from './variants.js';
+import { availableVariants, mergedInputGradPlan } from './variants.js';
 import { convGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems } from './gemm.js';
 import { packedChunkRows, packedRowBytes } from './packed-weights.js';
@@ -49,6 +49,9 @@ const CASES: Case[] = [
   { x: [2, 5, 6, 16], cout: 12, k: 3, stride: 1, pad: 1 },
   // Weights over one uniform binding at stride 2 (input-gradient phases share the packed rows).
   { x: [3, 32, 12, 10], cout: 64, k: 3, stride: 2, pad: 1 },
+  // Stride 2 with dy rows of whole vec4s (the merged input gradient's vec4 gathers and stores),
+  // a partial tile in both directions and 24 dx channels (a partial row group).
+  { x: [2, 24, 18, 24], cout: 40, k: 3, stride: 2, pad: 1 },
 ];
 
 function label(c: Case): string {
@@ -176,6 +179,9 @@ if (availableVariants().includes('subgroup')) {
     ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
     ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
     ['weight-grad pair window 4x(3 pairs), 2 subgroups, dy as vec4', { rm: 4, tc: 16, sgs: 2, wpairs: 3, avec: true }],
+    ['merged strided input gradient, also 1x1, 2-row tiles, scalar dy gathers', { merged: true, tc: 32, tileRows: 2, vecSeg: false }],
+    ['merged strided input gradient, 4 rows per lane, 2 subgroups', { merged: true, rm: 4, tc: 32, sgs: 2 }],
+    ['strided input gradient as one GEMM per phase', { merged: false }],
   ];
   for (const [what, cfg] of forced) {
     describe(`conv2d subgroup kernels, ${what}`, () => {
@@ -191,10 +197,21 @@ if (availableVariants().includes('subgroup')) {
         // Pair windows: also rows of 12 pixels (a partial block of 8), 4 and 16 (dy as vec4).
         // Packed uniform weights: also 64 -> 64, whose weights take four uniform bindings.
         if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13)) it(label(c), randomCase(c, i));
+        else if (cfg.merged !== undefined && [5, 6, 8, 15, 16].includes(i)) it(label(c), randomCase(c, i));
       });
     });
   }
 }
+
+describe('conv2d merged strided input gradient', () => {
+  it("runs for ResNet20's stride-2 3x3 convolutions on the subgroup variant, not for 1x1 ones", () => {
+    if (conv2dVariant() !== 'subgroup') return;
+    const g = (cin: number, size: number, k: number) => convGeometry('test', [2, cin, size, size], [2 * cin, cin, k, k], { stride: 2, padding: (k - 1) / 2 });
+    expect(mergedInputGradPlan('conv2d.inputGrad', g(16, 32, 3))).toBeDefined();
+    expect(mergedInputGradPlan('conv2d.inputGrad', g(32, 16, 3))).toBeDefined();
+    expect(mergedInputGradPlan('conv2d.inputGrad', g(16, 32, 1))).toBeUndefined();
+  });
+});
 
 describe('conv2d packed uniform weights', () => {
   it('split into uniform bindings of whole row groups where the weights exceed one', () => {

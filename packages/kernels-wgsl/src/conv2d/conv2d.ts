@@ -9,8 +9,9 @@ import { params } from '../common/params.js';
 import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
+import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
-import { conv2dVariant, gemmPlan, splitReduce, weightGradSplitGroups } from './variants.js';
+import { conv2dVariant, gemmPlan, mergedInputGradPlan, splitReduce, weightGradSplitGroups, type MergedPlan } from './variants.js';
 
 const MAX_GROUPS = 65535;
 
@@ -88,6 +89,11 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   checkF32(kernel, [['dy', dy], ['w', w]]);
   checkBindingSizes(kernel, [['dy', dy.shape], ['w', w.shape], ['dx', inputShape]]);
   const dx = Tensor.empty(inputShape, 'f32', kernel);
+  const merged = mergedInputGradPlan(kernel, g);
+  if (merged) {
+    recordMergedInputGrad(merged, w, dy, dx, g);
+    return dx;
+  }
   // Phases no tap reaches (e.g. 3 of the 4 phases of a 1x1 stride-2 conv) are zero: one
   // clear of dx is cheaper than a GEMM that writes zeros.
   const problems = inputGradProblems(g);
@@ -101,6 +107,23 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   }
   packed?.dispose();
   return dx;
+}
+
+/** The strided input gradient as one kernel over every stride phase (merged-input-grad.ts). */
+function recordMergedInputGrad(plan: MergedPlan, w: Tensor, dy: Tensor, dx: Tensor, g: ConvGeometry): void {
+  const packed = packWeights(w, plan.pack);
+  const { uboRows, rm } = plan.config;
+  const rowBytes = packedRowBytes(plan.pack);
+  const groups: [number, number, number] = [plan.colGroups(g.n), Math.ceil(uboRows / (SUBGROUP_SIZE * rm)), 1];
+  if (groups[0] > MAX_GROUPS) {
+    throw new KernelArgumentError('conv2d.inputGrad', `an input gradient of ${g.n} images of ${g.h}x${g.w} needs ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+  }
+  const pk = packed.binding();
+  for (let r0 = 0; r0 < plan.rows; r0 += uboRows) {
+    const wq = { buffer: pk.buffer, offset: (pk.offset ?? 0) + r0 * rowBytes, size: uboRows * rowBytes };
+    runtime().dispatcher.dispatch(plan.source, [wq, dy.binding(), dx.binding()], groups, params().u32(g.n * g.h * g.w).u32(0).u32(0).u32(r0).data());
+  }
+  packed.dispose();
 }
 
 /** Splits the weight-gradient reduction (N*Ho*Wo terms) so that about `targetGroups` workgroups run. */

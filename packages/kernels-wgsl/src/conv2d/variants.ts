@@ -28,6 +28,11 @@
 //   and input gradient 1.15-1.25x faster at every ResNet20 shape, and the stride-2 forward
 //   then pays in the window too (4 rows x 16 columns: 12.1 -> 8.7 ms on 16->32). 1x1 kernels
 //   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path.
+//   Strided input gradients take one merged kernel over all stride phases (merged-input-grad.ts):
+//   16->32 at 32x32 13.0 -> 7.6 ms, 32->64 at 16x16 9.9 -> 7.3 ms. Its costs, probed by removing
+//   each part: the per-lane uniform weight gathers (about 20 instructions per component for 8
+//   lanes) were 40% of the time at 64 accumulators per lane, so the tile grew to 256 (rm 2 x 128
+//   pixels): spilled accumulators cost less than the weight gathers they amortize.
 // - NVIDIA H100/H200 (Dawn on Vulkan, subgroups of 32, so the subgroup kernels do not apply):
 //   the tiled kernels, with the tile chosen by row count (tileConfigFor) from interleaved runs
 //   on an H100 (benchmarks/results/h100-tiles.txt). A ResNet20 step is 8.2 ms of GPU time on an
@@ -36,8 +41,9 @@
 //   its reduction (weightGradSplitGroups).
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
-import { problemKey, type ConvLike, type GemmProblem } from './gemm.js';
+import { inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
+import { mergedColGroups, mergedInputGradKernel, mergedTile, type MergedConfig } from './merged-input-grad.js';
 import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
@@ -74,6 +80,16 @@ export function conv2dVariant(): Conv2dVariant {
 export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
   /** Weight gradient: about how many workgroups the split reduction should keep busy. */
   splitGroups?: number;
+  /**
+   * Strided input gradient on the subgroup variant: true runs the merged kernel
+   * (merged-input-grad.ts), also where some phases have no taps (1x1 stride 2); false one GEMM
+   * per stride phase. Default: merged where every phase has taps.
+   */
+  merged?: boolean;
+  /** The merged kernel's dx rows per tile (0: by image width). */
+  tileRows?: number;
+  /** The merged kernel gathers dy as vec4s where it can (false: scalar gathers). */
+  vecSeg?: boolean;
 };
 let override: KernelConfig | undefined;
 
@@ -81,6 +97,7 @@ let override: KernelConfig | undefined;
 export function setConv2dKernelConfig(cfg: KernelConfig | undefined): void {
   override = cfg;
   planByProblem.clear();
+  mergedPlans.clear();
 }
 
 function pick<T extends object>(dflt: T): T {
@@ -215,6 +232,42 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
   }
   planByProblem.set(fastKey, plan);
   return plan;
+}
+
+export interface MergedPlan {
+  source: KernelSource;
+  config: MergedConfig;
+  /** The phase GEMM whose layout the packed weights take (packWeights). */
+  pack: ConvLike;
+  rows: number;
+  colGroups(n: number): number;
+}
+
+const mergedPlans = new Map<string, MergedPlan | null>();
+
+/**
+ * The merged kernel's plan for the input gradient of a strided conv, or undefined where the
+ * phase GEMMs run instead: other variants, stride 1, kernels wider than a packed row, no tile
+ * of whole phases, or (unless KernelConfig.merged) phases without taps. The 1x1 stride-2
+ * shortcuts keep the phase GEMM: merged, they measured 0.9-1.2x (16->32 3.0 -> 2.6-2.8 ms,
+ * 32->64 1.7 -> 2.0 ms), since a quarter of the dx pixels have a tap.
+ */
+export function mergedInputGradPlan(name: string, g: ConvGeometry): MergedPlan | undefined {
+  if (conv2dVariant() !== 'subgroup' || (g.sh === 1 && g.sw === 1)) return undefined;
+  const key = `${name}|${problemKey({ kind: 'wgrad', g })}`;
+  let plan = mergedPlans.get(key);
+  if (plan !== undefined) return plan ?? undefined;
+  plan = null;
+  if (override?.merged ?? (g.kh >= g.sh && g.kw >= g.sw)) {
+    const cfg: MergedConfig = pick({ rm: 2, tc: 128, tileRows: 0, sgs: 1, uboRows: 1, vecSeg: true });
+    const pack = inputGradProblems(g)[0];
+    cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
+    if (cfg.uboRows > 0 && mergedTile(g, cfg)) {
+      plan = { source: mergedInputGradKernel(name, g, pack, cfg), config: cfg, pack, rows: g.cin, colGroups: (n) => mergedColGroups(g, cfg, n) };
+    }
+  }
+  mergedPlans.set(key, plan);
+  return plan ?? undefined;
 }
 
 const reducers = new Map<string, KernelSource>();
