@@ -49,8 +49,8 @@ const CASES: Case[] = [
   { x: [2, 5, 6, 16], cout: 12, k: 3, stride: 1, pad: 1 },
   // Weights over one uniform binding at stride 2 (input-gradient phases share the packed rows).
   { x: [3, 32, 12, 10], cout: 64, k: 3, stride: 2, pad: 1 },
-  // Stride 2 with dy rows of whole vec4s (the merged input gradient's vec4 gathers and stores),
-  // a partial tile in both directions and 24 dx channels (a partial row group).
+  // Stride 2 with dx rows of whole vec4s (the merged input gradient's vec4 stores), a partial
+  // tile in both directions and 24 dx channels (a partial row group).
   { x: [2, 24, 18, 24], cout: 40, k: 3, stride: 2, pad: 1 },
 ];
 
@@ -179,7 +179,7 @@ if (availableVariants().includes('subgroup')) {
     ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
     ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
     ['weight-grad pair window 4x(3 pairs), 2 subgroups, dy as vec4', { rm: 4, tc: 16, sgs: 2, wpairs: 3, avec: true }],
-    ['merged strided input gradient, also 1x1, 2-row tiles, scalar dy gathers', { merged: true, tc: 32, tileRows: 2, vecSeg: false }],
+    ['merged strided input gradient, also 1x1, 2-row tiles', { merged: true, tc: 32, tileRows: 2 }],
     ['merged strided input gradient, 4 rows per lane, 2 subgroups', { merged: true, rm: 4, tc: 32, sgs: 2 }],
     ['strided input gradient as one GEMM per phase', { merged: false }],
   ];

@@ -28,8 +28,6 @@ export interface MergedConfig {
   sgs: number;
   /** Rows of packed weights per uniform binding (packedChunkRows); a dispatch covers these. */
   uboRows: number;
-  /** Gather dy segments as vec4s where they start on one (false: scalar gathers). */
-  vecSeg?: boolean;
 }
 
 /** Tap pairs along one axis: tile position t meets kernel offset k, reading source offset d (tile origin / stride + d). */
@@ -70,11 +68,6 @@ export function mergedColGroups(g: ConvGeometry, cfg: MergedConfig, n: number): 
   return Math.ceil((n * Math.ceil(g.h / rows) * Math.ceil(g.w / width)) / cfg.sgs);
 }
 
-/** Whether the dy segments under a tile start on whole vec4s of dy (tile origin / stride + emin). */
-function vecSegments(g: ConvGeometry, width: number, emin: number): boolean {
-  return g.wo % 4 === 0 && (width / g.sw) % 4 === 0 && ((emin % 4) + 4) % 4 === 0;
-}
-
 /** Whether dx is stored as vec4s (a tile's columns land on whole vec4s of dx). */
 function vecOut(g: ConvGeometry, width: number): boolean {
   return width % 4 === 0 && g.w % 4 === 0;
@@ -106,22 +99,17 @@ export function mergedInputGradKernel(name: string, g: ConvGeometry, pack: ConvL
   L.push(`  let base = n * ${u32l(C * srcHW)};`);
   const live = (taps: AxisTap[], t: number) => taps.some((a) => a.t === t);
   const acc = (i: number, r: number, q: number) => `acc${i}_${r}_${q}`;
-  let vecIn = false;
   if (rowTaps.length > 0 && colTaps.length > 0) {
     const dys = rowTaps.map((a) => a.d);
     const ds = [...new Set(dys)].sort((a, b) => a - b);
     const emin = Math.min(...colTaps.map((a) => a.d));
     const segLen = Math.max(...colTaps.map((a) => a.d)) - emin + 1;
-    // Segment element e = lane + 8j of a dy row sits at dy column tx0 / sw + emin + e. Where
-    // the segment starts on a vec4 of dy, lane l instead gathers the vec4 holding elements
-    // 4l .. 4l+3 (SubgroupConfig-like `vecSeg`): a quarter of the per-lane load loops.
-    const vec = (vecIn = cfg.vecSeg !== false && vecSegments(g, TW, emin));
-    const per = vec ? 4 * SUBGROUP_SIZE : SUBGROUP_SIZE;
-    const G = Math.ceil(segLen / per);
-    const unit = vec ? 4 : 1;
+    // Segment element e = lane + 8j of a dy row sits at dy column tx0 / sw + emin + e. (vec4
+    // gathers of the segments, lane l taking elements 4l .. 4l+3, measured no faster.)
+    const G = Math.ceil(segLen / SUBGROUP_SIZE);
     for (let j = 0; j < G; j++) {
-      L.push(`  let sx${j} = i32(tx0 / ${u32l(g.sw)}) + ${i32l(emin)} + i32((lane + ${j * SUBGROUP_SIZE}u) * ${unit}u);`);
-      L.push(`  let xv${j} = nOk && sx${j} >= 0 && sx${j} < ${i32l(g.wo)} && (lane + ${j * SUBGROUP_SIZE}u) * ${unit}u < ${segLen}u;`);
+      L.push(`  let sx${j} = i32(tx0 / ${u32l(g.sw)}) + ${i32l(emin)} + i32(lane + ${j * SUBGROUP_SIZE}u);`);
+      L.push(`  let xv${j} = nOk && sx${j} >= 0 && sx${j} < ${i32l(g.wo)} && lane + ${j * SUBGROUP_SIZE}u < ${segLen}u;`);
     }
     ds.forEach((d, di) => {
       L.push(`  let sy${di} = i32(ty0 / ${u32l(g.sh)}) + ${i32l(d)};`);
@@ -129,14 +117,9 @@ export function mergedInputGradKernel(name: string, g: ConvGeometry, pack: ConvL
       L.push(`  let rb${di} = base + u32(select(0, sy${di}, yv${di})) * ${u32l(g.wo)};`);
       for (let j = 0; j < G; j++) {
         L.push(`  let v${di}_${j} = yv${di} && xv${j};`);
-        L.push(`  let o${di}_${j} = select(0u, ${vec ? `(rb${di} + u32(sx${j})) / 4u` : `rb${di} + u32(sx${j})`}, v${di}_${j});`);
+        L.push(`  let o${di}_${j} = select(0u, rb${di} + u32(sx${j}), v${di}_${j});`);
       }
     });
-    // Element el of segment di, broadcast from the lane that gathered it.
-    const element = (di: number, el: number) =>
-      vec
-        ? `subgroupBroadcast(s${di}_${Math.floor(el / per)}.${'xyzw'[el % 4]}, ${Math.floor(el / 4) % SUBGROUP_SIZE}u)`
-        : `subgroupBroadcast(s${di}_${Math.floor(el / per)}, ${el % SUBGROUP_SIZE}u)`;
     for (let i = 0; i < rm; i++) {
       for (let r = 0; r < TR; r++) {
         if (!live(rowTaps, r)) continue;
@@ -147,7 +130,7 @@ export function mergedInputGradKernel(name: string, g: ConvGeometry, pack: ConvL
     L.push(`  for (var c = 0u; c < ${u32l(C)}; c++) {`);
     ds.forEach((_, di) => {
       for (let j = 0; j < G; j++) {
-        L.push(`    let s${di}_${j} = select(${vec ? 'vec4f(0.0)' : '0.0'}, b_src[o${di}_${j} + c * ${u32l(srcHW / unit)}], v${di}_${j});`);
+        L.push(`    let s${di}_${j} = select(0.0, b_src[o${di}_${j} + c * ${u32l(srcHW)}], v${di}_${j});`);
       }
     });
     for (let ky = 0; ky < g.kh; ky++) {
@@ -164,7 +147,7 @@ export function mergedInputGradKernel(name: string, g: ConvGeometry, pack: ConvL
           const di = ds.indexOf(d);
           for (const { t: q, d: e } of ct) {
             const el = e - emin;
-            L.push(`        { let bq = ${element(di, el)};`);
+            L.push(`        { let bq = subgroupBroadcast(s${di}_${Math.floor(el / SUBGROUP_SIZE)}, ${el % SUBGROUP_SIZE}u);`);
             for (let i = 0; i < rm; i++) L.push(`          ${acc(i, r, q)} = fma(a${i}, bq, ${acc(i, r, q)});`);
             L.push('        }');
           }
@@ -196,7 +179,6 @@ export function mergedInputGradKernel(name: string, g: ConvGeometry, pack: ConvL
     `var<uniform> wq: array<vec4f, ${R * pack.c * pack.kh}>;`,
   );
   if (vec) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
-  if (vecIn) params = params.replace('b_src: array<f32>', 'b_src: array<vec4<f32>>');
   const code = `enable subgroups;
 ${params}
 @compute @workgroup_size(${sgs * SUBGROUP_SIZE})

@@ -88,8 +88,6 @@ export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
   merged?: boolean;
   /** The merged kernel's dx rows per tile (0: by image width). */
   tileRows?: number;
-  /** The merged kernel gathers dy as vec4s where it can (false: scalar gathers). */
-  vecSeg?: boolean;
 };
 let override: KernelConfig | undefined;
 
@@ -259,7 +257,7 @@ export function mergedInputGradPlan(name: string, g: ConvGeometry): MergedPlan |
   if (plan !== undefined) return plan ?? undefined;
   plan = null;
   if (override?.merged ?? (g.kh >= g.sh && g.kw >= g.sw)) {
-    const cfg: MergedConfig = pick({ rm: 2, tc: 128, tileRows: 0, sgs: 1, uboRows: 1, vecSeg: true });
+    const cfg: MergedConfig = pick({ rm: 2, tc: 128, tileRows: 0, sgs: 1, uboRows: 1 });
     const pack = inputGradProblems(g)[0];
     cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
     if (cfg.uboRows > 0 && mergedTile(g, cfg)) {
