@@ -23,13 +23,15 @@ async function makeFixture(path: string, shape: [number, number, number, number]
   const out = new Map<string, { shape: readonly number[]; data: SafeArray }>();
   const put = async (k: string, t: Tensor) => out.set(k, { shape: [...t.shape], data: await f32(t) });
   // Seeds: a float32 run flips a ReLU wherever the float64 pre-activation is within rounding of
-  // zero, and at batch 3 one flip moves every gradient below it by about 3e-3 (relative L2).
+  // zero, and at batch 3 one flip moves every gradient below it by 2e-3 to 9e-2 (relative L2).
   // With data seed 11 and model seed 5, changing only the summation order of layer2.0.conv1's
-  // forward (outputs equal to 2e-5) moved the gradients of layer2.2 and everything below it by
-  // 2-5e-3 and left layer3's unchanged: a flip between them. These seeds pass with either
-  // order, as 11/5 did before; the CLI test shows a 1% change in one gradient still fails.
-  const rng = new Rng(12);
-  const model = new ResNet20({ backend: 'cpu64', seed: 12 });
+  // forward (outputs equal to 2e-5) moved the gradients of layer2.2 and everything below it and
+  // left layer3's unchanged: a flip between them. Seeds 12/12 then passed with either order
+  // until the row-window kernels changed the order again: step 1 then failed from layer3.0
+  // down, layer3.1 and above exact. With those kernels seeds 1-11 pass (both seeds equal); the
+  // CLI test shows a 1% change in one gradient still fails.
+  const rng = new Rng(11);
+  const model = new ResNet20({ backend: 'cpu64', seed: 11 });
   for (const [k, t] of model.stateDict()) await put(`init.${k}`, t);
   const n = shape[0];
   const xs = [0, 1].map(() => tensor(rng.normalArray(shape.reduce((a, b) => a * b)), shape, { backend: 'cpu64' }));

@@ -16,7 +16,7 @@ import {
   type Conv2dOptions,
   type KernelConfig,
 } from './index.js';
-import { availableVariants, mergedInputGradPlan } from './variants.js';
+import { availableVariants, rowWindowPlan } from './variants.js';
 import { convGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems } from './gemm.js';
 import { packedChunkRows, packedRowBytes } from './packed-weights.js';
@@ -173,15 +173,15 @@ for (const [what, cfg] of [
 // (partial tiles, stride 2, 5x5, input-gradient phases whose taps run backwards).
 if (availableVariants().includes('subgroup')) {
   const forced: [string, KernelConfig][] = [
-    ['window 2x32, packed uniform weights', { rm: 2, tc: 32, sgs: 1, window: true }],
-    ['window 2x32, weights from storage, scalar stores', { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0, vecOut: false }],
-    ['window 4x16, 2 subgroups, packed uniform weights', { rm: 4, tc: 16, sgs: 2, window: true }],
-    ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3 }],
+    ['window 2x32, packed uniform weights', { rm: 2, tc: 32, sgs: 1, window: true, rowWindow: false }],
+    ['window 2x32, weights from storage, scalar stores', { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0, vecOut: false, rowWindow: false }],
+    ['window 4x16, 2 subgroups, packed uniform weights', { rm: 4, tc: 16, sgs: 2, window: true, rowWindow: false }],
+    ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3, rowWindow: false }],
     ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
     ['weight-grad pair window 4x(3 pairs), 2 subgroups, dy as vec4', { rm: 4, tc: 16, sgs: 2, wpairs: 3, avec: true }],
-    ['merged strided input gradient, also 1x1, 2-row tiles', { merged: true, tc: 32, tileRows: 2 }],
-    ['merged strided input gradient, 4 rows per lane, 2 subgroups', { merged: true, rm: 4, tc: 32, sgs: 2 }],
-    ['strided input gradient as one GEMM per phase', { merged: false }],
+    ['row window everywhere (also 1x1 and the stem), 2-row tiles', { rowWindow: true, tc: 32, tileRows: 2 }],
+    ['row window everywhere, 4 rows per lane, 2 subgroups, tiles by width', { rowWindow: true, rm: 4, tc: 32, sgs: 2, tileRows: 0 }],
+    ['no row window (strided input gradients as one GEMM per phase)', { rowWindow: false }],
   ];
   for (const [what, cfg] of forced) {
     describe(`conv2d subgroup kernels, ${what}`, () => {
@@ -197,19 +197,26 @@ if (availableVariants().includes('subgroup')) {
         // Pair windows: also rows of 12 pixels (a partial block of 8), 4 and 16 (dy as vec4).
         // Packed uniform weights: also 64 -> 64, whose weights take four uniform bindings.
         if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13)) it(label(c), randomCase(c, i));
-        else if (cfg.merged !== undefined && [5, 6, 8, 15, 16].includes(i)) it(label(c), randomCase(c, i));
+        else if (cfg.rowWindow !== undefined && [0, 5, 6, 7, 8, 10, 13, 14, 15, 16].includes(i)) it(label(c), randomCase(c, i));
       });
     });
   }
 }
 
-describe('conv2d merged strided input gradient', () => {
-  it("runs for ResNet20's stride-2 3x3 convolutions on the subgroup variant, not for 1x1 ones", () => {
+describe('conv2d row-window kernel', () => {
+  it("takes the ResNet20 convolutions it measured faster on, on the subgroup variant", () => {
     if (conv2dVariant() !== 'subgroup') return;
-    const g = (cin: number, size: number, k: number) => convGeometry('test', [2, cin, size, size], [2 * cin, cin, k, k], { stride: 2, padding: (k - 1) / 2 });
-    expect(mergedInputGradPlan('conv2d.inputGrad', g(16, 32, 3))).toBeDefined();
-    expect(mergedInputGradPlan('conv2d.inputGrad', g(32, 16, 3))).toBeDefined();
-    expect(mergedInputGradPlan('conv2d.inputGrad', g(16, 32, 1))).toBeUndefined();
+    const g = (cin: number, cout: number, size: number, k: number, stride: number) =>
+      convGeometry('test', [2, cin, size, size], [cout, cin, k, k], { stride, padding: (k - 1) / 2 });
+    const has = (dir: 'forward' | 'transposed', geo: ReturnType<typeof g>) => rowWindowPlan(`conv2d.${dir}`, dir, geo) !== undefined;
+    // Every 3x3 input gradient, the stem's included; no 1x1 one.
+    for (const geo of [g(3, 16, 32, 3, 1), g(16, 16, 32, 3, 1), g(16, 32, 32, 3, 2), g(32, 64, 16, 3, 2), g(64, 64, 8, 3, 1)]) expect(has('transposed', geo)).toBe(true);
+    expect(has('transposed', g(16, 32, 32, 1, 2))).toBe(false);
+    // Forwards: stride 1 but the stem, and stride 2 onto outputs at most 8 wide.
+    expect(has('forward', g(32, 32, 16, 3, 1))).toBe(true);
+    expect(has('forward', g(32, 64, 16, 3, 2))).toBe(true);
+    expect(has('forward', g(16, 32, 32, 3, 2))).toBe(false);
+    expect(has('forward', g(3, 16, 32, 3, 1))).toBe(false);
   });
 });
 

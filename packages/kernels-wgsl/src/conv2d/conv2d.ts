@@ -11,7 +11,7 @@ import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } fr
 import { packedRowBytes, packWeights } from './packed-weights.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
-import { conv2dVariant, gemmPlan, mergedInputGradPlan, splitReduce, weightGradSplitGroups, type MergedPlan } from './variants.js';
+import { conv2dVariant, gemmPlan, rowWindowPlan, splitReduce, weightGradSplitGroups, type RowWindowPlan } from './variants.js';
 
 const MAX_GROUPS = 65535;
 
@@ -74,6 +74,11 @@ export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): T
   const yShape = [g.n, g.cout, g.ho, g.wo];
   checkBindingSizes(kernel, [['x', x.shape], ['w', w.shape], ['y', yShape]]);
   const y = Tensor.empty(yShape, 'f32', kernel);
+  const rw = rowWindowPlan(kernel, 'forward', g);
+  if (rw) {
+    recordRowWindow(kernel, rw, w, x, y, g);
+    return y;
+  }
   const p = forwardProblem(g);
   const packed = weightOperand(kernel, w, [p]);
   recordGemm(kernel, p, (packed ?? w).binding(), x.binding(), y.binding(), g.n);
@@ -89,9 +94,9 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   checkF32(kernel, [['dy', dy], ['w', w]]);
   checkBindingSizes(kernel, [['dy', dy.shape], ['w', w.shape], ['dx', inputShape]]);
   const dx = Tensor.empty(inputShape, 'f32', kernel);
-  const merged = mergedInputGradPlan(kernel, g);
-  if (merged) {
-    recordMergedInputGrad(merged, w, dy, dx, g);
+  const rw = rowWindowPlan(kernel, 'transposed', g);
+  if (rw) {
+    recordRowWindow(kernel, rw, w, dy, dx, g);
     return dx;
   }
   // Phases no tap reaches (e.g. 3 of the 4 phases of a 1x1 stride-2 conv) are zero: one
@@ -109,19 +114,19 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   return dx;
 }
 
-/** The strided input gradient as one kernel over every stride phase (merged-input-grad.ts). */
-function recordMergedInputGrad(plan: MergedPlan, w: Tensor, dy: Tensor, dx: Tensor, g: ConvGeometry): void {
+/** A forward or input gradient by the row-window kernel (row-window.ts): `src` is x or dy, `out` y or dx. */
+function recordRowWindow(kernel: string, plan: RowWindowPlan, w: Tensor, src: Tensor, out: Tensor, g: ConvGeometry): void {
   const packed = packWeights(w, plan.pack);
   const { uboRows, rm } = plan.config;
   const rowBytes = packedRowBytes(plan.pack);
   const groups: [number, number, number] = [plan.colGroups(g.n), Math.ceil(uboRows / (SUBGROUP_SIZE * rm)), 1];
   if (groups[0] > MAX_GROUPS) {
-    throw new KernelArgumentError('conv2d.inputGrad', `an input gradient of ${g.n} images of ${g.h}x${g.w} needs ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+    throw new KernelArgumentError(kernel, `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }
   const pk = packed.binding();
   for (let r0 = 0; r0 < plan.rows; r0 += uboRows) {
     const wq = { buffer: pk.buffer, offset: (pk.offset ?? 0) + r0 * rowBytes, size: uboRows * rowBytes };
-    runtime().dispatcher.dispatch(plan.source, [wq, dy.binding(), dx.binding()], groups, params().u32(g.n * g.h * g.w).u32(0).u32(0).u32(r0).data());
+    runtime().dispatcher.dispatch(plan.source, [wq, src.binding(), out.binding()], groups, params().u32(out.size / out.shape[1]).u32(0).u32(0).u32(r0).data());
   }
   packed.dispose();
 }

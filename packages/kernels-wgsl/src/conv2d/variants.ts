@@ -41,9 +41,9 @@
 //   its reduction (weightGradSplitGroups).
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
-import { inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
+import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
-import { mergedColGroups, mergedInputGradKernel, mergedTile, type MergedConfig } from './merged-input-grad.js';
+import { rowWindowColGroups, rowWindowDims, rowWindowKernel, rowWindowTile, type RowWindowConfig, type RowWindowDir } from './row-window.js';
 import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
@@ -81,12 +81,12 @@ export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
   /** Weight gradient: about how many workgroups the split reduction should keep busy. */
   splitGroups?: number;
   /**
-   * Strided input gradient on the subgroup variant: true runs the merged kernel
-   * (merged-input-grad.ts), also where some phases have no taps (1x1 stride 2); false one GEMM
-   * per stride phase. Default: merged where every phase has taps.
+   * Subgroup variant: true runs the row-window kernel (row-window.ts) for every forward and
+   * input gradient it can (also where some stride phases have no taps, 1x1 stride 2); false
+   * none. Default: rowWindowPlan's rules.
    */
-  merged?: boolean;
-  /** The merged kernel's dx rows per tile (0: by image width). */
+  rowWindow?: boolean;
+  /** The row-window kernel's output rows per tile (0: by image width). */
   tileRows?: number;
 };
 let override: KernelConfig | undefined;
@@ -95,7 +95,7 @@ let override: KernelConfig | undefined;
 export function setConv2dKernelConfig(cfg: KernelConfig | undefined): void {
   override = cfg;
   planByProblem.clear();
-  mergedPlans.clear();
+  rowWindowPlans.clear();
 }
 
 function pick<T extends object>(dflt: T): T {
@@ -232,39 +232,57 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
   return plan;
 }
 
-export interface MergedPlan {
+export interface RowWindowPlan {
   source: KernelSource;
-  config: MergedConfig;
-  /** The phase GEMM whose layout the packed weights take (packWeights). */
+  config: RowWindowConfig;
+  /** The GEMM whose layout the packed weights take (packWeights). */
   pack: ConvLike;
   rows: number;
   colGroups(n: number): number;
 }
 
-const mergedPlans = new Map<string, MergedPlan | null>();
+const rowWindowPlans = new Map<string, RowWindowPlan | null>();
 
 /**
- * The merged kernel's plan for the input gradient of a strided conv, or undefined where the
- * phase GEMMs run instead: other variants, stride 1, kernels wider than a packed row, no tile
- * of whole phases, or (unless KernelConfig.merged) phases without taps. The 1x1 stride-2
- * shortcuts keep the phase GEMM: merged, they measured 0.9-1.2x (16->32 3.0 -> 2.6-2.8 ms,
- * 32->64 1.7 -> 2.0 ms), since a quarter of the dx pixels have a tap.
+ * The row-window kernel's plan for a forward or input gradient (dir 'transposed'), or undefined
+ * where the GEMM kernels run instead: other variants, kernels wider than a packed row, no tile
+ * of whole stride phases, or shapes where it measured slower. Measured on lavapipe against the
+ * window and phase kernels (ResNet20 shapes, batch 128, interleaved runs, best of 3):
+ * - Stride 1, 8 x 8 tiles: forward 16->16 at 32x32 13.5 -> 13.2 ms, 32->32 at 16x16
+ *   13.4 -> 11.8, 64->64 at 8x8 14.3 -> 10.6; input gradient 14.0 -> 13.0, 13.4 -> 11.6,
+ *   14.9 -> 10.4; the stem's input gradient (3 rows, 1 per lane, 8 x 16 tiles) 9.0 -> 7.2.
+ *   Wider tiles of 128+ pixels at 2 rows per lane ran 1.5-2x slower at stride 1, where 9 taps
+ *   per pixel make the loop body 4x longer than at stride 2.
+ * - Strided input gradients, whole-width tiles of 128 pixels: 16->32 at 32x32 13.0 -> 7.6 ms,
+ *   32->64 at 16x16 9.9 -> 7.3 ms. There the per-lane uniform weight gathers (about 20
+ *   instructions per component for 8 lanes) were 40% of the time at 64 accumulators per lane;
+ *   spilled accumulators cost less than the weight gathers they amortize.
+ * - Strided forwards only where the output is at most 8 wide: 32->64 8.2 -> 7.3 ms, while
+ *   16->32 (16 wide) lost, 7.6 -> 8.9 ms (2*TR+1 source rows per tile there, against 3*TR).
+ * - Left to the GEMM kernels: 1x1 kernels (the stride-2 shortcuts measured 0.9-1.2x: a
+ *   quarter of dx has a tap) and the stem's forward (no clear difference).
  */
-export function mergedInputGradPlan(name: string, g: ConvGeometry): MergedPlan | undefined {
-  if (conv2dVariant() !== 'subgroup' || (g.sh === 1 && g.sw === 1)) return undefined;
-  const key = `${name}|${problemKey({ kind: 'wgrad', g })}`;
-  let plan = mergedPlans.get(key);
+export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
+  if (conv2dVariant() !== 'subgroup') return undefined;
+  const key = `${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`;
+  let plan = rowWindowPlans.get(key);
   if (plan !== undefined) return plan ?? undefined;
   plan = null;
-  if (override?.merged ?? (g.kh >= g.sh && g.kw >= g.sw)) {
-    const cfg: MergedConfig = pick({ rm: 2, tc: 128, tileRows: 0, sgs: 1, uboRows: 1 });
-    const pack = inputGradProblems(g)[0];
+  const { m, c, outW } = rowWindowDims(dir, g);
+  const strided = g.sh > 1 || g.sw > 1;
+  const wide = g.kh > 1 && g.kw > 1;
+  const byDefault = wide && (strided ? (dir === 'transposed' ? g.kh >= g.sh && g.kw >= g.sw : outW <= 8) : c > 3);
+  if (override?.rowWindow ?? byDefault) {
+    const rm = m <= SUBGROUP_SIZE ? 1 : 2;
+    const dflt = strided && dir === 'transposed' ? { tc: 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
+    const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1 });
+    const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
     cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
-    if (cfg.uboRows > 0 && mergedTile(g, cfg)) {
-      plan = { source: mergedInputGradKernel(name, g, pack, cfg), config: cfg, pack, rows: g.cin, colGroups: (n) => mergedColGroups(g, cfg, n) };
+    if (cfg.uboRows > 0 && rowWindowTile(dir, g, cfg)) {
+      plan = { source: rowWindowKernel(name, dir, g, pack, cfg), config: cfg, pack, rows: pack.m, colGroups: (n) => rowWindowColGroups(dir, g, cfg, n) };
     }
   }
-  mergedPlans.set(key, plan);
+  rowWindowPlans.set(key, plan);
   return plan ?? undefined;
 }
 

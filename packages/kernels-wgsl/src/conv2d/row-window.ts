@@ -1,0 +1,209 @@
+// The row-window kernel for the subgroup variant (lavapipe): a subgroup tile is TR whole rows x
+// TW neighbouring columns of the output; per source channel the subgroup gathers each source
+// row segment under the tile once, and every (output row, kernel row) pair that reads a
+// segment, every (output column, kernel column) pair that reads an element of it, takes it by
+// broadcast. Outputs are stored as vec4s. Weights come packed from a uniform buffer
+// (packed-weights.ts), one vec4 of kernel-row taps per (row, channel, kernel row).
+//
+// Two directions share it:
+// - 'forward': output pixel o reads source pixel o*s - pad + k.
+// - 'transposed', the input gradient: dx pixel o receives dy pixel (o + pad - k) / s where that
+//   divides. A tile's rows and columns are whole stride phases (TR, TW multiples of the stride),
+//   so every pixel's taps are known when the kernel is generated and all phases run in one
+//   kernel. The phase GEMMs (gemm.ts, inputGradProblems) instead write every s-th pixel with one
+//   scalar store after a reduction over only that phase's taps (1, 2, 2 and 4 of a 3x3 kernel
+//   at stride 2): on lavapipe their store loops and gathers cost about what the multiply-adds do.
+//
+// Against the window kernel (subgroup.ts), which loops over kernel rows outside the channels and
+// gathers a segment per (kernel row, tile row), a tile of TR rows here gathers TR + kh - 1 rows
+// per channel at stride 1 instead of TR * kh.
+
+import type { KernelSource } from '@wgtorch/tensor';
+import { i32l, u32l, type ConvLike } from './gemm.js';
+import type { ConvGeometry } from './geometry.js';
+import { GEMM_PARAMS_WGSL } from './tiled.js';
+import { SUBGROUP_SIZE } from './subgroup.js';
+
+export type RowWindowDir = 'forward' | 'transposed';
+
+export interface RowWindowConfig {
+  /** Rows of the GEMM (output channels) per lane. */
+  rm: number;
+  /** Output pixels per subgroup tile. */
+  tc: number;
+  /** Output rows per tile (tc / tileRows columns each); 0 picks them by the image width (rowWindowTile). */
+  tileRows: number;
+  /** Subgroups per workgroup (neighbouring tiles). */
+  sgs: number;
+  /** Rows of packed weights per uniform binding (packedChunkRows); a dispatch covers these. */
+  uboRows: number;
+}
+
+/** Tap pairs along one axis: tile position t meets kernel offset k, reading source offset d from the tile's source origin. */
+interface AxisTap {
+  t: number;
+  k: number;
+  d: number;
+}
+
+/** The source origin of a tile at output offset t0 is t0 * s (forward) or t0 / s (transposed). */
+function axisTaps(dir: RowWindowDir, tile: number, pad: number, k: number, s: number): AxisTap[] {
+  const out: AxisTap[] = [];
+  for (let t = 0; t < tile; t++) {
+    for (let kk = 0; kk < k; kk++) {
+      if (dir === 'forward') out.push({ t, k: kk, d: t * s + kk - pad });
+      else {
+        const v = t + pad - kk;
+        if (((v % s) + s) % s === 0) out.push({ t, k: kk, d: v / s });
+      }
+    }
+  }
+  return out;
+}
+
+/** The sizes a direction works with: GEMM rows m, reduction channels c, source and output images. */
+export function rowWindowDims(dir: RowWindowDir, g: ConvGeometry) {
+  return dir === 'forward'
+    ? { m: g.cout, c: g.cin, srcH: g.h, srcW: g.w, outH: g.ho, outW: g.wo }
+    : { m: g.cin, c: g.cout, srcH: g.ho, srcW: g.wo, outH: g.h, outW: g.w };
+}
+
+/**
+ * The tile (output rows x columns), or undefined where none fits: whole output rows up to
+ * tc / s columns (the smallest power of two >= the width), unless tileRows is set. Measured on
+ * lavapipe (16->32 at 32x32 and 32->64 at 16x16 input gradients), full-width tiles beat
+ * half-width ones by 5-10%. Transposed tiles hold whole stride phases.
+ */
+export function rowWindowTile(dir: RowWindowDir, g: ConvGeometry, cfg: RowWindowConfig): { rows: number; width: number } | undefined {
+  const { outW } = rowWindowDims(dir, g);
+  const [sh, sw] = dir === 'transposed' ? [g.sh, g.sw] : [1, 1];
+  const width = cfg.tileRows > 0 ? cfg.tc / cfg.tileRows : Math.min(cfg.tc / sh, 2 ** Math.ceil(Math.log2(Math.max(outW, 4))));
+  if (!Number.isInteger(width)) return undefined;
+  const rows = cfg.tc / width;
+  if (!Number.isInteger(rows) || rows % sh !== 0 || width % sw !== 0) return undefined;
+  return { rows, width };
+}
+
+/** Workgroups along x for a batch of n. */
+export function rowWindowColGroups(dir: RowWindowDir, g: ConvGeometry, cfg: RowWindowConfig, n: number): number {
+  const { rows, width } = rowWindowTile(dir, g, cfg)!;
+  const { outH, outW } = rowWindowDims(dir, g);
+  return Math.ceil((n * Math.ceil(outH / rows) * Math.ceil(outW / width)) / cfg.sgs);
+}
+
+/** `pack` is the GEMM whose packed-weight layout the kernel reads (forwardProblem, or an input-gradient phase). */
+export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry, pack: ConvLike, cfg: RowWindowConfig): KernelSource {
+  const { rm, sgs } = cfg;
+  const tile = rowWindowTile(dir, g, cfg);
+  if (!tile) throw new Error(`row window: no tile of ${cfg.tc} pixels holds whole phases of stride ${g.sh}x${g.sw}`);
+  const { rows: TR, width: TW } = tile;
+  const { m: M, c: C, srcH, srcW, outH, outW } = rowWindowDims(dir, g);
+  const R = cfg.uboRows;
+  const rowTaps = axisTaps(dir, TR, g.ph, g.kh, g.sh);
+  const colTaps = axisTaps(dir, TW, g.pw, g.kw, g.sw);
+  const tilesX = Math.ceil(outW / TW);
+  const tilesY = Math.ceil(outH / TR);
+  const srcHW = srcH * srcW;
+  const origin = (t0: string, s: number) => (dir === 'forward' ? `${t0} * ${u32l(s)}` : `${t0} / ${u32l(s)}`);
+  const L: string[] = [
+    `  let sg = li / ${SUBGROUP_SIZE}u;`,
+    `  let tile = wid.x * ${sgs}u + sg;`,
+    `  let n = tile / ${u32l(tilesX * tilesY)}; let tr = tile % ${u32l(tilesX * tilesY)};`,
+    `  let ty0 = (tr / ${u32l(tilesX)}) * ${u32l(TR)};`,
+    `  let tx0 = (tr % ${u32l(tilesX)}) * ${u32l(TW)};`,
+    `  let nOk = n * ${u32l(outH * outW)} < params.ncols;`,
+    `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
+  ];
+  for (let i = 0; i < rm; i++) L.push(`  let ml${i} = min(mbase + ${i}u, ${R - 1}u);`);
+  L.push(`  let base = n * ${u32l(C * srcHW)};`);
+  const live = (taps: AxisTap[], t: number) => taps.some((a) => a.t === t);
+  const acc = (i: number, r: number, q: number) => `acc${i}_${r}_${q}`;
+  if (rowTaps.length > 0 && colTaps.length > 0) {
+    const dys = rowTaps.map((a) => a.d);
+    const ds = [...new Set(dys)].sort((a, b) => a - b);
+    const emin = Math.min(...colTaps.map((a) => a.d));
+    const segLen = Math.max(...colTaps.map((a) => a.d)) - emin + 1;
+    // Segment element e = lane + 8j of a source row sits at column origin(tx0) + emin + e. (vec4
+    // gathers of the segments, lane l taking elements 4l .. 4l+3, measured no faster.)
+    const G = Math.ceil(segLen / SUBGROUP_SIZE);
+    for (let j = 0; j < G; j++) {
+      L.push(`  let sx${j} = i32(${origin('tx0', g.sw)}) + ${i32l(emin)} + i32(lane + ${j * SUBGROUP_SIZE}u);`);
+      L.push(`  let xv${j} = nOk && sx${j} >= 0 && sx${j} < ${i32l(srcW)} && lane + ${j * SUBGROUP_SIZE}u < ${segLen}u;`);
+    }
+    ds.forEach((d, di) => {
+      L.push(`  let sy${di} = i32(${origin('ty0', g.sh)}) + ${i32l(d)};`);
+      L.push(`  let yv${di} = sy${di} >= 0 && sy${di} < ${i32l(srcH)};`);
+      L.push(`  let rb${di} = base + u32(select(0, sy${di}, yv${di})) * ${u32l(srcW)};`);
+      for (let j = 0; j < G; j++) {
+        L.push(`  let v${di}_${j} = yv${di} && xv${j};`);
+        L.push(`  let o${di}_${j} = select(0u, rb${di} + u32(sx${j}), v${di}_${j});`);
+      }
+    });
+    for (let i = 0; i < rm; i++) {
+      for (let r = 0; r < TR; r++) {
+        if (!live(rowTaps, r)) continue;
+        const qs = Array.from({ length: TW }, (_, q) => q).filter((q) => live(colTaps, q));
+        L.push(`  var ${qs.map((q) => `${acc(i, r, q)} = 0.0`).join('; var ')};`);
+      }
+    }
+    L.push(`  for (var c = 0u; c < ${u32l(C)}; c++) {`);
+    ds.forEach((_, di) => {
+      for (let j = 0; j < G; j++) {
+        L.push(`    let s${di}_${j} = select(0.0, b_src[o${di}_${j} + c * ${u32l(srcHW)}], v${di}_${j});`);
+      }
+    });
+    for (let ky = 0; ky < g.kh; ky++) {
+      const rt = rowTaps.filter((a) => a.k === ky);
+      if (rt.length === 0) continue;
+      L.push('    {');
+      for (let i = 0; i < rm; i++) L.push(`      let wv${i} = wq[(ml${i} * ${u32l(C)} + c) * ${u32l(g.kh)} + ${ky}u];`);
+      for (let kx = 0; kx < g.kw; kx++) {
+        const ct = colTaps.filter((a) => a.k === kx);
+        if (ct.length === 0) continue;
+        L.push('      {');
+        for (let i = 0; i < rm; i++) L.push(`        let a${i} = wv${i}.${'xyzw'[kx]};`);
+        for (const { t: r, d } of rt) {
+          const di = ds.indexOf(d);
+          for (const { t: q, d: e } of ct) {
+            const el = e - emin;
+            L.push(`        { let bq = subgroupBroadcast(s${di}_${Math.floor(el / SUBGROUP_SIZE)}, ${el % SUBGROUP_SIZE}u);`);
+            for (let i = 0; i < rm; i++) L.push(`          ${acc(i, r, q)} = fma(a${i}, bq, ${acc(i, r, q)});`);
+            L.push('        }');
+          }
+        }
+        L.push('      }');
+      }
+      L.push('    }');
+    }
+    L.push('  }');
+  }
+  // Transposed tiles may hold pixels no tap reaches (1x1 stride 2): those store zeros.
+  const value = (i: number, r: number, q: number) => (live(rowTaps, r) && live(colTaps, q) ? acc(i, r, q) : '0.0');
+  const hw = outH * outW;
+  L.push(`  let obase = n * ${u32l(M * hw)};`);
+  const vec = TW % 4 === 0 && outW % 4 === 0;
+  const step = vec ? 4 : 1;
+  for (let r = 0; r < TR; r++) {
+    for (let x = 0; x < TW; x += step) {
+      L.push(`  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(outH)} && tx < ${u32l(outW)}) {`);
+      L.push(`    let o = ${vec ? `(obase + ty * ${u32l(outW)} + tx) / 4u` : `obase + ty * ${u32l(outW)} + tx`};`);
+      for (let i = 0; i < rm; i++) {
+        const v = vec ? `vec4f(${[0, 1, 2, 3].map((k) => value(i, r, x + k)).join(', ')})` : value(i, r, x);
+        L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + (params.row0 + ml${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`);
+      }
+      L.push('  } }');
+    }
+  }
+  let params = GEMM_PARAMS_WGSL.replace('kchunk: u32 }', 'kchunk: u32, row0: u32 }').replace(
+    'var<storage, read> a_src: array<f32>;',
+    `var<uniform> wq: array<vec4f, ${R * pack.c * pack.kh}>;`,
+  );
+  if (vec) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
+  const code = `enable subgroups;
+${params}
+@compute @workgroup_size(${sgs * SUBGROUP_SIZE})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {
+${L.join('\n')}
+}`;
+  return { name, code, storage: ['uniform', 'read', 'read_write'] };
+}
