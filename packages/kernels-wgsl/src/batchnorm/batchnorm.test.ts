@@ -83,6 +83,33 @@ describe('split reductions (the GPU path)', () => {
   }
 });
 
+// On lavapipe the unsplit reductions also apply the result in the same kernel (one dispatch
+// for the forward, one for the backward); the unfused unsplit kernels stay correct.
+describe('unsplit reductions: fused and not', () => {
+  afterAll(() => {
+    batchNormTesting.unfused = false;
+  });
+  for (const unfused of [false, true]) {
+    it(`${unfused ? 'stats, then apply' : 'one kernel per pass'} [3, 7, 4, 4] and [5, 16, 8, 8]`, async () => {
+      batchNormTesting.unfused = unfused;
+      const shape = [3, 7, 4, 4];
+      const x = Tensor.zeros(shape);
+      const c = Tensor.ones([shape[1]]);
+      const rm = Tensor.zeros([shape[1]]);
+      const rv = Tensor.ones([shape[1]]);
+      const before = runtime().dispatcher.counters.dispatches;
+      const out = B.batchNormTrain(x, c, c, rm, rv);
+      const mid = runtime().dispatcher.counters.dispatches;
+      B.batchNormReluBackward(x, out.y, x, c, c, out.saveMean, out.saveInvStd);
+      const after = runtime().dispatcher.counters.dispatches;
+      if (runtime().report.isSoftware) expect([mid - before, after - mid]).toEqual(unfused ? [2, 2] : [1, 1]);
+      await checkAgainstReference(shape);
+      await checkAgainstReference([5, 16, 8, 8]);
+      batchNormTesting.unfused = false;
+    });
+  }
+});
+
 describe.skipIf(!hasFixtures())('PyTorch fixtures bn0, bn1', () => {
   for (const i of [0, 1]) {
     it(`bn${i}`, async () => {

@@ -4,7 +4,7 @@ import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
 import { checkF32, flatGrid, launch, vecBinding } from '../elementwise/launch.js';
-import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardCombineKernel, backwardSumsKernel, statsCombineKernel, statsKernel, type ApplyMode } from './wgsl.js';
+import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardCombineKernel, backwardFusedKernel, backwardSumsKernel, statsCombineKernel, statsKernel, trainFusedKernel, type ApplyMode } from './wgsl.js';
 
 export interface BatchNormOptions {
   /** Running-stat momentum (PyTorch's default 0.1). */
@@ -66,20 +66,23 @@ function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
  * workgroup per channel wins; a GPU wants hundreds of workgroups, so each channel's units
  * split into S chunks of 256-wide workgroups whose partials a combine kernel merges.
  */
-function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk: number } {
+function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk: number; fused: boolean } {
   const hw = g.vec ? g.HW / 4 : g.HW;
   const units = g.N * hw;
-  if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 64, S: 1, chunk: Math.max(1, units) };
+  // Unsplit, one kernel per channel also applies the result (trainFusedKernel): measured on
+  // lavapipe against stats + apply (batch 128, see the bench): ...
+  const fused = !batchNormTesting.unfused && runtime().limits.maxStorageBuffersPerShaderStage >= 9;
+  if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 64, S: 1, chunk: Math.max(1, units), fused };
   const wg = 256;
   const want = batchNormTesting.forceSplit
     ? Math.min(units, 5)
     : Math.max(1, Math.min(Math.ceil(1024 / g.C), Math.floor(units / (wg * 4)), 1024));
   const chunk = Math.max(1, Math.ceil(units / want));
-  return { hw, wg, S: Math.max(1, Math.ceil(units / chunk)), chunk };
+  return { hw, wg, S: Math.max(1, Math.ceil(units / chunk)), chunk, fused: false };
 }
 
-/** Forces the split reductions (tests exercise the GPU path on any adapter). */
-export const batchNormTesting = { forceSplit: false };
+/** Forces the split reductions (tests exercise the GPU path on any adapter), or the unsplit ones without fusion. */
+export const batchNormTesting = { forceSplit: false, unfused: false };
 
 /** The elementwise apply pass over every element of x. */
 function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, eps = 0, invM = 0): void {
@@ -115,6 +118,11 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
   const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(M).f32(momentum).f32(eps).f32(M / (M - 1)).data();
   const xb = g.vec ? vecBinding(x) : x;
   const stats = [saveMean, saveInvStd, runningMean, runningVar];
+  if (r.fused) {
+    const y = Tensor.empty(x.shape, 'f32', kernel);
+    launch(trainFusedKernel(g.vec, relu, r.hw, r.wg), [xb, gamma, beta, ...stats, g.vec ? vecBinding(y) : y], [1, g.C], p);
+    return { y, saveMean, saveInvStd };
+  }
   if (r.S === 1) {
     launch(statsKernel(g.vec, r.hw, r.wg, false), [xb, ...stats], [1, g.C], p);
   } else {
@@ -182,7 +190,13 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
   const perUnit = y ? [dy, x, y] : [dy, x];
   const r = reductionPlan(g);
-  const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(0).f32(0).f32(0).f32(0).data();
+  const M = g.N * g.HW;
+  const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(M).f32(0).f32(0).f32(0).data();
+  if (r.fused) {
+    const dx = Tensor.empty(x.shape, 'f32', kernel);
+    launch(backwardFusedKernel(g.vec, !!y, r.hw, r.wg), [...perUnit.map(bind), gamma, saveMean, saveInvStd, dgamma, dbeta, bind(dx)], [1, g.C], p);
+    return { dx, dgamma, dbeta };
+  }
   if (r.S === 1) {
     launch(backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [1, g.C], p);
   } else {
@@ -192,7 +206,6 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
     part.dispose();
   }
   const dx = Tensor.empty(x.shape, 'f32', kernel);
-  const M = g.N * g.HW;
   apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, 0, M > 0 ? 1 / M : 0);
   return { dx, dgamma, dbeta };
 }

@@ -46,22 +46,11 @@ const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
     runningVar[${c}] = (1.0 - params.momentum) * runningVar[${c}] + params.momentum * v * params.unbias;
   }`;
 
-/**
- * Batch statistics. split = false: mean / inverse std per channel and the running stats
- * updated in place; split = true: (count, mean, M2) partials [C, S, 3] for statsCombineKernel.
- */
-export const statsKernel = memoKernel((vec: boolean, hw: number, wg: number, split: boolean) => {
+/** Per-lane Welford accumulation over the channel walk, then the workgroup merge into shN/shMean/shM2[0] (Chan's formula). */
+function welfordStats(vec: boolean, hw: number, wg: number): string {
   const T = vec ? 'vec4f' : 'f32';
   const W = vec ? '4.0' : '1.0';
-  const code = `${paramsStruct(REDUCE_PARAMS)}
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-${split ? '@group(0) @binding(2) var<storage, read_write> part: array<f32>;' : STATS_OUT}
-var<workgroup> shN: array<f32, ${wg}>;
-var<workgroup> shMean: array<f32, ${wg}>;
-var<workgroup> shM2: array<f32, ${wg}>;
-@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y;
-  var cnt = 0.0;
+  return `var cnt = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
   ${channelWalk(hw, wg, `let v = x[idx];
@@ -88,7 +77,26 @@ var<workgroup> shM2: array<f32, ${wg}>;
       }
     }
     workgroupBarrier();
-  }
+  }`;
+}
+
+const WELFORD_SHARED = (wg: number) => `var<workgroup> shN: array<f32, ${wg}>;
+var<workgroup> shMean: array<f32, ${wg}>;
+var<workgroup> shM2: array<f32, ${wg}>;`;
+
+/**
+ * Batch statistics. split = false: mean / inverse std per channel and the running stats
+ * updated in place; split = true: (count, mean, M2) partials [C, S, 3] for statsCombineKernel.
+ */
+export const statsKernel = memoKernel((vec: boolean, hw: number, wg: number, split: boolean) => {
+  const T = vec ? 'vec4f' : 'f32';
+  const code = `${paramsStruct(REDUCE_PARAMS)}
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+${split ? '@group(0) @binding(2) var<storage, read_write> part: array<f32>;' : STATS_OUT}
+${WELFORD_SHARED(wg)}
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.y;
+  ${welfordStats(vec, hw, wg)}
   if (lid == 0u) ${
     split
       ? `{
@@ -99,6 +107,35 @@ var<workgroup> shM2: array<f32, ${wg}>;
   }
 }`;
   return kernel(`batchnorm.stats${split ? 'Partial' : ''}`, split ? ['read', 'read_write'] : ['read', 'read_write', 'read_write', 'read_write', 'read_write'], code);
+});
+
+/**
+ * The training forward in one pass per channel (the unsplit plan): a workgroup computes its
+ * channel's statistics, then normalizes the channel, whose units it has just read and which are
+ * still in the CPU's caches (32 KiB a channel at 8x8, batch 128). Saves the apply dispatch and
+ * the second read from memory: on lavapipe batchNormTrain at 8x8 took two dispatches of fixed
+ * cost for 2 MiB. Bindings: x, gamma, beta, saveMean, saveInvStd, runningMean, runningVar, y.
+ */
+export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
+  const T = vec ? 'vec4f' : 'f32';
+  const code = `${paramsStruct(REDUCE_PARAMS)}
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+${STATS_OUT.replace(/binding\((\d)\)/g, (_, d) => `binding(${Number(d) + 2})`)}
+@group(0) @binding(8) var<storage, read_write> y: array<${T}>;
+${WELFORD_SHARED(wg)}
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.y;
+  ${welfordStats(vec, hw, wg)}
+  if (lid == 0u) ${FINALIZE_STATS('c', 'shMean[0]', 'shM2[0]')}
+  let m = shMean[0];
+  let sc = gamma[c] * inverseSqrt(max(shM2[0] / params.M, 0.0) + params.eps);
+  let bt = beta[c];
+  {${channelWalk(hw, wg, `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? `max(r, ${T}(0.0))` : 'r'};`)}
+  }
+}`;
+  return kernel(`batchnorm.train${relu ? 'Relu' : ''}Fused`, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write'], code);
 });
 
 /** Merges the S (count, mean, M2) partials of each channel and finalizes (one invocation per channel). */
@@ -152,18 +189,7 @@ var<workgroup> shGX: array<f32, ${wg}>;
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.y;
   let mean = saveMean[c];
-  var sg = ${T}(0.0);
-  var sgx = ${T}(0.0);
-  ${channelWalk(hw, wg, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
-    sg += g;
-    sgx += g * (x[idx] - ${T}(mean));`)}
-  shG[lid] = ${sumOf(vec, 'sg')};
-  shGX[lid] = ${sumOf(vec, 'sgx')};
-  workgroupBarrier();
-  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { shG[lid] += shG[lid + s]; shGX[lid] += shGX[lid + s]; }
-    workgroupBarrier();
-  }
+  ${backwardSums(vec, relu, hw, wg)}
   if (lid == 0u) {
     ${
       split
@@ -177,6 +203,64 @@ var<workgroup> shGX: array<f32, ${wg}>;
   const inputs = (relu ? 5 : 4) as number;
   const storage: ('read' | 'read_write')[] = [...Array(inputs).fill('read'), ...(split ? ['read_write'] : ['read_write', 'read_write'])];
   return kernel(`batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`, storage, code);
+});
+
+/** The masked upstream gradient g of a unit and the per-lane sums of g and g * (x - mean), merged into shG/shGX[0]. */
+function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): string {
+  const T = vec ? 'vec4f' : 'f32';
+  return `var sg = ${T}(0.0);
+  var sgx = ${T}(0.0);
+  ${channelWalk(hw, wg, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
+    sg += g;
+    sgx += g * (x[idx] - ${T}(mean));`)}
+  shG[lid] = ${sumOf(vec, 'sg')};
+  shGX[lid] = ${sumOf(vec, 'sgx')};
+  workgroupBarrier();
+  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { shG[lid] += shG[lid + s]; shGX[lid] += shGX[lid + s]; }
+    workgroupBarrier();
+  }`;
+}
+
+/**
+ * The backward in one pass per channel (the unsplit plan; see trainFusedKernel): the channel's
+ * sums, then dx from the units just read. Bindings: dy, x, (y with relu), gamma, saveMean,
+ * saveInvStd, dgamma, dbeta, dx.
+ */
+export const backwardFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
+  const T = vec ? 'vec4f' : 'f32';
+  const names = ['dy', 'x', ...(relu ? ['y'] : [])];
+  const bind = names.map((nm, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${nm}: array<${T}>;`);
+  const b0 = names.length + 1;
+  bind.push(
+    `@group(0) @binding(${b0}) var<storage, read> gamma: array<f32>;`,
+    `@group(0) @binding(${b0 + 1}) var<storage, read> saveMean: array<f32>;`,
+    `@group(0) @binding(${b0 + 2}) var<storage, read> saveInvStd: array<f32>;`,
+    `@group(0) @binding(${b0 + 3}) var<storage, read_write> dgamma: array<f32>;`,
+    `@group(0) @binding(${b0 + 4}) var<storage, read_write> dbeta: array<f32>;`,
+    `@group(0) @binding(${b0 + 5}) var<storage, read_write> dx: array<${T}>;`,
+  );
+  const code = `${paramsStruct(REDUCE_PARAMS)}
+${bind.join('\n')}
+var<workgroup> shG: array<f32, ${wg}>;
+var<workgroup> shGX: array<f32, ${wg}>;
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.y;
+  let mean = saveMean[c];
+  ${backwardSums(vec, relu, hw, wg)}
+  let inv = saveInvStd[c];
+  let db = shG[0];
+  let dg = shGX[0] * inv;
+  if (lid == 0u) { dbeta[c] = db; dgamma[c] = dg; }
+  // As applyBody's backward: dx = k * g + (x - mean) * a + b.
+  let k = gamma[c] * inv;
+  let a = -k * inv * dg / params.M;
+  let b = -k * db / params.M;
+  {${channelWalk(hw, wg, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
+    dx[idx] = ${T}(k) * g + (x[idx] - ${T}(mean)) * ${T}(a) + ${T}(b);`)}
+  }
+}`;
+  return kernel(`batchnorm.backward${relu ? 'Relu' : ''}Fused`, [...names.map(() => 'read' as const), 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'], code);
 });
 
 /** Sums the S backward partials of each channel into dbeta, dgamma. */
