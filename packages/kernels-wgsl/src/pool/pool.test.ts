@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import * as P from './index.js';
+import { poolTesting } from './pool.js';
 import { expectClose, fixture, hasFixtures, pair } from '../elementwise/test-util.js';
 
 beforeAll(async () => {
@@ -21,20 +22,24 @@ describe('avgPool2d', () => {
     [[2, 2, 5, 20], { kernel: 2 }],
     [[1, 3, 4, 8], { kernel: [1, 2] }],
   ];
-  for (const [shape, opts] of cases) {
-    it(`[${shape}] ${JSON.stringify(opts)}`, async () => {
+  // [4, 16, 32, 32] and [2, 3, 8, 16] tile exactly onto rows of whole output vec4s (the block
+  // backward); run them through the per-vec4 backward as well.
+  for (const [[shape, opts], noBlocks] of [...cases.map((c) => [c, false] as const), [cases[4], true] as const, [cases[6], true] as const]) {
+    it(`[${shape}] ${JSON.stringify(opts)}${noBlocks ? ', backward without blocks' : ''}`, async () => {
+      poolTesting.noBlocks = noBlocks;
       const x = pair(shape, 1);
       const y = P.avgPool2d(x.t, opts);
       const yr = P.avgPool2dRef(x.r, opts);
       await expectClose(y, yr, {}, 'y');
       const dy = pair(yr.shape, 2);
       await expectClose(P.avgPool2dBackward(dy.t, shape, opts), P.avgPool2dBackwardRef(dy.r, shape, opts), {}, 'dx');
+      poolTesting.noBlocks = false;
     });
   }
 });
 
 describe('globalAvgPool', () => {
-  for (const shape of [[1, 1, 1, 1], [2, 3, 5, 5], [3, 5, 4, 4], [128, 64, 8, 8]]) {
+  for (const shape of [[1, 1, 1, 1], [2, 3, 5, 5], [3, 5, 4, 4], [128, 64, 8, 8], [2, 3, 18, 18]]) {
     it(`[${shape}]`, async () => {
       const x = pair(shape, 3);
       await expectClose(P.globalAvgPool(x.t), P.globalAvgPoolRef(x.r), {}, 'y');
