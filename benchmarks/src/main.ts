@@ -63,8 +63,9 @@ const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare B
   --compare FILE    print each figure's ratio to a run saved with --json
   --no-e2e          skip the end-to-end benchmarks
   --fixed-ceilings  judge every row against the ceilings measured at the start; by default each
-                    row's fraction uses the matching ceiling re-measured right after that row,
-                    so load from other processes on a shared machine hits both alike`;
+                    row's fraction uses the mean of the matching ceiling re-measured right before
+                    and right after that row, so load from other processes on a shared machine
+                    hits both alike`;
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -107,6 +108,12 @@ async function main(): Promise<void> {
       let inst: { run(): void; dispose(): void } | undefined;
       try {
         inst = c.setup();
+        // The matching ceiling right before and right after the row, as many batches as the
+        // row: on this shared 2-core machine one 3-batch re-measure after the row ranged
+        // 7.6-15 GB/s within a run.
+        const again = { ...timing, warmup: 0 };
+        const ceilingNow = async () => (c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value);
+        const before = args.fixedCeilings ? 0 : await ceilingNow();
         const t = await timeRuns(inst.run, timing);
         const row: BenchRow = { kernel: entry.name, shape: c.shape, medianMs: t.medianMs, method: t.method };
         if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
@@ -114,8 +121,7 @@ async function main(): Promise<void> {
         if (args.fixedCeilings) {
           row.fraction = fractionOf(ceilings, row);
         } else {
-          const quick = { ...timing, warmup: 0, batches: 3 };
-          row.ceiling = c.flops > 0 ? (await measureAluCeiling(quick)).value : (await measureBandwidthCeiling(quick)).value;
+          row.ceiling = (before + (await ceilingNow())) / 2;
           row.fraction = (row.gflops ?? row.gbs ?? 0) / row.ceiling;
         }
         addRow(row);

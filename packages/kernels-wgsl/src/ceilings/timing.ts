@@ -13,9 +13,12 @@ export interface TimingOptions {
   method?: TimingMethod | 'auto';
   /** Untimed runs first (pipeline compilation, pool warm-up). Default 2. */
   warmup?: number;
-  /** Batches whose per-run times give the median. Default 7. */
+  /** Batches whose per-run times give the median (timestamps: at least this many runs). Default 7. */
   batches?: number;
-  /** Minimum wall-clock length of a batch in ms (wallclock method). Default 40. */
+  /**
+   * Minimum wall-clock length of a batch in ms. Default 40. Timestamps: runs are added while
+   * they fit in batches * minBatchMs, up to 63.
+   */
   minBatchMs?: number;
   /** At most this many runs per batch. Default 64. */
   maxPerBatch?: number;
@@ -98,6 +101,8 @@ async function timestamps(run: () => void, batches: number): Promise<number[] | 
   return samples;
 }
 
+const MAX_TIMESTAMP_SAMPLES = 63;
+
 /** Times `run` (which records GPU work, no readback); returns the median per-run time. */
 export async function timeRuns(run: () => void, opts: TimingOptions = {}): Promise<Timing> {
   const method = opts.method ?? 'auto';
@@ -106,7 +111,15 @@ export async function timeRuns(run: () => void, opts: TimingOptions = {}): Promi
   await runtime().sync();
   if (method !== 'wallclock') {
     const s = await timestamps(run, batches);
-    if (s) return { medianMs: median(s), minMs: Math.min(...s), method: 'timestamps', samples: s };
+    if (s) {
+      // Short kernels take more samples, up to the wall-clock budget the batches would have
+      // had: on a shared 2-core machine the median of 7 runs of a 0.25 ms kernel moved by
+      // +-40% between runs of the bench.
+      const budgetMs = batches * (opts.minBatchMs ?? 40);
+      const more = Math.min(MAX_TIMESTAMP_SAMPLES, Math.ceil(budgetMs / Math.max(median(s), 1e-3))) - s.length;
+      if (more > 0) s.push(...((await timestamps(run, more)) ?? []));
+      return { medianMs: median(s), minMs: Math.min(...s), method: 'timestamps', samples: s };
+    }
     if (method === 'timestamps') throw new Error('timeRuns: GPU timestamps are unavailable on this device');
   }
   const s = await wallclock(run, batches, opts.minBatchMs ?? 40, opts.maxPerBatch ?? 64);
