@@ -47,16 +47,29 @@ export interface SubgroupConfig {
    * per-lane store loops.
    */
   vecOut: boolean;
+  /** Plain kernel: gather B as vec4s where its rows are contiguous (plainVecIn). */
+  vecIn: boolean;
 }
 
 export const SUBGROUP_SIZE = 8;
-export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false, wpairs: 0, avec: false, uboRows: 0, vecOut: true };
+export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false, wpairs: 0, avec: false, uboRows: 0, vecOut: true, vecIn: true };
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
 function fmaBlock(rm: number, tc: number, indent: string): string {
   const L: string[] = [];
   for (let q = 0; q < tc; q++) {
     L.push(`${indent}{ let bq = subgroupBroadcast(b${Math.floor(q / SUBGROUP_SIZE)}, ${q % SUBGROUP_SIZE}u);`);
+    for (let i = 0; i < rm; i++) L.push(`${indent}  acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
+    L.push(`${indent}}`);
+  }
+  return L.join('\n');
+}
+
+/** fmaBlock with B gathered as vec4s: column q = 32g + 4l + t is component t of lane l's bv_g. */
+function fmaBlockVec(rm: number, tc: number, indent: string): string {
+  const L: string[] = [];
+  for (let q = 0; q < tc; q++) {
+    L.push(`${indent}{ let bq = subgroupBroadcast(bv${Math.floor(q / 32)}.${'xyzw'[q % 4]}, ${Math.floor((q % 32) / 4)}u);`);
     for (let i = 0; i < rm; i++) L.push(`${indent}  acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
     L.push(`${indent}}`);
   }
@@ -100,32 +113,64 @@ function entry(cfg: SubgroupConfig): string {
 fn main(@builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {`;
 }
 
+/**
+ * Plain kernel, one tap (1x1 convolutions, or an input-gradient phase of one): whether the B
+ * row of a channel is a contiguous slice of the source (no offset, no stride, images of whole
+ * vec4s), so lane l can gather the vec4 of columns 4l .. 4l+3 (SubgroupConfig.vecIn).
+ */
+export function plainVecIn(p: ConvLike, cfg: SubgroupConfig): boolean {
+  const pix = p.colsY * p.colsX;
+  return cfg.vecIn && p.ty.count * p.tx.count === 1 && p.ay === 1 && p.ax === 1 && p.ty.c0 === 0 && p.tx.c0 === 0 &&
+    p.srcW === p.colsX && p.srcH === p.colsY && pix % 4 === 0 && cfg.tc % 4 === 0;
+}
+
+/** Plain kernel: whether the output is dense in column order (a forward), so 4 neighbouring columns store as one vec4. */
+export function plainVecOut(p: ConvLike, cfg: SubgroupConfig): boolean {
+  const pix = p.colsY * p.colsX;
+  return cfg.vecOut && p.sy === 1 && p.sx === 1 && p.y0 === 0 && p.x0 === 0 && p.outW === p.colsX && p.outH === p.colsY && pix % 4 === 0 && cfg.tc % 4 === 0;
+}
+
 function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
   const { rm, tc } = cfg;
   const nb = tc / SUBGROUP_SIZE;
   const pix = p.colsY * p.colsX;
   const srcHW = p.srcH * p.srcW;
+  const vecIn = plainVecIn(p, cfg);
+  // vec4 gathers: lane l of gather g holds columns 32g + 4l .. +3 of the tile.
+  const nv = Math.ceil(tc / (4 * SUBGROUP_SIZE));
   const L: string[] = [header(cfg, p.m)];
-  for (let j = 0; j < nb; j++) {
-    L.push(`  let col${j} = c0 + lane + ${j * SUBGROUP_SIZE}u;`);
-    L.push(`  let ok${j} = col${j} < params.ncols;`);
-    L.push(`  let n${j} = col${j} / ${u32l(pix)}; let r${j} = col${j} % ${u32l(pix)};`);
-    L.push(`  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`);
-    L.push(`  let base${j} = n${j} * ${u32l(p.c * srcHW)};`);
+  if (vecIn) {
+    for (let g = 0; g < nv; g++) {
+      L.push(`  let colv${g} = c0 + ${32 * g}u + lane * 4u;`);
+      L.push(`  let okv${g} = colv${g} < params.ncols && ${32 * g}u + lane * 4u < ${tc}u;`);
+      L.push(`  let ov${g} = select(0u, ((colv${g} / ${u32l(pix)}) * ${u32l(p.c * srcHW)} + colv${g} % ${u32l(pix)}) / 4u, okv${g});`);
+    }
+  } else {
+    for (let j = 0; j < nb; j++) {
+      L.push(`  let col${j} = c0 + lane + ${j * SUBGROUP_SIZE}u;`);
+      L.push(`  let ok${j} = col${j} < params.ncols;`);
+      L.push(`  let n${j} = col${j} / ${u32l(pix)}; let r${j} = col${j} % ${u32l(pix)};`);
+      L.push(`  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`);
+      L.push(`  let base${j} = n${j} * ${u32l(p.c * srcHW)};`);
+    }
   }
   L.push(accDecl(rm, tc));
   const tapBody = (ky: string, kx: string, cy: string, cx: string, ind: string) => {
-    for (let j = 0; j < nb; j++) {
-      L.push(`${ind}let y${j} = sy${j} + ${cy}; let x${j} = sx${j} + ${cx};`);
-      L.push(`${ind}let v${j} = ok${j} && y${j} >= 0 && y${j} < ${i32l(p.srcH)} && x${j} >= 0 && x${j} < ${i32l(p.srcW)};`);
-      L.push(`${ind}let o${j} = select(0u, base${j} + u32(y${j}) * ${u32l(p.srcW)} + u32(x${j}), v${j});`);
+    if (!vecIn) {
+      for (let j = 0; j < nb; j++) {
+        L.push(`${ind}let y${j} = sy${j} + ${cy}; let x${j} = sx${j} + ${cx};`);
+        L.push(`${ind}let v${j} = ok${j} && y${j} >= 0 && y${j} < ${i32l(p.srcH)} && x${j} >= 0 && x${j} < ${i32l(p.srcW)};`);
+        L.push(`${ind}let o${j} = select(0u, base${j} + u32(y${j}) * ${u32l(p.srcW)} + u32(x${j}), v${j});`);
+      }
     }
     for (let i = 0; i < rm; i++) L.push(`${ind}let w${i} = m${i} * ${u32l(p.wsm)} + ${ky} * ${u32l(p.kw)} + ${kx};`);
     L.push(
       ...unrolledLoop('c', p.c, cfg.unrollK, (c, ind2) => [
-        ...Array.from({ length: nb }, (_, j) => `${ind2}let b${j} = select(0.0, b_src[o${j} + ${c} * ${u32l(srcHW)}], v${j});`),
+        ...(vecIn
+          ? Array.from({ length: nv }, (_, g) => `${ind2}let bv${g} = select(vec4f(0.0), b_src[ov${g} + ${c} * ${u32l(srcHW / 4)}], okv${g});`)
+          : Array.from({ length: nb }, (_, j) => `${ind2}let b${j} = select(0.0, b_src[o${j} + ${c} * ${u32l(srcHW)}], v${j});`)),
         ...Array.from({ length: rm }, (_, i) => `${ind2}let a${i} = a_src[w${i} + ${c} * ${u32l(p.wsc)}];`),
-        fmaBlock(rm, tc, ind2),
+        vecIn ? fmaBlockVec(rm, tc, ind2) : fmaBlock(rm, tc, ind2),
       ], ind),
     );
   };
@@ -138,13 +183,26 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
     tapBody('ky', 'kx', 'cy', 'cx', '    ');
     L.push('  }');
   }
+  const hw = p.outH * p.outW;
+  if (plainVecOut(p, cfg)) {
+    // Columns c0 + q .. q+3 (q % 4 == 0) are one aligned vec4 of an output plane.
+    for (let q = 0; q < tc; q += 4) {
+      L.push(`  { let col = c0 + ${q}u; if (col < params.ncols) {`);
+      L.push(`    let o = (${u32l(hw)} * ((col / ${u32l(pix)}) * ${u32l(p.m)}) + col % ${u32l(pix)}) / 4u;`);
+      for (let i = 0; i < rm; i++) {
+        L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`);
+      }
+      L.push(`  } }`);
+    }
+    return L.join('\n');
+  }
   // Store: column q of the tile, rows m_i.
   for (let q = 0; q < tc; q++) {
     L.push(`  { let col = c0 + ${q}u; if (col < params.ncols) {`);
     L.push(`    let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`);
-    L.push(`    let o = ${u32l(p.outH * p.outW)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
+    L.push(`    let o = ${u32l(hw)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
     for (let i = 0; i < rm; i++) {
-      L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(p.outH * p.outW)}] = acc${i}_${q}; }`);
+      L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw)}] = acc${i}_${q}; }`);
     }
     L.push(`  } }`);
   }
@@ -439,7 +497,8 @@ export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig
   const vecA = p.kind === 'wgrad' && weightGradVecA(p, cfg);
   const ubo = p.kind === 'convlike' && cfg.window && cfg.uboRows > 0;
   let params = vecA ? GEMM_PARAMS_WGSL.replace('a_src: array<f32>', 'a_src: array<vec4<f32>>') : GEMM_PARAMS_WGSL;
-  if (p.kind === 'convlike' && windowVecOut(p, cfg)) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
+  if (p.kind === 'convlike' && (cfg.window ? windowVecOut(p, cfg) : plainVecOut(p, cfg))) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
+  if (p.kind === 'convlike' && !cfg.window && plainVecIn(p, cfg)) params = params.replace('b_src: array<f32>', 'b_src: array<vec4<f32>>');
   if (ubo) {
     params = params
       .replace('kchunk: u32 }', 'kchunk: u32, row0: u32 }')

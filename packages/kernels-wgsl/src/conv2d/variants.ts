@@ -27,7 +27,10 @@
 //   Packed uniform weights (packed-weights.ts, one vec4 per kernel row) made the 3x3 forward
 //   and input gradient 1.15-1.25x faster at every ResNet20 shape, and the stride-2 forward
 //   then pays in the window too (4 rows x 16 columns: 12.1 -> 8.7 ms on 16->32). 1x1 kernels
-//   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path.
+//   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path,
+//   which stores vec4s where its output is dense (forwards: 16->32 1x1 2.31 -> 2.03 ms) and
+//   gathers B as vec4s where its rows are contiguous (the 1x1 input gradient's live phase:
+//   2.93 -> 2.68 ms).
 //   Strided input gradients take one merged kernel over all stride phases (merged-input-grad.ts):
 //   16->32 at 32x32 13.0 -> 7.6 ms, 32->64 at 16x16 9.9 -> 7.3 ms. Its costs, probed by removing
 //   each part: the per-lane uniform weight gathers (about 20 instructions per component for 8
