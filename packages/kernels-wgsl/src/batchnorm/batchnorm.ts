@@ -62,7 +62,7 @@ function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
 }
 
 /**
- * How the per-channel reductions split. On a CPU adapter (lavapipe: 2 cores) one 64-wide
+ * How the per-channel reductions split. On a CPU adapter (lavapipe: 2 cores) one 16-wide
  * workgroup per channel wins; a GPU wants hundreds of workgroups, so each channel's units
  * split into S chunks of 256-wide workgroups whose partials a combine kernel merges.
  */
@@ -74,7 +74,10 @@ function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk:
   // forward 32x32 2.27 -> 2.15 ms, 16x16 1.48 -> 1.27, 8x8 0.90 -> 0.75; backward 8x8
   // 1.46 -> 1.08; the other backwards within 5% either way.
   const fused = !batchNormTesting.unfused && runtime().limits.maxStorageBuffersPerShaderStage >= 9;
-  if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 64, S: 1, chunk: Math.max(1, units), fused };
+  // 16 lanes a workgroup: on lavapipe the tree merge and its barriers cost more with more lanes
+  // (pnpm bench, batch 128, fused: forward 8x8 0.81 ms at 64 lanes, 0.73 at 32, 0.62-0.76 at
+  // 16, 1.45 at 256; backwardRelu 8x8 1.55 at 32, 1.19 at 16).
+  if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 16, S: 1, chunk: Math.max(1, units), fused };
   const wg = 256;
   const want = batchNormTesting.forceSplit
     ? Math.min(units, 5)
