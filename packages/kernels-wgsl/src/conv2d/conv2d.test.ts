@@ -16,7 +16,7 @@ import {
   type Conv2dOptions,
   type KernelConfig,
 } from './index.js';
-import { availableVariants, rowWindowPlan } from './variants.js';
+import { availableVariants, lanePixelsPlan, rowWindowPlan } from './variants.js';
 import { convGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems } from './gemm.js';
 import { packedChunkRows, packedRowBytes } from './packed-weights.js';
@@ -182,6 +182,7 @@ if (availableVariants().includes('subgroup')) {
     ['row window everywhere (also 1x1 and the stem), 2-row tiles', { rowWindow: true, tc: 32, tileRows: 2 }],
     ['row window everywhere, 4 rows per lane, 2 subgroups, tiles by width', { rowWindow: true, rm: 4, tc: 32, sgs: 2, tileRows: 0 }],
     ['no row window (strided input gradients as one GEMM per phase)', { rowWindow: false }],
+    ['no lane-pixel kernel (input gradients onto at most 4 channels by the row window)', { lanePixels: false }],
   ];
   for (const [what, cfg] of forced) {
     describe(`conv2d subgroup kernels, ${what}`, () => {
@@ -198,6 +199,7 @@ if (availableVariants().includes('subgroup')) {
         // Packed uniform weights: also 64 -> 64, whose weights take four uniform bindings.
         if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13)) it(label(c), randomCase(c, i));
         else if (cfg.rowWindow !== undefined && [0, 5, 6, 7, 8, 10, 13, 14, 15, 16].includes(i)) it(label(c), randomCase(c, i));
+        else if (cfg.lanePixels === false && [0, 4, 7].includes(i)) it(label(c), randomCase(c, i));
       });
     });
   }
@@ -217,6 +219,9 @@ describe('conv2d row-window kernel', () => {
     expect(has('forward', g(32, 64, 16, 3, 2))).toBe(true);
     expect(has('forward', g(16, 32, 32, 3, 2))).toBe(false);
     expect(has('forward', g(3, 16, 32, 3, 1))).toBe(false);
+    // The stem's input gradient (3 channels) takes the lane-pixel kernel first.
+    expect(lanePixelsPlan('conv2d.inputGrad', g(3, 16, 32, 3, 1))).toBeDefined();
+    expect(lanePixelsPlan('conv2d.inputGrad', g(16, 16, 32, 3, 1))).toBeUndefined();
   });
 });
 

@@ -40,14 +40,14 @@ export interface RowWindowConfig {
 }
 
 /** Tap pairs along one axis: tile position t meets kernel offset k, reading source offset d from the tile's source origin. */
-interface AxisTap {
+export interface AxisTap {
   t: number;
   k: number;
   d: number;
 }
 
 /** The source origin of a tile at output offset t0 is t0 * s (forward) or t0 / s (transposed). */
-function axisTaps(dir: RowWindowDir, tile: number, pad: number, k: number, s: number): AxisTap[] {
+export function axisTaps(dir: RowWindowDir, tile: number, pad: number, k: number, s: number): AxisTap[] {
   const out: AxisTap[] = [];
   for (let t = 0; t < tile; t++) {
     for (let kk = 0; kk < k; kk++) {

@@ -46,6 +46,7 @@
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
+import { LANE_PIXELS, lanePixelsApply, lanePixelsGroups, lanePixelsKernel } from './lane-pixels.js';
 import { rowWindowColGroups, rowWindowDims, rowWindowKernel, rowWindowTile, type RowWindowConfig, type RowWindowDir } from './row-window.js';
 import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
@@ -91,6 +92,8 @@ export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
   rowWindow?: boolean;
   /** The row-window kernel's output rows per tile (0: by image width). */
   tileRows?: number;
+  /** Subgroup variant: false keeps stride-1 input gradients onto at most 4 channels off the lane-pixel kernel (lane-pixels.ts). */
+  lanePixels?: boolean;
 };
 let override: KernelConfig | undefined;
 
@@ -248,6 +251,27 @@ export interface RowWindowPlan {
 
 const rowWindowPlans = new Map<string, RowWindowPlan | null>();
 
+export interface LanePixelsPlan {
+  source: KernelSource;
+  pack: ConvLike;
+  groups(n: number): number;
+}
+
+const lanePixelsPlans = new Map<string, LanePixelsPlan>();
+
+/** The lane-pixel kernel's plan for an input gradient (lane-pixels.ts), or undefined where it does not apply. */
+export function lanePixelsPlan(name: string, g: ConvGeometry): LanePixelsPlan | undefined {
+  if (conv2dVariant() !== 'subgroup' || override?.lanePixels === false || !lanePixelsApply(g)) return undefined;
+  const key = `${name}|${problemKey({ kind: 'wgrad', g })}`;
+  let plan = lanePixelsPlans.get(key);
+  if (!plan) {
+    const pack = inputGradProblems(g)[0];
+    plan = { source: lanePixelsKernel(name, g, LANE_PIXELS), pack, groups: (n) => lanePixelsGroups(g, LANE_PIXELS, n) };
+    lanePixelsPlans.set(key, plan);
+  }
+  return plan;
+}
+
 /**
  * The row-window kernel's plan for a forward or input gradient (dir 'transposed'), or undefined
  * where the GEMM kernels run instead: other variants, kernels wider than a packed row, no tile
@@ -255,7 +279,8 @@ const rowWindowPlans = new Map<string, RowWindowPlan | null>();
  * window and phase kernels (ResNet20 shapes, batch 128, interleaved runs, best of 3):
  * - Stride 1, 8 x 8 tiles: forward 16->16 at 32x32 13.5 -> 13.2 ms, 32->32 at 16x16
  *   13.4 -> 11.8, 64->64 at 8x8 14.3 -> 10.6; input gradient 14.0 -> 13.0, 13.4 -> 11.6,
- *   14.9 -> 10.4; the stem's input gradient (3 rows, 1 per lane, 8 x 16 tiles) 9.0 -> 7.2.
+ *   14.9 -> 10.4; the stem's input gradient (3 rows, 1 per lane, 8 x 16 tiles) 9.0 -> 7.2, and
+ *   4.3-4.7 ms with lanePixelsPlan, which takes it where it applies.
  *   Wider tiles of 128+ pixels at 2 rows per lane ran 1.5-2x slower at stride 1, where 9 taps
  *   per pixel make the loop body 4x longer than at stride 2.
  * - Strided input gradients, whole-width tiles of 128 pixels: 16->32 at 32x32 13.0 -> 7.6 ms,
