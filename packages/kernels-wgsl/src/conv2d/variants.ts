@@ -149,27 +149,31 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
 /**
  * The weight-gradient block on lavapipe (ResNet20 shapes, batch 128, interleaved runs).
  * - Kernels wider than 1 take the pair window (SubgroupConfig.wpairs) with dy read as vec4.
- *   Stride 1, 2 rows per lane: 1.3-1.7x the plain blocks (the stem 10.4 -> 6.0 ms, 16->16 32x32
- *   49 -> 34 ms, 32->32 16x16 47 -> 35 ms, 64->64 8x8 44 -> 31 ms); 8-12 pairs (48-72
- *   accumulators) per tile tie, so the count wasting the fewest columns. Stride 2 (the segment
- *   saves no gathers there, the vec4 dy loads still pay), 4 rows x 4 pairs, 2 subgroups:
- *   1.1-1.3x in 3 of 4 runs on 16->32 and 32->64 (one run 0.8x on 32->64).
+ *   Stride 1, 2 rows per lane: 1.3-1.7x the plain blocks (the stem 10.4 -> 6.0 ms, 16->16
+ *   32x32 49 -> 34 ms, 32->32 16x16 47 -> 35 ms, 64->64 8x8 44 -> 31 ms, in an earlier
+ *   session); 8-12 pairs per tile tie, so the count wasting the fewest columns. Stride 2 (the
+ *   segment saves no gathers there, the vec4 dy loads still pay): 4 rows x 4 pairs, 2
+ *   subgroups, were 1.1-1.3x the plain blocks, and 4 rows x 8 pairs, 1 subgroup, are 1.15x that.
+ * - Output channels in 32s take 4 rows a lane at either stride (see the code).
  * - Otherwise the plain blocks; fewer column tiles than subgroups per workgroup would leave
  *   subgroups gathering for nothing (16->32 1x1 stride 2, 16 columns: 5.0 -> 2.8 ms with one).
  */
 export function weightGradConfig(g: ConvGeometry): SubgroupConfig {
   const pairs = g.cin * g.kh;
+  // Output channels in 32s take 4 rows a lane (48-144 accumulators; spills cost less than
+  // the input gathers each row shares): 32->32 16x16 16.0 -> 13.0 ms, 64->64 8x8 15.0 -> 13.0,
+  // 16->32 s2 10.0 -> 8.7, 32->64 s2 9.9 -> 8.7 (interleaved, best of 3; 16 pairs lost).
+  const rm = g.cout % (4 * SUBGROUP_SIZE) === 0 ? 4 : 2;
   if (g.kw >= 2 && g.sw === 1) {
     let wpairs = Math.min(pairs, 8);
     if (pairs > 12) {
       const waste = (q: number) => Math.ceil(pairs / q) * q - pairs;
       for (let q = 9; q <= 12; q++) if (waste(q) < waste(wpairs)) wpairs = q;
     } else wpairs = pairs;
-    return { ...DEFAULT_SUBGROUP, rm: 2, tc: 32, sgs: 1, wpairs, avec: true };
+    return { ...DEFAULT_SUBGROUP, rm, tc: 32, sgs: 1, wpairs, avec: true };
   }
   if (g.kw >= 2 && g.cout % (4 * SUBGROUP_SIZE) === 0) {
-    const sgs = Math.ceil(pairs / 4) >= 2 ? 2 : 1;
-    return { ...DEFAULT_SUBGROUP, rm: 4, tc: 16, sgs, wpairs: 4, avec: true };
+    return { ...DEFAULT_SUBGROUP, rm: 4, tc: 32, sgs: 1, wpairs: Math.min(pairs, 8), avec: true };
   }
   const c = subgroupConfigFor(g.cout);
   return Math.ceil((g.cin * g.kh * g.kw) / c.tc) < c.sgs ? { ...c, sgs: 1 } : c;
