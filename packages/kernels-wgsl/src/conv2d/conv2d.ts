@@ -11,7 +11,7 @@ import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } fr
 import { packedRowBytes, packWeights } from './packed-weights.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
-import { conv2dVariant, gemmPlan, lanePixelsPlan, rowWindowPlan, splitReduce, weightGradSplitGroups, type RowWindowPlan } from './variants.js';
+import { conv2dVariant, gemmPlan, lanePixelsPlan, rowWindowPlan, splitReduce, weightGradSplitGroups, type LanePixelsPlan, type RowWindowPlan } from './variants.js';
 
 const MAX_GROUPS = 65535;
 
@@ -96,13 +96,7 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   const dx = Tensor.empty(inputShape, 'f32', kernel);
   const lp = lanePixelsPlan(kernel, g);
   if (lp) {
-    const groups: [number, number, number] = [lp.groups(g.n), 1, 1];
-    if (groups[0] > MAX_GROUPS) {
-      throw new KernelArgumentError(kernel, `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
-    }
-    const packed = packWeights(w, lp.pack);
-    runtime().dispatcher.dispatch(lp.source, [packed.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n * g.h * g.w).u32(0).u32(0).data());
-    packed.dispose();
+    recordLanePixels(kernel, lp, w, dy, dx, g);
     return dx;
   }
   const rw = rowWindowPlan(kernel, 'transposed', g);
@@ -123,6 +117,17 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   }
   packed?.dispose();
   return dx;
+}
+
+/** An input gradient onto few channels by the lane-pixel kernel (lane-pixels.ts). */
+function recordLanePixels(kernel: string, plan: LanePixelsPlan, w: Tensor, dy: Tensor, dx: Tensor, g: ConvGeometry): void {
+  const groups: [number, number, number] = [plan.groups(g.n), 1, 1];
+  if (groups[0] > MAX_GROUPS) {
+    throw new KernelArgumentError(kernel, `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+  }
+  const packed = packWeights(w, plan.pack);
+  runtime().dispatcher.dispatch(plan.source, [packed.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n * g.h * g.w).u32(0).u32(0).data());
+  packed.dispose();
 }
 
 /** A forward or input gradient by the row-window kernel (row-window.ts): `src` is x or dy, `out` y or dx. */
