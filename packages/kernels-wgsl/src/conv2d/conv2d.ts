@@ -1,7 +1,10 @@
 // Conv2d launchers: forward, input gradient, weight gradient. Each builds its implicit-GEMM
 // problem(s) (gemm.ts), takes the kernel generated for them by the variant chosen for this
-// adapter (variants.ts) and records the dispatches. No readback, no allocation beyond the output
-// and, for the split weight-gradient reduction, one pooled scratch tensor.
+// adapter (variants.ts) and records the dispatches. On lavapipe two direct kernels come first
+// where their plans apply: the row window (row-window.ts; 3x3 forwards and input gradients) and
+// the lane-pixel kernel (lane-pixels.ts; the stem's input gradient). No readback, no allocation
+// beyond the output, packed weights and, for the split weight-gradient reduction, one pooled
+// scratch tensor.
 
 import { formatShape, runtime, Tensor, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';

@@ -4,7 +4,8 @@
 // - forward:    m = output channel, col = output pixel (n, oy, ox), k = (input channel, tap).
 // - input grad: m = input channel, col = input pixel (n, iy, ix), k = (output channel, tap). With
 //   stride s only taps ky = (iy + pad) mod s contribute to a pixel, so the input pixels are split
-//   into s*s phases, each its own GEMM over only its taps: no work is spent on zeros.
+//   into s*s phases, each its own GEMM over only its taps: no work is spent on zeros. (On
+//   lavapipe the row-window kernel runs all phases of a 3x3 one in one kernel instead.)
 // Both are a `ConvLike`: B[(c, tap), (n, ty, tx)] = src[n, c, ty*ay + cy(tap), tx*ax + cx(tap)]
 // (zero outside the source), A[m, (c, tap)] = w[m*wsm + c*wsc + ky*kw + kx].
 // - weight grad: m = output channel, col = (input channel, ky, kx), k = output pixel (n, oy, ox),
