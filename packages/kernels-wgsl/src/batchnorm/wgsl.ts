@@ -205,12 +205,21 @@ var<workgroup> shGX: array<f32, ${wg}>;
   return kernel(`batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`, storage, code);
 });
 
+/** The upstream gradient of unit `i`, masked by the ReLU output y > 0 with relu. */
+const maskedGrad = (relu: boolean, T: string, i: string) => (relu ? `select(${T}(0.0), dy[${i}], y[${i}] > ${T}(0.0))` : `dy[${i}]`);
+
+/**
+ * dx of unit `i`: k * g + (x - mean) * a + b with per-channel k, a, b (applyBody's backward
+ * explains why (x - mean) stays explicit).
+ */
+const dxOf = (T: string, i: string, mean: string) => `${T}(k) * g + (x[${i}] - ${T}(${mean})) * ${T}(a) + ${T}(b)`;
+
 /** The masked upstream gradient g of a unit and the per-lane sums of g and g * (x - mean), merged into shG/shGX[0]. */
 function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): string {
   const T = vec ? 'vec4f' : 'f32';
   return `var sg = ${T}(0.0);
   var sgx = ${T}(0.0);
-  ${channelWalk(hw, wg, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
+  ${channelWalk(hw, wg, `let g = ${maskedGrad(relu, T, 'idx')};
     sg += g;
     sgx += g * (x[idx] - ${T}(mean));`)}
   shG[lid] = ${sumOf(vec, 'sg')};
@@ -252,12 +261,11 @@ var<workgroup> shGX: array<f32, ${wg}>;
   let db = shG[0];
   let dg = shGX[0] * inv;
   if (lid == 0u) { dbeta[c] = db; dgamma[c] = dg; }
-  // As applyBody's backward: dx = k * g + (x - mean) * a + b.
   let k = gamma[c] * inv;
   let a = -k * inv * dg / params.M;
   let b = -k * db / params.M;
-  {${channelWalk(hw, wg, `let g = ${relu ? `select(${T}(0.0), dy[idx], y[idx] > ${T}(0.0))` : 'dy[idx]'};
-    dx[idx] = ${T}(k) * g + (x[idx] - ${T}(mean)) * ${T}(a) + ${T}(b);`)}
+  {${channelWalk(hw, wg, `let g = ${maskedGrad(relu, T, 'idx')};
+    dx[idx] = ${dxOf(T, 'idx', 'mean')};`)}
   }
 }`;
   return kernel(`batchnorm.backward${relu ? 'Relu' : ''}Fused`, [...names.map(() => 'read' as const), 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'], code);
@@ -312,8 +320,8 @@ function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: stri
     names: ['dy', 'x', ...(mode === 'backwardRelu' ? ['y'] : []), 'gamma', 'saveMean', 'saveInvStd', 'dgamma', 'dbeta'],
     prelude: `let inv = saveInvStd[c]; let k = gamma[c] * inv; let a = -k * inv * dgamma[c] * params.invM;
       let b = -k * dbeta[c] * params.invM; let m = saveMean[c];`,
-    unit: `let g = ${mode === 'backwardRelu' ? `select(${T}(0.0), dy[i], y[i] > ${T}(0.0))` : 'dy[i]'};
-      out[i] = ${T}(k) * g + (x[i] - ${T}(m)) * ${T}(a) + ${T}(b);`,
+    unit: `let g = ${maskedGrad(mode === 'backwardRelu', T, 'i')};
+      out[i] = ${dxOf(T, 'i', 'm')};`,
   };
 }
 

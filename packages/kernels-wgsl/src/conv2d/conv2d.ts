@@ -52,11 +52,14 @@ function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRan
     runtime().dispatcher.dispatch(plan.source, [a, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).data());
     return;
   }
-  const rowBytes = packedRowBytes(p as ConvLike);
-  for (let r0 = 0; r0 < plan.rows; r0 += plan.uboRows) {
-    const wq = { buffer: a.buffer, offset: (a.offset ?? 0) + r0 * rowBytes, size: plan.uboRows * rowBytes };
-    runtime().dispatcher.dispatch(plan.source, [wq, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).u32(r0).data());
-  }
+  forEachWeightChunk(a, plan.rows, plan.uboRows, packedRowBytes(p as ConvLike), (wq, r0) =>
+    runtime().dispatcher.dispatch(plan.source, [wq, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).u32(r0).data()),
+  );
+}
+
+/** Calls `dispatch` once per uniform binding of `chunkRows` packed-weight rows (packedChunkRows), with the chunk's first row. */
+function forEachWeightChunk(a: BufferRange, rows: number, chunkRows: number, rowBytes: number, dispatch: (wq: BufferRange, r0: number) => void): void {
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) dispatch({ buffer: a.buffer, offset: (a.offset ?? 0) + r0 * rowBytes, size: chunkRows * rowBytes }, r0);
 }
 
 /** The A operand for the GEMMs `problems` (which share their weights): packed where their plan asks for it. */
@@ -142,11 +145,9 @@ function recordRowWindow(kernel: string, plan: RowWindowPlan, w: Tensor, src: Te
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(kernel, `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }
-  const pk = packed.binding();
-  for (let r0 = 0; r0 < plan.rows; r0 += uboRows) {
-    const wq = { buffer: pk.buffer, offset: (pk.offset ?? 0) + r0 * rowBytes, size: uboRows * rowBytes };
-    runtime().dispatcher.dispatch(plan.source, [wq, src.binding(), out.binding()], groups, params().u32(out.size / out.shape[1]).u32(0).u32(0).u32(r0).data());
-  }
+  forEachWeightChunk(packed.binding(), plan.rows, uboRows, rowBytes, (wq, r0) =>
+    runtime().dispatcher.dispatch(plan.source, [wq, src.binding(), out.binding()], groups, params().u32(out.size / out.shape[1]).u32(0).u32(0).u32(r0).data()),
+  );
   packed.dispose();
 }
 

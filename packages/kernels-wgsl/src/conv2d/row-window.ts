@@ -22,7 +22,7 @@ import type { KernelSource } from '@wgtorch/tensor';
 import { i32l, u32l, type ConvLike } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { GEMM_PARAMS_WGSL } from './tiled.js';
-import { SUBGROUP_SIZE } from './subgroup.js';
+import { SUBGROUP_SIZE, windowTileHeader } from './subgroup.js';
 
 export type RowWindowDir = 'forward' | 'transposed';
 
@@ -105,15 +105,7 @@ export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry
   const tilesY = Math.ceil(outH / TR);
   const srcHW = srcH * srcW;
   const origin = (t0: string, s: number) => (dir === 'forward' ? `${t0} * ${u32l(s)}` : `${t0} / ${u32l(s)}`);
-  const L: string[] = [
-    `  let sg = li / ${SUBGROUP_SIZE}u;`,
-    `  let tile = wid.x * ${sgs}u + sg;`,
-    `  let n = tile / ${u32l(tilesX * tilesY)}; let tr = tile % ${u32l(tilesX * tilesY)};`,
-    `  let ty0 = (tr / ${u32l(tilesX)}) * ${u32l(TR)};`,
-    `  let tx0 = (tr % ${u32l(tilesX)}) * ${u32l(TW)};`,
-    `  let nOk = n * ${u32l(outH * outW)} < params.ncols;`,
-    `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
-  ];
+  const L = windowTileHeader({ sgs, rm, tilesX, tilesY, TR, TW, colsPerImage: outH * outW });
   for (let i = 0; i < rm; i++) L.push(`  let ml${i} = min(mbase + ${i}u, ${R - 1}u);`);
   L.push(`  let base = n * ${u32l(C * srcHW)};`);
   const live = (taps: AxisTap[], t: number) => taps.some((a) => a.t === t);

@@ -228,6 +228,24 @@ export function windowTiles(p: ConvLike, tc: number, n: number): number {
   return n * Math.ceil(p.colsY / rows) * Math.ceil(p.colsX / width);
 }
 
+/**
+ * The opening of the window kernels (this file's and row-window.ts): subgroup sg of the
+ * workgroup takes tile wid.x * sgs + sg, a TR x TW block of image n's output columns at
+ * (ty0, tx0); nOk is false past the batch; lane rows start at mbase.
+ */
+export function windowTileHeader(t: { sgs: number; rm: number; tilesX: number; tilesY: number; TR: number; TW: number; colsPerImage: number }): string[] {
+  const per = t.tilesX * t.tilesY;
+  return [
+    `  let sg = li / ${SUBGROUP_SIZE}u;`,
+    `  let tile = wid.x * ${t.sgs}u + sg;`,
+    `  let n = tile / ${u32l(per)}; let tr = tile % ${u32l(per)};`,
+    `  let ty0 = (tr / ${u32l(t.tilesX)}) * ${u32l(t.TR)};`,
+    `  let tx0 = (tr % ${u32l(t.tilesX)}) * ${u32l(t.TW)};`,
+    `  let nOk = n * ${u32l(t.colsPerImage)} < params.ncols;`,
+    `  let mbase = wid.y * ${SUBGROUP_SIZE * t.rm}u + lane * ${t.rm}u;`,
+  ];
+}
+
 function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   const { rm, tc, sgs } = cfg;
   const { width: TW, rows: TR } = windowShape(p, tc);
@@ -239,15 +257,7 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   const cxmin = Math.min(...cxs);
   const segLen = (TW - 1) * p.ax + Math.max(...cxs) - cxmin + 1;
   const G = Math.ceil(segLen / SUBGROUP_SIZE);
-  const L: string[] = [
-    `  let sg = li / ${SUBGROUP_SIZE}u;`,
-    `  let tile = wid.x * ${sgs}u + sg;`,
-    `  let n = tile / ${u32l(tilesX * tilesY)}; let tr = tile % ${u32l(tilesX * tilesY)};`,
-    `  let ty0 = (tr / ${u32l(tilesX)}) * ${u32l(TR)};`,
-    `  let tx0 = (tr % ${u32l(tilesX)}) * ${u32l(TW)};`,
-    `  let nOk = n * ${u32l(p.colsY * p.colsX)} < params.ncols;`,
-    `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
-  ];
+  const L = windowTileHeader({ sgs, rm, tilesX, tilesY, TR, TW, colsPerImage: p.colsY * p.colsX });
   // With packed uniform weights a dispatch covers R rows from params.row0: m_i is the global
   // row, ml_i the row within the dispatch's weights.
   const ubo = cfg.uboRows > 0;

@@ -120,13 +120,14 @@ const backwardKernel = memoKernel((g: PoolGeometry) => {
   );
 });
 
-// Non-overlapping windows (stride = kernel, no padding) over rows of whole vec4s: each
-// invocation reads and writes vec4s, four outputs (forward) or four input gradients (backward)
-// at a time. On lavapipe a storage access is a per-lane loop with a bounds check, and a vec4
-// costs about what two scalars do, so this moves about twice the bytes per instruction.
 /** Forces avgPool2dBackward's per-vec4 path where the block kernel would run (tests cover both). */
 export const poolTesting = { noBlocks: false };
 
+// Non-overlapping windows (stride = kernel, no padding) over rows of whole vec4s: each
+// invocation reads and writes vec4s, four outputs (forward) or four input gradients (backward)
+// at a time. On lavapipe a storage access is a per-lane loop with a bounds check per component;
+// a vec4 shares one loop and one index computation among four values (the vec4 kernels
+// measured 2-2.6x the scalar ones' bytes per second).
 const isDirect = (g: PoolGeometry) => g.sh === g.kh && g.sw === g.kw && g.ph === 0 && g.pw === 0;
 const forwardVecOk = (g: PoolGeometry) => isDirect(g) && g.W % 4 === 0 && g.OW % 4 === 0;
 const backwardVecOk = (g: PoolGeometry) => isDirect(g) && g.W % 4 === 0 && 4 % g.kw === 0;
