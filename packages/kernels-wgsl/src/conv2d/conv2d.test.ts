@@ -16,7 +16,7 @@ import {
   type Conv2dOptions,
   type KernelConfig,
 } from './index.js';
-import { availableVariants, lanePixelsPlan, rowWindowPlan } from './variants.js';
+import { availableVariants, lanePixelsPlan, pointwiseInputGradPlan, rowWindowPlan } from './variants.js';
 import { convGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems } from './gemm.js';
 import { packedChunkRows, packedRowBytes } from './packed-weights.js';
@@ -52,6 +52,12 @@ const CASES: Case[] = [
   // Stride 2 with dx rows of whole vec4s (the merged input gradient's vec4 stores), a partial
   // tile in both directions and 24 dx channels (a partial row group).
   { x: [2, 24, 18, 24], cout: 40, k: 3, stride: 2, pad: 1 },
+  // 1x1 input gradients with dy rows of whole vec4s (the pointwise kernel): 16 -> 32 at stride 2
+  // on a batch that fills no workgroup; 5 channels (weights that straddle vec4s) at strides
+  // 2 and 3; stride 1 with 12-pixel rows.
+  { x: [3, 16, 16, 16], cout: 32, k: 1, stride: 2, pad: 0 },
+  { x: [1, 5, 7, 24], cout: 4, k: 1, stride: [2, 3], pad: 0 },
+  { x: [2, 8, 4, 12], cout: 12, k: 1, stride: 1, pad: 0 },
 ];
 
 function label(c: Case): string {
@@ -183,6 +189,8 @@ if (availableVariants().includes('subgroup')) {
     ['row window everywhere, 4 rows per lane, 2 subgroups, tiles by width', { rowWindow: true, rm: 4, tc: 32, sgs: 2, tileRows: 0 }],
     ['no row window (strided input gradients as one GEMM per phase)', { rowWindow: false }],
     ['no lane-pixel kernel (input gradients onto at most 4 channels by the row window)', { lanePixels: false }],
+    ['pointwise kernel for every 1x1 input gradient, at most 4 pixels a lane', { pointwise: true, pointwisePixels: 4 }],
+    ['no pointwise kernel (1x1 input gradients as phase GEMMs)', { pointwise: false }],
   ];
   for (const [what, cfg] of forced) {
     describe(`conv2d subgroup kernels, ${what}`, () => {
@@ -200,6 +208,7 @@ if (availableVariants().includes('subgroup')) {
         if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13)) it(label(c), randomCase(c, i));
         else if (cfg.rowWindow !== undefined && [0, 5, 6, 7, 8, 10, 13, 14, 15, 16].includes(i)) it(label(c), randomCase(c, i));
         else if (cfg.lanePixels === false && [0, 4, 7].includes(i)) it(label(c), randomCase(c, i));
+        else if (cfg.pointwise !== undefined && [17, 18, 19].includes(i)) it(label(c), randomCase(c, i));
       });
     });
   }
@@ -222,6 +231,9 @@ describe('conv2d row-window kernel', () => {
     // The stem's input gradient (3 channels) takes the lane-pixel kernel first.
     expect(lanePixelsPlan('conv2d.inputGrad', g(3, 16, 32, 3, 1))).toBeDefined();
     expect(lanePixelsPlan('conv2d.inputGrad', g(16, 16, 32, 3, 1))).toBeUndefined();
+    // The 16 -> 32 shortcut's input gradient takes the pointwise kernel; the 32 -> 64 one, where it tied, not.
+    expect(pointwiseInputGradPlan('conv2d.inputGrad', g(16, 32, 32, 1, 2))).toBeDefined();
+    expect(pointwiseInputGradPlan('conv2d.inputGrad', g(32, 64, 16, 1, 2))).toBeUndefined();
   });
 });
 

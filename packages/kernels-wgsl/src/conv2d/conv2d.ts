@@ -1,8 +1,9 @@
 // Conv2d launchers: forward, input gradient, weight gradient. Each builds its implicit-GEMM
 // problem(s) (gemm.ts), takes the kernel generated for them by the variant chosen for this
-// adapter (variants.ts) and records the dispatches. On lavapipe two direct kernels come first
-// where their plans apply: the row window (row-window.ts; 3x3 forwards and input gradients) and
-// the lane-pixel kernel (lane-pixels.ts; the stem's input gradient). No readback, no allocation
+// adapter (variants.ts) and records the dispatches. On lavapipe three direct kernels come first
+// where their plans apply: the row window (row-window.ts; 3x3 forwards and input gradients),
+// the lane-pixel kernel (lane-pixels.ts; the stem's input gradient) and the pointwise kernel
+// (pointwise-input-grad.ts; the 16->32 shortcut's input gradient). No readback, no allocation
 // beyond the output, packed weights and, for the split weight-gradient reduction, one pooled
 // scratch tensor.
 
@@ -14,7 +15,18 @@ import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } fr
 import { packedRowBytes, packWeights } from './packed-weights.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
-import { conv2dVariant, gemmPlan, lanePixelsPlan, rowWindowPlan, splitReduce, weightGradSplitGroups, type LanePixelsPlan, type RowWindowPlan } from './variants.js';
+import {
+  conv2dVariant,
+  gemmPlan,
+  lanePixelsPlan,
+  pointwiseInputGradPlan,
+  rowWindowPlan,
+  splitReduce,
+  weightGradSplitGroups,
+  type LanePixelsPlan,
+  type PointwisePlan,
+  type RowWindowPlan,
+} from './variants.js';
 
 const MAX_GROUPS = 65535;
 
@@ -105,6 +117,11 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
     recordLanePixels(kernel, lp, w, dy, dx, g);
     return dx;
   }
+  const pw = pointwiseInputGradPlan(kernel, g);
+  if (pw) {
+    recordPointwise(kernel, pw, w, dy, dx, g);
+    return dx;
+  }
   const rw = rowWindowPlan(kernel, 'transposed', g);
   if (rw) {
     recordRowWindow(kernel, rw, w, dy, dx, g);
@@ -134,6 +151,17 @@ function recordLanePixels(kernel: string, plan: LanePixelsPlan, w: Tensor, dy: T
   const packed = packWeights(w, plan.pack);
   runtime().dispatcher.dispatch(plan.source, [packed.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n * g.h * g.w).u32(0).u32(0).data());
   packed.dispose();
+}
+
+/** A 1x1 input gradient by the pointwise kernel (pointwise-input-grad.ts), which reads the weight tensor as a uniform buffer. */
+function recordPointwise(kernel: string, plan: PointwisePlan, w: Tensor, dy: Tensor, dx: Tensor, g: ConvGeometry): void {
+  const groups: [number, number, number] = [plan.groups(g.n), 1, 1];
+  if (groups[0] > MAX_GROUPS) {
+    throw new KernelArgumentError(kernel, `${g.n} images of ${g.ho}x${g.wo} dy pixels need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+  }
+  // dx pixels between the strided ones receive nothing.
+  if (plan.strided) runtime().dispatcher.clear(dx.buffer, 0, dx.byteLength);
+  runtime().dispatcher.dispatch(plan.source, [w.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n * g.ho * g.wo).u32(0).u32(0).data());
 }
 
 /** A forward or input gradient by the row-window kernel (row-window.ts): `src` is x or dy, `out` y or dx. */

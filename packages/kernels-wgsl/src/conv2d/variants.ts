@@ -47,6 +47,7 @@ import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { LANE_PIXELS, lanePixelsApply, lanePixelsGroups, lanePixelsKernel } from './lane-pixels.js';
+import { POINTWISE_INPUT_GRAD, pointwiseInputGradApply, pointwiseInputGradGroups, pointwiseInputGradKernel } from './pointwise-input-grad.js';
 import { rowWindowColGroups, rowWindowDims, rowWindowKernel, rowWindowTile, type RowWindowConfig, type RowWindowDir } from './row-window.js';
 import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
@@ -94,6 +95,13 @@ export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
   tileRows?: number;
   /** Subgroup variant: false keeps stride-1 input gradients onto at most 4 channels off the lane-pixel kernel (lane-pixels.ts). */
   lanePixels?: boolean;
+  /**
+   * Subgroup variant: true runs the pointwise kernel (pointwise-input-grad.ts) for every 1x1
+   * input gradient it can, false none. Default: strided ones onto at most 16 channels.
+   */
+  pointwise?: boolean;
+  /** The pointwise kernel's most dy pixels per lane. */
+  pointwisePixels?: number;
 };
 let override: KernelConfig | undefined;
 
@@ -102,6 +110,7 @@ export function setConv2dKernelConfig(cfg: KernelConfig | undefined): void {
   override = cfg;
   planByProblem.clear();
   rowWindowPlans.clear();
+  pointwisePlans.clear();
 }
 
 function pick<T extends object>(dflt: T): T {
@@ -274,6 +283,35 @@ export function lanePixelsPlan(name: string, g: ConvGeometry): LanePixelsPlan | 
     lanePixelsPlans.set(key, plan);
   }
   return plan;
+}
+
+export interface PointwisePlan {
+  source: KernelSource;
+  /** Whether dx has pixels no dy pixel lands on (a stride over 1), which the launcher clears. */
+  strided: boolean;
+  groups(n: number): number;
+}
+
+const pointwisePlans = new Map<string, PointwisePlan | null>();
+
+/**
+ * The pointwise kernel's plan for a 1x1 input gradient (pointwise-input-grad.ts), or undefined
+ * where the GEMM kernels run instead. By default it takes strided ones onto at most 16 dx
+ * channels: ResNet20's 16->32 shortcut, 2.1-2.4 -> 1.6-1.8 ms; the 32->64 one tied.
+ */
+export function pointwiseInputGradPlan(name: string, g: ConvGeometry): PointwisePlan | undefined {
+  if (conv2dVariant() !== 'subgroup' || override?.pointwise === false) return undefined;
+  const key = `${name}|${problemKey({ kind: 'wgrad', g })}`;
+  let plan = pointwisePlans.get(key);
+  if (plan !== undefined) return plan ?? undefined;
+  plan = null;
+  const cfg = { ...POINTWISE_INPUT_GRAD, px: override?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
+  const strided = g.sh > 1 || g.sw > 1;
+  if (pointwiseInputGradApply(g, cfg) && (override?.pointwise ?? (strided && g.cin <= 16))) {
+    plan = { source: pointwiseInputGradKernel(name, g, cfg), strided, groups: (n) => pointwiseInputGradGroups(g, cfg, n) };
+  }
+  pointwisePlans.set(key, plan);
+  return plan ?? undefined;
 }
 
 /**
