@@ -67,6 +67,9 @@ const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare B
                     and right after that row, so load from other processes on a shared machine
                     hits both alike`;
 
+const SHORT_ROW_MS = 2;
+const SHORT_ROW_ROUNDS = 3;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
@@ -108,22 +111,34 @@ async function main(): Promise<void> {
       let inst: { run(): void; dispose(): void } | undefined;
       try {
         inst = c.setup();
-        // The matching ceiling right before and right after the row, as many batches as the
-        // row: on this shared 2-core machine one 3-batch re-measure after the row ranged
-        // 7.6-15 GB/s within a run.
-        const again = { ...timing, warmup: 0 };
-        const ceilingNow = async () => (c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value);
-        const before = args.fixedCeilings ? 0 : await ceilingNow();
-        const t = await timeRuns(inst.run, timing);
-        const row: BenchRow = { kernel: entry.name, shape: c.shape, medianMs: t.medianMs, method: t.method };
-        if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
-        else if (c.bytes > 0) row.gbs = c.bytes / t.medianMs / 1e6;
-        if (args.fixedCeilings) {
-          row.fraction = fractionOf(ceilings, row);
-        } else {
-          row.ceiling = (before + (await ceilingNow())) / 2;
-          row.fraction = (row.gflops ?? row.gbs ?? 0) / row.ceiling;
-        }
+        const round = async (warmup: boolean): Promise<BenchRow> => {
+          // The matching ceiling right before and right after the row, as many batches as the
+          // row: on this shared 2-core machine one 3-batch re-measure after the row ranged
+          // 7.6-15 GB/s within a run.
+          const again = { ...timing, warmup: 0 };
+          const ceilingNow = async () => (c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value);
+          const before = args.fixedCeilings ? 0 : await ceilingNow();
+          const t = await timeRuns(inst!.run, warmup ? timing : { ...timing, warmup: 0 });
+          const row: BenchRow = { kernel: entry.name, shape: c.shape, medianMs: t.medianMs, method: t.method };
+          if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
+          else if (c.bytes > 0) row.gbs = c.bytes / t.medianMs / 1e6;
+          if (args.fixedCeilings) {
+            row.fraction = fractionOf(ceilings, row);
+          } else {
+            row.ceiling = (before + (await ceilingNow())) / 2;
+            row.fraction = (row.gflops ?? row.gbs ?? 0) / row.ceiling;
+          }
+          return row;
+        };
+        // Rows under SHORT_ROW_MS take SHORT_ROW_ROUNDS rounds and report the round with the
+        // median fraction: their whole measurement fits in one burst of load from other
+        // processes (the global pool's 0.24-0.27 ms forward read as 0.35-0.39 ms in some runs,
+        // its ceilings not).
+        const first = await round(true);
+        const all = [first];
+        if (first.medianMs < SHORT_ROW_MS) for (let r = 1; r < SHORT_ROW_ROUNDS; r++) all.push(await round(false));
+        all.sort((a, b) => (a.fraction ?? 0) - (b.fraction ?? 0));
+        const row = all[all.length >> 1];
         addRow(row);
       } catch (err) {
         addRow({ kernel: entry.name, shape: c.shape, medianMs: NaN, error: (err as Error).message.split('\n')[0] });
