@@ -1,12 +1,15 @@
 // Cold start, run in a fresh process by e2e.ts: from this module's first line (dawn.node loaded
 // by the import below, device not yet acquired) to the first ResNet20 training step finished on
-// the GPU, shader compilation and pipeline creation included. Prints coldStartMs=...
+// the GPU, shader compilation, pipeline creation and the trainer's conv2d autotune included.
+// Prints coldStartMs=...
 export {};
 const t0 = performance.now();
 const { getRuntime, Rng, Tensor } = await import('@wgtorch/tensor');
 const { SGD } = await import('@wgtorch/autograd');
 const { ResNet20, trainStep } = await import('@wgtorch/resnet20');
+const { autotuneConv2dVariant } = await import('@wgtorch/kernels-wgsl');
 const rt = await getRuntime();
+await autotuneConv2dVariant();
 const model = new ResNet20({ seed: 0 });
 const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
 const rng = new Rng(0);

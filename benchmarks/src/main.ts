@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describeAdapter, getRuntime, runtime, writeFileAtomic } from '@wgtorch/tensor';
-import { listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type TimingOptions } from '@wgtorch/kernels-wgsl';
+import { autotuneConv2dVariant, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type TimingOptions } from '@wgtorch/kernels-wgsl';
 import {
   TABLE_HEADER,
   formatRow,
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const adapter = describeAdapter(rt.report);
   console.log(`adapter: ${adapter}`);
   if (base) console.log(`compare: ${args.compare} (adapter: ${base.adapter})`);
+  console.log(describeConv2dAutotune(await autotuneConv2dVariant()));
 
   const timing: TimingOptions = args.quick ? { warmup: 1, batches: 3, minBatchMs: 15 } : { warmup: 2, batches: 7, minBatchMs: 40 };
   const alu = await measureAluCeiling(timing);

@@ -4,4 +4,5 @@ export { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv2d.js';
 export { conv2dOutputShape, type Conv2dOptions } from './geometry.js';
 export { conv2dForwardRef, conv2dInputGradRef, conv2dWeightGradRef } from './reference.js';
 export { setConv2dVariant, conv2dVariant, availableVariants, setConv2dKernelConfig, type Conv2dVariant, type KernelConfig } from './variants.js';
+export { autotuneConv2dVariant, describeConv2dAutotune, type Conv2dAutotune } from './autotune.js';
 export { RESNET20_CONVS, convBenchCase, convShapeLabel, type ConvShape } from './bench.js';

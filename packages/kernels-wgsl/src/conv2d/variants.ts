@@ -76,7 +76,17 @@ export function setConv2dVariant(v: Conv2dVariant | undefined): void {
   forced = v;
 }
 
-/** The variant for the current adapter. */
+/** The variant forced by setConv2dVariant, if any. */
+export function forcedConv2dVariant(): Conv2dVariant | undefined {
+  return forced;
+}
+
+/** Records the variant measured faster on this adapter (autotune.ts); it replaces the rule's choice. */
+export function setAdapterConv2dVariant(v: Conv2dVariant): void {
+  chosen = v;
+}
+
+/** The variant for the current adapter: forced, measured (autotune.ts), or by rule. */
 export function conv2dVariant(): Conv2dVariant {
   if (forced) return forced;
   return (chosen ??= subgroupsUsable() && runtime().report.isSoftware ? 'subgroup' : 'tiled');

@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeAdapter, getRuntime, SubmitPacer, Tensor as DeviceTensor, writeFileAtomic } from '@wgtorch/tensor';
-import { accumulate, accuracyCount } from '@wgtorch/kernels-wgsl';
+import { accumulate, accuracyCount, autotuneConv2dVariant, describeConv2dAutotune } from '@wgtorch/kernels-wgsl';
 import {
   CosineAnnealingLR,
   LinearLR,
@@ -178,6 +178,7 @@ export async function trainMain(argv: string[]): Promise<number> {
   const rt = await getRuntime();
   const log = (s: string) => console.log(s);
   log(`adapter: ${describeAdapter(rt.report)}`);
+  log(describeConv2dAutotune(await autotuneConv2dVariant()));
 
   const data = await loadCifar10({ dataDir: cfg.dataDir });
   const testSplit = cfg.testSubset ? subsetSplit(data.test, cfg.testSubset) : data.test;
