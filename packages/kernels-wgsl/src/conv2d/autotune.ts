@@ -2,21 +2,22 @@
 //
 // conv2dVariant() picks by rule (variants.ts): the subgroup kernels on CPU adapters with
 // subgroups exactly 8 wide, the tiled ones everywhere else. Only where both can run is there a
-// choice to measure; there autotuneConv2dVariant() times one training step's worth of a
-// ResNet20 convolution (forward, input and weight gradient of 16->16 3x3 at 32x32, batch 4)
-// with each variant and keeps the faster for the rest of the process. The trainer and
-// `pnpm bench` call it before their first convolution. On lavapipe it takes 0.2-0.4 s with a
-// warm shader cache and confirms the rule (subgroup kernels about 5x faster there).
+// choice to measure; there autotuneConv2dVariant() times the forward of a ResNet20
+// convolution (16->16 3x3 at 32x32, batch 4) with each variant and keeps the faster for the
+// rest of the process. The trainer and `pnpm bench` call it before their first convolution.
+// On lavapipe it confirms the rule (the subgroup kernel about 5x faster) in 0.2 s with a warm
+// shader cache; with an empty one, compiling the tiled kernel adds about a second. (Timing the
+// two gradients too took 3.9 s there.)
 
 import { runtime, Tensor } from '@wgtorch/tensor';
 import { timeRuns } from '../ceilings/timing.js';
-import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv2d.js';
+import { conv2dForward } from './conv2d.js';
 import { availableVariants, conv2dVariant, forcedConv2dVariant, setAdapterConv2dVariant, setConv2dVariant, type Conv2dVariant } from './variants.js';
 
 export interface Conv2dAutotune {
   /** The variant kept for this process. */
   chosen: Conv2dVariant;
-  /** Median ms of the probe (forward + input gradient + weight gradient) per variant timed; empty where nothing was timed. */
+  /** Median ms of the probe convolution per variant timed; empty where nothing was timed. */
   ms: Partial<Record<Conv2dVariant, number>>;
   /** Why nothing was timed, where nothing was. */
   skipped?: string;
@@ -39,21 +40,16 @@ export async function autotuneConv2dVariant(): Promise<Conv2dAutotune> {
   if (variants.length < 2) return { chosen: conv2dVariant(), ms: {}, skipped: `only the ${variants[0]} kernels run on this adapter`, elapsedMs: 0 };
   const x = Tensor.randn(PROBE.x, { seed: 1 });
   const w = Tensor.randn(PROBE.w, { seed: 2, std: 0.1 });
-  const dy = Tensor.randn(PROBE.x, { seed: 3 });
-  const step = () => {
-    conv2dForward(x, w, PROBE.opts).dispose();
-    conv2dInputGrad(dy, w, PROBE.x, PROBE.opts).dispose();
-    conv2dWeightGrad(x, dy, PROBE.w, PROBE.opts).dispose();
-  };
+  const step = () => conv2dForward(x, w, PROBE.opts).dispose();
   const ms: Partial<Record<Conv2dVariant, number>> = {};
   try {
     for (const v of variants) {
       setConv2dVariant(v);
-      ms[v] = (await timeRuns(step, { method: 'wallclock', warmup: 1, batches: 3, minBatchMs: 10, maxPerBatch: 8 })).medianMs;
+      ms[v] = (await timeRuns(step, { method: 'wallclock', warmup: 1, batches: 3, minBatchMs: 5, maxPerBatch: 8 })).medianMs;
     }
   } finally {
     setConv2dVariant(undefined);
-    for (const t of [x, w, dy]) t.dispose();
+    for (const t of [x, w]) t.dispose();
     await runtime().sync();
   }
   const chosen = variants.reduce((a, b) => (ms[b]! < ms[a]! ? b : a));

@@ -1,15 +1,18 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import { matmul, matmulRef } from './index.js';
+import { availableVariants, conv2dVariant, setConv2dVariant } from '../conv2d/variants.js';
 import { add, addRef } from '../elementwise/index.js';
 import { sumToShape, sumToShapeRef } from '../reduce/index.js';
 import { expectClose, fixture, hasFixtures, pair } from '../elementwise/test-util.js';
 
-beforeAll(async () => {
-  await getRuntime();
-});
+// The variants to test depend on the adapter.
+await getRuntime();
 
-describe('matmul vs float64', () => {
+// matmul follows the convolutions' variant: each this adapter can run, on every case.
+for (const variant of availableVariants()) describe(`matmul (${variant} kernel${variant === conv2dVariant() ? ', chosen for this adapter' : ''}) vs float64`, () => {
+  beforeAll(() => setConv2dVariant(variant));
+  afterAll(() => setConv2dVariant(undefined));
   const sizes: [number, number, number][] = [
     [1, 1, 1],
     [3, 5, 7],
@@ -17,6 +20,7 @@ describe('matmul vs float64', () => {
     [128, 64, 10],
     [10, 128, 64],
     [65, 31, 70],
+    [70, 40, 33],
   ];
   for (const [M, K, N] of sizes) {
     for (const transA of [false, true]) {

@@ -1,13 +1,20 @@
 // Matrix multiply with either operand transposed, plain or batched:
 // [M, K] x [K, N] -> [M, N] and [B, M, K] x [B, K, N] -> [B, M, N].
 //
-// Register tiling: each invocation accumulates a TM x TN block of C in registers, reading A and
-// B straight from storage (on lavapipe workgroup memory is no cheaper than a storage load; on
-// GPUs the blocks are small enough to stay in cache). Edges clamp their loads and skip stores.
+// Two kernels, chosen with the convolutions' variant (conv2d/variants.ts, autotuned at startup):
+// - 'tiled' (GPUs): each invocation accumulates a TM x TN block of C in registers, reading A and
+//   B straight from storage (the blocks are small enough to stay in cache).
+// - 'subgroup' (lavapipe): the convolutions' subgroup GEMM (conv2d/subgroup.ts) for plain
+//   matrices. A subgroup of 8 lanes owns 8*SG_RM rows x SG_TC columns of C; per step of the
+//   reduction each lane gathers its SG_RM values of A and SG_TC/8 of B, and the subgroup shares
+//   the B values by subgroupBroadcast: SG_RM*SG_TC multiply-adds for SG_RM + SG_TC/8 gathers
+//   a lane, against 16 for 8 in the tiled kernel (each gather there is a per-lane loop).
+// Edges clamp their loads and skip stores.
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
+import { conv2dVariant } from '../conv2d/variants.js';
 import { fill } from '../elementwise/elementwise.js';
 import { checkF32, kernel, launch, memoKernel, paramsStruct } from '../elementwise/launch.js';
 
@@ -57,6 +64,51 @@ const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
   return kernel(`matmul${transA ? '.tA' : ''}${transB ? '.tB' : ''}`, ['read', 'read', 'read_write'], code);
 });
 
+const SG = 8;
+const SG_RM = 4;
+const SG_TC = 16;
+
+const subgroupMatmulKernel = memoKernel((transA: boolean, transB: boolean) => {
+  const aAt = (m: string) => (transA ? `a[aBase + k * params.M + ${m}]` : `a[aBase + ${m} * params.K + k]`);
+  const bAt = (n: string) => (transB ? `b[bBase + ${n} * params.K + k]` : `b[bBase + k * params.N + ${n}]`);
+  const nb = SG_TC / SG;
+  const L: string[] = [];
+  for (let i = 0; i < SG_RM; i++) L.push(`let a${i} = ${aAt(`m${i}`)};`);
+  for (let j = 0; j < nb; j++) L.push(`let b${j} = ${bAt(`n${j}`)};`);
+  for (let q = 0; q < SG_TC; q++) {
+    L.push(`{ let bq = subgroupBroadcast(b${Math.floor(q / SG)}, ${q % SG}u);`);
+    for (let i = 0; i < SG_RM; i++) L.push(`  acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
+    L.push('}');
+  }
+  const stores: string[] = [];
+  for (let i = 0; i < SG_RM; i++) {
+    stores.push(`if (mbase + ${i}u < params.M) {`);
+    stores.push(`  let o = cBase + (mbase + ${i}u) * params.N + c0;`);
+    for (let q = 0; q < SG_TC; q++) stores.push(`  if (c0 + ${q}u < params.N) { c[o + ${q}u] = acc${i}_${q}; }`);
+    stores.push('}');
+  }
+  const code = `enable subgroups;
+${paramsStruct(['M: u32', 'N: u32', 'K: u32', 'batchA: u32', 'batchB: u32'])}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@compute @workgroup_size(${SG}) fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {
+  let c0 = wid.x * ${SG_TC}u;
+  let mbase = wid.y * ${SG * SG_RM}u + lane * ${SG_RM}u;
+  let aBase = wid.z * params.batchA;
+  let bBase = wid.z * params.batchB;
+  let cBase = wid.z * params.M * params.N;
+  ${Array.from({ length: SG_RM }, (_, i) => `let m${i} = min(mbase + ${i}u, params.M - 1u);`).join(' ')}
+  ${Array.from({ length: nb }, (_, j) => `let n${j} = min(c0 + lane + ${j * SG}u, params.N - 1u);`).join(' ')}
+  ${Array.from({ length: SG_RM }, (_, i) => `var ${Array.from({ length: SG_TC }, (_, q) => `acc${i}_${q} = 0.0`).join('; var ')};`).join('\n  ')}
+  for (var k = 0u; k < params.K; k++) {
+    ${L.join('\n    ')}
+  }
+  ${stores.join('\n  ')}
+}`;
+  return kernel(`matmul.subgroup${transA ? '.tA' : ''}${transB ? '.tB' : ''}`, ['read', 'read', 'read_write'], code);
+});
+
 /** Shapes of a matmul, or a KernelArgumentError naming both operands. */
 export function matmulShape(aShape: readonly number[], bShape: readonly number[], opts: MatmulOptions = {}): { B: number; M: number; K: number; N: number; out: number[] } {
   const rank = aShape.length;
@@ -84,6 +136,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const c = Tensor.empty(out, 'f32', 'matmul');
   if (c.size === 0) return c;
   const p = params().u32(M).u32(N).u32(K).u32(M * K).u32(K * N).data();
+  if (conv2dVariant() === 'subgroup') {
+    launch(subgroupMatmulKernel(!!opts.transA, !!opts.transB), [a, b, c], [Math.ceil(N / SG_TC), Math.ceil(M / (SG * SG_RM)), B], p);
+    return c;
+  }
   const groups: [number, number, number] = [Math.ceil(N / (TN * WGX)), Math.ceil(M / (TM * WGY)), B];
   launch(matmulKernel(!!opts.transA, !!opts.transB), [a, b, c], groups, p);
   return c;
