@@ -36,6 +36,7 @@ export interface Kernels {
   batchNormReluBackward(dy: Raw, y: Raw, x: Raw, gamma: Raw, beta: Raw, saveMean: Raw, saveInvStd: Raw): { dx: Raw; dgamma: Raw; dbeta: Raw };
   addRelu(a: Raw, b: Raw): Raw;
   batchNormEval(x: Raw, gamma: Raw, beta: Raw, rm: Raw, rv: Raw, eps: number): Raw;
+  batchNormEvalRelu(x: Raw, gamma: Raw, beta: Raw, rm: Raw, rv: Raw, eps: number): Raw;
   batchNormBackward(dy: Raw, x: Raw, gamma: Raw, saveMean: Raw, saveInvStd: Raw): { dx: Raw; dgamma: Raw; dbeta: Raw };
   relu(x: Raw): Raw;
   reluBackward(dy: Raw, y: Raw): Raw;
@@ -95,6 +96,7 @@ const gpuKernels: Kernels = {
   batchNormTrainRelu: K.batchNormTrainRelu,
   batchNormReluBackward: K.batchNormReluBackward,
   batchNormEval: K.batchNormEval,
+  batchNormEvalRelu: K.batchNormEvalRelu,
   batchNormBackward: K.batchNormBackward,
   addRelu: K.addRelu,
   relu: K.relu,
@@ -143,6 +145,7 @@ const cpuKernels: Kernels = {
   batchNormTrainRelu: inPlaceRunningStats(K.batchNormTrainReluRef),
   batchNormReluBackward: K.batchNormReluBackwardRef,
   batchNormEval: K.batchNormEvalRef,
+  batchNormEvalRelu: K.batchNormEvalReluRef,
   batchNormBackward: K.batchNormBackwardRef,
   addRelu: K.addReluRef,
   relu: K.reluRef,

@@ -4,7 +4,7 @@
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
 import type { Backend, Conv2dOptions, Pool2dOptions, Raw, UnaryOp } from './backend.js';
-import { apply, tidy, Tensor, type OpDef } from './tensor.js';
+import { apply, isGradEnabled, tidy, Tensor, type OpDef } from './tensor.js';
 
 type Grads = (Raw | null)[];
 
@@ -247,6 +247,10 @@ export const ops = {
     name: 'batchNorm2d',
     forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEval(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
   } as OpDef<BnAttrs>,
+  batchNormEvalRelu: {
+    name: 'batchNormRelu2d',
+    forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
+  } as OpDef<BnAttrs>,
   avgPool2d: {
     name: 'avgPool2d',
     forward: (b, [x], o) => ({ y: b.k.avgPool2d(x, o) }),
@@ -469,7 +473,9 @@ export function batchNorm2d(
   const C = x.shape[1];
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
   if (options.training) return apply(ops.batchNormTrain, [x, weight, bias], attrs);
-  const needsGrad = [x, weight, bias].some((t) => t.requiresGrad);
+  // Parameters require grad even under noGrad (evaluation): ask the grad mode too, or every
+  // evaluation would take the composed path below (4 broadcast passes over x instead of 1).
+  const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad);
   if (!needsGrad) return apply(ops.batchNormEval, [x, weight, bias], attrs);
   // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
   const parts: Tensor[] = [];
@@ -494,10 +500,12 @@ export function batchNormRelu2d(
   bias: Tensor,
   options: BatchNormOptions = {},
 ): Tensor {
-  if (!options.training) return tidy(() => relu(batchNorm2d(x, runningMean, runningVar, weight, bias, options)));
   batchNormArgs(x, runningMean, runningVar, weight, bias);
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
-  return apply(ops.batchNormTrainRelu, [x, weight, bias], attrs);
+  if (options.training) return apply(ops.batchNormTrainRelu, [x, weight, bias], attrs);
+  // Evaluation (no grad): one fused pass; a differentiable eval composes the ops below.
+  if (!(isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad))) return apply(ops.batchNormEvalRelu, [x, weight, bias], attrs);
+  return tidy(() => relu(batchNorm2d(x, runningMean, runningVar, weight, bias, options)));
 }
 
 function batchNormArgs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor): void {

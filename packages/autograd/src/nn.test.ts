@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getRuntime, Tensor as DeviceTensor } from '@wgtorch/tensor';
+import { getRuntime, runtime, Tensor as DeviceTensor } from '@wgtorch/tensor';
 import { compare, loadFixture } from '@wgtorch/kernels-wgsl';
 import * as F from './index.js';
 import {
@@ -108,6 +108,29 @@ describe('Module', () => {
     m.train();
     expect(m.layer3[2].training).toBe(true);
     m.dispose();
+  });
+
+  it('evaluates BatchNorm2d (and with ReLU) in one kernel under noGrad, though its parameters require grad', async () => {
+    const bn = new BatchNorm2d(3).eval();
+    const x = F.randn([2, 3, 4, 4], { seed: 5 });
+    const dispatchesOf = (f: () => F.Tensor) => {
+      const before = runtime().dispatcher.counters.dispatches;
+      const y = F.noGrad(f);
+      const n = runtime().dispatcher.counters.dispatches - before;
+      return { y, n };
+    };
+    const plain = dispatchesOf(() => bn.forward(x));
+    const withRelu = dispatchesOf(() => F.batchNormRelu2d(x, bn.runningMean, bn.runningVar, bn.weight, bn.bias));
+    expect([plain.n, withRelu.n]).toEqual([1, 1]);
+    // With grad on, the differentiable composition gives the same values.
+    const composed = bn.forward(x);
+    const want = await composed.toArray();
+    const got = await plain.y.toArray();
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+    const gotRelu = await withRelu.y.toArray();
+    for (let i = 0; i < want.length; i++) expect(gotRelu[i]).toBeCloseTo(Math.max(want[i], 0), 5);
+    for (const t of [x, plain.y, withRelu.y, composed]) t.dispose();
+    bn.dispose();
   });
 
   it('initializes like PyTorch: default uniform bounds, BatchNorm 1/0, Kaiming normal fan_out', async () => {

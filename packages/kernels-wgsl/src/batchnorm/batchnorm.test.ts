@@ -56,6 +56,7 @@ async function checkAgainstReference(shape: number[]): Promise<void> {
       await expectClose(bwr.dbeta, bwrRef.dbeta, gtol, 'relu dbeta');
 
       await expectClose(B.batchNormEval(x.t, gamma.t, beta.t, rm.t, rv.t), B.batchNormEvalRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar), tol, 'eval');
+      await expectClose(B.batchNormEvalRelu(x.t, gamma.t, beta.t, rm.t, rv.t), B.batchNormEvalReluRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar), tol, 'evalRelu');
 }
 
 describe('batchNormTrain / eval / backward vs float64', () => {

@@ -168,18 +168,27 @@ export function batchNormTrainRelu(
   return train('batchNormTrainRelu', true, x, gamma, beta, runningMean, runningVar, opts);
 }
 
-/** Eval-mode BatchNorm2d with the running statistics. */
-export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
-  const g = geometry('batchNormEval', x);
-  checkChannelVec('batchNormEval', g.C, [
+function evaluate(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps: number): Tensor {
+  const g = geometry(kernel, x);
+  checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
     ['beta', beta],
     ['runningMean', runningMean],
     ['runningVar', runningVar],
   ]);
-  const y = Tensor.empty(x.shape, 'f32', 'batchNormEval');
-  apply('eval', g, [x], [gamma, beta, runningMean, runningVar], y, eps);
+  const y = Tensor.empty(x.shape, 'f32', kernel);
+  apply(relu ? 'evalRelu' : 'eval', g, [x], [gamma, beta, runningMean, runningVar], y, eps);
   return y;
+}
+
+/** Eval-mode BatchNorm2d with the running statistics. */
+export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
+  return evaluate('batchNormEval', false, x, gamma, beta, runningMean, runningVar, eps);
+}
+
+/** relu(batchNormEval(...)) in one pass. */
+export function batchNormEvalRelu(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
+  return evaluate('batchNormEvalRelu', true, x, gamma, beta, runningMean, runningVar, eps);
 }
 
 function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvStd: Tensor): BatchNormGrads {

@@ -69,6 +69,11 @@ export function batchNormEvalRef(x: F64, gamma: F64, beta: F64, runningMean: F64
   return { data: y, shape: [...x.shape] };
 }
 
+export function batchNormEvalReluRef(x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, eps = 1e-5): F64 {
+  const y = batchNormEvalRef(x, gamma, beta, runningMean, runningVar, eps);
+  return { data: y.data.map((v) => Math.max(v, 0)), shape: y.shape };
+}
+
 function backwardRef(dyIn: F64, y: F64 | undefined, x: F64, gamma: F64, saveMean: F64, saveInvStd: F64): { dx: F64; dgamma: F64; dbeta: F64 } {
   const C = x.shape[1];
   const M = x.data.length / C;

@@ -295,7 +295,7 @@ export const backwardCombineKernel = kernel(
 }`,
 );
 
-export type ApplyMode = 'train' | 'trainRelu' | 'eval' | 'backward' | 'backwardRelu';
+export type ApplyMode = 'train' | 'trainRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
 
 /** Per-channel scalars (from c) and the per-unit statement (from i) of an apply mode. */
 function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: string; unit: string } {
@@ -306,11 +306,11 @@ function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: stri
       unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'trainRelu' ? `max(r, ${T}(0.0))` : 'r'};`,
     };
   }
-  if (mode === 'eval') {
+  if (mode === 'eval' || mode === 'evalRelu') {
     return {
       names: ['x', 'gamma', 'beta', 'runningMean', 'runningVar'],
       prelude: `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps); let m = runningMean[c]; let bt = beta[c];`,
-      unit: `out[i] = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt);`,
+      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'evalRelu' ? `max(r, ${T}(0.0))` : 'r'};`,
     };
   }
   // dx = k * (g - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv, k = gamma * inv:
@@ -341,7 +341,7 @@ function applyBindings(names: string[], T: string): string {
  * (in units) is a constant of the generated code, so `j / HW` is a multiply and shift.
  * Bindings by mode (then the output):
  * train/trainRelu: x, gamma, beta, saveMean, saveInvStd -> y
- * eval:            x, gamma, beta, runningMean, runningVar -> y
+ * eval/evalRelu:   x, gamma, beta, runningMean, runningVar -> y
  * backward:        dy, x, gamma, saveMean, saveInvStd, dgamma, dbeta -> dx   (backwardRelu adds y after x)
  */
 export const applyKernel = memoKernel((mode: ApplyMode, vec: boolean, hw: number, nb: number) => {
