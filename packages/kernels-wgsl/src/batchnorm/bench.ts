@@ -5,10 +5,10 @@
 import { Tensor } from '@wgtorch/tensor';
 import { registerKernel, type BenchCase } from '../common/registry.js';
 import { RESNET20_ACTIVATIONS } from '../elementwise/bench.js';
-import { batchNormBackward, batchNormEval, batchNormReluBackward, batchNormTrain, batchNormTrainRelu } from './batchnorm.js';
+import { batchNormBackward, batchNormEval, batchNormEvalRelu, batchNormReluBackward, batchNormTrain, batchNormTrainRelu } from './batchnorm.js';
 
-type Kind = 'forward' | 'forwardRelu' | 'eval' | 'backward' | 'backwardRelu';
-const BYTES_PER_ELEMENT: Record<Kind, number> = { forward: 12, forwardRelu: 12, eval: 8, backward: 20, backwardRelu: 28 };
+type Kind = 'forward' | 'forwardRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
+const BYTES_PER_ELEMENT: Record<Kind, number> = { forward: 12, forwardRelu: 12, eval: 8, evalRelu: 8, backward: 20, backwardRelu: 28 };
 
 function cases(kind: Kind): () => BenchCase[] {
   return () =>
@@ -33,8 +33,8 @@ function cases(kind: Kind): () => BenchCase[] {
               r.y.dispose();
               r.saveMean.dispose();
               r.saveInvStd.dispose();
-            } else if (kind === 'eval') {
-              batchNormEval(x, gamma, beta, rm, rv).dispose();
+            } else if (kind === 'eval' || kind === 'evalRelu') {
+              (kind === 'eval' ? batchNormEval : batchNormEvalRelu)(x, gamma, beta, rm, rv).dispose();
             } else {
               const g =
                 kind === 'backward'
@@ -57,5 +57,6 @@ function cases(kind: Kind): () => BenchCase[] {
 registerKernel({ name: 'batchnorm.forward', benchCases: cases('forward') });
 registerKernel({ name: 'batchnorm.forwardRelu', benchCases: cases('forwardRelu') });
 registerKernel({ name: 'batchnorm.eval', benchCases: cases('eval') });
+registerKernel({ name: 'batchnorm.evalRelu', benchCases: cases('evalRelu') });
 registerKernel({ name: 'batchnorm.backward', benchCases: cases('backward') });
 registerKernel({ name: 'batchnorm.backwardRelu', benchCases: cases('backwardRelu') });
