@@ -473,10 +473,7 @@ export function batchNorm2d(
   const C = x.shape[1];
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
   if (options.training) return apply(ops.batchNormTrain, [x, weight, bias], attrs);
-  // Parameters require grad even under noGrad (evaluation): ask the grad mode too, or every
-  // evaluation would take the composed path below (4 broadcast passes over x instead of 1).
-  const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad);
-  if (!needsGrad) return apply(ops.batchNormEval, [x, weight, bias], attrs);
+  if (!bnNeedsGrad(x, weight, bias)) return apply(ops.batchNormEval, [x, weight, bias], attrs);
   // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
   const parts: Tensor[] = [];
   const t = (v: Tensor) => (parts.push(v), v);
@@ -504,8 +501,17 @@ export function batchNormRelu2d(
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
   if (options.training) return apply(ops.batchNormTrainRelu, [x, weight, bias], attrs);
   // Evaluation (no grad): one fused pass; a differentiable eval composes the ops below.
-  if (!(isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad))) return apply(ops.batchNormEvalRelu, [x, weight, bias], attrs);
+  if (!bnNeedsGrad(x, weight, bias)) return apply(ops.batchNormEvalRelu, [x, weight, bias], attrs);
   return tidy(() => relu(batchNorm2d(x, runningMean, runningVar, weight, bias, options)));
+}
+
+/**
+ * Whether an eval-mode batch norm must be differentiable. Parameters require grad even under
+ * noGrad (evaluation), so the grad mode decides too: else every evaluation would take the
+ * composed path (4 broadcast passes over x instead of 1).
+ */
+function bnNeedsGrad(x: Tensor, weight: Tensor, bias: Tensor): boolean {
+  return isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad);
 }
 
 function batchNormArgs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor): void {

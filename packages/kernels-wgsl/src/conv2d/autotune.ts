@@ -5,7 +5,7 @@
 // choice to measure; there autotuneConv2dVariant() times the forward of a ResNet20
 // convolution (16->16 3x3 at 32x32, batch 4) with each variant and keeps the faster for the
 // rest of the process. The trainer and `pnpm bench` call it before their first convolution.
-// On lavapipe it confirms the rule (the subgroup kernel about 5x faster) in 0.2 s with a warm
+// On lavapipe it confirms the rule (the subgroup kernel 5-7x faster) in 0.2 s with a warm
 // shader cache; with an empty one, compiling the tiled kernel adds about a second. (Timing the
 // two gradients too took 3.9 s there.)
 

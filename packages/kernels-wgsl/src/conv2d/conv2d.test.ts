@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import { assertClose, loadFixture, randomArray } from '../common/testing.js';
 import { f64, type F64 } from '../common/f64.js';
+import { params } from '../common/params.js';
 import {
   conv2dForward,
   conv2dForwardRef,
@@ -234,6 +235,25 @@ describe('conv2d row-window kernel', () => {
     // The 16 -> 32 shortcut's input gradient takes the pointwise kernel; the 32 -> 64 one, where it tied, not.
     expect(pointwiseInputGradPlan('conv2d.inputGrad', g(16, 32, 32, 1, 2))).toBeDefined();
     expect(pointwiseInputGradPlan('conv2d.inputGrad', g(32, 64, 16, 1, 2))).toBeUndefined();
+  });
+});
+
+describe('conv2d pointwise kernel', () => {
+  it('stores nothing from lanes past the last dy row segment', async () => {
+    if (conv2dVariant() !== 'subgroup') return;
+    // 3 images of 8 rows, one 8-pixel segment a row: 24 lanes of work in a workgroup of 64.
+    const g = convGeometry('test', [3, 16, 16, 16], [32, 16, 1, 1], { stride: 2 });
+    const plan = pointwiseInputGradPlan('conv2d.inputGrad', g)!;
+    expect([plan.lanes(3), plan.groups(3)]).toEqual([24, 1]);
+    // dx bound inside a larger buffer of sentinels: a stray lane would store past dx.
+    const dxSize = 3 * 16 * 16 * 16;
+    const big = Tensor.fromArray(new Float32Array(8 * 16 * 16 * 16).fill(7), [8 * 16 * 16 * 16]);
+    const w = Tensor.fromArray(Float32Array.from(randomArray(32 * 16, 1)), [32, 16, 1, 1]);
+    const dy = Tensor.fromArray(Float32Array.from(randomArray(3 * 32 * 8 * 8, 2)), [3, 32, 8, 8]);
+    runtime().dispatcher.dispatch(plan.source, [w.binding(), dy.binding(), big.binding()], [plan.groups(3)], params().u32(3).data());
+    const after = (await big.toArray()) as Float32Array;
+    expect(after.subarray(dxSize).every((v) => v === 7)).toBe(true);
+    for (const t of [big, w, dy]) t.dispose();
   });
 });
 

@@ -161,7 +161,7 @@ function recordPointwise(kernel: string, plan: PointwisePlan, w: Tensor, dy: Ten
   }
   // dx pixels between the strided ones receive nothing.
   if (plan.strided) runtime().dispatcher.clear(dx.buffer, 0, dx.byteLength);
-  runtime().dispatcher.dispatch(plan.source, [w.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n * g.ho * g.wo).u32(0).u32(0).data());
+  runtime().dispatcher.dispatch(plan.source, [w.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n).data());
 }
 
 /** A forward or input gradient by the row-window kernel (row-window.ts): `src` is x or dy, `out` y or dx. */

@@ -18,10 +18,9 @@
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { u32l } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
-import { GEMM_PARAMS_WGSL } from './tiled.js';
 
 export interface PointwiseInputGradConfig {
-  /** Most dy pixels per lane (a multiple of 4); a lane takes the largest of 16, 8, 4 up to this that divides the dy width. */
+  /** Most dy pixels per lane (at least 4); a lane takes the largest of 16, 8, 4 up to this that divides the dy width. */
   px: number;
   /** Lanes per workgroup. */
   wg: number;
@@ -35,7 +34,7 @@ export const POINTWISE_INPUT_GRAD: PointwiseInputGradConfig = { px: 16, wg: 64 }
  */
 export function pointwiseInputGradApply(g: ConvGeometry, cfg: PointwiseInputGradConfig): boolean {
   return (
-    g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0 && g.wo % 4 === 0 &&
+    cfg.px >= 4 && g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0 && g.wo % 4 === 0 &&
     (g.cin * g.cout) % 4 === 0 && g.cin * g.cout * 4 <= runtime().limits.maxUniformBufferBindingSize &&
     g.cin * segmentPixels(g, cfg) <= 256
   );
@@ -47,12 +46,21 @@ export function segmentPixels(g: ConvGeometry, cfg: PointwiseInputGradConfig): n
   return 4;
 }
 
-/** Workgroups along x for a batch of n. */
-export function pointwiseInputGradGroups(g: ConvGeometry, cfg: PointwiseInputGradConfig, n: number): number {
-  return Math.ceil((n * g.ho * (g.wo / segmentPixels(g, cfg))) / cfg.wg);
+/** Lanes with a dy row segment for a batch of n. */
+export function pointwiseInputGradLanes(g: ConvGeometry, cfg: PointwiseInputGradConfig, n: number): number {
+  return n * g.ho * (g.wo / segmentPixels(g, cfg));
 }
 
-/** Binds the weight tensor [cout, cin, 1, 1] as `w` (a uniform array of vec4s), dy and dx (which the launcher clears where the stride skips pixels). */
+/** Workgroups along x for a batch of n. */
+export function pointwiseInputGradGroups(g: ConvGeometry, cfg: PointwiseInputGradConfig, n: number): number {
+  return Math.ceil(pointwiseInputGradLanes(g, cfg, n) / cfg.wg);
+}
+
+/**
+ * Binds the weight tensor [cout, cin, 1, 1] as `w` (a uniform array of vec4s), dy and dx (which
+ * the launcher clears where the stride skips pixels); `params.batch` is the batch size, and
+ * lanes past its last image (the last workgroup's spare ones) store nothing.
+ */
 export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: PointwiseInputGradConfig): KernelSource {
   const PX = segmentPixels(g, cfg);
   const CI = g.cin;
@@ -62,7 +70,7 @@ export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: Poi
     `  let t = wid.x * ${cfg.wg}u + li;`,
     `  let n = t / ${u32l(g.ho * segs)}; let r = t % ${u32l(g.ho * segs)};`,
     `  let y = r / ${u32l(segs)}; let x0 = (r % ${u32l(segs)}) * ${PX}u;`,
-    `  let ok = t < params.ncols;`,
+    `  let ok = n < params.batch;`,
     `  let src = select(0u, (n * ${u32l(g.cout * dyHW)} + y * ${u32l(g.wo)} + x0) / 4u, ok);`,
   ];
   const acc = (ci: number, p: number) => `a${ci}_${p}`;
@@ -84,10 +92,11 @@ export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: Poi
     for (let p = 0; p < PX; p++) L.push(`    dx[o + ${u32l(ci * g.h * g.w + p * g.sw)}] = ${acc(ci, p)};`);
   }
   L.push('  }');
-  const params = GEMM_PARAMS_WGSL.replace('var<storage, read> a_src: array<f32>;', `var<uniform> w: array<vec4f, ${(g.cout * CI) / 4}>;`)
-    .replace('var<storage, read> b_src: array<f32>;', 'var<storage, read> dy: array<vec4f>;')
-    .replace('var<storage, read_write> out: array<f32>;', 'var<storage, read_write> dx: array<f32>;');
-  const code = `${params}
+  const code = `struct Params { batch: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<uniform> w: array<vec4f, ${(g.cout * CI) / 4}>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @compute @workgroup_size(${cfg.wg})
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
 ${L.join('\n')}

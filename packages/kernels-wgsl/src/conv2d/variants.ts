@@ -4,6 +4,8 @@
 //   adapter that is not a CPU implementation, or whose subgroups are not exactly 8 wide.
 // - 'subgroup' (subgroup.ts): no workgroup memory; each invocation owns a register block and
 //   the subgroup shares operand rows through subgroupBroadcast. Chosen on lavapipe.
+// The rule above picks without measuring; where an adapter can run both, autotune.ts times them
+// at startup (the trainer and `pnpm bench`) and its choice replaces the rule's.
 //
 // What won where (ResNet20 shapes, batch 128; `benchmarks/src/conv2d-variants.ts` interleaves
 // the candidates in one run because this 2-thread machine is shared and noisy):
@@ -30,7 +32,7 @@
 //   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path,
 //   which stores vec4s where its output is dense (forwards: 16->32 1x1 2.31 -> 2.03 ms) and
 //   gathers B as vec4s where its rows are contiguous (the 1x1 input gradient's live phase:
-//   2.93 -> 2.68 ms).
+//   2.93 -> 2.68 ms; the 16->32 shortcut's now takes the pointwise kernel, pointwiseInputGradPlan).
 //   Strided input gradients take one merged kernel over all stride phases (merged-input-grad.ts):
 //   16->32 at 32x32 13.0 -> 7.6 ms, 32->64 at 16x16 9.9 -> 7.3 ms. Its costs, probed by removing
 //   each part: the per-lane uniform weight gathers (about 20 instructions per component for 8
@@ -47,7 +49,7 @@ import { runtime, type KernelSource } from '@wgtorch/tensor';
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { LANE_PIXELS, lanePixelsApply, lanePixelsGroups, lanePixelsKernel } from './lane-pixels.js';
-import { POINTWISE_INPUT_GRAD, pointwiseInputGradApply, pointwiseInputGradGroups, pointwiseInputGradKernel } from './pointwise-input-grad.js';
+import { POINTWISE_INPUT_GRAD, pointwiseInputGradApply, pointwiseInputGradGroups, pointwiseInputGradKernel, pointwiseInputGradLanes } from './pointwise-input-grad.js';
 import { rowWindowColGroups, rowWindowDims, rowWindowKernel, rowWindowTile, type RowWindowConfig, type RowWindowDir } from './row-window.js';
 import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
@@ -299,6 +301,8 @@ export interface PointwisePlan {
   source: KernelSource;
   /** Whether dx has pixels no dy pixel lands on (a stride over 1), which the launcher clears. */
   strided: boolean;
+  /** Lanes with work for a batch of n. */
+  lanes(n: number): number;
   groups(n: number): number;
 }
 
@@ -318,7 +322,12 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
   const cfg = { ...POINTWISE_INPUT_GRAD, px: override?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
   const strided = g.sh > 1 || g.sw > 1;
   if (pointwiseInputGradApply(g, cfg) && (override?.pointwise ?? (strided && g.cin <= 16))) {
-    plan = { source: pointwiseInputGradKernel(name, g, cfg), strided, groups: (n) => pointwiseInputGradGroups(g, cfg, n) };
+    plan = {
+      source: pointwiseInputGradKernel(name, g, cfg),
+      strided,
+      lanes: (n) => pointwiseInputGradLanes(g, cfg, n),
+      groups: (n) => pointwiseInputGradGroups(g, cfg, n),
+    };
   }
   pointwisePlans.set(key, plan);
   return plan ?? undefined;

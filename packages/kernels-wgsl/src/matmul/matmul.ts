@@ -4,8 +4,8 @@
 // Two kernels, chosen with the convolutions' variant (conv2d/variants.ts, autotuned at startup):
 // - 'tiled' (GPUs): each invocation accumulates a TM x TN block of C in registers, reading A and
 //   B straight from storage (the blocks are small enough to stay in cache).
-// - 'subgroup' (lavapipe): the convolutions' subgroup GEMM (conv2d/subgroup.ts) for plain
-//   matrices. A subgroup of 8 lanes owns 8*SG_RM rows x SG_TC columns of C; per step of the
+// - 'subgroup' (lavapipe): modelled on the convolutions' subgroup GEMM (conv2d/subgroup.ts),
+//   for plain matrices. A subgroup of 8 lanes owns 8*SG_RM rows x SG_TC columns of C; per step of the
 //   reduction each lane gathers its SG_RM values of A and SG_TC/8 of B, and the subgroup shares
 //   the B values by subgroupBroadcast: SG_RM*SG_TC multiply-adds for SG_RM + SG_TC/8 gathers
 //   a lane, against 16 for 8 in the tiled kernel (each gather there is a per-lane loop).
@@ -14,6 +14,7 @@
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
+import { SUBGROUP_SIZE } from '../conv2d/subgroup.js';
 import { conv2dVariant } from '../conv2d/variants.js';
 import { fill } from '../elementwise/elementwise.js';
 import { checkF32, kernel, launch, memoKernel, paramsStruct } from '../elementwise/launch.js';
@@ -64,7 +65,7 @@ const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
   return kernel(`matmul${transA ? '.tA' : ''}${transB ? '.tB' : ''}`, ['read', 'read', 'read_write'], code);
 });
 
-const SG = 8;
+const SG = SUBGROUP_SIZE;
 const SG_RM = 4;
 const SG_TC = 16;
 
