@@ -365,12 +365,11 @@ export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry):
   const byDefault = wide && (strided ? (dir === 'transposed' ? g.kh >= g.sh && g.kw >= g.sw : outW <= 8) : c > 3);
   if (override?.rowWindow ?? byDefault) {
     const rm = m <= SUBGROUP_SIZE ? 1 : 2;
-    // Strided input gradients onto rows of 32+ pixels take 256-pixel tiles (512 accumulators a
-    // lane at rm 2, spilled): 16->32 at 32x32 against 128, interleaved, best of 3-8 rounds in
-    // four comparisons on a noisy day: 8.85 -> 8.04 ms, 9.00 -> 8.25, 8.69 -> 8.42, and once
-    // 8.82 -> 9.03; about 5% on the whole, for 7.2 s of compiling instead of 2.1 (an empty
-    // shader cache only). 32->64 at 16x16 tied and keeps 128.
-    const dflt = strided && dir === 'transposed' ? { tc: outW >= 32 ? 256 : 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
+    // Strided input gradients keep 128-pixel tiles. 256 (512 accumulators a lane at rm 2) were
+    // about 5% faster on 16->32 at 32x32 (interleaved, best of 3-8 in four comparisons: 8.85 ->
+    // 8.04 ms, 9.00 -> 8.25, 8.69 -> 8.42, 8.82 -> 9.03), a step 0.4 ms shorter, but took 7.8 s
+    // to compile instead of 2.1 on a machine's first run.
+    const dflt = strided && dir === 'transposed' ? { tc: 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
     const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1 });
     const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
     cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
