@@ -3,12 +3,16 @@
 // The input is viewed as kept and reduced dimension groups (adjacent dimensions of the same
 // kind merge). Small reductions run one invocation per output ("serial"); larger ones one
 // workgroup per output with a tree reduction, and a reduction with few outputs and many terms
-// is split across workgroups into partials that a second dispatch combines.
+// is split across workgroups into partials that a second dispatch combines. Where the
+// innermost dimensions are reduced in runs of whole vec4s, the kernels read vec4s, and the tree
+// kernel takes four terms a loop iteration. On lavapipe (`pnpm bench`): per-channel sums of
+// [128, 16, 32, 32] 2.1 -> 1.2-1.5 ms (29 -> 49% of the bandwidth ceiling), sums of all of it
+// 2.0 -> 1.1 ms, per-channel sums of [128, 64, 8, 8] 0.68 -> 0.46-0.59 ms.
 
 import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
-import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct } from '../elementwise/launch.js';
+import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct, vecBinding } from '../elementwise/launch.js';
 import { fill, copy } from '../elementwise/elementwise.js';
 
 export type ReduceOp = 'sum' | 'max';
@@ -20,6 +24,11 @@ const COMBINE: Record<ReduceOp, (a: string, b: string) => string> = {
   sum: (a, b) => `${a} + ${b}`,
   max: (a, b) => `max(${a}, ${b})`,
 };
+/** One term of the reduction: an f32, or the four components of a vec4 folded to one. */
+function term(op: ReduceOp, vec: boolean, v: string): string {
+  if (!vec) return v;
+  return op === 'sum' ? `dot(${v}, vec4f(1.0))` : `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))`;
+}
 
 /** WGSL: the offset of index `v` over dimension groups (innermost last), sizes and strides as constants. */
 function decode(groups: Group[], v: string): string {
@@ -36,10 +45,10 @@ const FIELDS = ['O: u32', 'R: u32', 'S: u32', 'chunk: u32', 'scale: f32'];
 
 // Kernels are generated per reduction plan (group sizes and strides are constants, so the
 // index decode is multiplies and shifts); O, R and the split stay uniforms.
-const treeKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[]) => {
+const treeKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[], vec: boolean) => {
   const code = `${paramsStruct(FIELDS)}
 ${NEG_INF_DECL}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${vec ? 'vec4f' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 var<workgroup> sh: array<f32, ${WG}>;
 fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
@@ -53,7 +62,17 @@ fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
   let base = keptOffset(o);
   var acc = ${IDENT[op]};
   if (valid) {
-    for (var r = start + lid; r < end; r += ${WG}u) { acc = ${COMBINE[op]('acc', 'x[base + redOffset(r)]')}; }
+    // Four independent terms an iteration: a lavapipe loop iteration costs about what a load does.
+    var a1 = ${IDENT[op]}; var a2 = ${IDENT[op]}; var a3 = ${IDENT[op]};
+    var r = start + lid;
+    for (; r + ${3 * WG}u < end; r += ${4 * WG}u) {
+      acc = ${COMBINE[op]('acc', term(op, vec, 'x[base + redOffset(r)]'))};
+      a1 = ${COMBINE[op]('a1', term(op, vec, `x[base + redOffset(r + ${WG}u)]`))};
+      a2 = ${COMBINE[op]('a2', term(op, vec, `x[base + redOffset(r + ${2 * WG}u)]`))};
+      a3 = ${COMBINE[op]('a3', term(op, vec, `x[base + redOffset(r + ${3 * WG}u)]`))};
+    }
+    for (; r < end; r += ${WG}u) { acc = ${COMBINE[op]('acc', term(op, vec, 'x[base + redOffset(r)]'))}; }
+    acc = ${COMBINE[op](COMBINE[op]('acc', 'a1'), COMBINE[op]('a2', 'a3'))};
   }
   sh[lid] = acc;
   workgroupBarrier();
@@ -66,10 +85,10 @@ fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
   return kernel(`reduce.${op}`, ['read', 'read_write'], code);
 });
 
-const serialKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[]) => {
+const serialKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[], vec: boolean) => {
   const code = `${paramsStruct(FIELDS)}
 ${NEG_INF_DECL}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${vec ? 'vec4f' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
 fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
@@ -78,7 +97,7 @@ fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
   if (o >= params.O) { return; }
   let base = keptOffset(o);
   var acc = ${IDENT[op]};
-  for (var r = 0u; r < params.R; r++) { acc = ${COMBINE[op]('acc', 'x[base + redOffset(r)]')}; }
+  for (var r = 0u; r < params.R; r++) { acc = ${COMBINE[op]('acc', term(op, vec, 'x[base + redOffset(r)]'))}; }
   out[o] = acc${op === 'sum' ? ' * params.scale' : ''};
 }`;
   return kernel(`reduce.${op}.serial`, ['read', 'read_write'], code);
@@ -140,11 +159,24 @@ function packParams(O: number, R: number, S: number, chunk: number, scale: numbe
   return params().u32(O).u32(R).u32(S).u32(chunk).f32(scale).data();
 }
 
-function treeLaunch(op: ReduceOp, x: Tensor, out: Tensor, O: number, R: number, S: number, scale: number, kept: Group[], red: Group[]): void {
+/**
+ * The plan in vec4 units where the innermost dimension group is reduced, contiguous and a
+ * multiple of 4 long: every other stride is then a multiple of 4 too. Else undefined.
+ */
+function vecPlan(kept: Group[], red: Group[]): { kept: Group[]; red: Group[] } | undefined {
+  const inner = red[red.length - 1];
+  if (!inner || inner.s !== 1 || inner.n % 4 !== 0) return undefined;
+  return {
+    kept: kept.map((g) => ({ n: g.n, s: g.s / 4 })),
+    red: red.map((g) => (g === inner ? { n: g.n / 4, s: 1 } : { n: g.n, s: g.s / 4 })),
+  };
+}
+
+function treeLaunch(op: ReduceOp, x: Tensor, out: Tensor, O: number, R: number, S: number, scale: number, kept: Group[], red: Group[], vec = false): void {
   const chunk = Math.ceil(R / S);
-  const k = treeKernel(op, kept, red);
+  const k = treeKernel(op, kept, red, vec);
   const groups = flatGrid(O * S, 1).groups;
-  launch(k, [x, out], groups, packParams(O, R, S, chunk, scale));
+  launch(k, [vec ? vecBinding(x) : x, out], groups, packParams(O, R, S, chunk, scale));
 }
 
 export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: readonly number[], keepdim: boolean, mean: boolean): Tensor {
@@ -156,13 +188,19 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
   if (O === 0) return Tensor.empty(outShape, 'f32', kernelName);
   if (R === 0) return fill(outShape, op === 'max' ? -Infinity : mean ? NaN : 0);
   if (axes.length === 0 || R === 1) return reshaped(copy(x), outShape);
-  const { kept, red } = plan(x.shape, axes);
-  if (kept.length > 3 || red.length > 3) throw new KernelArgumentError(kernelName, `x ${formatShape(x.shape)} has too many alternating axes.`);
+  const scalarPlan = plan(x.shape, axes);
+  if (scalarPlan.kept.length > 3 || scalarPlan.red.length > 3) throw new KernelArgumentError(kernelName, `x ${formatShape(x.shape)} has too many alternating axes.`);
   const scale = mean ? 1 / R : 1;
   const out = Tensor.empty(outShape, 'f32', kernelName);
+  const vp = vecPlan(scalarPlan.kept, scalarPlan.red);
+  const vec = vp !== undefined;
+  const { kept, red } = vp ?? scalarPlan;
+  // Terms a kernel reads: vec4s where it reads them.
+  const T = vec ? R / 4 : R;
+  const xb = vec ? vecBinding(x) : x;
   if (R <= 32 || (O >= 4096 && R <= 1024)) {
-    const k = serialKernel(op, kept, red);
-    launch(k, [x, out], flatGrid(O, 64).groups, packParams(O, R, 1, R, scale));
+    const k = serialKernel(op, kept, red, vec);
+    launch(k, [xb, out], flatGrid(O, 64).groups, packParams(O, T, 1, T, scale));
     return out;
   }
   // lavapipe (2 cores) wants few, long workgroups; a GPU wants hundreds of workgroups.
@@ -174,12 +212,12 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
       ? Math.min(256, Math.ceil(512 / O), Math.ceil(R / 2048))
       : 1;
   if (S === 1) {
-    treeLaunch(op, x, out, O, R, 1, scale, kept, red);
+    treeLaunch(op, x, out, O, T, 1, scale, kept, red, vec);
     return out;
   }
-  const S2 = Math.ceil(R / Math.ceil(R / S)); // no empty splits
+  const S2 = Math.ceil(T / Math.ceil(T / S)); // no empty splits
   const partial = Tensor.empty([O, S2], 'f32', `${kernelName}.partial`);
-  treeLaunch(op, x, partial, O, R, S2, 1, kept, red);
+  treeLaunch(op, x, partial, O, T, S2, 1, kept, red, vec);
   treeLaunch(op, partial, out, O, S2, 1, scale, [{ n: O, s: S2 }], [{ n: S2, s: 1 }]);
   partial.dispose();
   return out;
