@@ -2,7 +2,7 @@
 
 import { Tensor } from '@wgtorch/tensor';
 import { registerKernel, type BenchCase } from '../common/registry.js';
-import { addRelu, add, copy, relu, reluBackward, axpy } from './elementwise.js';
+import { addRelu, add, copy, relu, reluBackward, axpy, mul } from './elementwise.js';
 
 export const RESNET20_ACTIVATIONS: number[][] = [
   [128, 16, 32, 32],
@@ -36,3 +36,22 @@ registerKernel({ name: 'elementwise.reluBackward', benchCases: activationCases(2
 registerKernel({ name: 'elementwise.add', benchCases: activationCases(2, ([a, b]) => add(a, b)) });
 registerKernel({ name: 'elementwise.addRelu', benchCases: activationCases(2, ([a, b]) => addRelu(a, b)) });
 registerKernel({ name: 'elementwise.axpy', benchCases: activationCases(2, ([a, b]) => axpy(0.5, a, b)) });
+
+/** x * s with s [1, C, 1, 1] broadcast (a per-channel scale): reads x, writes the product. */
+function channelBroadcastCases(): BenchCase[] {
+  return RESNET20_ACTIVATIONS.map((shape) => {
+    const n = shape.reduce((a, d) => a * d, 1);
+    return {
+      shape: `N${shape[0]} C${shape[1]} ${shape[2]}x${shape[3]} * [1, ${shape[1]}, 1, 1]`,
+      flops: 0,
+      bytes: n * 8,
+      setup() {
+        const x = Tensor.randn(shape, { seed: 1 });
+        const s = Tensor.randn([1, shape[1], 1, 1], { seed: 2 });
+        return { run: () => mul(x, s).dispose(), dispose: () => [x, s].forEach((t) => t.dispose()) };
+      },
+    };
+  });
+}
+
+registerKernel({ name: 'elementwise.broadcast', benchCases: channelBroadcastCases });

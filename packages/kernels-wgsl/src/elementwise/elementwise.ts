@@ -6,7 +6,7 @@ import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
 import { checkF32, flatGrid, launch, sameShape, vecBinding } from './launch.js';
-import { MAP_ITEMS, MAP_WG, MAX_RANK, mapKernel, stridedKernel } from './wgsl.js';
+import { MAP_ITEMS, MAP_WG, MAX_RANK, broadcastVecKernel, mapKernel, stridedKernel } from './wgsl.js';
 
 /** Runs the map kernel over same-shape inputs into a new tensor of `shape`. */
 export function runMap(name: string, expr: string, inputs: Tensor[], shape: readonly number[], s0 = 0, s1 = 0): Tensor {
@@ -164,6 +164,14 @@ export function runStrided(name: string, expr: string, inputs: Tensor[], outShap
     throw new KernelArgumentError(name, `output ${formatShape(outShape)} needs ${m.dims.length} dimensions after merging; at most ${MAX_RANK} are supported.`);
   }
   const rank = m.dims.length;
+  const inner = m.dims[rank - 1];
+  const vecOk = inner % 4 === 0 && m.strides.every((st) => st[rank - 1] === 0 || (st[rank - 1] === 1 && st.slice(0, -1).every((v) => v % 4 === 0)));
+  if (vecOk) {
+    const k = broadcastVecKernel(name, expr, m.dims, m.strides);
+    const bind = inputs.map((t, i) => (m.strides[i][rank - 1] === 1 ? vecBinding(t) : t.binding()));
+    launch(k, [...bind, vecBinding(out)], flatGrid(out.size / 4, MAP_WG).groups, params().u32(out.size / 4).data());
+    return out;
+  }
   const k = stridedKernel(name, expr, inputs.length, rank);
   const p = params().u32(out.size).f32(s0).f32(0);
   for (const d of m.dims) p.u32(d);
