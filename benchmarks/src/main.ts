@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describeAdapter, getRuntime, runtime, writeFileAtomic } from '@wgtorch/tensor';
-import { autotuneConv2dVariant, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type TimingOptions } from '@wgtorch/kernels-wgsl';
+import { autotuneConv2dVariant, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type BenchCase, type TimingOptions } from '@wgtorch/kernels-wgsl';
 import {
   TABLE_HEADER,
   formatRow,
@@ -105,53 +105,66 @@ async function main(): Promise<void> {
   };
   const matches = (kernel: string, shape: string) => !args.filter || `${kernel} ${shape}`.includes(args.filter);
 
+  // One measurement of a row: the matching ceiling right before and right after it, as many
+  // batches as the row (on this shared 2-core machine one 3-batch re-measure after the row
+  // ranged 7.6-15 GB/s within a run).
+  const round = async (kernel: string, c: BenchCase, inst: { run(): void }): Promise<BenchRow> => {
+    const again = { ...timing, warmup: 0 };
+    const ceilingNow = async () => (c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value);
+    const before = args.fixedCeilings ? 0 : await ceilingNow();
+    const t = await timeRuns(inst.run, timing);
+    const row: BenchRow = { kernel, shape: c.shape, medianMs: t.medianMs, method: t.method };
+    if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
+    else if (c.bytes > 0) row.gbs = c.bytes / t.medianMs / 1e6;
+    if (args.fixedCeilings) {
+      row.fraction = fractionOf(ceilings, row);
+    } else {
+      row.ceiling = (before + (await ceilingNow())) / 2;
+      row.fraction = (row.gflops ?? row.gbs ?? 0) / row.ceiling;
+    }
+    return row;
+  };
+  const measured = async (kernel: string, c: BenchCase): Promise<BenchRow> => {
+    let inst: { run(): void; dispose(): void } | undefined;
+    try {
+      inst = c.setup();
+      return await round(kernel, c, inst);
+    } catch (err) {
+      try {
+        await rt.sync();
+      } catch {
+        // the error is reported with the row
+      }
+      return { kernel, shape: c.shape, medianMs: NaN, error: (err as Error).message.split('\n')[0] };
+    } finally {
+      inst?.dispose();
+    }
+  };
+
+  // Rows under SHORT_ROW_MS take SHORT_ROW_ROUNDS rounds spread over the run (the later ones
+  // after every other row) and report the round with the median fraction: one such row's whole
+  // measurement fits in a burst of load from other processes (the global pool's 0.22-0.27 ms
+  // kernels read 0.35-0.39 ms in some runs, three rounds in a row included, while their
+  // ceilings held).
+  const short: { index: number; kernel: string; c: BenchCase; rounds: BenchRow[] }[] = [];
   for (const entry of listKernels()) {
     const cases = entry.benchCases?.() ?? [];
     for (const c of cases) {
       if (!matches(entry.name, c.shape)) continue;
-      let inst: { run(): void; dispose(): void } | undefined;
-      try {
-        inst = c.setup();
-        const round = async (warmup: boolean): Promise<BenchRow> => {
-          // The matching ceiling right before and right after the row, as many batches as the
-          // row: on this shared 2-core machine one 3-batch re-measure after the row ranged
-          // 7.6-15 GB/s within a run.
-          const again = { ...timing, warmup: 0 };
-          const ceilingNow = async () => (c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value);
-          const before = args.fixedCeilings ? 0 : await ceilingNow();
-          const t = await timeRuns(inst!.run, warmup ? timing : { ...timing, warmup: 0 });
-          const row: BenchRow = { kernel: entry.name, shape: c.shape, medianMs: t.medianMs, method: t.method };
-          if (c.flops > 0) row.gflops = c.flops / t.medianMs / 1e6;
-          else if (c.bytes > 0) row.gbs = c.bytes / t.medianMs / 1e6;
-          if (args.fixedCeilings) {
-            row.fraction = fractionOf(ceilings, row);
-          } else {
-            row.ceiling = (before + (await ceilingNow())) / 2;
-            row.fraction = (row.gflops ?? row.gbs ?? 0) / row.ceiling;
-          }
-          return row;
-        };
-        // Rows under SHORT_ROW_MS take SHORT_ROW_ROUNDS rounds and report the round with the
-        // median fraction: their whole measurement fits in one burst of load from other
-        // processes (the global pool's 0.24-0.27 ms forward read as 0.35-0.39 ms in some runs,
-        // its ceilings not).
-        const first = await round(true);
-        const all = [first];
-        if (first.medianMs < SHORT_ROW_MS) for (let r = 1; r < SHORT_ROW_ROUNDS; r++) all.push(await round(false));
-        // By fraction (the round's own ceiling judges it); rows without one by time.
-        all.sort((a, b) => (a.fraction !== undefined && b.fraction !== undefined ? a.fraction - b.fraction : b.medianMs - a.medianMs));
-        const row = all[all.length >> 1];
-        addRow(row);
-      } catch (err) {
-        addRow({ kernel: entry.name, shape: c.shape, medianMs: NaN, error: (err as Error).message.split('\n')[0] });
-        try {
-          await rt.sync();
-        } catch {
-          // the error was reported with the row
-        }
-      } finally {
-        inst?.dispose();
-      }
+      const row = await measured(entry.name, c);
+      if (!row.error && row.medianMs < SHORT_ROW_MS && SHORT_ROW_ROUNDS > 1) short.push({ index: rows.length, kernel: entry.name, c, rounds: [row] });
+      addRow(row);
+    }
+  }
+  if (short.length > 0) {
+    for (let r = 1; r < SHORT_ROW_ROUNDS; r++) for (const s of short) s.rounds.push(await measured(s.kernel, s.c));
+    console.log(`\nrows under ${SHORT_ROW_MS} ms, the median of ${SHORT_ROW_ROUNDS} rounds spread over the run (these replace the rows above):`);
+    for (const s of short) {
+      const ok = s.rounds.filter((x) => !x.error);
+      // By fraction (each round's own ceiling judges it); rows without one by time.
+      ok.sort((a, b) => (a.fraction !== undefined && b.fraction !== undefined ? a.fraction - b.fraction : b.medianMs - a.medianMs));
+      rows[s.index] = ok[ok.length >> 1];
+      console.log(formatRow(rows[s.index], base ? baseRows.get(rowKey(rows[s.index])) : undefined));
     }
   }
 
