@@ -34,11 +34,9 @@ const rounds = Number(opt('--rounds') ?? 3);
 await getRuntime({ dawnFlags: process.env.CONV_DAWN_FLAGS ? process.env.CONV_DAWN_FLAGS.split(' ') : [] });
 const apply = (c: Config) => {
   setConv2dVariant(c.variant);
-  const { variant, ...rest } = c;
+  const { variant, ...cfg } = c;
   void variant;
-  const { probe, ...cfg } = rest as typeof rest & { probe?: string };
-  (globalThis as { CONV_PROBE?: string }).CONV_PROBE = probe;
-  setConv2dKernelConfig({ ...cfg, probeTag: probe } as KernelConfig);
+  setConv2dKernelConfig(cfg);
 };
 const name = (c: Config) => JSON.stringify(c).replace(/"/g, '');
 for (const op of ops) {
