@@ -167,6 +167,9 @@ ${STATS_OUT}
 }`,
 );
 
+const SUMS_SHARED = (wg: number) => `var<workgroup> shG: array<f32, ${wg}>;
+var<workgroup> shGX: array<f32, ${wg}>;`;
+
 /**
  * Backward sums per channel: dbeta = sum(g), dgamma = sum(g * xhat), g = dy (masked by y > 0
  * with relu). split = true writes (sum g, sum g*(x - mean)) partials [C, S, 2].
@@ -184,11 +187,9 @@ export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: n
   }
   const code = `${paramsStruct(REDUCE_PARAMS)}
 ${bind.join('\n')}
-var<workgroup> shG: array<f32, ${wg}>;
-var<workgroup> shGX: array<f32, ${wg}>;
+${SUMS_SHARED(wg)}
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.y;
-  let mean = saveMean[c];
   ${backwardSums(vec, relu, hw, wg)}
   if (lid == 0u) {
     ${
@@ -214,10 +215,14 @@ const maskedGrad = (relu: boolean, T: string, i: string) => (relu ? `select(${T}
  */
 const dxOf = (T: string, i: string, mean: string) => `${T}(k) * g + (x[${i}] - ${T}(${mean})) * ${T}(a) + ${T}(b)`;
 
-/** The masked upstream gradient g of a unit and the per-lane sums of g and g * (x - mean), merged into shG/shGX[0]. */
+/**
+ * Channel c's mean (saveMean), the masked upstream gradient g of each unit and the per-lane
+ * sums of g and g * (x - mean), merged into shG/shGX[0] (declared by SUMS_SHARED).
+ */
 function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): string {
   const T = vec ? 'vec4f' : 'f32';
-  return `var sg = ${T}(0.0);
+  return `let mean = saveMean[c];
+  var sg = ${T}(0.0);
   var sgx = ${T}(0.0);
   ${channelWalk(hw, wg, `let g = ${maskedGrad(relu, T, 'idx')};
     sg += g;
@@ -251,11 +256,9 @@ export const backwardFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: 
   );
   const code = `${paramsStruct(REDUCE_PARAMS)}
 ${bind.join('\n')}
-var<workgroup> shG: array<f32, ${wg}>;
-var<workgroup> shGX: array<f32, ${wg}>;
+${SUMS_SHARED(wg)}
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.y;
-  let mean = saveMean[c];
   ${backwardSums(vec, relu, hw, wg)}
   let inv = saveInvStd[c];
   let db = shG[0];

@@ -33,7 +33,7 @@
 //   which stores vec4s where its output is dense (forwards: 16->32 1x1 2.31 -> 2.03 ms) and
 //   gathers B as vec4s where its rows are contiguous (the 1x1 input gradient's live phase:
 //   2.93 -> 2.68 ms; the 16->32 shortcut's now takes the pointwise kernel, pointwiseInputGradPlan).
-//   Strided input gradients take one merged kernel over all stride phases (merged-input-grad.ts):
+//   Strided input gradients take one kernel over all stride phases (row-window.ts):
 //   16->32 at 32x32 13.0 -> 7.6 ms, 32->64 at 16x16 9.9 -> 7.3 ms. Its costs, probed by removing
 //   each part: the per-lane uniform weight gathers (about 20 instructions per component for 8
 //   lanes) were 40% of the time at 64 accumulators per lane, so the tile grew to 256 (rm 2 x 128
@@ -276,25 +276,28 @@ export interface RowWindowPlan {
 
 const rowWindowPlans = new Map<string, RowWindowPlan | null>();
 
+/** The plan cached under `key`, built on the first call (null caches "none applies"). */
+function cachedPlan<P>(cache: Map<string, P | null>, key: string, build: () => P | undefined): P | undefined {
+  if (!cache.has(key)) cache.set(key, build() ?? null);
+  return cache.get(key) ?? undefined;
+}
+
 export interface LanePixelsPlan {
   source: KernelSource;
   pack: ConvLike;
   groups(n: number): number;
 }
 
-const lanePixelsPlans = new Map<string, LanePixelsPlan>();
+const lanePixelsPlans = new Map<string, LanePixelsPlan | null>();
 
 /** The lane-pixel kernel's plan for an input gradient (lane-pixels.ts), or undefined where it does not apply. */
 export function lanePixelsPlan(name: string, g: ConvGeometry): LanePixelsPlan | undefined {
   if (conv2dVariant() !== 'subgroup' || override?.lanePixels === false || !lanePixelsApply(g)) return undefined;
-  const key = `${name}|${problemKey({ kind: 'wgrad', g })}`;
-  let plan = lanePixelsPlans.get(key);
-  if (!plan) {
-    const pack = inputGradProblems(g)[0];
-    plan = { source: lanePixelsKernel(name, g, LANE_PIXELS), pack, groups: (n) => lanePixelsGroups(g, LANE_PIXELS, n) };
-    lanePixelsPlans.set(key, plan);
-  }
-  return plan;
+  return cachedPlan(lanePixelsPlans, `${name}|${problemKey({ kind: 'wgrad', g })}`, () => ({
+    source: lanePixelsKernel(name, g, LANE_PIXELS),
+    pack: inputGradProblems(g)[0],
+    groups: (n) => lanePixelsGroups(g, LANE_PIXELS, n),
+  }));
 }
 
 export interface PointwisePlan {
@@ -315,22 +318,17 @@ const pointwisePlans = new Map<string, PointwisePlan | null>();
  */
 export function pointwiseInputGradPlan(name: string, g: ConvGeometry): PointwisePlan | undefined {
   if (conv2dVariant() !== 'subgroup' || override?.pointwise === false) return undefined;
-  const key = `${name}|${problemKey({ kind: 'wgrad', g })}`;
-  let plan = pointwisePlans.get(key);
-  if (plan !== undefined) return plan ?? undefined;
-  plan = null;
-  const cfg = { ...POINTWISE_INPUT_GRAD, px: override?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
-  const strided = g.sh > 1 || g.sw > 1;
-  if (pointwiseInputGradApply(g, cfg) && (override?.pointwise ?? (strided && g.cin <= 16))) {
-    plan = {
+  return cachedPlan(pointwisePlans, `${name}|${problemKey({ kind: 'wgrad', g })}`, () => {
+    const cfg = { ...POINTWISE_INPUT_GRAD, px: override?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
+    const strided = g.sh > 1 || g.sw > 1;
+    if (!pointwiseInputGradApply(g, cfg) || !(override?.pointwise ?? (strided && g.cin <= 16))) return undefined;
+    return {
       source: pointwiseInputGradKernel(name, g, cfg),
       strided,
-      lanes: (n) => pointwiseInputGradLanes(g, cfg, n),
-      groups: (n) => pointwiseInputGradGroups(g, cfg, n),
+      lanes: (n: number) => pointwiseInputGradLanes(g, cfg, n),
+      groups: (n: number) => pointwiseInputGradGroups(g, cfg, n),
     };
-  }
-  pointwisePlans.set(key, plan);
-  return plan ?? undefined;
+  });
 }
 
 /**
@@ -355,30 +353,26 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
  */
 export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   if (conv2dVariant() !== 'subgroup') return undefined;
-  const key = `${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`;
-  let plan = rowWindowPlans.get(key);
-  if (plan !== undefined) return plan ?? undefined;
-  plan = null;
+  return cachedPlan(rowWindowPlans, `${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`, () => buildRowWindowPlan(name, dir, g));
+}
+
+function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   const { m, c, outW } = rowWindowDims(dir, g);
   const strided = g.sh > 1 || g.sw > 1;
   const wide = g.kh > 1 && g.kw > 1;
   const byDefault = wide && (strided ? (dir === 'transposed' ? g.kh >= g.sh && g.kw >= g.sw : outW <= 8) : c > 3);
-  if (override?.rowWindow ?? byDefault) {
-    const rm = m <= SUBGROUP_SIZE ? 1 : 2;
-    // Strided input gradients keep 128-pixel tiles. 256 (512 accumulators a lane at rm 2) were
-    // about 5% faster on 16->32 at 32x32 (interleaved, best of 3-8 in four comparisons: 8.85 ->
-    // 8.04 ms, 9.00 -> 8.25, 8.69 -> 8.42, 8.82 -> 9.03), a step 0.4 ms shorter, but took 7.8 s
-    // to compile instead of 2.1 on a machine's first run.
-    const dflt = strided && dir === 'transposed' ? { tc: 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
-    const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1 });
-    const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
-    cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
-    if (cfg.uboRows > 0 && rowWindowTile(dir, g, cfg)) {
-      plan = { source: rowWindowKernel(name, dir, g, pack, cfg), config: cfg, pack, rows: pack.m, colGroups: (n) => rowWindowColGroups(dir, g, cfg, n) };
-    }
-  }
-  rowWindowPlans.set(key, plan);
-  return plan ?? undefined;
+  if (!(override?.rowWindow ?? byDefault)) return undefined;
+  const rm = m <= SUBGROUP_SIZE ? 1 : 2;
+  // Strided input gradients keep 128-pixel tiles. 256 (512 accumulators a lane at rm 2) were
+  // about 5% faster on 16->32 at 32x32 (interleaved, best of 3-8 in four comparisons: 8.85 ->
+  // 8.04 ms, 9.00 -> 8.25, 8.69 -> 8.42, 8.82 -> 9.03), a step 0.4 ms shorter, but took 7.8 s
+  // to compile instead of 2.1 on a machine's first run.
+  const dflt = strided && dir === 'transposed' ? { tc: 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
+  const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1 });
+  const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
+  cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
+  if (cfg.uboRows === 0 || !rowWindowTile(dir, g, cfg)) return undefined;
+  return { source: rowWindowKernel(name, dir, g, pack, cfg), config: cfg, pack, rows: pack.m, colGroups: (n) => rowWindowColGroups(dir, g, cfg, n) };
 }
 
 const reducers = new Map<string, KernelSource>();
