@@ -12,6 +12,8 @@
 // not slowed) and then polls once per millisecond with `setTimeout`. Only code that calls the
 // global `setImmediate` during a wait sees the change (its callbacks run up to 1 ms later);
 // Node's own internals do not use the global. `WGTORCH_GPU_WAIT=spin` turns this off.
+// Browsers have no `setImmediate` and do not spin while a promise is pending: there the wait
+// is the promise itself.
 
 const SPIN_MS = 2;
 const POLL_MS = 1;
@@ -21,7 +23,8 @@ let waitStart = 0;
 let nativeSetImmediate: typeof setImmediate | undefined;
 
 function enabled(): boolean {
-  return typeof process === 'undefined' || process.env.WGTORCH_GPU_WAIT !== 'spin';
+  if (typeof globalThis.setImmediate !== 'function') return false;
+  return typeof process === 'undefined' || process.env?.WGTORCH_GPU_WAIT !== 'spin';
 }
 
 function install(): void {
