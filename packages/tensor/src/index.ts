@@ -27,11 +27,13 @@ export { waitQuietly } from './quiet-wait.js';
 export {
   parseSafetensors,
   serializeSafetensors,
-  readSafetensors,
-  writeSafetensors,
-  writeFileAtomic,
+  SafetensorsError,
+  crc32,
+  CHECKSUM_KEY,
+  MAX_HEADER_BYTES,
   type SafeTensor,
   type SafeTensorsFile,
   type SafeDType,
   type SafeArray,
 } from './safetensors.js';
+export { readSafetensors, writeSafetensors, writeFileAtomic, FileWriteError } from './node-files.js';

@@ -3,7 +3,16 @@
 // `conv1.weight` as in PyTorch); buffers are registered by name. State dicts use PyTorch's
 // dotted names and load in place.
 
-import { readSafetensors, writeSafetensors, runtime, Tensor as DeviceTensor, type SafeArray } from '@wgtorch/tensor';
+import {
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  writeFileAtomic,
+  runtime,
+  Tensor as DeviceTensor,
+  type SafeArray,
+  type SafeTensorsFile,
+} from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { Tensor, tidy } from '../tensor.js';
 import { backendOf, type BackendName } from '../backend.js';
@@ -26,7 +35,7 @@ export class Parameter extends Tensor {
 /** A value a state dict entry can hold: a tensor, or values with a shape (e.g. from a safetensors file). */
 export type StateValue = Tensor | { shape: readonly number[]; data: ArrayLike<number> | SafeArray };
 
-/** Raised by loadStateDict when keys or shapes do not match; lists every problem. */
+/** Raised by loadStateDict when keys, shapes or values do not match; lists every problem. */
 export class StateDictError extends Error {
   constructor(
     message: string,
@@ -36,6 +45,8 @@ export class StateDictError extends Error {
     readonly unexpected: string[],
     /** Keys whose shapes differ, as 'key: expected [..], got [..]'. */
     readonly misShaped: string[],
+    /** Keys whose values cannot be loaded (wrong count, 64-bit integers, disposed, other backend), as 'key: why'. */
+    readonly invalid: string[] = [],
   ) {
     super(message);
     this.name = 'StateDictError';
@@ -161,63 +172,94 @@ export abstract class Module {
   }
 
   /**
-   * Copies values into the parameters and buffers (in place; no graph is recorded). With
-   * `strict` (default) every key must match in name and shape, else a StateDictError lists the
-   * missing, unexpected and mis-shaped keys and nothing is changed. `num_batches_tracked`
-   * entries (PyTorch's) are ignored. With `strict: false` only matching keys are loaded.
-   * Returns the missing and unexpected keys.
+   * Copies values into the parameters and buffers (in place; no graph is recorded). All or
+   * nothing: every entry is checked (name, shape, value count and type, backend) before any is
+   * written, and on a problem a StateDictError lists the missing, unexpected, mis-shaped and
+   * invalid keys and nothing is changed. `num_batches_tracked` entries (PyTorch's) are ignored.
+   * With `strict: false` missing and unexpected keys are allowed and only matching keys are
+   * loaded. Returns the missing and unexpected keys.
    */
   loadStateDict(state: Map<string, StateValue> | Record<string, StateValue>, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
     const strict = options.strict ?? true;
-    const entries = state instanceof Map ? state : new Map(Object.entries(state));
+    const entries: Map<string, StateValue | null | undefined> = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !entries.has(k));
     const unexpected = [...entries.keys()].filter((k) => !own.has(k) && !IGNORED_KEYS.test(k));
     const misShaped: string[] = [];
+    const invalid: string[] = [];
     for (const [k, t] of own) {
+      if (!entries.has(k)) continue;
       const v = entries.get(k);
-      if (!v) continue;
-      if (v.shape.length !== t.shape.length || v.shape.some((d, i) => d !== t.shape[i])) {
-        misShaped.push(`${k}: expected [${t.shape.join(', ')}], got [${v.shape.join(', ')}]`);
+      const why = invalidValue(v, t);
+      if (why) invalid.push(`${k}: ${why}`);
+      else if (v!.shape.length !== t.shape.length || v!.shape.some((d, i) => d !== t.shape[i])) {
+        misShaped.push(`${k}: expected [${t.shape.join(', ')}], got [${v!.shape.join(', ')}]`);
       }
     }
-    if (misShaped.length || (strict && (missing.length || unexpected.length))) {
+    if (misShaped.length || invalid.length || (strict && (missing.length || unexpected.length))) {
       const parts = [];
       if (missing.length) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
       if (unexpected.length) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
       if (misShaped.length) parts.push(`mis-shaped keys (${misShaped.length}): ${misShaped.join('; ')}`);
+      if (invalid.length) parts.push(`invalid values (${invalid.length}): ${invalid.join('; ')}`);
       throw new StateDictError(
-        `loadStateDict: the state dict does not match ${this.constructor.name}:\n  ${parts.join('\n  ')}\n` +
+        `loadStateDict: the state dict does not match ${this.constructor.name} (nothing was loaded):\n  ${parts.join('\n  ')}\n` +
           'Check that the checkpoint is for this model (or pass {strict: false} to load the matching keys only).',
         missing,
         unexpected,
         misShaped,
+        invalid,
       );
     }
     for (const [k, t] of own) {
       const v = entries.get(k);
       if (!v) continue;
       if (v instanceof Tensor) copyInto(t, v);
-      else {
-        const d = v.data;
-        if (d instanceof BigInt64Array) throw new Error(`loadStateDict: '${k}' holds 64-bit integers; convert it to float32.`);
-        writeValues(t, d as ArrayLike<number>);
-      }
+      else writeValues(t, v.data as ArrayLike<number>);
     }
     return { missing, unexpected };
   }
 
-  /** Writes the state dict to a safetensors file (float32; atomically). Reads the values back from the GPU. */
-  async save(path: string, metadata?: Record<string, string>): Promise<void> {
+  /** The state dict as safetensors bytes (float32, with the checksum). Reads the values back from the GPU. */
+  async saveBytes(metadata?: Record<string, string>): Promise<Uint8Array> {
     const tensors = new Map<string, { shape: readonly number[]; data: SafeArray }>();
     for (const [k, t] of this.stateDict()) tensors.set(k, { shape: t.shape, data: Float32Array.from(await t.toArray()) });
-    writeSafetensors(path, tensors, metadata);
+    return serializeSafetensors(tensors, metadata);
   }
 
-  /** Loads a safetensors file written by save() or by PyTorch (safetensors.torch.save_file of a state_dict). */
+  /**
+   * Loads safetensors bytes (from saveBytes(), a fetch, or PyTorch's safetensors.torch.save_file
+   * of a state_dict), all or nothing. `source` names the bytes in errors.
+   */
+  loadBytes(bytes: Uint8Array, options: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
+    const source = options.source ?? 'safetensors bytes';
+    return this.loadFile(parseSafetensors(bytes, source), source, options);
+  }
+
+  /** Writes the state dict to a safetensors file (float32; atomically, with the checksum). Errors name the file. */
+  async save(path: string, metadata?: Record<string, string>): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.saveBytes(metadata);
+    } catch (e) {
+      throw new Error(`${path}: could not save ${this.constructor.name}: ${(e as Error).message}`, { cause: e });
+    }
+    writeFileAtomic(path, bytes);
+  }
+
+  /** Loads a safetensors file written by save() or by PyTorch, all or nothing. Errors name the file. */
   load(path: string, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
-    const file = readSafetensors(path);
-    return this.loadStateDict(file.tensors as Map<string, StateValue>, options);
+    return this.loadFile(readSafetensors(path), path, options);
+  }
+
+  /** loadStateDict from a parsed file, its errors prefixed with the file's name. */
+  private loadFile(file: SafeTensorsFile, source: string, options: { strict?: boolean }): { missing: string[]; unexpected: string[] } {
+    try {
+      return this.loadStateDict(file.tensors as Map<string, StateValue>, options);
+    } catch (e) {
+      if (e instanceof StateDictError) throw new StateDictError(`${source}: ${e.message}`, e.missing, e.unexpected, e.misShaped, e.invalid);
+      throw new Error(`${source}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** Releases every parameter, gradient and buffer. The module is unusable afterwards. */
@@ -228,6 +270,23 @@ export abstract class Module {
     }
     for (const [, b] of this.namedBuffers()) b.dispose();
   }
+}
+
+/** Why `v` cannot be loaded into `t` (apart from its shape), or undefined if it can. */
+function invalidValue(v: StateValue | null | undefined, t: Tensor): string | undefined {
+  if (v === null || typeof v !== 'object') return `${v} is not a tensor or {shape, data}`;
+  if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return `shape ${JSON.stringify(v.shape)} is not a list of non-negative integers`;
+  if (v instanceof Tensor) {
+    if (v.isDisposed) return 'the tensor was disposed';
+    if ((v.raw instanceof DeviceTensor) !== (t.raw instanceof DeviceTensor)) return `the tensor is on the ${v.backend} backend, the module on ${t.backend}; load from values (toArray) instead`;
+    return undefined;
+  }
+  const d = v.data;
+  if (d instanceof BigInt64Array) return 'holds 64-bit integers; convert it to float32';
+  if (d === null || typeof d !== 'object' || typeof d.length !== 'number') return 'has no data array';
+  const n = v.shape.reduce((a, x) => a * x, 1);
+  if (d.length !== n) return `has ${d.length} values for shape [${v.shape.join(', ')}] (${n})`;
+  return undefined;
 }
 
 function copyInto(dst: Tensor, src: Tensor): void {
