@@ -41,16 +41,28 @@ function makeRun(batch: number, split: CifarSplit) {
   let step = 0;
   const lossSum = Tensor.zeros([1]);
   const correct = Tensor.zeros([1]);
+  const counters = runtime().dispatcher.counters;
+  /** Per step: milliseconds the JavaScript thread spent building and submitting it, and its dispatches. */
+  const hostMs: number[] = [];
+  const dispatches: number[] = [];
   return {
     model,
+    hostMs,
+    dispatches,
     /** Records one step and submits it once the previous one is done (as the trainer does). */
     async step(): Promise<void> {
+      const d0 = counters.dispatches;
+      const t0 = performance.now();
       const b = loader.batch(0, step++ % loader.steps);
       const g = uploadBatch(b);
       trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct });
       g.dispose();
+      const recordMs = performance.now() - t0;
       await pacer.throttle();
+      const t1 = performance.now();
       pacer.submit();
+      hostMs.push(recordMs + performance.now() - t1);
+      dispatches.push(counters.dispatches - d0);
     },
     async finish(): Promise<void> {
       await pacer.wait();
@@ -65,12 +77,17 @@ function makeRun(batch: number, split: CifarSplit) {
   };
 }
 
-async function timeSteps(run: ReturnType<typeof makeRun>, n: number): Promise<number> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Wall milliseconds per step, and the median host milliseconds and dispatches of those steps. */
+async function timeSteps(run: ReturnType<typeof makeRun>, n: number): Promise<{ msPerStep: number; hostMs: number; dispatches: number }> {
   await run.finish();
+  run.hostMs.length = 0;
+  run.dispatches.length = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await run.step();
   await run.finish();
-  return (performance.now() - t0) / n;
+  return { msPerStep: (performance.now() - t0) / n, hostMs: median(run.hostMs), dispatches: median(run.dispatches) };
 }
 
 function memoryInUse(): number {
@@ -111,11 +128,19 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const B = 128;
   const train = makeRun(B, split);
   for (let i = 0; i < 2; i++) await train.step(); // compile and warm up
-  const msPerStep = await timeSteps(train, quick ? 3 : software ? 8 : 50);
+  const { msPerStep, hostMs: hostMsPerStep, dispatches: dispatchesPerStep } = await timeSteps(train, quick ? 3 : software ? 8 : 50);
   const trainImagesPerSec = (1000 * B) / msPerStep;
   const trainFlops = 3 * RESNET20_FORWARD_FLOPS * B;
   const mfu = (trainFlops / msPerStep / 1e6) / ctx.ceilings.aluGflops;
-  ctx.addRow({ kernel: 'e2e.trainStep', shape: `ResNet20 batch ${B}`, medianMs: msPerStep, gflops: trainFlops / msPerStep / 1e6, extra: { imgPerSec: trainImagesPerSec } });
+  ctx.addRow({ kernel: 'e2e.trainStep', shape: `ResNet20 batch ${B}`, medianMs: msPerStep, gflops: trainFlops / msPerStep / 1e6, extra: { imgPerSec: trainImagesPerSec, hostMs: hostMsPerStep, dispatches: dispatchesPerStep } });
+
+  // Batch 8, where the fixed cost of a step (recording, dispatches, submits) dominates.
+  const small = makeRun(8, split);
+  for (let i = 0; i < 2; i++) await small.step();
+  const s8 = await timeSteps(small, quick ? 10 : 40);
+  small.dispose();
+  const trainImagesPerSecBatch8 = (1000 * 8) / s8.msPerStep;
+  ctx.addRow({ kernel: 'e2e.trainStep', shape: 'ResNet20 batch 8', medianMs: s8.msPerStep, gflops: (3 * RESNET20_FORWARD_FLOPS * 8) / s8.msPerStep / 1e6, extra: { imgPerSec: trainImagesPerSecBatch8, hostMs: s8.hostMs, dispatches: s8.dispatches } });
 
   // Per-kernel breakdown of one step.
   const breakdown: EndToEndReport['breakdown'] = [];
@@ -174,6 +199,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const coldEmpty = quick ? undefined : coldStartMs(true);
   if (coldEmpty !== undefined) console.log(`cold start with the driver's shader cache empty (a machine's first run): ${coldEmpty.toFixed(0)} ms`);
   console.log(`training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`);
+  console.log(`fixed cost per step: ${dispatchesPerStep} dispatches; host (JavaScript thread) ${hostMsPerStep.toFixed(2)} ms at batch ${B}, ${s8.hostMs.toFixed(2)} ms at batch 8; ${trainImagesPerSecBatch8.toFixed(1)} img/s at batch 8`);
 
-  return { trainImagesPerSec, mfu, inferImagesPerSec, coldStartMs: cold, coldStartEmptyCacheMs: coldEmpty, memoryBytesAt100, memoryBytesAt1000, memoryBatch, poolMissesAfter100, breakdown };
+  return { trainImagesPerSec, mfu, dispatchesPerStep, hostMsPerStep, hostMsPerStepBatch8: s8.hostMs, trainImagesPerSecBatch8, inferImagesPerSec, coldStartMs: cold, coldStartEmptyCacheMs: coldEmpty, memoryBytesAt100, memoryBytesAt1000, memoryBatch, poolMissesAfter100, breakdown };
 }

@@ -41,6 +41,17 @@ export interface EndToEndReport {
   trainImagesPerSec: number;
   /** Model FLOP utilization: images/s x 3 x 81.6 MFLOP / the ALU ceiling of the same run. */
   mfu: number;
+  /** GPU dispatches recorded by one training step (median over the timed steps). */
+  dispatchesPerStep: number;
+  /**
+   * Milliseconds the JavaScript thread spends building and submitting one step at batch 128
+   * (median): the wall time of the synchronous recording and of submit(), waits excluded.
+   */
+  hostMsPerStep: number;
+  /** The same at batch 8. */
+  hostMsPerStepBatch8: number;
+  /** Training images/s at batch 8, where the fixed cost of a step dominates. */
+  trainImagesPerSecBatch8: number;
   inferImagesPerSec: number;
   coldStartMs: number;
   /** Cold start with the driver's on-disk shader cache empty (left out by --quick). */
@@ -57,8 +68,8 @@ export interface EndToEndReport {
 
 /** Prints each end-to-end figure beside a saved run's (ratios > 1 are better). */
 export function printEndToEndComparison(now: EndToEndReport, base: EndToEndReport): void {
-  const higher: (keyof EndToEndReport)[] = ['trainImagesPerSec', 'mfu', 'inferImagesPerSec'];
-  const lower: (keyof EndToEndReport)[] = ['coldStartMs', 'coldStartEmptyCacheMs', 'memoryBytesAt1000'];
+  const higher: (keyof EndToEndReport)[] = ['trainImagesPerSec', 'trainImagesPerSecBatch8', 'mfu', 'inferImagesPerSec'];
+  const lower: (keyof EndToEndReport)[] = ['dispatchesPerStep', 'hostMsPerStep', 'hostMsPerStepBatch8', 'coldStartMs', 'coldStartEmptyCacheMs', 'memoryBytesAt1000'];
   console.log('end-to-end vs base:');
   for (const k of [...higher, ...lower]) {
     const a = now[k] as number;
