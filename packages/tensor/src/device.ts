@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 // Acquiring the WebGPU device. In a browser it comes from `navigator.gpu`; an application may
 // pass its own `GPU` object or `GPUDevice` (shared with its rendering); in Node, with neither,
 // Dawn's Node bindings (the optional `webgpu` package) are loaded on first use.

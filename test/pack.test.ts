@@ -1,0 +1,225 @@
+// How another project gets the packages: `pnpm build`, `pnpm pack` each library package, then
+// in an empty folder outside the workspace, plain `npm install` of the tarballs (no overrides;
+// `webgpu` and `@webgpu/types` from this checkout's node_modules, so it runs offline). Then:
+// a strict TypeScript consumer type-checks against the published .d.ts, for a browser and for
+// Node; the shipped example trains with plain `node`; and a browser entry bundles with
+// `esbuild --platform=browser` with no stubs, under the size budget, and runs on a GPU object
+// given as `navigator.gpu`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, type Metafile } from 'esbuild';
+
+const repo = resolve(import.meta.dirname, '..');
+const PACKAGES = ['tensor', 'kernels-wgsl', 'autograd', 'resnet20'];
+/** tensor + kernels-wgsl + autograd, minified and gzipped, for a small training step. */
+const BROWSER_BUDGET_BYTES = 100_000;
+const requireHere = createRequire(join(repo, 'package.json'));
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  try {
+    return execFileSync(cmd, args, { cwd, env: { ...env, NO_COLOR: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+  }
+}
+
+/** The environment of a user's shell: none of the npm_* settings pnpm passes to its scripts. */
+function plainEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_OPTIONS'));
+}
+
+let work = '';
+let app = '';
+const tarballs: Record<string, string> = {};
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'wgtorch-pack-'));
+  run('pnpm', ['run', '--silent', 'build'], repo);
+  const packed = join(work, 'tarballs');
+  mkdirSync(packed);
+  for (const p of PACKAGES) run('pnpm', ['pack', '--pack-destination', packed], join(repo, 'packages', p));
+  for (const f of readdirSync(packed)) {
+    const m = f.match(/^wgtorch-(.+)-\d+\.\d+\.\d+.*\.tgz$/);
+    if (m) tarballs[m[1]] = join(packed, f);
+  }
+  app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
+  const fromCheckout = (name: string) => realpathSync(join(repo, 'packages/tensor/node_modules', name));
+  run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', ...PACKAGES.map((p) => tarballs[p]), fromCheckout('webgpu'), fromCheckout('@webgpu/types')],
+    app,
+    plainEnv(),
+  );
+}, 240_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('packed packages', () => {
+  it('ship dist, README and LICENSE, with exports naming only shipped files and real versions', () => {
+    const sizes: string[] = [];
+    for (const p of PACKAGES) {
+      expect(tarballs[p], `no tarball for ${p}`).toBeDefined();
+      const dir = join(app, 'node_modules/@wgtorch', p);
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      const targets: string[] = [];
+      const walk = (v: unknown): void => {
+        if (typeof v === 'string') targets.push(v);
+        else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+      };
+      walk(manifest.exports);
+      expect(JSON.stringify(manifest.exports), `${p}: exports`).not.toMatch(/"source"|\/src\//);
+      for (const t of targets) expect(statSync(join(dir, t)).isFile(), `${p}: exports names ${t}`).toBe(true);
+      expect(readFileSync(join(dir, 'LICENSE'), 'utf8'), `${p}: LICENSE`).toBe(readFileSync(join(repo, 'LICENSE'), 'utf8'));
+      expect(statSync(join(dir, 'README.md')).size, `${p}: README.md`).toBeGreaterThan(100);
+      for (const field of ['license', 'repository', 'keywords', 'description']) expect(manifest[field], `${p}: ${field}`).toBeTruthy();
+      expect(manifest.sideEffects, `${p}: sideEffects`).toBeDefined();
+      const deps = { ...manifest.dependencies, ...manifest.peerDependencies };
+      for (const [name, spec] of Object.entries(deps)) expect(spec, `${p}: ${name}`).toMatch(/^\^?\d+\.\d+\.\d+/);
+      expect(manifest.dependencies?.webgpu, `${p}: webgpu must be an optional peer, not a dependency`).toBeUndefined();
+      sizes.push(`${p} ${(statSync(tarballs[p]).size / 1024).toFixed(1)} KiB`);
+    }
+    console.log(`tarballs: ${sizes.join(', ')}`);
+  });
+
+  it('type-check as a strict TypeScript consumer, in a browser project and in a Node one', () => {
+    writeFileSync(
+      join(app, 'consumer.ts'),
+      `import { Conv2d, BatchNorm2d, Sequential, SGD, OneCycleLR, crossEntropy, tidy, getRuntime, type Tensor } from '@wgtorch/autograd';
+import { getRuntime as getDeviceRuntime, type Runtime, type RuntimeOptions } from '@wgtorch/tensor';
+const m = new Sequential(new Conv2d(3, 4, 3), new BatchNorm2d(4));
+const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+export const sched: OneCycleLR = new OneCycleLR(opt, { maxLr: 0.1, totalSteps: 10 });
+export const step = (x: Tensor, y: Int32Array): Tensor => tidy(() => crossEntropy(m.forward(x), y));
+export const onShared = (device: GPUDevice): Promise<Runtime> => getDeviceRuntime({ device });
+export const onGpu = (gpu: GPU, adapter?: string): Promise<Runtime> => getRuntime({ gpu, adapter, powerPreference: 'low-power' } satisfies RuntimeOptions);
+`,
+    );
+    const tsc = requireHere.resolve('typescript/bin/tsc');
+    const base = { strict: true, noEmit: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', types: [] };
+    // A browser project checks every declaration file; @webgpu/types itself needs the DOM lib.
+    const configs = {
+      browser: { ...base, lib: ['ES2022', 'DOM'], skipLibCheck: false },
+      node: { ...base, lib: ['ES2022'], skipLibCheck: true },
+    };
+    for (const [name, compilerOptions] of Object.entries(configs)) {
+      writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
+      run(process.execPath, [tsc, '-p', `tsconfig.${name}.json`], app);
+    }
+  });
+
+  it("run the shipped example with plain node: a small CNN's loss goes down", () => {
+    const out = run(process.execPath, [join(app, 'node_modules/@wgtorch/autograd/examples/small-cnn.mjs')], app, plainEnv());
+    const losses = [...out.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+    expect(losses.length, out).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(losses[0] - Math.log(10)), `first loss near ln 10\n${out}`).toBeLessThan(0.5);
+    expect(losses[losses.length - 1], out).toBeLessThan(losses[0] * 0.8);
+  });
+
+  it(`bundle for the browser with no stubs, at most ${BROWSER_BUDGET_BYTES / 1000} KB gzipped, and run on navigator.gpu`, async () => {
+    const entry = join(app, 'browser-entry.mjs');
+    writeFileSync(entry, BROWSER_ENTRY);
+    const outfile = join(app, 'browser-bundle.js');
+    try {
+      await build({ entryPoints: [entry], outfile, bundle: true, platform: 'browser', format: 'esm', minify: true, logLevel: 'silent' });
+    } catch (e) {
+      const chains = await nodeImportChains(BROWSER_ENTRY);
+      throw new Error(
+        `The browser bundle failed: a Node built-in is reachable from the library entry points.\n` +
+          `${(e as Error).message}\nFrom the sources (entry -> ... -> built-in):\n${chains.map((c) => `  ${c}`).join('\n') || '  (none found from source)'}`,
+      );
+    }
+    const bytes = readFileSync(outfile);
+    const gz = gzipSync(bytes, { level: 9 }).length;
+    console.log(`browser bundle (tensor + kernels-wgsl + autograd, minified): ${(bytes.length / 1000).toFixed(1)} KB, ${(gz / 1000).toFixed(1)} KB gzipped`);
+    expect(gz, 'gzipped bytes').toBeLessThanOrEqual(BROWSER_BUDGET_BYTES);
+
+    // The same bundle, run where navigator.gpu is Dawn's GPU object, as a page would run it.
+    writeFileSync(
+      join(app, 'run-bundle.mjs'),
+      `import { create } from 'webgpu';
+Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true });
+const { run } = await import('./browser-bundle.js');
+console.log(JSON.stringify(await run()));
+`,
+    );
+    const out = run(process.execPath, ['run-bundle.mjs'], app, plainEnv());
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { value: number; grad: number[]; loss: number };
+    expect(r.value).toBeCloseTo(32, 5); // sum(x*x + 3x) at x = 1, 2, 3
+    expect(r.grad).toEqual([5, 7, 9]); // 2x + 3
+    expect(r.loss).toBeGreaterThan(0);
+    expect(r.loss).toBeLessThan(10);
+  });
+});
+
+// What a page's module script does: one exact gradient, then a training step of a small CNN.
+const BROWSER_ENTRY = `import * as wg from '@wgtorch/autograd';
+const { Sequential, Conv2d, BatchNorm2d, ReLU, AdaptiveAvgPool2d, Flatten, Linear, SGD } = wg;
+export async function run() {
+  await wg.getRuntime();
+  const x = wg.tensor([1, 2, 3], [3], { requiresGrad: true });
+  const y = wg.sum(wg.add(wg.mul(x, x), wg.mul(x, 3)));
+  y.backward();
+  const value = await y.item();
+  const grad = Array.from(await x.grad.toArray());
+  const model = new Sequential(new Conv2d(3, 8, 3, { padding: 1, bias: false }), new BatchNorm2d(8), new ReLU(), new AdaptiveAvgPool2d(1), new Flatten(), new Linear(8, 10));
+  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+  const input = wg.randn([4, 3, 8, 8], { seed: 1 });
+  const labels = Int32Array.from([0, 1, 2, 3]);
+  const loss = wg.tidy(() => {
+    const l = wg.crossEntropy(model.forward(input), labels);
+    opt.zeroGrad();
+    l.backward();
+    opt.step();
+    return l;
+  });
+  const result = { value, grad, loss: await loss.item() };
+  wg.destroyRuntime();
+  return result;
+}
+`;
+
+/** From the workspace sources: every chain of imports from the entry to a Node built-in. */
+async function nodeImportChains(entrySource: string): Promise<string[]> {
+  const r = await build({
+    stdin: { contents: entrySource, resolveDir: join(repo, 'test'), sourcefile: 'browser-entry.mjs' },
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    conditions: ['source'],
+    external: ['node:*', 'fs', 'path', 'url', 'os', 'crypto', 'child_process'],
+    metafile: true,
+    absWorkingDir: repo,
+    logLevel: 'silent',
+  });
+  const inputs = (r.metafile as Metafile).inputs;
+  const entry = Object.keys(inputs).find((f) => f.endsWith('browser-entry.mjs'))!;
+  const parent = new Map<string, string>();
+  const queue = [entry];
+  const chains: string[] = [];
+  while (queue.length) {
+    const file = queue.shift()!;
+    for (const imp of inputs[file]?.imports ?? []) {
+      if (imp.external) {
+        if (!/^node:|^(fs|path|url|os|crypto|child_process)$/.test(imp.path)) continue;
+        const chain = [imp.path];
+        for (let f: string | undefined = file; f; f = parent.get(f)) chain.unshift(f);
+        chains.push(chain.join(' -> '));
+      } else if (!parent.has(imp.path) && imp.path !== entry) {
+        parent.set(imp.path, file);
+        queue.push(imp.path);
+      }
+    }
+  }
+  return chains;
+}
