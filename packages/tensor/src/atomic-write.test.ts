@@ -113,7 +113,7 @@ describe('writeFileAtomic with injected faults', () => {
     const dir = tempFolder();
     fs.mkdirSync(join(dir, 'out'));
     const e = errorOf(() => writeSafetensors(join(dir, 'out'), { w: { shape: [2], data: new Float32Array(2) } }));
-    expect(e.message).toBe(`Could not write ${join(dir, 'out')}: it is a folder; give the path of a file. The previous out, if there was one, is unchanged.`);
+    expect(e.message).toBe(`Could not write ${join(dir, 'out')}: it is a folder; give the path of a file.`);
     expect(fs.readdirSync(dir)).toEqual(['out']);
     expect(fs.readdirSync(join(dir, 'out'))).toEqual([]);
     expect(errorOf(() => writeFileAtomic(join(dir, 'none', 'a.bin'), 'x')).message).toMatch(`Could not write ${join(dir, 'none', 'a.bin')}: ENOENT: no such file or directory`);

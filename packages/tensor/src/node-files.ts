@@ -14,7 +14,8 @@ export class FileWriteError extends Error {
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`Could not write ${path}: ${detail}. The previous ${basename(path)}, if there was one, is unchanged.`, options);
+    // A folder in the way is left as it was too, but "the previous file" would not describe it.
+    super(`Could not write ${path}: ${detail}.${code === 'EISDIR' ? '' : ` The previous ${basename(path)}, if there was one, is unchanged.`}`, options);
     this.name = 'FileWriteError';
   }
 }

@@ -98,11 +98,11 @@ describe('safetensors validation', () => {
   it('refuses repeated keys, which JSON.parse would silently drop', () => {
     const entry = '{"dtype":"F32","shape":[2],"data_offsets":[0,8]}';
     let e = errorOf(fileOf(`{"a":${entry},"a":${entry}}`, 8));
-    expect([e.tensor, e.message]).toEqual([undefined, expect.stringMatching(/repeats the key "a"/)]);
+    expect([e.tensor, e.message]).toEqual([undefined, expect.stringMatching(/^bad\.safetensors: the header repeats the key "a": JSON would keep only the last one/)]);
     e = errorOf(fileOf(`{"a":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}}`, 8));
-    expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/repeats the key "shape"/)]);
+    expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/^bad\.safetensors: tensor 'a' repeats the key "shape"/)]);
     e = errorOf(fileOf(`{"__metadata__":{"k":"1","\\u006b":"2"}}`));
-    expect([e.tensor, e.message]).toEqual(['__metadata__', expect.stringMatching(/repeats the key "k"/)]);
+    expect([e.tensor, e.message]).toEqual([undefined, expect.stringMatching(/^bad\.safetensors: __metadata__ repeats the key "k"/)]);
     // The same name inside strings or different objects is no repeat.
     expect(parseSafetensors(fileOf(`{"__metadata__":{"a":"{\\"a\\":1,\\"a\\":2}"},"a":${entry}}`, 8)).tensors.size).toBe(1);
   });

@@ -105,7 +105,11 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   }
   if (!text.startsWith('{') || !isObject(header)) throw fail(`the header is ${show(header)}, not a JSON object (damaged, or not safetensors).`);
   const repeated = firstRepeatedKey(text);
-  if (repeated) throw fail(`the header repeats the key ${JSON.stringify(repeated.key)}: JSON would keep only the last one, so the file is ambiguous (damaged or badly written).`, repeated.under);
+  if (repeated) {
+    const where = repeated.under === undefined ? 'the header' : repeated.under === '__metadata__' ? '__metadata__' : '';
+    const detail = `repeats the key ${JSON.stringify(repeated.key)}: JSON would keep only the last one, so the file is ambiguous (damaged or badly written).`;
+    throw where ? fail(`${where} ${detail}`) : fail(detail, repeated.under);
+  }
 
   const dataLength = bytes.byteLength - dataStart;
   let metadata: Record<string, string> = {};
