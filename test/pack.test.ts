@@ -11,8 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { listKernels } from '@wgtorch/kernels-wgsl';
 
 const repo = resolve(import.meta.dirname, '..');
 const PACKAGES = ['tensor', 'kernels-wgsl', 'autograd', 'resnet20'];
@@ -89,6 +91,21 @@ describe('packed packages', () => {
       sizes.push(`${p} ${(statSync(tarballs[p]).size / 1024).toFixed(1)} KiB`);
     }
     console.log(`tarballs: ${sizes.join(', ')}`);
+  });
+
+  it("keep kernels-wgsl's benchmark registrations in a consumer's bundle (sideEffects)", async () => {
+    const outfile = join(app, 'registry-bundle.mjs');
+    await build({
+      stdin: { contents: "export { listKernels } from '@wgtorch/kernels-wgsl';", resolveDir: app, sourcefile: 'registry-entry.mjs' },
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      external: ['webgpu'],
+      logLevel: 'silent',
+    });
+    const bundled = (await import(pathToFileURL(outfile).href)) as { listKernels: typeof listKernels };
+    expect(bundled.listKernels().map((k) => k.name).sort()).toEqual(listKernels().map((k) => k.name).sort());
   });
 
   it('type-check as a strict TypeScript consumer, in a browser project and in a Node one', () => {
