@@ -121,15 +121,23 @@ export const onShared = (device: GPUDevice): Promise<Runtime> => getDeviceRuntim
 export const onGpu = (gpu: GPU, adapter?: string): Promise<Runtime> => getRuntime({ gpu, adapter, powerPreference: 'low-power' } satisfies RuntimeOptions);
 `,
     );
+    // Node only: files by path from the `./node` subpath.
+    writeFileSync(
+      join(app, 'node-consumer.ts'),
+      `import { writeFileAtomic, readSafetensors } from '@wgtorch/tensor/node';
+export const save = (path: string, bytes: Uint8Array): void => writeFileAtomic(path, bytes);
+export const names = (path: string): string[] => [...readSafetensors(path).tensors.keys()];
+`,
+    );
     const tsc = requireHere.resolve('typescript/bin/tsc');
     const base = { strict: true, noEmit: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', types: [] };
     // A browser project checks every declaration file; @webgpu/types itself needs the DOM lib.
     const configs = {
-      browser: { ...base, lib: ['ES2022', 'DOM'], skipLibCheck: false },
-      node: { ...base, lib: ['ES2022'], skipLibCheck: true },
+      browser: { compilerOptions: { ...base, lib: ['ES2022', 'DOM'], skipLibCheck: false }, files: ['consumer.ts'] },
+      node: { compilerOptions: { ...base, lib: ['ES2022'], skipLibCheck: true }, files: ['consumer.ts', 'node-consumer.ts'] },
     };
-    for (const [name, compilerOptions] of Object.entries(configs)) {
-      writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
+    for (const [name, config] of Object.entries(configs)) {
+      writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify(config));
       run(process.execPath, [tsc, '-p', `tsconfig.${name}.json`], app);
     }
   });
