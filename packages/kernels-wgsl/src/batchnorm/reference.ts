@@ -77,7 +77,8 @@ export function batchNormEvalReluRef(x: F64, gamma: F64, beta: F64, runningMean:
 function backwardRef(dyIn: F64, y: F64 | undefined, x: F64, gamma: F64, saveMean: F64, saveInvStd: F64): { dx: F64; dgamma: F64; dbeta: F64 } {
   const C = x.shape[1];
   const M = x.data.length / C;
-  const dy = y ? dyIn.data.map((v, i) => (y.data[i] > 0 ? v : 0)) : dyIn.data;
+  // Through the ReLU as PyTorch's threshold_backward: 0 where y <= 0 (a NaN y passes dy).
+  const dy = y ? dyIn.data.map((v, i) => (y.data[i] <= 0 ? 0 : v)) : dyIn.data;
   const dgamma = new Float64Array(C);
   const dbeta = new Float64Array(C);
   const xhat = (c: number, i: number) => (x.data[i] - saveMean.data[c]) * saveInvStd.data[c];

@@ -10,7 +10,7 @@
 //
 // A "unit" is a vec4f when H*W is a multiple of 4 (every ResNet20 shape), else one f32.
 
-import { kernel, memoKernel, paramsStruct, MAIN_ARGS, flatId } from '../elementwise/launch.js';
+import { kernel, memoKernel, paramsStruct, MAIN_ARGS, flatId, reluGradWgsl, reluWgsl } from '../elementwise/launch.js';
 
 export const APPLY_WG = 64;
 /** Units per invocation the apply pass aims for (it covers whole planes). */
@@ -39,7 +39,7 @@ const STATS_OUT = `@group(0) @binding(2) var<storage, read_write> saveMean: arra
 
 const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
     let m = ${mean};
-    let v = max(${m2} / params.M, 0.0);
+    let v = ${reluWgsl(`(${m2} / params.M)`)}; // clamped at 0; a NaN variance stays NaN
     saveMean[${c}] = m;
     saveInvStd[${c}] = inverseSqrt(v + params.eps);
     runningMean[${c}] = (1.0 - params.momentum) * runningMean[${c}] + params.momentum * m;
@@ -130,9 +130,9 @@ ${WELFORD_SHARED(wg)}
   ${welfordStats(vec, hw, wg)}
   if (lid == 0u) ${FINALIZE_STATS('c', 'shMean[0]', 'shM2[0]')}
   let m = shMean[0];
-  let sc = gamma[c] * inverseSqrt(max(shM2[0] / params.M, 0.0) + params.eps);
+  let sc = gamma[c] * inverseSqrt(${reluWgsl('(shM2[0] / params.M)')} + params.eps);
   let bt = beta[c];
-  {${channelWalk(hw, wg, `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? `max(r, ${T}(0.0))` : 'r'};`)}
+  {${channelWalk(hw, wg, `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? reluWgsl('r', T) : 'r'};`)}
   }
 }`;
   return kernel(`batchnorm.train${relu ? 'Relu' : ''}Fused`, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write'], code);
@@ -206,8 +206,8 @@ ${SUMS_SHARED(wg)}
   return kernel(`batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`, storage, code);
 });
 
-/** The upstream gradient of unit `i`, masked by the ReLU output y > 0 with relu. */
-const maskedGrad = (relu: boolean, T: string, i: string) => (relu ? `select(${T}(0.0), dy[${i}], y[${i}] > ${T}(0.0))` : `dy[${i}]`);
+/** The upstream gradient of unit `i`, through the ReLU (from its output y) with relu. */
+const maskedGrad = (relu: boolean, T: string, i: string) => (relu ? reluGradWgsl(`dy[${i}]`, `y[${i}]`, T) : `dy[${i}]`);
 
 /**
  * dx of unit `i`: k * g + (x - mean) * a + b with per-channel k, a, b (applyBody's backward
@@ -306,14 +306,14 @@ function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: stri
     return {
       names: ['x', 'gamma', 'beta', 'saveMean', 'saveInvStd'],
       prelude: `let s = gamma[c] * saveInvStd[c]; let m = saveMean[c]; let bt = beta[c];`,
-      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'trainRelu' ? `max(r, ${T}(0.0))` : 'r'};`,
+      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'trainRelu' ? reluWgsl('r', T) : 'r'};`,
     };
   }
   if (mode === 'eval' || mode === 'evalRelu') {
     return {
       names: ['x', 'gamma', 'beta', 'runningMean', 'runningVar'],
       prelude: `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps); let m = runningMean[c]; let bt = beta[c];`,
-      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'evalRelu' ? `max(r, ${T}(0.0))` : 'r'};`,
+      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'evalRelu' ? reluWgsl('r', T) : 'r'};`,
     };
   }
   // dx = k * (g - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv, k = gamma * inv:

@@ -5,7 +5,7 @@
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { params } from '../common/params.js';
-import { checkF32, flatGrid, launch, sameShape, vecBinding } from './launch.js';
+import { checkF32, flatGrid, launch, reluGradWgsl, reluWgsl, sameShape, vecBinding } from './launch.js';
 import { MAP_ITEMS, MAP_WG, MAX_RANK, broadcastVecKernel, mapKernel, stridedKernel } from './wgsl.js';
 
 /** Runs the map kernel over same-shape inputs into a new tensor of `shape`. */
@@ -36,21 +36,22 @@ function checkSame(kernel: string, names: string[], ts: Tensor[]): void {
   }
 }
 
+/** max(x, 0); NaN stays NaN (as in PyTorch). */
 export function relu(x: Tensor): Tensor {
   checkSame('relu', ['x'], [x]);
-  return runMap('relu', 'max(a, T(0.0))', [x], x.shape);
+  return runMap('relu', reluWgsl('a', 'T'), [x], x.shape);
 }
 
-/** dx = dy where the relu output y > 0, else 0. */
+/** dx = 0 where the relu output y <= 0, else dy (PyTorch's threshold_backward: a NaN y passes dy). */
 export function reluBackward(dy: Tensor, y: Tensor): Tensor {
   checkSame('reluBackward', ['dy', 'y'], [dy, y]);
-  return runMap('reluBackward', 'select(T(0.0), a, b > T(0.0))', [dy, y], dy.shape);
+  return runMap('reluBackward', reluGradWgsl('a', 'b', 'T'), [dy, y], dy.shape);
 }
 
-/** relu(a + b), the residual join (same shapes). */
+/** relu(a + b), the residual join (same shapes); NaN stays NaN. */
 export function addRelu(a: Tensor, b: Tensor): Tensor {
   checkSame('addRelu', ['a', 'b'], [a, b]);
-  return runMap('addRelu', 'max(a + b, T(0.0))', [a, b], a.shape);
+  return runMap('addRelu', reluWgsl('(a + b)', 'T'), [a, b], a.shape);
 }
 
 export function scale(x: Tensor, s: number): Tensor {

@@ -61,6 +61,19 @@ export function paramsStruct(fields: string[]): string {
   return `struct Params { ${fields.length ? fields.join(', ') : 'pad: u32'} }\n@group(0) @binding(0) var<uniform> params: Params;\n`;
 }
 
+/**
+ * WGSL max(v, 0) that keeps NaN, as PyTorch's relu does. WGSL leaves max() of a NaN to the
+ * implementation, and lavapipe's returns the other operand, so max(NaN, 0) was 0 and hid a
+ * diverging model. `v` appears twice: pass a name or a cheap expression.
+ */
+export const reluWgsl = (v: string, T = 'f32'): string => `select(${v}, ${T}(0.0), ${v} < ${T}(0.0))`;
+
+/**
+ * WGSL relu backward from the relu output y, as PyTorch's threshold_backward(dy, y, 0):
+ * `y <= 0 ? 0 : dy`, so a NaN y passes dy through.
+ */
+export const reluGradWgsl = (dy: string, y: string, T = 'f32'): string => `select(${dy}, ${T}(0.0), ${y} <= ${T}(0.0))`;
+
 /** A WGSL f32 literal. */
 export function f32Lit(v: number): string {
   if (v === Infinity) return '0x1.fffffep+127f';

@@ -9,9 +9,13 @@ function map(x: F64, f: (v: number, i: number) => number): F64 {
   return { data, shape: [...x.shape] };
 }
 
-export const reluRef = (x: F64): F64 => map(x, (v) => (v > 0 ? v : 0));
-export const reluBackwardRef = (dy: F64, y: F64): F64 => map(dy, (v, i) => (y.data[i] > 0 ? v : 0));
-export const addReluRef = (a: F64, b: F64): F64 => map(a, (v, i) => Math.max(v + b.data[i], 0));
+/** max(v, 0) keeping NaN, like PyTorch's relu and the kernels. */
+const relu64 = (v: number): number => (v < 0 ? 0 : v);
+
+export const reluRef = (x: F64): F64 => map(x, relu64);
+/** PyTorch's relu backward, threshold_backward(dy, y, 0): 0 where y <= 0, else dy (so dy where y is NaN). */
+export const reluBackwardRef = (dy: F64, y: F64): F64 => map(dy, (v, i) => (y.data[i] <= 0 ? 0 : v));
+export const addReluRef = (a: F64, b: F64): F64 => map(a, (v, i) => relu64(v + b.data[i]));
 export const scaleRef = (x: F64, s: number): F64 => map(x, (v) => v * s);
 export const addScalarRef = (x: F64, s: number): F64 => map(x, (v) => v + s);
 export const axpyRef = (alpha: number, x: F64, y: F64): F64 => map(y, (v, i) => v + alpha * x.data[i]);
