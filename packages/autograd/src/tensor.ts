@@ -10,7 +10,7 @@
 //   disposing its tensors, and a graph that ran backward is freed by the backward itself.
 // - Gradients made by backward() (`.grad`) belong to their leaf; zeroGrad() releases them.
 
-import { Tensor as DeviceTensor, Rng, formatShape } from '@wgtorch/tensor';
+import { Tensor as DeviceTensor, Rng, formatShape, releaseOnThrow } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Backend, type BackendName, type Raw } from './backend.js';
 import * as F from './functional.js';
@@ -353,6 +353,11 @@ function checkSameBackend(op: string, inputs: Tensor[]): Backend {
   return b;
 }
 
+// An op's forward and backward make device tensors that only their return value reaches: when
+// one throws part-way, what it made is disposed (releaseOnThrow), so a failed op leaks nothing.
+const runForward = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, xs: Raw[], attrs: A, record: boolean) => op.forward(b, xs, attrs, record));
+const runBackwardOf = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, dy: Raw, ctx: BackwardContext<A>) => op.backward!(b, dy, ctx));
+
 /** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
   const b = checkSameBackend(op.name, inputs);
@@ -361,7 +366,7 @@ export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
     return t.raw;
   });
   const record = gradEnabled && op.backward !== undefined && inputs.some((t) => t.requiresGrad);
-  const { y, saved = [] } = op.forward(b, raws, attrs, record);
+  const { y, saved = [] } = runForward(op, b, raws, attrs, record);
   const out = new Tensor(y as DeviceTensor | F64);
   if (!record) {
     for (const s of saved) b.release(s);
@@ -393,10 +398,18 @@ function accumulateLeaf(b: Backend, leaf: Tensor, g: Raw): void {
     leaf.grad = new Tensor(g as DeviceTensor | F64, { untracked: true });
     return;
   }
-  const sum = b.k.add(leaf.grad.raw, g);
+  const sum = addConsuming(b, leaf.grad.raw, g);
   b.release(leaf.grad.raw);
-  b.release(g);
   setRaw(leaf.grad, sum);
+}
+
+/** a + g, releasing g (also when the add throws). */
+function addConsuming(b: Backend, a: Raw, g: Raw): Raw {
+  try {
+    return b.k.add(a, g);
+  } finally {
+    b.release(g);
+  }
 }
 
 function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
@@ -466,33 +479,35 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
         continue;
       }
       const needs = n.inputs.map((e) => e !== null);
-      const gs = n.op.backward!(b, dy, {
-        saved: n.saved!,
-        attrs: n.attrs,
-        needs,
-        shapes: n.shapes,
-        dyIsOne: ONES.has(dy),
-      });
-      b.release(dy);
+      let gs: (Raw | null)[];
+      try {
+        gs = runBackwardOf(n.op, b, dy, { saved: n.saved!, attrs: n.attrs, needs, shapes: n.shapes, dyIsOne: ONES.has(dy) });
+      } finally {
+        b.release(dy);
+      }
       const inputs = n.inputs;
       if (!retainGraph) n.free(false);
-      for (let i = 0; i < inputs.length; i++) {
-        const g = gs[i];
-        const e = inputs[i];
-        if (!g) continue;
-        if (!e) {
-          b.release(g);
-        } else if (e instanceof Node) {
-          const prev = grads.get(e);
-          if (prev === undefined) grads.set(e, g);
-          else {
-            grads.set(e, b.k.add(prev, g));
-            b.release(prev);
+      try {
+        for (let i = 0; i < inputs.length; i++) {
+          const g = gs[i];
+          gs[i] = null; // handed on below: not released by the finally
+          const e = inputs[i];
+          if (!g) continue;
+          if (!e) {
             b.release(g);
+          } else if (e instanceof Node) {
+            const prev = grads.get(e);
+            if (prev === undefined) grads.set(e, g);
+            else {
+              grads.set(e, addConsuming(b, prev, g));
+              b.release(prev);
+            }
+          } else {
+            accumulateLeaf(b, e, g);
           }
-        } else {
-          accumulateLeaf(b, e, g);
         }
+      } finally {
+        for (const g of gs) if (g) b.release(g);
       }
     }
   } finally {

@@ -14,6 +14,7 @@ export { Dispatcher, type KernelSource, type StorageAccess, type BufferRange, ty
 export {
   Tensor,
   ShapeError,
+  releaseOnThrow,
   stridesOf,
   sizeOf,
   formatShape,

@@ -29,6 +29,8 @@ export function sizeClass(bytes: number): number {
 export interface PoolStats {
   /** Bytes held by live tensors (acquired, not released). */
   liveBytes: number;
+  /** Buffers held by live tensors (acquired, not released). */
+  liveBuffers: number;
   /** Bytes in buffers waiting for reuse. */
   pooledBytes: number;
   /** Number of GPU buffers ever created by the pool (grows only on a pool miss). */
@@ -43,11 +45,14 @@ export class BufferPool {
   private free = new Map<number, PooledBuffer[]>();
   private released: PooledBuffer[] = [];
   private nextId = 1;
-  private stats: PoolStats = { liveBytes: 0, pooledBytes: 0, created: 0, hits: 0, misses: 0 };
+  private stats: PoolStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, created: 0, hits: 0, misses: 0 };
   private maxBufferSize: number;
+  /** The device's maxStorageBufferBindingSize: the most bytes one kernel binding can hold. */
+  readonly maxBindingBytes: number;
 
   constructor(private readonly device: GPUDevice) {
     this.maxBufferSize = device.limits.maxBufferSize;
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
   }
 
   /**
@@ -78,6 +83,7 @@ export class BufferPool {
       buf = { id: this.nextId++, buffer: this.device.createBuffer({ size: cls, usage: STORAGE_USAGE }), bytes: cls };
     }
     this.stats.liveBytes += cls;
+    this.stats.liveBuffers++;
     return buf;
   }
 
@@ -90,6 +96,7 @@ export class BufferPool {
   /** Returns a buffer; it becomes reusable for uploads after the next submit. */
   release(buf: PooledBuffer): void {
     this.stats.liveBytes -= buf.bytes;
+    this.stats.liveBuffers--;
     this.stats.pooledBytes += buf.bytes;
     this.released.push(buf);
   }

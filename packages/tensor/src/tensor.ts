@@ -58,6 +58,27 @@ function dtypeOfArray(a: AnyTypedArray | ArrayLike<number>): DType {
   return 'f32';
 }
 
+const INT_RANGE: Record<'i32' | 'u32', [number, number]> = { i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1] };
+
+/**
+ * `data` as the typed array of `dtype`. Converting to i32 or u32 refuses values the integer
+ * type cannot hold exactly (fractions, NaN, out of range) instead of truncating them silently.
+ */
+function typedOf(op: string, data: AnyTypedArray | ArrayLike<number>, dtype: DType): AnyTypedArray {
+  const Ctor = ARRAY_OF[dtype];
+  if (data instanceof Ctor) return data as AnyTypedArray;
+  if (dtype !== 'f32') {
+    const [lo, hi] = INT_RANGE[dtype];
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (!Number.isInteger(v) || v < lo || v > hi) {
+        throw new ShapeError(`${op}: element ${i} is ${v}, which a ${dtype} tensor cannot hold (integers in [${lo}, ${hi}]); round or check the data first.`);
+      }
+    }
+  }
+  return Ctor.from(data as ArrayLike<number>);
+}
+
 class Storage {
   refs = 1;
   constructor(
@@ -67,6 +88,40 @@ class Storage {
   release(): void {
     if (--this.refs === 0 && !this.rt.isDestroyed) this.rt.pool.release(this.buf);
   }
+}
+
+// ---- ops that throw ----
+// An op that throws after taking buffers from the pool (a dispatch over a device limit, a
+// second output too large) returns nothing, so no caller could release what it made. While an
+// op wrapped by releaseOnThrow runs, the tensors created are noted, and disposed if it throws.
+
+/** Tensors created since the outermost running op began (cleared when it ends). */
+const madeInOp: Tensor[] = [];
+let opDepth = 0;
+
+/**
+ * Wraps an op (a kernel launcher, an autograd forward or backward) so that when it throws,
+ * every tensor created during the call is disposed: its outputs, its scratch tensors and the
+ * views it made of its inputs (which only drop their reference). What it returns is untouched.
+ * Calls nest; nothing is allocated per call.
+ */
+export function releaseOnThrow<F extends (...args: never[]) => unknown>(op: F): F {
+  const call = op as unknown as (...args: unknown[]) => unknown;
+  const wrapped = function (this: unknown): unknown {
+    const mark = madeInOp.length;
+    opDepth++;
+    try {
+      return call.apply(this, arguments as unknown as unknown[]);
+    } catch (e) {
+      for (let i = mark; i < madeInOp.length; i++) madeInOp[i].dispose();
+      madeInOp.length = mark;
+      throw e;
+    } finally {
+      if (--opDepth === 0) madeInOp.length = 0;
+    }
+  };
+  Object.defineProperty(wrapped, 'name', { value: op.name });
+  return wrapped as unknown as F;
 }
 
 /** Records where tensors are created when WGTORCH_TRACE_TENSORS=1 (costs a stack trace each). */
@@ -89,17 +144,33 @@ export class Tensor<D extends DType = DType> {
     this.storage = storage;
     this.label = label;
     this.origin = TRACE ? new Error().stack?.split('\n').slice(3, 6).join('\n') : undefined;
+    if (opDepth > 0) madeInOp.push(this);
   }
 
-  /** An uninitialized tensor, for kernels to write their output into. */
+  /**
+   * An uninitialized tensor, for kernels to write their output into. A kernel binds its output
+   * whole, so one over the device's binding limit is refused here, before a buffer is taken.
+   */
   static empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D, label = 'empty'): Tensor<D> {
     const rt = runtime();
-    const n = sizeOf(shape, label);
-    const buf = rt.pool.acquire(Math.max(4, n * 4));
+    const bytes = sizeOf(shape, label) * 4;
+    if (bytes > rt.pool.maxBindingBytes) {
+      throw new ShapeError(
+        `${label}: an output of ${formatShape(shape)} takes ${bytes} bytes, over the device's maxStorageBufferBindingSize of ` +
+          `${rt.pool.maxBindingBytes} bytes (the most one kernel binding holds); use a smaller batch or split the tensor.`,
+      );
+    }
+    return Tensor.allocate(shape, dtype, label);
+  }
+
+  /** An uninitialized tensor of any size the device allows (for copies and uploads, not kernel outputs). */
+  private static allocate<D extends DType>(shape: readonly number[], dtype: D, label: string): Tensor<D> {
+    const rt = runtime();
+    const buf = rt.pool.acquire(Math.max(4, sizeOf(shape, label) * 4));
     return new Tensor(shape, dtype, new Storage(rt, buf), label);
   }
 
-  /** A tensor holding a copy of `data` (dtype from the array type unless given). */
+  /** A tensor holding a copy of `data` (dtype from the array type unless given; i32 and u32 take exact integers only). */
   static fromArray<D extends DType = 'f32'>(data: AnyTypedArray | ArrayLike<number>, shape?: readonly number[], dtype?: D): Tensor<D> {
     const dt = (dtype ?? dtypeOfArray(data)) as D;
     const shp = shape ?? [data.length];
@@ -109,8 +180,7 @@ export class Tensor<D extends DType = DType> {
         `Tensor.fromArray: data has ${data.length} elements but shape ${formatShape(shp)} needs ${n}; pass a matching shape.`,
       );
     }
-    const Ctor = ARRAY_OF[dt];
-    const typed = data instanceof Ctor ? (data as AnyTypedArray) : Ctor.from(data as ArrayLike<number>);
+    const typed = typedOf('Tensor.fromArray', data, dt);
     const rt = runtime();
     // An upload may only overwrite a buffer whose last use is submitted: submit pending work
     // rather than grow the pool when only such a buffer is waiting.
@@ -122,7 +192,7 @@ export class Tensor<D extends DType = DType> {
   }
 
   static zeros<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
-    const t = Tensor.empty(shape, dtype, 'zeros');
+    const t = Tensor.allocate(shape, dtype, 'zeros');
     if (t.size > 0) runtime().dispatcher.clear(t.buffer, 0, t.storage!.buf.bytes);
     return t;
   }
@@ -210,7 +280,7 @@ export class Tensor<D extends DType = DType> {
   /** A new tensor with a copy of the data (a GPU copy, no readback). */
   clone(): Tensor<D> {
     const st = this.live('Tensor.clone');
-    const out = Tensor.empty(this.shape, this.dtype, 'clone');
+    const out = Tensor.allocate(this.shape, this.dtype, 'clone');
     if (this.size > 0) st.rt.dispatcher.copy(st.buf.buffer, 0, out.buffer, 0, this.size * 4);
     return out;
   }
@@ -221,8 +291,7 @@ export class Tensor<D extends DType = DType> {
     if (data.length !== this.size) {
       throw new ShapeError(`Tensor.write: got ${data.length} elements for tensor ${formatShape(this.shape)} (${this.size}).`);
     }
-    const Ctor = ARRAY_OF[this.dtype];
-    const typed = data instanceof Ctor ? (data as AnyTypedArray) : Ctor.from(data as ArrayLike<number>);
+    const typed = typedOf('Tensor.write', data, this.dtype);
     // queue.writeBuffer runs before commands still being recorded: submit those first.
     st.rt.dispatcher.flush();
     if (this.size > 0) st.rt.device.queue.writeBuffer(st.buf.buffer, 0, typed.buffer, typed.byteOffset, this.size * 4);

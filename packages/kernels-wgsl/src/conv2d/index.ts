@@ -1,6 +1,11 @@
 // conv2d: forward, input gradient and weight gradient (NCHW, OIHW, no bias), with float64 references.
 import './bench.js'; // registers the benchmark cases
-export { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv2d.js';
+import { releaseOnThrow } from '@wgtorch/tensor';
+import * as launchers from './conv2d.js';
+// Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
+export const conv2dForward = releaseOnThrow(launchers.conv2dForward);
+export const conv2dInputGrad = releaseOnThrow(launchers.conv2dInputGrad);
+export const conv2dWeightGrad = releaseOnThrow(launchers.conv2dWeightGrad);
 export { conv2dOutputShape, type Conv2dOptions } from './geometry.js';
 export { conv2dForwardRef, conv2dInputGradRef, conv2dWeightGradRef } from './reference.js';
 export { setConv2dVariant, conv2dVariant, availableVariants, setConv2dKernelConfig, type Conv2dVariant, type KernelConfig } from './variants.js';

@@ -1,5 +1,9 @@
 // Public API: matmul with optional transposes, plain and batched.
 import './bench.js';
+import { releaseOnThrow } from '@wgtorch/tensor';
+import * as launchers from './matmul.js';
 
-export { matmul, matmulShape, type MatmulOptions } from './matmul.js';
+export { matmulShape, type MatmulOptions } from './matmul.js';
+// Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
+export const matmul = releaseOnThrow(launchers.matmul);
 export { matmulRef } from './reference.js';
