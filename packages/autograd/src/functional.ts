@@ -3,6 +3,7 @@
 // below are the public API (PyTorch's torch.* / torch.nn.functional.* in camelCase).
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
+import { classLabels } from '@wgtorch/kernels-wgsl';
 import type { Backend, Conv2dOptions, Pool2dOptions, Raw, UnaryOp } from './backend.js';
 import { apply, isGradEnabled, tidy, Tensor, type OpDef } from './tensor.js';
 
@@ -477,12 +478,14 @@ export function batchNorm2d(
   // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
   const parts: Tensor[] = [];
   const t = (v: Tensor) => (parts.push(v), v);
-  const invStd = t(apply(ops.unary, [t(add(runningVar, attrs.eps))], { op: 'rsqrt' }));
-  const s = t(mul(weight, invStd));
-  const shift = t(sub(bias, t(mul(runningMean, s))));
-  const y = add(t(mul(x, t(reshape(s, [1, C, 1, 1])))), t(reshape(shift, [1, C, 1, 1])));
-  for (const p of parts) p.dispose();
-  return y;
+  try {
+    const invStd = t(apply(ops.unary, [t(add(runningVar, attrs.eps))], { op: 'rsqrt' }));
+    const s = t(mul(weight, invStd));
+    const shift = t(sub(bias, t(mul(runningMean, s))));
+    return add(t(mul(x, t(reshape(s, [1, C, 1, 1])))), t(reshape(shift, [1, C, 1, 1])));
+  } finally {
+    for (const p of parts) p.dispose();
+  }
 }
 
 /**
@@ -570,12 +573,15 @@ export interface CrossEntropyOptions {
 }
 
 /**
- * Mean softmax cross-entropy of logits [N, classes] against integer labels [N] (an Int32Array,
- * or an i32 device tensor on the gpu backend). Returns a one-element tensor [1].
+ * Mean softmax cross-entropy of logits [N, classes] against class labels [N]. Returns a
+ * one-element tensor [1]. Labels from the CPU (an array, Int32Array or Float32Array) are
+ * checked here: each must be an integer in [0, classes), else the error names the label and
+ * its index. An i32 device tensor (gpu backend) is not checked, since that would need a
+ * readback every step: a label out of range there gives a NaN loss.
  */
-export function crossEntropy(logits: Tensor, labels: Int32Array | DeviceTensor | readonly number[], options: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits: Tensor, labels: DeviceTensor | ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
   if (logits.ndim !== 2) throw new Error(`crossEntropy: logits must be [N, classes], got ${formatShape(logits.shape)}.`);
-  const l = labels instanceof DeviceTensor || labels instanceof Int32Array ? labels : Int32Array.from(labels);
+  const l = labels instanceof DeviceTensor ? labels : classLabels('crossEntropy', labels, logits.shape[1]);
   const n = l instanceof DeviceTensor ? l.size : l.length;
   if (n !== logits.shape[0]) throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
   return apply(ops.crossEntropy, [logits], { labels: l, labelSmoothing: options.labelSmoothing ?? 0 });

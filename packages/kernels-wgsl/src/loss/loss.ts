@@ -23,7 +23,8 @@ export interface CrossEntropyResult {
 }
 
 // One workgroup: each invocation takes rows t, t + WG, ...; the loss is tree-summed.
-// A label outside [0, C) makes the loss NaN (there is no readback to report it from).
+// A label outside [0, C) makes the loss NaN (there is no readback to report it from); labels
+// that come from the CPU are checked before upload (classLabels).
 const xentKernel = kernel(
   'loss.softmaxCrossEntropy',
   ['read', 'read', 'read_write', 'read_write'],
@@ -83,6 +84,11 @@ function checkLogits(kernel: string, logits: Tensor, labels?: Tensor): [number, 
   return [N, C];
 }
 
+/**
+ * Mean softmax cross-entropy of logits [N, C] against i32 labels [N] and its gradient. The
+ * labels are on the GPU and not checked: one outside [0, C) gives a NaN loss. Upload labels
+ * with Tensor.fromArray(classLabels(...), [N], 'i32') to check them first.
+ */
 export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): CrossEntropyResult {
   const [N, C] = checkLogits('softmaxCrossEntropy', logits, labels);
   const s = opts.labelSmoothing ?? 0;

@@ -2,6 +2,7 @@
 
 import type { F64 } from '../common/f64.js';
 import type { CrossEntropyOptions } from './loss.js';
+import { classLabels } from './labels.js';
 
 function rowsOf(x: F64): [number, number] {
   const C = x.shape[x.shape.length - 1];
@@ -51,6 +52,7 @@ export function logSoftmaxBackwardRef(dy: F64, y: F64): F64 {
 
 export function softmaxCrossEntropyRef(logits: F64, labels: F64, opts: CrossEntropyOptions = {}): { loss: F64; dlogits: F64 } {
   const [N, C] = logits.shape;
+  classLabels('softmaxCrossEntropyRef', labels.data, C);
   const s = opts.labelSmoothing ?? 0;
   const logp = logSoftmaxRef(logits);
   let loss = 0;
