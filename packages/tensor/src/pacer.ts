@@ -18,6 +18,7 @@ interface InFlight {
   done?: Promise<void>;
 }
 
+/** How a {@link SubmitPacer} paces submits. */
 export interface PacerOptions {
   /** Fraction of the expected duration slept before asking Dawn (default 0.9). */
   sleepFraction?: number;
@@ -29,10 +30,16 @@ export interface PacerOptions {
   depth?: number;
 }
 
+/**
+ * Bounds the submits in flight and waits for them without spinning: it learns how long a
+ * submit takes, sleeps (a timer) for most of that, then asks the device. A training loop calls
+ * `throttle()` before recording a step and `submit()` after it; `wait()` before reading results.
+ */
 export class SubmitPacer {
   private readonly inFlight: InFlight[] = [];
   private expectedMs = 0;
   private readonly sleepFraction: number;
+  /** Submits allowed in flight before throttle() waits. */
   readonly depth: number;
 
   constructor(
