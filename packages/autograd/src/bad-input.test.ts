@@ -5,7 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor as DeviceTensor } from '@wgtorch/tensor';
 import * as F from './functional.js';
-import { tensor, type BackendName } from './tensor.js';
+import { tensor } from './tensor.js';
+import type { BackendName } from './backend.js';
 
 beforeAll(async () => {
   await getRuntime();
