@@ -116,6 +116,20 @@ describe('SGD', () => {
     const resumed = await run(2, pC, optC);
     resumed.forEach((v, i) => expect(v).toBeCloseTo(full[i], 6));
   });
+
+  it('refuses momentum buffers of another shape (even with as many values), changing nothing', async () => {
+    const p = param([1, 2, 3, 4, 5, 6], [2, 3]);
+    const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    const buf = (shape: number[], n = 6) => ({ groups: opt.paramGroups.map(({ params: _p, ...g }) => ({ ...g, lr: 7 })), momentumBuffers: new Map([['0', { shape, data: new Float32Array(n) }]]) });
+    expect(() => opt.loadStateDict(buf([3, 2]))).toThrow(/momentum buffer 0 has shape \[3, 2\] \(6 values\), parameter 0 has \[2, 3\]/);
+    expect(() => opt.loadStateDict(buf([2, 3], 5))).toThrow(/momentum buffer 0 has shape \[2, 3\] \(5 values\)/);
+    expect(() => opt.loadStateDict({ ...buf([2, 3]), momentumBuffers: new Map([['1', { shape: [2, 3], data: new Float32Array(6) }]]) })).toThrow(/no parameter 1 \(it has 1\)/);
+    expect(opt.paramGroups[0].lr).toBe(0.1);
+    expect(opt.momentumBuffer(p)).toBeUndefined();
+    opt.loadStateDict(buf([2, 3]));
+    expect(opt.paramGroups[0].lr).toBe(7);
+    expect(opt.momentumBuffer(p)).toBeDefined();
+  });
 });
 
 describe('LR schedules', () => {

@@ -140,10 +140,15 @@ export class SGD {
       throw new Error(`SGD.loadStateDict: the state has ${state.groups.length} parameter groups, this optimizer ${this.paramGroups.length}.`);
     }
     const all = this.paramGroups.flatMap((g) => g.params);
+    // Everything is checked before anything changes: a bad state leaves the optimizer as it was.
     for (const [k, v] of state.momentumBuffers) {
       const p = all[Number(k)];
-      if (!p || p.size !== v.data.length) {
-        throw new Error(`SGD.loadStateDict: momentum buffer ${k} [${v.shape.join(', ')}] does not match ${p ? `parameter [${p.shape.join(', ')}]` : 'any parameter'}.`);
+      const sameShape = p !== undefined && v.shape.length === p.shape.length && v.shape.every((d, i) => d === p.shape[i]);
+      if (!p || !sameShape || v.data.length !== p.size) {
+        throw new Error(
+          `SGD.loadStateDict: momentum buffer ${k} has shape [${v.shape.join(', ')}] (${v.data.length} values), ` +
+            `${p ? `parameter ${k} has [${p.shape.join(', ')}]` : `this optimizer has no parameter ${k} (it has ${all.length})`}; the state is not from this optimizer's parameters.`,
+        );
       }
     }
     state.groups.forEach((s, i) => Object.assign(this.paramGroups[i], s));
