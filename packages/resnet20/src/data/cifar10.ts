@@ -20,6 +20,7 @@ export const RECORDS_PER_FILE = 10000;
 export const FILE_BYTES = RECORD_BYTES * RECORDS_PER_FILE; // 30730000
 
 export const CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
+export const NUM_CLASSES: number = CLASS_NAMES.length;
 
 /** Per-channel mean and std of the training set, pixels / 255 (as torchvision recipes use). */
 export const CIFAR10_MEAN: readonly [number, number, number] = [0.4914, 0.4822, 0.4465];
@@ -224,8 +225,8 @@ export function readCifarFiles(dir: string, names: readonly string[]): CifarSpli
     for (let r = 0; r < RECORDS_PER_FILE; r++, i++) {
       const o = r * RECORD_BYTES;
       const label = bytes[o];
-      if (label > 9) {
-        throw new CifarDataError(`CIFAR-10: ${path} record ${r} has label ${label}, expected 0..9; the file is corrupt. ${FIX_HINT}`, path);
+      if (label >= NUM_CLASSES) {
+        throw new CifarDataError(`CIFAR-10: ${path} record ${r} has label ${label}, expected 0..${NUM_CLASSES - 1} (${NUM_CLASSES} classes); the file is corrupt. ${FIX_HINT}`, path);
       }
       labels[i] = label;
       images.set(bytes.subarray(o + 1, o + RECORD_BYTES), i * IMAGE_BYTES);

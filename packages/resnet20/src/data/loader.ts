@@ -6,7 +6,7 @@
 // batches an uninterrupted run would have seen.
 
 import { Rng } from '@wgtorch/tensor';
-import { IMAGE_BYTES, type CifarSplit } from './cifar10.js';
+import { IMAGE_BYTES, NUM_CLASSES, type CifarSplit } from './cifar10.js';
 
 const ORDER_STREAM = 0x4f524452; // 'ORDR'
 const AUGMENT_STREAM = 0x41554721; // 'AUG!'
@@ -140,6 +140,19 @@ function makeBatch(split: CifarSplit, epoch: number, step: number, indices: Uint
   return { epoch, step, size: indices.length, indices, images, packed, labels, crops };
 }
 
+/**
+ * Throws naming the first label that is not a class index (an integer in 0..classes-1). Run
+ * once per split on the CPU: a bad label on the GPU gives a NaN loss, not an error.
+ */
+export function checkLabels(labels: ArrayLike<number>, what: string, classes = NUM_CLASSES): void {
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (!(Number.isInteger(l) && l >= 0 && l < classes)) {
+      throw new RangeError(`${what}: label ${l} at index ${i} is not a class index; there are ${classes} classes (labels 0..${classes - 1}).`);
+    }
+  }
+}
+
 function checkBatchSize(b: number): void {
   if (!Number.isInteger(b) || b < 1) throw new RangeError(`batch size must be a positive integer, got ${b}.`);
 }
@@ -169,6 +182,7 @@ export class TrainLoader {
     if (opts.batchSize > split.n) {
       throw new RangeError(`TrainLoader: batch size ${opts.batchSize} exceeds the ${split.n} training images.`);
     }
+    checkLabels(split.labels, 'TrainLoader');
     this.batchSize = opts.batchSize;
     this.seed = opts.seed;
     this.steps = stepsPerEpoch(split.n, opts.batchSize, true);
@@ -203,6 +217,7 @@ export class TrainLoader {
 /** Evaluation batches in the split's order, the last partial batch kept, no augmentation. */
 export function* testBatches(split: CifarSplit, batchSize: number): Generator<Batch> {
   checkBatchSize(batchSize);
+  checkLabels(split.labels, 'testBatches');
   const steps = stepsPerEpoch(split.n, batchSize, false);
   for (let s = 0; s < steps; s++) {
     const start = s * batchSize;
