@@ -5,14 +5,20 @@
 //   export    weights of a checkpoint as safetensors with PyTorch's state_dict names
 //   summary   the model, like PyTorch's print(model)
 
+import { parseArgs } from 'node:util';
 import { describeAdapter, getRuntime } from '@wgtorch/tensor';
 
 const USAGE = `usage: pnpm resnet20 <command> [options]
   train [--help]                      train ResNet20 on CIFAR-10 (same as pnpm train)
   golden FILE                         check against a PyTorch fixture (e.g. ../shared/fixtures/resnet20-golden-s0.safetensors)
-  eval --checkpoint F [--data-dir D]  test accuracy, per-class accuracy, confusion matrix
+  eval --checkpoint F [--data-dir D] [--test-subset N]
+                                      test accuracy, per-class accuracy, confusion matrix of a
+                                      checkpoint or of a weights-only file (what export writes)
   export --checkpoint F --out F       weights as safetensors with PyTorch state_dict names
   summary [--shortcut A|B]            print the model and its parameter counts`;
+
+/** Errors raised for bad options, data or files (by name, so this file imports none of their modules). */
+const USER_ERRORS = new Set(['TrainError', 'CifarDataError', 'SafetensorsError', 'StateDictError', 'FileWriteError']);
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -42,9 +48,15 @@ async function main(argv: string[]): Promise<number> {
       return exportMain(rest);
     }
     case 'summary': {
+      const { values } = parseArgs({ args: rest, options: { shortcut: { type: 'string', default: 'B' } }, strict: true });
+      const shortcut = values.shortcut!.toUpperCase();
+      if (shortcut !== 'A' && shortcut !== 'B') {
+        console.error(`summary: --shortcut '${values.shortcut}' is not A or B.`);
+        return 2;
+      }
       await getRuntime();
       const { ResNet20, summary } = await import('./model.js');
-      const m = new ResNet20({ shortcut: rest.includes('A') ? 'A' : 'B' });
+      const m = new ResNet20({ shortcut });
       console.log(summary(m));
       return 0;
     }
@@ -61,7 +73,10 @@ main(process.argv.slice(2)).then(
     process.exit(code);
   },
   (err: Error) => {
-    console.error(err.stack ?? err.message);
+    // Errors about the user's input or files say what to do: their message is enough.
+    // Anything else is a bug, and its stack helps.
+    const userError = USER_ERRORS.has(err.name) || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
+    console.error(userError ? `error: ${err.message}` : (err.stack ?? err.message));
     process.exit(1);
   },
 );

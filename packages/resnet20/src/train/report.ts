@@ -1,8 +1,6 @@
-// What the trainer prints and appends: one table row per epoch (like the seed's: Epoch, Train
+// What the trainer prints and records: one table row per epoch (like the seed's: Epoch, Train
 // Loss, Test Loss, Accuracy, plus LR, images/s and elapsed time), metrics.jsonl, and the final
 // comparison with the seed and the paper.
-
-import { appendFileSync } from 'node:fs';
 
 export interface EpochMetrics {
   epoch: number;
@@ -30,8 +28,9 @@ export function tableRow(m: EpochMetrics): string {
   return `${String(m.epoch).padStart(5)} | ${m.trainLoss.toFixed(4).padStart(10)} | ${(m.trainAcc * 100).toFixed(2).padStart(8)}% | ${m.testLoss.toFixed(4).padStart(9)} | ${(m.testAcc * 100).toFixed(2).padStart(7)}% | ${m.lr.toExponential(2).padStart(8)} | ${m.imagesPerSec.toFixed(1).padStart(7)} | ${formatDuration(m.elapsedSec).padStart(8)}`;
 }
 
-export function appendMetrics(path: string, m: EpochMetrics): void {
-  appendFileSync(path, JSON.stringify(m) + '\n');
+/** metrics.jsonl: one JSON line per epoch. */
+export function metricsJsonl(history: readonly EpochMetrics[]): string {
+  return history.map((m) => JSON.stringify(m) + '\n').join('');
 }
 
 export function formatDuration(sec: number): string {

@@ -7,7 +7,8 @@
 // augmentation, schedule position) is a function of (seed, epoch, step), so a run resumed from
 // a checkpoint prints the same numbers as one that was never interrupted.
 
-import { mkdirSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describeAdapter, getRuntime, SubmitPacer, Tensor as DeviceTensor, writeFileAtomic } from '@wgtorch/tensor';
 import { accumulate, accuracyCount, autotuneConv2dVariant, describeConv2dAutotune } from '@wgtorch/kernels-wgsl';
@@ -27,27 +28,14 @@ import {
 import { ResNet20 } from '../model.js';
 import { loadCifar10, TrainLoader, testBatches, uploadBatch, type CifarSplit, subsetSplit } from '../data/index.js';
 import { ProgressBar } from '../util/progress.js';
-import { parseTrainArgs, TRAIN_HELP, type TrainConfig } from './config.js';
-import { loadCheckpoint, saveCheckpoint, type NamedArrays } from './checkpoint.js';
+import { parseTrainArgs, TRAIN_HELP, TrainError, type TrainConfig } from './config.js';
+import { saveCheckpoint, type Checkpoint, type NamedArrays } from './checkpoint.js';
 import { trainStep } from './step.js';
-import { appendMetrics, finalSummary, tableHeader, tableRow, type EpochMetrics } from './report.js';
+import { finalSummary, metricsJsonl, tableHeader, tableRow, type EpochMetrics } from './report.js';
 import { curvesSvg } from './plot.js';
+import { CHECKPOINT_FILE, describePosition, planResume, prepareNewRunDir, type Resumption, type TrainerState } from './run-dir.js';
 
-/** What a checkpoint's metadata holds besides weights and momentum. */
-export interface TrainerState {
-  version: 1;
-  config: TrainConfig;
-  /** The next step to run: epoch and step within it. */
-  epoch: number;
-  step: number;
-  globalStep: number;
-  elapsedSec: number;
-  history: EpochMetrics[];
-  /** Sums over the part of the current epoch already trained. */
-  partial: { lossSum: number; correct: number; images: number; trainSec: number };
-}
-
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export { CHECKPOINT_FILE, type TrainerState } from './run-dir.js';
 
 /** Parameters that get weight decay: conv and linear weights (not BN parameters, not biases). */
 export function decayGroups(model: ResNet20, decayAll: boolean): { decay: Parameter[]; noDecay: Parameter[] } {
@@ -73,6 +61,13 @@ export function makeSchedule(cfg: TrainConfig, opt: SGD, totalSteps: number): LR
   }
 }
 
+
+/** The lr a run's schedule ends at and holds after its last step (the same for any number of steps). */
+export function finalLr(cfg: TrainConfig): number {
+  const steps = 1000;
+  return makeSchedule(cfg, new SGD([], { lr: cfg.lr }), steps).lrAt(steps, cfg.lr);
+}
+
 interface Run {
   cfg: TrainConfig;
   model: ResNet20;
@@ -91,27 +86,53 @@ async function checkpointArrays(run: Run): Promise<{ model: NamedArrays; optimiz
   return { model, optimizer };
 }
 
-async function save(run: Run, path: string, state: TrainerState): Promise<void> {
-  const arrays = await checkpointArrays(run);
-  saveCheckpoint(path, { ...arrays, state });
+/** The first value that is NaN or infinite, as "<tensor> holds <value>". */
+function firstNonFinite(...groups: NamedArrays[]): string | undefined {
+  for (const g of groups) {
+    for (const [k, v] of Object.entries(g)) {
+      const bad = v.data.find((x) => !Number.isFinite(x));
+      if (bad !== undefined) return `${k} holds ${bad}`;
+    }
+  }
+  return undefined;
 }
 
-function restore(run: Run, path: string): TrainerState {
-  const ck = loadCheckpoint<TrainerState & { scheduler: { step: number } }>(path);
-  run.model.loadStateDict(ck.model);
-  const all = run.opt.paramGroups.flatMap((g) => g.params);
-  const index = new Map<string, number>();
-  all.forEach((p, i) => index.set(run.names.get(p)!, i));
-  const momentumBuffers = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, v] of Object.entries(ck.optimizer)) {
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Loads weights, momentum buffers and the schedule position. Every check comes first: a
+ * checkpoint that lacks a momentum buffer, or holds one of another shape, is refused.
+ */
+function restore(run: Run, ck: Checkpoint<TrainerState>, path: string): void {
+  const damaged = 'the checkpoint is damaged or was not written by this trainer for this model.';
+  const params = run.opt.paramGroups.flatMap((g) => g.params);
+  const index = new Map(params.map((p, i) => [run.names.get(p)!, i]));
+  for (const k of Object.keys(ck.optimizer)) {
     const name = k.replace(/^momentum\./, '');
-    const i = index.get(name);
-    if (i === undefined) throw new Error(`${path}: momentum for unknown parameter '${name}'.`);
+    if (!index.has(name)) throw new TrainError(`${path}: momentum buffer for unknown parameter '${name}'; ${damaged}`);
+  }
+  // Every parameter has a momentum buffer once one step with momentum has run.
+  const expected = run.cfg.momentum !== 0 && ck.state.globalStep > 0;
+  const momentumBuffers = new Map<string, { shape: number[]; data: Float32Array }>();
+  params.forEach((p, i) => {
+    const name = run.names.get(p)!;
+    const v = ck.optimizer[`momentum.${name}`];
+    if (!v) {
+      if (expected) throw new TrainError(`${path}: the momentum buffer of '${name}' [${p.shape.join(', ')}] is missing (the run uses momentum ${run.cfg.momentum} and has trained ${ck.state.globalStep} step${ck.state.globalStep === 1 ? '' : 's'}); ${damaged}`);
+      return;
+    }
+    if (!sameShape(v.shape, p.shape)) {
+      throw new TrainError(`${path}: the momentum buffer of '${name}' has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]; ${damaged}`);
+    }
     momentumBuffers.set(String(i), { shape: [...v.shape], data: v.data });
+  });
+  try {
+    run.model.loadStateDict(ck.model);
+  } catch (e) {
+    throw new TrainError(`${path}: ${(e as Error).message}`, { cause: e });
   }
   run.opt.loadStateDict({ groups: run.opt.paramGroups.map(({ params: _p, ...g }) => g), momentumBuffers });
   run.sched.loadStateDict({ step: ck.state.globalStep });
-  return ck.state;
 }
 
 /** Test loss and accuracy (eval mode, no grad), one readback at the end. */
@@ -138,45 +159,80 @@ export async function evaluate(model: ResNet20, split: CifarSplit, batchSize = 2
   return { loss: l / split.n, acc: c / split.n };
 }
 
-function latestRunDir(): string | undefined {
-  if (!existsSync('runs')) return undefined;
-  const dirs = readdirSync('runs')
-    .map((d) => join('runs', d))
-    .filter((d) => existsSync(join(d, CHECKPOINT_FILE)))
-    .sort((a, b) => statSync(join(b, CHECKPOINT_FILE)).mtimeMs - statSync(join(a, CHECKPOINT_FILE)).mtimeMs);
-  return dirs[0];
+/** What the run folder holds, for messages after a failure. */
+function onDisk(ckptPath: string, saved: TrainerState | undefined): string {
+  return saved ? `${ckptPath} holds the run at ${describePosition(saved)}` : `no checkpoint was saved (${ckptPath} does not exist)`;
 }
 
+/**
+ * Writes one file of the run folder. Any failure (a full disk, a folder in the way) ends the
+ * run with an error naming the file and the system's message, and saying what is on disk.
+ */
+function writeRunFile(path: string, write: () => void, ckptPath: string, saved: TrainerState | undefined): void {
+  try {
+    write();
+  } catch (e) {
+    const dir = join(path, '..');
+    const next = saved
+      ? `${path === ckptPath ? 'The previous checkpoint is untouched' : 'The checkpoint is saved'}: ${onDisk(ckptPath, saved)}. Once the cause is fixed, continue with: pnpm train --resume --run-dir ${dir}`
+      : `No checkpoint was saved. Once the cause is fixed, start again (with --overwrite to reuse ${dir}).`;
+    const msg = (e as Error).message;
+    throw new TrainError(`${msg.includes(path) ? msg : `cannot write ${path}: ${msg}`}\n${next}`, { cause: e });
+  }
+}
+
+/** metrics.jsonl, curves.svg and best.json, all from the history (so they always agree with the checkpoint). */
+function writeRecords(dir: string, history: EpochMetrics[], ckptPath: string, saved: TrainerState | undefined): void {
+  if (!history.length) return;
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeRunFile(path, () => writeFileAtomic(path, text), ckptPath, saved);
+  };
+  write('metrics.jsonl', metricsJsonl(history));
+  write('curves.svg', curvesSvg(history));
+  const best = history.reduce((a, b) => (b.testAcc > a.testAcc ? b : a));
+  write('best.json', JSON.stringify(best, null, 2) + '\n');
+}
+
+/**
+ * `pnpm train`. Returns the exit code: 0 when the run finished or stopped at its step limit or
+ * time budget (with a checkpoint), 128 + the signal's number after SIGINT or SIGTERM (with a
+ * checkpoint), 3 when the loss or the weights became NaN or infinite (nothing saved after that).
+ * Throws TrainError for refused options and failed writes.
+ */
 export async function trainMain(argv: string[]): Promise<number> {
-  const parsed = parseTrainArgs(argv);
-  if (parsed === 'help') {
+  const args = parseTrainArgs(argv);
+  if (args === 'help') {
     console.log(TRAIN_HELP);
     return 0;
   }
-  let cfg = parsed;
-  if (cfg.resume && !argv.includes('--run-dir')) {
-    const latest = latestRunDir();
-    if (!latest) throw new Error('--resume: no run with a checkpoint under runs/; pass --run-dir DIR.');
-    cfg = { ...cfg, runDir: latest };
-  }
-  const ckptPath = join(cfg.runDir, CHECKPOINT_FILE);
-  let resumeState: TrainerState | undefined;
-  if (cfg.resume) {
-    // The run's own configuration wins, except what may change between sessions.
-    resumeState = loadCheckpoint<TrainerState>(ckptPath).state;
-    cfg = {
-      ...resumeState.config,
-      resume: true,
-      runDir: cfg.runDir,
-      timeBudget: cfg.timeBudget,
-      stopAfterSteps: cfg.stopAfterSteps,
-      dataDir: cfg.dataDir ?? resumeState.config.dataDir,
-      quiet: cfg.quiet,
-      logEvery: cfg.logEvery,
-    };
-  }
-  const rt = await getRuntime();
   const log = (s: string) => console.log(s);
+  let cfg = args.config;
+  let resumption: Resumption | undefined;
+  if (cfg.resume) {
+    const plan = planResume(args);
+    if ('finished' in plan) {
+      log(plan.finished);
+      return 0;
+    }
+    ({ cfg } = plan);
+    resumption = plan;
+  } else {
+    prepareNewRunDir(cfg);
+  }
+  if (cfg.epochs > cfg.scheduleEpochs) {
+    const lr = finalLr(cfg);
+    const past = `--epochs ${cfg.epochs} runs past the ${cfg.schedule} schedule, which ends with epoch ${cfg.scheduleEpochs} at lr ${Number(lr.toPrecision(6))}`;
+    if (lr === 0) throw new TrainError(`${past}: the added epochs would not train. Add --reschedule to redefine the schedule over ${cfg.epochs} epochs.`);
+    const added = cfg.epochs === cfg.scheduleEpochs + 1 ? `epoch ${cfg.epochs} keeps` : `epochs ${cfg.scheduleEpochs + 1}-${cfg.epochs} keep`;
+    resumption?.notes.push(`${past}; ${added} that lr (add --reschedule to redefine the schedule over ${cfg.epochs} epochs).`);
+  }
+  for (const n of resumption?.notes ?? []) log(`note: ${n}`);
+  const ckptPath = join(cfg.runDir, CHECKPOINT_FILE);
+  /** The state the checkpoint on disk holds; undefined while none was saved. */
+  let saved: TrainerState | undefined = resumption?.checkpoint.state;
+
+  const rt = await getRuntime();
   log(`adapter: ${describeAdapter(rt.report)}`);
   log(describeConv2dAutotune(await autotuneConv2dVariant()));
 
@@ -184,7 +240,8 @@ export async function trainMain(argv: string[]): Promise<number> {
   const testSplit = cfg.testSubset ? subsetSplit(data.test, cfg.testSubset) : data.test;
   log(`data: ${data.dir} (${data.train.n} train, ${testSplit.n} test images, verified)`);
   mkdirSync(cfg.runDir, { recursive: true });
-  writeFileSync(join(cfg.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const configPath = join(cfg.runDir, 'config.json');
+  writeRunFile(configPath, () => writeFileAtomic(configPath, JSON.stringify(cfg, null, 2) + '\n'), ckptPath, saved);
 
   const model = new ResNet20({ shortcut: cfg.shortcut, seed: cfg.seed });
   const names = new Map(model.namedParameters().map(([n, p]) => [p, n] as [Parameter, string]));
@@ -196,141 +253,169 @@ export async function trainMain(argv: string[]): Promise<number> {
     ],
     { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay },
   );
-  const loader = new TrainLoader(data.train, { batchSize: cfg.batchSize, seed: cfg.seed });
-  const steps = cfg.stepsPerEpoch ? Math.min(cfg.stepsPerEpoch, loader.steps) : loader.steps;
-  const totalSteps = cfg.epochs * steps;
-  const sched = makeSchedule(cfg, opt, totalSteps);
-  const run: Run = { cfg, model, opt, sched, names };
-  log(`model: ResNet20 (shortcut ${cfg.shortcut}), ${model.numParameters().toLocaleString('en-US')} parameters; ${cfg.epochs} epochs x ${steps} steps of ${cfg.batchSize}; ${cfg.schedule} lr peak ${cfg.lr}; run dir ${cfg.runDir}`);
-
-  let state: TrainerState = {
-    version: 1,
-    config: cfg,
-    epoch: 0,
-    step: 0,
-    globalStep: 0,
-    elapsedSec: 0,
-    history: [],
-    partial: { lossSum: 0, correct: 0, images: 0, trainSec: 0 },
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) process.exit(128 + constants.signals[sig]); // a second signal: leave now
+    signal = sig;
+    console.error(`\n${sig === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without saving)`);
   };
-  if (resumeState) {
-    state = restore(run, ckptPath);
-    log(`resumed from ${ckptPath} at epoch ${state.epoch + 1}, step ${state.step} (global step ${state.globalStep})`);
-  }
-
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130); // a second Ctrl-C: leave now
-    interrupted = true;
-    console.error('\ninterrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit without saving)');
-  };
-  process.on('SIGINT', onSigint);
-  const started = performance.now() - state.elapsedSec * 1000;
-  const elapsed = () => (performance.now() - started) / 1000;
-  const pacer = new SubmitPacer(rt);
-  let stopReason: string | undefined;
-  let sessionSteps = 0;
-
-  log(tableHeader());
   try {
-    for (let epoch = state.epoch; epoch < cfg.epochs && !stopReason; epoch++) {
+    const loader = new TrainLoader(data.train, { batchSize: cfg.batchSize, seed: cfg.seed });
+    const steps = cfg.stepsPerEpoch ? Math.min(cfg.stepsPerEpoch, loader.steps) : loader.steps;
+    const sched = makeSchedule(cfg, opt, cfg.scheduleEpochs * steps);
+    const run: Run = { cfg, model, opt, sched, names };
+    log(`model: ResNet20 (shortcut ${cfg.shortcut}), ${model.numParameters().toLocaleString('en-US')} parameters; ${cfg.epochs} epochs x ${steps} steps of ${cfg.batchSize}; ${cfg.schedule} lr peak ${cfg.lr}; run dir ${cfg.runDir}`);
+
+    let state: TrainerState = {
+      version: 1,
+      config: cfg,
+      epoch: 0,
+      step: 0,
+      globalStep: 0,
+      elapsedSec: 0,
+      history: [],
+      partial: { lossSum: 0, correct: 0, images: 0, trainSec: 0 },
+    };
+    if (resumption) {
+      restore(run, resumption.checkpoint, ckptPath);
+      state = { ...resumption.checkpoint.state, config: cfg };
+      log(`resumed from ${ckptPath} at ${describePosition(state)}`);
+      writeRecords(cfg.runDir, state.history, ckptPath, saved);
+    }
+
+    /** Writes the checkpoint, unless a weight or momentum value is NaN or infinite: then returns why not. */
+    const save = async (next: TrainerState): Promise<string | undefined> => {
+      const arrays = await checkpointArrays(run);
+      const bad = firstNonFinite(arrays.model, arrays.optimizer);
+      if (bad) return `the weights became non-finite (${bad}) by ${describePosition(next)}`;
+      writeRunFile(ckptPath, () => saveCheckpoint(ckptPath, { ...arrays, state: next }), ckptPath, saved);
+      saved = next;
+      return undefined;
+    };
+
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const started = performance.now() - state.elapsedSec * 1000;
+    const elapsed = () => (performance.now() - started) / 1000;
+    const pacer = new SubmitPacer(rt);
+    /** Why this session stops early, with a checkpoint. */
+    let pause: string | undefined;
+    /** Why training cannot go on: the loss or the weights are no longer finite. Nothing is saved after that. */
+    let diverged: string | undefined;
+    /** When the loss was not read back at every step: how late `diverged` may have noticed. */
+    let lag = '';
+    let globalStep = state.globalStep;
+    let sessionSteps = 0;
+
+    log(tableHeader());
+    for (let epoch = state.epoch; epoch < cfg.epochs && !pause && !diverged && !signal; epoch++) {
       const lossSum = DeviceTensor.full([1], state.partial.lossSum);
       const correct = DeviceTensor.full([1], state.partial.correct);
-      let images = state.partial.images;
-      let trainSec = state.partial.trainSec;
-      const bar = cfg.quiet ? undefined : new ProgressBar({ total: steps * cfg.batchSize, label: `epoch ${epoch + 1}/${cfg.epochs}` });
-      bar?.update(images);
-      let segmentStart = performance.now();
-      let step = state.step;
-      for (; step < steps; step++) {
-        const batch = loader.batch(epoch, step);
-        const g = uploadBatch(batch);
-        trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
-        g.dispose();
-        await pacer.throttle(); // the previous step (on a GPU, the one before it), mostly asleep
-        pacer.submit();
-        images += batch.size;
-        state.globalStep++;
-        const last = step === steps - 1;
-        if ((step + 1) % cfg.logEvery === 0 || last || interrupted) {
-          await pacer.wait();
-          const [l, c] = [await lossSum.item(), await correct.item()];
-          if (!Number.isFinite(l)) {
-            stopReason = `the training loss became ${l} at epoch ${epoch + 1}, step ${step + 1}; the last good checkpoint (${ckptPath}) is kept. Try a lower --lr.`;
+      try {
+        let images = state.partial.images;
+        let trainSec = state.partial.trainSec;
+        const bar = cfg.quiet ? undefined : new ProgressBar({ total: steps * cfg.batchSize, label: `epoch ${epoch + 1}/${cfg.epochs}` });
+        bar?.update(images);
+        const segmentStart = performance.now();
+        /** The global step after which the loss was last read back finite. */
+        let checked = globalStep;
+        const lossBecame = (l: number, step: number) => {
+          const unread = globalStep - 1 - checked;
+          if (unread > 0) lag = ` The loss is read back every ${cfg.logEvery} steps (--log-every): it may have become ${l} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
+          return `the training loss became ${l} at epoch ${epoch + 1}, step ${step}`;
+        };
+        let step = state.step;
+        for (; step < steps; step++) {
+          const batch = loader.batch(epoch, step);
+          const g = uploadBatch(batch);
+          trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
+          g.dispose();
+          await pacer.throttle(); // the previous step (on a GPU, the one before it), mostly asleep
+          pacer.submit();
+          images += batch.size;
+          globalStep++;
+          const last = step === steps - 1;
+          if ((step + 1) % cfg.logEvery === 0 || last || signal) {
+            await pacer.wait();
+            const [l, c] = [await lossSum.item(), await correct.item()];
+            if (!Number.isFinite(l)) {
+              diverged = lossBecame(l, step + 1);
+              step++;
+              break;
+            }
+            checked = globalStep;
+            bar?.update(images, { loss: (l / images).toFixed(3), acc: `${((100 * c) / images).toFixed(1)}%`, lr: sched.getLastLr()[0].toExponential(2) });
+          }
+          if (signal) pause = `interrupted (${signal})`;
+          else if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps) pause = `step limit of ${cfg.stopAfterSteps} reached`;
+          else if (cfg.timeBudget && elapsed() > cfg.timeBudget) pause = `time budget of ${cfg.timeBudget} s reached`;
+          if (pause) {
+            step++;
             break;
           }
-          bar?.update(images, { loss: (l / images).toFixed(3), acc: `${((100 * c) / images).toFixed(1)}%`, lr: sched.getLastLr()[0].toExponential(2) });
         }
-        if (interrupted) {
-          stopReason = 'interrupted';
-          step++;
-          break;
-        }
-        if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps) {
-          stopReason = `step limit of ${cfg.stopAfterSteps} reached`;
-          step++;
-          break;
-        }
-        if (cfg.timeBudget && elapsed() > cfg.timeBudget) {
-          stopReason = `time budget of ${cfg.timeBudget} s reached`;
-          step++;
-          break;
-        }
-      }
-      await pacer.wait();
-      trainSec += (performance.now() - segmentStart) / 1000;
-      const [ls, cs] = [await lossSum.item(), await correct.item()];
-      lossSum.dispose();
-      correct.dispose();
-      bar?.finish();
-      if (stopReason && !Number.isFinite(ls)) break;
+        await pacer.wait();
+        trainSec += (performance.now() - segmentStart) / 1000;
+        const [ls, cs] = [await lossSum.item(), await correct.item()];
+        bar?.finish();
+        // The loss is read back only now and then: a stop between readbacks must not save a diverged run.
+        if (!diverged && !Number.isFinite(ls)) diverged = lossBecame(ls, step);
+        if (diverged) break;
 
-      if (step < steps) {
-        // Stopped inside the epoch: save where we are, with the partial sums.
-        state = { ...state, epoch, step, elapsedSec: elapsed(), partial: { lossSum: ls, correct: cs, images, trainSec } };
-        await save(run, ckptPath, state);
-        log(`saved ${ckptPath} at epoch ${epoch + 1}, step ${step}`);
-        break;
+        if (step < steps) {
+          // Stopped inside the epoch: save where we are, with the partial sums.
+          state = { ...state, epoch, step, globalStep, elapsedSec: elapsed(), partial: { lossSum: ls, correct: cs, images, trainSec } };
+          diverged = await save(state);
+          if (!diverged) log(`saved ${ckptPath} at epoch ${epoch + 1}, step ${step}`);
+          break;
+        }
+        const ev = await evaluate(model, testSplit);
+        const m: EpochMetrics = {
+          epoch: epoch + 1,
+          trainLoss: ls / images,
+          trainAcc: cs / images,
+          testLoss: ev.loss,
+          testAcc: ev.acc,
+          lr: sched.getLastLr()[0],
+          imagesPerSec: images / trainSec,
+          elapsedSec: elapsed(),
+          steps,
+        };
+        log(tableRow(m));
+        state = {
+          ...state,
+          epoch: epoch + 1,
+          step: 0,
+          globalStep,
+          elapsedSec: m.elapsedSec,
+          history: [...state.history, m],
+          partial: { lossSum: 0, correct: 0, images: 0, trainSec: 0 },
+        };
+        // The checkpoint first: the records written after it always agree with a checkpoint on disk.
+        diverged = await save(state);
+        if (!diverged) writeRecords(cfg.runDir, state.history, ckptPath, saved);
+      } finally {
+        lossSum.dispose();
+        correct.dispose();
       }
-      const ev = await evaluate(model, testSplit);
-      segmentStart = performance.now();
-      const m: EpochMetrics = {
-        epoch: epoch + 1,
-        trainLoss: ls / images,
-        trainAcc: cs / images,
-        testLoss: ev.loss,
-        testAcc: ev.acc,
-        lr: sched.getLastLr()[0],
-        imagesPerSec: images / trainSec,
-        elapsedSec: elapsed(),
-        steps,
-      };
-      log(tableRow(m));
-      state = {
-        ...state,
-        epoch: epoch + 1,
-        step: 0,
-        elapsedSec: m.elapsedSec,
-        history: [...state.history, m],
-        partial: { lossSum: 0, correct: 0, images: 0, trainSec: 0 },
-      };
-      appendMetrics(join(cfg.runDir, 'metrics.jsonl'), m);
-      writeFileAtomic(join(cfg.runDir, 'curves.svg'), curvesSvg(state.history));
-      await save(run, ckptPath, state);
-      const best = state.history.reduce((a, b) => (b.testAcc > a.testAcc ? b : a));
-      if (best === m) writeFileAtomic(join(cfg.runDir, 'best.json'), JSON.stringify(m, null, 2) + '\n');
     }
+
+    if (diverged) {
+      const kept = saved
+        ? `the last good checkpoint (${ckptPath}, at ${describePosition(saved)}) is kept. Resuming with the same settings repeats the same steps: ` +
+          `lower the lr (pnpm train --resume --reschedule --lr X --run-dir ${cfg.runDir}) or start over with --overwrite.`
+        : `${onDisk(ckptPath, saved)}, so there is nothing to resume: start again with a lower --lr (add --overwrite to reuse ${cfg.runDir}).`;
+      console.error(`stopped: ${diverged}; ${kept}${lag}`);
+      return 3;
+    }
+    if (signal && !pause) pause = `interrupted (${signal})`;
+    if (pause) log(`stopped: ${pause}; ${onDisk(ckptPath, saved)}; continue with: pnpm train --resume --run-dir ${cfg.runDir}`);
+    log(finalSummary(state.history, elapsed()));
+    return signal ? 128 + constants.signals[signal] : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    opt.dispose();
+    model.dispose();
   }
-  const cleanStop = stopReason === 'interrupted' || stopReason?.startsWith('time budget') || stopReason?.startsWith('step limit');
-  if (stopReason && !cleanStop) {
-    console.error(`stopped: ${stopReason}`);
-    return 3;
-  }
-  if (stopReason) log(`stopped: ${stopReason}; continue with: pnpm train --resume --run-dir ${cfg.runDir}`);
-  log(finalSummary(state.history, elapsed()));
-  opt.dispose();
-  model.dispose();
-  return stopReason === 'interrupted' ? 130 : 0;
 }
