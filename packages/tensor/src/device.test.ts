@@ -90,7 +90,7 @@ describe('getRuntime', () => {
   });
 
   it('rejects an adapter whose name does not match the one asked for', async () => {
-    await expect(getRuntime({ gpu: dawnGpu(), adapter: 'no-such-adapter' })).rejects.toThrow(/does not match WEBGPU_ADAPTER='no-such-adapter'/);
+    await expect(getRuntime({ gpu: dawnGpu(), adapter: 'no-such-adapter' })).rejects.toThrow(/does not match getRuntime's adapter 'no-such-adapter'/);
   });
 
   it("tells a Node user without the 'webgpu' package what to install", () => {

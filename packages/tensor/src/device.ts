@@ -261,10 +261,13 @@ function env(name: string): string | undefined {
 }
 
 async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  ensureWebGpuConstants();
-  if (options.device) return new Runtime(options.gpu, undefined, options.device, describeDevice(options.device, undefined), false);
+  if (options.device) {
+    ensureWebGpuConstants();
+    return new Runtime(options.gpu, undefined, options.device, describeDevice(options.device, undefined), false);
+  }
 
   const wanted = typeof options.adapter === 'string' ? options.adapter : inNode ? env('WEBGPU_ADAPTER') : undefined;
+  const wantedFrom = typeof options.adapter === 'string' ? `getRuntime's adapter '${wanted}'` : `WEBGPU_ADAPTER='${wanted}'`;
   let gpu = options.gpu;
   let adapter = typeof options.adapter === 'object' ? options.adapter : null;
   if (!adapter) {
@@ -272,12 +275,13 @@ async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (!gpu && !inNode) throw new NoAdapterError('navigator.gpu is undefined: this browser offers no WebGPU', BROWSER_ADVICE);
     gpu ??= await createDawnGpu(options, wanted);
     adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-    if (!adapter) throw new NoAdapterError(wanted ? `none matches WEBGPU_ADAPTER='${wanted}'` : '', inNode ? NODE_ADVICE : BROWSER_ADVICE);
+    if (!adapter) throw new NoAdapterError(wanted ? `none matches ${wantedFrom}` : '', inNode ? NODE_ADVICE : BROWSER_ADVICE);
   }
   const name = adapterName(adapter.info);
   if (wanted && !name.toLowerCase().includes(wanted.toLowerCase())) {
-    throw new NoAdapterError(`the adapter found is '${name.trim()}', which does not match WEBGPU_ADAPTER='${wanted}'`);
+    throw new NoAdapterError(`the adapter found is '${name.trim()}', which does not match ${wantedFrom}`);
   }
+  ensureWebGpuConstants(); // after Dawn's own globals, where Dawn was loaded
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   // The default limits are far below what adapters offer (128 MiB bindings, 16 KiB workgroup memory).
   const requiredLimits: Record<string, number> = {};
