@@ -4,6 +4,7 @@
 // left as imports, code shared between entries in dist/chunks/) with dist/X.d.ts and the
 // other declarations from tsc. The `source` condition is for the monorepo's own tools (vitest,
 // esbuild, tsc); `publishConfig.exports`, which pnpm pack puts in its place, names dist only.
+// An export with a `source` condition alone (test helpers) stays inside the workspace.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,8 +15,9 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const entries = {};
 for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
   const source = typeof target === 'object' ? target.source : undefined;
-  if (!source) continue;
-  const dist = target.import ?? target.default;
+  const dist = typeof target === 'object' ? (target.import ?? target.default) : undefined;
+  // An export with only a `source` is for the workspace (e.g. test helpers) and is not built.
+  if (!source || !dist) continue;
   const name = dist.replace(/^\.\/dist\//, '').replace(/\.js$/, '');
   if (!source.startsWith('./src/') || name === dist) throw new Error(`${pkg.name}: export '${subpath}' must map ./src/X.ts to ./dist/X.js (got ${source} -> ${dist})`);
   entries[name] = source;
