@@ -46,7 +46,8 @@ export interface KernelDecl<P extends Record<string, ParamType>, B extends Recor
 }
 
 /** Param values by name: a number per scalar, an array per vector. */
-export type ParamValues<P> = { readonly [K in keyof P]: P[K] extends 'u32' | 'i32' | 'f32' ? number : readonly number[] };
+export type ParamValues<P> = { readonly [K in keyof P]: ParamValue<P[K]> };
+type ParamValue<T> = T extends 'u32' | 'i32' | 'f32' ? number : readonly number[];
 export type Buffers<B> = { readonly [K in keyof B]: Tensor | BufferRange };
 export type Groups = readonly [number, number?, number?];
 

@@ -2,11 +2,17 @@
 // permute. Same-shape work takes the vec4 map kernel; broadcasting and permutes take the
 // strided kernel after merging dimensions that are contiguous in every operand.
 
-import { Tensor, formatShape } from '@wgtorch/tensor';
+import { Tensor, formatShape, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params } from '../common/params.js';
-import { checkF32, flatGrid, launch, reluGradWgsl, reluWgsl, sameShape, vecBinding } from './launch.js';
-import { MAP_ITEMS, MAP_WG, MAX_RANK, broadcastVecKernel, mapKernel, stridedKernel } from './wgsl.js';
+import { checkF32, flatGrid, reluGradWgsl, reluWgsl, sameShape, vecBinding } from './launch.js';
+import { INPUTS, MAP_ITEMS, MAP_WG, MAX_RANK, broadcastVecKernel, mapKernel, stridedKernel } from './wgsl.js';
+
+/** The buffers of an elementwise kernel by binding name: in_a, in_b, ..., out. */
+function io(inputs: (Tensor | BufferRange)[], out: Tensor | BufferRange): Record<string, Tensor | BufferRange> {
+  const b: Record<string, Tensor | BufferRange> = { out };
+  inputs.forEach((t, i) => (b[INPUTS[i]] = t));
+  return b;
+}
 
 /** Runs the map kernel over same-shape inputs into a new tensor of `shape`. */
 export function runMap(name: string, expr: string, inputs: Tensor[], shape: readonly number[], s0 = 0, s1 = 0): Tensor {
@@ -16,10 +22,8 @@ export function runMap(name: string, expr: string, inputs: Tensor[], shape: read
   const vec = n % 4 === 0;
   const units = vec ? n / 4 : n;
   const { groups, total } = flatGrid(Math.ceil(units / MAP_ITEMS), MAP_WG);
-  const k = mapKernel(name, expr, inputs.length, vec);
-  const p = params().u32(units).u32(total).f32(s0).f32(s1).data();
   const bind = vec ? vecBinding : (t: Tensor) => t.binding();
-  launch(k, [...inputs.map(bind), bind(out)], groups, p);
+  mapKernel(name, expr, inputs.length, vec).launch(io(inputs.map(bind), bind(out)), { n: units, stride: total, s0, s1 }, groups);
   return out;
 }
 
@@ -168,17 +172,14 @@ export function runStrided(name: string, expr: string, inputs: Tensor[], outShap
   const inner = m.dims[rank - 1];
   const vecOk = inner % 4 === 0 && m.strides.every((st) => st[rank - 1] === 0 || (st[rank - 1] === 1 && st.slice(0, -1).every((v) => v % 4 === 0)));
   if (vecOk) {
-    const k = broadcastVecKernel(name, expr, m.dims, m.strides);
     const bind = inputs.map((t, i) => (m.strides[i][rank - 1] === 1 ? vecBinding(t) : t.binding()));
-    launch(k, [...bind, vecBinding(out)], flatGrid(out.size / 4, MAP_WG).groups, params().u32(out.size / 4).data());
+    broadcastVecKernel(name, expr, m.dims, m.strides).launch(io(bind, vecBinding(out)), { n: out.size / 4 }, flatGrid(out.size / 4, MAP_WG).groups);
     return out;
   }
-  const k = stridedKernel(name, expr, inputs.length, rank);
-  const p = params().u32(out.size).f32(s0).f32(0);
-  for (const d of m.dims) p.u32(d);
-  for (const st of m.strides) for (const v of st) p.u32(v);
-  const { groups } = flatGrid(out.size, MAP_WG);
-  launch(k, [...inputs, out], groups, p.data());
+  const p: Record<string, number> = { n: out.size, s0, s1: 0 };
+  m.dims.forEach((d, i) => (p[`d${i}`] = d));
+  m.strides.forEach((st, k) => st.forEach((v, i) => (p[`${INPUTS[k].slice(3)}${i}`] = v)));
+  stridedKernel(name, expr, inputs.length, rank).launch(io(inputs, out), p, flatGrid(out.size, MAP_WG).groups);
   return out;
 }
 

@@ -1,20 +1,12 @@
 // Launch helpers shared by the non-convolution kernel folders (elementwise, reduce, batchnorm,
 // pool, loss, matmul, sgd): memoized kernel generation, exact and vec4 bindings, flat grids.
 
-import { runtime, formatShape, type Tensor, type BufferRange, type KernelSource, type StorageAccess } from '@wgtorch/tensor';
+import { formatShape, type Tensor, type BufferRange, type KernelSource, type StorageAccess } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { grid1d } from '../common/grid.js';
 
-/** Memoizes a kernel generator by its configuration key, so each config builds its code once. */
-export function memoKernel<A extends unknown[]>(build: (...args: A) => KernelSource): (...args: A) => KernelSource {
-  const cache = new Map<string, KernelSource>();
-  return (...args: A) => {
-    const key = JSON.stringify(args);
-    let k = cache.get(key);
-    if (!k) cache.set(key, (k = build(...args)));
-    return k;
-  };
-}
+// Being migrated to defineKernel (common/kernel.ts); `kernel` and `paramsStruct` go when the last family has moved.
+export { launch, memoKernel } from '../common/kernel.js';
 
 export function kernel(name: string, storage: StorageAccess[], code: string): KernelSource {
   return { name, storage, code };
@@ -24,13 +16,6 @@ export function kernel(name: string, storage: StorageAccess[], code: string): Ke
 export function vecBinding(t: Tensor): BufferRange {
   const b = t.binding();
   return { buffer: b.buffer, offset: 0, size: Math.ceil(b.size / 16) * 16 };
-}
-
-/** Records one dispatch of `k`; tensors bind exactly, or pass a BufferRange. */
-export function launch(k: KernelSource, bufs: (Tensor | BufferRange)[], groups: readonly [number, number?, number?], p?: Uint8Array): void {
-  // Duck-typed rather than instanceof, so a second copy of @wgtorch/tensor (dist beside source) still works.
-  const ranges = bufs.map((b) => (typeof (b as Tensor).binding === 'function' ? (b as Tensor).binding() : (b as BufferRange)));
-  runtime().dispatcher.dispatch(k, ranges, groups, p);
 }
 
 /**
