@@ -5,14 +5,12 @@
 // workgroup per output with a tree reduction, and a reduction with few outputs and many terms
 // is split across workgroups into partials that a second dispatch combines. Where the
 // innermost dimensions are reduced in runs of whole vec4s, the kernels read vec4s, and the tree
-// kernel takes four terms a loop iteration. On lavapipe (`pnpm bench`): per-channel sums of
-// [128, 16, 32, 32] 2.1 -> 1.2-1.5 ms (29 -> 49% of the bandwidth ceiling), sums of all of it
-// 2.0 -> 1.1 ms, per-channel sums of [128, 64, 8, 8] 0.68 -> 0.46-0.59 ms.
+// kernel takes four terms a loop iteration.
 
-import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
+import { Tensor, formatShape, runtime, sizeOf } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params } from '../common/params.js';
-import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct, vecBinding } from '../elementwise/launch.js';
+import { defineKernel, memoKernel } from '../common/kernel.js';
+import { checkF32, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 import { fill, copy } from '../elementwise/elementwise.js';
 
 export type ReduceOp = 'sum' | 'max';
@@ -41,20 +39,23 @@ function decode(groups: Group[], v: string): string {
   return `${s} return off;`;
 }
 
-const FIELDS = ['O: u32', 'R: u32', 'S: u32', 'chunk: u32', 'scale: f32'];
+const PARAMS = { O: 'u32', R: 'u32', S: 'u32', chunk: 'u32', scale: 'f32' } as const;
+const bindings = (vec: boolean) => ({ x: { type: vec ? 'vec4f' : 'f32' }, out: { type: 'f32', access: 'read_write' } }) as const;
+const helpers = (kept: Group[], red: Group[]) => `${NEG_INF_DECL}
+fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
+fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }`;
 
 // Kernels are generated per reduction plan (group sizes and strides are constants, so the
 // index decode is multiplies and shifts); O, R and the split stay uniforms.
 const treeKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[], vec: boolean) => {
-  const code = `${paramsStruct(FIELDS)}
-${NEG_INF_DECL}
-@group(0) @binding(1) var<storage, read> x: array<${vec ? 'vec4f' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-var<workgroup> sh: array<f32, ${WG}>;
-fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
-fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let w = wid.x + wid.y * nwg.x;
+  return defineKernel({
+    name: `reduce.${op}`,
+    params: PARAMS,
+    bindings: bindings(vec),
+    helpers: `${helpers(kept, red)}\nvar<workgroup> sh: array<f32, ${WG}>;`,
+    workgroupSize: WG,
+    builtins: { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' },
+    body: `  let w = wid.x + wid.y * nwg.x;
   let valid = w < params.O * params.S;
   let o = w / params.S;
   let start = (w % params.S) * params.chunk;
@@ -80,27 +81,24 @@ fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
     if (lid < s) { sh[lid] = ${COMBINE[op]('sh[lid]', 'sh[lid + s]')}; }
     workgroupBarrier();
   }
-  if (lid == 0u && valid) { out[w] = sh[0]${op === 'sum' ? ' * params.scale' : ''}; }
-}`;
-  return kernel(`reduce.${op}`, ['read', 'read_write'], code);
+  if (lid == 0u && valid) { out[w] = sh[0]${op === 'sum' ? ' * params.scale' : ''}; }`,
+  });
 });
 
 const serialKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[], vec: boolean) => {
-  const code = `${paramsStruct(FIELDS)}
-${NEG_INF_DECL}
-@group(0) @binding(1) var<storage, read> x: array<${vec ? 'vec4f' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
-fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }
-@compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
-  let o = ${flatId(64)};
+  return defineKernel({
+    name: `reduce.${op}.serial`,
+    params: PARAMS,
+    bindings: bindings(vec),
+    helpers: helpers(kept, red),
+    workgroupSize: 64,
+    body: `  let o = ${flatId(64)};
   if (o >= params.O) { return; }
   let base = keptOffset(o);
   var acc = ${IDENT[op]};
   for (var r = 0u; r < params.R; r++) { acc = ${COMBINE[op]('acc', term(op, vec, 'x[base + redOffset(r)]'))}; }
-  out[o] = acc${op === 'sum' ? ' * params.scale' : ''};
-}`;
-  return kernel(`reduce.${op}.serial`, ['read', 'read_write'], code);
+  out[o] = acc${op === 'sum' ? ' * params.scale' : ''};`,
+  });
 });
 
 /** Sorted, de-duplicated, non-negative axes; throws on out-of-range ones. */
@@ -155,10 +153,6 @@ function plan(shape: readonly number[], axes: readonly number[]): { kept: Group[
   return { kept, red };
 }
 
-function packParams(O: number, R: number, S: number, chunk: number, scale: number): Uint8Array {
-  return params().u32(O).u32(R).u32(S).u32(chunk).f32(scale).data();
-}
-
 /**
  * The plan in vec4 units where the innermost dimension group is reduced, contiguous and a
  * multiple of 4 long: every other stride is then a multiple of 4 too. Else undefined.
@@ -174,16 +168,14 @@ function vecPlan(kept: Group[], red: Group[]): { kept: Group[]; red: Group[] } |
 
 function treeLaunch(op: ReduceOp, x: Tensor, out: Tensor, O: number, R: number, S: number, scale: number, kept: Group[], red: Group[], vec = false): void {
   const chunk = Math.ceil(R / S);
-  const k = treeKernel(op, kept, red, vec);
-  const groups = flatGrid(O * S, 1).groups;
-  launch(k, [vec ? vecBinding(x) : x, out], groups, packParams(O, R, S, chunk, scale));
+  treeKernel(op, kept, red, vec).launch({ x: vec ? vecBinding(x) : x, out }, { O, R, S, chunk, scale }, flatGrid(O * S, 1).groups);
 }
 
 export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: readonly number[], keepdim: boolean, mean: boolean): Tensor {
   checkF32(kernelName, 'x', x);
   const axes = normalizeAxes(kernelName, x.shape, axesIn);
   const outShape = reducedShape(x.shape, axes, keepdim);
-  const O = outShape.reduce((a, d) => a * d, 1);
+  const O = sizeOf(outShape);
   const R = axes.reduce((a, i) => a * x.shape[i], 1);
   if (O === 0) return Tensor.empty(outShape, 'f32', kernelName);
   if (R === 0) return fill(outShape, op === 'max' ? -Infinity : mean ? NaN : 0);
@@ -199,8 +191,7 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
   const T = vec ? R / 4 : R;
   const xb = vec ? vecBinding(x) : x;
   if (R <= 32 || (O >= 4096 && R <= 1024)) {
-    const k = serialKernel(op, kept, red, vec);
-    launch(k, [xb, out], flatGrid(O, 64).groups, packParams(O, T, 1, T, scale));
+    serialKernel(op, kept, red, vec).launch({ x: xb, out }, { O, R: T, S: 1, chunk: T, scale }, flatGrid(O, 64).groups);
     return out;
   }
   // lavapipe (2 cores) wants few, long workgroups; a GPU wants hundreds of workgroups.
