@@ -3,8 +3,8 @@
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params } from '../common/params.js';
-import { checkF32, f32Lit, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct, vecBinding } from '../elementwise/launch.js';
+import { defineKernel, memoKernel } from '../common/kernel.js';
+import { checkF32, f32Lit, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 
 export interface AvgPool2dOptions {
   kernel: number | [number, number];
@@ -55,14 +55,12 @@ export function avgPool2dGeometry(kernelName: string, inputShape: readonly numbe
 // index arithmetic folds into multiplies and shifts and the window loops have fixed bounds.
 
 const forwardKernel = memoKernel((g: PoolGeometry) =>
-  kernel(
-    'pool.avgPool2d',
-    ['read', 'read_write'],
-    `${paramsStruct(['n: u32'])}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
-  let i = ${flatId(256)};
+  defineKernel({
+    name: 'pool.avgPool2d',
+    params: { n: 'u32' },
+    bindings: { x: { type: 'f32' }, y: { type: 'f32', access: 'read_write' } },
+    workgroupSize: 256,
+    body: `  let i = ${flatId(256)};
   if (i >= params.n) { return; }
   let ow = i32(i % ${g.OW}u);
   let oh = i32((i / ${g.OW}u) % ${g.OH}u);
@@ -80,9 +78,8 @@ const forwardKernel = memoKernel((g: PoolGeometry) =>
       }
     }
   }
-  y[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};
-}`,
-  ),
+  y[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};`,
+  }),
 );
 
 // Each input element sums dy over the outputs whose window covers it. Without overlap or
@@ -102,22 +99,19 @@ const backwardKernel = memoKernel((g: PoolGeometry) => {
   for (var oh = oh0; oh <= oh1; oh++) {
     for (var ow = ow0; ow <= ow1; ow++) { acc += dy[base + u32(oh * ${g.OW} + ow)]; }
   }`;
-  return kernel(
-    'pool.avgPool2dBackward',
-    ['read', 'read_write'],
-    `${paramsStruct(['n: u32'])}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
-  let i = ${flatId(256)};
+  return defineKernel({
+    name: 'pool.avgPool2dBackward',
+    params: { n: 'u32' },
+    bindings: { dy: { type: 'f32' }, dx: { type: 'f32', access: 'read_write' } },
+    workgroupSize: 256,
+    body: `  let i = ${flatId(256)};
   if (i >= params.n) { return; }
   let iw = i32(i % ${g.W}u) + ${g.pw};
   let ih = i32((i / ${g.W}u) % ${g.H}u) + ${g.ph};
   let base = (i / ${g.W * g.H}u) * ${g.OH * g.OW}u;
   ${body}
-  dx[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};
-}`,
-  );
+  dx[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};`,
+  });
 });
 
 /** Forces avgPool2dBackward's per-vec4 path where the block kernel would run (tests cover both). */
@@ -125,9 +119,8 @@ export const poolTesting = { noBlocks: false };
 
 // Non-overlapping windows (stride = kernel, no padding) over rows of whole vec4s: each
 // invocation reads and writes vec4s, four outputs (forward) or four input gradients (backward)
-// at a time. On lavapipe a storage access is a per-lane loop with a bounds check per component;
-// a vec4 shares one loop and one index computation among four values (the vec4 kernels
-// measured 2-2.6x the scalar ones' bytes per second).
+// at a time: on lavapipe a vec4 shares one per-lane access loop and one index computation
+// among four values.
 const isDirect = (g: PoolGeometry) => g.sh === g.kh && g.sw === g.kw && g.ph === 0 && g.pw === 0;
 const forwardVecOk = (g: PoolGeometry) => isDirect(g) && g.W % 4 === 0 && g.OW % 4 === 0;
 const backwardVecOk = (g: PoolGeometry) => isDirect(g) && g.W % 4 === 0 && 4 % g.kw === 0;
@@ -142,23 +135,20 @@ const forwardVecKernel = memoKernel((g: PoolGeometry) => {
     for (let r = 0; r < g.kh; r++) for (let t = 0; t < g.kw; t++) terms.push(comp(r, j * g.kw + t));
     return terms.join(' + ');
   });
-  return kernel(
-    'pool.avgPool2d',
-    ['read', 'read_write'],
-    `${paramsStruct(['n: u32'])}
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
-@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
-  let i = ${flatId(256)};
+  return defineKernel({
+    name: 'pool.avgPool2d',
+    params: { n: 'u32' },
+    bindings: { x: { type: 'vec4f' }, y: { type: 'vec4f', access: 'read_write' } },
+    workgroupSize: 256,
+    body: `  let i = ${flatId(256)};
   if (i >= params.n) { return; }
   let owq = i % ${q4}u;
   let oh = (i / ${q4}u) % ${g.OH}u;
   let plane = i / ${q4 * g.OH}u;
   let rb = (plane * ${g.H * g.W}u + oh * ${g.kh * g.W}u) / 4u + owq * ${g.kw}u;
 ${L.join('\n')}
-  y[i] = vec4f(${outs.map((o) => `(${o})`).join(', ')}) * ${f32Lit(1 / (g.kh * g.kw))};
-}`,
-  );
+  y[i] = vec4f(${outs.map((o) => `(${o})`).join(', ')}) * ${f32Lit(1 / (g.kh * g.kw))};`,
+  });
 });
 
 const backwardVecKernel = memoKernel((g: PoolGeometry) => {
@@ -169,14 +159,12 @@ const backwardVecKernel = memoKernel((g: PoolGeometry) => {
     loads.push(`  let d${k} = select(0.0, dy[select(0u, rowb + o${k}, o${k} < ${g.OW}u && rowOk)], o${k} < ${g.OW}u && rowOk);`);
   }
   const comps = [0, 1, 2, 3].map((j) => `d${Math.floor(j / g.kw)}`);
-  return kernel(
-    'pool.avgPool2dBackward',
-    ['read', 'read_write'],
-    `${paramsStruct(['n: u32'])}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<vec4f>;
-@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
-  let i = ${flatId(256)};
+  return defineKernel({
+    name: 'pool.avgPool2dBackward.vec4',
+    params: { n: 'u32' },
+    bindings: { dy: { type: 'f32' }, dx: { type: 'vec4f', access: 'read_write' } },
+    workgroupSize: 256,
+    body: `  let i = ${flatId(256)};
   if (i >= params.n) { return; }
   let iw0 = (i % ${q4}u) * 4u;
   let ih = (i / ${q4}u) % ${g.H}u;
@@ -186,15 +174,14 @@ const backwardVecKernel = memoKernel((g: PoolGeometry) => {
   let rowb = plane * ${g.OH * g.OW}u + min(oh, ${g.OH - 1}u) * ${g.OW}u;
   let ow0 = iw0 / ${g.kw}u;
 ${loads.join('\n')}
-  dx[i] = vec4f(${comps.join(', ')}) * ${f32Lit(1 / (g.kh * g.kw))};
-}`,
-  );
+  dx[i] = vec4f(${comps.join(', ')}) * ${f32Lit(1 / (g.kh * g.kw))};`,
+  });
 });
 
 // Non-overlapping windows tiling the input exactly, output rows of whole vec4s: one invocation
 // per vec4 of dy (four outputs of a row) writes the kh x 4*kw block of dx under it, kw vec4s a
 // row. One vec4 load serves 4*kh*kw input gradients, where backwardVecKernel reads a scalar of
-// dy per dx vec4 (2x2 at 32x32, batch 128: 1.7 -> 0.9 ms in `pnpm bench`).
+// dy per dx vec4.
 const backwardBlockOk = (g: PoolGeometry) => isDirect(g) && g.H === g.OH * g.kh && g.W === g.OW * g.kw && g.OW % 4 === 0;
 
 const backwardBlockKernel = memoKernel((g: PoolGeometry) => {
@@ -206,23 +193,20 @@ const backwardBlockKernel = memoKernel((g: PoolGeometry) => {
       L.push(`  dx[b + ${(r * g.W) / 4 + j}u] = vec4f(${comps.join(', ')});`);
     }
   }
-  return kernel(
-    'pool.avgPool2dBackward',
-    ['read', 'read_write'],
-    `${paramsStruct(['n: u32'])}
-@group(0) @binding(1) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> dx: array<vec4f>;
-@compute @workgroup_size(256) fn main(${MAIN_ARGS}) {
-  let i = ${flatId(256)};
+  return defineKernel({
+    name: 'pool.avgPool2dBackward.block',
+    params: { n: 'u32' },
+    bindings: { dy: { type: 'vec4f' }, dx: { type: 'vec4f', access: 'read_write' } },
+    workgroupSize: 256,
+    body: `  let i = ${flatId(256)};
   if (i >= params.n) { return; }
   let v = dy[i] * ${f32Lit(1 / (g.kh * g.kw))};
   let owq = i % ${q4}u;
   let oh = (i / ${q4}u) % ${g.OH}u;
   let plane = i / ${q4 * g.OH}u;
   let b = (plane * ${g.H * g.W}u + oh * ${g.kh * g.W}u) / 4u + owq * ${g.kw}u;
-${L.join('\n')}
-}`,
-  );
+${L.join('\n')}`,
+  });
 });
 
 /** The geometry without the batch and channel counts (the memo key of the kernels). */
@@ -235,9 +219,9 @@ export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   const g = avgPool2dGeometry('avgPool2d', x.shape, opts);
   const y = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', 'avgPool2d');
   if (y.size > 0 && forwardVecOk(g)) {
-    launch(forwardVecKernel(planeGeometry(g)), [vecBinding(x), vecBinding(y)], flatGrid(y.size / 4, 256).groups, params().u32(y.size / 4).data());
+    forwardVecKernel(planeGeometry(g)).launch({ x: vecBinding(x), y: vecBinding(y) }, { n: y.size / 4 }, flatGrid(y.size / 4, 256).groups);
   } else if (y.size > 0) {
-    launch(forwardKernel(planeGeometry(g)), [x, y], flatGrid(y.size, 256).groups, params().u32(y.size).data());
+    forwardKernel(planeGeometry(g)).launch({ x, y }, { n: y.size }, flatGrid(y.size, 256).groups);
   }
   return y;
 }
@@ -251,11 +235,11 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
   }
   const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');
   if (dx.size > 0 && backwardBlockOk(g) && !poolTesting.noBlocks) {
-    launch(backwardBlockKernel(planeGeometry(g)), [vecBinding(dy), vecBinding(dx)], flatGrid(dy.size / 4, 256).groups, params().u32(dy.size / 4).data());
+    backwardBlockKernel(planeGeometry(g)).launch({ dy: vecBinding(dy), dx: vecBinding(dx) }, { n: dy.size / 4 }, flatGrid(dy.size / 4, 256).groups);
   } else if (dx.size > 0 && backwardVecOk(g)) {
-    launch(backwardVecKernel(planeGeometry(g)), [dy, vecBinding(dx)], flatGrid(dx.size / 4, 256).groups, params().u32(dx.size / 4).data());
+    backwardVecKernel(planeGeometry(g)).launch({ dy, dx: vecBinding(dx) }, { n: dx.size / 4 }, flatGrid(dx.size / 4, 256).groups);
   } else if (dx.size > 0) {
-    launch(backwardKernel(planeGeometry(g)), [dy, dx], flatGrid(dx.size, 256).groups, params().u32(dx.size).data());
+    backwardKernel(planeGeometry(g)).launch({ dy, dx }, { n: dx.size }, flatGrid(dx.size, 256).groups);
   }
   return dx;
 }
@@ -265,22 +249,17 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
 
 const GLOBAL_WG = 64;
 
-// The forward's plane size is a parameter, its loop bound unknown to the compiler (a constant
-// bound let LLVM unroll it: 0.25-0.46 ms against 0.24 at 8x8, batch 128; 16 loads written out
-// measured 0.27-0.40). Four accumulators a loop iteration, and no early return for lanes past the
-// last plane (on lavapipe a return puts the rest of the kernel under an execution mask): 0.28
-// -> 0.25 ms at 8x8, batch 128 (interleaved, best of 4). An empty kernel of the same grid takes
-// 0.05 ms there.
+// The forward's plane size is a parameter, so LLVM does not unroll the loop (unrolled was
+// slower and noisier). Four accumulators a loop iteration, and no early return for lanes past
+// the last plane (on lavapipe a return puts the rest of the kernel under an execution mask).
 const globalForward = memoKernel((vec: boolean) => {
   const T = vec ? 'vec4f' : 'f32';
-  return kernel(
-    'pool.globalAvgPool',
-    ['read', 'read_write'],
-    `${paramsStruct(['planes: u32', 'units: u32', 'inv: f32'])}
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(${GLOBAL_WG}) fn main(${MAIN_ARGS}) {
-  let p = ${flatId(GLOBAL_WG)};
+  return defineKernel({
+    name: 'pool.globalAvgPool',
+    params: { planes: 'u32', units: 'u32', inv: 'f32' },
+    bindings: { x: { type: `${T}` }, y: { type: 'f32', access: 'read_write' } },
+    workgroupSize: GLOBAL_WG,
+    body: `  let p = ${flatId(GLOBAL_WG)};
   let base = min(p, params.planes - 1u) * params.units;
   var a0 = ${T}(0.0); var a1 = ${T}(0.0); var a2 = ${T}(0.0); var a3 = ${T}(0.0);
   let whole = params.units & ~3u;
@@ -289,28 +268,24 @@ const globalForward = memoKernel((vec: boolean) => {
   }
   for (var q = whole; q < params.units; q++) { a0 += x[base + q]; }
   let acc = (a0 + a1) + (a2 + a3);
-  if (p < params.planes) { y[p] = ${vec ? 'dot(acc, vec4f(1.0))' : 'acc'} * params.inv; }
-}`,
-  );
+  if (p < params.planes) { y[p] = ${vec ? 'dot(acc, vec4f(1.0))' : 'acc'} * params.inv; }`,
+  });
 });
 
 const globalBackward = memoKernel((vec: boolean, units: number) => {
   const T = vec ? 'vec4f' : 'f32';
   const stores = units <= 64 ? Array.from({ length: units }, (_, q) => `dx[base + ${q}u] = v;`).join(' ') : `for (var q = 0u; q < ${units}u; q++) { dx[base + q] = v; }`;
-  return kernel(
-    'pool.globalAvgPoolBackward',
-    ['read', 'read_write'],
-    `${paramsStruct(['planes: u32', 'units: u32', 'inv: f32'])}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<${T}>;
-@compute @workgroup_size(${GLOBAL_WG}) fn main(${MAIN_ARGS}) {
-  let p = ${flatId(GLOBAL_WG)};
+  return defineKernel({
+    name: 'pool.globalAvgPoolBackward',
+    params: { planes: 'u32', units: 'u32', inv: 'f32' },
+    bindings: { dy: { type: 'f32' }, dx: { type: `${T}`, access: 'read_write' } },
+    workgroupSize: GLOBAL_WG,
+    body: `  let p = ${flatId(GLOBAL_WG)};
   if (p >= params.planes) { return; }
   let base = p * ${units}u;
   let v = ${T}(dy[p] * params.inv);
-  ${stores}
-}`,
-  );
+  ${stores}`,
+  });
 });
 
 function checkNCHW(kernelName: string, name: string, shape: readonly number[]): void {
@@ -327,8 +302,8 @@ export function globalAvgPool(x: Tensor): Tensor {
   const planes = N * C;
   if (planes === 0) return y;
   const vec = HW % 4 === 0;
-  const p = params().u32(planes).u32(vec ? HW / 4 : HW).f32(1 / HW).data();
-  launch(globalForward(vec), [vec ? vecBinding(x) : x, y], flatGrid(planes, GLOBAL_WG).groups, p);
+  const p = { planes, units: vec ? HW / 4 : HW, inv: 1 / HW };
+  globalForward(vec).launch({ x: vec ? vecBinding(x) : x, y }, p, flatGrid(planes, GLOBAL_WG).groups);
   return y;
 }
 
@@ -344,7 +319,7 @@ export function globalAvgPoolBackward(dy: Tensor, inputShape: readonly number[])
   const planes = N * C;
   if (planes === 0 || HW === 0) return dx;
   const vec = HW % 4 === 0;
-  const p = params().u32(planes).u32(vec ? HW / 4 : HW).f32(1 / HW).data();
-  launch(globalBackward(vec, vec ? HW / 4 : HW), [dy, vec ? vecBinding(dx) : dx], flatGrid(planes, GLOBAL_WG).groups, p);
+  const p = { planes, units: vec ? HW / 4 : HW, inv: 1 / HW };
+  globalBackward(vec, vec ? HW / 4 : HW).launch({ dy, dx: vec ? vecBinding(dx) : dx }, p, flatGrid(planes, GLOBAL_WG).groups);
   return dx;
 }
