@@ -4,8 +4,8 @@
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params } from '../common/params.js';
-import { checkF32, flatGrid, kernel, launch, memoKernel, MAIN_ARGS, flatId, paramsStruct } from '../elementwise/launch.js';
+import { defineKernel, memoKernel, type BindingDecl } from '../common/kernel.js';
+import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 
 const WG = 256;
 const ROW_WG = 64;
@@ -25,19 +25,16 @@ export interface CrossEntropyResult {
 // One workgroup: each invocation takes rows t, t + WG, ...; the loss is tree-summed.
 // A label outside [0, C) makes the loss NaN (there is no readback to report it from); labels
 // that come from the CPU are checked before upload (classLabels).
-const xentKernel = kernel(
-  'loss.softmaxCrossEntropy',
-  ['read', 'read', 'read_write', 'read_write'],
-  `${paramsStruct(['N: u32', 'C: u32', 'smoothing: f32', 'invN: f32'])}
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<i32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
-var<workgroup> sh: array<f32, ${WG}>;
+const xentKernel = defineKernel({
+  name: 'loss.softmaxCrossEntropy',
+  params: { N: 'u32', C: 'u32', smoothing: 'f32', invN: 'f32' },
+  bindings: { logits: { type: 'f32' }, labels: { type: 'i32' }, loss: { type: 'f32', access: 'read_write' }, dlogits: { type: 'f32', access: 'read_write' } },
+  helpers: `var<workgroup> sh: array<f32, ${WG}>;
 // Read at run time: WGSL rejects a NaN constant expression.
-var<private> nan_bits: u32 = 0x7fc00000u;
-@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) lid: u32) {
-  let C = params.C;
+var<private> nan_bits: u32 = 0x7fc00000u;`,
+  workgroupSize: WG,
+  builtins: { lid: 'local_invocation_index' },
+  body: `  let C = params.C;
   let fC = f32(C);
   var acc = 0.0;
   for (var r = lid; r < params.N; r += ${WG}u) {
@@ -66,9 +63,8 @@ var<private> nan_bits: u32 = 0x7fc00000u;
     if (lid < s) { sh[lid] += sh[lid + s]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { loss[0] = sh[0] * params.invN; }
-}`,
-);
+  if (lid == 0u) { loss[0] = sh[0] * params.invN; }`,
+});
 
 function checkLogits(kernel: string, logits: Tensor, labels?: Tensor): [number, number] {
   checkF32(kernel, 'logits', logits);
@@ -95,8 +91,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossE
   if (!(s >= 0 && s <= 1)) throw new KernelArgumentError('softmaxCrossEntropy', `labelSmoothing must be in [0, 1], got ${s}.`);
   const loss = Tensor.empty([1], 'f32', 'softmaxCrossEntropy.loss');
   const dlogits = Tensor.empty([N, C], 'f32', 'softmaxCrossEntropy.dlogits');
-  const p = params().u32(N).u32(C).f32(s).f32(N > 0 ? 1 / N : NaN).data();
-  launch(xentKernel, [logits, labels, loss, dlogits], [1], p);
+  xentKernel.launch({ logits, labels, loss, dlogits }, { N, C, smoothing: s, invN: N > 0 ? 1 / N : NaN }, [1]);
   return { loss, dlogits };
 }
 
@@ -129,18 +124,19 @@ const ROW_BODY: Record<RowOp, string> = {
 
 const rowKernel = memoKernel((op: RowOp) => {
   const two = op.endsWith('Backward');
-  const code = `${paramsStruct(['rows: u32', 'C: u32'])}
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-${two ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${two ? 3 : 2}) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(${ROW_WG}) fn main(${MAIN_ARGS}) {
-  let r = ${flatId(ROW_WG)};
+  const io: Record<string, BindingDecl> = two ? { a: { type: 'f32' }, b: { type: 'f32' } } : { a: { type: 'f32' } };
+  io.out = { type: 'f32', access: 'read_write' };
+  return defineKernel({
+    name: `loss.${op}`,
+    params: { rows: 'u32', C: 'u32' },
+    bindings: io,
+    workgroupSize: ROW_WG,
+    body: `  let r = ${flatId(ROW_WG)};
   if (r >= params.rows) { return; }
   let C = params.C;
   let base = r * C;
-  ${ROW_BODY[op]}
-}`;
-  return kernel(`loss.${op}`, two ? ['read', 'read', 'read_write'] : ['read', 'read_write'], code);
+  ${ROW_BODY[op]}`,
+  });
 });
 
 function rows(kernel: string, x: Tensor): [number, number] {
@@ -161,7 +157,8 @@ function runRows(op: RowOp, inputs: Tensor[]): Tensor {
   }
   const out = Tensor.empty(inputs[0].shape, 'f32', op);
   if (R * C === 0) return out;
-  launch(rowKernel(op), [...inputs, out], flatGrid(R, ROW_WG).groups, params().u32(R).u32(C).data());
+  const [a, b] = inputs;
+  rowKernel(op).launch(b ? { a, b, out } : { a, out }, { rows: R, C }, flatGrid(R, ROW_WG).groups);
   return out;
 }
 
@@ -172,42 +169,37 @@ export const softmaxBackward = (dy: Tensor, y: Tensor): Tensor => runRows('softm
 /** dx for dy at the output y = logSoftmax(x). */
 export const logSoftmaxBackward = (dy: Tensor, y: Tensor): Tensor => runRows('logSoftmaxBackward', [dy, y]);
 
-const argmaxKernel = kernel(
-  'loss.argmax',
-  ['read', 'read_write'],
-  `${paramsStruct(['rows: u32', 'C: u32'])}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<i32>;
-@compute @workgroup_size(${ROW_WG}) fn main(${MAIN_ARGS}) {
-  let r = ${flatId(ROW_WG)};
+const argmaxKernel = defineKernel({
+  name: 'loss.argmax',
+  params: { rows: 'u32', C: 'u32' },
+  bindings: { x: { type: 'f32' }, out: { type: 'i32', access: 'read_write' } },
+  workgroupSize: ROW_WG,
+  body: `  let r = ${flatId(ROW_WG)};
   if (r >= params.rows) { return; }
   let base = r * params.C;
   var best = x[base];
   var bi = 0u;
   for (var j = 1u; j < params.C; j++) { let v = x[base + j]; if (v > best) { best = v; bi = j; } }
-  out[r] = i32(bi);
-}`,
-);
+  out[r] = i32(bi);`,
+});
 
 /** Index of the largest value over the last dimension (the first one on ties), i32 [...x.shape[:-1]]. */
 export function argmax(x: Tensor): Tensor {
   const [R, C] = rows('argmax', x);
   if (C === 0) throw new KernelArgumentError('argmax', `x ${formatShape(x.shape)} has an empty last dimension.`);
   const out = Tensor.empty(x.shape.slice(0, -1), 'i32', 'argmax');
-  if (R > 0) launch(argmaxKernel, [x, out], flatGrid(R, ROW_WG).groups, params().u32(R).u32(C).data());
+  if (R > 0) argmaxKernel.launch({ x, out }, { rows: R, C }, flatGrid(R, ROW_WG).groups);
   return out;
 }
 
-const accuracyKernel = kernel(
-  'loss.accuracyCount',
-  ['read', 'read', 'read_write'],
-  `${paramsStruct(['N: u32', 'C: u32'])}
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<i32>;
-@group(0) @binding(3) var<storage, read_write> into: array<f32>;
-var<workgroup> sh: array<u32, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) lid: u32) {
-  var hits = 0u;
+const accuracyKernel = defineKernel({
+  name: 'loss.accuracyCount',
+  params: { N: 'u32', C: 'u32' },
+  bindings: { logits: { type: 'f32' }, labels: { type: 'i32' }, into: { type: 'f32', access: 'read_write' } },
+  helpers: `var<workgroup> sh: array<u32, ${WG}>;`,
+  workgroupSize: WG,
+  builtins: { lid: 'local_invocation_index' },
+  body: `  var hits = 0u;
   for (var r = lid; r < params.N; r += ${WG}u) {
     let base = r * params.C;
     var best = logits[base];
@@ -221,9 +213,8 @@ var<workgroup> sh: array<u32, ${WG}>;
     if (lid < s) { sh[lid] += sh[lid + s]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { into[0] += f32(sh[0]); }
-}`,
-);
+  if (lid == 0u) { into[0] += f32(sh[0]); }`,
+});
 
 function checkAccumulator(kernel: string, name: string, t: Tensor): void {
   checkF32(kernel, name, t);
@@ -235,23 +226,23 @@ export function accuracyCount(logits: Tensor, labels: Tensor, into?: Tensor): Te
   const [N, C] = checkLogits('accuracyCount', logits, labels);
   const acc = into ?? Tensor.zeros([1]);
   checkAccumulator('accuracyCount', 'into', acc);
-  if (N > 0) launch(accuracyKernel, [logits, labels, acc], [1], params().u32(N).u32(C).data());
+  if (N > 0) accuracyKernel.launch({ logits, labels, into: acc }, { N, C }, [1]);
   return acc;
 }
 
-const accumulateKernel = kernel(
-  'loss.accumulate',
-  ['read', 'read_write'],
-  `${paramsStruct(['scale: f32'])}
-@group(0) @binding(1) var<storage, read> value: array<f32>;
-@group(0) @binding(2) var<storage, read_write> into: array<f32>;
-@compute @workgroup_size(1) fn main() { into[0] += params.scale * value[0]; }`,
-);
+const accumulateKernel = defineKernel({
+  name: 'loss.accumulate',
+  params: { scale: 'f32' },
+  bindings: { value: { type: 'f32' }, into: { type: 'f32', access: 'read_write' } },
+  workgroupSize: 1,
+  builtins: {},
+  body: '  into[0] += params.scale * value[0];',
+});
 
 /** into[0] += scale * value[0], in place on the GPU (both [1] f32). */
 export function accumulate(into: Tensor, value: Tensor, scale = 1): Tensor {
   checkAccumulator('accumulate', 'into', into);
   checkAccumulator('accumulate', 'value', value);
-  launch(accumulateKernel, [value, into], [1], params().f32(scale).data());
+  accumulateKernel.launch({ value, into }, { scale }, [1]);
   return into;
 }
