@@ -5,8 +5,8 @@
 
 import { formatShape, runtime, type BufferRange, type Tensor } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params as packParams } from '../common/params.js';
-import { checkF32, kernel, launch, memoKernel, paramsStruct, sameShape, vecBinding } from '../elementwise/launch.js';
+import { defineKernel, memoKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
+import { checkF32, sameShape, vecBinding } from '../elementwise/launch.js';
 import { grid1d } from '../common/grid.js';
 
 export interface SgdOptions {
@@ -29,20 +29,14 @@ const ITEMS = 4;
 // each covering WG * ITEMS units of it (lanes adjacent, ITEMS strides of WG).
 const sgdKernel = memoKernel((vec: boolean[], useMomentum: boolean, nesterov: boolean) => {
   const slots = vec.length;
-  const per = useMomentum ? 3 : 2;
-  const fields = ['lr: f32', 'momentum: f32', 'dampening: f32', 'first: u32'];
-  for (let s = 0; s < slots; s++) fields.push(`start${s}: u32`, `n${s}: u32`, `wd${s}: f32`);
-  const binds: string[] = [];
-  const storage: ('read' | 'read_write')[] = [];
+  const fields: Record<string, ParamType> = { lr: 'f32', momentum: 'f32', dampening: 'f32', first: 'u32' };
+  for (let s = 0; s < slots; s++) Object.assign(fields, { [`start${s}`]: 'u32', [`n${s}`]: 'u32', [`wd${s}`]: 'f32' });
+  const binds: Record<string, BindingDecl> = {};
   for (let s = 0; s < slots; s++) {
-    const T = vec[s] ? 'vec4f' : 'f32';
-    binds.push(`@group(0) @binding(${s * per + 1}) var<storage, read_write> p${s}: array<${T}>;`);
-    binds.push(`@group(0) @binding(${s * per + 2}) var<storage, read> g${s}: array<${T}>;`);
-    storage.push('read_write', 'read');
-    if (useMomentum) {
-      binds.push(`@group(0) @binding(${s * per + 3}) var<storage, read_write> m${s}: array<${T}>;`);
-      storage.push('read_write');
-    }
+    const type = vec[s] ? 'vec4f' : 'f32';
+    binds[`p${s}`] = { type, access: 'read_write' };
+    binds[`g${s}`] = { type };
+    if (useMomentum) binds[`m${s}`] = { type, access: 'read_write' };
   }
   const update = (s: number) => {
     const T = vec[s] ? 'vec4f' : 'f32';
@@ -68,13 +62,15 @@ const sgdKernel = memoKernel((vec: boolean[], useMomentum: boolean, nesterov: bo
   for (let s = slots - 1; s >= 0; s--) {
     chain += `${s === slots - 1 ? '' : ' else '}if (w >= params.start${s}) {\n    ${update(s)}\n  }`;
   }
-  const code = `${paramsStruct(fields)}
-${binds.join('\n')}
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let w = wid.x + wid.y * nwg.x;
-  ${chain}
-}`;
-  return kernel(`sgd.step${useMomentum ? (nesterov ? '.nesterov' : '.momentum') : ''}`, storage, code);
+  return defineKernel({
+    name: `sgd.step${useMomentum ? (nesterov ? '.nesterov' : '.momentum') : ''}`,
+    params: fields,
+    bindings: binds,
+    workgroupSize: WG,
+    builtins: { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' },
+    body: `  let w = wid.x + wid.y * nwg.x;
+  ${chain}`,
+  });
 });
 
 function checkArgs(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions, useMomentum: boolean): number[] {
@@ -118,22 +114,19 @@ export function sgdStep(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptio
     for (let at = 0; at < part.length; at += maxSlots) groups.push(part.slice(at, at + maxSlots));
   }
   for (const idx of groups) {
-    const p = packParams()
-      .f32(opts.lr)
-      .f32(opts.momentum)
-      .f32(opts.dampening ?? 0)
-      .u32(opts.firstStep ? 1 : 0);
+    const p: Record<string, number> = { lr: opts.lr, momentum: opts.momentum, dampening: opts.dampening ?? 0, first: opts.firstStep ? 1 : 0 };
     let start = 0;
-    const bufs: BufferRange[] = [];
+    const bufs: Record<string, BufferRange> = {};
     const vec = idx.map((i) => ps[i].size % 4 === 0);
     idx.forEach((i, k) => {
       const units = vec[k] ? ps[i].size / 4 : ps[i].size;
-      p.u32(start).u32(units).f32(wd[i]);
+      Object.assign(p, { [`start${k}`]: start, [`n${k}`]: units, [`wd${k}`]: wd[i] });
       start += Math.ceil(units / (WG * ITEMS));
       const bind = vec[k] ? vecBinding : (t: Tensor) => t.binding();
-      bufs.push(bind(ps[i]), bind(gs[i]));
-      if (useMomentum) bufs.push(bind(ms[i]));
+      bufs[`p${k}`] = bind(ps[i]);
+      bufs[`g${k}`] = bind(gs[i]);
+      if (useMomentum) bufs[`m${k}`] = bind(ms[i]);
     });
-    launch(sgdKernel(vec, useMomentum, nesterov), bufs, grid1d(start, 1), p.data());
+    sgdKernel(vec, useMomentum, nesterov).launch(bufs, p, grid1d(start, 1));
   }
 }
