@@ -1,10 +1,9 @@
 // Launchers: a uint8 image batch (uploaded packed as u32 words) to normalized f32 NCHW on the
 // GPU, with or without random crop + flip. The trainer uploads N*3072 bytes and N*3 ints a step.
 
-import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
+import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { grid1d } from '../common/grid.js';
-import { params } from '../common/params.js';
 import { AUGMENT_WG, augmentKernel } from './kernel.js';
 
 export interface NormalizeOptions {
@@ -66,11 +65,10 @@ function checkCommon(kernel: string, images: Tensor, opts: NormalizeOptions): { 
   return { n, size };
 }
 
-function packParams(total: number, size: number, pad: number, mean: readonly number[], std: readonly number[]): Uint8Array {
-  const p = params().u32(total).u32(size).i32(pad);
-  for (let c = 0; c < 3; c++) p.f32(1 / (255 * std[c]));
-  for (let c = 0; c < 3; c++) p.f32(-mean[c] / std[c]);
-  return p.data();
+function normParams(total: number, size: number, pad: number, mean: readonly number[], std: readonly number[]) {
+  const scale = (c: number) => 1 / (255 * std[c]);
+  const bias = (c: number) => -mean[c] / std[c];
+  return { total, size, pad, scale0: scale(0), scale1: scale(1), scale2: scale(2), bias0: bias(0), bias1: bias(1), bias2: bias(2) };
 }
 
 /**
@@ -90,11 +88,10 @@ export function augmentBatch(images: Tensor, crops: Tensor, opts: AugmentOptions
   const total = n * 3 * size * size;
   const out = Tensor.empty([n, 3, size, size], 'f32', kernel);
   if (total === 0) return out;
-  runtime().dispatcher.dispatch(
-    augmentKernel(true, size % 4 === 0),
-    [images.binding(), crops.binding(), out.binding()],
+  augmentKernel(true, size % 4 === 0).launch(
+    { images, crops, out },
+    normParams(total, size, pad, opts.mean, opts.std),
     grid1d(size % 4 === 0 ? total / 4 : total, AUGMENT_WG),
-    packParams(total, size, pad, opts.mean, opts.std),
   );
   return out;
 }
@@ -106,11 +103,10 @@ export function normalizeBatch(images: Tensor, opts: NormalizeOptions): Tensor<'
   const total = n * 3 * size * size;
   const out = Tensor.empty([n, 3, size, size], 'f32', kernel);
   if (total === 0) return out;
-  runtime().dispatcher.dispatch(
-    augmentKernel(false, size % 4 === 0),
-    [images.binding(), out.binding()],
+  augmentKernel(false, size % 4 === 0).launch(
+    { images, out },
+    normParams(total, size, 0, opts.mean, opts.std),
     grid1d(size % 4 === 0 ? total / 4 : total, AUGMENT_WG),
-    packParams(total, size, 0, opts.mean, opts.std),
   );
   return out;
 }
