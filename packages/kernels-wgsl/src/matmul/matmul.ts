@@ -13,11 +13,11 @@
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params } from '../common/params.js';
 import { SUBGROUP_SIZE } from '../conv2d/subgroup.js';
 import { conv2dVariant } from '../conv2d/variants.js';
 import { fill } from '../elementwise/elementwise.js';
-import { checkF32, kernel, launch, memoKernel, paramsStruct } from '../elementwise/launch.js';
+import { defineKernel, memoKernel } from '../common/kernel.js';
+import { checkF32 } from '../elementwise/launch.js';
 
 export interface MatmulOptions {
   /** Use a's transpose: a is [K, M] (or [B, K, M]). */
@@ -38,12 +38,13 @@ const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
   for (let i = 0; i < TM; i++) lines.push(`let a${i} = ${aAt(`m${i}`, 'k')};`);
   for (let j = 0; j < TN; j++) lines.push(`let b${j} = ${bAt('k', `n${j}`)};`);
   for (let i = 0; i < TM; i++) lines.push(`acc${i} += a${i} * vec4f(b0, b1, b2, b3);`);
-  const code = `${paramsStruct(['M: u32', 'N: u32', 'K: u32', 'batchA: u32', 'batchB: u32'])}
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@compute @workgroup_size(${WGX}, ${WGY}) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let row0 = gid.y * ${TM}u;
+  return defineKernel({
+    name: `matmul${transA ? '.tA' : ''}${transB ? '.tB' : ''}`,
+    params: { M: 'u32', N: 'u32', K: 'u32', batchA: 'u32', batchB: 'u32' },
+    bindings: { a: { type: 'f32' }, b: { type: 'f32' }, c: { type: 'f32', access: 'read_write' } },
+    workgroupSize: [WGX, WGY],
+    builtins: { gid: 'global_invocation_id' },
+    body: `  let row0 = gid.y * ${TM}u;
   let col0 = gid.x * ${TN}u;
   if (row0 >= params.M || col0 >= params.N) { return; }
   let aBase = gid.z * params.batchA;
@@ -60,9 +61,8 @@ const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
       { length: TN },
       (_, j) => `if (row0 + ${i}u < params.M && col0 + ${j}u < params.N) { c[cBase + (row0 + ${i}u) * params.N + col0 + ${j}u] = acc${i}[${j}]; }`,
     ).join('\n  '),
-  ).join('\n  ')}
-}`;
-  return kernel(`matmul${transA ? '.tA' : ''}${transB ? '.tB' : ''}`, ['read', 'read', 'read_write'], code);
+  ).join('\n  ')}`,
+  });
 });
 
 const SG = SUBGROUP_SIZE;
@@ -88,13 +88,14 @@ const subgroupMatmulKernel = memoKernel((transA: boolean, transB: boolean) => {
     for (let q = 0; q < SG_TC; q++) stores.push(`  if (c0 + ${q}u < params.N) { c[o + ${q}u] = acc${i}_${q}; }`);
     stores.push('}');
   }
-  const code = `enable subgroups;
-${paramsStruct(['M: u32', 'N: u32', 'K: u32', 'batchA: u32', 'batchB: u32'])}
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@compute @workgroup_size(${SG}) fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {
-  let c0 = wid.x * ${SG_TC}u;
+  return defineKernel({
+    name: `matmul.subgroup${transA ? '.tA' : ''}${transB ? '.tB' : ''}`,
+    params: { M: 'u32', N: 'u32', K: 'u32', batchA: 'u32', batchB: 'u32' },
+    bindings: { a: { type: 'f32' }, b: { type: 'f32' }, c: { type: 'f32', access: 'read_write' } },
+    enables: ['subgroups'],
+    workgroupSize: SG,
+    builtins: { lane: 'subgroup_invocation_id', wid: 'workgroup_id' },
+    body: `  let c0 = wid.x * ${SG_TC}u;
   let mbase = wid.y * ${SG * SG_RM}u + lane * ${SG_RM}u;
   let aBase = wid.z * params.batchA;
   let bBase = wid.z * params.batchB;
@@ -105,9 +106,8 @@ ${paramsStruct(['M: u32', 'N: u32', 'K: u32', 'batchA: u32', 'batchB: u32'])}
   for (var k = 0u; k < params.K; k++) {
     ${L.join('\n    ')}
   }
-  ${stores.join('\n  ')}
-}`;
-  return kernel(`matmul.subgroup${transA ? '.tA' : ''}${transB ? '.tB' : ''}`, ['read', 'read', 'read_write'], code);
+  ${stores.join('\n  ')}`,
+  });
 });
 
 /** Shapes of a matmul, or a KernelArgumentError naming both operands. */
@@ -136,12 +136,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (K === 0) return fill(out, 0);
   const c = Tensor.empty(out, 'f32', 'matmul');
   if (c.size === 0) return c;
-  const p = params().u32(M).u32(N).u32(K).u32(M * K).u32(K * N).data();
+  const p = { M, N, K, batchA: M * K, batchB: K * N };
   if (conv2dVariant() === 'subgroup') {
-    launch(subgroupMatmulKernel(!!opts.transA, !!opts.transB), [a, b, c], [Math.ceil(N / SG_TC), Math.ceil(M / (SG * SG_RM)), B], p);
+    subgroupMatmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [Math.ceil(N / SG_TC), Math.ceil(M / (SG * SG_RM)), B]);
     return c;
   }
-  const groups: [number, number, number] = [Math.ceil(N / (TN * WGX)), Math.ceil(M / (TM * WGY)), B];
-  launch(matmulKernel(!!opts.transA, !!opts.transB), [a, b, c], groups, p);
+  matmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [Math.ceil(N / (TN * WGX)), Math.ceil(M / (TM * WGY)), B]);
   return c;
 }
