@@ -197,10 +197,14 @@ describe('Module', () => {
   });
 });
 
-const fx = loadFixture('resnet20-golden-s0');
-describe.skipIf(!fx)('ResNet20 fixture through the modules', () => {
+// The repository's fixture, and ../shared's where it exists (an extra check).
+const fixtures = (['repo', 'shared'] as const).flatMap((source) => {
+  const fx = loadFixture('resnet20-golden-s0', source);
+  return fx ? [[source, fx] as const] : [];
+});
+describe.each(fixtures)('ResNet20 fixture (%s) through the modules', (_source, fx) => {
   it('on the cpu64 backend (float64 references), one train step matches to 1e-5: the engine is exact', async () => {
-    const t = fx!.tensors;
+    const t = fx.tensors;
     const model = new ResNet20('cpu64');
     const state = new Map<string, StateValue>();
     for (const [k, v] of t) if (k.startsWith('init.')) state.set(k.slice(5), v as StateValue);
@@ -219,7 +223,7 @@ describe.skipIf(!fx)('ResNet20 fixture through the modules', () => {
 
   for (const fused of [false, true])
   it(`eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`, async () => {
-    const t = fx!.tensors;
+    const t = fx.tensors;
     const get = (k: string) => t.get(k)!;
     const check = async (x: Tensor | null, key: string, rtol: number) => {
       expect(x, key).not.toBeNull();
@@ -262,7 +266,7 @@ describe.skipIf(!fx)('ResNet20 fixture through the modules', () => {
         model.loadStateDict(after);
       }
       const x = input(`x${step}`);
-      const y = DeviceTensor.fromArray(get(`y${step}`).data as Int32Array, [8], 'i32');
+      const y = DeviceTensor.fromArray(get(`y${step}`).data as Int32Array, get(`y${step}`).shape, 'i32');
       const { logits, loss } = tidy(() => {
         const logits = model.forward(x);
         return { logits, loss: F.crossEntropy(logits, y) };

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import * as B from './index.js';
 import { batchNormTesting } from './batchnorm.js';
-import { expectClose, f64Of, fixture, hasFixtures, pair } from '../elementwise/test-util.js';
+import { expectClose, f64Of, fixture, pair } from '../elementwise/test-util.js';
+import { fixtureFiles } from '../common/testing.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -111,10 +112,11 @@ describe('unsplit reductions: fused and not', () => {
   }
 });
 
-describe.skipIf(!hasFixtures())('PyTorch fixtures bn0, bn1', () => {
+for (const { source, path } of fixtureFiles('ops-golden-s0'))
+describe(`PyTorch fixtures bn0, bn1 (${source})`, () => {
   for (const i of [0, 1]) {
     it(`bn${i}`, async () => {
-      const get = (k: string) => fixture(`bn${i}.${k}`)!;
+      const get = (k: string) => fixture(`bn${i}.${k}`, path)!;
       const x = get('x');
       const C = x.t.shape[1];
       const rm = Tensor.zeros([C]);

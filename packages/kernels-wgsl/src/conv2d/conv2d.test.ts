@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
-import { assertClose, loadFixture, randomArray } from '../common/testing.js';
+import { assertClose, fixtureFiles, loadFixture, randomArray } from '../common/testing.js';
 import { f64, type F64 } from '../common/f64.js';
 import { params } from '../common/params.js';
 import {
@@ -115,17 +115,20 @@ describe('conv2d references', () => {
   });
 });
 
+/** Every conv case of the ops fixture, the repository's and ../shared's where present. */
 function fixtureCases(): { name: string; run: () => Promise<void> }[] {
-  const fx = loadFixture('ops-golden-s0');
   const out: { name: string; run: () => Promise<void> }[] = [];
-  for (let i = 0; fx?.tensors.has(`conv${i}.params`); i++) {
-    const get = (k: string) => fx!.tensors.get(`conv${i}.${k}`)!;
-    const [n, cin, h, w, cout, k, stride, pad] = Array.from(get('params').data as Int32Array);
-    const t = (k: string) => f64(get(k).data as Float32Array, get(k).shape);
-    out.push({
-      name: `PyTorch fixture conv${i}: N${n} ${cin}->${cout} ${h}x${w} k${k} s${stride} p${pad}`,
-      run: () => checkAll(t('x'), t('w'), t('dy'), { stride, padding: pad }, `conv${i}`, { y: t('y'), dx: t('dx'), dw: t('dw') }),
-    });
+  for (const { source, path } of fixtureFiles('ops-golden-s0')) {
+    const fx = loadFixture(path);
+    for (let i = 0; fx.tensors.has(`conv${i}.params`); i++) {
+      const get = (k: string) => fx.tensors.get(`conv${i}.${k}`)!;
+      const [n, cin, h, w, cout, k, stride, pad] = Array.from(get('params').data as Int32Array);
+      const t = (k: string) => f64(get(k).data as Float32Array, get(k).shape);
+      out.push({
+        name: `PyTorch fixture (${source}) conv${i}: N${n} ${cin}->${cout} ${h}x${w} k${k} s${stride} p${pad}`,
+        run: () => checkAll(t('x'), t('w'), t('dy'), { stride, padding: pad }, `conv${i}`, { y: t('y'), dx: t('dx'), dw: t('dw') }),
+      });
+    }
   }
   return out;
 }

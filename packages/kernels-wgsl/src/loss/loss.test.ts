@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import * as L from './index.js';
-import { expectClose, fixture, hasFixtures, pair, f64Of } from '../elementwise/test-util.js';
+import { expectClose, fixture as fixtureOf, pair, f64Of } from '../elementwise/test-util.js';
+import { fixtureFiles } from '../common/testing.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -25,7 +26,9 @@ describe('softmaxCrossEntropy', () => {
       });
     }
   }
-  it.skipIf(!hasFixtures())('matches the PyTorch fixture xent.*', async () => {
+  for (const { source, path } of fixtureFiles('ops-golden-s0'))
+  it(`matches the PyTorch fixture xent.* (${source})`, async () => {
+    const fixture = (k: string) => fixtureOf(k, path);
     const logits = fixture('xent.logits')!;
     const labels = fixture('xent.labels')!;
     const out = L.softmaxCrossEntropy(logits.t, labels.t);

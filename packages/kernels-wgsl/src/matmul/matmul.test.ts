@@ -4,7 +4,8 @@ import { matmul, matmulRef } from './index.js';
 import { availableVariants, conv2dVariant, setConv2dVariant } from '../conv2d/variants.js';
 import { add, addRef } from '../elementwise/index.js';
 import { sumToShape, sumToShapeRef } from '../reduce/index.js';
-import { expectClose, fixture, hasFixtures, pair } from '../elementwise/test-util.js';
+import { expectClose, fixture as fixtureOf, pair } from '../elementwise/test-util.js';
+import { fixtureFiles } from '../common/testing.js';
 
 // The variants to test depend on the adapter.
 await getRuntime();
@@ -44,21 +45,24 @@ for (const variant of availableVariants()) describe(`matmul (${variant} kernel${
   });
 });
 
-describe.skipIf(!hasFixtures())('PyTorch fixture linear.*', () => {
+for (const { source, path } of fixtureFiles('ops-golden-s0'))
+describe(`PyTorch fixture linear.* (${source})`, () => {
   it('y = x W^T + b, dx = dy W, dW = dy^T x, db = sum(dy)', async () => {
+    const fixture = (k: string) => fixtureOf(k, path);
     const x = fixture('linear.x')!;
     const w = fixture('linear.w')!;
     const b = fixture('linear.b')!;
     const dy = fixture('linear.dy')!;
+    const n = dy.t.shape[1];
     const tol = { atol: 1e-5, rtol: 1e-4 };
     const gtol = { atol: 1e-6, rtol: 1e-3, relativeToMax: true };
     await expectClose(add(matmul(x.t, w.t, { transB: true }), b.t), fixture('linear.y')!.r, tol, 'y');
     await expectClose(matmul(dy.t, w.t), fixture('linear.dx')!.r, gtol, 'dx');
     await expectClose(matmul(dy.t, x.t, { transA: true }), fixture('linear.dw')!.r, gtol, 'dw');
-    await expectClose(sumToShape(dy.t, [10]), fixture('linear.db')!.r, gtol, 'db');
+    await expectClose(sumToShape(dy.t, [n]), fixture('linear.db')!.r, gtol, 'db');
     // and the references agree with PyTorch too
     await expectClose(add(matmul(x.t, w.t, { transB: true }), b.t), addRef(matmulRef(x.r, w.r, { transB: true }), b.r), tol, 'y ref');
-    await expectClose(sumToShape(dy.t, [10]), sumToShapeRef(dy.r, [10]), tol, 'db ref');
+    await expectClose(sumToShape(dy.t, [n]), sumToShapeRef(dy.r, [n]), tol, 'db ref');
   });
 });
 

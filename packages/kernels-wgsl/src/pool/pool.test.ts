@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import * as P from './index.js';
 import { poolTesting } from './pool.js';
-import { expectClose, fixture, hasFixtures, pair } from '../elementwise/test-util.js';
+import { expectClose, fixture as fixtureOf, pair } from '../elementwise/test-util.js';
+import { fixtureFiles } from '../common/testing.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -47,7 +48,9 @@ describe('globalAvgPool', () => {
       await expectClose(P.globalAvgPoolBackward(dy.t, shape), P.globalAvgPoolBackwardRef(dy.r, shape), {}, 'dx');
     });
   }
-  it.skipIf(!hasFixtures())('matches the PyTorch fixture avgpool.*', async () => {
+  for (const { source, path } of fixtureFiles('ops-golden-s0'))
+  it(`matches the PyTorch fixture avgpool.* (${source})`, async () => {
+    const fixture = (k: string) => fixtureOf(k, path);
     const x = fixture('avgpool.x')!;
     await expectClose(P.globalAvgPool(x.t), fixture('avgpool.y')!.r, { atol: 1e-6, rtol: 1e-4 }, 'y');
     const dx = P.globalAvgPoolBackward(fixture('avgpool.dy')!.t, x.t.shape);
