@@ -14,9 +14,9 @@ import {
   readCifarFiles,
   verifyCifar10,
 } from './index.js';
-import { realCifarDir } from './testing.js';
+import { cifarDir } from './testing.js';
 
-const real = realCifarDir();
+const real = await cifarDir();
 let tmp: string;
 let cacheRoot: string;
 
@@ -107,23 +107,23 @@ describe('verifyCifar10 refuses bad data', () => {
   });
 });
 
-describe.skipIf(!real)('the real CIFAR-10 files', () => {
+describe('the real CIFAR-10 files', () => {
   it('verify once (sha256), then the marker makes it instant; a changed file is hashed again and refused', () => {
     const root = join(tmp, 'marker-cache');
     let hashed = 0;
-    verifyCifar10(real!, { cacheRoot: root, force: true, onProgress: (d) => (hashed = d) });
+    verifyCifar10(real, { cacheRoot: root, force: true, onProgress: (d) => (hashed = d) });
     expect(hashed).toBe(6 * FILE_BYTES);
     hashed = 0;
     const t0 = performance.now();
-    verifyCifar10(real!, { cacheRoot: root, onProgress: (d) => (hashed = d) });
+    verifyCifar10(real, { cacheRoot: root, onProgress: (d) => (hashed = d) });
     expect(hashed).toBe(0);
     expect(performance.now() - t0).toBeLessThan(200);
 
     // Five good files by symlink, one copied and verified, then one byte flipped.
     const d = freshDir('flipped');
-    for (const f of CIFAR10_FILES.slice(0, 5)) symlinkSync(join(real!, f.name), join(d, f.name));
+    for (const f of CIFAR10_FILES.slice(0, 5)) symlinkSync(join(real, f.name), join(d, f.name));
     const copy = join(d, 'test_batch.bin');
-    copyFileSync(join(real!, 'test_batch.bin'), copy);
+    copyFileSync(join(real, 'test_batch.bin'), copy);
     verifyCifar10(d, { cacheRoot: root });
     const fd = openSync(copy, 'r+');
     const b = Buffer.alloc(1);
@@ -141,7 +141,7 @@ describe.skipIf(!real)('the real CIFAR-10 files', () => {
     const saved = process.env.CIFAR10_DIR;
     delete process.env.CIFAR10_DIR;
     try {
-      const dir = await locateCifar10({ dataDir: real!, cacheRoot: join(tmp, 'marker-cache'), progress: false, log: () => {} });
+      const dir = await locateCifar10({ dataDir: real, cacheRoot: join(tmp, 'marker-cache'), progress: false, log: () => {} });
       const train = readCifarFiles(dir, TRAIN_FILES);
       const test = readCifarFiles(dir, TEST_FILES);
       expect(train.n).toBe(50000);

@@ -16,7 +16,7 @@ import {
   uploadBatch,
   type CifarSplit,
 } from './index.js';
-import { realCifarDir } from './testing.js';
+import { cifarDir } from './testing.js';
 
 /** n images whose bytes encode their index, labels index % 10. */
 function syntheticSplit(n: number): CifarSplit {
@@ -149,8 +149,7 @@ describe('a loader batch through the GPU augment kernel', () => {
   });
 
   it('uploads packed bytes + crops and matches the float64 reference', async () => {
-    const dir = realCifarDir();
-    const split = dir ? readCifarFiles(dir, [TRAIN_FILES[0]]) : syntheticSplit(300);
+    const split = readCifarFiles(await cifarDir(), [TRAIN_FILES[0]]);
     const loader = new TrainLoader(split, { batchSize: 128, seed: 1 });
     const b = loader.batch(0, 1);
     const opts = { mean: CIFAR10_MEAN, std: CIFAR10_STD, n: b.size };

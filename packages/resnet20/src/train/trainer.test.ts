@@ -1,5 +1,6 @@
-// The trainer on real CIFAR-10 (CIFAR10_DIR or ../shared/cifar10): a short run that clearly
-// learns, resume-equals-uninterrupted, Ctrl-C, and checkpoints that survive a kill mid-write.
+// The trainer on real CIFAR-10 (found or fetched as `pnpm train` does: cifarDir): a short run
+// that clearly learns, resume-equals-uninterrupted, Ctrl-C, and checkpoints that survive a kill
+// mid-write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -9,10 +10,10 @@ import { getRuntime, runtime } from '@wgtorch/tensor';
 import { trainMain, CHECKPOINT_FILE } from './trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EpochMetrics } from './report.js';
+import { cifarDir } from '../data/testing.js';
 
 const repo = resolve(import.meta.dirname, '../../../..');
-const shared = resolve(repo, '../shared/cifar10/cifar-10-batches-bin');
-const dataDir = process.env.CIFAR10_DIR ?? (existsSync(shared) ? shared : undefined);
+const dataDir = await cifarDir();
 const tmp = mkdtempSync(join(tmpdir(), 'wgtorch-train-'));
 
 function metrics(dir: string): EpochMetrics[] {
@@ -29,7 +30,7 @@ async function train(args: string[]): Promise<number> {
   const log = console.log;
   console.log = () => {}; // keep the test output short
   try {
-    return await trainMain([...args, '--data-dir', dataDir!, '--quiet']);
+    return await trainMain([...args, '--data-dir', dataDir, '--quiet']);
   } finally {
     console.log = log;
   }
@@ -43,7 +44,7 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe.skipIf(!dataDir)('training on CIFAR-10', () => {
+describe('training on CIFAR-10', () => {
   it('a short real run clearly learns', async () => {
     const dir = join(tmp, 'short');
     const code = await train(['--epochs', '1', '--steps-per-epoch', '200', '--batch-size', '32', '--test-subset', '1000', '--run-dir', dir, '--log-every', '50']);
@@ -97,7 +98,7 @@ describe.skipIf(!dataDir)('training on CIFAR-10', () => {
 
   it('Ctrl-C saves a checkpoint and exits cleanly; resuming finishes the run', async () => {
     const dir = join(tmp, 'sigint');
-    const child = spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', 'train', '--epochs', '1', '--steps-per-epoch', '400', '--batch-size', '8', '--test-subset', '64', '--run-dir', dir, '--data-dir', dataDir!, '--log-every', '1', '--quiet'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', 'train', '--epochs', '1', '--steps-per-epoch', '400', '--batch-size', '8', '--test-subset', '64', '--run-dir', dir, '--data-dir', dataDir, '--log-every', '1', '--quiet'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
