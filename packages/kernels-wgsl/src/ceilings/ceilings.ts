@@ -5,31 +5,28 @@
 // Sizes grow until one launch lasts long enough to time, so a fast GPU is measured as fairly
 // as lavapipe.
 
-import { runtime, Tensor, type KernelSource } from '@wgtorch/tensor';
-import { params } from '../common/params.js';
+import { runtime, Tensor } from '@wgtorch/tensor';
+import { grid1d } from '../common/grid.js';
+import { defineKernel } from '../common/kernel.js';
 import { timeRuns, type TimingOptions } from './timing.js';
 
 // 32 accumulators and 8 steps per loop iteration: lavapipe pays a loop iteration about what 16
-// FMAs cost, so a 1-step loop reads less than half of the ALU rate (measured: 16 accumulators,
-// 1 step: 25 GFLOP/s; 4 steps: 49; 32 x 8: 58, under the same load).
+// FMAs cost, so a 1-step loop reads less than half of the ALU rate.
 const ACCUMULATORS = 32;
 const UNROLL = 8;
 const ALU_WG = 64;
 
-function aluKernel(): KernelSource {
+function aluKernel() {
   const init = Array.from({ length: ACCUMULATORS }, (_, i) => `  var x${i} = seed + ${i}.0;`).join('\n');
   const one = Array.from({ length: ACCUMULATORS }, (_, i) => `    x${i} = fma(x${i}, a, b);`).join('\n');
   const step = Array.from({ length: UNROLL }, () => one).join('\n');
   const sum = Array.from({ length: ACCUMULATORS }, (_, i) => `x${i}`).join(' + ');
-  return {
+  return defineKernel({
     name: 'ceilings.alu',
-    storage: ['read_write'],
-    code: `struct Params { iters: u32, a: f32, b: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(${ALU_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * ${ALU_WG}u;
+    params: { iters: 'u32', a: 'f32', b: 'f32' },
+    bindings: { out: { type: 'f32', access: 'read_write' } },
+    workgroupSize: ALU_WG,
+    body: `  let i = gid.x + gid.y * nwg.x * ${ALU_WG}u;
   let seed = f32(i) * 1e-6;
   let a = params.a;
   let b = params.b;
@@ -37,29 +34,23 @@ ${init}
   for (var k = 0u; k < params.iters; k++) {
 ${step}
   }
-  out[i] = ${sum};
-}`,
-  };
+  out[i] = ${sum};`,
+  });
 }
 
 const COPY_WG = 256;
-// Each invocation copies COPY_PER vec4s, grid-strided: on lavapipe 4 per invocation moves 1.7x
-// the bytes of 1 (8 vs 4.7 GB/s measured back to back); 8 and 16 are no better.
+// Each invocation copies COPY_PER vec4s, grid-strided: on lavapipe 4 per invocation moves more
+// bytes than 1; 8 and 16 are no better.
 const COPY_PER = 4;
-const copyKernel: KernelSource = {
+const copyKernel = defineKernel({
   name: 'ceilings.bandwidth',
-  storage: ['read', 'read_write'],
-  code: `struct Params { n: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
-@compute @workgroup_size(${COPY_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let stride = nwg.x * nwg.y * ${COPY_WG}u;
+  params: { n: 'u32' },
+  bindings: { src: { type: 'vec4f' }, dst: { type: 'vec4f', access: 'read_write' } },
+  workgroupSize: COPY_WG,
+  body: `  let stride = nwg.x * nwg.y * ${COPY_WG}u;
   let first = gid.x + gid.y * nwg.x * ${COPY_WG}u;
-${Array.from({ length: COPY_PER }, (_, k) => `  { let i = first + ${k}u * stride; if (i < params.n) { dst[i] = src[i]; } }`).join('\n')}
-}`,
-};
+${Array.from({ length: COPY_PER }, (_, k) => `  { let i = first + ${k}u * stride; if (i < params.n) { dst[i] = src[i]; } }`).join('\n')}`,
+});
 
 export interface Ceiling {
   /** GFLOP/s (ALU) or GB/s (bandwidth). */
@@ -70,15 +61,11 @@ export interface Ceiling {
   method: string;
 }
 
-function grid(groups: number): [number, number] {
-  if (groups <= 65535) return [groups, 1];
-  const y = Math.ceil(groups / 65535);
-  return [Math.ceil(groups / y), y];
-}
+/** Workgroups folded into [x, y] (a dimension holds at most 65535). */
+const grid = (groups: number) => grid1d(groups, 1);
 
 /** GFLOP/s of pure FMA work (2 FLOPs per fma). */
 export async function measureAluCeiling(opts: TimingOptions & { minMs?: number } = {}): Promise<Ceiling> {
-  const rt = runtime();
   const k = aluKernel();
   const minMs = opts.minMs ?? 15;
   let groups = 256;
@@ -87,8 +74,7 @@ export async function measureAluCeiling(opts: TimingOptions & { minMs?: number }
     const [gx, gy] = grid(groups);
     const inv = gx * gy * ALU_WG;
     const out = Tensor.empty([inv], 'f32', 'ceilings.alu');
-    const p = params().u32(iters).f32(0.999).f32(1e-4).data().slice();
-    const run = () => rt.dispatcher.dispatch(k, [out.binding()], [gx, gy], p);
+    const run = () => k.launch({ out }, { iters, a: 0.999, b: 1e-4 }, [gx, gy]);
     const t = await timeRuns(run, { ...opts, batches: 1, warmup: 1 });
     const big = groups >= 65535 * 4 && iters >= 4096;
     if (t.medianMs >= minMs || big) {
@@ -109,15 +95,13 @@ export async function measureBandwidthCeiling(opts: TimingOptions & { bytes?: nu
   const rt = runtime();
   const limit = Math.min(rt.limits.maxStorageBufferBindingSize, rt.limits.maxBufferSize);
   // 8 MiB: the largest ResNet20 activation at batch 128 ([128, 16, 32, 32] f32), so the ceiling
-  // and the kernels it judges see the same cache levels (with 64 MiB buffers elementwise kernels
-  // on 8 MiB tensors read as 150% of the ceiling on lavapipe).
+  // and the kernels it judges see the same cache levels.
   const bytes = Math.min(opts.bytes ?? 8 << 20, Math.floor(limit / 16) * 16);
   const n = bytes / 16;
   const src = Tensor.zeros([n * 4]);
   const dst = Tensor.empty([n * 4], 'f32', 'ceilings.bandwidth');
-  const p = params().u32(n).data().slice();
   const g = grid(Math.ceil(n / (COPY_WG * COPY_PER)));
-  const t = await timeRuns(() => rt.dispatcher.dispatch(copyKernel, [src.binding(), dst.binding()], g, p), opts);
+  const t = await timeRuns(() => copyKernel.launch({ src, dst }, { n }, g), opts);
   src.dispose();
   dst.dispose();
   return { value: (2 * bytes) / t.medianMs / 1e6, medianMs: t.medianMs, work: 2 * bytes, method: t.method };
