@@ -1,10 +1,9 @@
 // BatchNorm2d launchers (NCHW, per-channel statistics; PyTorch semantics).
 
-import { Tensor, formatShape, runtime } from '@wgtorch/tensor';
+import { Tensor, formatShape, runtime, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { params } from '../common/params.js';
-import { checkF32, flatGrid, launch, vecBinding } from '../elementwise/launch.js';
-import { APPLY_ITEMS, APPLY_WG, applyKernel, backwardCombineKernel, backwardFusedKernel, backwardSumsKernel, statsCombineKernel, statsKernel, trainFusedKernel, type ApplyMode } from './wgsl.js';
+import { checkF32, flatGrid, vecBinding } from '../elementwise/launch.js';
+import { APPLY_ITEMS, APPLY_WG, applyInputs, applyKernel, backwardCombineKernel, backwardFusedKernel, backwardSumsKernel, statsCombineKernel, statsKernel, trainFusedKernel, type ApplyMode } from './wgsl.js';
 
 export interface BatchNormOptions {
   /** Running-stat momentum (PyTorch's default 0.1). */
@@ -90,14 +89,16 @@ function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk:
 export const batchNormTesting = { forceSplit: false, unfused: false };
 
 /** The elementwise apply pass over every element of x. */
-function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, eps = 0, invM = 0): void {
+function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, extra: { eps: number } | { invM: number } | object = {}): void {
   const hw = g.vec ? g.HW / 4 : g.HW;
   if (g.N * g.C * hw === 0) return;
   // whole planes per workgroup, about APPLY_WG * APPLY_ITEMS units
   const nb = Math.max(1, Math.min(g.N, Math.floor((APPLY_WG * APPLY_ITEMS) / hw)));
-  const p = params().u32(g.N).u32(g.C).f32(eps).f32(invM).data();
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
-  launch(applyKernel(mode, g.vec, hw, nb), [...perUnit.map(bind), ...perChannel, bind(out)], [Math.ceil(g.N / nb), g.C], p);
+  const inputs = [...perUnit.map(bind), ...perChannel];
+  const bufs: Record<string, Tensor | BufferRange> = { out: bind(out) };
+  applyInputs(mode).forEach((name, i) => (bufs[name] = inputs[i]));
+  applyKernel(mode, g.vec, hw, nb).launch(bufs, { N: g.N, C: g.C, ...extra }, [Math.ceil(g.N / nb), g.C]);
 }
 
 function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): BatchNormTrainResult {
@@ -120,20 +121,20 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
   const saveMean = Tensor.empty([g.C], 'f32', `${kernel}.saveMean`);
   const saveInvStd = Tensor.empty([g.C], 'f32', `${kernel}.saveInvStd`);
   const r = reductionPlan(g);
-  const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(M).f32(momentum).f32(eps).f32(M / (M - 1)).data();
+  const p = { N: g.N, C: g.C, S: r.S, chunk: r.chunk, M, momentum, eps, unbias: M / (M - 1) };
   const xb = g.vec ? vecBinding(x) : x;
-  const stats = [saveMean, saveInvStd, runningMean, runningVar];
+  const stats = { saveMean, saveInvStd, runningMean, runningVar };
   if (r.fused) {
     const y = Tensor.empty(x.shape, 'f32', kernel);
-    launch(trainFusedKernel(g.vec, relu, r.hw, r.wg), [xb, gamma, beta, ...stats, g.vec ? vecBinding(y) : y], [1, g.C], p);
+    trainFusedKernel(g.vec, relu, r.hw, r.wg).launch({ x: xb, gamma, beta, ...stats, y: g.vec ? vecBinding(y) : y }, p, [1, g.C]);
     return { y, saveMean, saveInvStd };
   }
   if (r.S === 1) {
-    launch(statsKernel(g.vec, r.hw, r.wg, false), [xb, ...stats], [1, g.C], p);
+    statsKernel(g.vec, r.hw, r.wg, false).launch({ x: xb, ...stats }, p, [1, g.C]);
   } else {
     const part = Tensor.empty([g.C, r.S, 3], 'f32', `${kernel}.partial`);
-    launch(statsKernel(g.vec, r.hw, r.wg, true), [xb, part], [r.S, g.C], p);
-    launch(statsCombineKernel, [part, ...stats], flatGrid(g.C, 64).groups, p);
+    statsKernel(g.vec, r.hw, r.wg, true).launch({ x: xb, part }, p, [r.S, g.C]);
+    statsCombineKernel.launch({ part, ...stats }, p, flatGrid(g.C, 64).groups);
     part.dispose();
   }
   const y = Tensor.empty(x.shape, 'f32', kernel);
@@ -177,7 +178,7 @@ function evaluate(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta:
     ['runningVar', runningVar],
   ]);
   const y = Tensor.empty(x.shape, 'f32', kernel);
-  apply(relu ? 'evalRelu' : 'eval', g, [x], [gamma, beta, runningMean, runningVar], y, eps);
+  apply(relu ? 'evalRelu' : 'eval', g, [x], [gamma, beta, runningMean, runningVar], y, { eps });
   return y;
 }
 
@@ -203,24 +204,25 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
   const dbeta = Tensor.empty([g.C], 'f32', `${kernel}.dbeta`);
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
   const perUnit = y ? [dy, x, y] : [dy, x];
+  const units = y ? { dy: bind(dy), x: bind(x), y: bind(y) } : { dy: bind(dy), x: bind(x) };
   const r = reductionPlan(g);
   const M = g.N * g.HW;
-  const p = params().u32(g.N).u32(g.C).u32(r.S).u32(r.chunk).f32(M).f32(0).f32(0).f32(0).data();
+  const p = { N: g.N, C: g.C, S: r.S, chunk: r.chunk, M };
   if (r.fused) {
     const dx = Tensor.empty(x.shape, 'f32', kernel);
-    launch(backwardFusedKernel(g.vec, !!y, r.hw, r.wg), [...perUnit.map(bind), gamma, saveMean, saveInvStd, dgamma, dbeta, bind(dx)], [1, g.C], p);
+    backwardFusedKernel(g.vec, !!y, r.hw, r.wg).launch({ ...units, gamma, saveMean, saveInvStd, dgamma, dbeta, dx: bind(dx) }, p, [1, g.C]);
     return { dx, dgamma, dbeta };
   }
   if (r.S === 1) {
-    launch(backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false), [...perUnit.map(bind), saveMean, saveInvStd, dgamma, dbeta], [1, g.C], p);
+    backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false).launch({ ...units, saveMean, saveInvStd, dgamma, dbeta }, p, [1, g.C]);
   } else {
     const part = Tensor.empty([g.C, r.S, 2], 'f32', `${kernel}.partial`);
-    launch(backwardSumsKernel(g.vec, !!y, r.hw, r.wg, true), [...perUnit.map(bind), saveMean, saveInvStd, part], [r.S, g.C], p);
-    launch(backwardCombineKernel, [part, saveInvStd, dgamma, dbeta], flatGrid(g.C, 64).groups, p);
+    backwardSumsKernel(g.vec, !!y, r.hw, r.wg, true).launch({ ...units, saveMean, saveInvStd, part }, p, [r.S, g.C]);
+    backwardCombineKernel.launch({ part, saveInvStd, dgamma, dbeta }, p, flatGrid(g.C, 64).groups);
     part.dispose();
   }
   const dx = Tensor.empty(x.shape, 'f32', kernel);
-  apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, 0, M > 0 ? 1 / M : 0);
+  apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, { invM: M > 0 ? 1 / M : 0 });
   return { dx, dgamma, dbeta };
 }
 

@@ -10,7 +10,8 @@
 //
 // A "unit" is a vec4f when H*W is a multiple of 4 (every ResNet20 shape), else one f32.
 
-import { kernel, memoKernel, paramsStruct, MAIN_ARGS, flatId, reluGradWgsl, reluWgsl } from '../elementwise/launch.js';
+import { defineKernel, memoKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
+import { flatId, reluGradWgsl, reluWgsl } from '../elementwise/launch.js';
 
 export const APPLY_WG = 64;
 /** Units per invocation the apply pass aims for (it covers whole planes). */
@@ -30,12 +31,14 @@ function channelWalk(hw: number, wg: number, body: string): string {
   }`;
 }
 
-export const REDUCE_PARAMS = ['N: u32', 'C: u32', 'S: u32', 'chunk: u32', 'M: f32', 'momentum: f32', 'eps: f32', 'unbias: f32'];
+/** The reductions' plan (N, C, chunks S of `chunk` units) and M = N * H * W values per channel. */
+const SUMS_PARAMS = { N: 'u32', C: 'u32', S: 'u32', chunk: 'u32', M: 'f32' } as const;
+/** The statistics kernels add the running-stat update: momentum, eps, unbias = M / (M - 1). */
+const STATS_PARAMS = { ...SUMS_PARAMS, momentum: 'f32', eps: 'f32', unbias: 'f32' } as const;
 
-const STATS_OUT = `@group(0) @binding(2) var<storage, read_write> saveMean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> saveInvStd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> runningMean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;`;
+const f32Array = (access: 'read' | 'read_write' = 'read'): BindingDecl => ({ type: 'f32', access });
+const STATS_OUT = { saveMean: f32Array('read_write'), saveInvStd: f32Array('read_write'), runningMean: f32Array('read_write'), runningVar: f32Array('read_write') };
+const PER_CHANNEL_BUILTINS = { wid: 'workgroup_id', lid: 'local_invocation_index' } as const;
 
 const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
     let m = ${mean};
@@ -90,12 +93,14 @@ var<workgroup> shM2: array<f32, ${wg}>;`;
  */
 export const statsKernel = memoKernel((vec: boolean, hw: number, wg: number, split: boolean) => {
   const T = vec ? 'vec4f' : 'f32';
-  const code = `${paramsStruct(REDUCE_PARAMS)}
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-${split ? '@group(0) @binding(2) var<storage, read_write> part: array<f32>;' : STATS_OUT}
-${WELFORD_SHARED(wg)}
-@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y;
+  return defineKernel({
+    name: `batchnorm.stats${split ? 'Partial' : ''}`,
+    params: STATS_PARAMS,
+    bindings: { x: { type: T }, ...(split ? { part: f32Array('read_write') } : STATS_OUT) },
+    helpers: WELFORD_SHARED(wg),
+    workgroupSize: wg,
+    builtins: PER_CHANNEL_BUILTINS,
+    body: `  let c = wid.y;
   ${welfordStats(vec, hw, wg)}
   if (lid == 0u) ${
     split
@@ -104,9 +109,8 @@ ${WELFORD_SHARED(wg)}
     part[o] = shN[0]; part[o + 1u] = shMean[0]; part[o + 2u] = shM2[0];
   }`
       : FINALIZE_STATS('c', 'shMean[0]', 'shM2[0]')
-  }
-}`;
-  return kernel(`batchnorm.stats${split ? 'Partial' : ''}`, split ? ['read', 'read_write'] : ['read', 'read_write', 'read_write', 'read_write', 'read_write'], code);
+  }`,
+  });
 });
 
 /**
@@ -118,35 +122,31 @@ ${WELFORD_SHARED(wg)}
  */
 export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
   const T = vec ? 'vec4f' : 'f32';
-  const code = `${paramsStruct(REDUCE_PARAMS)}
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-${STATS_OUT.replace(/binding\((\d)\)/g, (_, d) => `binding(${Number(d) + 2})`)}
-@group(0) @binding(8) var<storage, read_write> y: array<${T}>;
-${WELFORD_SHARED(wg)}
-@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y;
+  return defineKernel({
+    name: `batchnorm.train${relu ? 'Relu' : ''}Fused`,
+    params: STATS_PARAMS,
+    bindings: { x: { type: T }, gamma: f32Array(), beta: f32Array(), ...STATS_OUT, y: { type: T, access: 'read_write' } },
+    helpers: WELFORD_SHARED(wg),
+    workgroupSize: wg,
+    builtins: PER_CHANNEL_BUILTINS,
+    body: `  let c = wid.y;
   ${welfordStats(vec, hw, wg)}
   if (lid == 0u) ${FINALIZE_STATS('c', 'shMean[0]', 'shM2[0]')}
   let m = shMean[0];
   let sc = gamma[c] * inverseSqrt(${reluWgsl('(shM2[0] / params.M)')} + params.eps);
   let bt = beta[c];
   {${channelWalk(hw, wg, `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? reluWgsl('r', T) : 'r'};`)}
-  }
-}`;
-  return kernel(`batchnorm.train${relu ? 'Relu' : ''}Fused`, ['read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'read_write'], code);
+  }`,
+  });
 });
 
 /** Merges the S (count, mean, M2) partials of each channel and finalizes (one invocation per channel). */
-export const statsCombineKernel = kernel(
-  'batchnorm.statsCombine',
-  ['read', 'read_write', 'read_write', 'read_write', 'read_write'],
-  `${paramsStruct(REDUCE_PARAMS)}
-@group(0) @binding(1) var<storage, read> part: array<f32>;
-${STATS_OUT}
-@compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
-  let c = ${flatId(64)};
+export const statsCombineKernel = defineKernel({
+  name: 'batchnorm.statsCombine',
+  params: STATS_PARAMS,
+  bindings: { part: f32Array(), ...STATS_OUT },
+  workgroupSize: 64,
+  body: `  let c = ${flatId(64)};
   if (c >= params.C) { return; }
   var n = 0.0;
   var mean = 0.0;
@@ -163,9 +163,8 @@ ${STATS_OUT}
       n = nt;
     }
   }
-  ${FINALIZE_STATS('c', 'mean', 'm2')}
-}`,
-);
+  ${FINALIZE_STATS('c', 'mean', 'm2')}`,
+});
 
 const SUMS_SHARED = (wg: number) => `var<workgroup> shG: array<f32, ${wg}>;
 var<workgroup> shGX: array<f32, ${wg}>;`;
@@ -176,20 +175,19 @@ var<workgroup> shGX: array<f32, ${wg}>;`;
  */
 export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number, split: boolean) => {
   const T = vec ? 'vec4f' : 'f32';
-  const bind = [`@group(0) @binding(1) var<storage, read> dy: array<${T}>;`, `@group(0) @binding(2) var<storage, read> x: array<${T}>;`];
-  if (relu) bind.push(`@group(0) @binding(3) var<storage, read> y: array<${T}>;`);
-  bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read> saveMean: array<f32>;`);
-  bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read> saveInvStd: array<f32>;`);
-  if (split) bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read_write> part: array<f32>;`);
-  else {
-    bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read_write> dgamma: array<f32>;`);
-    bind.push(`@group(0) @binding(${bind.length + 1}) var<storage, read_write> dbeta: array<f32>;`);
-  }
-  const code = `${paramsStruct(REDUCE_PARAMS)}
-${bind.join('\n')}
-${SUMS_SHARED(wg)}
-@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y;
+  return defineKernel({
+    name: `batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`,
+    params: SUMS_PARAMS,
+    bindings: {
+      ...perUnitBindings(relu, T),
+      saveMean: f32Array(),
+      saveInvStd: f32Array(),
+      ...(split ? { part: f32Array('read_write') } : { dgamma: f32Array('read_write'), dbeta: f32Array('read_write') }),
+    },
+    helpers: SUMS_SHARED(wg),
+    workgroupSize: wg,
+    builtins: PER_CHANNEL_BUILTINS,
+    body: `  let c = wid.y;
   ${backwardSums(vec, relu, hw, wg)}
   if (lid == 0u) {
     ${
@@ -199,12 +197,13 @@ ${SUMS_SHARED(wg)}
         : `dbeta[c] = shG[0];
     dgamma[c] = shGX[0] * saveInvStd[c];`
     }
-  }
-}`;
-  const inputs = (relu ? 5 : 4) as number;
-  const storage: ('read' | 'read_write')[] = [...Array(inputs).fill('read'), ...(split ? ['read_write'] : ['read_write', 'read_write'])];
-  return kernel(`batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`, storage, code);
+  }`,
+  });
 });
+
+/** dy, x and (with relu) y: one unit per element of the activation. */
+const perUnitBindings = (relu: boolean, T: string): Record<string, BindingDecl> =>
+  relu ? { dy: { type: T }, x: { type: T }, y: { type: T } } : { dy: { type: T }, x: { type: T } };
 
 /** The upstream gradient of unit `i`, through the ReLU (from its output y) with relu. */
 const maskedGrad = (relu: boolean, T: string, i: string) => (relu ? reluGradWgsl(`dy[${i}]`, `y[${i}]`, T) : `dy[${i}]`);
@@ -243,22 +242,22 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): stri
  */
 export const backwardFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
   const T = vec ? 'vec4f' : 'f32';
-  const names = ['dy', 'x', ...(relu ? ['y'] : [])];
-  const bind = names.map((nm, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${nm}: array<${T}>;`);
-  const b0 = names.length + 1;
-  bind.push(
-    `@group(0) @binding(${b0}) var<storage, read> gamma: array<f32>;`,
-    `@group(0) @binding(${b0 + 1}) var<storage, read> saveMean: array<f32>;`,
-    `@group(0) @binding(${b0 + 2}) var<storage, read> saveInvStd: array<f32>;`,
-    `@group(0) @binding(${b0 + 3}) var<storage, read_write> dgamma: array<f32>;`,
-    `@group(0) @binding(${b0 + 4}) var<storage, read_write> dbeta: array<f32>;`,
-    `@group(0) @binding(${b0 + 5}) var<storage, read_write> dx: array<${T}>;`,
-  );
-  const code = `${paramsStruct(REDUCE_PARAMS)}
-${bind.join('\n')}
-${SUMS_SHARED(wg)}
-@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y;
+  return defineKernel({
+    name: `batchnorm.backward${relu ? 'Relu' : ''}Fused`,
+    params: SUMS_PARAMS,
+    bindings: {
+      ...perUnitBindings(relu, T),
+      gamma: f32Array(),
+      saveMean: f32Array(),
+      saveInvStd: f32Array(),
+      dgamma: f32Array('read_write'),
+      dbeta: f32Array('read_write'),
+      dx: { type: T, access: 'read_write' },
+    },
+    helpers: SUMS_SHARED(wg),
+    workgroupSize: wg,
+    builtins: PER_CHANNEL_BUILTINS,
+    body: `  let c = wid.y;
   ${backwardSums(vec, relu, hw, wg)}
   let inv = saveInvStd[c];
   let db = shG[0];
@@ -269,22 +268,17 @@ ${SUMS_SHARED(wg)}
   let b = -k * db / params.M;
   {${channelWalk(hw, wg, `let g = ${maskedGrad(relu, T, 'idx')};
     dx[idx] = ${dxOf(T, 'idx', 'mean')};`)}
-  }
-}`;
-  return kernel(`batchnorm.backward${relu ? 'Relu' : ''}Fused`, [...names.map(() => 'read' as const), 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'], code);
+  }`,
+  });
 });
 
 /** Sums the S backward partials of each channel into dbeta, dgamma. */
-export const backwardCombineKernel = kernel(
-  'batchnorm.backwardCombine',
-  ['read', 'read', 'read_write', 'read_write'],
-  `${paramsStruct(REDUCE_PARAMS)}
-@group(0) @binding(1) var<storage, read> part: array<f32>;
-@group(0) @binding(2) var<storage, read> saveInvStd: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dbeta: array<f32>;
-@compute @workgroup_size(64) fn main(${MAIN_ARGS}) {
-  let c = ${flatId(64)};
+export const backwardCombineKernel = defineKernel({
+  name: 'batchnorm.backwardCombine',
+  params: SUMS_PARAMS,
+  bindings: { part: f32Array(), saveInvStd: f32Array(), dgamma: f32Array('read_write'), dbeta: f32Array('read_write') },
+  workgroupSize: 64,
+  body: `  let c = ${flatId(64)};
   if (c >= params.C) { return; }
   var sg = 0.0;
   var sgx = 0.0;
@@ -294,9 +288,8 @@ export const backwardCombineKernel = kernel(
     sgx += part[o + 1u];
   }
   dbeta[c] = sg;
-  dgamma[c] = sgx * saveInvStd[c];
-}`,
-);
+  dgamma[c] = sgx * saveInvStd[c];`,
+});
 
 export type ApplyMode = 'train' | 'trainRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
 
@@ -328,13 +321,19 @@ function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: stri
   };
 }
 
-const APPLY_PARAMS = ['N: u32', 'C: u32', 'eps: f32', 'invM: f32'];
+/** N and C; eval modes add eps, backward modes invM = 1 / M. */
+function applyParams(mode: ApplyMode): Record<string, ParamType> {
+  if (mode === 'eval' || mode === 'evalRelu') return { N: 'u32', C: 'u32', eps: 'f32' };
+  if (mode === 'backward' || mode === 'backwardRelu') return { N: 'u32', C: 'u32', invM: 'f32' };
+  return { N: 'u32', C: 'u32' };
+}
 
-function applyBindings(names: string[], T: string): string {
+function applyBindings(names: string[], T: string): Record<string, BindingDecl> {
   const perUnit = new Set(['dy', 'x', 'y']);
-  const binds = names.map((nm, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${nm}: array<${perUnit.has(nm) ? T : 'f32'}>;`);
-  binds.push(`@group(0) @binding(${names.length + 1}) var<storage, read_write> out: array<${T}>;`);
-  return binds.join('\n');
+  const binds: Record<string, BindingDecl> = {};
+  for (const nm of names) binds[nm] = { type: perUnit.has(nm) ? T : 'f32' };
+  binds.out = { type: T, access: 'read_write' };
+  return binds;
 }
 
 /**
@@ -350,17 +349,22 @@ function applyBindings(names: string[], T: string): string {
 export const applyKernel = memoKernel((mode: ApplyMode, vec: boolean, hw: number, nb: number) => {
   const T = vec ? 'vec4f' : 'f32';
   const { names, prelude, unit } = applyBody(mode, T);
-  const code = `${paramsStruct(APPLY_PARAMS)}
-${applyBindings(names, T)}
-@compute @workgroup_size(${APPLY_WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y;
+  return defineKernel({
+    name: `batchnorm.${mode}`,
+    params: applyParams(mode),
+    bindings: applyBindings(names, T),
+    workgroupSize: APPLY_WG,
+    builtins: PER_CHANNEL_BUILTINS,
+    body: `  let c = wid.y;
   ${prelude}
   let n0 = wid.x * ${nb}u;
   let count = min(${nb}u, params.N - n0) * ${hw}u;
   for (var j = lid; j < count; j += ${APPLY_WG}u) {
     let i = ((n0 + j / ${hw}u) * params.C + c) * ${hw}u + j % ${hw}u;
     ${unit}
-  }
-}`;
-  return kernel(`batchnorm.${mode}`, [...names.map(() => 'read' as const), 'read_write'], code);
+  }`,
+  });
 });
+
+/** The names of an apply mode's input bindings, in order (then `out`). */
+export const applyInputs = (mode: ApplyMode): string[] => applyBody(mode, 'f32').names;
