@@ -1,15 +1,14 @@
-// The differentiable ops: each entry of the table holds its forward and, beside it, its
-// backward, written once against the kernel names both backends share. The exported functions
-// below are the public API (PyTorch's torch.* / torch.nn.functional.* in camelCase).
+// The differentiable ops. Each is declared once, in one block: its forward and backward
+// (written against the kernel names both backends share) and then its public function
+// (PyTorch's torch.* / torch.nn.functional.* in camelCase).
 
-import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
-import { classLabels } from '@wgtorch/kernels-wgsl';
-import type { Backend, Conv2dOptions, Pool2dOptions, Raw, UnaryOp } from './backend.js';
-import { apply, isGradEnabled, tidy, Tensor, type OpDef } from './tensor.js';
+import { Tensor as DeviceTensor, formatShape, sizeOf } from '@wgtorch/tensor';
+import { classLabels, type AvgPool2dOptions as Pool2dOptions, type Conv2dOptions, type UnaryOp } from '@wgtorch/kernels-wgsl';
+import type { Backend, Raw } from './backend.js';
+import { sameShape } from './shape.js';
+import { apply, defineOp, isGradEnabled, tidy, Tensor, type OpDef } from './tensor.js';
 
 type Grads = (Raw | null)[];
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Sums a broadcast gradient down to `shape`; consumes `g`. */
 function reduceTo(b: Backend, g: Raw, shape: readonly number[]): Raw {
@@ -36,6 +35,84 @@ function expandTo(b: Backend, dyKeep: Raw, shape: readonly number[], factor: num
   return out;
 }
 
+// ---- elementwise ----
+
+const addOp = defineOp({
+  name: 'add',
+  forward: (b, [x, y]) => ({ y: b.k.add(x, y) }),
+  backward: (b, dy, { needs, shapes }) => [
+    needs[0] ? reduceTo(b, b.retain(dy), shapes[0]) : null,
+    needs[1] ? reduceTo(b, b.retain(dy), shapes[1]) : null,
+  ],
+});
+
+const subOp = defineOp({
+  name: 'sub',
+  forward: (b, [x, y]) => ({ y: b.k.sub(x, y) }),
+  backward: (b, dy, { needs, shapes }) => [
+    needs[0] ? reduceTo(b, b.retain(dy), shapes[0]) : null,
+    needs[1] ? reduceTo(b, b.k.scale(dy, -1), shapes[1]) : null,
+  ],
+});
+
+const mulOp = defineOp({
+  name: 'mul',
+  forward: (b, [x, y], _a, record) => ({ y: b.k.mul(x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+  backward: (b, dy, { saved: [x, y], needs, shapes }) => [
+    needs[0] ? reduceTo(b, b.k.mul(dy, y), shapes[0]) : null,
+    needs[1] ? reduceTo(b, b.k.mul(dy, x), shapes[1]) : null,
+  ],
+});
+
+const divOp = defineOp({
+  name: 'div',
+  forward: (b, [x, y], _a, record) => ({ y: b.k.div(x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+  backward: (b, dy, { saved: [x, y], needs, shapes }): Grads => {
+    const q = b.k.div(dy, y); // dy / y
+    const dx = needs[0] ? reduceTo(b, b.retain(q), shapes[0]) : null;
+    // d(x/y)/dy = -x / y^2
+    const dyy = needs[1] ? reduceTo(b, then(b, then(b, b.k.mul(q, x), (t) => b.k.div(t, y)), (t) => b.k.scale(t, -1)), shapes[1]) : null;
+    b.release(q);
+    return [dx, dyy];
+  },
+});
+
+const addScalarOp = defineOp<{ s: number }>({
+  name: 'addScalar',
+  forward: (b, [x], { s }) => ({ y: b.k.addScalar(x, s) }),
+  backward: (b, dy) => [b.retain(dy)],
+});
+
+const scaleOp = defineOp<{ s: number }>({
+  name: 'scale',
+  forward: (b, [x], { s }) => ({ y: b.k.scale(x, s) }),
+  backward: (b, dy, { attrs }) => [b.k.scale(dy, attrs.s)],
+});
+
+function binary(op: OpDef, scalar: (x: Tensor, s: number) => Tensor, a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === 'number' ? scalar(a, b) : apply(op, [a, b], undefined);
+}
+
+/** a + b, broadcasting like PyTorch. */
+export function add(a: Tensor, b: Tensor | number): Tensor {
+  return binary(addOp, (x, s) => apply(addScalarOp, [x], { s }), a, b);
+}
+
+/** a - b, broadcasting like PyTorch. */
+export function sub(a: Tensor, b: Tensor | number): Tensor {
+  return binary(subOp, (x, s) => apply(addScalarOp, [x], { s: -s }), a, b);
+}
+
+/** a * b elementwise, broadcasting like PyTorch. */
+export function mul(a: Tensor, b: Tensor | number): Tensor {
+  return binary(mulOp, (x, s) => apply(scaleOp, [x], { s }), a, b);
+}
+
+/** a / b elementwise, broadcasting like PyTorch. */
+export function div(a: Tensor, b: Tensor | number): Tensor {
+  return binary(divOp, (x, s) => apply(scaleOp, [x], { s: 1 / s }), a, b);
+}
+
 const unaryGrad: Partial<Record<UnaryOp, (b: Backend, dy: Raw, x: Raw, y: Raw) => Raw>> = {
   exp: (b, dy, _x, y) => b.k.mul(dy, y),
   log: (b, dy, x) => b.k.div(dy, x),
@@ -50,280 +127,16 @@ const unaryGrad: Partial<Record<UnaryOp, (b: Backend, dy: Raw, x: Raw, y: Raw) =
     then(b, then(b, then(b, b.k.scale(y, -1), (t) => b.k.addScalar(t, 1)), (t) => b.k.mul(t, y)), (t) => b.k.mul(dy, t)),
 };
 
-interface BnAttrs {
-  runningMean: Raw | null;
-  runningVar: Raw | null;
-  momentum: number;
-  eps: number;
-}
+const unaryOp = defineOp<{ op: UnaryOp }>({
+  name: 'unary',
+  forward: (b, [x], { op }, record) => {
+    const y = b.k.unary(op, x);
+    return { y, saved: record ? [b.retain(x), b.retain(y)] : [] };
+  },
+  backward: (b, dy, { saved: [x, y], attrs }) => [unaryGrad[attrs.op]!(b, dy, x, y)],
+});
 
-interface MatmulAttrs {
-  transA: boolean;
-  transB: boolean;
-}
-
-/** The op table. */
-export const ops = {
-  add: {
-    name: 'add',
-    forward: (b, [x, y]) => ({ y: b.k.add(x, y) }),
-    backward: (b, dy, { needs, shapes }) => [
-      needs[0] ? reduceTo(b, b.retain(dy), shapes[0]) : null,
-      needs[1] ? reduceTo(b, b.retain(dy), shapes[1]) : null,
-    ],
-  } as OpDef,
-  sub: {
-    name: 'sub',
-    forward: (b, [x, y]) => ({ y: b.k.sub(x, y) }),
-    backward: (b, dy, { needs, shapes }) => [
-      needs[0] ? reduceTo(b, b.retain(dy), shapes[0]) : null,
-      needs[1] ? reduceTo(b, b.k.scale(dy, -1), shapes[1]) : null,
-    ],
-  } as OpDef,
-  mul: {
-    name: 'mul',
-    forward: (b, [x, y], _a, record) => ({ y: b.k.mul(x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
-    backward: (b, dy, { saved: [x, y], needs, shapes }) => [
-      needs[0] ? reduceTo(b, b.k.mul(dy, y), shapes[0]) : null,
-      needs[1] ? reduceTo(b, b.k.mul(dy, x), shapes[1]) : null,
-    ],
-  } as OpDef,
-  div: {
-    name: 'div',
-    forward: (b, [x, y], _a, record) => ({ y: b.k.div(x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
-    backward: (b, dy, { saved: [x, y], needs, shapes }): Grads => {
-      const q = b.k.div(dy, y); // dy / y
-      const dx = needs[0] ? reduceTo(b, b.retain(q), shapes[0]) : null;
-      // d(x/y)/dy = -x / y^2
-      const dyy = needs[1] ? reduceTo(b, then(b, then(b, b.k.mul(q, x), (t) => b.k.div(t, y)), (t) => b.k.scale(t, -1)), shapes[1]) : null;
-      b.release(q);
-      return [dx, dyy];
-    },
-  } as OpDef,
-  addScalar: {
-    name: 'addScalar',
-    forward: (b, [x], { s }) => ({ y: b.k.addScalar(x, s) }),
-    backward: (b, dy) => [b.retain(dy)],
-  } as OpDef<{ s: number }>,
-  scale: {
-    name: 'scale',
-    forward: (b, [x], { s }) => ({ y: b.k.scale(x, s) }),
-    backward: (b, dy, { attrs }) => [b.k.scale(dy, attrs.s)],
-  } as OpDef<{ s: number }>,
-  unary: {
-    name: 'unary',
-    forward: (b, [x], { op }, record) => {
-      const y = b.k.unary(op, x);
-      return { y, saved: record ? [b.retain(x), b.retain(y)] : [] };
-    },
-    backward: (b, dy, { saved: [x, y], attrs }) => [unaryGrad[attrs.op]!(b, dy, x, y)],
-  } as OpDef<{ op: UnaryOp }>,
-  relu: {
-    name: 'relu',
-    forward: (b, [x], _a, record) => {
-      const y = b.k.relu(x);
-      return { y, saved: record ? [b.retain(y)] : [] };
-    },
-    backward: (b, dy, { saved: [y] }) => [b.k.reluBackward(dy, y)],
-  } as OpDef,
-  addRelu: {
-    name: 'addRelu',
-    forward: (b, [x, y], _a, record) => {
-      const out = b.k.addRelu(x, y);
-      return { y: out, saved: record ? [b.retain(out)] : [] };
-    },
-    backward: (b, dy, { saved: [y], needs }) => {
-      const g = b.k.reluBackward(dy, y);
-      const grads: Grads = [needs[0] ? b.retain(g) : null, needs[1] ? b.retain(g) : null];
-      b.release(g);
-      return grads;
-    },
-  } as OpDef,
-  reshape: {
-    name: 'reshape',
-    forward: (b, [x], { shape }) => ({ y: b.view(x, shape) }),
-    backward: (b, dy, { shapes }) => [b.view(dy, shapes[0])],
-  } as OpDef<{ shape: number[] }>,
-  transpose: {
-    name: 'transpose',
-    forward: (b, [x]) => ({ y: b.k.transpose2d(x) }),
-    backward: (b, dy) => [b.k.transpose2d(dy)],
-  } as OpDef,
-  permute: {
-    name: 'permute',
-    forward: (b, [x], { dims }) => ({ y: b.k.permute(x, dims) }),
-    backward: (b, dy, { attrs }) => {
-      const inv = new Array<number>(attrs.dims.length);
-      attrs.dims.forEach((d, i) => (inv[d] = i));
-      return [b.k.permute(dy, inv)];
-    },
-  } as OpDef<{ dims: number[] }>,
-  sum: {
-    name: 'sum',
-    forward: (b, [x], { axes, keepdim, scale }) => {
-      const s = b.k.sum(x, axes, keepdim);
-      return { y: scale === 1 ? s : then(b, s, (t) => b.k.scale(t, scale)) };
-    },
-    backward: (b, dy, { attrs, shapes }) => {
-      const keepShape = shapes[0].map((d, i) => (attrs.axes.includes(i) ? 1 : d));
-      return [then(b, b.view(dy, keepShape), (v) => expandTo(b, v, shapes[0], attrs.scale))];
-    },
-  } as OpDef<{ axes: number[]; keepdim: boolean; scale: number }>,
-  matmul: {
-    name: 'matmul',
-    forward: (b, [x, y], o, record) => ({ y: b.k.matmul(x, y, o), saved: record ? [b.retain(x), b.retain(y)] : [] }),
-    backward: (b, dy, { saved: [a, w], attrs: { transA, transB }, needs }) => [
-      // C = op(A) op(B): dA = dC op(B)^T (transposed back when A was), dB likewise.
-      needs[0] ? (transA ? b.k.matmul(w, dy, { transA: transB, transB: true }) : b.k.matmul(dy, w, { transB: !transB })) : null,
-      needs[1] ? (transB ? b.k.matmul(dy, a, { transA: true, transB: transA }) : b.k.matmul(a, dy, { transA: !transA })) : null,
-    ],
-  } as OpDef<MatmulAttrs>,
-  linear: {
-    name: 'linear',
-    forward: (b, [x, w, bias], _a, record) => {
-      const xw = b.k.matmul(x, w, { transB: true });
-      const y = bias ? then(b, xw, (t) => b.k.add(t, bias)) : xw;
-      return { y, saved: record ? [b.retain(x), b.retain(w)] : [] };
-    },
-    backward: (b, dy, { saved: [x, w], needs, shapes }) => [
-      needs[0] ? b.k.matmul(dy, w, {}) : null,
-      needs[1] ? b.k.matmul(dy, x, { transA: true }) : null,
-      needs[2] ? b.k.sumToShape(dy, [...shapes[2]]) : null,
-    ],
-  } as OpDef,
-  conv2d: {
-    name: 'conv2d',
-    forward: (b, [x, w, bias], o, record) => {
-      const conv = b.k.conv2dForward(x, w, o);
-      let y = conv;
-      if (bias) {
-        const bv = b.view(bias, [1, b.shape(bias)[0], 1, 1]);
-        y = b.k.add(conv, bv);
-        b.release(bv);
-        b.release(conv);
-      }
-      return { y, saved: record ? [b.retain(x), b.retain(w)] : [] };
-    },
-    backward: (b, dy, { saved: [x, w], attrs, needs, shapes }) => [
-      needs[0] ? b.k.conv2dInputGrad(dy, w, [...shapes[0]], attrs) : null,
-      needs[1] ? b.k.conv2dWeightGrad(x, dy, [...shapes[1]], attrs) : null,
-      needs[2] ? then(b, b.k.sumToShape(dy, [1, shapes[2][0], 1, 1]), (s) => b.view(s, shapes[2])) : null,
-    ],
-  } as OpDef<Conv2dOptions>,
-  batchNormTrain: {
-    name: 'batchNorm2d',
-    forward: (b, [x, gamma, beta], a, record) => {
-      const r = b.k.batchNormTrain(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
-      if (!record) {
-        b.release(r.saveMean);
-        b.release(r.saveInvStd);
-        return { y: r.y };
-      }
-      return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
-    },
-    backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => {
-      const { dx, dgamma, dbeta } = b.k.batchNormBackward(dy, x, gamma, mean, invStd);
-      const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
-      return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
-    },
-  } as OpDef<BnAttrs>,
-  batchNormTrainRelu: {
-    name: 'batchNormRelu2d',
-    forward: (b, [x, gamma, beta], a, record) => {
-      const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
-      if (!record) {
-        b.release(r.saveMean);
-        b.release(r.saveInvStd);
-        return { y: r.y };
-      }
-      return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
-    },
-    backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) => {
-      const { dx, dgamma, dbeta } = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd);
-      const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
-      return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
-    },
-  } as OpDef<BnAttrs>,
-  batchNormEval: {
-    name: 'batchNorm2d',
-    forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEval(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
-  } as OpDef<BnAttrs>,
-  batchNormEvalRelu: {
-    name: 'batchNormRelu2d',
-    forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
-  } as OpDef<BnAttrs>,
-  avgPool2d: {
-    name: 'avgPool2d',
-    forward: (b, [x], o) => ({ y: b.k.avgPool2d(x, o) }),
-    backward: (b, dy, { attrs, shapes }) => [b.k.avgPool2dBackward(dy, [...shapes[0]], attrs)],
-  } as OpDef<Pool2dOptions>,
-  globalAvgPool: {
-    name: 'adaptiveAvgPool2d',
-    forward: (b, [x]) => ({ y: b.k.globalAvgPool(x) }),
-    backward: (b, dy, { shapes }) => [b.k.globalAvgPoolBackward(dy, [...shapes[0]])],
-  } as OpDef,
-  softmax: {
-    name: 'softmax',
-    forward: (b, [x], _a, record) => {
-      const y = b.k.softmax(x);
-      return { y, saved: record ? [b.retain(y)] : [] };
-    },
-    backward: (b, dy, { saved: [y] }) => [b.k.softmaxBackward(dy, y)],
-  } as OpDef,
-  logSoftmax: {
-    name: 'logSoftmax',
-    forward: (b, [x], _a, record) => {
-      const y = b.k.logSoftmax(x);
-      return { y, saved: record ? [b.retain(y)] : [] };
-    },
-    backward: (b, dy, { saved: [y] }) => [b.k.logSoftmaxBackward(dy, y)],
-  } as OpDef,
-  crossEntropy: {
-    name: 'crossEntropy',
-    forward: (b, [logits], { labels, labelSmoothing }, record) => {
-      const raw = b.labels(labels);
-      const { loss, dlogits } = b.k.softmaxCrossEntropy(logits, raw, { labelSmoothing });
-      if (raw !== labels && raw instanceof DeviceTensor) raw.dispose();
-      if (!record) {
-        b.release(dlogits);
-        return { y: loss };
-      }
-      return { y: loss, saved: [dlogits] };
-    },
-    backward: (b, dy, { saved: [dlogits], dyIsOne }) => {
-      if (dyIsOne) return [b.retain(dlogits)];
-      return [then(b, b.view(dy, [1, 1]), (d) => b.k.mul(dlogits, d))];
-    },
-  } as OpDef<{ labels: Int32Array | DeviceTensor; labelSmoothing: number }>,
-} satisfies Record<string, OpDef<any>>;
-
-// ---- the public functions ----
-
-function binary(op: OpDef, scalar: (x: Tensor, s: number) => Tensor, a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === 'number' ? scalar(a, b) : apply(op, [a, b], undefined);
-}
-
-/** a + b, broadcasting like PyTorch. */
-export function add(a: Tensor, b: Tensor | number): Tensor {
-  return binary(ops.add, (x, s) => apply(ops.addScalar, [x], { s }), a, b);
-}
-
-/** a - b, broadcasting like PyTorch. */
-export function sub(a: Tensor, b: Tensor | number): Tensor {
-  return binary(ops.sub, (x, s) => apply(ops.addScalar, [x], { s: -s }), a, b);
-}
-
-/** a * b elementwise, broadcasting like PyTorch. */
-export function mul(a: Tensor, b: Tensor | number): Tensor {
-  return binary(ops.mul, (x, s) => apply(ops.scale, [x], { s }), a, b);
-}
-
-/** a / b elementwise, broadcasting like PyTorch. */
-export function div(a: Tensor, b: Tensor | number): Tensor {
-  return binary(ops.div, (x, s) => apply(ops.scale, [x], { s: 1 / s }), a, b);
-}
-
-const unary = (op: UnaryOp) => (x: Tensor) => apply(ops.unary, [x], { op });
+const unary = (op: UnaryOp) => (x: Tensor) => apply(unaryOp, [x], { op });
 /** e^x elementwise. */
 export const exp = unary('exp');
 /** Natural logarithm elementwise. */
@@ -339,19 +152,50 @@ export const tanh = unary('tanh');
 /** 1 / (1 + e^-x) elementwise. */
 export const sigmoid = unary('sigmoid');
 
+const reluOp = defineOp({
+  name: 'relu',
+  forward: (b, [x], _a, record) => {
+    const y = b.k.relu(x);
+    return { y, saved: record ? [b.retain(y)] : [] };
+  },
+  backward: (b, dy, { saved: [y] }) => [b.k.reluBackward(dy, y)],
+});
+
 /** max(x, 0) elementwise. */
 export function relu(x: Tensor): Tensor {
-  return apply(ops.relu, [x], undefined);
+  return apply(reluOp, [x], undefined);
 }
+
+const addReluOp = defineOp({
+  name: 'addRelu',
+  forward: (b, [x, y], _a, record) => {
+    const out = b.k.addRelu(x, y);
+    return { y: out, saved: record ? [b.retain(out)] : [] };
+  },
+  backward: (b, dy, { saved: [y], needs }) => {
+    const g = b.k.reluBackward(dy, y);
+    const grads: Grads = [needs[0] ? b.retain(g) : null, needs[1] ? b.retain(g) : null];
+    b.release(g);
+    return grads;
+  },
+});
 
 /** relu(a + b) in one kernel (the residual join of ResNet); broadcasting falls back to relu(add(a, b)). */
 export function addRelu(a: Tensor, b: Tensor): Tensor {
-  if (a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])) return apply(ops.addRelu, [a, b], undefined);
+  if (sameShape(a.shape, b.shape)) return apply(addReluOp, [a, b], undefined);
   return tidy(() => relu(add(a, b)));
 }
 
+// ---- shapes ----
+
+const reshapeOp = defineOp<{ shape: number[] }>({
+  name: 'reshape',
+  forward: (b, [x], { shape }) => ({ y: b.view(x, shape) }),
+  backward: (b, dy, { shapes }) => [b.view(dy, shapes[0])],
+});
+
 function resolveShape(op: string, from: readonly number[], shape: readonly number[]): number[] {
-  const size = from.reduce((a, d) => a * d, 1);
+  const size = sizeOf(from);
   const s = [...shape];
   const i = s.indexOf(-1);
   if (i >= 0) {
@@ -366,7 +210,7 @@ function resolveShape(op: string, from: readonly number[], shape: readonly numbe
 
 /** The same data under another shape; -1 infers one dimension. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  return apply(ops.reshape, [x], { shape: resolveShape('reshape', x.shape, shape) });
+  return apply(reshapeOp, [x], { shape: resolveShape('reshape', x.shape, shape) });
 }
 
 /** Flattens dimensions startDim..endDim (inclusive; negative counts from the end) into one. */
@@ -375,15 +219,31 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const s = startDim < 0 ? startDim + n : startDim;
   const e = endDim < 0 ? endDim + n : endDim;
   if (s < 0 || e >= n || s > e) throw new Error(`flatten: dims ${startDim}..${endDim} are out of range for ${formatShape(x.shape)}.`);
-  const shape = [...x.shape.slice(0, s), x.shape.slice(s, e + 1).reduce((a, d) => a * d, 1), ...x.shape.slice(e + 1)];
+  const shape = [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
   return reshape(x, shape);
 }
+
+const transposeOp = defineOp({
+  name: 'transpose',
+  forward: (b, [x]) => ({ y: b.k.transpose2d(x) }),
+  backward: (b, dy) => [b.k.transpose2d(dy)],
+});
 
 /** Transpose of a 2-D tensor. */
 export function transpose(x: Tensor): Tensor {
   if (x.ndim !== 2) throw new Error(`transpose: expects a 2-D tensor, got ${formatShape(x.shape)}; use permute for more dimensions.`);
-  return apply(ops.transpose, [x], undefined);
+  return apply(transposeOp, [x], undefined);
 }
+
+const permuteOp = defineOp<{ dims: number[] }>({
+  name: 'permute',
+  forward: (b, [x], { dims }) => ({ y: b.k.permute(x, dims) }),
+  backward: (b, dy, { attrs }) => {
+    const inv = new Array<number>(attrs.dims.length);
+    attrs.dims.forEach((d, i) => (inv[d] = i));
+    return [b.k.permute(dy, inv)];
+  },
+});
 
 /** Reorders the dimensions: output dim i is input dim dims[i]. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
@@ -391,8 +251,22 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (dims.length !== x.ndim || sorted.some((d, i) => d !== i)) {
     throw new Error(`permute: [${dims.join(', ')}] is not a permutation of the ${x.ndim} dims of ${formatShape(x.shape)}.`);
   }
-  return apply(ops.permute, [x], { dims: [...dims] });
+  return apply(permuteOp, [x], { dims: [...dims] });
 }
+
+// ---- reductions ----
+
+const sumOp = defineOp<{ axes: number[]; keepdim: boolean; scale: number }>({
+  name: 'sum',
+  forward: (b, [x], { axes, keepdim, scale }) => {
+    const s = b.k.sum(x, axes, keepdim);
+    return { y: scale === 1 ? s : then(b, s, (t) => b.k.scale(t, scale)) };
+  },
+  backward: (b, dy, { attrs, shapes }) => {
+    const keepShape = shapes[0].map((d, i) => (attrs.axes.includes(i) ? 1 : d));
+    return [then(b, b.view(dy, keepShape), (v) => expandTo(b, v, shapes[0], attrs.scale))];
+  },
+});
 
 function axesOf(op: string, x: Tensor, dim: number | readonly number[] | undefined): number[] {
   const n = x.ndim;
@@ -404,20 +278,51 @@ function axesOf(op: string, x: Tensor, dim: number | readonly number[] | undefin
 
 /** Sum over `dim` (a dim or a list; all dims when omitted). */
 export function sum(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
-  return apply(ops.sum, [x], { axes: axesOf('sum', x, dim), keepdim, scale: 1 });
+  return apply(sumOp, [x], { axes: axesOf('sum', x, dim), keepdim, scale: 1 });
 }
 
 /** Mean over `dim` (a dim or a list; all dims when omitted). */
 export function mean(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
   const axes = axesOf('mean', x, dim);
   const n = axes.reduce((a, d) => a * x.shape[d], 1);
-  return apply(ops.sum, [x], { axes, keepdim, scale: 1 / n });
+  return apply(sumOp, [x], { axes, keepdim, scale: 1 / n });
 }
+
+// ---- linear algebra and convolution ----
+
+interface MatmulAttrs {
+  transA: boolean;
+  transB: boolean;
+}
+
+const matmulOp = defineOp<MatmulAttrs>({
+  name: 'matmul',
+  forward: (b, [x, y], o, record) => ({ y: b.k.matmul(x, y, o), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+  backward: (b, dy, { saved: [a, w], attrs: { transA, transB }, needs }) => [
+    // C = op(A) op(B): dA = dC op(B)^T (transposed back when A was), dB likewise.
+    needs[0] ? (transA ? b.k.matmul(w, dy, { transA: transB, transB: true }) : b.k.matmul(dy, w, { transB: !transB })) : null,
+    needs[1] ? (transB ? b.k.matmul(dy, a, { transA: true, transB: transA }) : b.k.matmul(a, dy, { transA: !transA })) : null,
+  ],
+});
 
 /** Matrix product of 2-D tensors, or batched over the first dim of 3-D ones; transA/transB use a transposed operand. */
 export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean } = {}): Tensor {
-  return apply(ops.matmul, [a, b], { transA: options.transA ?? false, transB: options.transB ?? false });
+  return apply(matmulOp, [a, b], { transA: options.transA ?? false, transB: options.transB ?? false });
 }
+
+const linearOp = defineOp({
+  name: 'linear',
+  forward: (b, [x, w, bias], _a, record) => {
+    const xw = b.k.matmul(x, w, { transB: true });
+    const y = bias ? then(b, xw, (t) => b.k.add(t, bias)) : xw;
+    return { y, saved: record ? [b.retain(x), b.retain(w)] : [] };
+  },
+  backward: (b, dy, { saved: [x, w], needs, shapes }) => [
+    needs[0] ? b.k.matmul(dy, w, {}) : null,
+    needs[1] ? b.k.matmul(dy, x, { transA: true }) : null,
+    needs[2] ? b.k.sumToShape(dy, [...shapes[2]]) : null,
+  ],
+});
 
 /** y = x w^T + b for x [N, in], w [out, in], b [out]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
@@ -427,8 +332,28 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new Error(`linear: bias ${formatShape(bias.shape)} must be [${weight.shape[0]}] for weight ${formatShape(weight.shape)}.`);
   }
-  return apply(ops.linear, bias ? [x, weight, bias] : [x, weight], undefined);
+  return apply(linearOp, bias ? [x, weight, bias] : [x, weight], undefined);
 }
+
+const conv2dOp = defineOp<Conv2dOptions>({
+  name: 'conv2d',
+  forward: (b, [x, w, bias], o, record) => {
+    const conv = b.k.conv2dForward(x, w, o);
+    let y = conv;
+    if (bias) {
+      const bv = b.view(bias, [1, b.shape(bias)[0], 1, 1]);
+      y = b.k.add(conv, bv);
+      b.release(bv);
+      b.release(conv);
+    }
+    return { y, saved: record ? [b.retain(x), b.retain(w)] : [] };
+  },
+  backward: (b, dy, { saved: [x, w], attrs, needs, shapes }) => [
+    needs[0] ? b.k.conv2dInputGrad(dy, w, [...shapes[0]], attrs) : null,
+    needs[1] ? b.k.conv2dWeightGrad(x, dy, [...shapes[1]], attrs) : null,
+    needs[2] ? then(b, b.k.sumToShape(dy, [1, shapes[2][0], 1, 1]), (s) => b.view(s, shapes[2])) : null,
+  ],
+});
 
 /** Options of conv2d. */
 export interface Conv2dFnOptions {
@@ -444,8 +369,63 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
     throw new Error(`conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, C, H, W] and [O, C, kH, kW].`);
   }
   const o: Conv2dOptions = { stride: options.stride ?? 1, padding: options.padding ?? 0 };
-  return apply(ops.conv2d, bias ? [x, weight, bias] : [x, weight], o);
+  return apply(conv2dOp, bias ? [x, weight, bias] : [x, weight], o);
 }
+
+// ---- normalization ----
+
+interface BnAttrs {
+  runningMean: Raw | null;
+  runningVar: Raw | null;
+  momentum: number;
+  eps: number;
+}
+
+const batchNormTrainOp = defineOp<BnAttrs>({
+  name: 'batchNorm2d',
+  forward: (b, [x, gamma, beta], a, record) => {
+    const r = b.k.batchNormTrain(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
+    if (!record) {
+      b.release(r.saveMean);
+      b.release(r.saveInvStd);
+      return { y: r.y };
+    }
+    return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
+  },
+  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => {
+    const { dx, dgamma, dbeta } = b.k.batchNormBackward(dy, x, gamma, mean, invStd);
+    const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
+    return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
+  },
+});
+
+const batchNormTrainReluOp = defineOp<BnAttrs>({
+  name: 'batchNormRelu2d',
+  forward: (b, [x, gamma, beta], a, record) => {
+    const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
+    if (!record) {
+      b.release(r.saveMean);
+      b.release(r.saveInvStd);
+      return { y: r.y };
+    }
+    return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
+  },
+  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) => {
+    const { dx, dgamma, dbeta } = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd);
+    const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
+    return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
+  },
+});
+
+const batchNormEvalOp = defineOp<BnAttrs>({
+  name: 'batchNorm2d',
+  forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEval(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
+});
+
+const batchNormEvalReluOp = defineOp<BnAttrs>({
+  name: 'batchNormRelu2d',
+  forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
+});
 
 /** Options of batchNorm2d (PyTorch's F.batch_norm). */
 export interface BatchNormOptions {
@@ -473,13 +453,13 @@ export function batchNorm2d(
   batchNormArgs(x, runningMean, runningVar, weight, bias);
   const C = x.shape[1];
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
-  if (options.training) return apply(ops.batchNormTrain, [x, weight, bias], attrs);
-  if (!bnNeedsGrad(x, weight, bias)) return apply(ops.batchNormEval, [x, weight, bias], attrs);
+  if (options.training) return apply(batchNormTrainOp, [x, weight, bias], attrs);
+  if (!bnNeedsGrad(x, weight, bias)) return apply(batchNormEvalOp, [x, weight, bias], attrs);
   // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
   const parts: Tensor[] = [];
   const t = (v: Tensor) => (parts.push(v), v);
   try {
-    const invStd = t(apply(ops.unary, [t(add(runningVar, attrs.eps))], { op: 'rsqrt' }));
+    const invStd = t(apply(unaryOp, [t(add(runningVar, attrs.eps))], { op: 'rsqrt' }));
     const s = t(mul(weight, invStd));
     const shift = t(sub(bias, t(mul(runningMean, s))));
     return add(t(mul(x, t(reshape(s, [1, C, 1, 1])))), t(reshape(shift, [1, C, 1, 1])));
@@ -502,9 +482,9 @@ export function batchNormRelu2d(
 ): Tensor {
   batchNormArgs(x, runningMean, runningVar, weight, bias);
   const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
-  if (options.training) return apply(ops.batchNormTrainRelu, [x, weight, bias], attrs);
+  if (options.training) return apply(batchNormTrainReluOp, [x, weight, bias], attrs);
   // Evaluation (no grad): one fused pass; a differentiable eval composes the ops below.
-  if (!bnNeedsGrad(x, weight, bias)) return apply(ops.batchNormEvalRelu, [x, weight, bias], attrs);
+  if (!bnNeedsGrad(x, weight, bias)) return apply(batchNormEvalReluOp, [x, weight, bias], attrs);
   return tidy(() => relu(batchNorm2d(x, runningMean, runningVar, weight, bias, options)));
 }
 
@@ -525,6 +505,14 @@ function batchNormArgs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weigh
   }
 }
 
+// ---- pooling ----
+
+const avgPool2dOp = defineOp<Pool2dOptions>({
+  name: 'avgPool2d',
+  forward: (b, [x], o) => ({ y: b.k.avgPool2d(x, o) }),
+  backward: (b, dy, { attrs, shapes }) => [b.k.avgPool2dBackward(dy, [...shapes[0]], attrs)],
+});
+
 /** Options of avgPool2d. */
 export interface AvgPool2dOptions {
   /** Window size (square). */
@@ -538,33 +526,77 @@ export interface AvgPool2dOptions {
 /** Average pooling of x [N, C, H, W] with a square window. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   const o: Pool2dOptions = { kernel: options.kernel, stride: options.stride ?? options.kernel, padding: options.padding ?? 0 };
-  return apply(ops.avgPool2d, [x], o);
+  return apply(avgPool2dOp, [x], o);
 }
+
+const globalAvgPoolOp = defineOp({
+  name: 'adaptiveAvgPool2d',
+  forward: (b, [x]) => ({ y: b.k.globalAvgPool(x) }),
+  backward: (b, dy, { shapes }) => [b.k.globalAvgPoolBackward(dy, [...shapes[0]])],
+});
 
 /** Adaptive average pooling to `outputSize` ([1, 1] is global average pooling; otherwise H, W must divide evenly). */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number, number]): Tensor {
   const [oh, ow] = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;
   const [, , H, W] = x.shape;
-  if (oh === 1 && ow === 1) return apply(ops.globalAvgPool, [x], undefined);
+  if (oh === 1 && ow === 1) return apply(globalAvgPoolOp, [x], undefined);
   if (H % oh === 0 && W % ow === 0 && H / oh === W / ow) return avgPool2d(x, { kernel: H / oh });
   throw new Error(`adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; only sizes that divide evenly are supported.`);
 }
 
+// ---- softmax and loss ----
+
+const softmaxOp = defineOp({
+  name: 'softmax',
+  forward: (b, [x], _a, record) => {
+    const y = b.k.softmax(x);
+    return { y, saved: record ? [b.retain(y)] : [] };
+  },
+  backward: (b, dy, { saved: [y] }) => [b.k.softmaxBackward(dy, y)],
+});
+
 /** Softmax over the last dim (dim must be -1 or the last). */
 export function softmax(x: Tensor, dim = -1): Tensor {
   lastDim('softmax', x, dim);
-  return apply(ops.softmax, [x], undefined);
+  return apply(softmaxOp, [x], undefined);
 }
+
+const logSoftmaxOp = defineOp({
+  name: 'logSoftmax',
+  forward: (b, [x], _a, record) => {
+    const y = b.k.logSoftmax(x);
+    return { y, saved: record ? [b.retain(y)] : [] };
+  },
+  backward: (b, dy, { saved: [y] }) => [b.k.logSoftmaxBackward(dy, y)],
+});
 
 /** log(softmax(x)) over the last dim, computed stably. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   lastDim('logSoftmax', x, dim);
-  return apply(ops.logSoftmax, [x], undefined);
+  return apply(logSoftmaxOp, [x], undefined);
 }
 
 function lastDim(op: string, x: Tensor, dim: number): void {
   if (dim !== -1 && dim !== x.ndim - 1) throw new Error(`${op}: only the last dim is supported (got dim ${dim} for ${formatShape(x.shape)}); permute first.`);
 }
+
+const crossEntropyOp = defineOp<{ labels: Int32Array | DeviceTensor; labelSmoothing: number }>({
+  name: 'crossEntropy',
+  forward: (b, [logits], { labels, labelSmoothing }, record) => {
+    const raw = b.labels(labels);
+    const { loss, dlogits } = b.k.softmaxCrossEntropy(logits, raw, { labelSmoothing });
+    if (raw !== labels && raw instanceof DeviceTensor) raw.dispose();
+    if (!record) {
+      b.release(dlogits);
+      return { y: loss };
+    }
+    return { y: loss, saved: [dlogits] };
+  },
+  backward: (b, dy, { saved: [dlogits], dyIsOne }) => {
+    if (dyIsOne) return [b.retain(dlogits)];
+    return [then(b, b.view(dy, [1, 1]), (d) => b.k.mul(dlogits, d))];
+  },
+});
 
 /** Options of crossEntropy. */
 export interface CrossEntropyOptions {
@@ -584,5 +616,89 @@ export function crossEntropy(logits: Tensor, labels: DeviceTensor | ArrayLike<nu
   const l = labels instanceof DeviceTensor ? labels : classLabels('crossEntropy', labels, logits.shape[1]);
   const n = l instanceof DeviceTensor ? l.size : l.length;
   if (n !== logits.shape[0]) throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
-  return apply(ops.crossEntropy, [logits], { labels: l, labelSmoothing: options.labelSmoothing ?? 0 });
+  return apply(crossEntropyOp, [logits], { labels: l, labelSmoothing: options.labelSmoothing ?? 0 });
 }
+
+// ---- Tensor methods ----
+// PyTorch-style shorthands for the functions above (x.add(y), x.sum()). They are put on the
+// prototype here, beside the functions, so that tensor.ts needs no import of this file.
+
+declare module './tensor.js' {
+  interface Tensor {
+    /** Elementwise sum with broadcasting. */
+    add(other: Tensor | number): Tensor;
+    /** Elementwise difference with broadcasting. */
+    sub(other: Tensor | number): Tensor;
+    /** Elementwise product with broadcasting. */
+    mul(other: Tensor | number): Tensor;
+    /** Elementwise quotient with broadcasting. */
+    div(other: Tensor | number): Tensor;
+    /** Matrix product (2-D, or batched 3-D). */
+    matmul(other: Tensor): Tensor;
+    /** The same data under another shape (-1 infers one dimension). */
+    reshape(shape: readonly number[]): Tensor;
+    /** Flattens dimensions startDim..endDim into one. */
+    flatten(startDim?: number, endDim?: number): Tensor;
+    /** Transpose of a 2-D tensor. */
+    t(): Tensor;
+    /** Sum over `dim` (all dimensions when omitted). */
+    sum(dim?: number | number[], keepdim?: boolean): Tensor;
+    /** Mean over `dim` (all dimensions when omitted). */
+    mean(dim?: number | number[], keepdim?: boolean): Tensor;
+    /** max(x, 0). */
+    relu(): Tensor;
+    /** Elementwise e^x. */
+    exp(): Tensor;
+    /** Elementwise natural logarithm. */
+    log(): Tensor;
+    /** Elementwise negation. */
+    neg(): Tensor;
+  }
+}
+
+const methods: ThisType<Tensor> & Pick<Tensor, 'add' | 'sub' | 'mul' | 'div' | 'matmul' | 'reshape' | 'flatten' | 't' | 'sum' | 'mean' | 'relu' | 'exp' | 'log' | 'neg'> = {
+  add(other) {
+    return add(this, other);
+  },
+  sub(other) {
+    return sub(this, other);
+  },
+  mul(other) {
+    return mul(this, other);
+  },
+  div(other) {
+    return div(this, other);
+  },
+  matmul(other) {
+    return matmul(this, other);
+  },
+  reshape(shape) {
+    return reshape(this, shape);
+  },
+  flatten(startDim = 0, endDim = -1) {
+    return flatten(this, startDim, endDim);
+  },
+  t() {
+    return transpose(this);
+  },
+  sum(dim, keepdim = false) {
+    return sum(this, dim, keepdim);
+  },
+  mean(dim, keepdim = false) {
+    return mean(this, dim, keepdim);
+  },
+  relu() {
+    return relu(this);
+  },
+  exp() {
+    return exp(this);
+  },
+  log() {
+    return log(this);
+  },
+  neg() {
+    return neg(this);
+  },
+};
+// Not enumerable, like methods written in the class body.
+for (const [name, value] of Object.entries(methods)) Object.defineProperty(Tensor.prototype, name, { value, writable: true, configurable: true });

@@ -10,10 +10,10 @@
 //   disposing its tensors, and a graph that ran backward is freed by the backward itself.
 // - Gradients made by backward() (`.grad`) belong to their leaf; zeroGrad() releases them.
 
-import { Tensor as DeviceTensor, Rng, formatShape, releaseOnThrow } from '@wgtorch/tensor';
+import { Tensor as DeviceTensor, Rng, formatShape, releaseOnThrow, sizeOf } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Backend, type BackendName, type Raw } from './backend.js';
-import * as F from './functional.js';
+import { sameShape } from './shape.js';
 
 /** Arguments an op's backward receives. */
 export interface BackwardContext<A> {
@@ -37,6 +37,11 @@ export interface OpDef<A = unknown> {
   readonly name: string;
   forward(b: Backend, xs: Raw[], attrs: A, record: boolean): { y: Raw; saved?: Raw[] };
   backward?(b: Backend, dy: Raw, ctx: BackwardContext<A>): (Raw | null)[];
+}
+
+/** Declares an op (typing its attrs for forward and backward); run it with apply(op, inputs, attrs). */
+export function defineOp<A = undefined>(def: OpDef<A>): OpDef<A> {
+  return def;
 }
 
 /** The op that made a tensor (PyTorch's `grad_fn`), for inspection. */
@@ -154,6 +159,15 @@ export function keep<T extends Tensor>(t: T): T {
 
 // ---- the tensor ----
 
+/** A tensor's private state as the engine (apply, backward) reads and writes it; set by the class. */
+let engine: {
+  backend(t: Tensor): Backend;
+  node(t: Tensor): Node | null;
+  /** Makes `t` the output of `node`, recorded for backward. */
+  attach(t: Tensor, node: Node): void;
+  setRaw(t: Tensor, r: Raw): void;
+};
+
 /** Options of the tensor factories. */
 export interface TensorOptions {
   /** Record ops on it so backward() computes its `.grad` (default false). */
@@ -174,6 +188,20 @@ export class Tensor {
   private _raw: Raw | null;
   private _node: Node | null;
   private readonly _backend: Backend;
+
+  static {
+    engine = {
+      backend: (t) => t._backend,
+      node: (t) => t._node,
+      attach(t, node) {
+        t.requiresGrad = true;
+        t._node = node;
+      },
+      setRaw(t, r) {
+        t._raw = r;
+      },
+    };
+  }
 
   /**
    * Wraps storage: a device tensor (f32) or a float64 array `{data, shape}`. The tensor takes
@@ -201,7 +229,7 @@ export class Tensor {
 
   /** Number of elements. */
   get size(): number {
-    return this.shape.reduce((a, d) => a * d, 1);
+    return sizeOf(this.shape);
   }
 
   /** Number of dimensions. */
@@ -281,70 +309,12 @@ export class Tensor {
   toString(): string {
     return `Tensor(${formatShape(this._raw ? this.shape : [])}, ${this.backend}${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`;
   }
-
-  // ---- methods (PyTorch-style shorthands for the functions of functional.ts) ----
-  /** Elementwise sum with broadcasting. */
-  add(other: Tensor | number): Tensor {
-    return F.add(this, other);
-  }
-  /** Elementwise difference with broadcasting. */
-  sub(other: Tensor | number): Tensor {
-    return F.sub(this, other);
-  }
-  /** Elementwise product with broadcasting. */
-  mul(other: Tensor | number): Tensor {
-    return F.mul(this, other);
-  }
-  /** Elementwise quotient with broadcasting. */
-  div(other: Tensor | number): Tensor {
-    return F.div(this, other);
-  }
-  /** Matrix product (2-D, or batched 3-D). */
-  matmul(other: Tensor): Tensor {
-    return F.matmul(this, other);
-  }
-  /** The same data under another shape (-1 infers one dimension). */
-  reshape(shape: readonly number[]): Tensor {
-    return F.reshape(this, shape);
-  }
-  /** Flattens dimensions startDim..endDim into one. */
-  flatten(startDim = 0, endDim = -1): Tensor {
-    return F.flatten(this, startDim, endDim);
-  }
-  /** Transpose of a 2-D tensor. */
-  t(): Tensor {
-    return F.transpose(this);
-  }
-  /** Sum over `dim` (all dimensions when omitted). */
-  sum(dim?: number | number[], keepdim = false): Tensor {
-    return F.sum(this, dim, keepdim);
-  }
-  /** Mean over `dim` (all dimensions when omitted). */
-  mean(dim?: number | number[], keepdim = false): Tensor {
-    return F.mean(this, dim, keepdim);
-  }
-  /** max(x, 0). */
-  relu(): Tensor {
-    return F.relu(this);
-  }
-  /** Elementwise e^x. */
-  exp(): Tensor {
-    return F.exp(this);
-  }
-  /** Elementwise natural logarithm. */
-  log(): Tensor {
-    return F.log(this);
-  }
-  /** Elementwise negation. */
-  neg(): Tensor {
-    return F.neg(this);
-  }
 }
 
 // ---- recording and running ops ----
 
 function checkSameBackend(op: string, inputs: Tensor[]): Backend {
-  const b = (inputs[0] as unknown as { _backend: Backend })._backend;
+  const b = engine.backend(inputs[0]);
   for (const t of inputs) {
     if (t.backend !== b.name) {
       throw new Error(`${op}: inputs live on different backends (${inputs.map((x) => x.backend).join(', ')}); move them to one.`);
@@ -372,25 +342,16 @@ export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
     for (const s of saved) b.release(s);
     return out;
   }
-  const edges: Edge[] = inputs.map((t) => (t.requiresGrad ? ((t as unknown as { _node: Node | null })._node ?? t) : null));
+  const edges: Edge[] = inputs.map((t) => (t.requiresGrad ? (engine.node(t) ?? t) : null));
   const node = new Node(op, attrs, b, saved, edges, raws.map((r) => b.shape(r)));
   node.refs = 1;
-  out.requiresGrad = true;
-  (out as unknown as { _node: Node })._node = node;
+  engine.attach(out, node);
   return out;
-}
-
-function nodeOf(t: Tensor): Node | null {
-  return (t as unknown as { _node: Node | null })._node;
-}
-
-function setRaw(t: Tensor, r: Raw): void {
-  (t as unknown as { _raw: Raw })._raw = r;
 }
 
 function accumulateLeaf(b: Backend, leaf: Tensor, g: Raw): void {
   const gs = b.shape(g);
-  if (gs.length !== leaf.shape.length || gs.some((d, i) => d !== leaf.shape[i])) {
+  if (!sameShape(gs, leaf.shape)) {
     b.release(g);
     throw new Error(`backward: gradient ${formatShape(gs)} does not match its tensor ${formatShape(leaf.shape)} (an op's backward is wrong).`);
   }
@@ -400,7 +361,7 @@ function accumulateLeaf(b: Backend, leaf: Tensor, g: Raw): void {
   }
   const sum = addConsuming(b, leaf.grad.raw, g);
   b.release(leaf.grad.raw);
-  setRaw(leaf.grad, sum);
+  engine.setRaw(leaf.grad, sum);
 }
 
 /** a + g, releasing g (also when the add throws). */
@@ -416,11 +377,11 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
   if (!root.requiresGrad) {
     throw new Error(`backward: ${root} does not require grad; set requiresGrad on an input (and do not compute it inside noGrad).`);
   }
-  const b = (root as unknown as { _backend: Backend })._backend;
+  const b = engine.backend(root);
   let seed: Raw;
   if (gradient) {
     const gs = gradient.shape;
-    if (gs.length !== root.shape.length || gs.some((d, i) => d !== root.shape[i])) {
+    if (!sameShape(gs, root.shape)) {
       throw new Error(`backward: gradient ${formatShape(gs)} must have the shape of the tensor ${formatShape(root.shape)}.`);
     }
     seed = b.retain(gradient.raw);
@@ -434,7 +395,7 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
     seed = b.k.fill([...root.shape], 1);
     ONES.add(seed);
   }
-  const rootNode = nodeOf(root);
+  const rootNode = engine.node(root);
   if (!rootNode) {
     accumulateLeaf(b, root, seed);
     return;
@@ -520,7 +481,7 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
 /** A tensor from values (row-major) and a shape; `shape` defaults to [data.length]. */
 export function tensor(data: ArrayLike<number>, shape?: readonly number[], options: TensorOptions = {}): Tensor {
   const shp = shape ?? [data.length];
-  const n = shp.reduce((a, d) => a * d, 1);
+  const n = sizeOf(shp, 'tensor');
   if (n !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape ${formatShape(shp)} (${n} elements).`);
   const b = backendOf(options.backend ?? 'gpu');
   return new Tensor(b.fromArray(data, shp) as DeviceTensor | F64, { requiresGrad: options.requiresGrad });
@@ -535,8 +496,7 @@ export function fromDevice(t: DeviceTensor, options: { requiresGrad?: boolean } 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   const b = backendOf(options.backend ?? 'gpu');
-  const n = shape.reduce((a, d) => a * d, 1);
-  return new Tensor(b.fromArray(new Float64Array(n).fill(value), shape) as DeviceTensor | F64, { requiresGrad: options.requiresGrad });
+  return new Tensor(b.fromArray(new Float64Array(sizeOf(shape, 'full')).fill(value), shape) as DeviceTensor | F64, { requiresGrad: options.requiresGrad });
 }
 
 /** A tensor of zeros. */
@@ -552,14 +512,11 @@ export function ones(shape: readonly number[], options: TensorOptions = {}): Ten
 /** Normal samples N(mean, std^2), reproducible for a seed (drawn on the CPU with Rng, uploaded once). */
 export function randn(shape: readonly number[], options: TensorOptions & { seed?: number; rng?: Rng; mean?: number; std?: number } = {}): Tensor {
   const rng = options.rng ?? new Rng(options.seed ?? 0);
-  return tensor(rng.normalArray(shape.reduce((a, d) => a * d, 1), options.mean ?? 0, options.std ?? 1), shape, options);
+  return tensor(rng.normalArray(sizeOf(shape, 'randn'), options.mean ?? 0, options.std ?? 1), shape, options);
 }
 
 /** Uniform samples in [low, high) (default [0, 1)), reproducible for a seed. */
 export function rand(shape: readonly number[], options: TensorOptions & { seed?: number; rng?: Rng; low?: number; high?: number } = {}): Tensor {
   const rng = options.rng ?? new Rng(options.seed ?? 0);
-  return tensor(rng.uniformArray(shape.reduce((a, d) => a * d, 1), options.low ?? 0, options.high ?? 1), shape, options);
+  return tensor(rng.uniformArray(sizeOf(shape, 'rand'), options.low ?? 0, options.high ?? 1), shape, options);
 }
-
-/** @internal Internals for the modules and optimizers of this package. */
-export const internals = { nodeOf, setRaw, backendOfTensor: (t: Tensor) => (t as unknown as { _backend: Backend })._backend };

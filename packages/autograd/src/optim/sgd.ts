@@ -8,8 +8,8 @@
 import { sgdStep, sgdStepRef } from '@wgtorch/kernels-wgsl';
 import { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
-import type { Backend, Raw } from '../backend.js';
-import { internals } from '../tensor.js';
+import { backendOf, type Backend, type Raw } from '../backend.js';
+import { sameShape } from '../shape.js';
 import type { Parameter } from '../nn/module.js';
 
 /** Hyperparameters of SGD (PyTorch's names in camelCase). */
@@ -89,7 +89,7 @@ export class SGD {
     for (const g of this.paramGroups) {
       const live = g.params.filter((p) => p.grad && !p.grad.isDisposed);
       if (!live.length) continue;
-      const b = internals.backendOfTensor(live[0]);
+      const b = backendOf(live[0].backend);
       // Parameters whose momentum buffer starts now and those that have one go in separate launches.
       const fresh = g.momentum !== 0 ? live.filter((p) => !this.buffers.has(p)) : [];
       const old = g.momentum !== 0 ? live.filter((p) => this.buffers.has(p)) : live;
@@ -125,7 +125,7 @@ export class SGD {
       for (const p of g.params) {
         const buf = this.buffers.get(p);
         if (buf) {
-          const b = internals.backendOfTensor(p);
+          const b = backendOf(p.backend);
           momentumBuffers.set(String(i), { shape: [...b.shape(buf)], data: Float32Array.from(await b.toArray(buf)) });
         }
         i++;
@@ -143,8 +143,7 @@ export class SGD {
     // Everything is checked before anything changes: a bad state leaves the optimizer as it was.
     for (const [k, v] of state.momentumBuffers) {
       const p = all[Number(k)];
-      const sameShape = p !== undefined && v.shape.length === p.shape.length && v.shape.every((d, i) => d === p.shape[i]);
-      if (!p || !sameShape || v.data.length !== p.size) {
+      if (!p || !sameShape(v.shape, p.shape) || v.data.length !== p.size) {
         throw new Error(
           `SGD.loadStateDict: momentum buffer ${k} has shape [${v.shape.join(', ')}] (${v.data.length} values), ` +
             `${p ? `parameter ${k} has [${p.shape.join(', ')}]` : `this optimizer has no parameter ${k} (it has ${all.length})`}; the state is not from this optimizer's parameters.`,
@@ -152,17 +151,17 @@ export class SGD {
       }
     }
     state.groups.forEach((s, i) => Object.assign(this.paramGroups[i], s));
-    for (const [p, buf] of this.buffers) internals.backendOfTensor(p).release(buf);
+    for (const [p, buf] of this.buffers) backendOf(p.backend).release(buf);
     this.buffers.clear();
     for (const [k, v] of state.momentumBuffers) {
       const p = all[Number(k)];
-      this.buffers.set(p, internals.backendOfTensor(p).fromArray(v.data, p.shape));
+      this.buffers.set(p, backendOf(p.backend).fromArray(v.data, p.shape));
     }
   }
 
   /** Releases the momentum buffers. */
   dispose(): void {
-    for (const [p, buf] of this.buffers) internals.backendOfTensor(p).release(buf);
+    for (const [p, buf] of this.buffers) backendOf(p.backend).release(buf);
     this.buffers.clear();
   }
 }
