@@ -1,12 +1,20 @@
 // Test helpers for the data folder: the real CIFAR-10 (found or fetched as `pnpm train` does), a
 // tiny PNG encoder.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, crc32 } from 'node:zlib';
 import { CIFAR10_DIRNAME, defaultCacheRoot } from './cifar10.js';
 import { locateCifar10 } from './sources.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+function sharedCifarDir(): string | undefined {
+  const d = join(REPO, '..', 'shared', 'cifar10', 'cifar-10-batches-bin');
+  return existsSync(join(d, 'data_batch_1.bin')) ? d : undefined;
+}
 
 let located: Promise<string> | undefined;
 
@@ -23,21 +31,26 @@ export function cifarDir(): Promise<string> {
   return located;
 }
 
-function sharedCifarDir(): string | undefined {
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-  const d = join(repo, '..', 'shared', 'cifar10', 'cifar-10-batches-bin');
-  return existsSync(join(d, 'data_batch_1.bin')) ? d : undefined;
-}
-
 /**
- * @deprecated Use `await cifarDir()`, which fetches what is missing: this finds only data already
- * on the machine (CIFAR10_DIR, ../shared, the cache) and is undefined on a fresh one.
+ * The same folder as cifarDir(), synchronously (for a test module's top level): when the data is
+ * not on the machine yet, it is fetched into the cache by a child process (data/cli.ts locate).
+ * Throws, with the reason, when it cannot be had.
  */
-export function realCifarDir(): string | undefined {
+export function realCifarDir(): string {
   const env = process.env.CIFAR10_DIR;
-  if (env && existsSync(join(env, 'data_batch_1.bin'))) return env;
+  if (env) return env;
   const cached = join(defaultCacheRoot(), CIFAR10_DIRNAME);
-  return sharedCifarDir() ?? (existsSync(join(cached, 'data_batch_1.bin')) ? cached : undefined);
+  const found = sharedCifarDir() ?? (existsSync(join(cached, 'data_batch_1.bin')) ? cached : undefined);
+  if (found) return found;
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts/run-ts.mjs'), 'packages/resnet20/src/data/cli.ts', 'locate'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 30 * 60_000,
+  });
+  const dir = r.stdout?.trim().split('\n').at(-1);
+  if (r.status !== 0 || !dir) throw new Error(`CIFAR-10 for the tests: data/cli.ts locate failed (exit ${r.status ?? r.signal}); see its messages above.`);
+  return dir;
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {
