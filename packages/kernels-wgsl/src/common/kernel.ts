@@ -193,6 +193,9 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
   }
 }
 
+/** A kernel whose params and bindings are known only at run time (generated per configuration). */
+export type AnyKernel = Kernel<Record<string, ParamType>, Record<string, BindingDecl>>;
+
 export function defineKernel<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>>(decl: KernelDecl<P, B>): Kernel<P, B> {
   return new Kernel(decl);
 }

@@ -9,7 +9,6 @@
 
 import { formatShape, runtime, Tensor, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
-import { params } from '../common/params.js';
 import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
@@ -61,11 +60,11 @@ function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRan
     throw new KernelArgumentError(kernel, `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }
   if (!plan.uboRows) {
-    runtime().dispatcher.dispatch(plan.source, [a, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).data());
+    plan.kernel.launch({ a_src: a, b_src: b, out }, { ncols: cols, ktotal, kchunk }, groups);
     return;
   }
   forEachWeightChunk(a, plan.rows, plan.uboRows, packedRowBytes(p as ConvLike), (wq, r0) =>
-    runtime().dispatcher.dispatch(plan.source, [wq, b, out], groups, params().u32(cols).u32(ktotal).u32(kchunk).u32(r0).data()),
+    plan.kernel.launch({ wq, b_src: b, out }, { ncols: cols, ktotal, kchunk, row0: r0 }, groups),
   );
 }
 
@@ -149,7 +148,7 @@ function recordLanePixels(kernel: string, plan: LanePixelsPlan, w: Tensor, dy: T
     throw new KernelArgumentError(kernel, `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }
   const packed = packWeights(w, plan.pack);
-  runtime().dispatcher.dispatch(plan.source, [packed.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n * g.h * g.w).u32(0).u32(0).data());
+  plan.kernel.launch({ wq: packed, b_src: dy, out: dx }, { ncols: g.n * g.h * g.w }, groups);
   packed.dispose();
 }
 
@@ -161,7 +160,7 @@ function recordPointwise(kernel: string, plan: PointwisePlan, w: Tensor, dy: Ten
   }
   // dx pixels between the strided ones receive nothing.
   if (plan.strided) runtime().dispatcher.clear(dx.buffer, 0, dx.byteLength);
-  runtime().dispatcher.dispatch(plan.source, [w.binding(), dy.binding(), dx.binding()], groups, params().u32(g.n).data());
+  plan.kernel.launch({ w, dy, dx }, { batch: g.n }, groups);
 }
 
 /** A forward or input gradient by the row-window kernel (row-window.ts): `src` is x or dy, `out` y or dx. */
@@ -174,7 +173,7 @@ function recordRowWindow(kernel: string, plan: RowWindowPlan, w: Tensor, src: Te
     throw new KernelArgumentError(kernel, `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
   }
   forEachWeightChunk(packed.binding(), plan.rows, uboRows, rowBytes, (wq, r0) =>
-    runtime().dispatcher.dispatch(plan.source, [wq, src.binding(), out.binding()], groups, params().u32(out.size / out.shape[1]).u32(0).u32(0).u32(r0).data()),
+    plan.kernel.launch({ wq, b_src: src, out }, { ncols: out.size / out.shape[1], row0: r0 }, groups),
   );
   packed.dispose();
 }
@@ -211,7 +210,7 @@ export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly nu
   checkBindingSizes(kernel, [['partial sums', [splits, len]]]);
   const part = Tensor.empty([splits, len], 'f32', `${kernel} partial sums`);
   recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, k);
-  runtime().dispatcher.dispatch(splitReduce(kernel), [part.binding(), dw.binding()], [Math.ceil(len / 64)], params().u32(len).u32(splits).data());
+  splitReduce(kernel).launch({ part, out: dw }, { len, parts: splits }, [Math.ceil(len / 64)]);
   part.dispose(); // the pool reuses it only for work recorded after this reduction
   return dw;
 }

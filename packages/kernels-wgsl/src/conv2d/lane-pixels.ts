@@ -8,11 +8,12 @@
 // window -> 4.3-4.7 ms with 4 x 4 blocks; 2 x 8 ties, 2 x 4, 8 x 4, 1 x 16 and 2 x 16 lose
 // (5.5-7.4 ms); 16 to 256 lanes a workgroup tie.
 
-import { runtime, type KernelSource } from '@wgtorch/tensor';
+import { runtime } from '@wgtorch/tensor';
 import { i32l, u32l } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { axisTaps } from './row-window.js';
-import { GEMM_PARAMS_WGSL } from './tiled.js';
+import { gemmBindings } from './tiled.js';
+import { defineKernel, type AnyKernel } from '../common/kernel.js';
 
 export interface LanePixelsConfig {
   /** dx rows and columns per lane. */
@@ -35,7 +36,7 @@ export function lanePixelsGroups(g: ConvGeometry, cfg: LanePixelsConfig, n: numb
 }
 
 /** Reads the weights packed in rows for an input-gradient phase of g (m = dx channel, c = dy channel). */
-export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsConfig): KernelSource {
+export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsConfig): AnyKernel {
   const { pr: PR, pw: PW, wg } = cfg;
   const M = g.cin;
   const C = g.cout;
@@ -104,12 +105,13 @@ export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsC
       L.push('  } }');
     }
   }
-  let params = GEMM_PARAMS_WGSL.replace('var<storage, read> a_src: array<f32>;', `var<uniform> wq: array<vec4f, ${M * C * g.kh}>;`);
-  if (vec) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
-  const code = `${params}
-@compute @workgroup_size(${wg})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
-${L.join('\n')}
-}`;
-  return { name, code, storage: ['uniform', 'read', 'read_write'] };
+  return defineKernel({
+    name,
+    // ncols: the dx pixels of the batch.
+    params: { ncols: 'u32' },
+    bindings: gemmBindings({ out: vec ? 'vec4f' : 'f32', wq: M * C * g.kh }),
+    workgroupSize: wg,
+    builtins: { li: 'local_invocation_index', wid: 'workgroup_id' },
+    body: L.join('\n'),
+  });
 }

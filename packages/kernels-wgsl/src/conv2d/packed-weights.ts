@@ -8,8 +8,8 @@
 // one at about four times the cost, and one vec4 carries every tap of a kernel row. Repacking
 // costs one small dispatch per convolution (the weights change every step).
 
-import { runtime, Tensor, type KernelSource } from '@wgtorch/tensor';
-import { params } from '../common/params.js';
+import { runtime, Tensor } from '@wgtorch/tensor';
+import { defineKernel } from '../common/kernel.js';
 import { grid1d } from '../common/grid.js';
 import type { ConvLike } from './gemm.js';
 
@@ -40,30 +40,25 @@ export function packedChunkRows(p: ConvLike, rowsPerGroup: number): number {
 
 // One kernel for every shape: the strides come in the parameters, so a cold start (and a
 // machine whose shader cache is empty) compiles it once rather than once per convolution.
-const packKernel: KernelSource = {
+const packKernel = defineKernel({
   name: 'conv2d.packWeights',
-  storage: ['read', 'read_write'],
-  code: `struct Params { total: u32, kh: u32, c: u32, wsm: u32, wsc: u32, kw: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * (nwg.x * ${WG}u);
+  params: { total: 'u32', kh: 'u32', c: 'u32', wsm: 'u32', wsc: 'u32', kw: 'u32' },
+  bindings: { w: { type: 'f32' }, out: { type: 'vec4f', access: 'read_write' } },
+  workgroupSize: WG,
+  body: `  let i = gid.x + gid.y * (nwg.x * ${WG}u);
   if (i >= params.total) { return; }
   let ky = i % params.kh; let t = i / params.kh;
   let c = t % params.c; let m = t / params.c;
   let b = m * params.wsm + c * params.wsc + ky * params.kw;
   var v = vec4f(0.0);
   for (var kx = 0u; kx < params.kw; kx++) { v[kx] = w[b + kx]; }
-  out[i] = v;
-}`,
-};
+  out[i] = v;`,
+});
 
 /** The packed A operand of `p` from weight tensor `w` (a new tensor the caller disposes). */
 export function packWeights(w: Tensor, p: ConvLike): Tensor {
   const total = p.m * p.c * p.kh;
   const out = Tensor.empty([total * 4], 'f32', 'conv2d packed weights');
-  runtime().dispatcher.dispatch(packKernel, [w.binding(), out.binding()], grid1d(total, WG), params().u32(total).u32(p.kh).u32(p.c).u32(p.wsm).u32(p.wsc).u32(p.kw).data());
+  packKernel.launch({ w, out }, { total, kh: p.kh, c: p.c, wsm: p.wsm, wsc: p.wsc, kw: p.kw }, grid1d(total, WG));
   return out;
 }

@@ -15,7 +15,8 @@
 // after a clear, in dispatch time and in wall time with the clear. On 32->64 at 16x16 (32 dx
 // channels) the phase GEMM ties with it and keeps the shape.
 
-import { runtime, type KernelSource } from '@wgtorch/tensor';
+import { runtime } from '@wgtorch/tensor';
+import { defineKernel } from '../common/kernel.js';
 import { u32l } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 
@@ -61,7 +62,7 @@ export function pointwiseInputGradGroups(g: ConvGeometry, cfg: PointwiseInputGra
  * the launcher clears where the stride skips pixels); `params.batch` is the batch size, and
  * lanes past its last image (the last workgroup's spare ones) store nothing.
  */
-export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: PointwiseInputGradConfig): KernelSource {
+export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: PointwiseInputGradConfig) {
   const PX = segmentPixels(g, cfg);
   const CI = g.cin;
   const segs = g.wo / PX;
@@ -92,14 +93,16 @@ export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: Poi
     for (let p = 0; p < PX; p++) L.push(`    dx[o + ${u32l(ci * g.h * g.w + p * g.sw)}] = ${acc(ci, p)};`);
   }
   L.push('  }');
-  const code = `struct Params { batch: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<uniform> w: array<vec4f, ${(g.cout * CI) / 4}>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@compute @workgroup_size(${cfg.wg})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u) {
-${L.join('\n')}
-}`;
-  return { name, code, storage: ['uniform', 'read', 'read_write'] };
+  return defineKernel({
+    name,
+    params: { batch: 'u32' },
+    bindings: {
+      w: { type: 'vec4f', space: 'uniform', length: (g.cout * CI) / 4 },
+      dy: { type: 'vec4f' },
+      dx: { type: 'f32', access: 'read_write' },
+    },
+    workgroupSize: cfg.wg,
+    builtins: { li: 'local_invocation_index', wid: 'workgroup_id' },
+    body: L.join('\n'),
+  });
 }

@@ -18,11 +18,11 @@
 // gathers a segment per (kernel row, tile row), a tile of TR rows here gathers TR + kh - 1 rows
 // per channel at stride 1 instead of TR * kh.
 
-import type { KernelSource } from '@wgtorch/tensor';
+import { defineKernel, type AnyKernel } from '../common/kernel.js';
 import { i32l, u32l, type ConvLike } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
-import { GEMM_PARAMS_WGSL } from './tiled.js';
-import { SUBGROUP_SIZE, windowTileHeader } from './subgroup.js';
+import { gemmBindings } from './tiled.js';
+import { SUBGROUP_BUILTINS, SUBGROUP_SIZE, windowTileHeader } from './subgroup.js';
 
 export type RowWindowDir = 'forward' | 'transposed';
 
@@ -92,7 +92,7 @@ export function rowWindowColGroups(dir: RowWindowDir, g: ConvGeometry, cfg: RowW
 }
 
 /** `pack` is the GEMM whose packed-weight layout the kernel reads (forwardProblem, or an input-gradient phase). */
-export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry, pack: ConvLike, cfg: RowWindowConfig): KernelSource {
+export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry, pack: ConvLike, cfg: RowWindowConfig): AnyKernel {
   const { rm, sgs } = cfg;
   const tile = rowWindowTile(dir, g, cfg);
   if (!tile) throw new Error(`row window: no tile of ${cfg.tc} pixels holds whole phases of stride ${g.sh}x${g.sw}`);
@@ -186,16 +186,14 @@ export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry
       L.push('  } }');
     }
   }
-  let params = GEMM_PARAMS_WGSL.replace('kchunk: u32 }', 'kchunk: u32, row0: u32 }').replace(
-    'var<storage, read> a_src: array<f32>;',
-    `var<uniform> wq: array<vec4f, ${R * pack.c * pack.kh}>;`,
-  );
-  if (vec) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
-  const code = `enable subgroups;
-${params}
-@compute @workgroup_size(${sgs * SUBGROUP_SIZE})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {
-${L.join('\n')}
-}`;
-  return { name, code, storage: ['uniform', 'read', 'read_write'] };
+  return defineKernel({
+    name,
+    // ncols: output pixels of the batch; a dispatch covers R rows of packed weights from row0.
+    params: { ncols: 'u32', row0: 'u32' },
+    bindings: gemmBindings({ out: vec ? 'vec4f' : 'f32', wq: R * pack.c * pack.kh }),
+    enables: ['subgroups'],
+    workgroupSize: sgs * SUBGROUP_SIZE,
+    builtins: SUBGROUP_BUILTINS,
+    body: L.join('\n'),
+  });
 }

@@ -5,9 +5,9 @@
 // with subgroupBroadcast, so a lane issues RM + TC/8 loads for RM*TC fused multiply-adds.
 // Lane l loads column l + 8j of the tile into its register b_j; column q is in lane q % 8.
 
-import type { KernelSource } from '@wgtorch/tensor';
+import { defineKernel, type AnyKernel } from '../common/kernel.js';
 import { i32l, u32l, type ConvLike, type GemmProblem } from './gemm.js';
-import { GEMM_PARAMS_WGSL } from './tiled.js';
+import { GEMM_PARAMS, gemmBindings } from './tiled.js';
 
 export interface SubgroupConfig {
   /** Rows per lane. */
@@ -108,10 +108,8 @@ function header(cfg: SubgroupConfig, rows: number): string {
   return L.join('\n');
 }
 
-function entry(cfg: SubgroupConfig): string {
-  return `@compute @workgroup_size(${cfg.sgs * SUBGROUP_SIZE})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u) {`;
-}
+/** The entry point's builtins of every subgroup GEMM (and the row-window kernel). */
+export const SUBGROUP_BUILTINS = { li: 'local_invocation_index', lane: 'subgroup_invocation_id', wid: 'workgroup_id' } as const;
 
 /**
  * Plain kernel, one tap (1x1 convolutions, or an input-gradient phase of one): whether the B
@@ -502,22 +500,25 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   return L.join('\n');
 }
 
-export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): KernelSource {
+export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): AnyKernel {
   const body = p.kind === 'wgrad' ? (cfg.wpairs > 0 ? weightGradWindowKernel(p, cfg) : weightGradKernel(p, cfg)) : cfg.window ? convLikeWindowKernel(p, cfg) : convLikeKernel(p, cfg);
   const vecA = p.kind === 'wgrad' && weightGradVecA(p, cfg);
   const ubo = p.kind === 'convlike' && cfg.window && cfg.uboRows > 0;
-  let params = vecA ? GEMM_PARAMS_WGSL.replace('a_src: array<f32>', 'a_src: array<vec4<f32>>') : GEMM_PARAMS_WGSL;
-  if (p.kind === 'convlike' && (cfg.window ? windowVecOut(p, cfg) : plainVecOut(p, cfg))) params = params.replace('out: array<f32>', 'out: array<vec4<f32>>');
-  if (p.kind === 'convlike' && !cfg.window && plainVecIn(p, cfg)) params = params.replace('b_src: array<f32>', 'b_src: array<vec4<f32>>');
-  if (ubo) {
-    params = params
-      .replace('kchunk: u32 }', 'kchunk: u32, row0: u32 }')
-      .replace('var<storage, read> a_src: array<f32>;', `var<uniform> wq: array<vec4f, ${cfg.uboRows * (p as ConvLike).c * (p as ConvLike).kh}>;`);
-  }
-  const code = `enable subgroups;
-${params}
-${entry(cfg)}
-${body}
-}`;
-  return { name, code, storage: [ubo ? 'uniform' : 'read', 'read', 'read_write'] };
+  const vecOut = p.kind === 'convlike' && (cfg.window ? windowVecOut(p, cfg) : plainVecOut(p, cfg));
+  const vecIn = p.kind === 'convlike' && !cfg.window && plainVecIn(p, cfg);
+  return defineKernel({
+    name,
+    // With packed uniform weights a dispatch covers uboRows rows from row0.
+    params: ubo ? { ...GEMM_PARAMS, row0: 'u32' } : GEMM_PARAMS,
+    bindings: gemmBindings({
+      a: vecA ? 'vec4f' : 'f32',
+      b: vecIn ? 'vec4f' : 'f32',
+      out: vecOut ? 'vec4f' : 'f32',
+      wq: ubo ? cfg.uboRows * (p as ConvLike).c * (p as ConvLike).kh : 0,
+    }),
+    enables: ['subgroups'],
+    workgroupSize: cfg.sgs * SUBGROUP_SIZE,
+    builtins: SUBGROUP_BUILTINS,
+    body,
+  });
 }

@@ -3,7 +3,7 @@
 // accumulates an RM x RN register block from it. The operands are read through generated
 // accessors (loadA, loadB, storeC) specialized on the convolution's constants.
 
-import type { KernelSource } from '@wgtorch/tensor';
+import { defineKernel, type AnyKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
 import { i32l, u32l, type ConvLike, type GemmProblem } from './gemm.js';
 
 export interface TileConfig {
@@ -16,11 +16,25 @@ export interface TileConfig {
 
 export const DEFAULT_TILE: TileConfig = { tm: 32, tn: 64, tk: 16, rm: 4, rn: 4 };
 
-export const GEMM_PARAMS_WGSL = `struct Params { ncols: u32, ktotal: u32, kchunk: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a_src: array<f32>;
-@group(0) @binding(2) var<storage, read> b_src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;`;
+/** The GEMM's columns (ncols) and its reduction: ktotal units in chunks of kchunk, one per workgroup layer. */
+export const GEMM_PARAMS = { ncols: 'u32', ktotal: 'u32', kchunk: 'u32' } as const;
+
+export interface GemmBindingTypes {
+  /** Element types of A (weights), B (the gathered source) and out; f32 unless given. */
+  a?: string;
+  b?: string;
+  out?: string;
+  /** > 0: A is packed weights in a uniform array of this many vec4s, bound as `wq` instead of `a_src`. */
+  wq?: number;
+}
+
+/** The GEMM kernels' bindings: a_src (or wq), b_src, out. */
+export function gemmBindings(t: GemmBindingTypes = {}): Record<string, BindingDecl> {
+  const a: Record<string, BindingDecl> = t.wq ? { wq: { type: 'vec4f', space: 'uniform', length: t.wq } } : { a_src: { type: t.a ?? 'f32' } };
+  return { ...a, b_src: { type: t.b ?? 'f32' }, out: { type: t.out ?? 'f32', access: 'read_write' } };
+}
+
+export type GemmParams = Record<string, ParamType>;
 
 /** Rows of the GEMM (M). */
 export function gemmRows(p: GemmProblem): number {
@@ -91,7 +105,7 @@ export function accessors(p: GemmProblem): string {
  * ly + i*WY and columns lx + j*WX of the tile, so neighbouring invocations touch neighbouring
  * workgroup-memory words.
  */
-export function tiledKernel(name: string, p: GemmProblem, cfg: TileConfig = DEFAULT_TILE): KernelSource {
+export function tiledKernel(name: string, p: GemmProblem, cfg: TileConfig = DEFAULT_TILE): AnyKernel {
   const { tm, tn, tk, rm, rn } = cfg;
   const wx = tn / rn;
   const wy = tm / rm;
@@ -110,13 +124,16 @@ export function tiledKernel(name: string, p: GemmProblem, cfg: TileConfig = DEFA
     for (let j = 0; j < rn; j++) store.push(`    { let col = c0 + lid.x + ${j * wx}u; if (col < params.ncols) { storeC(m, col, wid.z, acc${i}_${j}); } }`);
     store.push('  } }');
   }
-  const code = `${GEMM_PARAMS_WGSL}
-${accessors(p)}
+  return defineKernel({
+    name,
+    params: GEMM_PARAMS,
+    bindings: gemmBindings(),
+    helpers: `${accessors(p)}
 var<workgroup> As: array<f32, ${tk * tm}>;
-var<workgroup> Bs: array<f32, ${tk * tn}>;
-@compute @workgroup_size(${wx}, ${wy})
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let tid = lid.y * ${wx}u + lid.x;
+var<workgroup> Bs: array<f32, ${tk * tn}>;`,
+    workgroupSize: [wx, wy],
+    builtins: { lid: 'local_invocation_id', wid: 'workgroup_id' },
+    body: `  let tid = lid.y * ${wx}u + lid.x;
   let m0 = wid.y * ${tm}u;
   let c0 = wid.x * ${tn}u;
   let kbeg = wid.z * params.kchunk;
@@ -141,23 +158,19 @@ ${inner.join('\n')}
     }
     workgroupBarrier();
   }
-${store.join('\n')}
-}`;
-  return { name, code, storage: ['read', 'read', 'read_write'] };
+${store.join('\n')}`,
+  });
 }
 
 /** Sums `parts` slices of `len` floats: out[i] = sum_z part[z*len + i]. */
-export function splitReduceKernel(name: string): KernelSource {
-  return {
+export function splitReduceKernel(name: string) {
+  return defineKernel({
     name,
-    storage: ['read', 'read_write'],
-    code: `struct Params { len: u32, parts: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> part: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
+    params: { len: 'u32', parts: 'u32' },
+    bindings: { part: { type: 'f32' }, out: { type: 'f32', access: 'read_write' } },
+    workgroupSize: 64,
+    builtins: { gid: 'global_invocation_id' },
+    body: `  let i = gid.x;
   if (i >= params.len) { return; }
   var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
   var z = 0u;
@@ -168,7 +181,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     s3 += part[(z + 3u) * params.len + i];
   }
   for (; z < params.parts; z++) { s0 += part[z * params.len + i]; }
-  out[i] = (s0 + s1) + (s2 + s3);
-}`,
-  };
+  out[i] = (s0 + s1) + (s2 + s3);`,
+  });
 }

@@ -46,6 +46,7 @@
 //   its reduction (weightGradSplitGroups).
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
+import type { AnyKernel } from '../common/kernel.js';
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { LANE_PIXELS, lanePixelsApply, lanePixelsGroups, lanePixelsKernel } from './lane-pixels.js';
@@ -58,7 +59,7 @@ import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKerne
 export type Conv2dVariant = 'tiled' | 'subgroup';
 
 export interface GemmPlan {
-  source: KernelSource;
+  kernel: AnyKernel;
   /** > 0: the kernel reads packed weights (packed-weights.ts) from a uniform buffer, this many rows per dispatch. */
   uboRows: number;
   rows: number;
@@ -253,11 +254,11 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
       const colGroups = (n: number) =>
         window ? Math.ceil(windowTiles(p as ConvLike, c.tc, n) / c.sgs) : Math.ceil(gemmCols(p, n) / (tc * c.sgs));
       const uboRows = window ? c.uboRows : 0;
-      plan = { source: subgroupKernel(name, p, c), uboRows, rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: tc * c.sgs, unitsPerImage: rowUnits, colGroups };
+      plan = { kernel: subgroupKernel(name, p, c), uboRows, rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: tc * c.sgs, unitsPerImage: rowUnits, colGroups };
     } else {
       const c = cfg as TileConfig;
       const colGroups = (n: number) => Math.ceil(gemmCols(p, n) / c.tn);
-      plan = { source: tiledKernel(name, p, c), uboRows: 0, rows, rowsPerGroup: c.tm, colsPerGroup: c.tn, unitsPerImage: pixels, colGroups };
+      plan = { kernel: tiledKernel(name, p, c), uboRows: 0, rows, rowsPerGroup: c.tm, colsPerGroup: c.tn, unitsPerImage: pixels, colGroups };
     }
     plans.set(key, plan);
   }
@@ -266,7 +267,7 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
 }
 
 export interface RowWindowPlan {
-  source: KernelSource;
+  kernel: AnyKernel;
   config: RowWindowConfig;
   /** The GEMM whose layout the packed weights take (packWeights). */
   pack: ConvLike;
@@ -283,7 +284,7 @@ function cachedPlan<P>(cache: Map<string, P | null>, key: string, build: () => P
 }
 
 export interface LanePixelsPlan {
-  source: KernelSource;
+  kernel: AnyKernel;
   pack: ConvLike;
   groups(n: number): number;
 }
@@ -294,13 +295,15 @@ const lanePixelsPlans = new Map<string, LanePixelsPlan | null>();
 export function lanePixelsPlan(name: string, g: ConvGeometry): LanePixelsPlan | undefined {
   if (conv2dVariant() !== 'subgroup' || override?.lanePixels === false || !lanePixelsApply(g)) return undefined;
   return cachedPlan(lanePixelsPlans, `${name}|${problemKey({ kind: 'wgrad', g })}`, () => ({
-    source: lanePixelsKernel(name, g, LANE_PIXELS),
+    kernel: lanePixelsKernel(name, g, LANE_PIXELS),
     pack: inputGradProblems(g)[0],
     groups: (n) => lanePixelsGroups(g, LANE_PIXELS, n),
   }));
 }
 
 export interface PointwisePlan {
+  kernel: ReturnType<typeof pointwiseInputGradKernel>;
+  /** kernel.source, for conv2d.test.ts, which dispatches it directly. */
   source: KernelSource;
   /** Whether dx has pixels no dy pixel lands on (a stride over 1), which the launcher clears. */
   strided: boolean;
@@ -322,8 +325,10 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
     const cfg = { ...POINTWISE_INPUT_GRAD, px: override?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
     const strided = g.sh > 1 || g.sw > 1;
     if (!pointwiseInputGradApply(g, cfg) || !(override?.pointwise ?? (strided && g.cin <= 16))) return undefined;
+    const kernel = pointwiseInputGradKernel(name, g, cfg);
     return {
-      source: pointwiseInputGradKernel(name, g, cfg),
+      kernel,
+      source: kernel.source,
       strided,
       lanes: (n: number) => pointwiseInputGradLanes(g, cfg, n),
       groups: (n: number) => pointwiseInputGradGroups(g, cfg, n),
@@ -372,12 +377,12 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
   const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
   cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
   if (cfg.uboRows === 0 || !rowWindowTile(dir, g, cfg)) return undefined;
-  return { source: rowWindowKernel(name, dir, g, pack, cfg), config: cfg, pack, rows: pack.m, colGroups: (n) => rowWindowColGroups(dir, g, cfg, n) };
+  return { kernel: rowWindowKernel(name, dir, g, pack, cfg), config: cfg, pack, rows: pack.m, colGroups: (n) => rowWindowColGroups(dir, g, cfg, n) };
 }
 
-const reducers = new Map<string, KernelSource>();
+const reducers = new Map<string, ReturnType<typeof splitReduceKernel>>();
 
-export function splitReduce(name: string): KernelSource {
+export function splitReduce(name: string): ReturnType<typeof splitReduceKernel> {
   let k = reducers.get(name);
   if (!k) reducers.set(name, (k = splitReduceKernel(`${name}.reduce`)));
   return k;
