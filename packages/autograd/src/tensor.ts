@@ -54,11 +54,15 @@ export interface GradFn {
 
 type Edge = Node | Tensor | null;
 
-const ONES = new WeakSet<object>();
+/** Counts backward passes; a node visited by the current one holds its number in `mark`. */
+let pass = 0;
 
 class Node implements GradFn {
   refs = 0;
   freed = false;
+  mark = 0;
+  /** The gradient summed so far during a backward pass. */
+  grad: Raw | undefined = undefined;
   constructor(
     readonly op: OpDef<any>,
     readonly attrs: unknown,
@@ -331,19 +335,30 @@ const runBackwardOf = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, dy: Raw, ctx:
 /** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
   const b = checkSameBackend(op.name, inputs);
-  const raws = inputs.map((t) => {
+  const n = inputs.length;
+  const raws = new Array<Raw>(n);
+  let anyRequiresGrad = false;
+  for (let i = 0; i < n; i++) {
+    const t = inputs[i];
     if (t.isDisposed) throw new Error(`${op.name}: an input ${t} was used after dispose(); keep it alive until its last use.`);
-    return t.raw;
-  });
-  const record = gradEnabled && op.backward !== undefined && inputs.some((t) => t.requiresGrad);
+    raws[i] = t.raw;
+    anyRequiresGrad ||= t.requiresGrad;
+  }
+  const record = gradEnabled && op.backward !== undefined && anyRequiresGrad;
   const { y, saved = [] } = runForward(op, b, raws, attrs, record);
   const out = new Tensor(y as DeviceTensor | F64);
   if (!record) {
     for (const s of saved) b.release(s);
     return out;
   }
-  const edges: Edge[] = inputs.map((t) => (t.requiresGrad ? (engine.node(t) ?? t) : null));
-  const node = new Node(op, attrs, b, saved, edges, raws.map((r) => b.shape(r)));
+  const edges = new Array<Edge>(n);
+  const shapes = new Array<readonly number[]>(n);
+  for (let i = 0; i < n; i++) {
+    const t = inputs[i];
+    edges[i] = t.requiresGrad ? (engine.node(t) ?? t) : null;
+    shapes[i] = b.shape(raws[i]);
+  }
+  const node = new Node(op, attrs, b, saved, edges, shapes);
   node.refs = 1;
   engine.attach(out, node);
   return out;
@@ -393,8 +408,9 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
       );
     }
     seed = b.k.fill([...root.shape], 1);
-    ONES.add(seed);
   }
+  // The implicit gradient of a scalar is all ones: an op may skip multiplying by it.
+  const ones = gradient ? null : seed;
   const rootNode = engine.node(root);
   if (!rootNode) {
     accumulateLeaf(b, root, seed);
@@ -403,12 +419,14 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
 
   // Reverse topological order by an iterative depth-first search.
   const order: Node[] = [];
-  const visited = new Set<Node>();
-  const stack: [Node, number][] = [[rootNode, 0]];
-  visited.add(rootNode);
+  const mark = ++pass;
+  const stack: Node[] = [rootNode];
+  const next: number[] = [0];
+  rootNode.mark = mark;
   while (stack.length) {
-    const top = stack[stack.length - 1];
-    const [n, i] = top;
+    const top = stack.length - 1;
+    const n = stack[top];
+    const i = next[top];
     if (n.freed) {
       b.release(seed);
       throw new Error(
@@ -417,32 +435,35 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
       );
     }
     if (i < n.inputs.length) {
-      top[1]++;
+      next[top]++;
       const e = n.inputs[i];
-      if (e instanceof Node && !visited.has(e)) {
-        visited.add(e);
-        stack.push([e, 0]);
+      if (e instanceof Node && e.mark !== mark) {
+        e.mark = mark;
+        stack.push(e);
+        next.push(0);
       }
     } else {
       order.push(n);
       stack.pop();
+      next.pop();
     }
   }
   order.reverse();
 
-  const grads = new Map<Node, Raw>([[rootNode, seed]]);
+  rootNode.grad = seed;
   try {
     for (const n of order) {
-      const dy = grads.get(n);
-      grads.delete(n);
+      const dy = n.grad;
+      n.grad = undefined;
       if (dy === undefined) {
         if (!retainGraph) n.free(false);
         continue;
       }
-      const needs = n.inputs.map((e) => e !== null);
+      const needs = new Array<boolean>(n.inputs.length);
+      for (let i = 0; i < needs.length; i++) needs[i] = n.inputs[i] !== null;
       let gs: (Raw | null)[];
       try {
-        gs = runBackwardOf(n.op, b, dy, { saved: n.saved!, attrs: n.attrs, needs, shapes: n.shapes, dyIsOne: ONES.has(dy) });
+        gs = runBackwardOf(n.op, b, dy, { saved: n.saved!, attrs: n.attrs, needs, shapes: n.shapes, dyIsOne: dy === ones });
       } finally {
         b.release(dy);
       }
@@ -457,10 +478,10 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
           if (!e) {
             b.release(g);
           } else if (e instanceof Node) {
-            const prev = grads.get(e);
-            if (prev === undefined) grads.set(e, g);
+            const prev = e.grad;
+            if (prev === undefined) e.grad = g;
             else {
-              grads.set(e, addConsuming(b, prev, g));
+              e.grad = addConsuming(b, prev, g);
               b.release(prev);
             }
           } else {
@@ -472,7 +493,11 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
       }
     }
   } finally {
-    for (const g of grads.values()) b.release(g);
+    // After a throw, the gradients not yet handed on.
+    for (const n of order) {
+      if (n.grad !== undefined) b.release(n.grad);
+      n.grad = undefined;
+    }
   }
 }
 
