@@ -1,9 +1,10 @@
 export { Params, params } from './common/params.js';
-export { KernelArgumentError, checkDtype, checkRank, checkSameShape } from './common/errors.js';
+export { defineKernel, launch, memoKernel, Kernel, type AnyKernel, type BindingDecl, type KernelDecl, type ParamType } from './common/kernel.js';
+export { KernelArgumentError, checkDtype, sameShape } from './common/errors.js';
 export { grid1d, FLAT_INDEX_WGSL, MAX_WORKGROUPS_PER_DIM } from './common/grid.js';
 export { registerKernel, listKernels, type KernelEntry, type BenchCase } from './common/registry.js';
 export { fixturesDir, loadFixture, compare, assertClose, randomArray, type CloseOptions, type Comparison } from './common/testing.js';
-export { f64, zerosF64, type F64 } from './common/f64.js';
+export { f64, type F64 } from './common/f64.js';
 
 export * from './conv2d/index.js';
 export * from './matmul/index.js';

@@ -15,16 +15,7 @@ export function checkDtype(kernel: string, name: string, t: Tensor, dtype: DType
   }
 }
 
-export function checkRank(kernel: string, name: string, t: Tensor, rank: number, layout: string): void {
-  if (t.shape.length !== rank) {
-    throw new KernelArgumentError(kernel, `${name} must be ${rank}-D ${layout}, got ${formatShape(t.shape)}.`);
-  }
-}
-
-export function checkSameShape(kernel: string, a: [string, Tensor], b: [string, Tensor]): void {
-  const [an, at] = a;
-  const [bn, bt] = b;
-  if (at.shape.length !== bt.shape.length || at.shape.some((d, i) => d !== bt.shape[i])) {
-    throw new KernelArgumentError(kernel, `${an} ${formatShape(at.shape)} and ${bn} ${formatShape(bt.shape)} must have the same shape.`);
-  }
+/** Whether two shapes are equal, dimension by dimension. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -2,17 +2,15 @@
 // reference `fooBarRef(t: F64, ...)` with the same arguments and results, F64 in place of
 // Tensor; tests compare the two, and the autograd's gradcheck runs on the references.
 
+import { sizeOf } from '@wgtorch/tensor';
+
 export interface F64 {
   data: Float64Array;
   shape: number[];
 }
 
 export function f64(data: ArrayLike<number>, shape: readonly number[]): F64 {
-  const n = shape.reduce((a, d) => a * d, 1);
+  const n = sizeOf(shape, 'f64');
   if (n !== data.length) throw new Error(`f64: ${data.length} values for shape [${shape.join(', ')}]`);
   return { data: Float64Array.from(data), shape: [...shape] };
-}
-
-export function zerosF64(shape: readonly number[]): F64 {
-  return { data: new Float64Array(shape.reduce((a, d) => a * d, 1)), shape: [...shape] };
 }

@@ -7,7 +7,7 @@
 // beyond the output, packed weights and, for the split weight-gradient reduction, one pooled
 // scratch tensor.
 
-import { formatShape, runtime, Tensor, type BufferRange } from '@wgtorch/tensor';
+import { formatShape, runtime, sizeOf, Tensor, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
 import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
@@ -32,7 +32,7 @@ const MAX_GROUPS = 65535;
 function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][]): void {
   const limit = runtime().limits.maxStorageBufferBindingSize;
   for (const [name, shape] of tensors) {
-    const bytes = shape.reduce((a, d) => a * d, 1) * 4;
+    const bytes = sizeOf(shape) * 4;
     if (bytes > limit) {
       throw new KernelArgumentError(
         kernel,

@@ -2,7 +2,7 @@
 // the float64 references. NCHW activations, OIHW weights, no bias, no dilation, no groups.
 
 import { formatShape } from '@wgtorch/tensor';
-import { KernelArgumentError } from '../common/errors.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -68,10 +68,6 @@ export function convGeometry(kernel: string, xShape: readonly number[], wShape: 
 export function conv2dOutputShape(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number[] {
   const g = convGeometry('conv2dOutputShape', xShape, wShape, opts);
   return [g.n, g.cout, g.ho, g.wo];
-}
-
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** Checks that `dy` has the output shape of the convolution described by `g`. */

@@ -2,8 +2,8 @@
 
 import { formatShape } from '@wgtorch/tensor';
 import type { F64 } from '../common/f64.js';
-import { KernelArgumentError } from '../common/errors.js';
-import { checkOutputGrad, convGeometry, sameShape, type Conv2dOptions, type ConvGeometry } from './geometry.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
+import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
 
 /** Calls f(xIndex, wIndex, yIndex) for every in-bounds tap of the convolution. */
 function forEachTap(g: ConvGeometry, f: (xi: number, wi: number, yi: number) => void): void {

@@ -3,8 +3,8 @@
 // strided kernel after merging dimensions that are contiguous in every operand.
 
 import { Tensor, formatShape, type BufferRange } from '@wgtorch/tensor';
-import { KernelArgumentError } from '../common/errors.js';
-import { checkF32, flatGrid, reluGradWgsl, reluWgsl, sameShape, vecBinding } from './launch.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
+import { checkF32, flatGrid, reluGradWgsl, reluWgsl, vecBinding } from './launch.js';
 import { INPUTS, MAP_ITEMS, MAP_WG, MAX_RANK, broadcastVecKernel, mapKernel, stridedKernel } from './wgsl.js';
 
 /** The buffers of an elementwise kernel by binding name: in_a, in_b, ..., out. */

@@ -1,16 +1,9 @@
-// Launch helpers shared by the non-convolution kernel folders (elementwise, reduce, batchnorm,
-// pool, loss, matmul, sgd): memoized kernel generation, exact and vec4 bindings, flat grids.
+// Helpers shared by the non-convolution kernel folders (elementwise, reduce, batchnorm, pool,
+// loss, matmul, sgd): vec4 bindings, flat grids, f32 checks and WGSL snippets.
 
-import { formatShape, type Tensor, type BufferRange, type KernelSource, type StorageAccess } from '@wgtorch/tensor';
+import { formatShape, type Tensor, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { grid1d } from '../common/grid.js';
-
-// Being migrated to defineKernel (common/kernel.ts); `kernel` and `paramsStruct` go when the last family has moved.
-export { launch, memoKernel } from '../common/kernel.js';
-
-export function kernel(name: string, storage: StorageAccess[], code: string): KernelSource {
-  return { name, storage, code };
-}
 
 /** The tensor's range rounded up to 16 bytes, for `array<vec4f>` bindings (pool buffers are 16-byte multiples). */
 export function vecBinding(t: Tensor): BufferRange {
@@ -28,22 +21,12 @@ export function flatGrid(n: number, wg: number): { groups: [number, number]; tot
 }
 
 /** WGSL: the flat invocation id of a flatGrid launch (needs `gid` and `nwg` builtins). */
-export const flatId = (wg: number) => `(gid.x + gid.y * (nwg.x * ${wg}u))`;
-export const MAIN_ARGS = '@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u';
+export { FLAT_INDEX_WGSL as flatId } from '../common/grid.js';
 
 export function checkF32(kernel: string, name: string, t: Tensor): void {
   if (t.dtype !== 'f32') {
     throw new KernelArgumentError(kernel, `${name} must be f32, got ${t.dtype} ${formatShape(t.shape)}; convert it first.`);
   }
-}
-
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/** WGSL `struct Params` from field names (`name: type` strings). */
-export function paramsStruct(fields: string[]): string {
-  return `struct Params { ${fields.length ? fields.join(', ') : 'pad: u32'} }\n@group(0) @binding(0) var<uniform> params: Params;\n`;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Float64 references for the elementwise kernels (same arguments and results, F64 for Tensor).
 
+import { sizeOf } from '@wgtorch/tensor';
 import type { F64 } from '../common/f64.js';
 import { broadcastShapes, broadcastStrides, type UnaryOp } from './elementwise.js';
 
@@ -21,7 +22,7 @@ export const addScalarRef = (x: F64, s: number): F64 => map(x, (v) => v + s);
 export const axpyRef = (alpha: number, x: F64, y: F64): F64 => map(y, (v, i) => v + alpha * x.data[i]);
 export const copyRef = (x: F64): F64 => map(x, (v) => v);
 export function fillRef(shape: readonly number[], value: number): F64 {
-  return { data: new Float64Array(shape.reduce((a, d) => a * d, 1)).fill(value), shape: [...shape] };
+  return { data: new Float64Array(sizeOf(shape)).fill(value), shape: [...shape] };
 }
 
 const UNARY_REF: Record<UnaryOp, (v: number) => number> = {
@@ -40,7 +41,7 @@ export const unaryRef = (op: UnaryOp, x: F64): F64 => map(x, UNARY_REF[op]);
 
 /** Visits every index of `shape` with the flat offsets given by each stride list. */
 export function forEachIndex(shape: readonly number[], strides: number[][], f: (i: number, offs: number[]) => void): void {
-  const n = shape.reduce((a, d) => a * d, 1);
+  const n = sizeOf(shape);
   const coord = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < n; i++) {
     f(

@@ -3,7 +3,7 @@
 // trainer sums loss and accuracy over an epoch without reading back per step.
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
-import { KernelArgumentError } from '../common/errors.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel, type BindingDecl } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 
@@ -151,7 +151,7 @@ function runRows(op: RowOp, inputs: Tensor[]): Tensor {
   if (inputs[1]) {
     checkF32(op, 'y', inputs[1]);
     const [a, b] = inputs;
-    if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    if (!sameShape(a.shape, b.shape)) {
       throw new KernelArgumentError(op, `dy ${formatShape(a.shape)} and y ${formatShape(b.shape)} must have the same shape.`);
     }
   }

@@ -2,7 +2,7 @@
 // (the divisor is always kh * kw), and global average pooling to [N, C, 1, 1], with backward.
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
-import { KernelArgumentError } from '../common/errors.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, f32Lit, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 
@@ -230,7 +230,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
   checkF32('avgPool2dBackward', 'dy', dy);
   const g = avgPool2dGeometry('avgPool2dBackward', inputShape, opts);
   const expect = [g.N, g.C, g.OH, g.OW];
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expect[i])) {
+  if (!sameShape(dy.shape, expect)) {
     throw new KernelArgumentError('avgPool2dBackward', `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`);
   }
   const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');

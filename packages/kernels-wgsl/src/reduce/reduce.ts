@@ -8,7 +8,7 @@
 // kernel takes four terms a loop iteration.
 
 import { Tensor, formatShape, runtime, sizeOf } from '@wgtorch/tensor';
-import { KernelArgumentError } from '../common/errors.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 import { fill, copy } from '../elementwise/elementwise.js';
@@ -250,7 +250,7 @@ export function sumToShape(x: Tensor, shape: readonly number[]): Tensor {
 
 /** `t` viewed as `shape`; `t` itself is handed over (disposed when a new view is made). */
 function reshaped(t: Tensor, shape: readonly number[]): Tensor {
-  if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  if (sameShape(t.shape, shape)) return t;
   const v = t.reshape(shape);
   t.dispose();
   return v;

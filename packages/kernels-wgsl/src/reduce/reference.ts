@@ -1,12 +1,13 @@
 // Float64 references for the reductions.
 
+import { sizeOf } from '@wgtorch/tensor';
 import type { F64 } from '../common/f64.js';
 import { normalizeAxes, reducedShape, sumToShapeAxes } from './reduce.js';
 
 function reduceRef(x: F64, axesIn: readonly number[], keepdim: boolean, init: number, f: (acc: number, v: number) => number): F64 {
   const axes = normalizeAxes('reduceRef', x.shape, axesIn);
   const shape = reducedShape(x.shape, axes, keepdim);
-  const outN = shape.reduce((a, d) => a * d, 1);
+  const outN = sizeOf(shape);
   const data = new Float64Array(outN).fill(init);
   // output strides over the kept dims of x
   const keptStride = new Array<number>(x.shape.length).fill(0);

@@ -4,9 +4,9 @@
 // branch that picks a tensor is uniform across each workgroup).
 
 import { formatShape, runtime, type BufferRange, type Tensor } from '@wgtorch/tensor';
-import { KernelArgumentError } from '../common/errors.js';
+import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
-import { checkF32, sameShape, vecBinding } from '../elementwise/launch.js';
+import { checkF32, vecBinding } from '../elementwise/launch.js';
 import { grid1d } from '../common/grid.js';
 
 export interface SgdOptions {
