@@ -152,14 +152,19 @@ export const tanh = unary('tanh');
 /** 1 / (1 + e^-x) elementwise. */
 export const sigmoid = unary('sigmoid');
 
-const reluOp = defineOp({
-  name: 'relu',
-  forward: (b, [x], _a, record) => {
-    const y = b.k.relu(x);
-    return { y, saved: record ? [b.retain(y)] : [] };
-  },
-  backward: (b, dy, { saved: [y] }) => [b.k.reluBackward(dy, y)],
-});
+/** An op y = f(x) whose backward needs only y. */
+function fromOutput(name: string, f: (b: Backend, x: Raw) => Raw, df: (b: Backend, dy: Raw, y: Raw) => Raw) {
+  return defineOp({
+    name,
+    forward: (b, [x], _a, record) => {
+      const y = f(b, x);
+      return { y, saved: record ? [b.retain(y)] : [] };
+    },
+    backward: (b, dy, { saved: [y] }) => [df(b, dy, y)],
+  });
+}
+
+const reluOp = fromOutput('relu', (b, x) => b.k.relu(x), (b, dy, y) => b.k.reluBackward(dy, y));
 
 /** max(x, 0) elementwise. */
 export function relu(x: Tensor): Tensor {
@@ -381,40 +386,38 @@ interface BnAttrs {
   eps: number;
 }
 
+/** A train forward's result when nothing is recorded: the batch statistics released. */
+function withoutStats(b: Backend, r: { y: Raw; saveMean: Raw; saveInvStd: Raw }): { y: Raw } {
+  b.release(r.saveMean);
+  b.release(r.saveInvStd);
+  return { y: r.y };
+}
+
+/** The gradients of x, gamma and beta that are needed; the others released. */
+function neededGrads(b: Backend, g: { dx: Raw; dgamma: Raw; dbeta: Raw }, needs: boolean[]): Grads {
+  const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
+  return [pick(g.dx, needs[0]), pick(g.dgamma, needs[1]), pick(g.dbeta, needs[2])];
+}
+
 const batchNormTrainOp = defineOp<BnAttrs>({
   name: 'batchNorm2d',
   forward: (b, [x, gamma, beta], a, record) => {
     const r = b.k.batchNormTrain(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
-    if (!record) {
-      b.release(r.saveMean);
-      b.release(r.saveInvStd);
-      return { y: r.y };
-    }
+    if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => {
-    const { dx, dgamma, dbeta } = b.k.batchNormBackward(dy, x, gamma, mean, invStd);
-    const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
-    return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
-  },
+  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => neededGrads(b, b.k.batchNormBackward(dy, x, gamma, mean, invStd), needs),
 });
 
 const batchNormTrainReluOp = defineOp<BnAttrs>({
   name: 'batchNormRelu2d',
   forward: (b, [x, gamma, beta], a, record) => {
     const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
-    if (!record) {
-      b.release(r.saveMean);
-      b.release(r.saveInvStd);
-      return { y: r.y };
-    }
+    if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) => {
-    const { dx, dgamma, dbeta } = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd);
-    const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
-    return [pick(dx, needs[0]), pick(dgamma, needs[1]), pick(dbeta, needs[2])];
-  },
+  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) =>
+    neededGrads(b, b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd), needs),
 });
 
 const batchNormEvalOp = defineOp<BnAttrs>({
@@ -450,9 +453,8 @@ export function batchNorm2d(
   bias: Tensor,
   options: BatchNormOptions = {},
 ): Tensor {
-  batchNormArgs(x, runningMean, runningVar, weight, bias);
+  const attrs = batchNormAttrs(x, runningMean, runningVar, weight, bias, options);
   const C = x.shape[1];
-  const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
   if (options.training) return apply(batchNormTrainOp, [x, weight, bias], attrs);
   if (!bnNeedsGrad(x, weight, bias)) return apply(batchNormEvalOp, [x, weight, bias], attrs);
   // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
@@ -480,8 +482,7 @@ export function batchNormRelu2d(
   bias: Tensor,
   options: BatchNormOptions = {},
 ): Tensor {
-  batchNormArgs(x, runningMean, runningVar, weight, bias);
-  const attrs: BnAttrs = { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
+  const attrs = batchNormAttrs(x, runningMean, runningVar, weight, bias, options);
   if (options.training) return apply(batchNormTrainReluOp, [x, weight, bias], attrs);
   // Evaluation (no grad): one fused pass; a differentiable eval composes the ops below.
   if (!bnNeedsGrad(x, weight, bias)) return apply(batchNormEvalReluOp, [x, weight, bias], attrs);
@@ -497,12 +498,14 @@ function bnNeedsGrad(x: Tensor, weight: Tensor, bias: Tensor): boolean {
   return isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad);
 }
 
-function batchNormArgs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor): void {
+/** Checks the arguments of a batch norm and gathers its attrs. */
+function batchNormAttrs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor, options: BatchNormOptions): BnAttrs {
   const C = x.shape[1];
   if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
   for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
     if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
   }
+  return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
 }
 
 // ---- pooling ----
@@ -546,14 +549,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
 
 // ---- softmax and loss ----
 
-const softmaxOp = defineOp({
-  name: 'softmax',
-  forward: (b, [x], _a, record) => {
-    const y = b.k.softmax(x);
-    return { y, saved: record ? [b.retain(y)] : [] };
-  },
-  backward: (b, dy, { saved: [y] }) => [b.k.softmaxBackward(dy, y)],
-});
+const softmaxOp = fromOutput('softmax', (b, x) => b.k.softmax(x), (b, dy, y) => b.k.softmaxBackward(dy, y));
 
 /** Softmax over the last dim (dim must be -1 or the last). */
 export function softmax(x: Tensor, dim = -1): Tensor {
@@ -561,14 +557,7 @@ export function softmax(x: Tensor, dim = -1): Tensor {
   return apply(softmaxOp, [x], undefined);
 }
 
-const logSoftmaxOp = defineOp({
-  name: 'logSoftmax',
-  forward: (b, [x], _a, record) => {
-    const y = b.k.logSoftmax(x);
-    return { y, saved: record ? [b.retain(y)] : [] };
-  },
-  backward: (b, dy, { saved: [y] }) => [b.k.logSoftmaxBackward(dy, y)],
-});
+const logSoftmaxOp = fromOutput('logSoftmax', (b, x) => b.k.logSoftmax(x), (b, dy, y) => b.k.logSoftmaxBackward(dy, y));
 
 /** log(softmax(x)) over the last dim, computed stably. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {

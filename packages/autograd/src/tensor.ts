@@ -1,14 +1,8 @@
 // The engine: tensors that record the ops applied to them, and backward() over that record.
-//
-// Ownership, which is what keeps memory flat without relying on the garbage collector:
-// - A Tensor owns one handle to its storage (on the GPU a view of a pooled buffer); dispose()
-//   releases it. tidy(fn) disposes every tensor created inside fn except what fn returns.
-// - An op that will be differentiated saves what its backward needs as handles of its own
-//   (views of its inputs, or tensors it made); they are released right after that op's
-//   backward runs, or when nothing can reach the op any more (its output disposed and no later
-//   op using it), whichever comes first. So a graph nobody calls backward on is freed by
-//   disposing its tensors, and a graph that ran backward is freed by the backward itself.
-// - Gradients made by backward() (`.grad`) belong to their leaf; zeroGrad() releases them.
+// Ownership keeps memory flat without the garbage collector: a Tensor owns one handle to its
+// storage (dispose() releases it; tidy(fn) disposes what fn made and does not return); what an
+// op saved for backward is released after its backward runs or once no tensor can reach the op;
+// a leaf's `.grad` belongs to the leaf (zeroGrad() releases it).
 
 import { Tensor as DeviceTensor, Rng, formatShape, releaseOnThrow, sizeOf } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
