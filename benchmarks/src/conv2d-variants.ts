@@ -6,10 +6,9 @@
 // weight-gradient block).
 
 import { getRuntime, runtime } from '@wgtorch/tensor';
+import { RESNET20_CONVS, convBenchCase } from './kernels/conv2d.js';
 import {
   measureAluCeiling,
-  RESNET20_CONVS,
-  convBenchCase,
   setConv2dVariant,
   setConv2dKernelConfig,
   timeRuns,

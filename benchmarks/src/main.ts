@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describeAdapter, getRuntime, runtime, writeFileAtomic } from '@wgtorch/tensor';
 import { autotuneConv2dVariant, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type BenchCase, type TimingOptions } from '@wgtorch/kernels-wgsl';
+import './kernels/index.js'; // registers every kernel's benchmark cases
 import {
   TABLE_HEADER,
   formatRow,

@@ -1,5 +1,4 @@
 // GPU data augmentation: uint8 image batches to normalized f32, with random crop and flip.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './augment.js';
 

@@ -1,5 +1,4 @@
 // Public API: BatchNorm2d (NCHW) training / eval forward, backward, and the fused ReLU variants.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './batchnorm.js';
 

@@ -77,8 +77,3 @@ export function checkOutputGrad(kernel: string, dyShape: readonly number[], g: C
     throw new KernelArgumentError(kernel, `dy ${formatShape(dyShape)} must be the conv output shape ${formatShape(want)} for ${what}.`);
   }
 }
-
-/** Multiply-adds of one forward convolution, times 2 (the same count for each gradient). */
-export function convFlops(g: ConvGeometry): number {
-  return 2 * g.n * g.cout * g.ho * g.wo * g.cin * g.kh * g.kw;
-}

@@ -1,5 +1,4 @@
 // conv2d: forward, input gradient and weight gradient (NCHW, OIHW, no bias), with float64 references.
-import './bench.js'; // registers the benchmark cases
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './conv2d.js';
 // Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
@@ -10,4 +9,3 @@ export { conv2dOutputShape, type Conv2dOptions } from './geometry.js';
 export { conv2dForwardRef, conv2dInputGradRef, conv2dWeightGradRef } from './reference.js';
 export { setConv2dVariant, conv2dVariant, availableVariants, setConv2dKernelConfig, type Conv2dVariant, type KernelConfig } from './variants.js';
 export { autotuneConv2dVariant, describeConv2dAutotune, type Conv2dAutotune } from './autotune.js';
-export { RESNET20_CONVS, convBenchCase, convShapeLabel, type ConvShape } from './bench.js';

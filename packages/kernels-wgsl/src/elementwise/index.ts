@@ -1,5 +1,4 @@
 // Public API: elementwise kernels and their float64 references.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './elementwise.js';
 export { broadcastShapes, type UnaryOp } from './elementwise.js';

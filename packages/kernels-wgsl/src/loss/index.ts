@@ -1,5 +1,4 @@
 // Public API: softmax cross-entropy, (log-)softmax and backward, argmax, GPU-side accumulators.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './loss.js';
 

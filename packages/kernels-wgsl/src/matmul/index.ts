@@ -1,5 +1,4 @@
 // Public API: matmul with optional transposes, plain and batched.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './matmul.js';
 

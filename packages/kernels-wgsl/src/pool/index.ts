@@ -1,5 +1,4 @@
 // Public API: average pooling (k x k and global), forward and backward.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './pool.js';
 

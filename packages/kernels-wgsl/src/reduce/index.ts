@@ -1,5 +1,4 @@
 // Public API: reductions and their float64 references.
-import './bench.js';
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './reduce.js';
 export type { ReduceOp } from './reduce.js';

@@ -1,8 +1,7 @@
 // Benchmark cases: the classifier head of ResNet20 at batch 128 (tiny; latency-bound).
 
 import { Tensor } from '@wgtorch/tensor';
-import { registerKernel } from '../common/registry.js';
-import { accuracyCount, softmaxCrossEntropy } from './loss.js';
+import { registerKernel, accuracyCount, softmaxCrossEntropy } from '@wgtorch/kernels-wgsl';
 
 function head(run: (logits: Tensor, labels: Tensor, acc: Tensor) => void) {
   return () => [

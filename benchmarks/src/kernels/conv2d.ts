@@ -1,9 +1,7 @@
 // Benchmark cases: ResNet20's eight convolution shapes at batch 128, for each of the three kernels.
 
-import { Tensor } from '@wgtorch/tensor';
-import { registerKernel, type BenchCase } from '../common/registry.js';
-import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv2d.js';
-import { convFlops, convGeometry, type Conv2dOptions } from './geometry.js';
+import { Tensor, sizeOf } from '@wgtorch/tensor';
+import { conv2dForward, conv2dInputGrad, conv2dOutputShape, conv2dWeightGrad, registerKernel, type BenchCase, type Conv2dOptions } from '@wgtorch/kernels-wgsl';
 
 export interface ConvShape {
   n: number;
@@ -41,15 +39,16 @@ export function convBenchCase(s: ConvShape, which: Which): BenchCase {
   const opts = convShapeOptions(s);
   const xShape = [s.n, s.cin, s.size, s.size];
   const wShape = [s.cout, s.cin, s.k, s.k];
-  const g = convGeometry(`conv2d.${which}`, xShape, wShape, opts);
+  const yShape = conv2dOutputShape(xShape, wShape, opts);
   return {
     shape: convShapeLabel(s),
-    flops: convFlops(g),
+    // 2 FLOPs per multiply-add: every output value sums cin * k * k products.
+    flops: 2 * sizeOf(yShape) * s.cin * s.k * s.k,
     bytes: 0,
     setup() {
       const x = Tensor.randn(xShape, { seed: 1 });
       const w = Tensor.randn(wShape, { seed: 2, std: 0.1 });
-      const dy = Tensor.randn([g.n, g.cout, g.ho, g.wo], { seed: 3 });
+      const dy = Tensor.randn(yShape, { seed: 3 });
       const op =
         which === 'forward'
           ? () => conv2dForward(x, w, opts)

@@ -2,10 +2,9 @@
 // forward reads x for the statistics, then reads x and writes y; backward reads dy and x for
 // the sums, then reads them again and writes dx.
 
-import { Tensor } from '@wgtorch/tensor';
-import { registerKernel, type BenchCase } from '../common/registry.js';
-import { RESNET20_ACTIVATIONS } from '../elementwise/bench.js';
-import { batchNormBackward, batchNormEval, batchNormEvalRelu, batchNormReluBackward, batchNormTrain, batchNormTrainRelu } from './batchnorm.js';
+import { Tensor, sizeOf } from '@wgtorch/tensor';
+import { registerKernel, batchNormBackward, batchNormEval, batchNormEvalRelu, batchNormReluBackward, batchNormTrain, batchNormTrainRelu, type BenchCase } from '@wgtorch/kernels-wgsl';
+import { RESNET20_ACTIVATIONS } from './elementwise.js';
 
 type Kind = 'forward' | 'forwardRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
 const BYTES_PER_ELEMENT: Record<Kind, number> = { forward: 12, forwardRelu: 12, eval: 8, evalRelu: 8, backward: 20, backwardRelu: 28 };
@@ -13,7 +12,7 @@ const BYTES_PER_ELEMENT: Record<Kind, number> = { forward: 12, forwardRelu: 12, 
 function cases(kind: Kind): () => BenchCase[] {
   return () =>
     RESNET20_ACTIVATIONS.map((shape) => {
-      const n = shape.reduce((a, d) => a * d, 1);
+      const n = sizeOf(shape);
       const C = shape[1];
       return {
         shape: `N${shape[0]} C${C} ${shape[2]}x${shape[3]}`,

@@ -1,8 +1,7 @@
 // Benchmark cases at ResNet20's activation shapes (batch 128). All bandwidth-bound.
 
-import { Tensor } from '@wgtorch/tensor';
-import { registerKernel, type BenchCase } from '../common/registry.js';
-import { addRelu, add, copy, relu, reluBackward, axpy, mul } from './elementwise.js';
+import { Tensor, sizeOf } from '@wgtorch/tensor';
+import { registerKernel, addRelu, add, copy, relu, reluBackward, axpy, mul, type BenchCase } from '@wgtorch/kernels-wgsl';
 
 export const RESNET20_ACTIVATIONS: number[][] = [
   [128, 16, 32, 32],
@@ -14,7 +13,7 @@ export const RESNET20_ACTIVATIONS: number[][] = [
 export function activationCases(nIn: number, run: (xs: Tensor[]) => Tensor, bytesPerElement = (nIn + 1) * 4): () => BenchCase[] {
   return () =>
     RESNET20_ACTIVATIONS.map((shape) => {
-      const n = shape.reduce((a, d) => a * d, 1);
+      const n = sizeOf(shape);
       return {
         shape: `N${shape[0]} C${shape[1]} ${shape[2]}x${shape[3]}`,
         flops: 0,
@@ -40,7 +39,7 @@ registerKernel({ name: 'elementwise.axpy', benchCases: activationCases(2, ([a, b
 /** x * s with s [1, C, 1, 1] broadcast (a per-channel scale): reads x, writes the product. */
 function channelBroadcastCases(): BenchCase[] {
   return RESNET20_ACTIVATIONS.map((shape) => {
-    const n = shape.reduce((a, d) => a * d, 1);
+    const n = sizeOf(shape);
     return {
       shape: `N${shape[0]} C${shape[1]} ${shape[2]}x${shape[3]} * [1, ${shape[1]}, 1, 1]`,
       flops: 0,

@@ -1,11 +1,10 @@
 // Benchmark cases: ResNet20's global pooling (N128 C64 8x8) and a 2x2 pool at 32x32.
 
-import { Tensor } from '@wgtorch/tensor';
-import { registerKernel, type BenchCase } from '../common/registry.js';
-import { avgPool2d, avgPool2dBackward, globalAvgPool, globalAvgPoolBackward } from './pool.js';
+import { Tensor, sizeOf } from '@wgtorch/tensor';
+import { registerKernel, avgPool2d, avgPool2dBackward, globalAvgPool, globalAvgPoolBackward, type BenchCase } from '@wgtorch/kernels-wgsl';
 
 function poolCase(shape: number[], outSize: number, run: (x: Tensor, dy: Tensor) => Tensor, dyShape: number[]): BenchCase {
-  const n = shape.reduce((a, d) => a * d, 1);
+  const n = sizeOf(shape);
   return {
     shape: `N${shape[0]} C${shape[1]} ${shape[2]}x${shape[3]}`,
     flops: 0,

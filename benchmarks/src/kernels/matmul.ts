@@ -2,8 +2,7 @@
 // square matmul for scale.
 
 import { Tensor } from '@wgtorch/tensor';
-import { registerKernel, type BenchCase } from '../common/registry.js';
-import { matmul, type MatmulOptions } from './matmul.js';
+import { registerKernel, matmul, type BenchCase, type MatmulOptions } from '@wgtorch/kernels-wgsl';
 
 function mm(label: string, aShape: number[], bShape: number[], M: number, N: number, K: number, opts: MatmulOptions): BenchCase {
   return {

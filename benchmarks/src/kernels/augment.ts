@@ -1,8 +1,7 @@
 // Benchmark cases: one training batch of 128 CIFAR-10 images (augment) and one test batch (normalize).
 
 import { Rng, Tensor } from '@wgtorch/tensor';
-import { registerKernel, type BenchCase } from '../common/registry.js';
-import { augmentBatch, normalizeBatch, packedWords } from './augment.js';
+import { registerKernel, augmentBatch, normalizeBatch, packedWords, type BenchCase } from '@wgtorch/kernels-wgsl';
 
 const MEAN = [0.4914, 0.4822, 0.4465];
 const STD = [0.247, 0.2435, 0.2616];
