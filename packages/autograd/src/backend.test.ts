@@ -18,8 +18,8 @@ describe('backend kernel tables', () => {
     const k = (t: object, n: string) => (t as Record<string, unknown>)[n];
     for (const n of Object.keys(gpu.k)) {
       expect(k(gpu.k, n)).toBe(exports[n]);
-      // batchNormTrain(Relu)'s reference is wrapped to update the running statistics in place.
-      if (!n.startsWith('batchNormTrain')) expect(k(cpu64.k, n)).toBe(exports[`${n}Ref`]);
+      // These references are wrapped to update their operands in place, as the launchers do.
+      if (!['batchNormTrain', 'batchNormTrainRelu', 'sgdStep'].includes(n)) expect(k(cpu64.k, n)).toBe(exports[`${n}Ref`]);
     }
   });
 
@@ -33,5 +33,17 @@ describe('backend kernel tables', () => {
     expect(rm.data[0]).toBeCloseTo(0.5 * 3.5, 12);
     expect(rv.data[0]).toBeCloseTo(0.5 + 0.5 * (17 / 3), 12);
     expect(r.y.shape).toEqual([2, 2, 2, 1]);
+  });
+
+  it('update the parameters and momentum buffers in place on cpu64', () => {
+    const f = (data: number[]) => ({ data: Float64Array.from(data), shape: [data.length] });
+    const p = f([1, 2]);
+    const m = f([0.5, 0.5]);
+    cpu64.k.sgdStep([p], [f([1, -1])], [m], { lr: 0.1, momentum: 0.9, weightDecay: 0, firstStep: false });
+    // buf = 0.9 * 0.5 + g; p -= 0.1 * buf
+    expect(m.data[0]).toBeCloseTo(1.45, 12);
+    expect(m.data[1]).toBeCloseTo(-0.55, 12);
+    expect(p.data[0]).toBeCloseTo(1 - 0.1 * 1.45, 12);
+    expect(p.data[1]).toBeCloseTo(2 + 0.1 * 0.55, 12);
   });
 });

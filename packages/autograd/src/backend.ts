@@ -68,10 +68,14 @@ function kernelTables(): { gpu: Kernels; cpu: Kernels } {
   const tables = { gpu: gpu as Kernels, cpu: cpu as Kernels };
   tables.cpu.batchNormTrain = inPlaceRunningStats(tables.cpu.batchNormTrain);
   tables.cpu.batchNormTrainRelu = inPlaceRunningStats(tables.cpu.batchNormTrainRelu);
+  tables.cpu.sgdStep = sgdStepInPlace;
   return tables;
 }
 
-/** The reference returns the updated running statistics; the GPU kernel updates them in place. */
+// The references below return new arrays where the GPU kernels update their operands in place;
+// these wrappers copy the results back so that both backends keep the in-place contract.
+
+/** The running statistics, updated in place. */
 function inPlaceRunningStats(f: Kernels['batchNormTrain']): Kernels['batchNormTrain'] {
   return (x, gamma, beta, rm, rv, o) => {
     const r = f(x, gamma, beta, rm, rv, o) as ReturnType<Kernels['batchNormTrain']> & { runningMean?: Raw; runningVar?: Raw };
@@ -80,6 +84,13 @@ function inPlaceRunningStats(f: Kernels['batchNormTrain']): Kernels['batchNormTr
     return r;
   };
 }
+
+/** The parameters and momentum buffers, updated in place. */
+const sgdStepInPlace: Kernels['sgdStep'] = (ps, gs, ms, o) => {
+  const r = K.sgdStepRef(ps as F64[], gs as F64[], ms as F64[], o);
+  ps.forEach((p, i) => (p as F64).data.set(r.params[i].data));
+  ms.forEach((m, i) => (m as F64).data.set(r.momentumBufs[i].data));
+};
 
 const { gpu: gpuKernels, cpu: cpuKernels } = kernelTables();
 

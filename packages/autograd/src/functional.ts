@@ -207,7 +207,7 @@ function resolveShape(op: string, from: readonly number[], shape: readonly numbe
     const rest = s.reduce((a, d, j) => (j === i ? a : a * d), 1);
     s[i] = rest === 0 ? 0 : size / rest;
   }
-  if (s.reduce((a, d) => a * d, 1) !== size || s.some((d) => !Number.isInteger(d) || d < 0)) {
+  if (s.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(s) !== size) {
     throw new Error(`${op}: cannot view ${formatShape(from)} (${size} elements) as ${formatShape(shape)}; the element counts must match.`);
   }
   return s;

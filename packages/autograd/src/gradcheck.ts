@@ -5,7 +5,7 @@
 // is what backward computes. checkGpuGradients runs the same function on both backends and
 // compares the GPU's float32 gradients with the float64 ones.
 
-import { Rng } from '@wgtorch/tensor';
+import { Rng, sizeOf } from '@wgtorch/tensor';
 import { Tensor, tensor, noGrad, tidy } from './tensor.js';
 import type { BackendName } from './backend.js';
 
@@ -46,7 +46,7 @@ export interface GradcheckResult {
 export type CheckFn = (...inputs: Tensor[]) => Tensor;
 
 function cotangent(shape: readonly number[], seed: number): Float64Array {
-  const n = shape.reduce((a, d) => a * d, 1);
+  const n = sizeOf(shape, 'gradcheck');
   if (n === 1) return Float64Array.of(1);
   const rng = new Rng(seed);
   return Float64Array.from({ length: n }, () => rng.normal());

@@ -1,7 +1,7 @@
 // Parameter initialization, PyTorch's torch.nn.init in camelCase. Values are drawn on the CPU
 // from a seeded Rng and written once, so a seed reproduces a model exactly.
 
-import { Rng, Tensor as DeviceTensor } from '@wgtorch/tensor';
+import { Rng, Tensor as DeviceTensor, sizeOf } from '@wgtorch/tensor';
 import type { Tensor } from '../tensor.js';
 
 let defaultRng = new Rng(0);
@@ -27,7 +27,7 @@ export function writeValues(t: Tensor, values: ArrayLike<number>): void {
 /** fan_in and fan_out as PyTorch computes them (dims 0 and 1 times the receptive field). */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new Error(`init: fan in/out need at least 2 dims, got [${shape.join(', ')}].`);
-  const receptive = shape.slice(2).reduce((a, d) => a * d, 1);
+  const receptive = sizeOf(shape.slice(2), 'init');
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 

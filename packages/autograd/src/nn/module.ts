@@ -9,6 +9,7 @@ import {
   serializeSafetensors,
   writeFileAtomic,
   runtime,
+  sizeOf,
   Tensor as DeviceTensor,
   type SafeArray,
   type SafeTensorsFile,
@@ -27,8 +28,7 @@ export class Parameter extends Tensor {
 
   /** A parameter of the given shape filled with `value`. */
   static full(shape: readonly number[], value: number, backend: BackendName = 'gpu'): Parameter {
-    const n = shape.reduce((a, d) => a * d, 1);
-    return new Parameter(backendOf(backend).fromArray(new Float32Array(n).fill(value), shape) as DeviceTensor | F64);
+    return new Parameter(backendOf(backend).fromArray(new Float32Array(sizeOf(shape, 'Parameter.full')).fill(value), shape) as DeviceTensor | F64);
   }
 }
 

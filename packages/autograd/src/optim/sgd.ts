@@ -5,8 +5,7 @@
 //   p -= lr * d
 // One fused launch per parameter group (`sgdStep` of @wgtorch/kernels-wgsl) on the GPU.
 
-import { sgdStep, sgdStepRef } from '@wgtorch/kernels-wgsl';
-import { Tensor as DeviceTensor } from '@wgtorch/tensor';
+import type { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Backend, type Raw } from '../backend.js';
 import { sameShape } from '../shape.js';
@@ -102,14 +101,7 @@ export class SGD {
   private update(b: Backend, g: ParamGroup, ps: Parameter[], firstStep: boolean): void {
     const o = { lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov, weightDecay: g.weightDecay, firstStep };
     const bufs = g.momentum !== 0 ? ps.map((p) => this.buffers.get(p)!) : [];
-    if (b.name === 'gpu') {
-      sgdStep(ps.map((p) => p.raw as DeviceTensor), ps.map((p) => p.grad!.raw as DeviceTensor), bufs as DeviceTensor[], o);
-    } else {
-      // The reference returns new arrays; the optimizer's contract is in place.
-      const r = sgdStepRef(ps.map((p) => p.raw as F64), ps.map((p) => p.grad!.raw as F64), bufs as F64[], o);
-      ps.forEach((p, i) => (p.raw as F64).data.set(r.params[i].data));
-      bufs.forEach((m, i) => (m as F64).data.set(r.momentumBufs[i].data));
-    }
+    b.k.sgdStep(ps.map((p) => p.raw), ps.map((p) => p.grad!.raw), bufs, o);
   }
 
   /** The momentum buffer of a parameter, if it has one yet (a device tensor or a float64 array). */
