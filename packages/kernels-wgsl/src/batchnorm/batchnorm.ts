@@ -68,14 +68,10 @@ function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
 function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk: number; fused: boolean } {
   const hw = g.vec ? g.HW / 4 : g.HW;
   const units = g.N * hw;
-  // Unsplit, one kernel per channel also applies the result (trainFusedKernel, backwardFusedKernel).
-  // Measured on lavapipe against stats then apply (batch 128, best of 5 interleaved runs):
-  // forward 32x32 2.27 -> 2.15 ms, 16x16 1.48 -> 1.27, 8x8 0.90 -> 0.75; backward 8x8
-  // 1.46 -> 1.08; the other backwards within 5% either way.
+  // Unsplit, one kernel per channel also applies the result (trainFusedKernel, backwardFusedKernel),
+  // saving the apply dispatch and a second read of x.
   const fused = !batchNormTesting.unfused && runtime().limits.maxStorageBuffersPerShaderStage >= 9;
-  // 16 lanes a workgroup: on lavapipe the tree merge and its barriers cost more with more lanes
-  // (pnpm bench, batch 128, fused: forward 8x8 0.81 ms at 64 lanes, 0.73 at 32, 0.62-0.76 at
-  // 16, 1.45 at 256; backwardRelu 8x8 1.55 at 32, 1.19 at 16).
+  // 16 lanes a workgroup: on lavapipe the tree merge and its barriers cost more with more lanes.
   if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 16, S: 1, chunk: Math.max(1, units), fused };
   const wg = 256;
   const want = batchNormTesting.forceSplit

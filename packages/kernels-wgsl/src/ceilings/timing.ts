@@ -113,8 +113,7 @@ export async function timeRuns(run: () => void, opts: TimingOptions = {}): Promi
     const s = await timestamps(run, batches);
     if (s) {
       // Short kernels take more samples, up to the wall-clock budget the batches would have
-      // had: on a shared 2-core machine the median of 7 runs of a 0.25 ms kernel moved by
-      // +-40% between runs of the bench.
+      // had: a few runs of a sub-millisecond kernel are too noisy on a shared machine.
       const budgetMs = batches * (opts.minBatchMs ?? 40);
       const more = Math.min(MAX_TIMESTAMP_SAMPLES, Math.ceil(budgetMs / Math.max(median(s), 1e-3))) - s.length;
       if (more > 0) s.push(...((await timestamps(run, more)) ?? []));

@@ -3,10 +3,7 @@
 // (dx channels): with 3 of them, 5 of a subgroup's 8 lanes multiply for nothing. Here each
 // lane owns a block of PR x PW dx pixels and every channel of them; it gathers the dy block
 // under it, (PR + kh - 1) x (PW + kw - 1) values a channel, and the weights are the same for
-// every lane (packed rows from a uniform buffer, packed-weights.ts). Measured on lavapipe,
-// batch 128, the stem's 16 -> 3 at 32x32 (interleaved, best of 3-5): 7.0 ms with the row
-// window -> 4.3-4.7 ms with 4 x 4 blocks; 2 x 8 ties, 2 x 4, 8 x 4, 1 x 16 and 2 x 16 lose
-// (5.5-7.4 ms); 16 to 256 lanes a workgroup tie.
+// every lane (packed rows from a uniform buffer, packed-weights.ts). 4 x 4 blocks measured best.
 
 import { runtime } from '@wgtorch/tensor';
 import { i32l, u32l } from './gemm.js';

@@ -5,15 +5,8 @@
 // Here each lane owns a segment of PX neighbouring dy pixels of one row and every dx channel of
 // them; it reads its dy segment as vec4s, and the weights are the same for every lane: the
 // weight tensor itself, bound as a uniform buffer.
-//
-// Measured on lavapipe, batch 128, 16->32 at 32x32 stride 2 (interleaved, best of 3-4,
-// dispatch time without the clear of dx): the phase GEMM 2.1-2.4 ms, this kernel 1.6-1.8 ms
-// with segments of 16 pixels (8: 1.8-1.9 ms). Unrolling the loop over dy channels, so that every
-// weight read has a constant index (a scalar load instead of a gather), gained under 5% at 16
-// pixels and took 33 s to compile instead of 2.8 s (at 8 pixels: 11 s against 1.0 s).
-// Stores of dx's zeros with the values (vec4s, no clear) measured slower than scalar stores
-// after a clear, in dispatch time and in wall time with the clear. On 32->64 at 16x16 (32 dx
-// channels) the phase GEMM ties with it and keeps the shape.
+// The loop over dy channels stays a loop (unrolled, it compiles 10x longer for little gain), and
+// dx is cleared first rather than written with its zeros (slower).
 
 import { runtime } from '@wgtorch/tensor';
 import { defineKernel } from '../common/kernel.js';

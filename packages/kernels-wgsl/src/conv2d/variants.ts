@@ -7,43 +7,7 @@
 // The rule above picks without measuring; where an adapter can run both, autotune.ts times them
 // at startup (the trainer and `pnpm bench`) and its choice replaces the rule's.
 //
-// What won where (ResNet20 shapes, batch 128; `benchmarks/src/conv2d-variants.ts` interleaves
-// the candidates in one run because this 2-thread machine is shared and noisy):
-// - lavapipe (llvmpipe, 8-wide subgroups): subgroup kernels 4-10x the tiled ones (1-3 GFLOP/s).
-//   Every storage load inside a loop is a gather, even from a uniform address (a variant where
-//   all lanes share the rows and load them "uniformly" ran at half the subgroup kernel's speed),
-//   and removing every load from the inner loop only doubled the speed: gathers are about half
-//   the time, so the levers are FMAs per gathered element. 64 accumulators per lane beat 32;
-//   128 spill. The row-segment window (one gather serves all taps of a kernel row) added
-//   20-30% on stride-1 shapes. Unrolling the reduction loop, unrolling the taps and disabling
-//   Dawn's robustness checks made no measurable difference.
-//   Weight gradient: the pair window (a tile = whole kernel rows of 8-12 (channel, ky) pairs,
-//   the reduction in blocks of 8 output pixels, one gathered input segment per pair serving all
-//   kw taps, dy read as vec4) is 1.3-1.5x the plain blocks at stride 1; reading dy as vec4 is
-//   most of that (the window alone: 1.0-1.2x), so vec4 loads cost about what a scalar gather
-//   costs here. At stride 2 the window saves no gathers and measured no clear win.
-//   Why loads dominate (read from lavapipe's JIT output, GALLIVM_DEBUG=asm): llvmpipe runs
-//   every loop as SIMD with an execution mask, so a storage load is a per-lane loop of
-//   exec-mask test, bounds check, scalar load and insert (about 10 instructions a lane, two of
-//   them branches), while a uniform-buffer load is a branch-free gather (about 2.5 a lane).
-//   Packed uniform weights (packed-weights.ts, one vec4 per kernel row) made the 3x3 forward
-//   and input gradient 1.15-1.25x faster at every ResNet20 shape, and the stride-2 forward
-//   then pays in the window too (4 rows x 16 columns: 12.1 -> 8.7 ms on 16->32). 1x1 kernels
-//   lose with them (the vec4 carries one useful weight; 2.2 -> 2.7 ms) and keep the plain path,
-//   which stores vec4s where its output is dense (forwards: 16->32 1x1 2.31 -> 2.03 ms) and
-//   gathers B as vec4s where its rows are contiguous (the 1x1 input gradient's live phase:
-//   2.93 -> 2.68 ms; the 16->32 shortcut's now takes the pointwise kernel, pointwiseInputGradPlan).
-//   Strided input gradients take one kernel over all stride phases (row-window.ts):
-//   16->32 at 32x32 13.0 -> 7.6 ms, 32->64 at 16x16 9.9 -> 7.3 ms. Its costs, probed by removing
-//   each part: the per-lane uniform weight gathers (about 20 instructions per component for 8
-//   lanes) were 40% of the time at 64 accumulators per lane, so the tile grew to 256 (rm 2 x 128
-//   pixels): spilled accumulators cost less than the weight gathers they amortize.
-// - NVIDIA H100/H200 (Dawn on Vulkan, subgroups of 32, so the subgroup kernels do not apply):
-//   the tiled kernels, with the tile chosen by row count (tileConfigFor) from interleaved runs
-//   on an H100 (benchmarks/results/h100-tiles.txt). A ResNet20 step is 8.2 ms of GPU time on an
-//   H200, under the CPU's cost of recording it and waiting: larger blocks (8 x 8 per
-//   invocation) lost everywhere, and the weight gradient gained most from a wider split of
-//   its reduction (weightGradSplitGroups).
+// Why each choice: the measurements are in benchmarks/results/NOTES.md (conv2d sections).
 
 import { runtime, type KernelSource } from '@wgtorch/tensor';
 import type { AnyKernel } from '../common/kernel.js';
@@ -150,11 +114,7 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
   const rows = gemmRows(p);
   // The row-segment window pays where one gathered segment serves several taps: kernels wider
   // than 1 read at source stride 1 (every stride-1 forward, every input-gradient phase).
-  // Measured on lavapipe against the plain blocks (interleaved, noisy machine): 16->16 32x32
-  // forward +27%, input grad +21%; 32->32 16x16 and 64->64 8x8 (tiles of 2 and 4 rows) +20-30%.
-  // Up to 8 rows (the stem's input gradient: 3) take one row per lane: +40% there.
-  // Strided forwards with rows in 32s take 4 rows x 32 columns (two output rows of 16): 16->32
-  // at 32x32 8.4 -> 7.1 ms against 4 x 16 (interleaved, best of 5; 4 x 64 lost, 10.0 ms).
+  // Up to 8 rows take one row per lane; strided forwards with rows in 32s take 4 rows x 32 columns.
   if (p.kind === 'convlike' && p.kw > 1) {
     const block = p.ax !== 1 && rows % (4 * SUBGROUP_SIZE) === 0 ? { rm: 4, tc: 32 } : { rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32 };
     const cfg = pick({ ...DEFAULT_SUBGROUP, ...block, sgs: 1, window: true, uboRows: 1 });
@@ -169,22 +129,15 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
 }
 
 /**
- * The weight-gradient block on lavapipe (ResNet20 shapes, batch 128, interleaved runs).
- * - Kernels wider than 1 take the pair window (SubgroupConfig.wpairs) with dy read as vec4.
- *   Stride 1, 2 rows per lane: 1.3-1.7x the plain blocks (the stem 10.4 -> 6.0 ms, 16->16
- *   32x32 49 -> 34 ms, 32->32 16x16 47 -> 35 ms, 64->64 8x8 44 -> 31 ms, in an earlier
- *   session); 8-12 pairs per tile tie, so the count wasting the fewest columns. Stride 2 (the
- *   segment saves no gathers there, the vec4 dy loads still pay): 4 rows x 4 pairs, 2
- *   subgroups, were 1.1-1.3x the plain blocks, and 4 rows x 8 pairs, 1 subgroup, are 1.15x that.
- * - Output channels in 32s take 4 rows a lane at either stride (see the code).
- * - Otherwise the plain blocks; fewer column tiles than subgroups per workgroup would leave
- *   subgroups gathering for nothing (16->32 1x1 stride 2, 16 columns: 5.0 -> 2.8 ms with one).
+ * The weight-gradient block on lavapipe: kernels wider than 1 take the pair window
+ * (SubgroupConfig.wpairs) with dy read as vec4, 8-12 pairs a tile (the count wasting the fewest
+ * columns); output channels in 32s take 4 rows a lane; otherwise the plain blocks, with one
+ * subgroup where there are fewer column tiles than subgroups.
  */
 export function weightGradConfig(g: ConvGeometry): SubgroupConfig {
   const pairs = g.cin * g.kh;
   // Output channels in 32s take 4 rows a lane (48-144 accumulators; spills cost less than
-  // the input gathers each row shares): 32->32 16x16 16.0 -> 13.0 ms, 64->64 8x8 15.0 -> 13.0,
-  // 16->32 s2 10.0 -> 8.7, 32->64 s2 9.9 -> 8.7 (interleaved, best of 3; 16 pairs lost).
+  // the input gathers each row shares).
   const rm = g.cout % (4 * SUBGROUP_SIZE) === 0 ? 4 : 2;
   if (g.kw >= 2 && g.sw === 1) {
     let wpairs = Math.min(pairs, 8);
@@ -202,12 +155,9 @@ export function weightGradConfig(g: ConvGeometry): SubgroupConfig {
 }
 
 /**
- * The tiled kernel's tile for a GEMM with `rows` rows, measured on an NVIDIA H100 through Dawn
- * and Vulkan (ResNet20 shapes, batch 128, interleaved rounds; benchmarks/results/h100-tiles.txt):
- * 16 rows or fewer take 16 x 128 tiles (2 x 8 per invocation): 16->16 forward and input
- * gradient 0.13 -> 0.11 ms, the stem's input gradient 0.14 -> 0.10 ms; 64 rows take 64 x 64
- * (4 x 4): 64->64 forward 0.13 -> 0.12 ms, input gradient 0.13 -> 0.11, weight gradient
- * 0.17 -> 0.15; in between, 32 x 64. Larger blocks per invocation (8 x 8) lost everywhere.
+ * The tiled kernel's tile for a GEMM with `rows` rows (chosen on an NVIDIA H100;
+ * benchmarks/results/h100-tiles.txt): 16 rows or fewer take 16 x 128, 64 rows 64 x 64, in
+ * between 32 x 64.
  */
 export function tileConfigFor(rows: number): TileConfig {
   if (rows <= 16) return { tm: 16, tn: 128, tk: 16, rm: 2, rn: 8 };
@@ -216,10 +166,9 @@ export function tileConfigFor(rows: number): TileConfig {
 }
 
 /**
- * The subgroup kernel's block for a GEMM with `rows` rows, measured on lavapipe (ResNet20 shapes,
- * batch 128, interleaved runs): 64 accumulators per lane beat 32 despite register pressure, as
- * long as no rows are wasted: 4 rows x 16 columns per lane when the rows come in 32s, else 2 x 32;
- * tiny row counts (the stem's input gradient, 3 rows) take 1 x 32.
+ * The subgroup kernel's block for a GEMM with `rows` rows: 64 accumulators per lane beat 32
+ * despite register pressure, as long as no rows are wasted: 4 rows x 16 columns per lane when
+ * the rows come in 32s, else 2 x 32; tiny row counts (the stem's input gradient) take 1 x 32.
  */
 export function subgroupConfigFor(rows: number): SubgroupConfig {
   if (rows <= SUBGROUP_SIZE) return { ...DEFAULT_SUBGROUP, rm: 1, tc: 32, sgs: 1 };
@@ -317,7 +266,7 @@ const pointwisePlans = new Map<string, PointwisePlan | null>();
 /**
  * The pointwise kernel's plan for a 1x1 input gradient (pointwise-input-grad.ts), or undefined
  * where the GEMM kernels run instead. By default it takes strided ones onto at most 16 dx
- * channels: ResNet20's 16->32 shortcut, 2.1-2.4 -> 1.6-1.8 ms; the 32->64 one tied.
+ * channels (ResNet20's 16->32 shortcut; the 32->64 one tied with the GEMM).
  */
 export function pointwiseInputGradPlan(name: string, g: ConvGeometry): PointwisePlan | undefined {
   if (conv2dVariant() !== 'subgroup' || override?.pointwise === false) return undefined;
@@ -339,22 +288,8 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
 /**
  * The row-window kernel's plan for a forward or input gradient (dir 'transposed'), or undefined
  * where the GEMM kernels run instead: other variants, kernels wider than a packed row, no tile
- * of whole stride phases, or shapes where it measured slower. Measured on lavapipe against the
- * window and phase kernels (ResNet20 shapes, batch 128, interleaved runs, best of 3):
- * - Stride 1, 8 x 8 tiles: forward 16->16 at 32x32 13.5 -> 13.2 ms, 32->32 at 16x16
- *   13.4 -> 11.8, 64->64 at 8x8 14.3 -> 10.6; input gradient 14.0 -> 13.0, 13.4 -> 11.6,
- *   14.9 -> 10.4; the stem's input gradient (3 rows, 1 per lane, 8 x 16 tiles) 9.0 -> 7.2, and
- *   4.3-4.7 ms with lanePixelsPlan, which takes it where it applies.
- *   Wider tiles of 128+ pixels at 2 rows per lane ran 1.5-2x slower at stride 1, where 9 taps
- *   per pixel make the loop body 4x longer than at stride 2.
- * - Strided input gradients, whole-width tiles of 128 pixels: 16->32 at 32x32 13.0 -> 7.6 ms,
- *   32->64 at 16x16 9.9 -> 7.3 ms. There the per-lane uniform weight gathers (about 20
- *   instructions per component for 8 lanes) were 40% of the time at 64 accumulators per lane;
- *   spilled accumulators cost less than the weight gathers they amortize.
- * - Strided forwards only where the output is at most 8 wide: 32->64 8.2 -> 7.3 ms, while
- *   16->32 (16 wide) lost, 7.6 -> 8.9 ms (2*TR+1 source rows per tile there, against 3*TR).
- * - Left to the GEMM kernels: 1x1 kernels (the stride-2 shortcuts measured 0.9-1.2x: a
- *   quarter of dx has a tap) and the stem's forward (no clear difference).
+ * of whole stride phases, or shapes where it measured slower: 1x1 kernels, the stem's forward,
+ * and strided forwards whose output is wider than 8.
  */
 export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   if (conv2dVariant() !== 'subgroup') return undefined;
@@ -368,10 +303,8 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
   const byDefault = wide && (strided ? (dir === 'transposed' ? g.kh >= g.sh && g.kw >= g.sw : outW <= 8) : c > 3);
   if (!(override?.rowWindow ?? byDefault)) return undefined;
   const rm = m <= SUBGROUP_SIZE ? 1 : 2;
-  // Strided input gradients keep 128-pixel tiles. 256 (512 accumulators a lane at rm 2) were
-  // about 5% faster on 16->32 at 32x32 (interleaved, best of 3-8 in four comparisons: 8.85 ->
-  // 8.04 ms, 9.00 -> 8.25, 8.69 -> 8.42, 8.82 -> 9.03), a step 0.4 ms shorter, but took 7.8 s
-  // to compile instead of 2.1 on a machine's first run.
+  // Strided input gradients keep 128-pixel tiles: 256 were slightly faster but took almost 4x
+  // as long to compile on a machine's first run.
   const dflt = strided && dir === 'transposed' ? { tc: 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
   const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1 });
   const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
