@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHECKSUM_KEY, crc32, parseSafetensors, SafetensorsError, serializeSafetensors, type SafeTensorsFile } from './safetensors.js';
+import { CHECKSUM_KEY, crc32, f16ToF32, parseSafetensors, SafetensorsError, serializeSafetensors, type SafeTensorsFile } from './safetensors.js';
 import { readSafetensors } from './node-files.js';
 import { Rng } from './random.js';
 
@@ -80,7 +80,7 @@ describe('safetensors validation', () => {
   });
 
   it('refuses unknown dtypes, malformed entries and metadata with the file and tensor named, never a TypeError', () => {
-    expect(errorOf(two('"dtype":"F16","shape":[2],"data_offsets":[0,8]')).message).toMatch(/tensor 'a' has dtype "F16"; supported: F32/);
+    expect(errorOf(two('"dtype":"BF16","shape":[2],"data_offsets":[0,8]')).message).toMatch(/tensor 'a' has dtype "BF16"; supported: F32, F16, F64/);
     expect(errorOf(two('"dtype":"toString","shape":[2],"data_offsets":[0,8]')).message).toMatch(/dtype "toString"/);
     for (const entry of ['1', 'null', '[1,2]', '"F32"']) {
       const e = errorOf(fileOf(`{"a":${entry}}`));
@@ -130,6 +130,44 @@ describe('safetensors validation', () => {
     writeFileSync(join(dir, 'bad.safetensors'), fileOf('{"a":null}'));
     expect(() => readSafetensors(join(dir, 'bad.safetensors'))).toThrow(`${join(dir, 'bad.safetensors')}: tensor 'a' is null`);
     rmSync(dir, { recursive: true });
+  });
+});
+
+describe('safetensors F16', () => {
+  // Halves as PyTorch writes them (torch.tensor([...], dtype=torch.float16).numpy().tobytes()).
+  const halves: [number, number][] = [
+    [0x3c00, 1],
+    [0xc000, -2],
+    [0x3555, 0.333251953125],
+    [0x7bff, 65504],
+    [0x0400, 2 ** -14],
+    [0x0001, 2 ** -24],
+    [0x03ff, 1023 * 2 ** -24],
+    [0x8000, -0],
+    [0x7c00, Infinity],
+    [0xfc00, -Infinity],
+  ];
+
+  it('f16ToF32 decodes normals, subnormals, zeros, infinities and NaN', () => {
+    for (const [bits, v] of halves) expect(f16ToF32(bits), bits.toString(16)).toBe(v);
+    expect(f16ToF32(0x7e00)).toBeNaN();
+  });
+
+  it('is read into a Float32Array, exactly; its byte length is 2 per element; the checksum covers it', () => {
+    const bits = new Uint16Array(halves.map(([b]) => b));
+    const bytes = fileOf(`{"h":{"dtype":"F16","shape":[2,5],"data_offsets":[0,20]}}`, new Uint8Array(bits.buffer));
+    const t = parseSafetensors(bytes).tensors.get('h')!;
+    expect(t.dtype).toBe('F16');
+    expect(t.shape).toEqual([2, 5]);
+    expect(t.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(t.data as Float32Array)).toEqual(halves.map(([, v]) => v));
+    expect(errorOf(fileOf(`{"h":{"dtype":"F16","shape":[3],"data_offsets":[0,12]}}`, 12)).message).toBe(
+      "bad.safetensors: tensor 'h' [3] F16 needs 6 bytes, but its data_offsets [0, 12] hold 12.",
+    );
+    // Our writer stores what it reads as F32 (lossless), with the checksum.
+    const again = parseSafetensors(serializeSafetensors(parseSafetensors(bytes).tensors));
+    expect(again.tensors.get('h')!.dtype).toBe('F32');
+    expect(Array.from(again.tensors.get('h')!.data as Float32Array)).toEqual(halves.map(([, v]) => v));
   });
 });
 

@@ -4,17 +4,22 @@
 // This file works on bytes only (no Node built-ins), so it runs in a browser too; reading and
 // writing files is in node-files.ts.
 
-export type SafeDType = 'F32' | 'F64' | 'I32' | 'U32' | 'U8' | 'I64' | 'I8' | 'I16' | 'U16';
+export type SafeDType = 'F32' | 'F64' | 'F16' | 'I32' | 'U32' | 'U8' | 'I64' | 'I8' | 'I16' | 'U16';
 export type SafeArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array | Int8Array | Int16Array | Uint16Array;
 
 export interface SafeTensor {
+  /** The dtype in the file. F16 (half precision) is read into a Float32Array, exactly; the writer writes F32. */
   dtype: SafeDType;
   shape: number[];
   data: SafeArray;
 }
 
-const CTOR: Record<SafeDType, { new (buf: ArrayBuffer, off?: number, len?: number): SafeArray; BYTES_PER_ELEMENT: number }> = {
+type Ctor = { new (buf: ArrayBuffer, off?: number, len?: number): SafeArray; BYTES_PER_ELEMENT: number };
+
+/** The typed array each dtype's bytes are read as (F16's bits as Uint16Array, then widened). */
+const CTOR: Record<SafeDType, Ctor> = {
   F32: Float32Array,
+  F16: Uint16Array,
   F64: Float64Array,
   I32: Int32Array,
   U32: Uint32Array,
@@ -50,8 +55,18 @@ export class SafetensorsError extends Error {
   }
 }
 
+/** An IEEE half-precision value (its 16 bits) as a number; every half is exact in float32. */
+export function f16ToF32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1024 + frac) * 2 ** (exp - 25);
+}
+
 function dtypeOf(a: SafeArray): SafeDType {
-  for (const [k, c] of Object.entries(CTOR)) if (a instanceof (c as unknown as Function)) return k as SafeDType;
+  for (const [k, c] of Object.entries(CTOR)) if (k !== 'F16' && a instanceof (c as unknown as Function)) return k as SafeDType;
   throw new TypeError('safetensors: unsupported array type');
 }
 
@@ -134,7 +149,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     // A copy (Buffer.slice would be a view into Node's shared pool), aligned for the typed array.
     const copy = new Uint8Array(end - begin);
     copy.set(data.subarray(begin, end));
-    tensors.set(name, { dtype, shape, data: new CTOR[dtype](copy.buffer, 0, (end - begin) / CTOR[dtype].BYTES_PER_ELEMENT) });
+    const typed = new CTOR[dtype](copy.buffer, 0, (end - begin) / CTOR[dtype].BYTES_PER_ELEMENT);
+    tensors.set(name, { dtype, shape, data: dtype === 'F16' ? Float32Array.from(typed as Uint16Array, f16ToF32) : typed });
   }
   return { tensors, metadata };
 }
