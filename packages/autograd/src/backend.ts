@@ -16,7 +16,13 @@ export type BackendName = 'gpu' | 'cpu64';
 type Exports = typeof K;
 /** The exports `foo` of kernels-wgsl that have a reference `fooRef`. */
 type KernelName = {
-  [N in keyof Exports]: N extends string ? (`${N}Ref` extends keyof Exports ? (Exports[N] extends (...a: never[]) => unknown ? N : never) : never) : never;
+  [N in keyof Exports]: N extends string
+    ? `${N}Ref` extends keyof Exports
+      ? Exports[N] extends (...a: never[]) => unknown
+        ? N
+        : never
+      : never
+    : never;
 }[keyof Exports];
 /** A type with every device tensor and F64 in it read as Raw. */
 type AsRaw<T> = T extends DeviceTensor<any> | F64
@@ -33,7 +39,8 @@ export type Kernels = { [N in KernelName]: RawKernel<Exports[N]> };
 
 // A compile error here names a launcher whose reference takes or returns something else.
 type Unpaired = { [N in KernelName]: RawKernel<Exports[`${N}Ref`]> extends Kernels[N] ? never : N }[KernelName];
-const everyReferencePairs: [Unpaired] extends [never] ? true : `${Unpaired}: the reference differs from the launcher` = true;
+const everyReferencePairs: [Unpaired] extends [never] ? true : `${Unpaired}: the reference differs from the launcher` =
+  true;
 void everyReferencePairs;
 
 export interface Backend {
@@ -78,7 +85,8 @@ function kernelTables(): { gpu: Kernels; cpu: Kernels } {
 /** The running statistics, updated in place. */
 function inPlaceRunningStats(f: Kernels['batchNormTrain']): Kernels['batchNormTrain'] {
   return (x, gamma, beta, rm, rv, o) => {
-    const r = f(x, gamma, beta, rm, rv, o) as ReturnType<Kernels['batchNormTrain']> & { runningMean?: Raw; runningVar?: Raw };
+    type WithStats = ReturnType<Kernels['batchNormTrain']> & { runningMean?: Raw; runningVar?: Raw };
+    const r: WithStats = f(x, gamma, beta, rm, rv, o);
     if (r.runningMean && r.runningMean !== rm) (rm as F64).data.set((r.runningMean as F64).data);
     if (r.runningVar && r.runningVar !== rv) (rv as F64).data.set((r.runningVar as F64).data);
     return r;

@@ -3,7 +3,8 @@
 // (PyTorch's torch.* / torch.nn.functional.* in camelCase).
 
 import { Tensor as DeviceTensor, formatShape, sizeOf } from '@wgtorch/tensor';
-import { classLabels, type AvgPool2dOptions as Pool2dOptions, type Conv2dOptions, type UnaryOp } from '@wgtorch/kernels-wgsl';
+import { classLabels } from '@wgtorch/kernels-wgsl';
+import type { AvgPool2dOptions as Pool2dOptions, Conv2dOptions, UnaryOp } from '@wgtorch/kernels-wgsl';
 import type { Backend, Raw } from './backend.js';
 import { sameShape } from './shape.js';
 import { apply, defineOp, isGradEnabled, tidy, Tensor, type OpDef } from './tensor.js';
@@ -406,7 +407,8 @@ const batchNormTrainOp = defineOp<BnAttrs>({
     if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => neededGrads(b, b.k.batchNormBackward(dy, x, gamma, mean, invStd), needs),
+  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) =>
+    neededGrads(b, b.k.batchNormBackward(dy, x, gamma, mean, invStd), needs),
 });
 
 const batchNormTrainReluOp = defineOp<BnAttrs>({
@@ -499,13 +501,21 @@ function bnNeedsGrad(x: Tensor, weight: Tensor, bias: Tensor): boolean {
 }
 
 /** Checks the arguments of a batch norm and gathers its attrs. */
-function batchNormAttrs(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor, options: BatchNormOptions): BnAttrs {
+function batchNormAttrs(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions,
+): BnAttrs {
   const C = x.shape[1];
   if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
   for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
     if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
   }
-  return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
+  const { momentum = 0.1, eps = 1e-5 } = options;
+  return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum, eps };
 }
 
 // ---- pooling ----
@@ -645,7 +655,8 @@ declare module './tensor.js' {
   }
 }
 
-const methods: ThisType<Tensor> & Pick<Tensor, 'add' | 'sub' | 'mul' | 'div' | 'matmul' | 'reshape' | 'flatten' | 't' | 'sum' | 'mean' | 'relu' | 'exp' | 'log' | 'neg'> = {
+type Shorthand = 'add' | 'sub' | 'mul' | 'div' | 'matmul' | 'reshape' | 'flatten' | 't' | 'sum' | 'mean' | 'relu' | 'exp' | 'log' | 'neg';
+const methods: ThisType<Tensor> & Pick<Tensor, Shorthand> = {
   add(other) {
     return add(this, other);
   },
@@ -690,4 +701,6 @@ const methods: ThisType<Tensor> & Pick<Tensor, 'add' | 'sub' | 'mul' | 'div' | '
   },
 };
 // Not enumerable, like methods written in the class body.
-for (const [name, value] of Object.entries(methods)) Object.defineProperty(Tensor.prototype, name, { value, writable: true, configurable: true });
+for (const [name, value] of Object.entries(methods)) {
+  Object.defineProperty(Tensor.prototype, name, { value, writable: true, configurable: true });
+}
