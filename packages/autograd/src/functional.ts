@@ -514,8 +514,8 @@ function batchNormAttrs(
   for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
     if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
   }
-  const { momentum = 0.1, eps = 1e-5 } = options;
-  return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum, eps };
+  const momentum = options.momentum ?? 0.1;
+  return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum, eps: options.eps ?? 1e-5 };
 }
 
 // ---- pooling ----
