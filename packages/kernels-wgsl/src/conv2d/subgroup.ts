@@ -36,9 +36,8 @@ export interface SubgroupConfig {
   /**
    * Window mode: when > 0, the weights come from a uniform buffer of packed rows (packWeights:
    * one vec4 of the kw <= 4 taps per (row, channel, ky)), holding this many rows; a dispatch
-   * covers that many rows from params.row0. On lavapipe a storage load is a per-lane branchy
-   * gather (about 10 instructions a lane: exec-mask test, bounds check, load, insert), a uniform
-   * load a branch-free one (about 2.5), and one vec4 serves every tap of a kernel row.
+   * covers that many rows from params.row0. On lavapipe a uniform load costs a fraction of a
+   * storage one (CONTRIBUTING, "Fast on lavapipe"), and one vec4 serves every tap of a kernel row.
    */
   uboRows: number;
   /**
