@@ -45,6 +45,18 @@ export function decayGroups(model: ResNet20, decayAll: boolean): { decay: Parame
   return { decay, noDecay };
 }
 
+/** The trainer's optimizer: SGD over decayGroups' two groups (weight decay on the first only, unless decayAll). */
+export function makeOptimizer(model: ResNet20, cfg: TrainConfig): SGD {
+  const { decay, noDecay } = decayGroups(model, cfg.decayAll);
+  return new SGD(
+    [
+      { params: decay, weightDecay: cfg.weightDecay },
+      { params: noDecay, weightDecay: cfg.decayAll ? cfg.weightDecay : 0 },
+    ],
+    { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay },
+  );
+}
+
 export function makeSchedule(cfg: TrainConfig, opt: SGD, totalSteps: number): LRScheduler {
   switch (cfg.schedule) {
     case 'onecycle':
@@ -245,14 +257,7 @@ export async function trainMain(argv: string[]): Promise<number> {
 
   const model = new ResNet20({ shortcut: cfg.shortcut, seed: cfg.seed });
   const names = new Map(model.namedParameters().map(([n, p]) => [p, n] as [Parameter, string]));
-  const { decay, noDecay } = decayGroups(model, cfg.decayAll);
-  const opt = new SGD(
-    [
-      { params: decay, weightDecay: cfg.weightDecay },
-      { params: noDecay, weightDecay: cfg.decayAll ? cfg.weightDecay : 0 },
-    ],
-    { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay },
-  );
+  const opt = makeOptimizer(model, cfg);
   let signal: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (signal) process.exit(128 + constants.signals[sig]); // a second signal: leave now
