@@ -12,7 +12,11 @@ The recipe golden needs the CIFAR-10 training files (the official binary version
 else CIFAR10_DIR, ../shared/cifar10/cifar-10-batches-bin, ~/.cache/wgtorch/cifar-10-batches-bin
 (where `pnpm train` caches them). Math is float64 on one thread with fixed seeds, so a rerun
 writes the same bytes. test/fixtures/README.md explains every key; the formats follow
-../shared/fixtures/README.md.
+../shared/fixtures/README.md, compacted: the ResNet20 files store the starting weights and the
+gradients in F16 (the weights are rounded to F16 before PyTorch runs, and each SGD step uses the
+stored gradients, so both are exact) and leave out what PyTorch's SGD rule derives from them
+(momentum buffers, parameters after a step), which the tests' loader recomputes in float64
+(metadata `derived`; the script asserts the recomputation gives PyTorch's tensors).
 """
 
 import argparse
@@ -47,7 +51,7 @@ RECIPE = {'batch': 128, 'epochs': 15, 'steps_per_epoch': 390, 'max_lr': 0.2, 'wa
 
 # ---------------------------------------------------------------- safetensors
 
-DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.int32: 'I32', torch.uint8: 'U8'}
+DTYPES = {torch.float16: 'F16', torch.float32: 'F32', torch.float64: 'F64', torch.int32: 'I32', torch.uint8: 'U8'}
 
 
 def write_safetensors(path, tensors, metadata):
@@ -74,6 +78,28 @@ def write_safetensors(path, tensors, metadata):
 
 def f32(t):
     return t.detach().to(torch.float32)
+
+
+# Stored gradients: F16 where its rounding costs at most these fractions of the test's tolerance
+# (relative L2, and max |diff| / max |expected|), else F32. Rounding errors are independent of a
+# kernel's, so they add in quadrature: 1/3 of the L2 tolerance tightens it by about 6%.
+STORE_FRACTION = {'l2': 1 / 3, 'max': 1 / 8}
+store_report = {}
+
+
+def store_grad(name, g, tol):
+    """The stored form of gradient g (float64) for a file whose gradient tolerances are
+    tol = (rel L2, max rel to max): F16 when its rounding error fits STORE_FRACTION, else F32."""
+    for dtype in (torch.float16, torch.float32):
+        st = g.to(dtype)
+        d = st.double() - g
+        l2 = (d.norm() / g.norm().clamp_min(1e-300)).item() / tol[0]
+        mx = (d.abs().max() / g.abs().max().clamp_min(1e-300)).item() / tol[1]
+        if l2 <= STORE_FRACTION['l2'] and mx <= STORE_FRACTION['max']:
+            worst = store_report.setdefault((tol, dtype), [0.0, 0.0, 0])
+            worst[0], worst[1], worst[2] = max(worst[0], l2), max(worst[1], mx), worst[2] + 1
+            return st
+    raise AssertionError(f'{name}: even F32 rounding exceeds {STORE_FRACTION} of the tolerance {tol}')
 
 
 # ---------------------------------------------------------------- the model
@@ -137,7 +163,7 @@ def make_init(g):
             t = 0.5 + torch.rand(shape, generator=g)
         else:  # BN beta
             t = 0.1 * torch.randn(shape, generator=g)
-        init[k] = t.to(torch.float32)
+        init[k] = t.to(torch.float16)  # stored exactly: PyTorch starts from these values
     return init
 
 
@@ -224,10 +250,11 @@ def make_ops(g):
 
 # ---------------------------------------------------------------- resnet20-golden-s0
 
-def train_steps(init, batches, make_opt, dtype=torch.float64, from_state=None):
+def train_steps(init, batches, make_opt, dtype=torch.float64, from_state=None, store=None):
     """Train-mode forward, cross-entropy, backward and optimizer step per batch; returns per step
-    (logits, loss, grads, state after, momentum buffers after, lr). With from_state (one state per
-    step), each step starts from that state instead of the previous step's result."""
+    (logits, loss, grads, state after, momentum buffers after, lr, computed grads). With from_state (one state per
+    step), each step starts from that state instead of the previous step's result. With store
+    (name, grad -> stored tensor), grads are the stored ones and the step uses exactly those."""
     model = model_from(init).to(dtype)
     model.train()
     opt, sched = make_opt(model)
@@ -239,13 +266,17 @@ def train_steps(init, batches, make_opt, dtype=torch.float64, from_state=None):
         logits = model(x.to(dtype))
         loss = F.cross_entropy(logits, y)
         loss.backward()
-        grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+        grads = raw = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+        if store:
+            grads = {k: store(k, g) for k, g in grads.items()}
+            for k, p in model.named_parameters():
+                p.grad.copy_(grads[k].to(dtype))
         lr = opt.param_groups[0]['lr']
         opt.step()
         if sched:
             sched.step()
         bufs = {k: opt.state[p]['momentum_buffer'].clone() for k, p in model.named_parameters()}
-        out.append((logits.detach(), loss.detach(), grads, {k: v.clone() for k, v in state(model).items()}, bufs, lr))
+        out.append((logits.detach(), loss.detach(), grads, {k: v.clone() for k, v in state(model).items()}, bufs, lr, raw))
     return out
 
 
@@ -257,7 +288,8 @@ def float32_deviation(init, batches, make_opt, ref):
     states = [init] + [{k: f32(v) for k, v in r[3].items()} for r in ref[:-1]]
     r32 = train_steps(init, batches, make_opt, torch.float32, from_state=states)
     worst = 0.0
-    for (_, _, g32, *_), (_, _, g64, *_) in zip(r32, ref):
+    for r, r64 in zip(r32, ref):
+        g32, g64 = r[6], r64[6]
         for k, e in g64.items():
             d = g32[k].double() - e
             worst = max(worst, (d.norm() / e.norm()).item(), (d.abs().max() / e.abs().max()).item() / 5)
@@ -276,7 +308,8 @@ def make_resnet20(init):
         xs = [torch.randn(8, 3, 32, 32, generator=g) for _ in range(2)]
         ys = [torch.randint(0, 10, (8,), generator=g, dtype=torch.int64) for _ in range(2)]
         batches = list(zip(xs, ys))
-        ref = train_steps(init, batches, plain_sgd)
+        # Gradients to 1e-5: the float64 engine's test (autograd nn.test.ts) checks them that closely.
+        ref = train_steps(init, batches, plain_sgd, store=lambda k, g: store_grad(k, g, (1e-5, 1e-5)))
         dev = float32_deviation(init, batches, plain_sgd, ref)
         if dev < 1e-4:
             break
@@ -289,18 +322,22 @@ def make_resnet20(init):
     model.eval()
     with torch.no_grad():
         out['logits_eval'] = f32(model(xs[0].double()))
+    derived = {'init': 'init.', 'lr': [0.1, 0.1], 'momentum': 0.9, 'weight_decay': 5e-4, 'decay': 'all', 'nesterov': False}
+    check_derived(init, ref, derived)
     for step, (logits, loss, grads, after, *_) in enumerate(ref):
         out[f'step{step}.logits_train'] = f32(logits)
         out[f'step{step}.loss'] = f32(loss).reshape(1)
         for k, v in grads.items():
-            out[f'step{step}.grad.{k}'] = f32(v)
+            out[f'step{step}.grad.{k}'] = v
         for k, v in after.items():
-            out[f'step{step}.after.{k}'] = f32(v)
-    meta = {'model': 'ResNet20 of the seed (1x1-conv projection shortcuts), 272474 parameters, PyTorch state_dict names',
-            'math': 'float64, stored as float32; inputs and init weights are exactly the stored float32 values',
+            if 'running_' in k:  # the parameters follow from init and the gradients (derived)
+                out[f'step{step}.after.{k}'] = f32(v)
+    meta = {'derived': json.dumps(derived),'model': 'ResNet20 of the seed (1x1-conv projection shortcuts), 272474 parameters, PyTorch state_dict names',
+            'math': 'float64, stored as float32; init weights exactly the stored float16 values, inputs the stored float32 ones; each SGD step uses the stored (float16) gradients',
             'batchnorm': 'train mode normalizes with biased batch variance; running_var updated with unbiased variance; momentum 0.1; eps 1e-5',
             'loss': 'mean softmax cross-entropy over the batch',
             'sgd': 'lr 0.1, momentum 0.9, weight_decay 5e-4 on every parameter, PyTorch semantics: d=g+wd*p; buf=d on first step else momentum*buf+d; p-=lr*buf',
+            'compact': 'step{s}.after.<param> and step{s}.momentum.<param> are not stored: derived (float64) from init, the stored gradients and the rule in derived; running statistics after each step are stored',
             'sequence': "logits_eval = eval-mode forward of init on x0; step0 = train-mode forward/backward on (x0,y0) then SGD; step1 = same on (x1,y1) from step0's result",
             'seed': '0', 'data_seed': str(data_seed), 'float32_deviation': f'{dev:.1e}',
             'batch': '8', 'height': '32', 'width': '32', 'made_by': 'scripts/make-fixtures.py'}
@@ -360,17 +397,30 @@ def recipe_opt(model):
     return opt, sched
 
 
-def check_first_step_rule(init, step0):
-    """The tests start step 1 from the state that PyTorch's first Nesterov step leaves, derived
-    from init and the stored step-0 gradients: d = g + wd*p (wd on ndim > 1 only), buf = d,
-    p -= lr*(d + momentum*buf). Make sure that is what PyTorch did."""
-    _, _, grads, after, bufs, lr = step0
-    for k, g in grads.items():
-        p0 = init[k].double()
-        d = f32(g).double() + (RECIPE['weight_decay'] * p0 if p0.ndim > 1 else 0)
-        p1 = p0 - lr * (d + RECIPE['momentum'] * d)
-        assert (d - bufs[k]).abs().max() <= 1e-6 * bufs[k].abs().max(), k
-        assert (p1 - after[k]).abs().max() <= 1e-7 * after[k].abs().max(), k
+def derive_sgd(init, grads, derived):
+    """PyTorch's SGD rule (no dampening) in float64: per step (params after, momentum buffers)
+    from the starting weights and each step's gradients. What the tests' loader recomputes."""
+    m, wd = derived['momentum'], derived['weight_decay']
+    p = {k: init[k].double() for k in grads[0]}
+    buf = {}
+    out = []
+    for s, gs in enumerate(grads):
+        for k, g in gs.items():
+            d = g.double() + (wd * p[k] if derived['decay'] == 'all' or p[k].ndim > 1 else 0)
+            buf[k] = d if s == 0 else m * buf[k] + d
+            p[k] = p[k] - derived['lr'][s] * (d + m * buf[k] if derived['nesterov'] else buf[k])
+        out.append((dict(p), dict(buf)))
+    return out
+
+
+def check_derived(init, ref, derived):
+    """The derivation must give PyTorch's own parameters and momentum buffers (to float64 rounding)."""
+    for s, (after, bufs) in enumerate(derive_sgd(init, [r[2] for r in ref], derived)):
+        assert abs(ref[s][5] - derived['lr'][s]) <= 1e-15 * derived['lr'][s], (s, ref[s][5])
+        for k in after:
+            for what, mine, torch_t in (('after', after[k], ref[s][3][k]), ('momentum', bufs[k], ref[s][4][k])):
+                err = ((mine - torch_t).abs().max() / torch_t.abs().max()).item()
+                assert err <= 1e-12, f'step{s}.{what}.{k}: the derivation differs from PyTorch by {err:.1e} (relative to max)'
 
 
 def make_recipe(init, cifar_dir):
@@ -387,30 +437,25 @@ def make_recipe(init, cifar_dir):
                               torch.randint(0, 2 * r['pad'] + 1, (r['batch'],), generator=g),
                               torch.randint(0, 2, (r['batch'],), generator=g)], 1).to(torch.int32) for _ in range(2)]
         batches = [(augment(images[idx], crops[s]), labels[idx]) for s in range(2)]
-        ref = train_steps(init, batches, recipe_opt)
+        ref = train_steps(init, batches, recipe_opt, store=lambda k, g: store_grad(k, g, (1e-2, 2e-2)))
         dev = float32_deviation(init, batches, recipe_opt, ref)
         print(f'resnet20-recipe-golden: data seed {data_seed}: PyTorch float32 differs by {dev:.1e}')
         if best is None or dev < best[0]:
             best = (dev, data_seed, idx, crops, ref)
     dev, data_seed, idx, crops, ref = best
-    check_first_step_rule(init, ref[0])
+    derived = {'init': 'resnet20-golden-s0.safetensors', 'lr': [ref[0][5], ref[1][5]], 'momentum': r['momentum'],
+               'weight_decay': r['weight_decay'], 'decay': 'ndim>1', 'nesterov': True}
+    check_derived(init, ref, derived)
     out = {'indices': idx.to(torch.int32), 'images': images[idx], 'labels': labels[idx].to(torch.int32),
            'step0.crops': crops[0], 'step1.crops': crops[1], 'lr': torch.tensor([ref[0][5], ref[1][5]], dtype=torch.float64)}
-    for step, (logits, loss, grads, after, bufs, _) in enumerate(ref):
+    for step, (logits, loss, grads, after, *_) in enumerate(ref):
         out[f'step{step}.logits'] = f32(logits)
         out[f'step{step}.loss'] = f32(loss).reshape(1)
         for k, v in grads.items():
-            out[f'step{step}.grad.{k}'] = f32(v)
-        if step == 0:
-            # The rest of step 0 follows from init and these gradients (check_first_step_rule).
-            for k, v in after.items():
-                if 'running_' in k:
-                    out[f'step0.after.{k}'] = f32(v)
-            continue
-        for k, v in bufs.items():
-            out[f'step1.momentum.{k}'] = f32(v)
+            out[f'step{step}.grad.{k}'] = v
         for k, v in after.items():
-            out[f'step1.after.{k}'] = f32(v)
+            if 'running_' in k:  # parameters and momentum buffers follow from init and the gradients (derived)
+                out[f'step{step}.after.{k}'] = f32(v)
     total = r['epochs'] * r['steps_per_epoch']
     meta = {'init': 'init.* of resnet20-golden-s0.safetensors in the same folder',
             'data': 'images: 128 CIFAR-10 training images (uint8 [N,3,32,32], planes as in the .bin files) at indices (file order over data_batch_1..5), labels',
@@ -420,7 +465,9 @@ def make_recipe(init, cifar_dir):
             'schedule': f'OneCycleLR max_lr {r["max_lr"]}, total_steps {total}, pct_start {r["warmup"]}, div_factor {r["div_factor"]}, final_div_factor {r["final_div_factor"]}, linear, no momentum cycling; lr = the lr of steps 0 and 1',
             'total_steps': str(total), 'batch': str(r['batch']),
             'sequence': "step s: train-mode forward of the augmented batch (crops of step s), mean cross-entropy, backward, SGD step, scheduler step; step1 starts from step0's result",
-            'math': 'float64, stored as float32', 'seed': '0', 'data_seed': str(data_seed), 'float32_deviation': f'{dev:.1e}',
+            'derived': json.dumps(derived),
+            'compact': 'step{s}.after.<param> and step{s}.momentum.<param> are not stored: derived (float64) from init, the stored gradients and the rule in derived',
+            'math': 'float64, stored as float32 (gradients as float16 where exact enough); each SGD step uses the stored gradients', 'seed': '0', 'data_seed': str(data_seed), 'float32_deviation': f'{dev:.1e}',
             'made_by': 'scripts/make-fixtures.py'}
     return out, meta
 
@@ -438,6 +485,9 @@ def main():
     init = make_init(torch.Generator().manual_seed(0))
     write_safetensors(os.path.join(args.out, 'resnet20-golden-s0.safetensors'), *make_resnet20(init))
     write_safetensors(os.path.join(args.out, 'resnet20-recipe-golden.safetensors'), *make_recipe(init, cifar_dir))
+    for (tol, dtype), (l2, mx, n) in sorted(store_report.items(), key=str):
+        print(f'gradients with tolerance {tol} stored as {DTYPES[dtype]}: {n} tensors (all candidates), '
+              f'rounding at most {l2:.3f} of the L2 tolerance and {mx:.3f} of the max tolerance')
 
 
 if __name__ == '__main__':

@@ -4,15 +4,18 @@
 // weight decay 5e-4 on every parameter), comparing logits, loss, every gradient and every
 // parameter and BN statistic after each step. Batch size and image size come from the file.
 // `runRecipeGolden`: two steps at the trainer's own configuration (resnet20-recipe-golden).
+// Files are read through loadFixture, which expands the repository's compact files (momentum
+// buffers and parameters after each step recomputed from init and the gradients) into that
+// full format, so both kinds are checked the same way.
 
 import { dirname, join } from 'node:path';
-import { readSafetensors, type SafeTensor, type SafeTensorsFile } from '@wgtorch/tensor';
-import { compare } from '@wgtorch/kernels-wgsl';
+import type { SafeTensor, SafeTensorsFile } from '@wgtorch/tensor';
+import { compare, loadFixture } from '@wgtorch/kernels-wgsl';
 import { SGD, crossEntropy, fromDevice, noGrad, tensor, tidy, type Tensor } from '@wgtorch/autograd';
 import { ResNet20 } from './model.js';
 import { CIFAR10_MEAN, CIFAR10_STD, RECORDS_PER_FILE, TRAIN_FILES, stepsPerEpoch, uploadBatch, type Batch } from './data/index.js';
 import { DEFAULTS, type TrainConfig } from './train/config.js';
-import { decayGroups, makeSchedule } from './train/trainer.js';
+import { makeOptimizer, makeSchedule } from './train/trainer.js';
 
 /**
  * Tolerances of the fixtures' README. Forward values and parameters after a step: every element
@@ -91,7 +94,7 @@ function initState(file: SafeTensorsFile): Record<string, { shape: number[]; dat
 }
 
 export async function runGolden(path: string): Promise<GoldenResult> {
-  const file = readSafetensors(path);
+  const file = loadFixture(path);
   const get = keys(file, path);
   const x0 = get('x0');
   if (x0.shape.length !== 4 || x0.shape[1] !== 3) throw new Error(`${path}: x0 must be [N, 3, H, W], got [${x0.shape}].`);
@@ -123,7 +126,8 @@ export async function runGolden(path: string): Promise<GoldenResult> {
       const after: Record<string, { shape: number[]; data: Float32Array }> = {};
       for (const [k, t] of file.tensors) if (k.startsWith('step0.after.')) after[k.slice(12)] = { shape: t.shape, data: t.data as Float32Array };
       model.loadStateDict(after);
-      // PyTorch's momentum after its first step: buf = grad + weight_decay * param.
+      // PyTorch's momentum after its first step: buf = grad + weight_decay * param (the file's
+      // own gradients: a compact file's step 0 was taken with exactly these).
       const momentumBuffers = new Map<string, { shape: number[]; data: Float32Array }>();
       params.forEach(([name], i) => {
         const g = get(`step0.grad.${name}`);
@@ -174,13 +178,12 @@ const asTensor = (data: ArrayLike<number>) => ({ toArray: async () => data });
  * weights only), the one-cycle schedule of makeSchedule over the default 15 epochs. Each step:
  * lr, logits, loss, every gradient, momentum buffer, parameter (and its update) and running
  * statistic. Step 1 starts from PyTorch's state after step 0 (as runGolden), so float32 noise of
- * step 0 does not compound; that state follows from init and the stored step-0 gradients by
- * PyTorch's first Nesterov step (the script that made the file checks it). `overrides` change
- * the trainer's defaults: a wrong configuration must fail.
+ * step 0 does not compound. `overrides` change the trainer's defaults: a wrong configuration
+ * must fail.
  */
 export async function runRecipeGolden(path: string, overrides: Partial<TrainConfig> = {}): Promise<GoldenResult> {
   const cfg: TrainConfig = { ...DEFAULTS, ...overrides };
-  const file = readSafetensors(path);
+  const file = loadFixture(path);
   const get = keys(file, path);
   const meta = file.metadata ?? {};
   const trainImages = TRAIN_FILES.length * RECORDS_PER_FILE;
@@ -201,39 +204,24 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
       : checker.check(name, actual, expected, kind === 'value' ? tol.value : tol.after);
 
   const model = new ResNet20({ shortcut: cfg.shortcut });
-  const init = initState(readSafetensors(join(dirname(path), 'resnet20-golden-s0.safetensors')));
+  const init = initState(loadFixture(join(dirname(path), 'resnet20-golden-s0.safetensors')));
   model.loadStateDict(init);
   model.train();
-  // The optimizer as trainMain builds it.
-  const { decay, noDecay } = decayGroups(model, cfg.decayAll);
-  const opt = new SGD(
-    [
-      { params: decay, weightDecay: cfg.weightDecay },
-      { params: noDecay, weightDecay: cfg.decayAll ? cfg.weightDecay : 0 },
-    ],
-    { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay },
-  );
+  const opt = makeOptimizer(model, cfg);
   const sched = makeSchedule(cfg, opt, totalSteps);
   const params = model.namedParameters();
   const images = Uint8Array.from(get('images').data as Uint8Array); // own buffer, 4-byte aligned for the u32 view
   const labels = Int32Array.from(get('labels').data as Int32Array);
   const lrs = get('lr').data as Float64Array;
 
-  // PyTorch's state after step 0: d = g + wd * p (conv and linear weights), buf = d,
-  // p -= lr * (d + momentum * buf), with the fixture's configuration (the trainer's defaults).
+  // PyTorch's state after step 0, where step 1 starts.
   const start1: Arrays = {};
   const buf0: Arrays = {};
-  for (const [name, p] of params) {
-    const g = get(`step0.grad.${name}`).data as Float32Array;
-    const p0 = init[name].data;
-    const wd = p.ndim > 1 ? DEFAULTS.weightDecay : 0;
-    const d = g.map((v, i) => v + wd * p0[i]);
-    buf0[name] = { shape: [...p.shape], data: d };
-    start1[name] = { shape: [...p.shape], data: p0.map((v, i) => v - lrs[0] * (d[i] + DEFAULTS.momentum * d[i])) };
+  for (const [k, t] of file.tensors) {
+    if (k.startsWith('step0.after.')) start1[k.slice(12)] = { shape: t.shape, data: t.data as Float32Array };
+    if (k.startsWith('step0.momentum.')) buf0[k.slice(15)] = { shape: t.shape, data: t.data as Float32Array };
   }
-  for (const [k, t] of file.tensors) if (k.startsWith('step0.after.')) start1[k.slice(12)] = { shape: t.shape, data: t.data as Float32Array };
-  const expected = (step: number, what: 'momentum' | 'after', name: string): Float32Array =>
-    step === 0 && what === 'momentum' ? buf0[name].data : step === 0 && !name.includes('running_') ? start1[name].data : (get(`step${step}.${what}.${name}`).data as Float32Array);
+  const expected = (step: number, what: 'momentum' | 'after', name: string) => get(`step${step}.${what}.${name}`).data as Float32Array;
 
   for (const step of [0, 1]) {
     const startState = step === 0 ? init : start1;
