@@ -311,7 +311,7 @@ describe('safetensors', () => {
       const file = readSafetensors(join(dir, f));
       expect(file.tensors.size).toBeGreaterThan(10);
       for (const [name, t] of file.tensors) {
-        expect(['F32', 'F64', 'I32', 'U8']).toContain(t.dtype);
+        expect(['F32', 'F16', 'F64', 'I32', 'U8']).toContain(t.dtype);
         expect(t.data.length, name).toBe(t.shape.reduce((a, d) => a * d, 1));
       }
       // re-serialized bytes parse to the same tensors

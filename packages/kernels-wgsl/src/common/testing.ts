@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, Rng, type SafeTensorsFile } from '@wgtorch/tensor';
+import { expandFixture } from './golden-fixture.js';
 
 /**
  * Where PyTorch's golden fixtures come from: 'repo' is the repository's test/fixtures (committed,
@@ -55,7 +56,7 @@ export function loadFixture(name: string, source: FixtureSource = 'repo'): SafeT
   if (!p) return undefined;
   let f = cache.get(p);
   if (!f) {
-    f = readSafetensors(p);
+    f = expandFixture(readSafetensors(p), p, (sibling) => loadFixture(join(dirname(p), sibling)));
     cache.set(p, f);
   }
   return f;

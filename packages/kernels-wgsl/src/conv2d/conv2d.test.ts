@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import { assertClose, fixtureFiles, loadFixture, randomArray } from '../common/testing.js';
 import { f64, type F64 } from '../common/f64.js';
-import { params } from '../common/params.js';
 import {
   conv2dForward,
   conv2dForwardRef,
@@ -253,7 +252,7 @@ describe('conv2d pointwise kernel', () => {
     const big = Tensor.fromArray(new Float32Array(8 * 16 * 16 * 16).fill(7), [8 * 16 * 16 * 16]);
     const w = Tensor.fromArray(Float32Array.from(randomArray(32 * 16, 1)), [32, 16, 1, 1]);
     const dy = Tensor.fromArray(Float32Array.from(randomArray(3 * 32 * 8 * 8, 2)), [3, 32, 8, 8]);
-    runtime().dispatcher.dispatch(plan.source, [w.binding(), dy.binding(), big.binding()], [plan.groups(3)], params().u32(3).data());
+    plan.kernel.launch({ w, dy, dx: big }, { batch: 3 }, [plan.groups(3)]);
     const after = (await big.toArray()) as Float32Array;
     expect(after.subarray(dxSize).every((v) => v === 7)).toBe(true);
     for (const t of [big, w, dy]) t.dispose();

@@ -9,7 +9,7 @@
 //
 // Why each choice: the measurements are in benchmarks/results/NOTES.md (conv2d sections).
 
-import { runtime, type KernelSource } from '@wgtorch/tensor';
+import { runtime } from '@wgtorch/tensor';
 import type { AnyKernel } from '../common/kernel.js';
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
@@ -252,8 +252,6 @@ export function lanePixelsPlan(name: string, g: ConvGeometry): LanePixelsPlan | 
 
 export interface PointwisePlan {
   kernel: ReturnType<typeof pointwiseInputGradKernel>;
-  /** kernel.source, for conv2d.test.ts, which dispatches it directly. */
-  source: KernelSource;
   /** Whether dx has pixels no dy pixel lands on (a stride over 1), which the launcher clears. */
   strided: boolean;
   /** Lanes with work for a batch of n. */
@@ -277,7 +275,6 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
     const kernel = pointwiseInputGradKernel(name, g, cfg);
     return {
       kernel,
-      source: kernel.source,
       strided,
       lanes: (n: number) => pointwiseInputGradLanes(g, cfg, n),
       groups: (n: number) => pointwiseInputGradGroups(g, cfg, n),

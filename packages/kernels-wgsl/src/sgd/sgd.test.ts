@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import { sgdStep, sgdStepRef, type SgdOptions } from './index.js';
-import { resnet20ParamShapes } from './bench.js';
+import { resnet20ParamShapes } from './resnet20-shapes.js';
 import { expectClose, pair, type Pair } from '../elementwise/test-util.js';
 
 beforeAll(async () => {
