@@ -10,6 +10,10 @@
 import { BufferPool } from './pool.js';
 import { Dispatcher } from './dispatch.js';
 import { waitQuietly } from './quiet-wait.js';
+import { DeviceError } from './errors.js';
+import { adapterProfile, type AdapterProfile } from './profile.js';
+
+export { DeviceError };
 
 /** What the chosen adapter is, as reported once at startup. */
 export interface AdapterReport {
@@ -82,14 +86,6 @@ export class NoAdapterError extends Error {
   }
 }
 
-/** The GPU device errors (validation, out-of-memory, device lost) surface as this. */
-export class DeviceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeviceError';
-  }
-}
-
 /**
  * The WebGPU device with what runs on it: the buffer pool, the dispatcher (pipeline and
  * bind-group caches, batched submits) and the device's asynchronous errors. Made by
@@ -100,6 +96,8 @@ export class Runtime {
   readonly pool: BufferPool;
   /** Records kernel dispatches and submits them in batches. */
   readonly dispatcher: Dispatcher;
+  /** The adapter-dependent choices, made once from {@link Runtime.report}. */
+  readonly profile: AdapterProfile;
   /** Errors reported asynchronously by the device; thrown at the next sync point. */
   private pendingErrors: string[] = [];
   private lostReason: string | undefined;
@@ -117,6 +115,7 @@ export class Runtime {
     /** False for a device the application passed: destroy() then leaves it alive. */
     readonly ownsDevice = true,
   ) {
+    this.profile = adapterProfile(report);
     this.pool = new BufferPool(device);
     this.dispatcher = new Dispatcher(this);
     const onError = (ev: GPUUncapturedErrorEvent) => void this.pendingErrors.push(ev.error.message);

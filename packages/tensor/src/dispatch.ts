@@ -7,8 +7,7 @@
 // once per shader and cached; bind groups are cached by the buffers they bind. A readback is
 // the only point where the CPU waits for the GPU.
 
-import type { Runtime } from './device.js';
-import { DeviceError } from './device.js';
+import { DeviceError } from './errors.js';
 import { waitQuietly } from './quiet-wait.js';
 
 /**
@@ -61,6 +60,13 @@ export interface KernelTiming {
   ms: number;
 }
 
+/** What the dispatcher needs of its runtime (device.ts's Runtime, which owns the dispatcher). */
+export interface DispatchHost {
+  readonly device: GPUDevice;
+  readonly pool: { onSubmit(): void };
+  checkErrors(): void;
+}
+
 export class Dispatcher {
   private readonly device: GPUDevice;
   private readonly kernels = new Map<string, CompiledKernel>();
@@ -87,7 +93,7 @@ export class Dispatcher {
   private profileResults: Promise<KernelTiming[]>[] = [];
   private readonly afterSubmit: (() => void)[] = [];
 
-  constructor(private readonly rt: Runtime) {
+  constructor(private readonly rt: DispatchHost) {
     this.device = rt.device;
     this.ring = this.device.createBuffer({
       label: 'params-ring',

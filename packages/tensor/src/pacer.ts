@@ -22,11 +22,7 @@ interface InFlight {
 export interface PacerOptions {
   /** Fraction of the expected duration slept before asking Dawn (default 0.9). */
   sleepFraction?: number;
-  /**
-   * Submits allowed in flight before throttle() waits (default: 1 on CPU adapters, 2 on GPUs).
-   * On a GPU, where recording a step on the CPU costs about as much as running it, a second
-   * step queued behind the first keeps the GPU busy while the CPU records the third.
-   */
+  /** Submits allowed in flight before throttle() waits (default: the runtime profile's submitDepth). */
   depth?: number;
 }
 
@@ -47,7 +43,7 @@ export class SubmitPacer {
     opts: PacerOptions = {},
   ) {
     this.sleepFraction = opts.sleepFraction ?? 0.9;
-    this.depth = Math.max(1, opts.depth ?? (rt.report.isSoftware ? 1 : 2));
+    this.depth = Math.max(1, opts.depth ?? rt.profile.submitDepth);
   }
 
   /** Submits everything recorded so far and starts timing it. */
