@@ -14,7 +14,6 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { listKernels } from '@wgtorch/kernels-wgsl';
 
 const repo = resolve(import.meta.dirname, '..');
 const PACKAGES = ['tensor', 'kernels-wgsl', 'autograd', 'resnet20'];
@@ -93,19 +92,22 @@ describe('packed packages', () => {
     console.log(`tarballs: ${sizes.join(', ')}`);
   });
 
-  it("keep kernels-wgsl's benchmark registrations in a consumer's bundle (sideEffects)", async () => {
-    const outfile = join(app, 'registry-bundle.mjs');
-    await build({
-      stdin: { contents: "export { listKernels } from '@wgtorch/kernels-wgsl';", resolveDir: app, sourcefile: 'registry-entry.mjs' },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      external: ['webgpu'],
-      logLevel: 'silent',
-    });
-    const bundled = (await import(pathToFileURL(outfile).href)) as { listKernels: typeof listKernels };
-    expect(bundled.listKernels().map((k) => k.name).sort()).toEqual(listKernels().map((k) => k.name).sort());
+  it("bundle the installed packages: autograd keeps its Tensor methods, kernels-wgsl only the kernels used (sideEffects)", async () => {
+    const bundle = async (name: string, contents: string) => {
+      const outfile = join(app, `${name}.mjs`);
+      await build({ stdin: { contents, resolveDir: app, sourcefile: `${name}-entry.mjs` }, outfile, bundle: true, platform: 'node', format: 'esm', external: ['webgpu'], logLevel: 'silent' });
+      return outfile;
+    };
+    // Only `tensor` is imported by name; add, mul and sum are methods that functional.ts defines.
+    const methods = await bundle(
+      'methods-bundle',
+      "import { tensor } from '@wgtorch/autograd';\nexport const values = () => tensor([1, 2, 3], [3], { backend: 'cpu64' }).add(1).mul(2).sum().toArray();",
+    );
+    const { values } = (await import(pathToFileURL(methods).href)) as { values: () => Promise<ArrayLike<number>> };
+    expect(Array.from(await values())).toEqual([18]);
+    const code = readFileSync(await bundle('relu-bundle', "export { relu } from '@wgtorch/kernels-wgsl';"), 'utf8');
+    expect(code).toContain('elementwise.');
+    for (const other of ['conv2d.', 'batchnorm.', 'sgd.step', 'loss.softmaxCrossEntropy']) expect(code, other).not.toContain(other);
   });
 
   it('type-check as a strict TypeScript consumer, in a browser project and in a Node one', () => {
@@ -121,12 +123,18 @@ export const onShared = (device: GPUDevice): Promise<Runtime> => getDeviceRuntim
 export const onGpu = (gpu: GPU, adapter?: string): Promise<Runtime> => getRuntime({ gpu, adapter, powerPreference: 'low-power' } satisfies RuntimeOptions);
 `,
     );
-    // Node only: files by path from the `./node` subpath.
+    // Node only: files by path from the `./node` subpaths of tensor and autograd.
     writeFileSync(
       join(app, 'node-consumer.ts'),
       `import { writeFileAtomic, readSafetensors } from '@wgtorch/tensor/node';
-export const save = (path: string, bytes: Uint8Array): void => writeFileAtomic(path, bytes);
+import { save, load } from '@wgtorch/autograd/node';
+import type { Module } from '@wgtorch/autograd';
+export const write = (path: string, bytes: Uint8Array): void => writeFileAtomic(path, bytes);
 export const names = (path: string): string[] => [...readSafetensors(path).tensors.keys()];
+export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
+  await save(m, path, { note: 'x' });
+  return load(m, path, { strict: true }).missing;
+};
 `,
     );
     const tsc = requireHere.resolve('typescript/bin/tsc');
@@ -148,6 +156,10 @@ export const names = (path: string): string[] => [...readSafetensors(path).tenso
     expect(losses.length, out).toBeGreaterThanOrEqual(3);
     expect(Math.abs(losses[0] - Math.log(10)), `first loss near ln 10\n${out}`).toBeLessThan(0.5);
     expect(losses[losses.length - 1], out).toBeLessThan(losses[0] * 0.8);
+    // Saved and loaded into a fresh copy through @wgtorch/autograd/node: the same eval loss.
+    const saved = out.match(/^saved \S+small-cnn\.safetensors; eval loss (\d+\.\d+), loaded copy (\d+\.\d+)$/m);
+    expect(saved, out).not.toBeNull();
+    expect(saved![2], out).toBe(saved![1]);
   });
 
   it(`bundle the browser example with no stubs, at most ${BROWSER_BUDGET_BYTES / 1000} KB gzipped, and run it on navigator.gpu`, async () => {

@@ -1,23 +1,35 @@
 // The packages declare `sideEffects` so that bundlers can drop what an application does not
-// use. kernels-wgsl's family index files import './bench.js' only for its registerKernel()
-// calls: a bundle (like `pnpm bench`'s, made by esbuild from the sources) must keep them all.
+// use. autograd's Tensor methods (x.add(y), x.sum()) are put on the prototype by functional.ts
+// as a side effect of loading it; a bundle that uses only `tensor` and the methods imports
+// nothing from that file by name, so the file must be declared as having side effects or the
+// bundler drops the methods. (kernels-wgsl's tree shaking: benchmarks/src/kernels/registry.test.ts;
+// the same check on the built dist: test/pack.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { listKernels } from '@wgtorch/kernels-wgsl';
 
 const repo = resolve(import.meta.dirname, '..');
 
+/** Methods only: the functions of functional.ts are not imported by name. */
+const METHODS_ENTRY = `import { tensor } from '@wgtorch/autograd';
+export const values = () => tensor([1, 2, 3], [3], { backend: 'cpu64' }).add(1).mul(2).sum().toArray();`;
+
 describe('sideEffects', () => {
-  it("a bundle of kernels-wgsl keeps every benchmark registration", async () => {
+  it("autograd's package.json declares the file that defines the Tensor methods", () => {
+    const pkg = JSON.parse(readFileSync(join(repo, 'packages/autograd/package.json'), 'utf8')) as { sideEffects: unknown };
+    expect(pkg.sideEffects).toContain('./src/functional.ts');
+    expect(readFileSync(join(repo, 'packages/autograd/src/functional.ts'), 'utf8')).toMatch(/Object\.defineProperty\(Tensor\.prototype/);
+  });
+
+  it('a bundle that uses only `tensor` and its methods keeps the methods', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgtorch-side-effects-'));
     try {
       const outfile = join(dir, 'bundle.mjs');
       await build({
-        stdin: { contents: "export { listKernels } from '@wgtorch/kernels-wgsl';", resolveDir: join(repo, 'test'), sourcefile: 'entry.mjs' },
+        stdin: { contents: METHODS_ENTRY, resolveDir: join(repo, 'test'), sourcefile: 'entry.mjs' },
         outfile,
         bundle: true,
         platform: 'node',
@@ -27,10 +39,8 @@ describe('sideEffects', () => {
         absWorkingDir: repo,
         logLevel: 'silent',
       });
-      const bundled = (await import(pathToFileURL(outfile).href)) as { listKernels: typeof listKernels };
-      const names = (l: typeof listKernels) => l().map((k) => k.name).sort();
-      expect(names(listKernels).length).toBeGreaterThan(20);
-      expect(names(bundled.listKernels)).toEqual(names(listKernels));
+      const bundled = (await import(pathToFileURL(outfile).href)) as { values: () => Promise<ArrayLike<number>> };
+      expect(Array.from(await bundled.values())).toEqual([18]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,8 @@
 // then the end-to-end benchmarks of benchmarks/src/e2e.ts when that file exists.
 
 import { readFileSync } from 'node:fs';
-import { describeAdapter, getRuntime, runtime, writeFileAtomic } from '@wgtorch/tensor';
+import { describeAdapter, getRuntime, runtime } from '@wgtorch/tensor';
+import { writeFileAtomic } from '@wgtorch/tensor/node';
 import { autotuneConv2dVariant, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type BenchCase, type TimingOptions } from '@wgtorch/kernels-wgsl';
 import './kernels/index.js'; // registers every kernel's benchmark cases
 import {

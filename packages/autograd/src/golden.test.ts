@@ -3,7 +3,7 @@
 // a given upstream gradient, on the GPU.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, type SafeTensorsFile } from '@wgtorch/tensor';
-import { compare, loadFixture } from '@wgtorch/kernels-wgsl';
+import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import { adaptiveAvgPool2d, batchNorm2d, conv2d, crossEntropy, linear, tensor, zeros, ones, tidy, type Tensor } from './index.js';
 
 beforeAll(async () => {

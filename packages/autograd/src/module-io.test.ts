@@ -1,11 +1,15 @@
-// Module state in and out: loadStateDict is all or nothing, save/load errors name the file,
-// and the byte-level saveBytes/loadBytes round-trip with the checksum verified.
+// Module state in and out: loadStateDict is all or nothing, save/load (the Node entry) errors
+// name the file, and the byte-level saveBytes/loadBytes and loadUrl round-trip with the checksum verified.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileWriteError, getRuntime, SafetensorsError, serializeSafetensors } from '@wgtorch/tensor';
+import { getRuntime, SafetensorsError, serializeSafetensors } from '@wgtorch/tensor';
+import { FileWriteError } from '@wgtorch/tensor/node';
 import { BatchNorm2d, Linear, Sequential, StateDictError, tensor, type BackendName, type StateValue } from './index.js';
+import { load, save } from './node.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'module-io-'));
 beforeAll(async () => {
@@ -86,20 +90,44 @@ describe('save and load', () => {
     expect(await valuesOf(c)).toEqual(before);
   });
 
+  it('loadUrl fetches the weights, and its errors name the URL', async () => {
+    const a = model();
+    a.loadStateDict(stateOf({ '0.bias': { shape: [2], data: new Float32Array([3, 4]) } }) as Map<string, StateValue>);
+    const bytes = await a.saveBytes();
+    const server = createServer((req, res) => {
+      if (req.url === '/w.safetensors') res.end(bytes);
+      else res.writeHead(404, 'Not Found').end();
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const b = model();
+      expect(await b.loadUrl(`${base}/w.safetensors`)).toEqual({ missing: [], unexpected: [] });
+      expect(await valuesOf(b)).toEqual(await valuesOf(a));
+      const before = await valuesOf(b);
+      await expect(b.loadUrl(`${base}/none.safetensors`)).rejects.toThrow(`${base}/none.safetensors: could not fetch the weights for Sequential: HTTP 404 Not Found`);
+      const small = new Sequential(new Linear(2, 2));
+      await expect(small.loadUrl(new URL(`${base}/w.safetensors`))).rejects.toThrow(new RegExp(`^${base}/w.safetensors: loadStateDict: the state dict does not match`));
+      expect(await valuesOf(b)).toEqual(before);
+    } finally {
+      server.close();
+    }
+  });
+
   it('load errors name the file: missing, a folder, damaged, or for another model', async () => {
     const m = model();
     const before = await valuesOf(m);
-    expect(() => m.load(join(dir, 'none.safetensors'))).toThrow(`${join(dir, 'none.safetensors')}: no such file.`);
-    expect(() => m.load(dir)).toThrow(`${dir}: is a folder, not a safetensors file.`);
+    expect(() => load(m, join(dir, 'none.safetensors'))).toThrow(`${join(dir, 'none.safetensors')}: no such file.`);
+    expect(() => load(m, dir)).toThrow(`${dir}: is a folder, not a safetensors file.`);
     const path = join(dir, 'm.safetensors');
-    await model().save(path);
+    await save(model(), path);
     const bytes = readFileSync(path);
     bytes[bytes.length - 1] ^= 1;
     writeFileSync(path, bytes);
-    expect(() => m.load(path)).toThrow(new RegExp(`^${path}: fails its checksum`));
+    expect(() => load(m, path)).toThrow(new RegExp(`^${path}: fails its checksum`));
     const other = join(dir, 'other.safetensors');
     writeFileSync(other, serializeSafetensors({ '0.weight': { shape: [3, 2], data: new Float32Array(6) } }));
-    const e = stateDictErrorOf(() => m.load(other));
+    const e = stateDictErrorOf(() => load(m, other));
     expect(e.message).toMatch(new RegExp(`^${other}: loadStateDict: the state dict does not match Sequential \\(nothing was loaded\\)`));
     expect(e.misShaped).toEqual(['0.weight: expected [2, 3], got [3, 2]']);
     expect(await valuesOf(m)).toEqual(before);
@@ -108,12 +136,12 @@ describe('save and load', () => {
   it('save errors name the file and leave no temporary file', async () => {
     const folder = join(dir, 'out');
     mkdirSync(folder);
-    await expect(model().save(folder)).rejects.toThrow(FileWriteError);
-    await expect(model().save(folder)).rejects.toThrow(`Could not write ${folder}: it is a folder; give the path of a file.`);
+    await expect(save(model(), folder)).rejects.toThrow(FileWriteError);
+    await expect(save(model(), folder)).rejects.toThrow(`Could not write ${folder}: it is a folder; give the path of a file.`);
     expect(readdirSync(folder)).toEqual([]);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const gone = model();
     gone.dispose();
-    await expect(gone.save(join(dir, 'gone.safetensors'))).rejects.toThrow(new RegExp(`^${join(dir, 'gone.safetensors')}: could not save Sequential: Tensor: used after dispose`));
+    await expect(save(gone, join(dir, 'gone.safetensors'))).rejects.toThrow(new RegExp(`^${join(dir, 'gone.safetensors')}: could not save Sequential: Tensor: used after dispose`));
   });
 });

@@ -5,8 +5,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRuntime, runtime, Tensor as DeviceTensor } from '@wgtorch/tensor';
-import { compare, loadFixture } from '@wgtorch/kernels-wgsl';
+import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import * as F from './index.js';
+import { load, save } from './node.js';
 import {
   Module,
   Conv2d,
@@ -184,10 +185,10 @@ describe('Module', () => {
     manualSeed(3);
     const a = new Sequential(new Conv2d(2, 3, 3), new BatchNorm2d(3), new AvgPool2d(2));
     const dir = mkdtempSync(join(tmpdir(), 'wgtorch-autograd-'));
-    await a.save(join(dir, 'm.safetensors'));
+    await save(a, join(dir, 'm.safetensors'));
     manualSeed(4);
     const b = new Sequential(new Conv2d(2, 3, 3), new BatchNorm2d(3), new AvgPool2d(2));
-    b.load(join(dir, 'm.safetensors'));
+    load(b, join(dir, 'm.safetensors'));
     for (const [k, t] of a.stateDict()) expect(Array.from(await b.stateDict().get(k)!.toArray()), k).toEqual(Array.from(await t.toArray()));
     // From live tensors too (a GPU copy).
     manualSeed(5);

@@ -2,7 +2,7 @@
 // optimizer and schedule state saved and restored.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Rng } from '@wgtorch/tensor';
-import { compare, loadFixture } from '@wgtorch/kernels-wgsl';
+import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import { Parameter, SGD, StepLR, MultiStepLR, CosineAnnealingLR, OneCycleLR, LinearLR, tensor, type SgdOptions } from './index.js';
 
 beforeAll(async () => {

@@ -3,7 +3,6 @@ export { defineKernel, launch, memoKernel, Kernel, type AnyKernel, type BindingD
 export { KernelArgumentError, checkDtype, sameShape } from './common/errors.js';
 export { grid1d, FLAT_INDEX_WGSL, MAX_WORKGROUPS_PER_DIM } from './common/grid.js';
 export { registerKernel, listKernels, type KernelEntry, type BenchCase } from './common/registry.js';
-export { fixturesDir, loadFixture, compare, assertClose, randomArray, type CloseOptions, type Comparison } from './common/testing.js';
 export { f64, type F64 } from './common/f64.js';
 
 export * from './conv2d/index.js';

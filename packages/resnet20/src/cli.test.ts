@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fixturesDir } from '@wgtorch/kernels-wgsl';
-import { readSafetensors, writeSafetensors } from '@wgtorch/tensor';
+import { fixturesDir } from '@wgtorch/kernels-wgsl/testing';
+import { readSafetensors, writeSafetensors } from '@wgtorch/tensor/node';
 import { realCifarDir } from './data/testing.js';
 
 const repo = resolve(import.meta.dirname, '../../..');

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { getRuntime, runtime } from '@wgtorch/tensor';
-import { fixturesDir } from '@wgtorch/kernels-wgsl';
+import { fixturesDir } from '@wgtorch/kernels-wgsl/testing';
 import { formatGolden, runRecipeGolden } from './golden.js';
 
 const file = join(fixturesDir(), 'resnet20-recipe-golden.safetensors');

@@ -2,7 +2,7 @@
 // where it exists (an extra check).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime } from '@wgtorch/tensor';
-import { fixturesDir } from '@wgtorch/kernels-wgsl';
+import { fixturesDir } from '@wgtorch/kernels-wgsl/testing';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatGolden, runGolden } from './golden.js';

@@ -10,7 +10,7 @@
 
 import { dirname, join } from 'node:path';
 import type { SafeTensor, SafeTensorsFile } from '@wgtorch/tensor';
-import { compare, loadFixture } from '@wgtorch/kernels-wgsl';
+import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import { SGD, crossEntropy, fromDevice, noGrad, tensor, tidy, type Tensor } from '@wgtorch/autograd';
 import { ResNet20 } from './model.js';
 import { CIFAR10_MEAN, CIFAR10_STD, RECORDS_PER_FILE, TRAIN_FILES, stepsPerEpoch, uploadBatch, type Batch } from './data/index.js';

@@ -37,4 +37,3 @@ export {
   type SafeDType,
   type SafeArray,
 } from './safetensors.js';
-export { readSafetensors, writeSafetensors, writeFileAtomic, FileWriteError } from './node-files.js';

@@ -10,12 +10,11 @@ import {
   type KernelSource,
   parseSafetensors,
   serializeSafetensors,
-  readSafetensors,
-  writeSafetensors,
   Rng,
   sizeClass,
   SubmitPacer,
 } from './index.js';
+import { readSafetensors, writeSafetensors } from './node-files.js';
 
 // PyTorch's fixtures: the repository's, and ../shared's beside the checkout where it exists.
 const FIXTURE_DIRS = ['test/fixtures', '../shared/fixtures'].filter((d, i) => i === 0 || existsSync(join(import.meta.dirname, '../../..', d)));

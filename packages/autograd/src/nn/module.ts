@@ -5,9 +5,7 @@
 
 import {
   parseSafetensors,
-  readSafetensors,
   serializeSafetensors,
-  writeFileAtomic,
   runtime,
   sizeOf,
   Tensor as DeviceTensor,
@@ -233,27 +231,33 @@ export abstract class Module {
    */
   loadBytes(bytes: Uint8Array, options: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
     const source = options.source ?? 'safetensors bytes';
-    return this.loadFile(parseSafetensors(bytes, source), source, options);
+    return this.loadSafetensors(parseSafetensors(bytes, source), { ...options, source });
   }
 
-  /** Writes the state dict to a safetensors file (float32; atomically, with the checksum). Errors name the file. */
-  async save(path: string, metadata?: Record<string, string>): Promise<void> {
+  /**
+   * Fetches safetensors weights from a URL (in a browser, relative to the page) and loads them
+   * as loadBytes() does (for headers or credentials, fetch yourself and call loadBytes). Errors
+   * name the URL. Files by path, on Node: `load` of `@wgtorch/autograd/node`.
+   */
+  async loadUrl(url: string | URL, options: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
+    const source = String(url);
     let bytes: Uint8Array;
     try {
-      bytes = await this.saveBytes(metadata);
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
+      bytes = new Uint8Array(await response.arrayBuffer());
     } catch (e) {
-      throw new Error(`${path}: could not save ${this.constructor.name}: ${(e as Error).message}`, { cause: e });
+      throw new Error(`${source}: could not fetch the weights for ${this.constructor.name}: ${(e as Error).message}`, { cause: e });
     }
-    writeFileAtomic(path, bytes);
+    return this.loadBytes(bytes, { strict: options.strict, source });
   }
 
-  /** Loads a safetensors file written by save() or by PyTorch, all or nothing. Errors name the file. */
-  load(path: string, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
-    return this.loadFile(readSafetensors(path), path, options);
-  }
-
-  /** loadStateDict from a parsed file, its errors prefixed with the file's name. */
-  private loadFile(file: SafeTensorsFile, source: string, options: { strict?: boolean }): { missing: string[]; unexpected: string[] } {
+  /**
+   * loadStateDict from a parsed safetensors file (parseSafetensors, or readSafetensors of
+   * `@wgtorch/tensor/node`), its errors prefixed with `source` (the file's name).
+   */
+  loadSafetensors(file: SafeTensorsFile, options: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
+    const source = options.source ?? 'safetensors file';
     try {
       return this.loadStateDict(file.tensors as Map<string, StateValue>, options);
     } catch (e) {

@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, Rng, type SafeTensorsFile } from '@wgtorch/tensor';
+import { Rng, type SafeTensorsFile } from '@wgtorch/tensor';
+import { readSafetensors } from '@wgtorch/tensor/node';
 import { expandFixture } from './golden-fixture.js';
 
 /**

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@wgtorch/tensor';
+import { writeFileAtomic } from '@wgtorch/tensor/node';
 
 export const IMAGE_SIZE = 32;
 export const CHANNELS = 3;

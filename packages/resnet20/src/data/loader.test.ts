@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
-import { assertClose, augmentBatch, augmentBatchRef, f64, normalizeBatch, normalizeBatchRef } from '@wgtorch/kernels-wgsl';
+import { augmentBatch, augmentBatchRef, f64, normalizeBatch, normalizeBatchRef } from '@wgtorch/kernels-wgsl';
+import { assertClose } from '@wgtorch/kernels-wgsl/testing';
 import {
   CIFAR10_MEAN,
   CIFAR10_STD,

@@ -6,7 +6,8 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, type SafeArray } from '@wgtorch/tensor';
+import type { SafeArray } from '@wgtorch/tensor';
+import { readSafetensors, writeSafetensors } from '@wgtorch/tensor/node';
 import { TrainError } from './config.js';
 
 export interface NamedArrays {

@@ -4,7 +4,8 @@
 // Both take a trainer checkpoint or a weights-only file (what export writes).
 
 import { parseArgs } from 'node:util';
-import { describeAdapter, getRuntime, writeSafetensors } from '@wgtorch/tensor';
+import { describeAdapter, getRuntime } from '@wgtorch/tensor';
+import { writeSafetensors } from '@wgtorch/tensor/node';
 import { argmax } from '@wgtorch/kernels-wgsl';
 import { fromDevice, noGrad, tidy } from '@wgtorch/autograd';
 import { ResNet20 } from '../model.js';

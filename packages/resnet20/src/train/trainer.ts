@@ -10,7 +10,8 @@
 import { mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { describeAdapter, getRuntime, SubmitPacer, Tensor as DeviceTensor, writeFileAtomic } from '@wgtorch/tensor';
+import { describeAdapter, getRuntime, SubmitPacer, Tensor as DeviceTensor } from '@wgtorch/tensor';
+import { writeFileAtomic } from '@wgtorch/tensor/node';
 import { accumulate, accuracyCount, autotuneConv2dVariant, describeConv2dAutotune } from '@wgtorch/kernels-wgsl';
 import {
   CosineAnnealingLR,
