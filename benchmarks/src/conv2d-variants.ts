@@ -8,9 +8,8 @@
 import { getRuntime, runtime } from '@wgtorch/tensor';
 import { RESNET20_CONVS, convBenchCase } from './kernels/conv2d.js';
 import {
+  kernelProfile,
   measureAluCeiling,
-  setConv2dVariant,
-  setConv2dKernelConfig,
   timeRuns,
   type Conv2dVariant,
   type KernelConfig,
@@ -32,10 +31,8 @@ const rounds = Number(opt('--rounds') ?? 3);
 
 await getRuntime({ dawnFlags: process.env.CONV_DAWN_FLAGS ? process.env.CONV_DAWN_FLAGS.split(' ') : [] });
 const apply = (c: Config) => {
-  setConv2dVariant(c.variant);
   const { variant, ...cfg } = c;
-  void variant;
-  setConv2dKernelConfig(cfg);
+  kernelProfile().setOptions({ conv2dVariant: variant, conv2dConfig: cfg });
 };
 const name = (c: Config) => JSON.stringify(c).replace(/"/g, '');
 for (const op of ops) {

@@ -121,7 +121,7 @@ function coldStartMs(emptyDriverCache = false): number {
 
 export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const quick = ctx.quick;
-  const software = runtime().report.isSoftware;
+  const software = runtime().profile.software;
   const split = randomSplit(2048, 1);
 
   // Training throughput at batch 128.

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describeAdapter, getRuntime, runtime } from '@wgtorch/tensor';
 import { writeFileAtomic } from '@wgtorch/tensor/node';
-import { autotuneConv2dVariant, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type BenchCase, type TimingOptions } from '@wgtorch/kernels-wgsl';
+import { autotuneConv2dVariant, conv2dTuningTable, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type BenchCase, type TimingOptions } from '@wgtorch/kernels-wgsl';
 import './kernels/index.js'; // registers every kernel's benchmark cases
 import {
   TABLE_HEADER,
@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   console.log(`adapter: ${adapter}`);
   if (base) console.log(`compare: ${args.compare} (adapter: ${base.adapter})`);
   console.log(describeConv2dAutotune(await autotuneConv2dVariant()));
+  const tuning = conv2dTuningTable();
+  if (tuning.length) console.table(tuning); // per problem shape; shapes not listed take the probe's choice
 
   const timing: TimingOptions = args.quick ? { warmup: 1, batches: 3, minBatchMs: 15 } : { warmup: 2, batches: 7, minBatchMs: 40 };
   const alu = await measureAluCeiling(timing);

@@ -4,6 +4,7 @@ export { KernelArgumentError, checkDtype, sameShape } from './common/errors.js';
 export { grid1d, FLAT_INDEX_WGSL, MAX_WORKGROUPS_PER_DIM } from './common/grid.js';
 export { registerKernel, listKernels, type KernelEntry, type BenchCase } from './common/registry.js';
 export { f64, type F64 } from './common/f64.js';
+export { kernelProfile, KernelProfile, conv2dShapeKey, type KernelOptions, type Conv2dTuning } from './profile.js';
 
 export * from './conv2d/index.js';
 export * from './matmul/index.js';

@@ -239,7 +239,7 @@ describe('waiting for the GPU', () => {
     globalThis.setImmediate = counting;
     const y = Tensor.empty([64 * 512], 'f32', 'busy');
     try {
-      const iters = new Uint32Array([rt.report.isSoftware ? 20000 : 2_000_000]);
+      const iters = new Uint32Array([rt.profile.software ? 20000 : 2_000_000]);
       for (let i = 0; i < 4; i++) rt.dispatcher.dispatch(busyLoop, [y.binding()], [512], iters);
       const t = performance.now();
       // Two waits at once: the throttle stays until both are done, then goes.
@@ -248,7 +248,7 @@ describe('waiting for the GPU', () => {
       expect(globalThis.setImmediate).toBe(counting);
       // Spinning re-arms setImmediate on every turn of the event loop: thousands of polls in
       // a wait this long. Throttled, only the first 2 ms use setImmediate.
-      if (rt.report.isSoftware) expect(ms).toBeGreaterThan(50);
+      if (rt.profile.software) expect(ms).toBeGreaterThan(50);
       expect(polls).toBeLessThan(400);
     } finally {
       globalThis.setImmediate = native;

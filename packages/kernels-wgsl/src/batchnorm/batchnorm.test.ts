@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import * as B from './index.js';
-import { batchNormTesting } from './batchnorm.js';
+import { kernelProfile } from '../profile.js';
 import { expectClose, f64Of, fixture, pair } from '../elementwise/test-util.js';
 import { fixtureFiles } from '../common/testing.js';
 
@@ -67,11 +67,11 @@ describe('batchNormTrain / eval / backward vs float64', () => {
 // The reductions split across workgroups on GPUs; exercise that path here too.
 describe('split reductions (the GPU path)', () => {
   afterAll(() => {
-    batchNormTesting.forceSplit = false;
+    kernelProfile().setOptions({});
   });
   for (const shape of [[2, 3, 5, 5], [3, 7, 4, 4], [33, 5, 16, 16]]) {
     it(`[${shape}]`, async () => {
-      batchNormTesting.forceSplit = true;
+      kernelProfile().setOptions({ batchNormSplit: true });
       const x = Tensor.zeros(shape);
       const c = Tensor.ones([shape[1]]);
       const rm = Tensor.zeros([shape[1]]);
@@ -80,7 +80,7 @@ describe('split reductions (the GPU path)', () => {
       B.batchNormTrain(x, c, c, rm, rv);
       expect(runtime().dispatcher.counters.dispatches - before).toBe(3); // partials, combine, apply
       await checkAgainstReference(shape);
-      batchNormTesting.forceSplit = false;
+      kernelProfile().setOptions({});
     });
   }
 });
@@ -89,11 +89,11 @@ describe('split reductions (the GPU path)', () => {
 // for the forward, one for the backward); the unfused unsplit kernels stay correct.
 describe('unsplit reductions: fused and not', () => {
   afterAll(() => {
-    batchNormTesting.unfused = false;
+    kernelProfile().setOptions({});
   });
   for (const unfused of [false, true]) {
     it(`${unfused ? 'stats, then apply' : 'one kernel per pass'} [3, 7, 4, 4] and [5, 16, 8, 8]`, async () => {
-      batchNormTesting.unfused = unfused;
+      kernelProfile().setOptions({ batchNormFused: !unfused });
       const shape = [3, 7, 4, 4];
       const x = Tensor.zeros(shape);
       const c = Tensor.ones([shape[1]]);
@@ -104,10 +104,10 @@ describe('unsplit reductions: fused and not', () => {
       const mid = runtime().dispatcher.counters.dispatches;
       B.batchNormReluBackward(x, out.y, x, c, c, out.saveMean, out.saveInvStd);
       const after = runtime().dispatcher.counters.dispatches;
-      if (runtime().report.isSoftware) expect([mid - before, after - mid]).toEqual(unfused ? [2, 2] : [1, 1]);
+      if (!kernelProfile().batchNormSplit) expect([mid - before, after - mid]).toEqual(unfused ? [2, 2] : [1, 1]);
       await checkAgainstReference(shape);
       await checkAgainstReference([5, 16, 8, 8]);
-      batchNormTesting.unfused = false;
+      kernelProfile().setOptions({});
     });
   }
 });

@@ -1,6 +1,7 @@
 // BatchNorm2d launchers (NCHW, per-channel statistics; PyTorch semantics).
 
-import { Tensor, formatShape, runtime, type BufferRange } from '@wgtorch/tensor';
+import { Tensor, formatShape, type BufferRange } from '@wgtorch/tensor';
+import { kernelProfile } from '../profile.js';
 import { KernelArgumentError } from '../common/errors.js';
 import { checkF32, flatGrid, vecBinding } from '../elementwise/launch.js';
 import { APPLY_ITEMS, APPLY_WG, applyInputs, applyKernel, backwardCombineKernel, backwardFusedKernel, backwardSumsKernel, statsCombineKernel, statsKernel, trainFusedKernel, type ApplyMode } from './wgsl.js';
@@ -70,19 +71,18 @@ function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk:
   const units = g.N * hw;
   // Unsplit, one kernel per channel also applies the result (trainFusedKernel, backwardFusedKernel),
   // saving the apply dispatch and a second read of x.
-  const fused = !batchNormTesting.unfused && runtime().limits.maxStorageBuffersPerShaderStage >= 9;
+  const profile = kernelProfile();
+  const forceSplit = profile.options.batchNormSplit === true;
+  const fused = profile.options.batchNormFused !== false && profile.batchNormFusable;
   // 16 lanes a workgroup: on lavapipe the tree merge and its barriers cost more with more lanes.
-  if (runtime().report.isSoftware && !batchNormTesting.forceSplit) return { hw, wg: 16, S: 1, chunk: Math.max(1, units), fused };
+  if (!profile.batchNormSplit && !forceSplit) return { hw, wg: 16, S: 1, chunk: Math.max(1, units), fused };
   const wg = 256;
-  const want = batchNormTesting.forceSplit
+  const want = forceSplit
     ? Math.min(units, 5)
     : Math.max(1, Math.min(Math.ceil(1024 / g.C), Math.floor(units / (wg * 4)), 1024));
   const chunk = Math.max(1, Math.ceil(units / want));
   return { hw, wg, S: Math.max(1, Math.ceil(units / chunk)), chunk, fused: false };
 }
-
-/** Forces the split reductions (tests exercise the GPU path on any adapter), or the unsplit ones without fusion. */
-export const batchNormTesting = { forceSplit: false, unfused: false };
 
 /** The elementwise apply pass over every element of x. */
 function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, extra: { eps: number } | { invM: number } | object = {}): void {

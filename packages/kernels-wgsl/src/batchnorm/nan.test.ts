@@ -5,7 +5,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import * as B from './index.js';
-import { batchNormTesting } from './batchnorm.js';
+import { kernelProfile } from '../profile.js';
 import { f64Of, pair } from '../elementwise/test-util.js';
 import { expectSameWithNaN } from '../elementwise/nan-util.js';
 
@@ -14,8 +14,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  batchNormTesting.forceSplit = false;
-  batchNormTesting.unfused = false;
+  kernelProfile().setOptions({});
 });
 
 /** x [2, 2, H, W] with a NaN at one element of channel 0. */
@@ -28,8 +27,8 @@ function withNaN(hw: number): { x: Tensor; xr: ReturnType<typeof f64Of> } {
 
 const modes = [
   ['fused', () => {}],
-  ['split', () => (batchNormTesting.forceSplit = true)],
-  ['unfused', () => (batchNormTesting.unfused = true)],
+  ['split', () => kernelProfile().setOptions({ batchNormSplit: true })],
+  ['unfused', () => kernelProfile().setOptions({ batchNormFused: false })],
 ] as const;
 
 describe('batch norm + ReLU with a NaN input', () => {

@@ -1,18 +1,16 @@
 // A quick measurement at startup of which implicit-GEMM variant runs faster on this adapter.
 //
-// conv2dVariant() picks by rule (variants.ts): the subgroup kernels on CPU adapters with
+// The kernel profile picks by rule (../profile.ts): the subgroup kernels on CPU adapters with
 // subgroups exactly 8 wide, the tiled ones everywhere else. Only where both can run is there a
-// choice to measure; there autotuneConv2dVariant() times the forward of a ResNet20
-// convolution (16->16 3x3 at 32x32, batch 4) with each variant and keeps the faster for the
-// rest of the process. The trainer and `pnpm bench` call it before their first convolution.
-// On lavapipe it confirms the rule (the subgroup kernel 5-7x faster) in 0.2 s with a warm
-// shader cache; with an empty one, compiling the tiled kernel adds about a second. (Timing the
-// two gradients too took 3.9 s there.)
+// choice to measure; there autotuneConv2dVariant() times the forward of one ResNet20
+// convolution (CONV2D_PROBE) with each variant and keeps the result on the runtime's profile
+// under that shape's key; shapes not timed use the probe's result. The trainer and `pnpm bench`
+// call it before their first convolution.
 
 import { runtime, Tensor } from '@wgtorch/tensor';
 import { timeRuns } from '../ceilings/timing.js';
+import { CONV2D_PROBE, CONV2D_PROBE_KEY, kernelProfile, type Conv2dTuning, type Conv2dVariant } from '../profile.js';
 import { conv2dForward } from './conv2d.js';
-import { availableVariants, conv2dVariant, forcedConv2dVariant, setAdapterConv2dVariant, setConv2dVariant, type Conv2dVariant } from './variants.js';
 
 export interface Conv2dAutotune {
   /** The variant kept for this process. */
@@ -25,35 +23,35 @@ export interface Conv2dAutotune {
   elapsedMs: number;
 }
 
-const PROBE = { x: [4, 16, 32, 32], w: [16, 16, 3, 3], opts: { stride: 1, padding: 1 } };
-
 /**
- * Times every variant this adapter can run on a small ResNet20 convolution and keeps the
- * fastest (see the file comment). Nothing is timed where only one variant can run or a
- * variant is forced (setConv2dVariant).
+ * Times every variant this adapter can run on the probe convolution and keeps the fastest on
+ * the profile (see the file comment). Nothing is timed where only one variant can run or the
+ * options force one.
  */
 export async function autotuneConv2dVariant(): Promise<Conv2dAutotune> {
   const t0 = performance.now();
-  const variants = availableVariants();
-  const forced = forcedConv2dVariant();
-  if (forced) return { chosen: forced, ms: {}, skipped: 'forced by setConv2dVariant', elapsedMs: 0 };
-  if (variants.length < 2) return { chosen: conv2dVariant(), ms: {}, skipped: `only the ${variants[0]} kernels run on this adapter`, elapsedMs: 0 };
-  const x = Tensor.randn(PROBE.x, { seed: 1 });
-  const w = Tensor.randn(PROBE.w, { seed: 2, std: 0.1 });
-  const step = () => conv2dForward(x, w, PROBE.opts).dispose();
+  const profile = kernelProfile();
+  const variants = profile.conv2dVariants;
+  const forced = profile.options.conv2dVariant;
+  if (forced) return { chosen: forced, ms: {}, skipped: 'forced by the conv2dVariant option', elapsedMs: 0 };
+  if (variants.length < 2) return { chosen: profile.conv2dVariant(), ms: {}, skipped: `only the ${variants[0]} kernels run on this adapter`, elapsedMs: 0 };
+  const x = Tensor.randn([...CONV2D_PROBE.x], { seed: 1 });
+  const w = Tensor.randn([...CONV2D_PROBE.w], { seed: 2, std: 0.1 });
+  const step = () => conv2dForward(x, w, { stride: CONV2D_PROBE.stride, padding: CONV2D_PROBE.padding }).dispose();
   const ms: Partial<Record<Conv2dVariant, number>> = {};
+  const prev = profile.options;
   try {
     for (const v of variants) {
-      setConv2dVariant(v);
+      profile.setOptions({ ...prev, conv2dVariant: v });
       ms[v] = (await timeRuns(step, { method: 'wallclock', warmup: 1, batches: 3, minBatchMs: 5, maxPerBatch: 8 })).medianMs;
     }
   } finally {
-    setConv2dVariant(undefined);
+    profile.setOptions(prev);
     for (const t of [x, w]) t.dispose();
     await runtime().sync();
   }
   const chosen = variants.reduce((a, b) => (ms[b]! < ms[a]! ? b : a));
-  setAdapterConv2dVariant(chosen);
+  profile.conv2dTuning.set(CONV2D_PROBE_KEY, { chosen, ms });
   return { chosen, ms, elapsedMs: performance.now() - t0 };
 }
 
@@ -61,4 +59,13 @@ export async function autotuneConv2dVariant(): Promise<Conv2dAutotune> {
 export function describeConv2dAutotune(r: Conv2dAutotune): string {
   const times = Object.entries(r.ms).map(([v, t]) => `${v} ${t!.toFixed(1)} ms`).join(', ');
   return `conv2d kernels: ${r.chosen} (${r.skipped ?? `autotuned in ${(r.elapsedMs / 1000).toFixed(1)} s: ${times}`})`;
+}
+
+/** The autotune results kept on the runtime, one row per shape, for a table. */
+export function conv2dTuningTable(): { shape: string; chosen: Conv2dVariant; ms: string }[] {
+  return [...kernelProfile().conv2dTuning].map(([shape, t]: [string, Conv2dTuning]) => ({
+    shape,
+    chosen: t.chosen,
+    ms: Object.entries(t.ms).map(([v, m]) => `${v} ${m!.toFixed(2)}`).join(', '),
+  }));
 }

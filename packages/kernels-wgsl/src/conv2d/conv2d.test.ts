@@ -11,11 +11,10 @@ import {
   conv2dWeightGrad,
   conv2dWeightGradRef,
   conv2dVariant,
-  setConv2dKernelConfig,
-  setConv2dVariant,
   type Conv2dOptions,
   type KernelConfig,
 } from './index.js';
+import { kernelProfile } from '../profile.js';
 import { availableVariants, lanePixelsPlan, pointwiseInputGradPlan, rowWindowPlan } from './variants.js';
 import { convGeometry } from './geometry.js';
 import { forwardProblem, inputGradProblems } from './gemm.js';
@@ -148,8 +147,8 @@ const chosen = conv2dVariant();
 for (const variant of availableVariants()) {
   const full = variant === chosen;
   describe(`conv2d (${variant} kernels${full ? ', chosen for this adapter' : ''}) against float64`, () => {
-    beforeAll(() => setConv2dVariant(variant));
-    afterAll(() => setConv2dVariant(undefined));
+    beforeAll(() => kernelProfile().setOptions({ conv2dVariant: variant }));
+    afterAll(() => kernelProfile().setOptions({}));
     CASES.forEach((c, i) => {
       if (full || [1, 2, 6, 9].includes(i)) it(label(c), randomCase(c, i));
     });
@@ -164,14 +163,8 @@ for (const [what, cfg] of [
   ['64 x 64 tiles', { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 }],
 ] as [string, KernelConfig][]) {
   describe(`conv2d tiled kernels, ${what}`, () => {
-    beforeAll(() => {
-      setConv2dVariant('tiled');
-      setConv2dKernelConfig(cfg);
-    });
-    afterAll(() => {
-      setConv2dVariant(undefined);
-      setConv2dKernelConfig(undefined);
-    });
+    beforeAll(() => kernelProfile().setOptions({ conv2dVariant: 'tiled', conv2dConfig: cfg }));
+    afterAll(() => kernelProfile().setOptions({}));
     CASES.forEach((c, i) => {
       if ([3, 5, 13].includes(i)) it(label(c), randomCase(c, i));
     });
@@ -197,14 +190,8 @@ if (availableVariants().includes('subgroup')) {
   ];
   for (const [what, cfg] of forced) {
     describe(`conv2d subgroup kernels, ${what}`, () => {
-      beforeAll(() => {
-        setConv2dVariant('subgroup');
-        setConv2dKernelConfig(cfg);
-      });
-      afterAll(() => {
-        setConv2dVariant(undefined);
-        setConv2dKernelConfig(undefined);
-      });
+      beforeAll(() => kernelProfile().setOptions({ conv2dVariant: 'subgroup', conv2dConfig: cfg }));
+      afterAll(() => kernelProfile().setOptions({}));
       CASES.forEach((c, i) => {
         // Pair windows: also rows of 12 pixels (a partial block of 8), 4 and 16 (dy as vec4).
         // Packed uniform weights: also 64 -> 64, whose weights take four uniform bindings.

@@ -7,5 +7,5 @@ export const conv2dInputGrad = releaseOnThrow(launchers.conv2dInputGrad);
 export const conv2dWeightGrad = releaseOnThrow(launchers.conv2dWeightGrad);
 export { conv2dOutputShape, type Conv2dOptions } from './geometry.js';
 export { conv2dForwardRef, conv2dInputGradRef, conv2dWeightGradRef } from './reference.js';
-export { setConv2dVariant, conv2dVariant, availableVariants, setConv2dKernelConfig, type Conv2dVariant, type KernelConfig } from './variants.js';
-export { autotuneConv2dVariant, describeConv2dAutotune, type Conv2dAutotune } from './autotune.js';
+export { conv2dVariant, availableVariants, type Conv2dVariant, type KernelConfig } from './variants.js';
+export { autotuneConv2dVariant, describeConv2dAutotune, conv2dTuningTable, type Conv2dAutotune } from './autotune.js';

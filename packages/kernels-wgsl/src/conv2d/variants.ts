@@ -1,16 +1,15 @@
 // Which implicit-GEMM kernel runs on this adapter, and the memoized kernels per configuration.
 //
-// - 'tiled' (tiled.ts): classic workgroup-memory tiling; what real GPUs want. Chosen on every
-//   adapter that is not a CPU implementation, or whose subgroups are not exactly 8 wide.
+// - 'tiled' (tiled.ts): classic workgroup-memory tiling; what real GPUs want.
 // - 'subgroup' (subgroup.ts): no workgroup memory; each invocation owns a register block and
 //   the subgroup shares operand rows through subgroupBroadcast. Chosen on lavapipe.
-// The rule above picks without measuring; where an adapter can run both, autotune.ts times them
-// at startup (the trainer and `pnpm bench`) and its choice replaces the rule's.
+// The runtime's kernel profile (../profile.ts) picks by rule; where an adapter can run both,
+// autotune.ts times them at startup (the trainer and `pnpm bench`) and its choice replaces the rule's.
 //
 // Why each choice: the measurements are in benchmarks/results/NOTES.md (conv2d sections).
 
-import { runtime } from '@wgtorch/tensor';
 import type { AnyKernel } from '../common/kernel.js';
+import { kernelProfile, type Conv2dVariant, type KernelConfig } from '../profile.js';
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { LANE_PIXELS, lanePixelsApply, lanePixelsGroups, lanePixelsKernel } from './lane-pixels.js';
@@ -20,7 +19,7 @@ import { packedChunkRows } from './packed-weights.js';
 import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
 
-export type Conv2dVariant = 'tiled' | 'subgroup';
+export type { Conv2dVariant, KernelConfig };
 
 export interface GemmPlan {
   kernel: AnyKernel;
@@ -35,77 +34,28 @@ export interface GemmPlan {
   colGroups(n: number): number;
 }
 
-let forced: Conv2dVariant | undefined;
-let chosen: Conv2dVariant | undefined;
-
-/** Forces a variant (tests and benchmarks compare them); undefined restores the automatic choice. */
-export function setConv2dVariant(v: Conv2dVariant | undefined): void {
-  forced = v;
-}
-
-/** The variant forced by setConv2dVariant, if any. */
-export function forcedConv2dVariant(): Conv2dVariant | undefined {
-  return forced;
-}
-
-/** Records the variant measured faster on this adapter (autotune.ts); it replaces the rule's choice. */
-export function setAdapterConv2dVariant(v: Conv2dVariant): void {
-  chosen = v;
-}
-
-/** The variant for the current adapter: forced, measured (autotune.ts), or by rule. */
+/** The variant for the current adapter and options (KernelProfile.conv2dVariant). */
 export function conv2dVariant(): Conv2dVariant {
-  if (forced) return forced;
-  return (chosen ??= subgroupsUsable() && runtime().report.isSoftware ? 'subgroup' : 'tiled');
+  return kernelProfile().conv2dVariant();
 }
 
-export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
-  /** Weight gradient: about how many workgroups the split reduction should keep busy. */
-  splitGroups?: number;
-  /**
-   * Subgroup variant: true runs the row-window kernel (row-window.ts) for every forward and
-   * input gradient it can (also where some stride phases have no taps, 1x1 stride 2); false
-   * none. Default: rowWindowPlan's rules.
-   */
-  rowWindow?: boolean;
-  /** The row-window kernel's output rows per tile (0: by image width). */
-  tileRows?: number;
-  /** Subgroup variant: false keeps stride-1 input gradients onto at most 4 channels off the lane-pixel kernel (lane-pixels.ts). */
-  lanePixels?: boolean;
-  /**
-   * Subgroup variant: true runs the pointwise kernel (pointwise-input-grad.ts) for every 1x1
-   * input gradient it can, false none. Default: strided ones onto at most 16 channels.
-   */
-  pointwise?: boolean;
-  /** The pointwise kernel's most dy pixels per lane. */
-  pointwisePixels?: number;
-};
-let override: KernelConfig | undefined;
-
-/** Overrides the kernel configuration of every variant (variant benchmarks); undefined restores the defaults. */
-export function setConv2dKernelConfig(cfg: KernelConfig | undefined): void {
-  override = cfg;
-  planByProblem.clear();
-  rowWindowPlans.clear();
-  pointwisePlans.clear();
+/** The conv2d kernel configuration forced by the options, if any. */
+function override(): KernelConfig | undefined {
+  return kernelProfile().options.conv2dConfig;
 }
 
 function pick<T extends object>(dflt: T): T {
   const out = { ...dflt };
   for (const k of Object.keys(dflt) as (keyof T)[]) {
-    const v = (override as Record<string, unknown> | undefined)?.[k as string];
+    const v = (override() as Record<string, unknown> | undefined)?.[k as string];
     if (v !== undefined) out[k] = v as T[keyof T];
   }
   return out;
 }
 
-/**
- * About how many workgroups the weight gradient's split reduction should keep busy: lavapipe
- * runs two threads and wants few, long workgroups (192 measured best); a GPU wants thousands
- * of threads in flight (an H100 has 132 multiprocessors of up to 2048 threads).
- */
+/** About how many workgroups the weight gradient's split reduction should keep busy (KernelProfile.weightGradSplitGroups). */
 export function weightGradSplitGroups(): number {
-  return override?.splitGroups ?? (runtime().report.isSoftware ? 192 : 2048);
+  return override()?.splitGroups ?? kernelProfile().weightGradSplitGroups;
 }
 
 /** The configuration of `variant`'s kernel for a problem. */
@@ -182,15 +132,15 @@ function gemmCols(p: GemmProblem, n: number): number {
 }
 
 const plans = new Map<string, GemmPlan>();
-/** The plan for each (variant, kernel, problem) under the current override: looked up on every conv call, so the configuration is worked out once. */
-const planByProblem = new Map<string, GemmPlan>();
 
+/** The plan for (variant, kernel, problem) under the current options: looked up on every conv call, so the configuration is worked out once (the profile memoizes it). */
 export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): GemmPlan {
-  const fastKey = `${variant}|${name}|${problemKey(p)}`;
-  const known = planByProblem.get(fastKey);
-  if (known) return known;
+  return kernelProfile().memoize(`gemm|${variant}|${name}|${problemKey(p)}`, () => buildGemmPlan(name, p, variant));
+}
+
+function buildGemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): GemmPlan {
   const cfg = kernelConfigFor(p, variant);
-  const key = `${fastKey}|${JSON.stringify(cfg)}`;
+  const key = `${variant}|${name}|${problemKey(p)}|${JSON.stringify(cfg)}`;
   let plan = plans.get(key);
   if (!plan) {
     const rows = gemmRows(p);
@@ -211,7 +161,6 @@ export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): 
     }
     plans.set(key, plan);
   }
-  planByProblem.set(fastKey, plan);
   return plan;
 }
 
@@ -224,12 +173,9 @@ export interface RowWindowPlan {
   colGroups(n: number): number;
 }
 
-const rowWindowPlans = new Map<string, RowWindowPlan | null>();
-
-/** The plan cached under `key`, built on the first call (null caches "none applies"). */
-function cachedPlan<P>(cache: Map<string, P | null>, key: string, build: () => P | undefined): P | undefined {
-  if (!cache.has(key)) cache.set(key, build() ?? null);
-  return cache.get(key) ?? undefined;
+/** The plan memoized under `key` by the profile (undefined: none applies). */
+function cachedPlan<P>(key: string, build: () => P | undefined): P | undefined {
+  return kernelProfile().memoize(key, build);
 }
 
 export interface LanePixelsPlan {
@@ -238,12 +184,10 @@ export interface LanePixelsPlan {
   groups(n: number): number;
 }
 
-const lanePixelsPlans = new Map<string, LanePixelsPlan | null>();
-
 /** The lane-pixel kernel's plan for an input gradient (lane-pixels.ts), or undefined where it does not apply. */
 export function lanePixelsPlan(name: string, g: ConvGeometry): LanePixelsPlan | undefined {
-  if (conv2dVariant() !== 'subgroup' || override?.lanePixels === false || !lanePixelsApply(g)) return undefined;
-  return cachedPlan(lanePixelsPlans, `${name}|${problemKey({ kind: 'wgrad', g })}`, () => ({
+  if (conv2dVariant() !== 'subgroup' || override()?.lanePixels === false || !lanePixelsApply(g)) return undefined;
+  return cachedPlan(`lanePixels|${name}|${problemKey({ kind: 'wgrad', g })}`, () => ({
     kernel: lanePixelsKernel(name, g, LANE_PIXELS),
     pack: inputGradProblems(g)[0],
     groups: (n) => lanePixelsGroups(g, LANE_PIXELS, n),
@@ -259,19 +203,17 @@ export interface PointwisePlan {
   groups(n: number): number;
 }
 
-const pointwisePlans = new Map<string, PointwisePlan | null>();
-
 /**
  * The pointwise kernel's plan for a 1x1 input gradient (pointwise-input-grad.ts), or undefined
  * where the GEMM kernels run instead. By default it takes strided ones onto at most 16 dx
  * channels (ResNet20's 16->32 shortcut; the 32->64 one tied with the GEMM).
  */
 export function pointwiseInputGradPlan(name: string, g: ConvGeometry): PointwisePlan | undefined {
-  if (conv2dVariant() !== 'subgroup' || override?.pointwise === false) return undefined;
-  return cachedPlan(pointwisePlans, `${name}|${problemKey({ kind: 'wgrad', g })}`, () => {
-    const cfg = { ...POINTWISE_INPUT_GRAD, px: override?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
+  if (conv2dVariant() !== 'subgroup' || override()?.pointwise === false) return undefined;
+  return cachedPlan(`pointwise|${name}|${problemKey({ kind: 'wgrad', g })}`, () => {
+    const cfg = { ...POINTWISE_INPUT_GRAD, px: override()?.pointwisePixels ?? POINTWISE_INPUT_GRAD.px };
     const strided = g.sh > 1 || g.sw > 1;
-    if (!pointwiseInputGradApply(g, cfg) || !(override?.pointwise ?? (strided && g.cin <= 16))) return undefined;
+    if (!pointwiseInputGradApply(g, cfg) || !(override()?.pointwise ?? (strided && g.cin <= 16))) return undefined;
     const kernel = pointwiseInputGradKernel(name, g, cfg);
     return {
       kernel,
@@ -290,7 +232,7 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
  */
 export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   if (conv2dVariant() !== 'subgroup') return undefined;
-  return cachedPlan(rowWindowPlans, `${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`, () => buildRowWindowPlan(name, dir, g));
+  return cachedPlan(`rowWindow|${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`, () => buildRowWindowPlan(name, dir, g));
 }
 
 function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
@@ -298,7 +240,7 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
   const strided = g.sh > 1 || g.sw > 1;
   const wide = g.kh > 1 && g.kw > 1;
   const byDefault = wide && (strided ? (dir === 'transposed' ? g.kh >= g.sh && g.kw >= g.sw : outW <= 8) : c > 3);
-  if (!(override?.rowWindow ?? byDefault)) return undefined;
+  if (!(override()?.rowWindow ?? byDefault)) return undefined;
   const rm = m <= SUBGROUP_SIZE ? 1 : 2;
   // Strided input gradients keep 128-pixel tiles: 256 were slightly faster but took almost 4x
   // as long to compile on a machine's first run.
@@ -319,15 +261,7 @@ export function splitReduce(name: string): ReturnType<typeof splitReduceKernel> 
 }
 
 
-
-/** The variants this adapter can run (the subgroup one needs 'subgroups' and subgroups of 8+). */
+/** The variants this adapter can run (KernelProfile.conv2dVariants). */
 export function availableVariants(): Conv2dVariant[] {
-  return subgroupsUsable() ? ['tiled', 'subgroup'] : ['tiled'];
-}
-
-export function subgroupsUsable(): boolean {
-  const rt = runtime();
-  const { subgroupMinSize: min, subgroupMaxSize: max } = rt.report;
-  // Several subgroups share a workgroup, so the subgroup size must be exactly 8.
-  return rt.hasFeature('subgroups') && ((min === SUBGROUP_SIZE && max === SUBGROUP_SIZE) || (min === undefined && rt.report.isSoftware));
+  return [...kernelProfile().conv2dVariants];
 }

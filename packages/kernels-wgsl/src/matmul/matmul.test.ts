@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import { matmul, matmulRef } from './index.js';
-import { availableVariants, conv2dVariant, setConv2dVariant } from '../conv2d/variants.js';
+import { availableVariants, conv2dVariant } from '../conv2d/variants.js';
+import { kernelProfile } from '../profile.js';
 import { add, addRef } from '../elementwise/index.js';
 import { sumToShape, sumToShapeRef } from '../reduce/index.js';
 import { expectClose, fixture as fixtureOf, pair } from '../elementwise/test-util.js';
@@ -12,8 +13,8 @@ await getRuntime();
 
 // matmul follows the convolutions' variant: each this adapter can run, on every case.
 for (const variant of availableVariants()) describe(`matmul (${variant} kernel${variant === conv2dVariant() ? ', chosen for this adapter' : ''}) vs float64`, () => {
-  beforeAll(() => setConv2dVariant(variant));
-  afterAll(() => setConv2dVariant(undefined));
+  beforeAll(() => kernelProfile().setOptions({ conv2dVariant: variant }));
+  afterAll(() => kernelProfile().setOptions({}));
   const sizes: [number, number, number][] = [
     [1, 1, 1],
     [3, 5, 7],

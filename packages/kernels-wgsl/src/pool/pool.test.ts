@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import * as P from './index.js';
-import { poolTesting } from './pool.js';
+import { kernelProfile } from '../profile.js';
 import { expectClose, fixture as fixtureOf, pair } from '../elementwise/test-util.js';
 import { fixtureFiles } from '../common/testing.js';
 
@@ -27,14 +27,14 @@ describe('avgPool2d', () => {
   // backward); run them through the per-vec4 backward as well.
   for (const [[shape, opts], noBlocks] of [...cases.map((c) => [c, false] as const), [cases[4], true] as const, [cases[6], true] as const]) {
     it(`[${shape}] ${JSON.stringify(opts)}${noBlocks ? ', backward without blocks' : ''}`, async () => {
-      poolTesting.noBlocks = noBlocks;
+      kernelProfile().setOptions({ poolBlocks: !noBlocks });
       const x = pair(shape, 1);
       const y = P.avgPool2d(x.t, opts);
       const yr = P.avgPool2dRef(x.r, opts);
       await expectClose(y, yr, {}, 'y');
       const dy = pair(yr.shape, 2);
       await expectClose(P.avgPool2dBackward(dy.t, shape, opts), P.avgPool2dBackwardRef(dy.r, shape, opts), {}, 'dx');
-      poolTesting.noBlocks = false;
+      kernelProfile().setOptions({});
     });
   }
 });

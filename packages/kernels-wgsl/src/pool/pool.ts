@@ -2,6 +2,7 @@
 // (the divisor is always kh * kw), and global average pooling to [N, C, 1, 1], with backward.
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
+import { kernelProfile } from '../profile.js';
 import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, f32Lit, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
@@ -113,9 +114,6 @@ const backwardKernel = memoKernel((g: PoolGeometry) => {
   dx[i] = acc * ${f32Lit(1 / (g.kh * g.kw))};`,
   });
 });
-
-/** Forces avgPool2dBackward's per-vec4 path where the block kernel would run (tests cover both). */
-export const poolTesting = { noBlocks: false };
 
 // Non-overlapping windows (stride = kernel, no padding) over rows of whole vec4s: each
 // invocation reads and writes vec4s, four outputs (forward) or four input gradients (backward)
@@ -234,7 +232,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
     throw new KernelArgumentError('avgPool2dBackward', `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`);
   }
   const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');
-  if (dx.size > 0 && backwardBlockOk(g) && !poolTesting.noBlocks) {
+  if (dx.size > 0 && backwardBlockOk(g) && kernelProfile().options.poolBlocks !== false) {
     backwardBlockKernel(planeGeometry(g)).launch({ dy: vecBinding(dy), dx: vecBinding(dx) }, { n: dy.size / 4 }, flatGrid(dy.size / 4, 256).groups);
   } else if (dx.size > 0 && backwardVecOk(g)) {
     backwardVecKernel(planeGeometry(g)).launch({ dy, dx: vecBinding(dx) }, { n: dx.size / 4 }, flatGrid(dx.size / 4, 256).groups);

@@ -7,7 +7,8 @@
 // innermost dimensions are reduced in runs of whole vec4s, the kernels read vec4s, and the tree
 // kernel takes four terms a loop iteration.
 
-import { Tensor, formatShape, runtime, sizeOf } from '@wgtorch/tensor';
+import { Tensor, formatShape, sizeOf } from '@wgtorch/tensor';
+import { kernelProfile } from '../profile.js';
 import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
@@ -194,14 +195,7 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
     serialKernel(op, kept, red, vec).launch({ x: xb, out }, { O, R: T, S: 1, chunk: T, scale }, flatGrid(O, 64).groups);
     return out;
   }
-  // lavapipe (2 cores) wants few, long workgroups; a GPU wants hundreds of workgroups.
-  const S = runtime().report.isSoftware
-    ? O < 64 && R > 32768
-      ? Math.min(256, Math.ceil(R / 16384))
-      : 1
-    : O < 512 && R > 4096
-      ? Math.min(256, Math.ceil(512 / O), Math.ceil(R / 2048))
-      : 1;
+  const S = kernelProfile().reduceSplits(O, R);
   if (S === 1) {
     treeLaunch(op, x, out, O, T, 1, scale, kept, red, vec);
     return out;
