@@ -5,14 +5,22 @@ import type { Runtime } from '@wgtorch/tensor';
 import { KernelProfile } from './profile.js';
 
 function profileOf(software: boolean, subgroupSize: number | undefined, storageBuffers = 10): KernelProfile {
-  const rt = { profile: { software, subgroupSize, submitDepth: software ? 1 : 2 }, limits: { maxStorageBuffersPerShaderStage: storageBuffers } };
+  const rt = {
+    profile: { software, subgroupSize, submitDepth: software ? 1 : 2 },
+    limits: { maxStorageBuffersPerShaderStage: storageBuffers },
+  };
   return new KernelProfile(rt as unknown as Runtime);
 }
 
 describe('kernel profile', () => {
   it('picks the subgroup kernels and CPU splits on a software adapter with 8-wide subgroups', () => {
     const p = profileOf(true, 8);
-    expect([p.conv2dVariants, p.conv2dRuleVariant, p.weightGradSplitGroups, p.batchNormSplit]).toEqual([['tiled', 'subgroup'], 'subgroup', 192, false]);
+    expect([p.conv2dVariants, p.conv2dRuleVariant, p.weightGradSplitGroups, p.batchNormSplit]).toEqual([
+      ['tiled', 'subgroup'],
+      'subgroup',
+      192,
+      false,
+    ]);
     expect([p.reduceSplits(8, 100000), p.reduceSplits(100, 100000), p.reduceSplits(8, 5000)]).toEqual([7, 1, 1]);
   });
 
@@ -22,7 +30,9 @@ describe('kernel profile', () => {
       expect([p.conv2dRuleVariant, p.weightGradSplitGroups, p.batchNormSplit]).toEqual(['tiled', 2048, true]);
       expect(p.conv2dVariants).toEqual(size === 8 ? ['tiled', 'subgroup'] : ['tiled']);
     }
-    expect([profileOf(false, 32).reduceSplits(8, 100000), profileOf(false, 32).reduceSplits(1000, 100000)]).toEqual([49, 1]);
+    expect([profileOf(false, 32).reduceSplits(8, 100000), profileOf(false, 32).reduceSplits(1000, 100000)]).toEqual([
+      49, 1,
+    ]);
   });
 
   it('fuses batch norm only where 9 storage buffers bind', () => {

@@ -11,27 +11,31 @@ import type { TileConfig } from './conv2d/tiled.js';
 export type Conv2dVariant = 'tiled' | 'subgroup';
 
 /** Overrides of the conv2d kernels' configuration (variant benchmarks and tests). */
-export type KernelConfig = Partial<SubgroupConfig> & Partial<TileConfig> & {
-  /** Weight gradient: about how many workgroups the split reduction should keep busy. */
-  splitGroups?: number;
-  /**
-   * Subgroup variant: true runs the row-window kernel (row-window.ts) for every forward and
-   * input gradient it can (also where some stride phases have no taps, 1x1 stride 2); false
-   * none. Default: rowWindowPlan's rules.
-   */
-  rowWindow?: boolean;
-  /** The row-window kernel's output rows per tile (0: by image width). */
-  tileRows?: number;
-  /** Subgroup variant: false keeps stride-1 input gradients onto at most 4 channels off the lane-pixel kernel (lane-pixels.ts). */
-  lanePixels?: boolean;
-  /**
-   * Subgroup variant: true runs the pointwise kernel (pointwise-input-grad.ts) for every 1x1
-   * input gradient it can, false none. Default: strided ones onto at most 16 channels.
-   */
-  pointwise?: boolean;
-  /** The pointwise kernel's most dy pixels per lane. */
-  pointwisePixels?: number;
-};
+export type KernelConfig = Partial<SubgroupConfig> &
+  Partial<TileConfig> & {
+    /** Weight gradient: about how many workgroups the split reduction should keep busy. */
+    splitGroups?: number;
+    /**
+     * Subgroup variant: true runs the row-window kernel (row-window.ts) for every forward and
+     * input gradient it can (also where some stride phases have no taps, 1x1 stride 2); false
+     * none. Default: rowWindowPlan's rules.
+     */
+    rowWindow?: boolean;
+    /** The row-window kernel's output rows per tile (0: by image width). */
+    tileRows?: number;
+    /**
+     * Subgroup variant: false keeps stride-1 input gradients onto at most 4 channels off the
+     * lane-pixel kernel (lane-pixels.ts).
+     */
+    lanePixels?: boolean;
+    /**
+     * Subgroup variant: true runs the pointwise kernel (pointwise-input-grad.ts) for every 1x1
+     * input gradient it can, false none. Default: strided ones onto at most 16 channels.
+     */
+    pointwise?: boolean;
+    /** The pointwise kernel's most dy pixels per lane. */
+    pointwisePixels?: number;
+  };
 
 /** Choices forced by tests and benchmarks; each unset one is the profile's own. */
 export interface KernelOptions {
@@ -61,21 +65,26 @@ export function conv2dShapeKey(x: readonly number[], w: readonly number[], strid
 
 /** The shape the autotune times (a ResNet20 convolution at batch 4); shapes it did not time use its result. */
 export const CONV2D_PROBE = { x: [4, 16, 32, 32], w: [16, 16, 3, 3], stride: 1, padding: 1 } as const;
-export const CONV2D_PROBE_KEY = conv2dShapeKey(CONV2D_PROBE.x, CONV2D_PROBE.w, CONV2D_PROBE.stride, CONV2D_PROBE.padding);
+export const CONV2D_PROBE_KEY = conv2dShapeKey(
+  CONV2D_PROBE.x,
+  CONV2D_PROBE.w,
+  CONV2D_PROBE.stride,
+  CONV2D_PROBE.padding,
+);
 
 export class KernelProfile {
   /** A CPU adapter (lavapipe: 2 threads): few, long workgroups. */
   readonly software: boolean;
-  /** The conv2d variants this adapter runs: the subgroup kernels need subgroups exactly SUBGROUP_SIZE wide (several share a workgroup). */
+  /** The conv2d variants this adapter runs: the subgroup kernels need subgroups exactly SUBGROUP_SIZE wide. */
   readonly conv2dVariants: readonly Conv2dVariant[];
-  /** The variant where nothing was measured: the subgroup kernels on CPU adapters that run them, the tiled ones elsewhere. */
+  /** The variant where nothing was measured: subgroup kernels on CPU adapters that run them, else tiled. */
   readonly conv2dRuleVariant: Conv2dVariant;
   /**
    * About how many workgroups the weight gradient's split reduction keeps busy: lavapipe runs
    * two threads and wants few, long workgroups; a GPU wants thousands of threads in flight.
    */
   readonly weightGradSplitGroups: number;
-  /** Batch norm: each channel's reduction split over 256-wide workgroups (GPUs), or one 16-wide workgroup per channel (CPU). */
+  /** Batch norm: each channel's reduction split over 256-wide workgroups (GPUs), or one 16-wide one (CPU). */
   readonly batchNormSplit: boolean;
   /** Batch norm: the unsplit kernels may also apply the result (they bind 9 storage buffers). */
   readonly batchNormFusable: boolean;
@@ -121,7 +130,8 @@ export class KernelProfile {
    */
   conv2dVariant(shapeKey?: string): Conv2dVariant {
     if (this.opts.conv2dVariant) return this.opts.conv2dVariant;
-    const tuned = (shapeKey !== undefined ? this.conv2dTuning.get(shapeKey) : undefined) ?? this.conv2dTuning.get(CONV2D_PROBE_KEY);
+    const tuned =
+      (shapeKey !== undefined ? this.conv2dTuning.get(shapeKey) : undefined) ?? this.conv2dTuning.get(CONV2D_PROBE_KEY);
     return tuned?.chosen ?? this.conv2dRuleVariant;
   }
 

@@ -33,7 +33,13 @@ function cycles(graph: Map<string, string[]>, root: string): string[] {
   const path: string[] = [];
   const visit = (n: string) => {
     if (path.includes(n)) {
-      found.push(path.slice(path.indexOf(n)).concat(n).map((p) => relative(root, p)).join(' -> '));
+      found.push(
+        path
+          .slice(path.indexOf(n))
+          .concat(n)
+          .map((p) => relative(root, p))
+          .join(' -> '),
+      );
       return;
     }
     if (done.has(n)) return;
@@ -47,17 +53,30 @@ function cycles(graph: Map<string, string[]>, root: string): string[] {
 }
 
 describe('structure', () => {
-  it.each(packages.map((p) => [relative(resolve(import.meta.dirname, '../..'), p), p]))('%s has no import cycles', (_, root) => {
-    const graph = importGraph(root);
-    expect(graph.size).toBeGreaterThan(8);
-    expect(cycles(graph, root)).toEqual([]);
-  });
+  it.each(packages.map((p) => [relative(resolve(import.meta.dirname, '../..'), p), p]))(
+    '%s has no import cycles',
+    (_, root) => {
+      const graph = importGraph(root);
+      expect(graph.size).toBeGreaterThan(8);
+      expect(cycles(graph, root)).toEqual([]);
+    },
+  );
 
   it('finds a cycle when there is one, through type-only imports too', () => {
     const a = join(packages[1], 'a.ts');
     const b = join(packages[1], 'b.ts');
-    expect(cycles(new Map([[a, [b]], [b, [a]]]), packages[1])).toEqual(['a.ts -> b.ts -> a.ts']);
+    expect(
+      cycles(
+        new Map([
+          [a, [b]],
+          [b, [a]],
+        ]),
+        packages[1],
+      ),
+    ).toEqual(['a.ts -> b.ts -> a.ts']);
     const text = "import type { Runtime } from './device.js';\n";
-    expect([...text.matchAll(/^(?:import|export)\b[^;]*?from\s+'(\.[^']+)'/gms)].map((m) => m[1])).toEqual(['./device.js']);
+    expect([...text.matchAll(/^(?:import|export)\b[^;]*?from\s+'(\.[^']+)'/gms)].map((m) => m[1])).toEqual([
+      './device.js',
+    ]);
   });
 });

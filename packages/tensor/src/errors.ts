@@ -1,4 +1,4 @@
-// The device's error type, apart from device.ts so that what device.ts builds (the dispatcher) can raise it without importing device.ts.
+// The device error type, apart from device.ts so that the dispatcher can raise it without importing device.ts.
 
 /** The GPU device errors (validation, out-of-memory, device lost) surface as this. */
 export class DeviceError extends Error {

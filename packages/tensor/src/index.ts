@@ -24,6 +24,7 @@ export {
 } from './tensor.js';
 export { Rng } from './random.js';
 export { SubmitPacer, type PacerOptions } from './pacer.js';
+export { type AdapterProfile } from './profile.js';
 export { waitQuietly } from './quiet-wait.js';
 export {
   parseSafetensors,

@@ -25,7 +25,9 @@ describe('conv2d autotune', () => {
       expect(r.ms[r.chosen]).toBe(Math.min(...variants.map((v) => r.ms[v]!)));
       expect(describeConv2dAutotune(r)).toMatch(new RegExp(`^conv2d kernels: ${r.chosen} \\(autotuned in [0-9.]+ s: `));
       expect(kernelProfile().conv2dTuning.get(CONV2D_PROBE_KEY)).toEqual({ chosen: r.chosen, ms: r.ms });
-      expect(conv2dTuningTable()).toEqual([{ shape: 'x4x16x32x32 w16x16x3x3 s1 p1', chosen: r.chosen, ms: expect.stringContaining(`${r.chosen} `) }]);
+      expect(conv2dTuningTable()).toEqual([
+        { shape: 'x4x16x32x32 w16x16x3x3 s1 p1', chosen: r.chosen, ms: expect.stringContaining(`${r.chosen} `) },
+      ]);
     }
     expect(conv2dVariant()).toBe(r.chosen);
   });

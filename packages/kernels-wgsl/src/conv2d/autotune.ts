@@ -34,7 +34,13 @@ export async function autotuneConv2dVariant(): Promise<Conv2dAutotune> {
   const variants = profile.conv2dVariants;
   const forced = profile.options.conv2dVariant;
   if (forced) return { chosen: forced, ms: {}, skipped: 'forced by the conv2dVariant option', elapsedMs: 0 };
-  if (variants.length < 2) return { chosen: profile.conv2dVariant(), ms: {}, skipped: `only the ${variants[0]} kernels run on this adapter`, elapsedMs: 0 };
+  if (variants.length < 2)
+    return {
+      chosen: profile.conv2dVariant(),
+      ms: {},
+      skipped: `only the ${variants[0]} kernels run on this adapter`,
+      elapsedMs: 0,
+    };
   const x = Tensor.randn([...CONV2D_PROBE.x], { seed: 1 });
   const w = Tensor.randn([...CONV2D_PROBE.w], { seed: 2, std: 0.1 });
   const step = () => conv2dForward(x, w, { stride: CONV2D_PROBE.stride, padding: CONV2D_PROBE.padding }).dispose();
@@ -43,7 +49,9 @@ export async function autotuneConv2dVariant(): Promise<Conv2dAutotune> {
   try {
     for (const v of variants) {
       profile.setOptions({ ...prev, conv2dVariant: v });
-      ms[v] = (await timeRuns(step, { method: 'wallclock', warmup: 1, batches: 3, minBatchMs: 5, maxPerBatch: 8 })).medianMs;
+      ms[v] = (
+        await timeRuns(step, { method: 'wallclock', warmup: 1, batches: 3, minBatchMs: 5, maxPerBatch: 8 })
+      ).medianMs;
     }
   } finally {
     profile.setOptions(prev);
@@ -57,7 +65,9 @@ export async function autotuneConv2dVariant(): Promise<Conv2dAutotune> {
 
 /** One line for logs: the variant kept and what each measured. */
 export function describeConv2dAutotune(r: Conv2dAutotune): string {
-  const times = Object.entries(r.ms).map(([v, t]) => `${v} ${t!.toFixed(1)} ms`).join(', ');
+  const times = Object.entries(r.ms)
+    .map(([v, t]) => `${v} ${t!.toFixed(1)} ms`)
+    .join(', ');
   return `conv2d kernels: ${r.chosen} (${r.skipped ?? `autotuned in ${(r.elapsedMs / 1000).toFixed(1)} s: ${times}`})`;
 }
 
@@ -66,6 +76,8 @@ export function conv2dTuningTable(): { shape: string; chosen: Conv2dVariant; ms:
   return [...kernelProfile().conv2dTuning].map(([shape, t]: [string, Conv2dTuning]) => ({
     shape,
     chosen: t.chosen,
-    ms: Object.entries(t.ms).map(([v, m]) => `${v} ${m!.toFixed(2)}`).join(', '),
+    ms: Object.entries(t.ms)
+      .map(([v, m]) => `${v} ${m!.toFixed(2)}`)
+      .join(', '),
   }));
 }
