@@ -8,6 +8,7 @@ import { runtime, type Runtime } from '@wgtorch/tensor';
 import { SUBGROUP_SIZE, type SubgroupConfig } from './conv2d/subgroup.js';
 import type { TileConfig } from './conv2d/tiled.js';
 
+/** The conv2d kernel families: tiled GEMM, or the subgroup kernels where the adapter has subgroups. */
 export type Conv2dVariant = 'tiled' | 'subgroup';
 
 /** Overrides of the conv2d kernels' configuration (variant benchmarks and tests). */
@@ -72,6 +73,7 @@ export const CONV2D_PROBE_KEY = conv2dShapeKey(
   CONV2D_PROBE.padding,
 );
 
+/** Kernel choices for the current adapter (conv2d variant and tuning per shape), made once per runtime. */
 export class KernelProfile {
   /** A CPU adapter (lavapipe: 2 threads): few, long workgroups. */
   readonly software: boolean;

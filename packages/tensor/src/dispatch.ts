@@ -37,6 +37,7 @@ export interface BufferRange {
   readonly size: number;
 }
 
+/** A kernel compiled for the device: its pipeline and bind group layout, cached by source. */
 export interface CompiledKernel {
   readonly source: KernelSource;
   readonly pipeline: GPUComputePipeline;
@@ -55,6 +56,7 @@ interface ProfileEntry {
   queryIndex: number;
 }
 
+/** GPU time of one profiled dispatch, by kernel name. */
 export interface KernelTiming {
   name: string;
   ms: number;
@@ -67,6 +69,7 @@ export interface DispatchHost {
   checkErrors(): void;
 }
 
+/** Records kernel dispatches and copies into one command encoder and submits them in batches. */
 export class Dispatcher {
   private readonly device: GPUDevice;
   private readonly kernels = new Map<string, CompiledKernel>();

@@ -26,6 +26,7 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** Counts of a BufferPool: live and cached buffers and bytes, hits and misses. */
 export interface PoolStats {
   /** Bytes held by live tensors (acquired, not released). */
   liveBytes: number;
@@ -41,6 +42,7 @@ export interface PoolStats {
   misses: number;
 }
 
+/** GPU buffers reused by size class: tensors acquire from it and release to it instead of creating buffers. */
 export class BufferPool {
   private free = new Map<number, PooledBuffer[]>();
   private released: PooledBuffer[] = [];

@@ -2,6 +2,7 @@
 // initialization, data order and augmentation. Its state can be saved and restored, which is
 // what makes resumed training print the same numbers as an uninterrupted run.
 
+/** A seeded random generator (xoshiro128**) whose state can be saved and restored. */
 export class Rng {
   private s = new Uint32Array(4);
   private spareNormal: number | undefined;

@@ -4,9 +4,12 @@
 // This file works on bytes only (no Node built-ins), so it runs in a browser too; reading and
 // writing files is in node-files.ts.
 
+/** A dtype name of the safetensors format. */
 export type SafeDType = 'F32' | 'F64' | 'F16' | 'I32' | 'U32' | 'U8' | 'I64' | 'I8' | 'I16' | 'U16';
+/** The typed array holding a safetensors tensor's values. */
 export type SafeArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array | Int8Array | Int16Array | Uint16Array;
 
+/** One tensor of a safetensors file: dtype, shape and values. */
 export interface SafeTensor {
   /** The dtype in the file. F16 (half precision) is read into a Float32Array, exactly; the writer writes F32. */
   dtype: SafeDType;
@@ -70,6 +73,7 @@ function dtypeOf(a: SafeArray): SafeDType {
   throw new TypeError('safetensors: unsupported array type');
 }
 
+/** A parsed safetensors file: tensors by name, in file order, and metadata. */
 export interface SafeTensorsFile {
   tensors: Map<string, SafeTensor>;
   /** The file's `__metadata__`, without the checksum key. */

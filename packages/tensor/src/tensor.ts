@@ -7,8 +7,11 @@ import type { PooledBuffer } from './pool.js';
 import type { BufferRange } from './dispatch.js';
 import { Rng } from './random.js';
 
+/** Element type of a GPU tensor. */
 export type DType = 'f32' | 'i32' | 'u32';
+/** The typed array that holds a tensor of dtype D on the CPU. */
 export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+/** A typed array of any tensor dtype. */
 export type AnyTypedArray = Float32Array | Int32Array | Uint32Array;
 
 const ARRAY_OF: Record<DType, Float32ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor> = {
@@ -40,6 +43,7 @@ export function sizeOf(shape: readonly number[], op = 'Tensor'): number {
   return n;
 }
 
+/** A shape as in messages: [2, 3]. */
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
@@ -127,6 +131,7 @@ export function releaseOnThrow<F extends (...args: never[]) => unknown>(op: F): 
 /** Records where tensors are created when WGTORCH_TRACE_TENSORS=1 (costs a stack trace each). */
 const TRACE = typeof process !== 'undefined' && process.env?.WGTORCH_TRACE_TENSORS === '1';
 
+/** A tensor in a GPU buffer from the pool: shape, dtype, upload, readback and dispose (no autograd; see @wgtorch/autograd). */
 export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;

@@ -6,6 +6,7 @@ import { KernelArgumentError } from '../common/errors.js';
 import { grid1d } from '../common/grid.js';
 import { AUGMENT_WG, augmentKernel } from './kernel.js';
 
+/** Options of normalizeBatch: per-channel mean and std, and the image size. */
 export interface NormalizeOptions {
   /** Per-channel mean of pixels / 255, [r, g, b]. */
   mean: readonly [number, number, number] | readonly number[];
@@ -17,6 +18,7 @@ export interface NormalizeOptions {
   size?: number;
 }
 
+/** Options of augmentBatch: normalization plus the crop padding. */
 export interface AugmentOptions extends NormalizeOptions {
   /** Zero padding on each side before the crop (default 4); crops hold offsets in [0, 2*pad]. */
   pad?: number;

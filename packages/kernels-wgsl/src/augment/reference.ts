@@ -8,6 +8,7 @@ function byteAt(words: Float64Array, b: number): number {
   return (words[b >> 2] >>> ((b & 3) * 8)) & 0xff;
 }
 
+/** Float64 reference of augmentBatch on the CPU (what the tests check the kernel against). */
 export function augmentBatchRef(images: F64, crops: F64 | undefined, opts: AugmentOptions): F64 {
   const n = opts.n;
   const size = opts.size ?? 32;
@@ -35,6 +36,7 @@ export function augmentBatchRef(images: F64, crops: F64 | undefined, opts: Augme
   return { data: out, shape: [n, 3, size, size] };
 }
 
+/** Float64 reference of normalizeBatch on the CPU (what the tests check the kernel against). */
 export function normalizeBatchRef(images: F64, opts: NormalizeOptions): F64 {
   return augmentBatchRef(images, undefined, { ...opts, pad: 0 });
 }

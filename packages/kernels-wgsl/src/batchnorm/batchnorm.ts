@@ -6,6 +6,7 @@ import { KernelArgumentError } from '../common/errors.js';
 import { checkF32, flatGrid, vecBinding } from '../elementwise/launch.js';
 import { APPLY_ITEMS, APPLY_WG, applyInputs, applyKernel, backwardCombineKernel, backwardFusedKernel, backwardSumsKernel, statsCombineKernel, statsKernel, trainFusedKernel, type ApplyMode } from './wgsl.js';
 
+/** Options of the batch norm kernels, as PyTorch's BatchNorm2d. */
 export interface BatchNormOptions {
   /** Running-stat momentum (PyTorch's default 0.1). */
   momentum?: number;
@@ -13,6 +14,7 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
+/** What batchNormTrain returns: the output and the statistics backward needs. */
 export interface BatchNormTrainResult {
   y: Tensor;
   /** Batch mean per channel [C]. */
@@ -21,6 +23,7 @@ export interface BatchNormTrainResult {
   saveInvStd: Tensor;
 }
 
+/** Gradients of batch norm for x, gamma and beta. */
 export interface BatchNormGrads {
   dx: Tensor;
   dgamma: Tensor;

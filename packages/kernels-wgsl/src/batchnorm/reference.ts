@@ -25,6 +25,7 @@ function stats(x: F64): { mean: Float64Array; varBiased: Float64Array; M: number
   return { mean, varBiased: v, M };
 }
 
+/** What batchNormTrainRef returns: the output, the saved statistics and the updated running ones. */
 export interface BatchNormTrainRefResult {
   y: F64;
   saveMean: F64;
@@ -56,11 +57,14 @@ function trainRef(relu: boolean, x: F64, gamma: F64, beta: F64, runningMean: F64
   };
 }
 
+/** Float64 reference of batchNormTrain on the CPU (what the tests check the kernel against). */
 export const batchNormTrainRef = (x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, opts: BatchNormOptions = {}) =>
   trainRef(false, x, gamma, beta, runningMean, runningVar, opts);
+/** Float64 reference of batchNormTrainRelu on the CPU (what the tests check the kernel against). */
 export const batchNormTrainReluRef = (x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, opts: BatchNormOptions = {}) =>
   trainRef(true, x, gamma, beta, runningMean, runningVar, opts);
 
+/** Float64 reference of batchNormEval on the CPU (what the tests check the kernel against). */
 export function batchNormEvalRef(x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, eps = 1e-5): F64 {
   const y = new Float64Array(x.data.length);
   perChannel(x, (c, i) => {
@@ -69,6 +73,7 @@ export function batchNormEvalRef(x: F64, gamma: F64, beta: F64, runningMean: F64
   return { data: y, shape: [...x.shape] };
 }
 
+/** Float64 reference of batchNormEvalRelu on the CPU (what the tests check the kernel against). */
 export function batchNormEvalReluRef(x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, eps = 1e-5): F64 {
   const y = batchNormEvalRef(x, gamma, beta, runningMean, runningVar, eps);
   return { data: y.data.map((v) => Math.max(v, 0)), shape: y.shape };
@@ -93,8 +98,10 @@ function backwardRef(dyIn: F64, y: F64 | undefined, x: F64, gamma: F64, saveMean
   return { dx: { data: dx, shape: [...x.shape] }, dgamma: { data: dgamma, shape: [C] }, dbeta: { data: dbeta, shape: [C] } };
 }
 
+/** Float64 reference of batchNormBackward on the CPU (what the tests check the kernel against). */
 export const batchNormBackwardRef = (dy: F64, x: F64, gamma: F64, saveMean: F64, saveInvStd: F64) =>
   backwardRef(dy, undefined, x, gamma, saveMean, saveInvStd);
 
+/** Float64 reference of batchNormReluBackward on the CPU (what the tests check the kernel against). */
 export const batchNormReluBackwardRef = (dy: F64, y: F64, x: F64, gamma: F64, _beta: F64, saveMean: F64, saveInvStd: F64) =>
   backwardRef(dy, y, x, gamma, saveMean, saveInvStd);

@@ -52,6 +52,7 @@ const copyKernel = defineKernel({
 ${Array.from({ length: COPY_PER }, (_, k) => `  { let i = first + ${k}u * stride; if (i < params.n) { dst[i] = src[i]; } }`).join('\n')}`,
 });
 
+/** A measured ceiling of the adapter: ALU GFLOP/s or memory GB/s. */
 export interface Ceiling {
   /** GFLOP/s (ALU) or GB/s (bandwidth). */
   value: number;

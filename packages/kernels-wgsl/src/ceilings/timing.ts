@@ -7,8 +7,10 @@
 
 import { runtime } from '@wgtorch/tensor';
 
+/** How kernels are timed: GPU timestamp queries, or wall clock around submit and wait. */
 export type TimingMethod = 'timestamps' | 'wallclock';
 
+/** Options of timeRuns: method, warm-up and batch counts. */
 export interface TimingOptions {
   method?: TimingMethod | 'auto';
   /** Untimed runs first (pipeline compilation, pool warm-up). Default 2. */
@@ -24,6 +26,7 @@ export interface TimingOptions {
   maxPerBatch?: number;
 }
 
+/** What timeRuns measured: median and minimum per-run time and the samples. */
 export interface Timing {
   medianMs: number;
   minMs: number;
@@ -32,6 +35,7 @@ export interface Timing {
   samples: number[];
 }
 
+/** The median of `xs` (the mean of the two middle values for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

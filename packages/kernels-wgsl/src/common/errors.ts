@@ -2,6 +2,7 @@
 
 import { ShapeError, formatShape, type DType, type Tensor } from '@wgtorch/tensor';
 
+/** A launcher refused its arguments (shape, dtype or option); the message names the kernel and the values. */
 export class KernelArgumentError extends ShapeError {
   constructor(kernel: string, message: string) {
     super(`${kernel}: ${message}`);
@@ -9,6 +10,7 @@ export class KernelArgumentError extends ShapeError {
   }
 }
 
+/** Throws a KernelArgumentError unless `t` has `dtype`. */
 export function checkDtype(kernel: string, name: string, t: Tensor, dtype: DType): void {
   if (t.dtype !== dtype) {
     throw new KernelArgumentError(kernel, `${name} must be ${dtype}, got ${t.dtype} ${formatShape(t.shape)}.`);

@@ -4,11 +4,13 @@
 
 import { sizeOf } from '@wgtorch/tensor';
 
+/** A float64 tensor on the CPU: the input and output of the reference implementations. */
 export interface F64 {
   data: Float64Array;
   shape: number[];
 }
 
+/** An F64 holding a copy of `data` with `shape`; throws when the counts differ. */
 export function f64(data: ArrayLike<number>, shape: readonly number[]): F64 {
   const n = sizeOf(shape, 'f64');
   if (n !== data.length) throw new Error(`f64: ${data.length} values for shape [${shape.join(', ')}]`);

@@ -1,6 +1,7 @@
 // Workgroup counts. A dimension holds at most 65535 workgroups, so large 1-D launches fold
 // into 2-D; kernels recover the flat index as `gid.x + gid.y * (nwg.x * WG)`.
 
+/** The most workgroups WebGPU allows in one dimension of a dispatch. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /** Workgroups for `n` invocations of `workgroupSize` each, folded into [x, y]. */

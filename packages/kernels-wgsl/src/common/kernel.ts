@@ -29,6 +29,7 @@ export type Builtin =
   | 'subgroup_invocation_id'
   | 'subgroup_size';
 
+/** What defineKernel takes: a name, typed params and bindings, the workgroup size and the WGSL body. */
 export interface KernelDecl<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>> {
   /** Dotted name for errors and profiles, e.g. 'elementwise.relu'. */
   name: string;
@@ -92,6 +93,7 @@ export function launch(k: KernelSource, bufs: readonly (Tensor | BufferRange)[],
   runtime().dispatcher.dispatch(k, ranges, groups, p);
 }
 
+/** A compute kernel from defineKernel: its generated WGSL and launch() with named params and buffers. */
 export class Kernel<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>> {
   readonly source: KernelSource;
   /** The generated header: enables, Params struct and bindings (for tests and error reports). */
@@ -196,6 +198,7 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
 /** A kernel whose params and bindings are known only at run time (generated per configuration). */
 export type AnyKernel = Kernel<Record<string, ParamType>, Record<string, BindingDecl>>;
 
+/** Declares a kernel: writes the WGSL header (Params struct, numbered bindings, entry point) from named, typed params and bindings. */
 export function defineKernel<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>>(decl: KernelDecl<P, B>): Kernel<P, B> {
   return new Kernel(decl);
 }

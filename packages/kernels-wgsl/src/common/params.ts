@@ -1,6 +1,7 @@
 // Packs a kernel's uniform parameters. WGSL kernels declare `struct Params` with 4-byte scalar
 // fields only (u32, i32, f32), in the same order as the calls here, so no padding rules apply.
 
+/** Packs a kernel's uniform parameters (4-byte u32, i32 and f32 fields, in declaration order). */
 export class Params {
   private readonly view: DataView;
   private readonly bytes = new Uint8Array(256);

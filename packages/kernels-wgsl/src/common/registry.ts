@@ -14,6 +14,7 @@ export interface BenchCase {
   setup(): { run(): void; dispose(): void };
 }
 
+/** A kernel family in the benchmark registry: its name and benchmark cases. */
 export interface KernelEntry {
   /** Dotted name, e.g. 'conv2d.forward', 'batchnorm.backward'. */
   name: string;
@@ -23,10 +24,12 @@ export interface KernelEntry {
 
 const entries = new Map<string, KernelEntry>();
 
+/** Adds (or replaces, by name) a kernel family in the benchmark registry. */
 export function registerKernel(entry: KernelEntry): void {
   entries.set(entry.name, entry);
 }
 
+/** Every kernel family registered so far, in registration order (empty until something registers; `pnpm bench` does). */
 export function listKernels(): KernelEntry[] {
   return [...entries.values()];
 }

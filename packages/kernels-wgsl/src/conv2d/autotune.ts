@@ -12,6 +12,7 @@ import { timeRuns } from '../ceilings/timing.js';
 import { CONV2D_PROBE, CONV2D_PROBE_KEY, kernelProfile, type Conv2dTuning, type Conv2dVariant } from '../profile.js';
 import { conv2dForward } from './conv2d.js';
 
+/** What autotuneConv2dVariant chose and measured. */
 export interface Conv2dAutotune {
   /** The variant kept for this process. */
   chosen: Conv2dVariant;

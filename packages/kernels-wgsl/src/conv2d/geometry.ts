@@ -4,6 +4,7 @@
 import { formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError, sameShape } from '../common/errors.js';
 
+/** Stride and padding of a 2-D convolution (a number for both dimensions or [h, w]; defaults 1 and 0). */
 export interface Conv2dOptions {
   stride?: number | [number, number];
   padding?: number | [number, number];

@@ -25,6 +25,7 @@ function forEachTap(g: ConvGeometry, f: (xi: number, wi: number, yi: number) => 
         }
 }
 
+/** Float64 reference of conv2dForward on the CPU (what the tests check the kernel against). */
 export function conv2dForwardRef(x: F64, w: F64, opts: Conv2dOptions = {}): F64 {
   const g = convGeometry('conv2dForwardRef', x.shape, w.shape, opts);
   const y = new Float64Array(g.n * g.cout * g.ho * g.wo);
@@ -34,6 +35,7 @@ export function conv2dForwardRef(x: F64, w: F64, opts: Conv2dOptions = {}): F64 
   return { data: y, shape: [g.n, g.cout, g.ho, g.wo] };
 }
 
+/** Float64 reference of conv2dInputGrad on the CPU (what the tests check the kernel against). */
 export function conv2dInputGradRef(dy: F64, w: F64, inputShape: readonly number[], opts: Conv2dOptions = {}): F64 {
   const g = convGeometry('conv2dInputGradRef', inputShape, w.shape, opts);
   checkOutputGrad('conv2dInputGradRef', dy.shape, g, `input ${formatShape(inputShape)} and weight ${formatShape(w.shape)}`);
@@ -44,6 +46,7 @@ export function conv2dInputGradRef(dy: F64, w: F64, inputShape: readonly number[
   return { data: dx, shape: [...inputShape] };
 }
 
+/** Float64 reference of conv2dWeightGrad on the CPU (what the tests check the kernel against). */
 export function conv2dWeightGradRef(x: F64, dy: F64, weightShape: readonly number[], opts: Conv2dOptions = {}): F64 {
   const g = convGeometry('conv2dWeightGradRef', x.shape, weightShape, opts);
   checkOutputGrad('conv2dWeightGradRef', dy.shape, g, `input ${formatShape(x.shape)} and weight ${formatShape(weightShape)}`);

@@ -83,6 +83,7 @@ export function copy(x: Tensor): Tensor {
   return runMap('copy', 'a', [x], x.shape);
 }
 
+/** The elementwise functions of unary() (and of autograd's exp, log, sqrt, tanh, ...). */
 export type UnaryOp = 'exp' | 'log' | 'neg' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'reciprocal' | 'sigmoid' | 'tanh';
 
 const UNARY: Record<UnaryOp, string> = {

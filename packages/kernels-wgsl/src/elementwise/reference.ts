@@ -13,14 +13,21 @@ function map(x: F64, f: (v: number, i: number) => number): F64 {
 /** max(v, 0) keeping NaN, like PyTorch's relu and the kernels. */
 const relu64 = (v: number): number => (v < 0 ? 0 : v);
 
+/** Float64 reference of relu on the CPU (what the tests check the kernel against). */
 export const reluRef = (x: F64): F64 => map(x, relu64);
 /** PyTorch's relu backward, threshold_backward(dy, y, 0): 0 where y <= 0, else dy (so dy where y is NaN). */
 export const reluBackwardRef = (dy: F64, y: F64): F64 => map(dy, (v, i) => (y.data[i] <= 0 ? 0 : v));
+/** Float64 reference of addRelu on the CPU (what the tests check the kernel against). */
 export const addReluRef = (a: F64, b: F64): F64 => map(a, (v, i) => relu64(v + b.data[i]));
+/** Float64 reference of scale on the CPU (what the tests check the kernel against). */
 export const scaleRef = (x: F64, s: number): F64 => map(x, (v) => v * s);
+/** Float64 reference of addScalar on the CPU (what the tests check the kernel against). */
 export const addScalarRef = (x: F64, s: number): F64 => map(x, (v) => v + s);
+/** Float64 reference of axpy on the CPU (what the tests check the kernel against). */
 export const axpyRef = (alpha: number, x: F64, y: F64): F64 => map(y, (v, i) => v + alpha * x.data[i]);
+/** Float64 reference of copy on the CPU (what the tests check the kernel against). */
 export const copyRef = (x: F64): F64 => map(x, (v) => v);
+/** Float64 reference of fill on the CPU (what the tests check the kernel against). */
 export function fillRef(shape: readonly number[], value: number): F64 {
   return { data: new Float64Array(sizeOf(shape)).fill(value), shape: [...shape] };
 }
@@ -37,6 +44,7 @@ const UNARY_REF: Record<UnaryOp, (v: number) => number> = {
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
   tanh: Math.tanh,
 };
+/** Float64 reference of unary on the CPU (what the tests check the kernel against). */
 export const unaryRef = (op: UnaryOp, x: F64): F64 => map(x, UNARY_REF[op]);
 
 /** Visits every index of `shape` with the flat offsets given by each stride list. */
@@ -65,11 +73,16 @@ function binaryRef(a: F64, b: F64, f: (x: number, y: number) => number): F64 {
   return { data, shape };
 }
 
+/** Float64 reference of add on the CPU (what the tests check the kernel against). */
 export const addRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x + y);
+/** Float64 reference of sub on the CPU (what the tests check the kernel against). */
 export const subRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x - y);
+/** Float64 reference of mul on the CPU (what the tests check the kernel against). */
 export const mulRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x * y);
+/** Float64 reference of div on the CPU (what the tests check the kernel against). */
 export const divRef = (a: F64, b: F64): F64 => binaryRef(a, b, (x, y) => x / y);
 
+/** Float64 reference of permute on the CPU (what the tests check the kernel against). */
 export function permuteRef(x: F64, dims: readonly number[]): F64 {
   const xs: number[] = [];
   let acc = 1;
@@ -83,4 +96,5 @@ export function permuteRef(x: F64, dims: readonly number[]): F64 {
   return { data, shape };
 }
 
+/** Float64 reference of transpose2d on the CPU (what the tests check the kernel against). */
 export const transpose2dRef = (x: F64): F64 => permuteRef(x, [1, 0]);

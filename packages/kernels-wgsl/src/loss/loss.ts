@@ -10,11 +10,13 @@ import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 const WG = 256;
 const ROW_WG = 64;
 
+/** Options of softmaxCrossEntropy. */
 export interface CrossEntropyOptions {
   /** PyTorch's label_smoothing: the target is (1 - s) * onehot + s / C (default 0). */
   labelSmoothing?: number;
 }
 
+/** What softmaxCrossEntropy returns: the mean loss and its gradient for the logits. */
 export interface CrossEntropyResult {
   /** [1]: the mean loss over the batch. */
   loss: Tensor;

@@ -24,13 +24,16 @@ function logSoftmaxRow(row: Float64Array, out: Float64Array): void {
   for (let j = 0; j < row.length; j++) out[j] = row[j] - lse;
 }
 
+/** Float64 reference of logSoftmax on the CPU (what the tests check the kernel against). */
 export const logSoftmaxRef = (x: F64): F64 => mapRows(x, logSoftmaxRow);
+/** Float64 reference of softmax on the CPU (what the tests check the kernel against). */
 export const softmaxRef = (x: F64): F64 =>
   mapRows(x, (row, out) => {
     logSoftmaxRow(row, out);
     for (let j = 0; j < out.length; j++) out[j] = Math.exp(out[j]);
   });
 
+/** Float64 reference of softmaxBackward on the CPU (what the tests check the kernel against). */
 export function softmaxBackwardRef(dy: F64, y: F64): F64 {
   const C = rowsOf(dy)[1];
   return mapRows(dy, (row, out, r) => {
@@ -41,6 +44,7 @@ export function softmaxBackwardRef(dy: F64, y: F64): F64 {
   });
 }
 
+/** Float64 reference of logSoftmaxBackward on the CPU (what the tests check the kernel against). */
 export function logSoftmaxBackwardRef(dy: F64, y: F64): F64 {
   const C = rowsOf(dy)[1];
   return mapRows(dy, (row, out, r) => {
@@ -50,6 +54,7 @@ export function logSoftmaxBackwardRef(dy: F64, y: F64): F64 {
   });
 }
 
+/** Float64 reference of softmaxCrossEntropy on the CPU (what the tests check the kernel against). */
 export function softmaxCrossEntropyRef(logits: F64, labels: F64, opts: CrossEntropyOptions = {}): { loss: F64; dlogits: F64 } {
   const [N, C] = logits.shape;
   classLabels('softmaxCrossEntropyRef', labels.data, C);
@@ -68,6 +73,7 @@ export function softmaxCrossEntropyRef(logits: F64, labels: F64, opts: CrossEntr
   return { loss: { data: Float64Array.of(loss / N), shape: [1] }, dlogits: { data: d, shape: [N, C] } };
 }
 
+/** Float64 reference of argmax on the CPU (what the tests check the kernel against). */
 export function argmaxRef(x: F64): F64 {
   const [R, C] = rowsOf(x);
   const data = new Float64Array(R);
@@ -87,6 +93,7 @@ export function accuracyCountRef(logits: F64, labels: F64, into?: F64): F64 {
   return { data: Float64Array.of((into?.data[0] ?? 0) + hits), shape: [1] };
 }
 
+/** Float64 reference of accumulate on the CPU (what the tests check the kernel against). */
 export function accumulateRef(into: F64, value: F64, scale = 1): F64 {
   return { data: Float64Array.of(into.data[0] + scale * value.data[0]), shape: [...into.shape] };
 }

@@ -19,6 +19,7 @@ import { fill } from '../elementwise/elementwise.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32 } from '../elementwise/launch.js';
 
+/** Transposes of matmul's operands. */
 export interface MatmulOptions {
   /** Use a's transpose: a is [K, M] (or [B, K, M]). */
   transA?: boolean;

@@ -3,6 +3,7 @@
 import type { F64 } from '../common/f64.js';
 import { matmulShape, type MatmulOptions } from './matmul.js';
 
+/** Float64 reference of matmul on the CPU (what the tests check the kernel against). */
 export function matmulRef(a: F64, b: F64, opts: MatmulOptions = {}): F64 {
   const { B, M, K, N, out } = matmulShape(a.shape, b.shape, opts);
   const c = new Float64Array(B * M * N);

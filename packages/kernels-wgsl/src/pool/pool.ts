@@ -7,6 +7,7 @@ import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, f32Lit, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 
+/** Options of avgPool2d, as PyTorch's AvgPool2d (count_include_pad: padding counts as zeros). */
 export interface AvgPool2dOptions {
   kernel: number | [number, number];
   /** Defaults to the kernel size. */

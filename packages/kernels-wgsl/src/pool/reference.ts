@@ -3,6 +3,7 @@
 import type { F64 } from '../common/f64.js';
 import { avgPool2dGeometry, type AvgPool2dOptions } from './pool.js';
 
+/** Float64 reference of avgPool2d on the CPU (what the tests check the kernel against). */
 export function avgPool2dRef(x: F64, opts: AvgPool2dOptions): F64 {
   const g = avgPool2dGeometry('avgPool2dRef', x.shape, opts);
   const y = new Float64Array(g.N * g.C * g.OH * g.OW);
@@ -21,6 +22,7 @@ export function avgPool2dRef(x: F64, opts: AvgPool2dOptions): F64 {
   return { data: y, shape: [g.N, g.C, g.OH, g.OW] };
 }
 
+/** Float64 reference of avgPool2dBackward on the CPU (what the tests check the kernel against). */
 export function avgPool2dBackwardRef(dy: F64, inputShape: readonly number[], opts: AvgPool2dOptions): F64 {
   const g = avgPool2dGeometry('avgPool2dBackwardRef', inputShape, opts);
   const dx = new Float64Array(g.N * g.C * g.H * g.W);
@@ -38,6 +40,7 @@ export function avgPool2dBackwardRef(dy: F64, inputShape: readonly number[], opt
   return { data: dx, shape: [...inputShape] };
 }
 
+/** Float64 reference of globalAvgPool on the CPU (what the tests check the kernel against). */
 export function globalAvgPoolRef(x: F64): F64 {
   const [N, C, H, W] = x.shape;
   const HW = H * W;
@@ -50,6 +53,7 @@ export function globalAvgPoolRef(x: F64): F64 {
   return { data: y, shape: [N, C, 1, 1] };
 }
 
+/** Float64 reference of globalAvgPoolBackward on the CPU (what the tests check the kernel against). */
 export function globalAvgPoolBackwardRef(dy: F64, inputShape: readonly number[]): F64 {
   const [N, C, H, W] = inputShape;
   const HW = H * W;

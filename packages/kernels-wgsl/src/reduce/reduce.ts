@@ -14,6 +14,7 @@ import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 import { fill, copy } from '../elementwise/elementwise.js';
 
+/** The reductions of the reduce kernels. */
 export type ReduceOp = 'sum' | 'max';
 const WG = 64;
 const IDENT: Record<ReduceOp, string> = { sum: '0.0', max: 'bitcast<f32>(neg_inf_bits)' };

@@ -31,13 +31,17 @@ function reduceRef(x: F64, axesIn: readonly number[], keepdim: boolean, init: nu
   return { data, shape };
 }
 
+/** Float64 reference of sum on the CPU (what the tests check the kernel against). */
 export const sumRef = (x: F64, axes: readonly number[], keepdim = false): F64 => reduceRef(x, axes, keepdim, 0, (a, v) => a + v);
+/** Float64 reference of max on the CPU (what the tests check the kernel against). */
 export const maxRef = (x: F64, axes: readonly number[], keepdim = false): F64 => reduceRef(x, axes, keepdim, -Infinity, Math.max);
+/** Float64 reference of mean on the CPU (what the tests check the kernel against). */
 export function meanRef(x: F64, axes: readonly number[], keepdim = false): F64 {
   const s = sumRef(x, axes, keepdim);
   const n = x.data.length / Math.max(1, s.data.length);
   return { data: s.data.map((v) => v / n), shape: s.shape };
 }
+/** Float64 reference of sumToShape on the CPU (what the tests check the kernel against). */
 export function sumToShapeRef(x: F64, shape: readonly number[]): F64 {
   const s = sumRef(x, sumToShapeAxes('sumToShapeRef', x.shape, shape), false);
   return { data: s.data, shape: [...shape] };

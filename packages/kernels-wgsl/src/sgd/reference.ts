@@ -3,6 +3,7 @@
 import type { F64 } from '../common/f64.js';
 import type { SgdOptions } from './sgd.js';
 
+/** Float64 reference of sgdStep on the CPU (what the tests check the kernel against). */
 export function sgdStepRef(ps: F64[], gs: F64[], ms: F64[], opts: SgdOptions): { params: F64[]; momentumBufs: F64[] } {
   const damp = opts.dampening ?? 0;
   const params: F64[] = [];

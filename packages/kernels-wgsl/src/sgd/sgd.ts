@@ -9,6 +9,7 @@ import { defineKernel, memoKernel, type BindingDecl, type ParamType } from '../c
 import { checkF32, vecBinding } from '../elementwise/launch.js';
 import { grid1d } from '../common/grid.js';
 
+/** Hyperparameters of sgdStep, as PyTorch's torch.optim.SGD. */
 export interface SgdOptions {
   lr: number;
   momentum: number;
