@@ -21,7 +21,10 @@ for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
   if (!source || !dist) continue;
   const expected = source.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js');
   if (!source.startsWith('./src/') || dist !== expected || target.types !== expected.replace(/\.js$/, '.d.ts')) {
-    throw new Error(`${pkg.name}: export '${subpath}' must map ${source} to ${expected} with types ${expected.replace(/\.js$/, '.d.ts')} (got ${dist}, ${target.types})`);
+    throw new Error(
+      `${pkg.name}: export '${subpath}' must map ${source} to ${expected} ` +
+        `with types ${expected.replace(/\.js$/, '.d.ts')} (got ${dist}, ${target.types})`,
+    );
   }
   sources.push(source);
 }
@@ -49,7 +52,14 @@ await build({ ...common, entryPoints: modules, outdir: 'dist', outbase: 'src', b
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const tsconfig = {
   extends: '../../tsconfig.json',
-  compilerOptions: { noEmit: false, emitDeclarationOnly: true, declaration: true, outDir: 'dist', rootDir: 'src', customConditions: [] },
+  compilerOptions: {
+    noEmit: false,
+    emitDeclarationOnly: true,
+    declaration: true,
+    outDir: 'dist',
+    rootDir: 'src',
+    customConditions: [],
+  },
   files: sources,
   include: [],
 };
@@ -67,4 +77,7 @@ if (tscFailed) {
   console.error(`build ${pkg.name}: tsc failed on the declarations (errors above)`);
   process.exit(1);
 }
-console.log(`built ${pkg.name}: ${sources.map((s) => s.replace(/^\.\/src\//, 'dist/').replace(/\.ts$/, '.js')).join(', ')} and ${modules.length - sources.length} more modules (${basename(process.cwd())})`);
+console.log(
+  `built ${pkg.name}: ${sources.map((s) => s.replace(/^\.\/src\//, 'dist/').replace(/\.ts$/, '.js')).join(', ')} ` +
+    `and ${modules.length - sources.length} more modules (${basename(process.cwd())})`,
+);

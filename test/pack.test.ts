@@ -7,7 +7,16 @@
 // given as `navigator.gpu`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,10 +32,18 @@ const requireHere = createRequire(join(repo, 'package.json'));
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
   try {
-    return execFileSync(cmd, args, { cwd, env: { ...env, NO_COLOR: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    return execFileSync(cmd, args, {
+      cwd,
+      env: { ...env, NO_COLOR: '1' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`,
+    );
   }
 }
 
@@ -55,7 +72,15 @@ beforeAll(() => {
   const fromCheckout = (name: string) => realpathSync(join(repo, 'packages/tensor/node_modules', name));
   run(
     'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', ...PACKAGES.map((p) => tarballs[p]), fromCheckout('webgpu'), fromCheckout('@webgpu/types')],
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      ...PACKAGES.map((p) => tarballs[p]),
+      fromCheckout('webgpu'),
+      fromCheckout('@webgpu/types'),
+    ],
     app,
     plainEnv(),
   );
@@ -80,9 +105,12 @@ describe('packed packages', () => {
       walk(manifest.exports);
       expect(JSON.stringify(manifest.exports), `${p}: exports`).not.toMatch(/"source"|\/src\//);
       for (const t of targets) expect(statSync(join(dir, t)).isFile(), `${p}: exports names ${t}`).toBe(true);
-      expect(readFileSync(join(dir, 'LICENSE'), 'utf8'), `${p}: LICENSE`).toBe(readFileSync(join(repo, 'LICENSE'), 'utf8'));
+      expect(readFileSync(join(dir, 'LICENSE'), 'utf8'), `${p}: LICENSE`).toBe(
+        readFileSync(join(repo, 'LICENSE'), 'utf8'),
+      );
       expect(statSync(join(dir, 'README.md')).size, `${p}: README.md`).toBeGreaterThan(100);
-      for (const field of ['license', 'repository', 'keywords', 'description']) expect(manifest[field], `${p}: ${field}`).toBeTruthy();
+      for (const field of ['license', 'repository', 'keywords', 'description'])
+        expect(manifest[field], `${p}: ${field}`).toBeTruthy();
       expect(manifest.sideEffects, `${p}: sideEffects`).toBeDefined();
       const deps = { ...manifest.dependencies, ...manifest.peerDependencies };
       for (const [name, spec] of Object.entries(deps)) expect(spec, `${p}: ${name}`).toMatch(/^\^?\d+\.\d+\.\d+/);
@@ -92,22 +120,32 @@ describe('packed packages', () => {
     console.log(`tarballs: ${sizes.join(', ')}`);
   });
 
-  it("bundle the installed packages: autograd keeps its Tensor methods, kernels-wgsl only the kernels used (sideEffects)", async () => {
+  it('bundle the installed packages: autograd keeps its Tensor methods, kernels-wgsl only what is used', async () => {
     const bundle = async (name: string, contents: string) => {
       const outfile = join(app, `${name}.mjs`);
-      await build({ stdin: { contents, resolveDir: app, sourcefile: `${name}-entry.mjs` }, outfile, bundle: true, platform: 'node', format: 'esm', external: ['webgpu'], logLevel: 'silent' });
+      await build({
+        stdin: { contents, resolveDir: app, sourcefile: `${name}-entry.mjs` },
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        external: ['webgpu'],
+        logLevel: 'silent',
+      });
       return outfile;
     };
     // Only `tensor` is imported by name; add, mul and sum are methods that functional.ts defines.
     const methods = await bundle(
       'methods-bundle',
-      "import { tensor } from '@wgtorch/autograd';\nexport const values = () => tensor([1, 2, 3], [3], { backend: 'cpu64' }).add(1).mul(2).sum().toArray();",
+      "import { tensor } from '@wgtorch/autograd';\n" +
+        "export const values = () => tensor([1, 2, 3], [3], { backend: 'cpu64' }).add(1).mul(2).sum().toArray();",
     );
     const { values } = (await import(pathToFileURL(methods).href)) as { values: () => Promise<ArrayLike<number>> };
     expect(Array.from(await values())).toEqual([18]);
     const code = readFileSync(await bundle('relu-bundle', "export { relu } from '@wgtorch/kernels-wgsl';"), 'utf8');
     expect(code).toContain('elementwise.');
-    for (const other of ['conv2d.', 'batchnorm.', 'sgd.step', 'loss.softmaxCrossEntropy']) expect(code, other).not.toContain(other);
+    for (const other of ['conv2d.', 'batchnorm.', 'sgd.step', 'loss.softmaxCrossEntropy'])
+      expect(code, other).not.toContain(other);
   });
 
   it('type-check as a strict TypeScript consumer, in a browser project and in a Node one', () => {
@@ -138,11 +176,21 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
 `,
     );
     const tsc = requireHere.resolve('typescript/bin/tsc');
-    const base = { strict: true, noEmit: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', types: [] };
+    const base = {
+      strict: true,
+      noEmit: true,
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      target: 'ES2022',
+      types: [],
+    };
     // A browser project checks every declaration file; @webgpu/types itself needs the DOM lib.
     const configs = {
       browser: { compilerOptions: { ...base, lib: ['ES2022', 'DOM'], skipLibCheck: false }, files: ['consumer.ts'] },
-      node: { compilerOptions: { ...base, lib: ['ES2022'], skipLibCheck: true }, files: ['consumer.ts', 'node-consumer.ts'] },
+      node: {
+        compilerOptions: { ...base, lib: ['ES2022'], skipLibCheck: true },
+        files: ['consumer.ts', 'node-consumer.ts'],
+      },
     };
     for (const [name, config] of Object.entries(configs)) {
       writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify(config));
@@ -151,7 +199,12 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
   });
 
   it("run the shipped example with plain node: a small CNN's loss goes down", () => {
-    const out = run(process.execPath, [join(app, 'node_modules/@wgtorch/autograd/examples/small-cnn.mjs')], app, plainEnv());
+    const out = run(
+      process.execPath,
+      [join(app, 'node_modules/@wgtorch/autograd/examples/small-cnn.mjs')],
+      app,
+      plainEnv(),
+    );
     const losses = [...out.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
     expect(losses.length, out).toBeGreaterThanOrEqual(3);
     expect(Math.abs(losses[0] - Math.log(10)), `first loss near ln 10\n${out}`).toBeLessThan(0.5);
@@ -165,9 +218,12 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
   it(`bundle the browser example with no stubs, at most ${BROWSER_BUDGET_BYTES / 1000} KB gzipped, and run it on navigator.gpu`, async () => {
     // The shipped page: an import map onto the installed dist files and one module script.
     const page = readFileSync(join(app, 'node_modules/@wgtorch/autograd/examples/browser.html'), 'utf8');
-    const importMap = JSON.parse(page.match(/<script type="importmap">([\s\S]*?)<\/script>/)![1]) as { imports: Record<string, string> };
+    const importMap = JSON.parse(page.match(/<script type="importmap">([\s\S]*?)<\/script>/)![1]) as {
+      imports: Record<string, string>;
+    };
     const script = page.match(/<script type="module">([\s\S]*?)<\/script>/)![1];
-    for (const target of Object.values(importMap.imports)) expect(statSync(join(app, target)).isFile(), `import map target ${target}`).toBe(true);
+    for (const target of Object.values(importMap.imports))
+      expect(statSync(join(app, target)).isFile(), `import map target ${target}`).toBe(true);
 
     const entry = join(app, 'browser-entry.mjs');
     writeFileSync(entry, script);
@@ -182,7 +238,9 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
         format: 'esm',
         minify: true,
         logLevel: 'silent',
-        plugins: [{ name: 'bare-imports', setup: (b) => void b.onResolve({ filter: /^[^./]/ }, (a) => void bare.add(a.path)) }],
+        plugins: [
+          { name: 'bare-imports', setup: (b) => void b.onResolve({ filter: /^[^./]/ }, (a) => void bare.add(a.path)) },
+        ],
       });
     } catch (e) {
       const chains = await nodeImportChains(script);
@@ -191,10 +249,15 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
           `${(e as Error).message}\nFrom the sources (entry -> ... -> built-in):\n${chains.map((c) => `  ${c}`).join('\n') || '  (none found from source)'}`,
       );
     }
-    expect([...bare].sort(), 'bare imports of the example and the dist files').toEqual(Object.keys(importMap.imports).sort());
+    expect([...bare].sort(), 'bare imports of the example and the dist files').toEqual(
+      Object.keys(importMap.imports).sort(),
+    );
     const bytes = readFileSync(outfile);
     const gz = gzipSync(bytes, { level: 9 }).length;
-    console.log(`browser bundle (tensor + kernels-wgsl + autograd, minified): ${(bytes.length / 1000).toFixed(1)} KB, ${(gz / 1000).toFixed(1)} KB gzipped`);
+    console.log(
+      `browser bundle (tensor + kernels-wgsl + autograd, minified): ${(bytes.length / 1000).toFixed(1)} KB, ` +
+        `${(gz / 1000).toFixed(1)} KB gzipped`,
+    );
     expect(gz, 'gzipped bytes').toBeLessThanOrEqual(BROWSER_BUDGET_BYTES);
 
     // The bundle as a page runs it: navigator.gpu (Dawn's GPU object here) and a #out element.

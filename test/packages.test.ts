@@ -13,15 +13,46 @@ import * as resnet20 from '@wgtorch/resnet20';
 
 describe('package entries', () => {
   it('export their public API', () => {
-    for (const k of ['getRuntime', 'Tensor', 'SubmitPacer', 'parseSafetensors', 'serializeSafetensors', 'Rng']) expect(tensor, k).toHaveProperty(k);
-    for (const k of ['conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'batchNormTrain', 'batchNormBackward', 'relu', 'add', 'avgPool2d', 'globalAvgPool', 'matmul', 'softmaxCrossEntropy', 'sgdStep', 'augmentBatch']) {
+    for (const k of ['getRuntime', 'Tensor', 'SubmitPacer', 'parseSafetensors', 'serializeSafetensors', 'Rng'])
+      expect(tensor, k).toHaveProperty(k);
+    for (const k of [
+      'conv2dForward',
+      'conv2dInputGrad',
+      'conv2dWeightGrad',
+      'batchNormTrain',
+      'batchNormBackward',
+      'relu',
+      'add',
+      'avgPool2d',
+      'globalAvgPool',
+      'matmul',
+      'softmaxCrossEntropy',
+      'sgdStep',
+      'augmentBatch',
+    ]) {
       expect(kernels, k).toHaveProperty(k);
       expect(kernels, `${k}Ref`).toHaveProperty(`${k}Ref`);
     }
     expect(kernels).toHaveProperty('listKernels');
-    for (const k of ['Tensor', 'tidy', 'noGrad', 'Module', 'Conv2d', 'BatchNorm2d', 'Linear', 'Sequential', 'SGD', 'OneCycleLR', 'gradcheck', 'crossEntropy']) expect(autograd, k).toHaveProperty(k);
-    for (const k of ['saveBytes', 'loadBytes', 'loadUrl', 'loadSafetensors']) expect(autograd.Module.prototype, k).toHaveProperty(k);
-    for (const k of ['ResNet20', 'trainStep', 'loadCifar10', 'runGolden', 'trainMain']) expect(resnet20, k).toHaveProperty(k);
+    for (const k of [
+      'Tensor',
+      'tidy',
+      'noGrad',
+      'Module',
+      'Conv2d',
+      'BatchNorm2d',
+      'Linear',
+      'Sequential',
+      'SGD',
+      'OneCycleLR',
+      'gradcheck',
+      'crossEntropy',
+    ])
+      expect(autograd, k).toHaveProperty(k);
+    for (const k of ['saveBytes', 'loadBytes', 'loadUrl', 'loadSafetensors'])
+      expect(autograd.Module.prototype, k).toHaveProperty(k);
+    for (const k of ['ResNet20', 'trainStep', 'loadCifar10', 'runGolden', 'trainMain'])
+      expect(resnet20, k).toHaveProperty(k);
   });
 
   it('keep the Node-only helpers in the ./node and ./testing entries', () => {

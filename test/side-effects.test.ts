@@ -19,9 +19,13 @@ export const values = () => tensor([1, 2, 3], [3], { backend: 'cpu64' }).add(1).
 
 describe('sideEffects', () => {
   it("autograd's package.json declares the file that defines the Tensor methods", () => {
-    const pkg = JSON.parse(readFileSync(join(repo, 'packages/autograd/package.json'), 'utf8')) as { sideEffects: unknown };
+    const pkg = JSON.parse(readFileSync(join(repo, 'packages/autograd/package.json'), 'utf8')) as {
+      sideEffects: unknown;
+    };
     expect(pkg.sideEffects).toContain('./src/functional.ts');
-    expect(readFileSync(join(repo, 'packages/autograd/src/functional.ts'), 'utf8')).toMatch(/Object\.defineProperty\(Tensor\.prototype/);
+    expect(readFileSync(join(repo, 'packages/autograd/src/functional.ts'), 'utf8')).toMatch(
+      /Object\.defineProperty\(Tensor\.prototype/,
+    );
   });
 
   it('a bundle that uses only `tensor` and its methods keeps the methods', async () => {

@@ -7,12 +7,23 @@ import { resolve } from 'node:path';
 import ts from 'typescript';
 
 const repo = resolve(import.meta.dirname, '..');
-const ENTRIES = ['packages/tensor/src/index.ts', 'packages/kernels-wgsl/src/index.ts', 'packages/autograd/src/index.ts'];
+const ENTRIES = [
+  'packages/tensor/src/index.ts',
+  'packages/kernels-wgsl/src/index.ts',
+  'packages/autograd/src/index.ts',
+];
 
 /** `entry: name` for each export of the entry (and of namespaces it exports) without TSDoc. */
 function undocumentedExports(entries: readonly string[]): string[] {
-  const config = ts.getParsedCommandLineOfConfigFile(resolve(repo, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
-  const program = ts.createProgram(entries.map((e) => resolve(repo, e)), { ...config.options, noEmit: true });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    resolve(repo, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  )!;
+  const program = ts.createProgram(
+    entries.map((e) => resolve(repo, e)),
+    { ...config.options, noEmit: true },
+  );
   const checker = program.getTypeChecker();
   const missing: string[] = [];
   const visit = (label: string, exports: ts.Symbol[]) => {

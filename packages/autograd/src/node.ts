@@ -22,6 +22,10 @@ export async function save(module: Module, path: string, metadata?: Record<strin
  * Loads a safetensors file written by save() or by PyTorch into `module`, all or nothing
  * (`strict: false` loads the matching keys only). Errors name the file.
  */
-export function load(module: Module, path: string, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+export function load(
+  module: Module,
+  path: string,
+  options: { strict?: boolean } = {},
+): { missing: string[]; unexpected: string[] } {
   return module.loadSafetensors(readSafetensors(path), { ...options, source: path });
 }
