@@ -21,12 +21,18 @@ process.exit(0);
 `;
 
 function probe() {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probeCode], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probeCode], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   const line = (r.stdout || '').trim().split('\n').pop() || '';
   try {
     return JSON.parse(line);
   } catch {
-    return { ok: false, error: (r.stderr || r.error?.message || 'probe failed').trim().split('\n').slice(0, 5).join('\n') };
+    return {
+      ok: false,
+      error: (r.stderr || r.error?.message || 'probe failed').trim().split('\n').slice(0, 5).join('\n'),
+    };
   }
 }
 
@@ -42,7 +48,10 @@ function osRelease() {
 
 function run(cmd, args) {
   console.error(`setup: ${cmd} ${args.join(' ')}`);
-  execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync(cmd, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 let p = probe();
@@ -63,7 +72,7 @@ const howTo =
   'Install a Vulkan driver with Mesa 24 or newer: on Debian 12, as root, add\n' +
   "  'deb http://deb.debian.org/debian bookworm-backports main' to /etc/apt/sources.list.d/backports.list, then\n" +
   '  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers\n' +
-  "On Ubuntu 24.04+ or Debian 13: apt-get install -y mesa-vulkan-drivers. On Fedora: dnf install mesa-vulkan-drivers.\n" +
+  'On Ubuntu 24.04+ or Debian 13: apt-get install -y mesa-vulkan-drivers. On Fedora: dnf install mesa-vulkan-drivers.\n' +
   'With a GPU, install its vendor Vulkan driver instead. Then run this again (node scripts/setup.mjs).';
 
 // WGTORCH_SETUP_NO_INSTALL=1: report only (tests use it to see the message without installing).
@@ -75,10 +84,20 @@ if (process.platform !== 'linux' || !isDebianLike || !isRoot || process.env.WGTO
 try {
   if (os.VERSION_CODENAME === 'bookworm') {
     const list = '/etc/apt/sources.list.d/wgtorch-bookworm-backports.list';
-    const hasBackports = spawnSync('sh', ['-c', 'grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/'], {}).status === 0;
+    const hasBackports =
+      spawnSync('sh', ['-c', 'grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/'], {})
+        .status === 0;
     if (!hasBackports) writeFileSync(list, 'deb http://deb.debian.org/debian bookworm-backports main\n');
     run('apt-get', ['update']);
-    run('apt-get', ['install', '-y', '--no-install-recommends', '-t', 'bookworm-backports', 'mesa-vulkan-drivers', 'libvulkan1']);
+    run('apt-get', [
+      'install',
+      '-y',
+      '--no-install-recommends',
+      '-t',
+      'bookworm-backports',
+      'mesa-vulkan-drivers',
+      'libvulkan1',
+    ]);
   } else {
     run('apt-get', ['update']);
     run('apt-get', ['install', '-y', '--no-install-recommends', 'mesa-vulkan-drivers', 'libvulkan1']);

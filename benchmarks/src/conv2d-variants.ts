@@ -25,7 +25,8 @@ const opt = (k: string) => {
 const ops = (opt('--ops') ?? 'forward,inputGrad,weightGrad').split(',') as ('forward' | 'inputGrad' | 'weightGrad')[];
 const shapes = (opt('--shapes') ?? RESNET20_CONVS.map((_, i) => i).join(',')).split(',').map(Number);
 const configs: Config[] = JSON.parse(
-  opt('--configs') ?? '[{"variant":"tiled"},{"variant":"subgroup","rm":2,"tc":16,"sgs":1},{"variant":"subgroup","rm":2,"tc":16,"sgs":2}]',
+  opt('--configs') ??
+    '[{"variant":"tiled"},{"variant":"subgroup","rm":2,"tc":16,"sgs":1},{"variant":"subgroup","rm":2,"tc":16,"sgs":2}]',
 );
 const rounds = Number(opt('--rounds') ?? 3);
 
@@ -46,13 +47,23 @@ for (const op of ops) {
         apply(configs[ci]);
         // The ceiling right before each measurement, so load from other processes cancels out.
         const ceil = (await measureAluCeiling({ method: 'wallclock', batches: 3, warmup: 0, minBatchMs: 15 })).value;
-        const t = await timeRuns(inst.run, { method: 'wallclock', warmup: r === 0 ? 2 : 1, batches: 3, minBatchMs: 30 });
+        const t = await timeRuns(inst.run, {
+          method: 'wallclock',
+          warmup: r === 0 ? 2 : 1,
+          batches: 3,
+          minBatchMs: 30,
+        });
         best[ci] = Math.min(best[ci], t.medianMs);
         frac[ci] = Math.max(frac[ci], bc.flops / t.medianMs / 1e6 / ceil);
       }
     }
     inst.dispose();
-    const line = configs.map((c, ci) => `${name(c)}: ${best[ci].toFixed(2)}ms ${(bc.flops / best[ci] / 1e6).toFixed(1)}GF ${(100 * frac[ci]).toFixed(0)}%`).join(' | ');
+    const line = configs
+      .map(
+        (c, ci) =>
+          `${name(c)}: ${best[ci].toFixed(2)}ms ${(bc.flops / best[ci] / 1e6).toFixed(1)}GF ${(100 * frac[ci]).toFixed(0)}%`,
+      )
+      .join(' | ');
     console.log(`${op.padEnd(10)} ${bc.shape.padEnd(28)} ${line}`);
   }
 }

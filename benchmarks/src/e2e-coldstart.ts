@@ -14,7 +14,11 @@ const model = new ResNet20({ seed: 0 });
 const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
 const rng = new Rng(0);
 const x = Tensor.randn([128, 3, 32, 32], { rng });
-const labels = Tensor.fromArray(Int32Array.from({ length: 128 }, () => rng.int(10)), [128], 'i32');
+const labels = Tensor.fromArray(
+  Int32Array.from({ length: 128 }, () => rng.int(10)),
+  [128],
+  'i32',
+);
 trainStep(model, opt, undefined, x, labels, undefined);
 await rt.sync();
 const ms = performance.now() - t0;
@@ -23,6 +27,8 @@ const t1 = performance.now();
 trainStep(model, opt, undefined, x, labels, undefined);
 await rt.sync();
 const warm = performance.now() - t1;
-console.log(`coldStartMs=${ms.toFixed(1)} warmStepMs=${warm.toFixed(1)} sinceProcessStart=${performance.now().toFixed(1)} pipelines=${rt.dispatcher.counters.pipelinesCompiled}`);
+console.log(
+  `coldStartMs=${ms.toFixed(1)} warmStepMs=${warm.toFixed(1)} sinceProcessStart=${performance.now().toFixed(1)} pipelines=${rt.dispatcher.counters.pipelinesCompiled}`,
+);
 rt.destroy();
 process.exit(0);

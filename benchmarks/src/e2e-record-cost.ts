@@ -11,7 +11,11 @@ const model = new ResNet20({ seed: 0 });
 const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
 const rng = new Rng(0);
 const x = Tensor.randn([B, 3, 32, 32], { rng });
-const labels = Tensor.fromArray(Int32Array.from({ length: B }, () => rng.int(10)), [B], 'i32');
+const labels = Tensor.fromArray(
+  Int32Array.from({ length: B }, () => rng.int(10)),
+  [B],
+  'i32',
+);
 const times: number[] = [];
 let bindGroupsAt5 = 0;
 const submitTimes: number[] = [];
@@ -30,6 +34,8 @@ for (let i = 0; i < 30; i++) {
 }
 times.sort((a, b) => a - b);
 submitTimes.sort((a, b) => a - b);
-console.log(`recording one training step: median ${times[times.length >> 1].toFixed(2)} ms (min ${times[0].toFixed(2)}), submit ${submitTimes[submitTimes.length >> 1].toFixed(2)} ms; ${rt.dispatcher.counters.dispatches / 30} dispatches per step, ${((rt.dispatcher.counters.bindGroupsCreated - bindGroupsAt5) / 25).toFixed(1)} bind groups created per step after the first 5`);
+console.log(
+  `recording one training step: median ${times[times.length >> 1].toFixed(2)} ms (min ${times[0].toFixed(2)}), submit ${submitTimes[submitTimes.length >> 1].toFixed(2)} ms; ${rt.dispatcher.counters.dispatches / 30} dispatches per step, ${((rt.dispatcher.counters.bindGroupsCreated - bindGroupsAt5) / 25).toFixed(1)} bind groups created per step after the first 5`,
+);
 rt.destroy();
 process.exit(0);

@@ -16,9 +16,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtime, Rng, SubmitPacer, Tensor } from '@wgtorch/tensor';
 import { SGD, OneCycleLR, noGrad, tidy, fromDevice } from '@wgtorch/autograd';
-import { ResNet20, RESNET20_FORWARD_FLOPS, TrainLoader, decayGroups, trainStep, uploadBatch, testBatches, type CifarSplit } from '@wgtorch/resnet20';
+import {
+  ResNet20,
+  RESNET20_FORWARD_FLOPS,
+  TrainLoader,
+  decayGroups,
+  trainStep,
+  uploadBatch,
+  testBatches,
+  type CifarSplit,
+} from '@wgtorch/resnet20';
 import type { BenchContext, EndToEndReport } from './harness.js';
-
 
 function randomSplit(n: number, seed: number): CifarSplit {
   const rng = new Rng(seed);
@@ -32,9 +40,21 @@ function randomSplit(n: number, seed: number): CifarSplit {
 function makeRun(batch: number, split: CifarSplit) {
   const model = new ResNet20({ seed: 0 });
   const { decay, noDecay } = decayGroups(model, false);
-  const opt = new SGD([{ params: decay, weightDecay: 5e-4 }, { params: noDecay, weightDecay: 0 }], { lr: 0.05, momentum: 0.9, nesterov: true });
+  const opt = new SGD(
+    [
+      { params: decay, weightDecay: 5e-4 },
+      { params: noDecay, weightDecay: 0 },
+    ],
+    { lr: 0.05, momentum: 0.9, nesterov: true },
+  );
   const loader = new TrainLoader(split, { batchSize: batch, seed: 0 });
-  const sched = new OneCycleLR(opt, { maxLr: 0.05, totalSteps: 100000, pctStart: 0.25, divFactor: 10, finalDivFactor: 100 });
+  const sched = new OneCycleLR(opt, {
+    maxLr: 0.05,
+    totalSteps: 100000,
+    pctStart: 0.25,
+    divFactor: 10,
+    finalDivFactor: 100,
+  });
   // WGTORCH_PACER_DEPTH: submits in flight (the trainer's default: 1 on CPU adapters, 2 on GPUs).
   const depth = process.env.WGTORCH_PACER_DEPTH ? Number(process.env.WGTORCH_PACER_DEPTH) : undefined;
   const pacer = new SubmitPacer(runtime(), { depth });
@@ -80,7 +100,10 @@ function makeRun(batch: number, split: CifarSplit) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Wall milliseconds per step, and the median host milliseconds and dispatches of those steps. */
-async function timeSteps(run: ReturnType<typeof makeRun>, n: number): Promise<{ msPerStep: number; hostMs: number; dispatches: number }> {
+async function timeSteps(
+  run: ReturnType<typeof makeRun>,
+  n: number,
+): Promise<{ msPerStep: number; hostMs: number; dispatches: number }> {
   await run.finish();
   run.hostMs.length = 0;
   run.dispatches.length = 0;
@@ -128,11 +151,21 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const B = 128;
   const train = makeRun(B, split);
   for (let i = 0; i < 2; i++) await train.step(); // compile and warm up
-  const { msPerStep, hostMs: hostMsPerStep, dispatches: dispatchesPerStep } = await timeSteps(train, quick ? 3 : software ? 8 : 50);
+  const {
+    msPerStep,
+    hostMs: hostMsPerStep,
+    dispatches: dispatchesPerStep,
+  } = await timeSteps(train, quick ? 3 : software ? 8 : 50);
   const trainImagesPerSec = (1000 * B) / msPerStep;
   const trainFlops = 3 * RESNET20_FORWARD_FLOPS * B;
-  const mfu = (trainFlops / msPerStep / 1e6) / ctx.ceilings.aluGflops;
-  ctx.addRow({ kernel: 'e2e.trainStep', shape: `ResNet20 batch ${B}`, medianMs: msPerStep, gflops: trainFlops / msPerStep / 1e6, extra: { imgPerSec: trainImagesPerSec, hostMs: hostMsPerStep, dispatches: dispatchesPerStep } });
+  const mfu = trainFlops / msPerStep / 1e6 / ctx.ceilings.aluGflops;
+  ctx.addRow({
+    kernel: 'e2e.trainStep',
+    shape: `ResNet20 batch ${B}`,
+    medianMs: msPerStep,
+    gflops: trainFlops / msPerStep / 1e6,
+    extra: { imgPerSec: trainImagesPerSec, hostMs: hostMsPerStep, dispatches: dispatchesPerStep },
+  });
 
   // Batch 8, where the fixed cost of a step (recording, dispatches, submits) dominates.
   const small = makeRun(8, split);
@@ -140,7 +173,13 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const s8 = await timeSteps(small, quick ? 10 : 40);
   small.dispose();
   const trainImagesPerSecBatch8 = (1000 * 8) / s8.msPerStep;
-  ctx.addRow({ kernel: 'e2e.trainStep', shape: 'ResNet20 batch 8', medianMs: s8.msPerStep, gflops: (3 * RESNET20_FORWARD_FLOPS * 8) / s8.msPerStep / 1e6, extra: { imgPerSec: trainImagesPerSecBatch8, hostMs: s8.hostMs, dispatches: s8.dispatches } });
+  ctx.addRow({
+    kernel: 'e2e.trainStep',
+    shape: 'ResNet20 batch 8',
+    medianMs: s8.msPerStep,
+    gflops: (3 * RESNET20_FORWARD_FLOPS * 8) / s8.msPerStep / 1e6,
+    extra: { imgPerSec: trainImagesPerSecBatch8, hostMs: s8.hostMs, dispatches: s8.dispatches },
+  });
 
   // Per-kernel breakdown of one step.
   const breakdown: EndToEndReport['breakdown'] = [];
@@ -159,8 +198,13 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
     for (const [kernel, e] of by) breakdown.push({ kernel, ...e });
     breakdown.sort((a, b) => b.ms - a.ms);
     const total = breakdown.reduce((a, b) => a + b.ms, 0);
-    console.log(`\none training step (batch ${B}) by kernel, GPU timestamps (one pass per dispatch while profiling): ${total.toFixed(1)} ms in ${timings.length} dispatches`);
-    for (const e of breakdown) console.log(`  ${e.kernel.padEnd(34)} ${e.ms.toFixed(2).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.dispatches).padStart(4)} dispatches`);
+    console.log(
+      `\none training step (batch ${B}) by kernel, GPU timestamps (one pass per dispatch while profiling): ${total.toFixed(1)} ms in ${timings.length} dispatches`,
+    );
+    for (const e of breakdown)
+      console.log(
+        `  ${e.kernel.padEnd(34)} ${e.ms.toFixed(2).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.dispatches).padStart(4)} dispatches`,
+      );
     console.log('');
   }
   train.dispose();
@@ -173,7 +217,13 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const infer = () => noGrad(() => tidy(() => void model.forward(fromDevice(g.x.reshape(g.x.shape)))));
   const inferMs = await ctx.time(infer, { warmup: 1, batches: quick ? 2 : 4 });
   const inferImagesPerSec = (1000 * IB) / inferMs;
-  ctx.addRow({ kernel: 'e2e.inference', shape: `ResNet20 batch ${IB}`, medianMs: inferMs, gflops: (RESNET20_FORWARD_FLOPS * IB) / inferMs / 1e6, extra: { imgPerSec: inferImagesPerSec } });
+  ctx.addRow({
+    kernel: 'e2e.inference',
+    shape: `ResNet20 batch ${IB}`,
+    medianMs: inferMs,
+    gflops: (RESNET20_FORWARD_FLOPS * IB) / inferMs / 1e6,
+    extra: { imgPerSec: inferImagesPerSec },
+  });
   g.dispose();
   model.dispose();
 
@@ -192,14 +242,38 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const memoryBytesAt1000 = memoryInUse();
   const poolMissesAfter100 = runtime().pool.getStats().misses - missesAt100;
   mem.dispose();
-  console.log(`memory (batch ${memoryBatch}): ${(memoryBytesAt100 / 2 ** 20).toFixed(1)} MiB after ${steps100} steps, ${(memoryBytesAt1000 / 2 ** 20).toFixed(1)} MiB after ${steps1000}; ${poolMissesAfter100} new GPU buffers in between`);
+  console.log(
+    `memory (batch ${memoryBatch}): ${(memoryBytesAt100 / 2 ** 20).toFixed(1)} MiB after ${steps100} steps, ${(memoryBytesAt1000 / 2 ** 20).toFixed(1)} MiB after ${steps1000}; ${poolMissesAfter100} new GPU buffers in between`,
+  );
 
   const cold = coldStartMs();
-  console.log(`cold start to the first training step done: ${cold.toFixed(0)} ms (driver's shader cache as this run left it)`);
+  console.log(
+    `cold start to the first training step done: ${cold.toFixed(0)} ms (driver's shader cache as this run left it)`,
+  );
   const coldEmpty = quick ? undefined : coldStartMs(true);
-  if (coldEmpty !== undefined) console.log(`cold start with the driver's shader cache empty (a machine's first run): ${coldEmpty.toFixed(0)} ms`);
-  console.log(`training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`);
-  console.log(`fixed cost per step: ${dispatchesPerStep} dispatches; host (JavaScript thread) ${hostMsPerStep.toFixed(2)} ms at batch ${B}, ${s8.hostMs.toFixed(2)} ms at batch 8; ${trainImagesPerSecBatch8.toFixed(1)} img/s at batch 8`);
+  if (coldEmpty !== undefined)
+    console.log(`cold start with the driver's shader cache empty (a machine's first run): ${coldEmpty.toFixed(0)} ms`);
+  console.log(
+    `training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`,
+  );
+  console.log(
+    `fixed cost per step: ${dispatchesPerStep} dispatches; host (JavaScript thread) ${hostMsPerStep.toFixed(2)} ms at batch ${B}, ${s8.hostMs.toFixed(2)} ms at batch 8; ${trainImagesPerSecBatch8.toFixed(1)} img/s at batch 8`,
+  );
 
-  return { trainImagesPerSec, mfu, dispatchesPerStep, hostMsPerStep, hostMsPerStepBatch8: s8.hostMs, trainImagesPerSecBatch8, inferImagesPerSec, coldStartMs: cold, coldStartEmptyCacheMs: coldEmpty, memoryBytesAt100, memoryBytesAt1000, memoryBatch, poolMissesAfter100, breakdown };
+  return {
+    trainImagesPerSec,
+    mfu,
+    dispatchesPerStep,
+    hostMsPerStep,
+    hostMsPerStepBatch8: s8.hostMs,
+    trainImagesPerSecBatch8,
+    inferImagesPerSec,
+    coldStartMs: cold,
+    coldStartEmptyCacheMs: coldEmpty,
+    memoryBytesAt100,
+    memoryBytesAt1000,
+    memoryBatch,
+    poolMissesAfter100,
+    breakdown,
+  };
 }

@@ -69,14 +69,23 @@ export interface EndToEndReport {
 /** Prints each end-to-end figure beside a saved run's (ratios > 1 are better). */
 export function printEndToEndComparison(now: EndToEndReport, base: EndToEndReport): void {
   const higher: (keyof EndToEndReport)[] = ['trainImagesPerSec', 'trainImagesPerSecBatch8', 'mfu', 'inferImagesPerSec'];
-  const lower: (keyof EndToEndReport)[] = ['dispatchesPerStep', 'hostMsPerStep', 'hostMsPerStepBatch8', 'coldStartMs', 'coldStartEmptyCacheMs', 'memoryBytesAt1000'];
+  const lower: (keyof EndToEndReport)[] = [
+    'dispatchesPerStep',
+    'hostMsPerStep',
+    'hostMsPerStepBatch8',
+    'coldStartMs',
+    'coldStartEmptyCacheMs',
+    'memoryBytesAt1000',
+  ];
   console.log('end-to-end vs base:');
   for (const k of [...higher, ...lower]) {
     const a = now[k] as number;
     const b = base[k] as number;
     if (typeof a !== 'number' || typeof b !== 'number' || !b) continue;
     const ratio = higher.includes(k) ? a / b : b / a;
-    console.log(`  ${String(k).padEnd(22)} ${a.toPrecision(4).padStart(12)}  base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`);
+    console.log(
+      `  ${String(k).padEnd(22)} ${a.toPrecision(4).padStart(12)}  base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`,
+    );
   }
 }
 
@@ -110,19 +119,27 @@ export function fractionOf(c: Ceilings, row: { gflops?: number; gbs?: number }):
   return undefined;
 }
 
-const fmt = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
+const fmt = (v: number | undefined, digits = 2) =>
+  v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(digits);
 
 export const TABLE_HEADER = `${'kernel'.padEnd(26)} ${'shape'.padEnd(30)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)} ${'ceil%'.padStart(6)} ${'(ceiling)'.padStart(9)}`;
 
 export function formatRow(r: BenchRow, base?: BenchRow): string {
   if (r.error) return `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ERROR ${r.error}`;
   let s = `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ${r.medianMs.toFixed(3).padStart(9)} ${fmt(r.gflops).padStart(8)} ${fmt(r.gbs).padStart(7)} ${(r.fraction === undefined ? '-' : (100 * r.fraction).toFixed(1)).padStart(6)} ${(r.ceiling === undefined ? '' : `(${fmt(r.ceiling, 1)})`).padStart(9)}`;
-  if (r.extra) s += ' ' + Object.entries(r.extra).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
+  if (r.extra)
+    s +=
+      ' ' +
+      Object.entries(r.extra)
+        .map(([k, v]) => `${k}=${fmt(v)}`)
+        .join(' ');
   if (base && !base.error) {
     // Ratios > 1 mean better than the base: time as base/now, throughputs as now/base.
     const parts = [`time x${(base.medianMs / r.medianMs).toFixed(2)}`];
-    if (r.fraction !== undefined && base.fraction !== undefined) parts.push(`ceil% x${(r.fraction / base.fraction).toFixed(2)}`);
-    for (const [k, v] of Object.entries(r.extra ?? {})) if (base.extra?.[k]) parts.push(`${k} x${(v / base.extra[k]).toFixed(2)}`);
+    if (r.fraction !== undefined && base.fraction !== undefined)
+      parts.push(`ceil% x${(r.fraction / base.fraction).toFixed(2)}`);
+    for (const [k, v] of Object.entries(r.extra ?? {}))
+      if (base.extra?.[k]) parts.push(`${k} x${(v / base.extra[k]).toFixed(2)}`);
     s += `   vs base: ${parts.join(', ')}`;
   } else if (base === undefined && compareActive) {
     s += '   vs base: (new)';

@@ -7,7 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { describeAdapter, getRuntime, runtime } from '@wgtorch/tensor';
 import { writeFileAtomic } from '@wgtorch/tensor/node';
-import { autotuneConv2dVariant, conv2dTuningTable, describeConv2dAutotune, listKernels, measureAluCeiling, measureBandwidthCeiling, timeRuns, type BenchCase, type TimingOptions } from '@wgtorch/kernels-wgsl';
+import {
+  autotuneConv2dVariant,
+  conv2dTuningTable,
+  describeConv2dAutotune,
+  listKernels,
+  measureAluCeiling,
+  measureBandwidthCeiling,
+  timeRuns,
+  type BenchCase,
+  type TimingOptions,
+} from '@wgtorch/kernels-wgsl';
 import './kernels/index.js'; // registers every kernel's benchmark cases
 import {
   TABLE_HEADER,
@@ -79,7 +89,9 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const base: BenchReport | undefined = args.compare ? (JSON.parse(readFileSync(args.compare, 'utf8')) as BenchReport) : undefined;
+  const base: BenchReport | undefined = args.compare
+    ? (JSON.parse(readFileSync(args.compare, 'utf8')) as BenchReport)
+    : undefined;
   const baseRows = new Map((base?.rows ?? []).map((r) => [rowKey(r), r]));
   setCompareActive(!!base);
 
@@ -92,13 +104,19 @@ async function main(): Promise<void> {
   const tuning = conv2dTuningTable();
   if (tuning.length) console.table(tuning); // per problem shape; shapes not listed take the probe's choice
 
-  const timing: TimingOptions = args.quick ? { warmup: 1, batches: 3, minBatchMs: 15 } : { warmup: 2, batches: 7, minBatchMs: 40 };
+  const timing: TimingOptions = args.quick
+    ? { warmup: 1, batches: 3, minBatchMs: 15 }
+    : { warmup: 2, batches: 7, minBatchMs: 40 };
   const alu = await measureAluCeiling(timing);
   const bw = await measureBandwidthCeiling(timing);
   const ceilings = { aluGflops: alu.value, bandwidthGBs: bw.value };
   const ratio = (now: number, was: number | undefined) => (was ? `   vs base: x${(now / was).toFixed(2)}` : '');
-  console.log(`ALU ceiling:       ${alu.value.toFixed(1)} GFLOP/s (pure FMA, ${alu.medianMs.toFixed(2)} ms, ${alu.method})${ratio(alu.value, base?.ceilings.aluGflops)}`);
-  console.log(`bandwidth ceiling: ${bw.value.toFixed(1)} GB/s (vec4 copy, ${bw.medianMs.toFixed(2)} ms, ${bw.method})${ratio(bw.value, base?.ceilings.bandwidthGBs)}`);
+  console.log(
+    `ALU ceiling:       ${alu.value.toFixed(1)} GFLOP/s (pure FMA, ${alu.medianMs.toFixed(2)} ms, ${alu.method})${ratio(alu.value, base?.ceilings.aluGflops)}`,
+  );
+  console.log(
+    `bandwidth ceiling: ${bw.value.toFixed(1)} GB/s (vec4 copy, ${bw.medianMs.toFixed(2)} ms, ${bw.method})${ratio(bw.value, base?.ceilings.bandwidthGBs)}`,
+  );
   console.log('');
   console.log(TABLE_HEADER);
 
@@ -114,7 +132,8 @@ async function main(): Promise<void> {
   // ranged 7.6-15 GB/s within a run).
   const round = async (kernel: string, c: BenchCase, inst: { run(): void }): Promise<BenchRow> => {
     const again = { ...timing, warmup: 0 };
-    const ceilingNow = async () => (c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value);
+    const ceilingNow = async () =>
+      c.flops > 0 ? (await measureAluCeiling(again)).value : (await measureBandwidthCeiling(again)).value;
     const before = args.fixedCeilings ? 0 : await ceilingNow();
     const t = await timeRuns(inst.run, timing);
     const row: BenchRow = { kernel, shape: c.shape, medianMs: t.medianMs, method: t.method };
@@ -156,17 +175,22 @@ async function main(): Promise<void> {
     for (const c of cases) {
       if (!matches(entry.name, c.shape)) continue;
       const row = await measured(entry.name, c);
-      if (!row.error && row.medianMs < SHORT_ROW_MS && SHORT_ROW_ROUNDS > 1) short.push({ index: rows.length, kernel: entry.name, c, rounds: [row] });
+      if (!row.error && row.medianMs < SHORT_ROW_MS && SHORT_ROW_ROUNDS > 1)
+        short.push({ index: rows.length, kernel: entry.name, c, rounds: [row] });
       addRow(row);
     }
   }
   if (short.length > 0) {
     for (let r = 1; r < SHORT_ROW_ROUNDS; r++) for (const s of short) s.rounds.push(await measured(s.kernel, s.c));
-    console.log(`\nrows under ${SHORT_ROW_MS} ms, the median of ${SHORT_ROW_ROUNDS} rounds spread over the run (these replace the rows above):`);
+    console.log(
+      `\nrows under ${SHORT_ROW_MS} ms, the median of ${SHORT_ROW_ROUNDS} rounds spread over the run (these replace the rows above):`,
+    );
     for (const s of short) {
       const ok = s.rounds.filter((x) => !x.error);
       // By fraction (each round's own ceiling judges it); rows without one by time.
-      ok.sort((a, b) => (a.fraction !== undefined && b.fraction !== undefined ? a.fraction - b.fraction : b.medianMs - a.medianMs));
+      ok.sort((a, b) =>
+        a.fraction !== undefined && b.fraction !== undefined ? a.fraction - b.fraction : b.medianMs - a.medianMs,
+      );
       rows[s.index] = ok[ok.length >> 1];
       console.log(formatRow(rows[s.index], base ? baseRows.get(rowKey(rows[s.index])) : undefined));
     }

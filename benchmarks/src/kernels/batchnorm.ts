@@ -3,11 +3,27 @@
 // the sums, then reads them again and writes dx.
 
 import { Tensor, sizeOf } from '@wgtorch/tensor';
-import { registerKernel, batchNormBackward, batchNormEval, batchNormEvalRelu, batchNormReluBackward, batchNormTrain, batchNormTrainRelu, type BenchCase } from '@wgtorch/kernels-wgsl';
+import {
+  registerKernel,
+  batchNormBackward,
+  batchNormEval,
+  batchNormEvalRelu,
+  batchNormReluBackward,
+  batchNormTrain,
+  batchNormTrainRelu,
+  type BenchCase,
+} from '@wgtorch/kernels-wgsl';
 import { RESNET20_ACTIVATIONS } from './elementwise.js';
 
 type Kind = 'forward' | 'forwardRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
-const BYTES_PER_ELEMENT: Record<Kind, number> = { forward: 12, forwardRelu: 12, eval: 8, evalRelu: 8, backward: 20, backwardRelu: 28 };
+const BYTES_PER_ELEMENT: Record<Kind, number> = {
+  forward: 12,
+  forwardRelu: 12,
+  eval: 8,
+  evalRelu: 8,
+  backward: 20,
+  backwardRelu: 28,
+};
 
 function cases(kind: Kind): () => BenchCase[] {
   return () =>
@@ -46,7 +62,8 @@ function cases(kind: Kind): () => BenchCase[] {
           };
           return {
             run,
-            dispose: () => [x, dy, gamma, beta, rm, rv, fwd.y, fwd.saveMean, fwd.saveInvStd].forEach((t) => t.dispose()),
+            dispose: () =>
+              [x, dy, gamma, beta, rm, rv, fwd.y, fwd.saveMean, fwd.saveInvStd].forEach((t) => t.dispose()),
           };
         },
       };

@@ -1,7 +1,15 @@
 // Benchmark cases: ResNet20's eight convolution shapes at batch 128, for each of the three kernels.
 
 import { Tensor, sizeOf } from '@wgtorch/tensor';
-import { conv2dForward, conv2dInputGrad, conv2dOutputShape, conv2dWeightGrad, registerKernel, type BenchCase, type Conv2dOptions } from '@wgtorch/kernels-wgsl';
+import {
+  conv2dForward,
+  conv2dInputGrad,
+  conv2dOutputShape,
+  conv2dWeightGrad,
+  registerKernel,
+  type BenchCase,
+  type Conv2dOptions,
+} from '@wgtorch/kernels-wgsl';
 
 export interface ConvShape {
   n: number;

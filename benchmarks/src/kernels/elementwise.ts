@@ -1,7 +1,17 @@
 // Benchmark cases at ResNet20's activation shapes (batch 128). All bandwidth-bound.
 
 import { Tensor, sizeOf } from '@wgtorch/tensor';
-import { registerKernel, addRelu, add, copy, relu, reluBackward, axpy, mul, type BenchCase } from '@wgtorch/kernels-wgsl';
+import {
+  registerKernel,
+  addRelu,
+  add,
+  copy,
+  relu,
+  reluBackward,
+  axpy,
+  mul,
+  type BenchCase,
+} from '@wgtorch/kernels-wgsl';
 
 export const RESNET20_ACTIVATIONS: number[][] = [
   [128, 16, 32, 32],
@@ -10,7 +20,11 @@ export const RESNET20_ACTIVATIONS: number[][] = [
 ];
 
 /** Cases for a kernel reading `nIn` activation-sized tensors and writing one. */
-export function activationCases(nIn: number, run: (xs: Tensor[]) => Tensor, bytesPerElement = (nIn + 1) * 4): () => BenchCase[] {
+export function activationCases(
+  nIn: number,
+  run: (xs: Tensor[]) => Tensor,
+  bytesPerElement = (nIn + 1) * 4,
+): () => BenchCase[] {
   return () =>
     RESNET20_ACTIVATIONS.map((shape) => {
       const n = sizeOf(shape);

@@ -11,9 +11,15 @@ function head(run: (logits: Tensor, labels: Tensor, acc: Tensor) => void) {
       bytes: 128 * 10 * 8 + 128 * 4,
       setup() {
         const logits = Tensor.randn([128, 10], { seed: 1 });
-        const labels = Tensor.fromArray(Int32Array.from({ length: 128 }, (_, i) => i % 10), [128]);
+        const labels = Tensor.fromArray(
+          Int32Array.from({ length: 128 }, (_, i) => i % 10),
+          [128],
+        );
         const acc = Tensor.zeros([1]);
-        return { run: () => run(logits, labels, acc), dispose: () => [logits, labels, acc].forEach((t) => t.dispose()) };
+        return {
+          run: () => run(logits, labels, acc),
+          dispose: () => [logits, labels, acc].forEach((t) => t.dispose()),
+        };
       },
     },
   ];

@@ -4,7 +4,15 @@
 import { Tensor } from '@wgtorch/tensor';
 import { registerKernel, matmul, type BenchCase, type MatmulOptions } from '@wgtorch/kernels-wgsl';
 
-function mm(label: string, aShape: number[], bShape: number[], M: number, N: number, K: number, opts: MatmulOptions): BenchCase {
+function mm(
+  label: string,
+  aShape: number[],
+  bShape: number[],
+  M: number,
+  N: number,
+  K: number,
+  opts: MatmulOptions,
+): BenchCase {
   return {
     shape: label,
     flops: 2 * M * N * K,

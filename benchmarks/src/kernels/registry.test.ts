@@ -15,8 +15,24 @@ describe('kernel benchmark registry', () => {
     expect(listKernels()).toEqual([]);
     await import('./index.js');
     const names = listKernels().map((e) => e.name);
-    for (const family of ['conv2d.forward', 'conv2d.inputGrad', 'conv2d.weightGrad', 'batchnorm', 'elementwise.relu', 'elementwise.add', 'reduce', 'pool', 'matmul', 'loss', 'sgd', 'augment']) {
-      expect(names.some((n) => n.startsWith(family)), `${family} in [${names.join(', ')}]`).toBe(true);
+    for (const family of [
+      'conv2d.forward',
+      'conv2d.inputGrad',
+      'conv2d.weightGrad',
+      'batchnorm',
+      'elementwise.relu',
+      'elementwise.add',
+      'reduce',
+      'pool',
+      'matmul',
+      'loss',
+      'sgd',
+      'augment',
+    ]) {
+      expect(
+        names.some((n) => n.startsWith(family)),
+        `${family} in [${names.join(', ')}]`,
+      ).toBe(true);
     }
     for (const e of listKernels()) expect(e.benchCases?.().length ?? 0, e.name).toBeGreaterThan(0);
   });
@@ -26,7 +42,11 @@ describe('kernel benchmark registry', () => {
     try {
       const outfile = join(dir, 'bundle.mjs');
       await build({
-        stdin: { contents: "export { relu } from '@wgtorch/kernels-wgsl';", resolveDir: join(repo, 'benchmarks'), sourcefile: 'entry.mjs' },
+        stdin: {
+          contents: "export { relu } from '@wgtorch/kernels-wgsl';",
+          resolveDir: join(repo, 'benchmarks'),
+          sourcefile: 'entry.mjs',
+        },
         outfile,
         bundle: true,
         platform: 'node',
@@ -38,7 +58,8 @@ describe('kernel benchmark registry', () => {
       });
       const code = readFileSync(outfile, 'utf8');
       expect(code).toContain('elementwise.');
-      for (const other of ['conv2d.', 'batchnorm.', 'sgd.step', 'loss.softmaxCrossEntropy', 'registerKernel']) expect(code, other).not.toContain(other);
+      for (const other of ['conv2d.', 'batchnorm.', 'sgd.step', 'loss.softmaxCrossEntropy', 'registerKernel'])
+        expect(code, other).not.toContain(other);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

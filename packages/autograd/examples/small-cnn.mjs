@@ -8,11 +8,18 @@ const { Sequential, Conv2d, BatchNorm2d, ReLU, AdaptiveAvgPool2d, Flatten, Linea
 
 await wg.getRuntime();
 wg.manualSeed(0);
-const smallCnn = () => new Sequential(
-  new Conv2d(3, 16, 3, { padding: 1, bias: false }), new BatchNorm2d(16), new ReLU(),
-  new Conv2d(16, 32, 3, { stride: 2, padding: 1, bias: false }), new BatchNorm2d(32), new ReLU(),
-  new AdaptiveAvgPool2d(1), new Flatten(), new Linear(32, 10),
-);
+const smallCnn = () =>
+  new Sequential(
+    new Conv2d(3, 16, 3, { padding: 1, bias: false }),
+    new BatchNorm2d(16),
+    new ReLU(),
+    new Conv2d(16, 32, 3, { stride: 2, padding: 1, bias: false }),
+    new BatchNorm2d(32),
+    new ReLU(),
+    new AdaptiveAvgPool2d(1),
+    new Flatten(),
+    new Linear(32, 10),
+  );
 const model = smallCnn();
 const x = wg.randn([16, 3, 16, 16], { seed: 1 });
 const y = Int32Array.from({ length: 16 }, (_, i) => i % 10);

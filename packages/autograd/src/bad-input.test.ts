@@ -32,14 +32,20 @@ describe('crossEntropy labels', () => {
     it(`refuses labels out of range or fractional, naming them (${backend})`, () => {
       const logits = tensor(new Array(30).fill(0), [3, 10], { backend });
       const before = backend === 'gpu' ? runtime().pool.getStats().created : 0;
-      expect(() => F.crossEntropy(logits, [0, 10, 2])).toThrow('crossEntropy: label 10 at index 1 is not a class index: with 10 classes a label is an integer in [0, 9].');
+      expect(() => F.crossEntropy(logits, [0, 10, 2])).toThrow(
+        'crossEntropy: label 10 at index 1 is not a class index: with 10 classes a label is an integer in [0, 9].',
+      );
       expect(() => F.crossEntropy(logits, Int32Array.of(0, 1, -1))).toThrow(/crossEntropy: label -1 at index 2/);
       expect(() => F.crossEntropy(logits, Float32Array.of(0, 1.5, 2))).toThrow(/crossEntropy: label 1\.5 at index 1/);
       if (backend === 'gpu') expect(runtime().pool.getStats().created).toBe(before);
     });
 
     it(`takes integer labels from any array type (${backend})`, async () => {
-      const logits = tensor(Array.from({ length: 30 }, (_, i) => Math.sin(i)), [3, 10], { backend });
+      const logits = tensor(
+        Array.from({ length: 30 }, (_, i) => Math.sin(i)),
+        [3, 10],
+        { backend },
+      );
       const a = await F.crossEntropy(logits, Int32Array.of(0, 9, 4)).item();
       expect(await F.crossEntropy(logits, Float32Array.of(0, 9, 4)).item()).toBeCloseTo(a, 6);
       expect(await F.crossEntropy(logits, [0, 9, 4]).item()).toBeCloseTo(a, 6);

@@ -3,7 +3,24 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor as DeviceTensor } from '@wgtorch/tensor';
 import * as F from './index.js';
-import { tensor, tidy, keep, noGrad, Tensor, Conv2d, BatchNorm2d, ReLU, Sequential, Linear, AdaptiveAvgPool2d, Flatten, SGD, OneCycleLR, Module, manualSeed } from './index.js';
+import {
+  tensor,
+  tidy,
+  keep,
+  noGrad,
+  Tensor,
+  Conv2d,
+  BatchNorm2d,
+  ReLU,
+  Sequential,
+  Linear,
+  AdaptiveAvgPool2d,
+  Flatten,
+  SGD,
+  OneCycleLR,
+  Module,
+  manualSeed,
+} from './index.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -97,7 +114,9 @@ describe('errors', () => {
   it('shape errors name the op and the shapes', () => {
     const x = tensor(new Float32Array(12), [2, 6]);
     expect(() => F.reshape(x, [5, -1])).toThrow(/reshape: cannot view \[2, 6\]/);
-    expect(() => F.linear(x, tensor(new Float32Array(10), [2, 5]))).toThrow(/linear: input \[2, 6\] and weight \[2, 5\]/);
+    expect(() => F.linear(x, tensor(new Float32Array(10), [2, 5]))).toThrow(
+      /linear: input \[2, 6\] and weight \[2, 5\]/,
+    );
     expect(() => F.crossEntropy(x, [1, 2, 3])).toThrow(/3 labels for logits \[2, 6\]/);
   });
 });
@@ -136,7 +155,7 @@ class SmallNet extends Module {
 }
 
 describe('modules', () => {
-  it("dispose what forward() creates and does not return; the graph keeps what backward needs", async () => {
+  it('dispose what forward() creates and does not return; the graph keeps what backward needs', async () => {
     let inner: Tensor | undefined;
     class Twice extends Module {
       forward(x: Tensor): Tensor {
@@ -159,7 +178,10 @@ describe('memory', () => {
     const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
     const steps = 2000;
     const sched = new OneCycleLR(opt, { maxLr: 0.05, totalSteps: steps });
-    const x = tensor(new Float32Array(4 * 3 * 8 * 8).map((_, i) => Math.sin(i)), [4, 3, 8, 8]);
+    const x = tensor(
+      new Float32Array(4 * 3 * 8 * 8).map((_, i) => Math.sin(i)),
+      [4, 3, 8, 8],
+    );
     // Labels uploaded once: a per-step upload is the data pipeline's business, not the engine's.
     const labels = DeviceTensor.fromArray(Int32Array.of(1, 2, 3, 4), [4], 'i32');
     const pool = runtime().pool;

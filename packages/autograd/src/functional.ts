@@ -72,7 +72,17 @@ const divOp = defineOp({
     const q = b.k.div(dy, y); // dy / y
     const dx = needs[0] ? reduceTo(b, b.retain(q), shapes[0]) : null;
     // d(x/y)/dy = -x / y^2
-    const dyy = needs[1] ? reduceTo(b, then(b, then(b, b.k.mul(q, x), (t) => b.k.div(t, y)), (t) => b.k.scale(t, -1)), shapes[1]) : null;
+    const dyy = needs[1]
+      ? reduceTo(
+          b,
+          then(
+            b,
+            then(b, b.k.mul(q, x), (t) => b.k.div(t, y)),
+            (t) => b.k.scale(t, -1),
+          ),
+          shapes[1],
+        )
+      : null;
     b.release(q);
     return [dx, dyy];
   },
@@ -119,13 +129,34 @@ const unaryGrad: Partial<Record<UnaryOp, (b: Backend, dy: Raw, x: Raw, y: Raw) =
   log: (b, dy, x) => b.k.div(dy, x),
   neg: (b, dy) => b.k.scale(dy, -1),
   sqrt: (b, dy, _x, y) => then(b, b.k.div(dy, y), (t) => b.k.scale(t, 0.5)),
-  rsqrt: (b, dy, x, y) => then(b, then(b, b.k.mul(dy, y), (t) => b.k.div(t, x)), (t) => b.k.scale(t, -0.5)),
+  rsqrt: (b, dy, x, y) =>
+    then(
+      b,
+      then(b, b.k.mul(dy, y), (t) => b.k.div(t, x)),
+      (t) => b.k.scale(t, -0.5),
+    ),
   square: (b, dy, x) => then(b, b.k.mul(dy, x), (t) => b.k.scale(t, 2)),
   // d tanh = 1 - y^2; d sigmoid = y (1 - y)
   tanh: (b, dy, _x, y) =>
-    then(b, then(b, then(b, b.k.unary('square', y), (t) => b.k.scale(t, -1)), (t) => b.k.addScalar(t, 1)), (t) => b.k.mul(dy, t)),
+    then(
+      b,
+      then(
+        b,
+        then(b, b.k.unary('square', y), (t) => b.k.scale(t, -1)),
+        (t) => b.k.addScalar(t, 1),
+      ),
+      (t) => b.k.mul(dy, t),
+    ),
   sigmoid: (b, dy, _x, y) =>
-    then(b, then(b, then(b, b.k.scale(y, -1), (t) => b.k.addScalar(t, 1)), (t) => b.k.mul(t, y)), (t) => b.k.mul(dy, t)),
+    then(
+      b,
+      then(
+        b,
+        then(b, b.k.scale(y, -1), (t) => b.k.addScalar(t, 1)),
+        (t) => b.k.mul(t, y),
+      ),
+      (t) => b.k.mul(dy, t),
+    ),
 };
 
 const unaryOp = defineOp<{ op: UnaryOp }>({
@@ -165,7 +196,11 @@ function fromOutput(name: string, f: (b: Backend, x: Raw) => Raw, df: (b: Backen
   });
 }
 
-const reluOp = fromOutput('relu', (b, x) => b.k.relu(x), (b, dy, y) => b.k.reluBackward(dy, y));
+const reluOp = fromOutput(
+  'relu',
+  (b, x) => b.k.relu(x),
+  (b, dy, y) => b.k.reluBackward(dy, y),
+);
 
 /** max(x, 0) elementwise. */
 export function relu(x: Tensor): Tensor {
@@ -209,7 +244,9 @@ function resolveShape(op: string, from: readonly number[], shape: readonly numbe
     s[i] = rest === 0 ? 0 : size / rest;
   }
   if (s.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(s) !== size) {
-    throw new Error(`${op}: cannot view ${formatShape(from)} (${size} elements) as ${formatShape(shape)}; the element counts must match.`);
+    throw new Error(
+      `${op}: cannot view ${formatShape(from)} (${size} elements) as ${formatShape(shape)}; the element counts must match.`,
+    );
   }
   return s;
 }
@@ -224,7 +261,8 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const n = x.ndim;
   const s = startDim < 0 ? startDim + n : startDim;
   const e = endDim < 0 ? endDim + n : endDim;
-  if (s < 0 || e >= n || s > e) throw new Error(`flatten: dims ${startDim}..${endDim} are out of range for ${formatShape(x.shape)}.`);
+  if (s < 0 || e >= n || s > e)
+    throw new Error(`flatten: dims ${startDim}..${endDim} are out of range for ${formatShape(x.shape)}.`);
   const shape = [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
   return reshape(x, shape);
 }
@@ -237,7 +275,8 @@ const transposeOp = defineOp({
 
 /** Transpose of a 2-D tensor. */
 export function transpose(x: Tensor): Tensor {
-  if (x.ndim !== 2) throw new Error(`transpose: expects a 2-D tensor, got ${formatShape(x.shape)}; use permute for more dimensions.`);
+  if (x.ndim !== 2)
+    throw new Error(`transpose: expects a 2-D tensor, got ${formatShape(x.shape)}; use permute for more dimensions.`);
   return apply(transposeOp, [x], undefined);
 }
 
@@ -255,7 +294,9 @@ const permuteOp = defineOp<{ dims: number[] }>({
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const sorted = [...dims].sort((a, b) => a - b);
   if (dims.length !== x.ndim || sorted.some((d, i) => d !== i)) {
-    throw new Error(`permute: [${dims.join(', ')}] is not a permutation of the ${x.ndim} dims of ${formatShape(x.shape)}.`);
+    throw new Error(
+      `permute: [${dims.join(', ')}] is not a permutation of the ${x.ndim} dims of ${formatShape(x.shape)}.`,
+    );
   }
   return apply(permuteOp, [x], { dims: [...dims] });
 }
@@ -278,7 +319,8 @@ function axesOf(op: string, x: Tensor, dim: number | readonly number[] | undefin
   const n = x.ndim;
   const list = dim === undefined ? [...Array(n).keys()] : typeof dim === 'number' ? [dim] : [...dim];
   const axes = list.map((d) => (d < 0 ? d + n : d));
-  if (axes.some((d) => d < 0 || d >= n)) throw new Error(`${op}: dim ${JSON.stringify(dim)} is out of range for ${formatShape(x.shape)}.`);
+  if (axes.some((d) => d < 0 || d >= n))
+    throw new Error(`${op}: dim ${JSON.stringify(dim)} is out of range for ${formatShape(x.shape)}.`);
   return [...new Set(axes)].sort((a, b) => a - b);
 }
 
@@ -306,8 +348,16 @@ const matmulOp = defineOp<MatmulAttrs>({
   forward: (b, [x, y], o, record) => ({ y: b.k.matmul(x, y, o), saved: record ? [b.retain(x), b.retain(y)] : [] }),
   backward: (b, dy, { saved: [a, w], attrs: { transA, transB }, needs }) => [
     // C = op(A) op(B): dA = dC op(B)^T (transposed back when A was), dB likewise.
-    needs[0] ? (transA ? b.k.matmul(w, dy, { transA: transB, transB: true }) : b.k.matmul(dy, w, { transB: !transB })) : null,
-    needs[1] ? (transB ? b.k.matmul(dy, a, { transA: true, transB: transA }) : b.k.matmul(a, dy, { transA: !transA })) : null,
+    needs[0]
+      ? transA
+        ? b.k.matmul(w, dy, { transA: transB, transB: true })
+        : b.k.matmul(dy, w, { transB: !transB })
+      : null,
+    needs[1]
+      ? transB
+        ? b.k.matmul(dy, a, { transA: true, transB: transA })
+        : b.k.matmul(a, dy, { transA: !transA })
+      : null,
   ],
 });
 
@@ -333,10 +383,14 @@ const linearOp = defineOp({
 /** y = x w^T + b for x [N, in], w [out, in], b [out]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (x.ndim !== 2 || weight.ndim !== 2 || x.shape[1] !== weight.shape[1]) {
-    throw new Error(`linear: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, in] and [out, in].`);
+    throw new Error(
+      `linear: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, in] and [out, in].`,
+    );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
-    throw new Error(`linear: bias ${formatShape(bias.shape)} must be [${weight.shape[0]}] for weight ${formatShape(weight.shape)}.`);
+    throw new Error(
+      `linear: bias ${formatShape(bias.shape)} must be [${weight.shape[0]}] for weight ${formatShape(weight.shape)}.`,
+    );
   }
   return apply(linearOp, bias ? [x, weight, bias] : [x, weight], undefined);
 }
@@ -372,7 +426,9 @@ export interface Conv2dFnOptions {
 /** 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C, k, k], plus bias [O]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dFnOptions = {}): Tensor {
   if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
-    throw new Error(`conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, C, H, W] and [O, C, kH, kW].`);
+    throw new Error(
+      `conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, C, H, W] and [O, C, kH, kW].`,
+    );
   }
   const o: Conv2dOptions = { stride: options.stride ?? 1, padding: options.padding ?? 0 };
   return apply(conv2dOp, bias ? [x, weight, bias] : [x, weight], o);
@@ -414,7 +470,10 @@ const batchNormTrainOp = defineOp<BnAttrs>({
 const batchNormTrainReluOp = defineOp<BnAttrs>({
   name: 'batchNormRelu2d',
   forward: (b, [x, gamma, beta], a, record) => {
-    const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
+    const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, {
+      momentum: a.momentum,
+      eps: a.eps,
+    });
     if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
   },
@@ -429,7 +488,9 @@ const batchNormEvalOp = defineOp<BnAttrs>({
 
 const batchNormEvalReluOp = defineOp<BnAttrs>({
   name: 'batchNormRelu2d',
-  forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
+  forward: (b, [x, gamma, beta], a) => ({
+    y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps),
+  }),
 });
 
 /** Options of batchNorm2d (PyTorch's F.batch_norm). */
@@ -511,8 +572,14 @@ function batchNormAttrs(
 ): BnAttrs {
   const C = x.shape[1];
   if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
-    if (t.ndim !== 1 || t.shape[0] !== C) throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
+  for (const [name, t] of [
+    ['runningMean', runningMean],
+    ['runningVar', runningVar],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t.ndim !== 1 || t.shape[0] !== C)
+      throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
   }
   const momentum = options.momentum ?? 0.1;
   return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum, eps: options.eps ?? 1e-5 };
@@ -538,7 +605,11 @@ export interface AvgPool2dOptions {
 
 /** Average pooling of x [N, C, H, W] with a square window. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
-  const o: Pool2dOptions = { kernel: options.kernel, stride: options.stride ?? options.kernel, padding: options.padding ?? 0 };
+  const o: Pool2dOptions = {
+    kernel: options.kernel,
+    stride: options.stride ?? options.kernel,
+    padding: options.padding ?? 0,
+  };
   return apply(avgPool2dOp, [x], o);
 }
 
@@ -554,12 +625,18 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   const [, , H, W] = x.shape;
   if (oh === 1 && ow === 1) return apply(globalAvgPoolOp, [x], undefined);
   if (H % oh === 0 && W % ow === 0 && H / oh === W / ow) return avgPool2d(x, { kernel: H / oh });
-  throw new Error(`adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; only sizes that divide evenly are supported.`);
+  throw new Error(
+    `adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; only sizes that divide evenly are supported.`,
+  );
 }
 
 // ---- softmax and loss ----
 
-const softmaxOp = fromOutput('softmax', (b, x) => b.k.softmax(x), (b, dy, y) => b.k.softmaxBackward(dy, y));
+const softmaxOp = fromOutput(
+  'softmax',
+  (b, x) => b.k.softmax(x),
+  (b, dy, y) => b.k.softmaxBackward(dy, y),
+);
 
 /** Softmax over the last dim (dim must be -1 or the last). */
 export function softmax(x: Tensor, dim = -1): Tensor {
@@ -567,7 +644,11 @@ export function softmax(x: Tensor, dim = -1): Tensor {
   return apply(softmaxOp, [x], undefined);
 }
 
-const logSoftmaxOp = fromOutput('logSoftmax', (b, x) => b.k.logSoftmax(x), (b, dy, y) => b.k.logSoftmaxBackward(dy, y));
+const logSoftmaxOp = fromOutput(
+  'logSoftmax',
+  (b, x) => b.k.logSoftmax(x),
+  (b, dy, y) => b.k.logSoftmaxBackward(dy, y),
+);
 
 /** log(softmax(x)) over the last dim, computed stably. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
@@ -576,7 +657,10 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
 }
 
 function lastDim(op: string, x: Tensor, dim: number): void {
-  if (dim !== -1 && dim !== x.ndim - 1) throw new Error(`${op}: only the last dim is supported (got dim ${dim} for ${formatShape(x.shape)}); permute first.`);
+  if (dim !== -1 && dim !== x.ndim - 1)
+    throw new Error(
+      `${op}: only the last dim is supported (got dim ${dim} for ${formatShape(x.shape)}); permute first.`,
+    );
 }
 
 const crossEntropyOp = defineOp<{ labels: Int32Array | DeviceTensor; labelSmoothing: number }>({
@@ -610,11 +694,17 @@ export interface CrossEntropyOptions {
  * its index. An i32 device tensor (gpu backend) is not checked, since that would need a
  * readback every step: a label out of range there gives a NaN loss.
  */
-export function crossEntropy(logits: Tensor, labels: DeviceTensor | ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
-  if (logits.ndim !== 2) throw new Error(`crossEntropy: logits must be [N, classes], got ${formatShape(logits.shape)}.`);
+export function crossEntropy(
+  logits: Tensor,
+  labels: DeviceTensor | ArrayLike<number>,
+  options: CrossEntropyOptions = {},
+): Tensor {
+  if (logits.ndim !== 2)
+    throw new Error(`crossEntropy: logits must be [N, classes], got ${formatShape(logits.shape)}.`);
   const l = labels instanceof DeviceTensor ? labels : classLabels('crossEntropy', labels, logits.shape[1]);
   const n = l instanceof DeviceTensor ? l.size : l.length;
-  if (n !== logits.shape[0]) throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
+  if (n !== logits.shape[0])
+    throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
   return apply(crossEntropyOp, [logits], { labels: l, labelSmoothing: options.labelSmoothing ?? 0 });
 }
 
@@ -655,7 +745,21 @@ declare module './tensor.js' {
   }
 }
 
-type Shorthand = 'add' | 'sub' | 'mul' | 'div' | 'matmul' | 'reshape' | 'flatten' | 't' | 'sum' | 'mean' | 'relu' | 'exp' | 'log' | 'neg';
+type Shorthand =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'matmul'
+  | 'reshape'
+  | 'flatten'
+  | 't'
+  | 'sum'
+  | 'mean'
+  | 'relu'
+  | 'exp'
+  | 'log'
+  | 'neg';
 const methods: ThisType<Tensor> & Pick<Tensor, Shorthand> = {
   add(other) {
     return add(this, other);

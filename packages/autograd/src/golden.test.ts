@@ -4,7 +4,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, type SafeTensorsFile } from '@wgtorch/tensor';
 import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
-import { adaptiveAvgPool2d, batchNorm2d, conv2d, crossEntropy, linear, tensor, zeros, ones, tidy, type Tensor } from './index.js';
+import {
+  adaptiveAvgPool2d,
+  batchNorm2d,
+  conv2d,
+  crossEntropy,
+  linear,
+  tensor,
+  zeros,
+  ones,
+  tidy,
+  type Tensor,
+} from './index.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -26,7 +37,12 @@ function describeOps(source: string, fx: SafeTensorsFile): void {
 
   async function expectClose(t: Tensor | null, key: string, rtol: number): Promise<void> {
     expect(t, `${key}: no tensor`).not.toBeNull();
-    const c = compare(await t!.toArray(), get(key).data as Float32Array, { atol: 1e-5, rtol, relativeToMax: true }, key);
+    const c = compare(
+      await t!.toArray(),
+      get(key).data as Float32Array,
+      { atol: 1e-5, rtol, relativeToMax: true },
+      key,
+    );
     expect(c.ok, c.message).toBe(true);
   }
 
@@ -62,8 +78,18 @@ function describeOps(source: string, fx: SafeTensorsFile): void {
         await expectClose(b.grad, `bn${i}.dbeta`, 1e-3);
         const mean = get(`bn${i}.batch_mean`).data as Float32Array;
         const varU = get(`bn${i}.batch_var_unbiased`).data as Float32Array;
-        const c1 = compare(await rm.toArray(), mean.map((m) => 0.1 * m), { atol: 1e-5, rtol: 1e-4 }, 'running_mean');
-        const c2 = compare(await rv.toArray(), varU.map((v) => 0.9 + 0.1 * v), { atol: 1e-5, rtol: 1e-4 }, 'running_var');
+        const c1 = compare(
+          await rm.toArray(),
+          mean.map((m) => 0.1 * m),
+          { atol: 1e-5, rtol: 1e-4 },
+          'running_mean',
+        );
+        const c2 = compare(
+          await rv.toArray(),
+          varU.map((v) => 0.9 + 0.1 * v),
+          { atol: 1e-5, rtol: 1e-4 },
+          'running_var',
+        );
         expect(c1.ok, c1.message).toBe(true);
         expect(c2.ok, c2.message).toBe(true);
       });

@@ -7,7 +7,10 @@ import * as F from './index.js';
 import { gradcheck, checkGpuGradients, type CheckFn, type CheckInput } from './index.js';
 
 const rng = new Rng(7);
-const rand = (shape: number[], opts: { positive?: boolean; requiresGrad?: boolean; scale?: number } = {}): CheckInput => {
+const rand = (
+  shape: number[],
+  opts: { positive?: boolean; requiresGrad?: boolean; scale?: number } = {},
+): CheckInput => {
   const n = shape.reduce((a, d) => a * d, 1);
   const data = Float64Array.from({ length: n }, () => {
     const v = rng.normal() * (opts.scale ?? 1);
@@ -101,19 +104,43 @@ describe('gradcheck: normalization and losses', () => {
   it('batchNorm2d in training mode', async () => {
     const fn: CheckFn = (x, g, b, rm, rv) => F.batchNorm2d(x, rm, rv, g, b, { training: true });
     const C = 3;
-    await check(fn, [rand([4, C, 3, 2]), rand([C]), rand([C]), { ...rand([C]), requiresGrad: false }, { ...rand([C], { positive: true }), requiresGrad: false }]);
+    await check(fn, [
+      rand([4, C, 3, 2]),
+      rand([C]),
+      rand([C]),
+      { ...rand([C]), requiresGrad: false },
+      { ...rand([C], { positive: true }), requiresGrad: false },
+    ]);
     // odd sizes, one image
-    await check(fn, [rand([1, 2, 3, 5]), rand([2]), rand([2]), { ...rand([2]), requiresGrad: false }, { ...rand([2], { positive: true }), requiresGrad: false }]);
+    await check(fn, [
+      rand([1, 2, 3, 5]),
+      rand([2]),
+      rand([2]),
+      { ...rand([2]), requiresGrad: false },
+      { ...rand([2], { positive: true }), requiresGrad: false },
+    ]);
   });
   it('batchNormRelu2d (fused) in training and eval mode', async () => {
     for (const training of [true, false]) {
       const fn: CheckFn = (x, g, b, rm, rv) => F.batchNormRelu2d(x, rm, rv, g, b, { training });
-      await check(fn, [rand([3, 2, 3, 3]), rand([2]), rand([2]), { ...rand([2]), requiresGrad: false }, { ...rand([2], { positive: true }), requiresGrad: false }]);
+      await check(fn, [
+        rand([3, 2, 3, 3]),
+        rand([2]),
+        rand([2]),
+        { ...rand([2]), requiresGrad: false },
+        { ...rand([2], { positive: true }), requiresGrad: false },
+      ]);
     }
   });
   it('batchNorm2d in eval mode (running statistics)', async () => {
     const fn: CheckFn = (x, g, b, rm, rv) => F.batchNorm2d(x, rm, rv, g, b, { training: false });
-    await check(fn, [rand([2, 3, 2, 2]), rand([3]), rand([3]), { ...rand([3]), requiresGrad: false }, { ...rand([3], { positive: true }), requiresGrad: false }]);
+    await check(fn, [
+      rand([2, 3, 2, 2]),
+      rand([3]),
+      rand([3]),
+      { ...rand([3]), requiresGrad: false },
+      { ...rand([3], { positive: true }), requiresGrad: false },
+    ]);
   });
   it('softmax and logSoftmax', async () => {
     await check((x) => F.softmax(x), [rand([3, 5])]);
@@ -156,7 +183,10 @@ describe('GPU gradients against float64', () => {
   it('batchNorm2d, relu, add, pooling, linear, cross-entropy', async () => {
     const labels = Int32Array.of(1, 0, 2);
     const fn: CheckFn = (x, g, b, rm, rv, w, lb) => {
-      const h = F.addRelu(F.batchNormRelu2d(x, rm, rv, g, b, { training: true }), F.relu(F.add(F.batchNorm2d(x, rm, rv, g, b, { training: true }), x)));
+      const h = F.addRelu(
+        F.batchNormRelu2d(x, rm, rv, g, b, { training: true }),
+        F.relu(F.add(F.batchNorm2d(x, rm, rv, g, b, { training: true }), x)),
+      );
       return F.crossEntropy(F.linear(F.flatten(F.adaptiveAvgPool2d(h, 1), 1), w, lb), labels, { labelSmoothing: 0.1 });
     };
     await gpuCheck(fn, [
@@ -170,6 +200,9 @@ describe('GPU gradients against float64', () => {
     ]);
   });
   it('elementwise, reductions and matmul', async () => {
-    await gpuCheck((a, b) => F.add(F.sum(F.mul(F.exp(F.div(a, b)), a), 1), F.sum(F.matmul(a, b, { transB: true }), 1)), [rand([3, 4]), rand([3, 4], { positive: true })]);
+    await gpuCheck(
+      (a, b) => F.add(F.sum(F.mul(F.exp(F.div(a, b)), a), 1), F.sum(F.matmul(a, b, { transB: true }), 1)),
+      [rand([3, 4]), rand([3, 4], { positive: true })],
+    );
   });
 });

@@ -99,7 +99,11 @@ async function analyticGrads(
  * worst element (the input index and flat element index that disagree most relative to
  * atol + rtol * |numeric|), with `ok` false when any element is out of tolerance.
  */
-export async function gradcheck(fn: CheckFn, inputs: readonly CheckInput[], options: GradcheckOptions = {}): Promise<GradcheckResult> {
+export async function gradcheck(
+  fn: CheckFn,
+  inputs: readonly CheckInput[],
+  options: GradcheckOptions = {},
+): Promise<GradcheckResult> {
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-3;
@@ -169,7 +173,9 @@ export async function checkGpuGradients(
   const gpu = await analyticGrads(fn, inputs, 'gpu', seed);
   const pairs: [string, Float64Array | null, Float64Array | null][] = [
     ['output', gpu.output, cpu.output],
-    ...cpu.grads.map((g, i) => [`grad of input ${i}`, gpu.grads[i], g] as [string, Float64Array | null, Float64Array | null]),
+    ...cpu.grads.map(
+      (g, i) => [`grad of input ${i}`, gpu.grads[i], g] as [string, Float64Array | null, Float64Array | null],
+    ),
   ];
   for (const [name, a, e] of pairs) {
     if (!a || !e) continue;
@@ -179,7 +185,10 @@ export async function checkGpuGradients(
     for (let j = 0; j < e.length; j++) {
       const d = Math.abs(a[j] - e[j]);
       if (!(d <= tol)) {
-        return { ok: false, message: `checkGpuGradients: ${name} element ${j}: gpu ${a[j]} vs float64 ${e[j]} (|diff| ${d.toExponential(3)} > ${tol.toExponential(3)})` };
+        return {
+          ok: false,
+          message: `checkGpuGradients: ${name} element ${j}: gpu ${a[j]} vs float64 ${e[j]} (|diff| ${d.toExponential(3)} > ${tol.toExponential(3)})`,
+        };
       }
     }
   }

@@ -22,7 +22,10 @@ function expectNoLeak(fail: () => unknown, error: RegExp, noAlloc = false): void
   for (let i = 0; i < 3; i++) expect(fail).toThrow(error);
   for (let i = 0; i < 3; i++) expect(() => tidy(fail)).toThrow(error);
   const after = counters();
-  expect({ liveBuffers: after.liveBuffers, liveBytes: after.liveBytes }).toEqual({ liveBuffers: before.liveBuffers, liveBytes: before.liveBytes });
+  expect({ liveBuffers: after.liveBuffers, liveBytes: after.liveBytes }).toEqual({
+    liveBuffers: before.liveBuffers,
+    liveBytes: before.liveBytes,
+  });
   if (noAlloc) expect(after.created).toBe(before.created);
 }
 
@@ -31,7 +34,11 @@ describe('failed ops', () => {
     const limit = runtime().limits.maxStorageBufferBindingSize;
     if (limit > 2 ** 30) ctx.skip();
     const big = fromDevice(DeviceTensor.zeros([limit / 4 + 4]), { requiresGrad: true });
-    expectNoLeak(() => big.add(1), /addScalar: an output of \[\d+\] takes \d+ bytes, over the device's maxStorageBufferBindingSize/, true);
+    expectNoLeak(
+      () => big.add(1),
+      /addScalar: an output of \[\d+\] takes \d+ bytes, over the device's maxStorageBufferBindingSize/,
+      true,
+    );
     expectNoLeak(() => big.relu(), /relu: an output/, true);
     expectNoLeak(() => big.mul(big), /mul: an output/, true);
     expectNoLeak(() => big.sum(), /maxStorageBufferBindingSize/);

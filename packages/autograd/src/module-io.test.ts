@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const model = (backend: BackendName = 'gpu') => new Sequential(new Linear(3, 2, { backend }), new BatchNorm2d(2, { backend }));
+const model = (backend: BackendName = 'gpu') =>
+  new Sequential(new Linear(3, 2, { backend }), new BatchNorm2d(2, { backend }));
 
 /** Every state value, read back, by key. */
 async function valuesOf(m: Sequential): Promise<Record<string, number[]>> {
@@ -28,9 +29,17 @@ async function valuesOf(m: Sequential): Promise<Record<string, number[]>> {
 
 /** A state dict for model() whose values are all 7 except where `change` says otherwise. */
 function stateOf(change: Record<string, StateValue | null> = {}): Map<string, StateValue | null> {
-  const shapes: Record<string, number[]> = { '0.weight': [2, 3], '0.bias': [2], '1.weight': [2], '1.bias': [2], '1.running_mean': [2], '1.running_var': [2] };
+  const shapes: Record<string, number[]> = {
+    '0.weight': [2, 3],
+    '0.bias': [2],
+    '1.weight': [2],
+    '1.bias': [2],
+    '1.running_mean': [2],
+    '1.running_var': [2],
+  };
   const out = new Map<string, StateValue | null>();
-  for (const [k, shape] of Object.entries(shapes)) out.set(k, { shape, data: new Float32Array(shape.reduce((a, d) => a * d, 1)).fill(7) });
+  for (const [k, shape] of Object.entries(shapes))
+    out.set(k, { shape, data: new Float32Array(shape.reduce((a, d) => a * d, 1)).fill(7) });
   for (const [k, v] of Object.entries(change)) out.set(k, v);
   return out;
 }
@@ -50,12 +59,21 @@ describe('loadStateDict', () => {
     const m = model();
     const before = await valuesOf(m);
     const cases: [Record<string, StateValue | null>, RegExp][] = [
-      [{ '1.running_var': { shape: [2], data: new Float32Array(3) } }, /1\.running_var: has 3 values for shape \[2\] \(2\)/],
+      [
+        { '1.running_var': { shape: [2], data: new Float32Array(3) } },
+        /1\.running_var: has 3 values for shape \[2\] \(2\)/,
+      ],
       [{ '1.running_var': { shape: [2], data: new BigInt64Array(2) } }, /1\.running_var: holds 64-bit integers/],
-      [{ '1.running_var': { shape: [-2], data: new Float32Array(2) } }, /1\.running_var: shape \[-2\] is not a list of non-negative integers/],
+      [
+        { '1.running_var': { shape: [-2], data: new Float32Array(2) } },
+        /1\.running_var: shape \[-2\] is not a list of non-negative integers/,
+      ],
       [{ '1.running_var': { shape: [2.5], data: new Float32Array(2) } }, /1\.running_var: shape \[2\.5\]/],
       [{ '1.running_var': null }, /1\.running_var: null is not a tensor or \{shape, data\}/],
-      [{ '1.running_var': tensor([1, 2], [2], { backend: 'cpu64' }) }, /1\.running_var: the tensor is on the cpu64 backend, the module on gpu/],
+      [
+        { '1.running_var': tensor([1, 2], [2], { backend: 'cpu64' }) },
+        /1\.running_var: the tensor is on the cpu64 backend, the module on gpu/,
+      ],
     ];
     for (const [change, why] of cases) {
       const e = stateDictErrorOf(() => m.loadStateDict(stateOf(change) as Map<string, StateValue>));
@@ -65,7 +83,12 @@ describe('loadStateDict', () => {
       expect(await valuesOf(m)).toEqual(before);
     }
     // strict: false skips missing and unexpected keys, never invalid ones.
-    expect(() => m.loadStateDict(stateOf({ '1.running_var': { shape: [2], data: new Float32Array(5) } }) as Map<string, StateValue>, { strict: false })).toThrow(StateDictError);
+    expect(() =>
+      m.loadStateDict(
+        stateOf({ '1.running_var': { shape: [2], data: new Float32Array(5) } }) as Map<string, StateValue>,
+        { strict: false },
+      ),
+    ).toThrow(StateDictError);
     expect(await valuesOf(m)).toEqual(before);
     // A good state dict loads every entry.
     m.loadStateDict(stateOf() as Map<string, StateValue>);
@@ -76,7 +99,9 @@ describe('loadStateDict', () => {
 describe('save and load', () => {
   it('saveBytes and loadBytes round-trip, and refuse damaged bytes naming the source', async () => {
     const a = model();
-    a.loadStateDict(stateOf({ '0.weight': { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) } }) as Map<string, StateValue>);
+    a.loadStateDict(
+      stateOf({ '0.weight': { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) } }) as Map<string, StateValue>,
+    );
     const bytes = await a.saveBytes({ note: 'x' });
     const b = model();
     expect(b.loadBytes(bytes)).toEqual({ missing: [], unexpected: [] });
@@ -105,9 +130,13 @@ describe('save and load', () => {
       expect(await b.loadUrl(`${base}/w.safetensors`)).toEqual({ missing: [], unexpected: [] });
       expect(await valuesOf(b)).toEqual(await valuesOf(a));
       const before = await valuesOf(b);
-      await expect(b.loadUrl(`${base}/none.safetensors`)).rejects.toThrow(`${base}/none.safetensors: could not fetch the weights for Sequential: HTTP 404 Not Found`);
+      await expect(b.loadUrl(`${base}/none.safetensors`)).rejects.toThrow(
+        `${base}/none.safetensors: could not fetch the weights for Sequential: HTTP 404 Not Found`,
+      );
       const small = new Sequential(new Linear(2, 2));
-      await expect(small.loadUrl(new URL(`${base}/w.safetensors`))).rejects.toThrow(new RegExp(`^${base}/w.safetensors: loadStateDict: the state dict does not match`));
+      await expect(small.loadUrl(new URL(`${base}/w.safetensors`))).rejects.toThrow(
+        new RegExp(`^${base}/w.safetensors: loadStateDict: the state dict does not match`),
+      );
       expect(await valuesOf(b)).toEqual(before);
     } finally {
       server.close();
@@ -128,7 +157,9 @@ describe('save and load', () => {
     const other = join(dir, 'other.safetensors');
     writeFileSync(other, serializeSafetensors({ '0.weight': { shape: [3, 2], data: new Float32Array(6) } }));
     const e = stateDictErrorOf(() => load(m, other));
-    expect(e.message).toMatch(new RegExp(`^${other}: loadStateDict: the state dict does not match Sequential \\(nothing was loaded\\)`));
+    expect(e.message).toMatch(
+      new RegExp(`^${other}: loadStateDict: the state dict does not match Sequential \\(nothing was loaded\\)`),
+    );
     expect(e.misShaped).toEqual(['0.weight: expected [2, 3], got [3, 2]']);
     expect(await valuesOf(m)).toEqual(before);
   });
@@ -137,11 +168,15 @@ describe('save and load', () => {
     const folder = join(dir, 'out');
     mkdirSync(folder);
     await expect(save(model(), folder)).rejects.toThrow(FileWriteError);
-    await expect(save(model(), folder)).rejects.toThrow(`Could not write ${folder}: it is a folder; give the path of a file.`);
+    await expect(save(model(), folder)).rejects.toThrow(
+      `Could not write ${folder}: it is a folder; give the path of a file.`,
+    );
     expect(readdirSync(folder)).toEqual([]);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const gone = model();
     gone.dispose();
-    await expect(save(gone, join(dir, 'gone.safetensors'))).rejects.toThrow(new RegExp(`^${join(dir, 'gone.safetensors')}: could not save Sequential: Tensor: used after dispose`));
+    await expect(save(gone, join(dir, 'gone.safetensors'))).rejects.toThrow(
+      new RegExp(`^${join(dir, 'gone.safetensors')}: could not save Sequential: Tensor: used after dispose`),
+    );
   });
 });

@@ -76,7 +76,11 @@ class ResNet20 extends Module {
   constructor(backend: BackendName = 'gpu') {
     super();
     const stage = (cin: number, cout: number, stride: number) =>
-      new Sequential(new BasicBlock(cin, cout, stride, backend), new BasicBlock(cout, cout, 1, backend), new BasicBlock(cout, cout, 1, backend));
+      new Sequential(
+        new BasicBlock(cin, cout, stride, backend),
+        new BasicBlock(cout, cout, 1, backend),
+        new BasicBlock(cout, cout, 1, backend),
+      );
     this.conv1 = new Conv2d(3, 16, 3, { padding: 1, bias: false, backend });
     this.bn1 = new BatchNorm2d(16, { backend });
     this.layer1 = stage(16, 16, 1);
@@ -87,7 +91,9 @@ class ResNet20 extends Module {
   forward(x: Tensor): Tensor {
     return tidy(() => {
       const h = F.relu(this.bn1.forward(this.conv1.forward(x)));
-      return this.fc_out.forward(this.flatten.forward(this.pool.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(h))))));
+      return this.fc_out.forward(
+        this.flatten.forward(this.pool.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(h))))),
+      );
     });
   }
 }
@@ -96,7 +102,14 @@ describe('Module', () => {
   it('names parameters and buffers like PyTorch and counts them', () => {
     const m = new ResNet20();
     const keys = [...m.stateDict().keys()];
-    expect(keys.slice(0, 6)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'layer1.0.conv1.weight']);
+    expect(keys.slice(0, 6)).toEqual([
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'layer1.0.conv1.weight',
+    ]);
     expect(keys).toContain('layer2.0.shortcut.0.weight');
     expect(keys).toContain('layer3.0.shortcut.1.running_var');
     expect(keys).not.toContain('layer1.0.shortcut.0.weight');
@@ -157,7 +170,13 @@ describe('Module', () => {
   });
 
   it('loadStateDict is strict and lists missing, unexpected and mis-shaped keys', () => {
-    const m = new Sequential(new Conv2d(3, 4, 3, { bias: false }), new BatchNorm2d(4), new ReLU(), new Flatten(), new Linear(4, 2));
+    const m = new Sequential(
+      new Conv2d(3, 4, 3, { bias: false }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new Flatten(),
+      new Linear(4, 2),
+    );
     const sd = new Map<string, StateValue>();
     for (const [k, t] of m.stateDict()) sd.set(k, { shape: [...t.shape], data: new Float32Array(t.size) });
     sd.delete('1.running_var');
@@ -189,12 +208,15 @@ describe('Module', () => {
     manualSeed(4);
     const b = new Sequential(new Conv2d(2, 3, 3), new BatchNorm2d(3), new AvgPool2d(2));
     load(b, join(dir, 'm.safetensors'));
-    for (const [k, t] of a.stateDict()) expect(Array.from(await b.stateDict().get(k)!.toArray()), k).toEqual(Array.from(await t.toArray()));
+    for (const [k, t] of a.stateDict())
+      expect(Array.from(await b.stateDict().get(k)!.toArray()), k).toEqual(Array.from(await t.toArray()));
     // From live tensors too (a GPU copy).
     manualSeed(5);
     const c = new Sequential(new Conv2d(2, 3, 3), new BatchNorm2d(3), new AvgPool2d(2));
     c.loadStateDict(a.stateDict());
-    expect(Array.from(await (c[0] as Conv2d).weight.toArray())).toEqual(Array.from(await (a[0] as Conv2d).weight.toArray()));
+    expect(Array.from(await (c[0] as Conv2d).weight.toArray())).toEqual(
+      Array.from(await (a[0] as Conv2d).weight.toArray()),
+    );
   });
 });
 
@@ -214,7 +236,12 @@ describe.each(fixtures)('ResNet20 fixture (%s) through the modules', (_source, f
     const loss = tidy(() => F.crossEntropy(model.forward(x), t.get('y0')!.data as Int32Array));
     loss.backward();
     const check = async (v: Tensor | null, key: string) => {
-      const c = compare(await v!.toArray(), t.get(key)!.data as Float32Array, { atol: 1e-6, rtol: 1e-5, relativeToMax: true }, key);
+      const c = compare(
+        await v!.toArray(),
+        t.get(key)!.data as Float32Array,
+        { atol: 1e-6, rtol: 1e-5, relativeToMax: true },
+        key,
+      );
       expect(c.ok, c.message).toBe(true);
     };
     await check(loss, 'step0.loss');
@@ -223,62 +250,68 @@ describe.each(fixtures)('ResNet20 fixture (%s) through the modules', (_source, f
   });
 
   for (const fused of [false, true])
-  it(`eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`, async () => {
-    const t = fx.tensors;
-    const get = (k: string) => t.get(k)!;
-    const check = async (x: Tensor | null, key: string, rtol: number) => {
-      expect(x, key).not.toBeNull();
-      const c = compare(await x!.toArray(), get(key).data as Float32Array, { atol: 1e-5, rtol, relativeToMax: true }, key);
-      expect(c.ok, c.message).toBe(true);
-    };
-    // Gradients as in resnet20's golden check: relative L2 within 1e-3 and every element within
-    // 5e-3 of the max (float32 flips a few ReLU masks where float64 sits within rounding of 0).
-    const checkGrad = async (x: Tensor | null, key: string) => {
-      expect(x, key).not.toBeNull();
-      const a = await x!.toArray();
-      const e = get(key).data as Float32Array;
-      const c = compare(a, e, { atol: 1e-5, rtol: 5e-3, relativeToMax: true }, key);
-      expect(c.ok, c.message).toBe(true);
-      let d2 = 0;
-      let e2 = 0;
-      e.forEach((v, i) => ((d2 += (a[i] - v) ** 2), (e2 += v * v)));
-      expect(Math.sqrt(d2 / e2), `${key}: relative L2 error`).toBeLessThanOrEqual(1e-3);
-    };
-    const model = new ResNet20();
-    for (const [, m] of model.namedModules()) if (m instanceof BasicBlock) m.fused = fused;
-    const initState = new Map<string, StateValue>();
-    for (const [k, v] of t) if (k.startsWith('init.')) initState.set(k.slice(5), v as StateValue);
-    model.loadStateDict(initState);
-    const input = (k: string) => tensor(get(k).data as Float32Array, get(k).shape);
+    it(`eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`, async () => {
+      const t = fx.tensors;
+      const get = (k: string) => t.get(k)!;
+      const check = async (x: Tensor | null, key: string, rtol: number) => {
+        expect(x, key).not.toBeNull();
+        const c = compare(
+          await x!.toArray(),
+          get(key).data as Float32Array,
+          { atol: 1e-5, rtol, relativeToMax: true },
+          key,
+        );
+        expect(c.ok, c.message).toBe(true);
+      };
+      // Gradients as in resnet20's golden check: relative L2 within 1e-3 and every element within
+      // 5e-3 of the max (float32 flips a few ReLU masks where float64 sits within rounding of 0).
+      const checkGrad = async (x: Tensor | null, key: string) => {
+        expect(x, key).not.toBeNull();
+        const a = await x!.toArray();
+        const e = get(key).data as Float32Array;
+        const c = compare(a, e, { atol: 1e-5, rtol: 5e-3, relativeToMax: true }, key);
+        expect(c.ok, c.message).toBe(true);
+        let d2 = 0;
+        let e2 = 0;
+        e.forEach((v, i) => ((d2 += (a[i] - v) ** 2), (e2 += v * v)));
+        expect(Math.sqrt(d2 / e2), `${key}: relative L2 error`).toBeLessThanOrEqual(1e-3);
+      };
+      const model = new ResNet20();
+      for (const [, m] of model.namedModules()) if (m instanceof BasicBlock) m.fused = fused;
+      const initState = new Map<string, StateValue>();
+      for (const [k, v] of t) if (k.startsWith('init.')) initState.set(k.slice(5), v as StateValue);
+      model.loadStateDict(initState);
+      const input = (k: string) => tensor(get(k).data as Float32Array, get(k).shape);
 
-    model.eval();
-    const x0 = input('x0');
-    const logitsEval = noGrad(() => model.forward(x0));
-    await check(logitsEval, 'logits_eval', 1e-4);
-    model.train();
+      model.eval();
+      const x0 = input('x0');
+      const logitsEval = noGrad(() => model.forward(x0));
+      await check(logitsEval, 'logits_eval', 1e-4);
+      model.train();
 
-    const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
-    for (const step of [0, 1]) {
-      if (step === 1) {
-        // Start step 1 from the fixture's exact step-0 result (momentum buffers are ours), so
-        // float32 differences of step 0 do not compound into step 1's comparison.
-        const after = new Map<string, StateValue>();
-        for (const [k, v] of t) if (k.startsWith('step0.after.')) after.set(k.slice('step0.after.'.length), v as StateValue);
-        model.loadStateDict(after);
+      const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+      for (const step of [0, 1]) {
+        if (step === 1) {
+          // Start step 1 from the fixture's exact step-0 result (momentum buffers are ours), so
+          // float32 differences of step 0 do not compound into step 1's comparison.
+          const after = new Map<string, StateValue>();
+          for (const [k, v] of t)
+            if (k.startsWith('step0.after.')) after.set(k.slice('step0.after.'.length), v as StateValue);
+          model.loadStateDict(after);
+        }
+        const x = input(`x${step}`);
+        const y = DeviceTensor.fromArray(get(`y${step}`).data as Int32Array, get(`y${step}`).shape, 'i32');
+        const { logits, loss } = tidy(() => {
+          const logits = model.forward(x);
+          return { logits, loss: F.crossEntropy(logits, y) };
+        });
+        opt.zeroGrad();
+        loss.backward();
+        await check(logits, `step${step}.logits_train`, 1e-4);
+        await check(loss, `step${step}.loss`, 1e-4);
+        for (const [name, p] of model.namedParameters()) await checkGrad(p.grad, `step${step}.grad.${name}`);
+        opt.step();
+        for (const [name, v] of model.stateDict()) await check(v, `step${step}.after.${name}`, 1e-3);
       }
-      const x = input(`x${step}`);
-      const y = DeviceTensor.fromArray(get(`y${step}`).data as Int32Array, get(`y${step}`).shape, 'i32');
-      const { logits, loss } = tidy(() => {
-        const logits = model.forward(x);
-        return { logits, loss: F.crossEntropy(logits, y) };
-      });
-      opt.zeroGrad();
-      loss.backward();
-      await check(logits, `step${step}.logits_train`, 1e-4);
-      await check(loss, `step${step}.loss`, 1e-4);
-      for (const [name, p] of model.namedParameters()) await checkGrad(p.grad, `step${step}.grad.${name}`);
-      opt.step();
-      for (const [name, v] of model.stateDict()) await check(v, `step${step}.after.${name}`, 1e-3);
-    }
-  });
+    });
 });

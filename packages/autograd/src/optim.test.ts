@@ -3,7 +3,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Rng } from '@wgtorch/tensor';
 import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
-import { Parameter, SGD, StepLR, MultiStepLR, CosineAnnealingLR, OneCycleLR, LinearLR, tensor, type SgdOptions } from './index.js';
+import {
+  Parameter,
+  SGD,
+  StepLR,
+  MultiStepLR,
+  CosineAnnealingLR,
+  OneCycleLR,
+  LinearLR,
+  tensor,
+  type SgdOptions,
+} from './index.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -26,7 +36,12 @@ describe('SGD', () => {
       });
       opt.step();
       for (let i = 0; i < ps.length; i++) {
-        const c = compare(await ps[i].toArray(), t.get(`step${step}.after.${names[i]}`)!.data as Float32Array, { atol: 1e-6, rtol: 1e-5 }, `step${step} ${names[i]}`);
+        const c = compare(
+          await ps[i].toArray(),
+          t.get(`step${step}.after.${names[i]}`)!.data as Float32Array,
+          { atol: 1e-6, rtol: 1e-5 },
+          `step${step} ${names[i]}`,
+        );
         expect(c.ok, c.message).toBe(true);
       }
     }
@@ -54,7 +69,13 @@ describe('SGD', () => {
     { lr: 0.05, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 1e-3 },
     { lr: 0.2, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 5e-4 },
   ];
-  for (const [o, backend] of variants.flatMap((v) => [[v, 'gpu'], [v, 'cpu64']] as const)) {
+  for (const [o, backend] of variants.flatMap(
+    (v) =>
+      [
+        [v, 'gpu'],
+        [v, 'cpu64'],
+      ] as const,
+  )) {
     it(`matches PyTorch's rule over 4 steps on ${backend}: ${JSON.stringify(o)}`, async () => {
       const rng = new Rng(3);
       const p0 = rng.normalArray(37);
@@ -66,7 +87,11 @@ describe('SGD', () => {
         p.grad = tensor(g, [37], { backend });
         opt.step();
       }
-      const want = sgdRef(Float64Array.from(p0), grads.map((g) => Float64Array.from(g)), o);
+      const want = sgdRef(
+        Float64Array.from(p0),
+        grads.map((g) => Float64Array.from(g)),
+        o,
+      );
       const c = compare(await p.toArray(), want, { atol: 1e-6, rtol: 1e-5 });
       expect(c.ok, c.message).toBe(true);
     });
@@ -120,10 +145,20 @@ describe('SGD', () => {
   it('refuses momentum buffers of another shape (even with as many values), changing nothing', async () => {
     const p = param([1, 2, 3, 4, 5, 6], [2, 3]);
     const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
-    const buf = (shape: number[], n = 6) => ({ groups: opt.paramGroups.map(({ params: _p, ...g }) => ({ ...g, lr: 7 })), momentumBuffers: new Map([['0', { shape, data: new Float32Array(n) }]]) });
-    expect(() => opt.loadStateDict(buf([3, 2]))).toThrow(/momentum buffer 0 has shape \[3, 2\] \(6 values\), parameter 0 has \[2, 3\]/);
+    const buf = (shape: number[], n = 6) => ({
+      groups: opt.paramGroups.map(({ params: _p, ...g }) => ({ ...g, lr: 7 })),
+      momentumBuffers: new Map([['0', { shape, data: new Float32Array(n) }]]),
+    });
+    expect(() => opt.loadStateDict(buf([3, 2]))).toThrow(
+      /momentum buffer 0 has shape \[3, 2\] \(6 values\), parameter 0 has \[2, 3\]/,
+    );
     expect(() => opt.loadStateDict(buf([2, 3], 5))).toThrow(/momentum buffer 0 has shape \[2, 3\] \(5 values\)/);
-    expect(() => opt.loadStateDict({ ...buf([2, 3]), momentumBuffers: new Map([['1', { shape: [2, 3], data: new Float32Array(6) }]]) })).toThrow(/no parameter 1 \(it has 1\)/);
+    expect(() =>
+      opt.loadStateDict({
+        ...buf([2, 3]),
+        momentumBuffers: new Map([['1', { shape: [2, 3], data: new Float32Array(6) }]]),
+      }),
+    ).toThrow(/no parameter 1 \(it has 1\)/);
     expect(opt.paramGroups[0].lr).toBe(0.1);
     expect(opt.momentumBuffer(p)).toBeUndefined();
     opt.loadStateDict(buf([2, 3]));
@@ -150,13 +185,26 @@ describe('LR schedules', () => {
   });
 
   it('CosineAnnealingLR, plain and with linear warm-up', () => {
-    close(lrs(new CosineAnnealingLR(opt(), { tMax: 4 }), 6), [0.1, 0.1 * (1 + Math.SQRT1_2) / 2, 0.05, 0.1 * (1 - Math.SQRT1_2) / 2, 0, 0]);
+    close(lrs(new CosineAnnealingLR(opt(), { tMax: 4 }), 6), [
+      0.1,
+      (0.1 * (1 + Math.SQRT1_2)) / 2,
+      0.05,
+      (0.1 * (1 - Math.SQRT1_2)) / 2,
+      0,
+      0,
+    ]);
     close(lrs(new CosineAnnealingLR(opt(), { tMax: 4, warmupSteps: 2, etaMin: 0.01 }), 5), [0, 0.05, 0.1, 0.055, 0.01]);
   });
 
   it("OneCycleLR with the reference run's recipe (0.02 -> 0.2 over 25%, linear to 0.0002)", () => {
     const total = 390 * 16;
-    const s = new OneCycleLR(opt(), { maxLr: 0.2, totalSteps: total, pctStart: 0.25, divFactor: 10, finalDivFactor: 100 });
+    const s = new OneCycleLR(opt(), {
+      maxLr: 0.2,
+      totalSteps: total,
+      pctStart: 0.25,
+      divFactor: 10,
+      finalDivFactor: 100,
+    });
     const all = lrs(s, total);
     const peak = 0.25 * total - 1;
     expect(all[0]).toBeCloseTo(0.02, 12);
@@ -165,11 +213,20 @@ describe('LR schedules', () => {
     expect(all[total - 1]).toBeCloseTo(0.0002, 12);
     expect(Math.max(...all)).toBeCloseTo(0.2, 12);
     // monotone up, then down
-    for (let i = 1; i < all.length; i++) expect((all[i] - all[i - 1]) * (i <= peak ? 1 : -1)).toBeGreaterThanOrEqual(-1e-15);
+    for (let i = 1; i < all.length; i++)
+      expect((all[i] - all[i - 1]) * (i <= peak ? 1 : -1)).toBeGreaterThanOrEqual(-1e-15);
   });
 
   it('LinearLR as PyTorch (start 1/3 over 5 steps by default)', () => {
-    close(lrs(new LinearLR(opt(), {}), 7), [0.1 / 3, 0.1 * (1 / 3 + 2 / 15), 0.1 * (1 / 3 + 4 / 15), 0.1 * (1 / 3 + 6 / 15), 0.1 * (1 / 3 + 8 / 15), 0.1, 0.1]);
+    close(lrs(new LinearLR(opt(), {}), 7), [
+      0.1 / 3,
+      0.1 * (1 / 3 + 2 / 15),
+      0.1 * (1 / 3 + 4 / 15),
+      0.1 * (1 / 3 + 6 / 15),
+      0.1 * (1 / 3 + 8 / 15),
+      0.1,
+      0.1,
+    ]);
   });
 
   it('state saves and restores the step', () => {

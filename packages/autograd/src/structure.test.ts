@@ -34,7 +34,13 @@ function cycles(graph: Map<string, string[]>): string[] {
   const path: string[] = [];
   const visit = (n: string) => {
     if (path.includes(n)) {
-      found.push(path.slice(path.indexOf(n)).concat(n).map((p) => relative(src, p)).join(' -> '));
+      found.push(
+        path
+          .slice(path.indexOf(n))
+          .concat(n)
+          .map((p) => relative(src, p))
+          .join(' -> '),
+      );
       return;
     }
     if (done.has(n)) return;
@@ -57,11 +63,33 @@ describe('structure', () => {
   it('finds a cycle when there is one', () => {
     const a = join(src, 'a.ts');
     const b = join(src, 'b.ts');
-    expect(cycles(new Map([[a, [b]], [b, [a]]]))).toEqual(['a.ts -> b.ts -> a.ts']);
+    expect(
+      cycles(
+        new Map([
+          [a, [b]],
+          [b, [a]],
+        ]),
+      ),
+    ).toEqual(['a.ts -> b.ts -> a.ts']);
   });
 
   it('gives Tensor its methods, not enumerable, as in a class body', () => {
-    for (const m of ['add', 'sub', 'mul', 'div', 'matmul', 'reshape', 'flatten', 't', 'sum', 'mean', 'relu', 'exp', 'log', 'neg']) {
+    for (const m of [
+      'add',
+      'sub',
+      'mul',
+      'div',
+      'matmul',
+      'reshape',
+      'flatten',
+      't',
+      'sum',
+      'mean',
+      'relu',
+      'exp',
+      'log',
+      'neg',
+    ]) {
       expect(typeof (Tensor.prototype as unknown as Record<string, unknown>)[m]).toBe('function');
     }
     expect(Object.keys(Tensor.prototype)).toEqual([]);

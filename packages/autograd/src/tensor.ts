@@ -252,14 +252,16 @@ export class Tensor {
 
   /** The storage: a device tensor on 'gpu', a float64 `{data, shape}` on 'cpu64'. */
   get raw(): DeviceTensor | F64 {
-    if (!this._raw) throw new Error(`Tensor: used after dispose(). Keep it (keep(t), or return it from tidy) until its last use.`);
+    if (!this._raw)
+      throw new Error(`Tensor: used after dispose(). Keep it (keep(t), or return it from tidy) until its last use.`);
     return this._raw;
   }
 
   /** The device tensor (gpu backend only), e.g. to pass to a kernel of @wgtorch/kernels-wgsl. */
   get data(): DeviceTensor {
     const r = this.raw;
-    if (!(r instanceof DeviceTensor)) throw new Error(`Tensor.data: this tensor is on the ${this.backend} backend; use .raw.`);
+    if (!(r instanceof DeviceTensor))
+      throw new Error(`Tensor.data: this tensor is on the ${this.backend} backend; use .raw.`);
     return r;
   }
 
@@ -270,7 +272,8 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`Tensor.item: tensor ${formatShape(this.shape)} has ${this.size} elements, not 1.`);
+    if (this.size !== 1)
+      throw new Error(`Tensor.item: tensor ${formatShape(this.shape)} has ${this.size} elements, not 1.`);
     return (await this.toArray())[0];
   }
 
@@ -315,7 +318,9 @@ function checkSameBackend(op: string, inputs: Tensor[]): Backend {
   const b = engine.backend(inputs[0]);
   for (const t of inputs) {
     if (t.backend !== b.name) {
-      throw new Error(`${op}: inputs live on different backends (${inputs.map((x) => x.backend).join(', ')}); move them to one.`);
+      throw new Error(
+        `${op}: inputs live on different backends (${inputs.map((x) => x.backend).join(', ')}); move them to one.`,
+      );
     }
   }
   return b;
@@ -323,8 +328,12 @@ function checkSameBackend(op: string, inputs: Tensor[]): Backend {
 
 // An op's forward and backward make device tensors that only their return value reaches: when
 // one throws part-way, what it made is disposed (releaseOnThrow), so a failed op leaks nothing.
-const runForward = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, xs: Raw[], attrs: A, record: boolean) => op.forward(b, xs, attrs, record));
-const runBackwardOf = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, dy: Raw, ctx: BackwardContext<A>) => op.backward!(b, dy, ctx));
+const runForward = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, xs: Raw[], attrs: A, record: boolean) =>
+  op.forward(b, xs, attrs, record),
+);
+const runBackwardOf = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, dy: Raw, ctx: BackwardContext<A>) =>
+  op.backward!(b, dy, ctx),
+);
 
 /** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
@@ -334,7 +343,8 @@ export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
   let anyRequiresGrad = false;
   for (let i = 0; i < n; i++) {
     const t = inputs[i];
-    if (t.isDisposed) throw new Error(`${op.name}: an input ${t} was used after dispose(); keep it alive until its last use.`);
+    if (t.isDisposed)
+      throw new Error(`${op.name}: an input ${t} was used after dispose(); keep it alive until its last use.`);
     raws[i] = t.raw;
     anyRequiresGrad ||= t.requiresGrad;
   }
@@ -362,7 +372,9 @@ function accumulateLeaf(b: Backend, leaf: Tensor, g: Raw): void {
   const gs = b.shape(g);
   if (!sameShape(gs, leaf.shape)) {
     b.release(g);
-    throw new Error(`backward: gradient ${formatShape(gs)} does not match its tensor ${formatShape(leaf.shape)} (an op's backward is wrong).`);
+    throw new Error(
+      `backward: gradient ${formatShape(gs)} does not match its tensor ${formatShape(leaf.shape)} (an op's backward is wrong).`,
+    );
   }
   if (!leaf.grad || leaf.grad.isDisposed) {
     leaf.grad = new Tensor(g as DeviceTensor | F64, { untracked: true });
@@ -384,14 +396,18 @@ function addConsuming(b: Backend, a: Raw, g: Raw): Raw {
 
 function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
   if (!root.requiresGrad) {
-    throw new Error(`backward: ${root} does not require grad; set requiresGrad on an input (and do not compute it inside noGrad).`);
+    throw new Error(
+      `backward: ${root} does not require grad; set requiresGrad on an input (and do not compute it inside noGrad).`,
+    );
   }
   const b = engine.backend(root);
   let seed: Raw;
   if (gradient) {
     const gs = gradient.shape;
     if (!sameShape(gs, root.shape)) {
-      throw new Error(`backward: gradient ${formatShape(gs)} must have the shape of the tensor ${formatShape(root.shape)}.`);
+      throw new Error(
+        `backward: gradient ${formatShape(gs)} must have the shape of the tensor ${formatShape(root.shape)}.`,
+      );
     }
     seed = b.retain(gradient.raw);
   } else {
@@ -457,7 +473,13 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
       for (let i = 0; i < needs.length; i++) needs[i] = n.inputs[i] !== null;
       let gs: (Raw | null)[];
       try {
-        gs = runBackwardOf(n.op, b, dy, { saved: n.saved!, attrs: n.attrs, needs, shapes: n.shapes, dyIsOne: dy === ones });
+        gs = runBackwardOf(n.op, b, dy, {
+          saved: n.saved!,
+          attrs: n.attrs,
+          needs,
+          shapes: n.shapes,
+          dyIsOne: dy === ones,
+        });
       } finally {
         b.release(dy);
       }
@@ -501,21 +523,25 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
 export function tensor(data: ArrayLike<number>, shape?: readonly number[], options: TensorOptions = {}): Tensor {
   const shp = shape ?? [data.length];
   const n = sizeOf(shp, 'tensor');
-  if (n !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape ${formatShape(shp)} (${n} elements).`);
+  if (n !== data.length)
+    throw new Error(`tensor: ${data.length} values do not fill shape ${formatShape(shp)} (${n} elements).`);
   const b = backendOf(options.backend ?? 'gpu');
   return new Tensor(b.fromArray(data, shp) as DeviceTensor | F64, { requiresGrad: options.requiresGrad });
 }
 
 /** Wraps a device tensor (f32), taking ownership of it. */
 export function fromDevice(t: DeviceTensor, options: { requiresGrad?: boolean } = {}): Tensor {
-  if (t.dtype !== 'f32') throw new Error(`fromDevice: expected an f32 device tensor, got ${t.dtype} ${formatShape(t.shape)}.`);
+  if (t.dtype !== 'f32')
+    throw new Error(`fromDevice: expected an f32 device tensor, got ${t.dtype} ${formatShape(t.shape)}.`);
   return new Tensor(t, options);
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   const b = backendOf(options.backend ?? 'gpu');
-  return new Tensor(b.fromArray(new Float64Array(sizeOf(shape, 'full')).fill(value), shape) as DeviceTensor | F64, { requiresGrad: options.requiresGrad });
+  return new Tensor(b.fromArray(new Float64Array(sizeOf(shape, 'full')).fill(value), shape) as DeviceTensor | F64, {
+    requiresGrad: options.requiresGrad,
+  });
 }
 
 /** A tensor of zeros. */
@@ -529,13 +555,19 @@ export function ones(shape: readonly number[], options: TensorOptions = {}): Ten
 }
 
 /** Normal samples N(mean, std^2), reproducible for a seed (drawn on the CPU with Rng, uploaded once). */
-export function randn(shape: readonly number[], options: TensorOptions & { seed?: number; rng?: Rng; mean?: number; std?: number } = {}): Tensor {
+export function randn(
+  shape: readonly number[],
+  options: TensorOptions & { seed?: number; rng?: Rng; mean?: number; std?: number } = {},
+): Tensor {
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   return tensor(rng.normalArray(sizeOf(shape, 'randn'), options.mean ?? 0, options.std ?? 1), shape, options);
 }
 
 /** Uniform samples in [low, high) (default [0, 1)), reproducible for a seed. */
-export function rand(shape: readonly number[], options: TensorOptions & { seed?: number; rng?: Rng; low?: number; high?: number } = {}): Tensor {
+export function rand(
+  shape: readonly number[],
+  options: TensorOptions & { seed?: number; rng?: Rng; low?: number; high?: number } = {},
+): Tensor {
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   return tensor(rng.uniformArray(sizeOf(shape, 'rand'), options.low ?? 0, options.high ?? 1), shape, options);
 }

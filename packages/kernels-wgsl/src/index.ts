@@ -1,5 +1,14 @@
 export { Params, params } from './common/params.js';
-export { defineKernel, launch, memoKernel, Kernel, type AnyKernel, type BindingDecl, type KernelDecl, type ParamType } from './common/kernel.js';
+export {
+  defineKernel,
+  launch,
+  memoKernel,
+  Kernel,
+  type AnyKernel,
+  type BindingDecl,
+  type KernelDecl,
+  type ParamType,
+} from './common/kernel.js';
 export { KernelArgumentError, checkDtype, sameShape } from './common/errors.js';
 export { grid1d, FLAT_INDEX_WGSL, MAX_WORKGROUPS_PER_DIM } from './common/grid.js';
 export { registerKernel, listKernels, type KernelEntry, type BenchCase } from './common/registry.js';

@@ -20,7 +20,10 @@ function expectNoLeak(fail: () => unknown, error: RegExp, noAlloc = false): void
   const before = counters();
   for (let i = 0; i < 3; i++) expect(fail).toThrow(error);
   const after = counters();
-  expect({ liveBuffers: after.liveBuffers, liveBytes: after.liveBytes }).toEqual({ liveBuffers: before.liveBuffers, liveBytes: before.liveBytes });
+  expect({ liveBuffers: after.liveBuffers, liveBytes: after.liveBytes }).toEqual({
+    liveBuffers: before.liveBuffers,
+    liveBytes: before.liveBytes,
+  });
   if (noAlloc) expect(after.created).toBe(before.created);
 }
 
@@ -49,7 +52,11 @@ describe('bad arguments', () => {
     const w = ones([4, 2, 3, 3]);
     expectNoLeak(() => K.conv2dForward(x, w), /conv2d\.forward/, true);
     const dy = ones([1, 4, 6, 6]);
-    expectNoLeak(() => K.conv2dWeightGrad(x, dy, [4, 2, 3, 3]), /conv2d\.weightGrad: input \[1, 3, 8, 8\] has 3 channels/, true);
+    expectNoLeak(
+      () => K.conv2dWeightGrad(x, dy, [4, 2, 3, 3]),
+      /conv2d\.weightGrad: input \[1, 3, 8, 8\] has 3 channels/,
+      true,
+    );
     for (const t of [x, w, dy]) t.dispose();
   });
 
@@ -81,7 +88,11 @@ describe('over the device limits', () => {
     const c1 = ones([1]);
     const c1b = ones([1]);
     // Outputs as large as the input: refused before any buffer is taken.
-    expectNoLeak(() => K.relu(big), /relu: an output of \[\d+\] takes \d+ bytes, over the device's maxStorageBufferBindingSize/, true);
+    expectNoLeak(
+      () => K.relu(big),
+      /relu: an output of \[\d+\] takes \d+ bytes, over the device's maxStorageBufferBindingSize/,
+      true,
+    );
     expectNoLeak(() => K.addScalar(big, 1), /addScalar: an output/, true);
     expectNoLeak(() => K.add(row, big.reshape([n, 1]).reshape([1, n])), /add: an output/, true);
     expectNoLeak(() => K.softmax(row), /softmax: an output/, true);

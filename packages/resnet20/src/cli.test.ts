@@ -12,7 +12,12 @@ import { realCifarDir } from './data/testing.js';
 const repo = resolve(import.meta.dirname, '../../..');
 const dir = fixturesDir();
 const fixture = dir && join(dir, 'resnet20-golden-s0.safetensors');
-const cli = (...args: string[]) => spawnSync(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', ...args], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 
 describe.skipIf(!fixture || !existsSync(fixture))('pnpm resnet20 golden', () => {
   it('passes on the PyTorch fixture and fails on a perturbed one', () => {
@@ -39,7 +44,22 @@ describe.skipIf(!dataDir)('pnpm resnet20 train, export, eval', () => {
   it('eval takes a checkpoint or what export wrote; bad paths are named, without a stack', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'cli-'));
     const run = join(tmp, 'run');
-    const train = ['train', '--epochs', '1', '--steps-per-epoch', '2', '--batch-size', '8', '--test-subset', '64', '--run-dir', run, '--data-dir', dataDir!, '--quiet'];
+    const train = [
+      'train',
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '2',
+      '--batch-size',
+      '8',
+      '--test-subset',
+      '64',
+      '--run-dir',
+      run,
+      '--data-dir',
+      dataDir!,
+      '--quiet',
+    ];
     const t = cli(...train);
     expect(t.status, t.stdout + t.stderr).toBe(0);
     const ckpt = join(run, 'checkpoint.safetensors');
@@ -61,7 +81,9 @@ describe.skipIf(!dataDir)('pnpm resnet20 train, export, eval', () => {
     noStack(folder);
     const missing = cli('export', '--checkpoint', join(tmp, 'nope.safetensors'), '--out', join(tmp, 'out.safetensors'));
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain(`error: No checkpoint at ${join(tmp, 'nope.safetensors')}: there is no such file.`);
+    expect(missing.stderr).toContain(
+      `error: No checkpoint at ${join(tmp, 'nope.safetensors')}: there is no such file.`,
+    );
     noStack(missing);
     mkdirSync(join(tmp, 'a-folder'));
     const outFolder = cli('export', '--checkpoint', ckpt, '--out', join(tmp, 'a-folder'));
@@ -71,7 +93,9 @@ describe.skipIf(!dataDir)('pnpm resnet20 train, export, eval', () => {
     // the run folder holds a run now: train refuses it, naming --resume and --overwrite
     const again = cli(...train);
     expect(again.status).toBe(1);
-    expect(again.stderr).toContain(`error: ${run} already holds a run (config.json, checkpoint.safetensors, metrics.jsonl, curves.svg, best.json). Continue it with --resume --run-dir ${run}, start it over with --overwrite`);
+    expect(again.stderr).toContain(
+      `error: ${run} already holds a run (config.json, checkpoint.safetensors, metrics.jsonl, curves.svg, best.json). Continue it with --resume --run-dir ${run}, start it over with --overwrite`,
+    );
     noStack(again);
     const over = cli(...train, '--overwrite');
     expect(over.status, over.stderr).toBe(0);

@@ -25,7 +25,9 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'golden': {
       if (!rest[0]) {
-        console.error('golden: give the fixture file, e.g. pnpm resnet20 golden ../shared/fixtures/resnet20-golden-s0.safetensors');
+        console.error(
+          'golden: give the fixture file, e.g. pnpm resnet20 golden ../shared/fixtures/resnet20-golden-s0.safetensors',
+        );
         return 2;
       }
       const rt = await getRuntime();
@@ -48,7 +50,11 @@ async function main(argv: string[]): Promise<number> {
       return exportMain(rest);
     }
     case 'summary': {
-      const { values } = parseArgs({ args: rest, options: { shortcut: { type: 'string', default: 'B' } }, strict: true });
+      const { values } = parseArgs({
+        args: rest,
+        options: { shortcut: { type: 'string', default: 'B' } },
+        strict: true,
+      });
       const shortcut = values.shortcut!.toUpperCase();
       if (shortcut !== 'A' && shortcut !== 'B') {
         console.error(`summary: --shortcut '${values.shortcut}' is not A or B.`);
@@ -75,7 +81,8 @@ main(process.argv.slice(2)).then(
   (err: Error) => {
     // Errors about the user's input or files say what to do: their message is enough.
     // Anything else is a bug, and its stack helps.
-    const userError = USER_ERRORS.has(err.name) || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
+    const userError =
+      USER_ERRORS.has(err.name) || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
     console.error(userError ? `error: ${err.message}` : (err.stack ?? err.message));
     process.exit(1);
   },

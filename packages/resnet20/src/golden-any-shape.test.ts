@@ -42,10 +42,16 @@ async function makeFixture(path: string, shape: [number, number, number, number]
     out.set(`y${i}`, { shape: [n], data: ys[i] });
   }
   model.eval();
-  await put('logits_eval', noGrad(() => model.forward(xs[0])));
+  await put(
+    'logits_eval',
+    noGrad(() => model.forward(xs[0])),
+  );
   model.train();
   const params = model.namedParameters();
-  const opt = new SGD(params.map(([, p]) => p), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+  const opt = new SGD(
+    params.map(([, p]) => p),
+    { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+  );
   for (const step of [0, 1]) {
     const { logits, loss } = tidy(() => {
       const logits = model.forward(xs[step]);

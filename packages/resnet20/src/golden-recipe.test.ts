@@ -26,7 +26,11 @@ describe('ResNet20 at the trainer configuration against PyTorch (resnet20-recipe
 
   for (const [what, overrides, failing] of [
     ['plain momentum instead of Nesterov', { nesterov: false }, /^step[01]\.(update|after)\./],
-    ['weight decay on BN parameters and biases too', { decayAll: true }, /^step[01]\.(momentum|update|after)\..*(bn\d|shortcut\.1|bias)/],
+    [
+      'weight decay on BN parameters and biases too',
+      { decayAll: true },
+      /^step[01]\.(momentum|update|after)\..*(bn\d|shortcut\.1|bias)/,
+    ],
     ['weight decay 1e-3', { weightDecay: 1e-3 }, /^step[01]\.(momentum|update)\..*weight$/],
   ] as const) {
     it(`fails with ${what}`, async () => {

@@ -13,7 +13,15 @@ import type { SafeTensor, SafeTensorsFile } from '@wgtorch/tensor';
 import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import { SGD, crossEntropy, fromDevice, noGrad, tensor, tidy, type Tensor } from '@wgtorch/autograd';
 import { ResNet20 } from './model.js';
-import { CIFAR10_MEAN, CIFAR10_STD, RECORDS_PER_FILE, TRAIN_FILES, stepsPerEpoch, uploadBatch, type Batch } from './data/index.js';
+import {
+  CIFAR10_MEAN,
+  CIFAR10_STD,
+  RECORDS_PER_FILE,
+  TRAIN_FILES,
+  stepsPerEpoch,
+  uploadBatch,
+  type Batch,
+} from './data/index.js';
 import { DEFAULTS, type TrainConfig } from './train/config.js';
 import { makeOptimizer, makeSchedule } from './train/trainer.js';
 
@@ -55,7 +63,14 @@ class Checker {
   readonly rows: GoldenRow[] = [];
 
   /** Gradients: rel L2 <= tol and max |diff| <= gradientMax x max |expected|; other values: max |diff| <= tol x max |expected|. */
-  async check(name: string, actual: { toArray(): Promise<ArrayLike<number>> } | null | undefined, expected: ArrayLike<number>, tol: number, kind: Kind = 'value', gradientMax = GOLDEN_TOLERANCE.gradientMax): Promise<void> {
+  async check(
+    name: string,
+    actual: { toArray(): Promise<ArrayLike<number>> } | null | undefined,
+    expected: ArrayLike<number>,
+    tol: number,
+    kind: Kind = 'value',
+    gradientMax = GOLDEN_TOLERANCE.gradientMax,
+  ): Promise<void> {
     if (!actual) {
       this.rows.push({ name, maxAbs: Infinity, maxRel: Infinity, relL2: Infinity, tolerance: tol, ok: false });
       return;
@@ -89,7 +104,8 @@ function keys(file: SafeTensorsFile, path: string): (k: string) => SafeTensor {
 /** The `init.*` tensors of a golden file as a state dict. */
 function initState(file: SafeTensorsFile): Record<string, { shape: number[]; data: Float32Array }> {
   const init: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const [k, t] of file.tensors) if (k.startsWith('init.')) init[k.slice(5)] = { shape: t.shape, data: t.data as Float32Array };
+  for (const [k, t] of file.tensors)
+    if (k.startsWith('init.')) init[k.slice(5)] = { shape: t.shape, data: t.data as Float32Array };
   return init;
 }
 
@@ -97,10 +113,12 @@ export async function runGolden(path: string): Promise<GoldenResult> {
   const file = loadFixture(path);
   const get = keys(file, path);
   const x0 = get('x0');
-  if (x0.shape.length !== 4 || x0.shape[1] !== 3) throw new Error(`${path}: x0 must be [N, 3, H, W], got [${x0.shape}].`);
+  if (x0.shape.length !== 4 || x0.shape[1] !== 3)
+    throw new Error(`${path}: x0 must be [N, 3, H, W], got [${x0.shape}].`);
   const checker = new Checker();
   const rows = checker.rows;
-  const check = (name: string, actual: Tensor | null, key: string, tol: number, kind: Kind = 'value') => checker.check(name, actual, get(key).data as Float32Array, tol, kind);
+  const check = (name: string, actual: Tensor | null, key: string, tol: number, kind: Kind = 'value') =>
+    checker.check(name, actual, get(key).data as Float32Array, tol, kind);
 
   const model = new ResNet20({ shortcut: file.tensors.has('init.layer2.0.shortcut.0.weight') ? 'B' : 'A' });
   model.loadStateDict(initState(file));
@@ -117,14 +135,18 @@ export async function runGolden(path: string): Promise<GoldenResult> {
 
   model.train();
   const params = model.namedParameters();
-  const opt = new SGD(params.map(([, p]) => p), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+  const opt = new SGD(
+    params.map(([, p]) => p),
+    { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+  );
   for (const step of [0, 1]) {
     if (step === 1) {
       // Step 1 starts from PyTorch's state after step 0 (as the fixture defines it), so each
       // step is checked on its own: float32 differences from step 0 would otherwise compound
       // (a ReLU mask flipped by rounding changes whole gradient paths at batch 8).
       const after: Record<string, { shape: number[]; data: Float32Array }> = {};
-      for (const [k, t] of file.tensors) if (k.startsWith('step0.after.')) after[k.slice(12)] = { shape: t.shape, data: t.data as Float32Array };
+      for (const [k, t] of file.tensors)
+        if (k.startsWith('step0.after.')) after[k.slice(12)] = { shape: t.shape, data: t.data as Float32Array };
       model.loadStateDict(after);
       // PyTorch's momentum after its first step: buf = grad + weight_decay * param (the file's
       // own gradients: a compact file's step 0 was taken with exactly these).
@@ -132,7 +154,10 @@ export async function runGolden(path: string): Promise<GoldenResult> {
       params.forEach(([name], i) => {
         const g = get(`step0.grad.${name}`);
         const p0 = get(`init.${name}`).data as Float32Array;
-        momentumBuffers.set(String(i), { shape: g.shape, data: (g.data as Float32Array).map((v, j) => v + 5e-4 * p0[j]) });
+        momentumBuffers.set(String(i), {
+          shape: g.shape,
+          data: (g.data as Float32Array).map((v, j) => v + 5e-4 * p0[j]),
+        });
       });
       opt.loadStateDict({ groups: opt.paramGroups.map(({ params: _p, ...g }) => g), momentumBuffers });
     }
@@ -145,10 +170,18 @@ export async function runGolden(path: string): Promise<GoldenResult> {
     loss.backward();
     await check(`step${step}.logits_train`, logits, `step${step}.logits_train`, GOLDEN_TOLERANCE.forward);
     await check(`step${step}.loss`, loss, `step${step}.loss`, GOLDEN_TOLERANCE.forward);
-    for (const [name, p] of params) await check(`step${step}.grad.${name}`, p.grad, `step${step}.grad.${name}`, GOLDEN_TOLERANCE.gradient, 'gradient');
+    for (const [name, p] of params)
+      await check(
+        `step${step}.grad.${name}`,
+        p.grad,
+        `step${step}.grad.${name}`,
+        GOLDEN_TOLERANCE.gradient,
+        'gradient',
+      );
     opt.step();
     opt.zeroGrad();
-    for (const [name, t] of model.stateDict()) await check(`step${step}.after.${name}`, t, `step${step}.after.${name}`, GOLDEN_TOLERANCE.after);
+    for (const [name, t] of model.stateDict())
+      await check(`step${step}.after.${name}`, t, `step${step}.after.${name}`, GOLDEN_TOLERANCE.after);
     for (const t of [x, logits, loss]) t.dispose();
   }
   opt.dispose();
@@ -189,8 +222,18 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
   const trainImages = TRAIN_FILES.length * RECORDS_PER_FILE;
   const totalSteps = cfg.epochs * stepsPerEpoch(trainImages, cfg.batchSize, true);
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-  const made = { batch: Number(meta.batch), totalSteps: Number(meta.total_steps), mean: JSON.parse(meta.mean ?? '[]') as number[], std: JSON.parse(meta.std ?? '[]') as number[] };
-  if (made.batch !== cfg.batchSize || made.totalSteps !== totalSteps || !same(made.mean, CIFAR10_MEAN) || !same(made.std, CIFAR10_STD)) {
+  const made = {
+    batch: Number(meta.batch),
+    totalSteps: Number(meta.total_steps),
+    mean: JSON.parse(meta.mean ?? '[]') as number[],
+    std: JSON.parse(meta.std ?? '[]') as number[],
+  };
+  if (
+    made.batch !== cfg.batchSize ||
+    made.totalSteps !== totalSteps ||
+    !same(made.mean, CIFAR10_MEAN) ||
+    !same(made.std, CIFAR10_STD)
+  ) {
     throw new Error(
       `${path} was made for batch ${made.batch}, ${made.totalSteps} steps, mean [${made.mean}], std [${made.std}]; the trainer now uses batch ${cfg.batchSize}, ` +
         `${totalSteps} steps, mean [${CIFAR10_MEAN}], std [${CIFAR10_STD}]. Remake the fixtures: python3 scripts/make-fixtures.py (test/fixtures/README.md).`,
@@ -198,7 +241,12 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
   }
   const checker = new Checker();
   const tol = { value: GOLDEN_TOLERANCE.forward, after: GOLDEN_TOLERANCE.after, ...RECIPE_TOLERANCE };
-  const check = (name: string, actual: { toArray(): Promise<ArrayLike<number>> } | null | undefined, expected: Float32Array, kind: 'value' | 'after' | 'gradient') =>
+  const check = (
+    name: string,
+    actual: { toArray(): Promise<ArrayLike<number>> } | null | undefined,
+    expected: Float32Array,
+    kind: 'value' | 'after' | 'gradient',
+  ) =>
     kind === 'gradient'
       ? checker.check(name, actual, expected, tol.gradient, 'gradient', tol.gradientMax)
       : checker.check(name, actual, expected, kind === 'value' ? tol.value : tol.after);
@@ -221,7 +269,8 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
     if (k.startsWith('step0.after.')) start1[k.slice(12)] = { shape: t.shape, data: t.data as Float32Array };
     if (k.startsWith('step0.momentum.')) buf0[k.slice(15)] = { shape: t.shape, data: t.data as Float32Array };
   }
-  const expected = (step: number, what: 'momentum' | 'after', name: string) => get(`step${step}.${what}.${name}`).data as Float32Array;
+  const expected = (step: number, what: 'momentum' | 'after', name: string) =>
+    get(`step${step}.${what}.${name}`).data as Float32Array;
 
   for (const step of [0, 1]) {
     const startState = step === 0 ? init : start1;
@@ -229,11 +278,21 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
       model.loadStateDict(start1);
       const all = opt.paramGroups.flatMap((g) => g.params);
       const names = new Map(params.map(([n, p]) => [p, n]));
-      opt.loadStateDict({ groups: opt.paramGroups.map(({ params: _p, ...g }) => g), momentumBuffers: new Map(all.map((p, i) => [String(i), buf0[names.get(p)!]])) });
+      opt.loadStateDict({
+        groups: opt.paramGroups.map(({ params: _p, ...g }) => g),
+        momentumBuffers: new Map(all.map((p, i) => [String(i), buf0[names.get(p)!]])),
+      });
     }
     const lr = opt.paramGroups.map((g) => g.lr);
     const lrDiff = Math.max(...lr.map((v) => Math.abs(v - lrs[step])));
-    checker.rows.push({ name: `step${step}.lr`, maxAbs: lrDiff, maxRel: lrDiff / lrs[step], relL2: lrDiff / lrs[step], tolerance: 1e-9, ok: lrDiff <= 1e-9 * lrs[step] });
+    checker.rows.push({
+      name: `step${step}.lr`,
+      maxAbs: lrDiff,
+      maxRel: lrDiff / lrs[step],
+      relL2: lrDiff / lrs[step],
+      tolerance: 1e-9,
+      ok: lrDiff <= 1e-9 * lrs[step],
+    });
     const batch: Batch = {
       epoch: 0,
       step,
@@ -254,10 +313,16 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
     });
     await check(`step${step}.logits`, logits, get(`step${step}.logits`).data as Float32Array, 'value');
     await check(`step${step}.loss`, loss, get(`step${step}.loss`).data as Float32Array, 'value');
-    for (const [name, p] of params) await check(`step${step}.grad.${name}`, p.grad, get(`step${step}.grad.${name}`).data as Float32Array, 'gradient');
+    for (const [name, p] of params)
+      await check(`step${step}.grad.${name}`, p.grad, get(`step${step}.grad.${name}`).data as Float32Array, 'gradient');
     opt.step();
     for (const [name, p] of params) {
-      await check(`step${step}.momentum.${name}`, opt.momentumBuffer(p) as { toArray(): Promise<ArrayLike<number>> } | undefined, expected(step, 'momentum', name), 'gradient');
+      await check(
+        `step${step}.momentum.${name}`,
+        opt.momentumBuffer(p) as { toArray(): Promise<ArrayLike<number>> } | undefined,
+        expected(step, 'momentum', name),
+        'gradient',
+      );
     }
     for (const [name, t] of model.stateDict()) {
       const want = expected(step, 'after', name);
@@ -266,7 +331,12 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
       // The update itself: the parameters' check is relative to their size, which dwarfs a step.
       const before = startState[name].data;
       const got = await t.toArray();
-      await check(`step${step}.update.${name}`, asTensor(got.map((v, i) => v - before[i])), want.map((v, i) => v - before[i]), 'gradient');
+      await check(
+        `step${step}.update.${name}`,
+        asTensor(got.map((v, i) => v - before[i])),
+        want.map((v, i) => v - before[i]),
+        'gradient',
+      );
     }
     opt.zeroGrad();
     sched.step();
@@ -275,16 +345,30 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
   }
   opt.dispose();
   model.dispose();
-  return { rows: checker.rows, ok: checker.rows.every((r) => r.ok), batch: labels.length, imageShape: [3, 32, 32], gradientMax: RECIPE_TOLERANCE.gradientMax };
+  return {
+    rows: checker.rows,
+    ok: checker.rows.every((r) => r.ok),
+    batch: labels.length,
+    imageShape: [3, 32, 32],
+    gradientMax: RECIPE_TOLERANCE.gradientMax,
+  };
 }
 
 export function formatGolden(r: GoldenResult): string {
   const w = Math.max(...r.rows.map((x) => x.name.length));
-  const lines = [`batch ${r.batch}, image [${r.imageShape.join(', ')}]`, `${'tensor'.padEnd(w)}  ${'max |diff|'.padStart(11)}  ${'rel to max'.padStart(11)}  ${'rel L2'.padStart(10)}  ${'tolerance'.padStart(9)}`, `(gradients: rel L2 <= tolerance and rel to max <= ${r.gradientMax ?? GOLDEN_TOLERANCE.gradientMax}; other tensors: rel to max <= tolerance)`];
+  const lines = [
+    `batch ${r.batch}, image [${r.imageShape.join(', ')}]`,
+    `${'tensor'.padEnd(w)}  ${'max |diff|'.padStart(11)}  ${'rel to max'.padStart(11)}  ${'rel L2'.padStart(10)}  ${'tolerance'.padStart(9)}`,
+    `(gradients: rel L2 <= tolerance and rel to max <= ${r.gradientMax ?? GOLDEN_TOLERANCE.gradientMax}; other tensors: rel to max <= tolerance)`,
+  ];
   for (const x of r.rows) {
-    lines.push(`${x.name.padEnd(w)}  ${x.maxAbs.toExponential(3).padStart(11)}  ${x.maxRel.toExponential(3).padStart(11)}  ${x.relL2.toExponential(2).padStart(10)}  ${x.tolerance.toExponential(0).padStart(9)}  ${x.ok ? 'ok' : 'FAIL'}`);
+    lines.push(
+      `${x.name.padEnd(w)}  ${x.maxAbs.toExponential(3).padStart(11)}  ${x.maxRel.toExponential(3).padStart(11)}  ${x.relL2.toExponential(2).padStart(10)}  ${x.tolerance.toExponential(0).padStart(9)}  ${x.ok ? 'ok' : 'FAIL'}`,
+    );
   }
   const bad = r.rows.filter((x) => !x.ok).length;
-  lines.push(bad ? `${bad} of ${r.rows.length} tensors outside tolerance` : `all ${r.rows.length} tensors within tolerance`);
+  lines.push(
+    bad ? `${bad} of ${r.rows.length} tensors outside tolerance` : `all ${r.rows.length} tensors within tolerance`,
+  );
   return lines.join('\n');
 }

@@ -9,7 +9,7 @@ beforeAll(async () => {
 afterAll(() => runtime().destroy());
 
 describe('ResNet20', () => {
-  it('has the seed\'s 272,474 parameters under PyTorch names', () => {
+  it("has the seed's 272,474 parameters under PyTorch names", () => {
     const m = new ResNet20();
     expect(m.numParameters()).toBe(272474);
     const names = m.namedParameters().map(([n]) => n);

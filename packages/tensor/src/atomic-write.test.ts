@@ -16,7 +16,8 @@ vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return {
     ...real,
-    writeSync: (fd: number, buf: Uint8Array, off?: number, len?: number) => (fault.writeSync ?? real.writeSync)(fd, buf, off, len),
+    writeSync: (fd: number, buf: Uint8Array, off?: number, len?: number) =>
+      (fault.writeSync ?? real.writeSync)(fd, buf, off, len),
     fsyncSync: (fd: number) => (fault.fsyncSync ?? real.fsyncSync)(fd),
   };
 });
@@ -59,7 +60,8 @@ function errorOf(f: () => void): FileWriteError {
 describe('writeFileAtomic with injected faults', () => {
   it('writes every byte when the system accepts a few at a time', () => {
     const { dir, path } = withOldFile();
-    fault.writeSync = (fd, buf, off = 0, len = buf.length - off) => realFs.writeSync(fd, buf, off, Math.min(len, 4096 + 13));
+    fault.writeSync = (fd, buf, off = 0, len = buf.length - off) =>
+      realFs.writeSync(fd, buf, off, Math.min(len, 4096 + 13));
     try {
       writeFileAtomic(path, newBytes);
     } finally {
@@ -73,7 +75,8 @@ describe('writeFileAtomic with injected faults', () => {
     const { dir, path } = withOldFile();
     let written = 0;
     fault.writeSync = (fd, buf, off = 0, len = buf.length - off) => {
-      if (written >= 100_000) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      if (written >= 100_000)
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       const n = realFs.writeSync(fd, buf, off, Math.min(len, 100_000 - written));
       written += n;
       return n;
@@ -84,7 +87,9 @@ describe('writeFileAtomic with injected faults', () => {
     } finally {
       fault.writeSync = null;
     }
-    expect(e.message).toBe(`Could not write ${path}: ENOSPC: no space left on device, write. The previous ckpt.bin, if there was one, is unchanged.`);
+    expect(e.message).toBe(
+      `Could not write ${path}: ENOSPC: no space left on device, write. The previous ckpt.bin, if there was one, is unchanged.`,
+    );
     expect([e.path, e.code]).toEqual([path, 'ENOSPC']);
     expectUntouched(dir, path);
   });
@@ -93,7 +98,9 @@ describe('writeFileAtomic with injected faults', () => {
     const { dir, path } = withOldFile();
     fault.writeSync = () => 0;
     try {
-      expect(errorOf(() => writeFileAtomic(path, newBytes)).message).toMatch(`Could not write ${path}: the system wrote 0 of the remaining 300000 bytes.`);
+      expect(errorOf(() => writeFileAtomic(path, newBytes)).message).toMatch(
+        `Could not write ${path}: the system wrote 0 of the remaining 300000 bytes.`,
+      );
     } finally {
       fault.writeSync = null;
     }
@@ -102,7 +109,9 @@ describe('writeFileAtomic with injected faults', () => {
       throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
     };
     try {
-      expect(errorOf(() => writeFileAtomic(path, 'new text')).message).toMatch(`Could not write ${path}: EIO: i/o error, fsync.`);
+      expect(errorOf(() => writeFileAtomic(path, 'new text')).message).toMatch(
+        `Could not write ${path}: EIO: i/o error, fsync.`,
+      );
     } finally {
       fault.fsyncSync = null;
     }
@@ -116,7 +125,9 @@ describe('writeFileAtomic with injected faults', () => {
     expect(e.message).toBe(`Could not write ${join(dir, 'out')}: it is a folder; give the path of a file.`);
     expect(fs.readdirSync(dir)).toEqual(['out']);
     expect(fs.readdirSync(join(dir, 'out'))).toEqual([]);
-    expect(errorOf(() => writeFileAtomic(join(dir, 'none', 'a.bin'), 'x')).message).toMatch(`Could not write ${join(dir, 'none', 'a.bin')}: ENOENT: no such file or directory`);
+    expect(errorOf(() => writeFileAtomic(join(dir, 'none', 'a.bin'), 'x')).message).toMatch(
+      `Could not write ${join(dir, 'none', 'a.bin')}: ENOENT: no such file or directory`,
+    );
   });
 });
 
@@ -137,7 +148,8 @@ describe('writeFileAtomic on a full tmpfs', () => {
   });
 
   it('keeps the old checkpoint when the new one does not fit', (ctx) => {
-    if (mountError) ctx.skip(`cannot mount a tmpfs here (${mountError}); the injected-fault tests above cover the same paths`);
+    if (mountError)
+      ctx.skip(`cannot mount a tmpfs here (${mountError}); the injected-fault tests above cover the same paths`);
     const { dir, path } = withOldFile(fs.mkdtempSync(join(mountPoint, 'a-')));
     const big = new Uint8Array(1200 * 1024).fill(7);
     const e = errorOf(() => writeFileAtomic(path, big));
@@ -151,7 +163,9 @@ describe('writeFileAtomic on a full tmpfs', () => {
     const dir = fs.mkdtempSync(join(mountPoint, 'b-'));
     const path = join(dir, 'model.safetensors');
     writeSafetensors(path, { w: { shape: [4], data: new Float32Array([1, 2, 3, 4]) } });
-    expect(() => writeSafetensors(path, { w: { shape: [300_000], data: new Float32Array(300_000) } })).toThrow(/^Could not write .*model\.safetensors: ENOSPC/);
+    expect(() => writeSafetensors(path, { w: { shape: [300_000], data: new Float32Array(300_000) } })).toThrow(
+      /^Could not write .*model\.safetensors: ENOSPC/,
+    );
     expect(Array.from(readSafetensors(path).tensors.get('w')!.data as Float32Array)).toEqual([1, 2, 3, 4]);
     expect(fs.readdirSync(dir)).toEqual(['model.safetensors']);
   });

@@ -90,7 +90,9 @@ describe('getRuntime', () => {
   });
 
   it('rejects an adapter whose name does not match the one asked for', async () => {
-    await expect(getRuntime({ gpu: dawnGpu(), adapter: 'no-such-adapter' })).rejects.toThrow(/does not match getRuntime's adapter 'no-such-adapter'/);
+    await expect(getRuntime({ gpu: dawnGpu(), adapter: 'no-such-adapter' })).rejects.toThrow(
+      /does not match getRuntime's adapter 'no-such-adapter'/,
+    );
   });
 
   it("tells a Node user without the 'webgpu' package what to install", () => {
@@ -98,7 +100,11 @@ describe('getRuntime', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgtorch-nodawn-'));
     try {
       const out = join(dir, 'fixture.mjs');
-      const b = spawnSync(process.execPath, [join(repo, 'scripts/run-ts.mjs'), '--bundle-only', out, 'packages/tensor/src/no-adapter.fixture.ts'], { cwd: repo, encoding: 'utf8' });
+      const b = spawnSync(
+        process.execPath,
+        [join(repo, 'scripts/run-ts.mjs'), '--bundle-only', out, 'packages/tensor/src/no-adapter.fixture.ts'],
+        { cwd: repo, encoding: 'utf8' },
+      );
       expect(b.status, b.stderr).toBe(0);
       const r = spawnSync(process.execPath, [out], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
       expect(r.stdout).toMatch(/NoAdapterError: .*'webgpu' package.* is not installed.*npm install webgpu/s);

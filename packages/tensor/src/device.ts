@@ -266,15 +266,18 @@ async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const wanted = typeof options.adapter === 'string' ? options.adapter : inNode ? env('WEBGPU_ADAPTER') : undefined;
-  const wantedFrom = typeof options.adapter === 'string' ? `getRuntime's adapter '${wanted}'` : `WEBGPU_ADAPTER='${wanted}'`;
+  const wantedFrom =
+    typeof options.adapter === 'string' ? `getRuntime's adapter '${wanted}'` : `WEBGPU_ADAPTER='${wanted}'`;
   let gpu = options.gpu;
   let adapter = typeof options.adapter === 'object' ? options.adapter : null;
   if (!adapter) {
     gpu ??= (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-    if (!gpu && !inNode) throw new NoAdapterError('navigator.gpu is undefined: this browser offers no WebGPU', BROWSER_ADVICE);
+    if (!gpu && !inNode)
+      throw new NoAdapterError('navigator.gpu is undefined: this browser offers no WebGPU', BROWSER_ADVICE);
     gpu ??= await createDawnGpu(options, wanted);
     adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-    if (!adapter) throw new NoAdapterError(wanted ? `none matches ${wantedFrom}` : '', inNode ? NODE_ADVICE : BROWSER_ADVICE);
+    if (!adapter)
+      throw new NoAdapterError(wanted ? `none matches ${wantedFrom}` : '', inNode ? NODE_ADVICE : BROWSER_ADVICE);
   }
   const name = adapterName(adapter.info);
   if (wanted && !name.toLowerCase().includes(wanted.toLowerCase())) {
@@ -311,7 +314,10 @@ async function createDawnGpu(options: RuntimeOptions, wanted: string | undefined
     dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ DAWN_PACKAGE)) as DawnModule;
   } catch (err) {
     const e = err as { code?: string; message: string };
-    if ((e.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(e.message)) && e.message.includes(`'${DAWN_PACKAGE}'`)) {
+    if (
+      (e.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(e.message)) &&
+      e.message.includes(`'${DAWN_PACKAGE}'`)
+    ) {
       throw new NoAdapterError(
         "the 'webgpu' package, Dawn's WebGPU for Node, is not installed",
         "Install it beside @wgtorch/tensor: 'npm install webgpu' (or pnpm add / yarn add webgpu), or pass getRuntime({ gpu }) or ({ device }).",
@@ -333,7 +339,18 @@ async function createDawnGpu(options: RuntimeOptions, wanted: string | undefined
 // The WebGPU constants the runtime uses, with the specification's values, for a GPU object
 // from a Node binding that did not install them as globals (browsers and Dawn's globals do).
 const WEBGPU_CONSTANTS: Record<string, Record<string, number>> = {
-  GPUBufferUsage: { MAP_READ: 1, MAP_WRITE: 2, COPY_SRC: 4, COPY_DST: 8, INDEX: 16, VERTEX: 32, UNIFORM: 64, STORAGE: 128, INDIRECT: 256, QUERY_RESOLVE: 512 },
+  GPUBufferUsage: {
+    MAP_READ: 1,
+    MAP_WRITE: 2,
+    COPY_SRC: 4,
+    COPY_DST: 8,
+    INDEX: 16,
+    VERTEX: 32,
+    UNIFORM: 64,
+    STORAGE: 128,
+    INDIRECT: 256,
+    QUERY_RESOLVE: 512,
+  },
   GPUMapMode: { READ: 1, WRITE: 2 },
   GPUShaderStage: { VERTEX: 1, FRAGMENT: 2, COMPUTE: 4 },
 };
@@ -344,7 +361,11 @@ function ensureWebGpuConstants(): void {
   }
 }
 
-type AdapterInfoLike = Partial<GPUAdapterInfo> & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+type AdapterInfoLike = Partial<GPUAdapterInfo> & {
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  isFallbackAdapter?: boolean;
+};
 
 function adapterName(info: AdapterInfoLike | undefined): string {
   return `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.device ?? ''} ${info?.description ?? ''}`;

@@ -126,7 +126,10 @@ export class Dispatcher {
     const pipeline = this.device.createComputePipeline({
       label: source.name,
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module: this.device.createShaderModule({ label: source.name, code: source.code }), entryPoint: source.entryPoint ?? 'main' },
+      compute: {
+        module: this.device.createShaderModule({ label: source.name, code: source.code }),
+        entryPoint: source.entryPoint ?? 'main',
+      },
     });
     void waitQuietly(this.device.popErrorScope()).then((err) => {
       if (err) console.error(`WGSL kernel '${source.name}' failed to compile: ${err.message}`);
@@ -142,10 +145,16 @@ export class Dispatcher {
     const maxStorage = this.device.limits.maxStorageBuffersPerShaderStage;
     const storageCount = source.storage.filter((a) => a !== 'uniform').length;
     if (storageCount > maxStorage) {
-      throw new DeviceError(`Kernel '${source.name}' binds ${storageCount} storage buffers; this device allows ${maxStorage}.`);
+      throw new DeviceError(
+        `Kernel '${source.name}' binds ${storageCount} storage buffers; this device allows ${maxStorage}.`,
+      );
     }
     const entries: GPUBindGroupLayoutEntry[] = [
-      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_STRIDE } },
+      {
+        binding: 0,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_STRIDE },
+      },
     ];
     source.storage.forEach((access, i) => {
       entries.push({
@@ -170,12 +179,16 @@ export class Dispatcher {
     const k = 'pipeline' in source ? source : this.kernel(source);
     const name = k.source.name;
     if (buffers.length !== k.source.storage.length) {
-      throw new DeviceError(`Kernel '${name}' expects ${k.source.storage.length} storage buffers, got ${buffers.length}.`);
+      throw new DeviceError(
+        `Kernel '${name}' expects ${k.source.storage.length} storage buffers, got ${buffers.length}.`,
+      );
     }
     const [x, y = 1, z = 1] = workgroups;
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg || x < 0 || y < 0 || z < 0) {
-      throw new DeviceError(`Kernel '${name}': dispatch of [${x}, ${y}, ${z}] workgroups exceeds the device limit of ${maxWg} per dimension.`);
+      throw new DeviceError(
+        `Kernel '${name}': dispatch of [${x}, ${y}, ${z}] workgroups exceeds the device limit of ${maxWg} per dimension.`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
@@ -193,12 +206,17 @@ export class Dispatcher {
     if (params && params.byteLength > PARAM_STRIDE) {
       throw new DeviceError(`Kernel '${name}': ${params.byteLength} bytes of parameters exceed ${PARAM_STRIDE}.`);
     }
-    if (this.ringUsed + PARAM_STRIDE > this.ringStaging.byteLength || this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) {
+    if (
+      this.ringUsed + PARAM_STRIDE > this.ringStaging.byteLength ||
+      this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT
+    ) {
       this.flush();
     }
     const offset = this.ringUsed;
     if (params) {
-      new Uint8Array(this.ringStaging, offset, params.byteLength).set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+      new Uint8Array(this.ringStaging, offset, params.byteLength).set(
+        new Uint8Array(params.buffer, params.byteOffset, params.byteLength),
+      );
     }
     this.ringUsed += PARAM_STRIDE;
 
@@ -216,7 +234,9 @@ export class Dispatcher {
     if (this.profiling) {
       const q = this.profileSlot(name); // may flush, so it comes before the encoder is taken
       const enc = this.commandEncoder();
-      this.pass = enc.beginComputePass({ timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+      this.pass = enc.beginComputePass({
+        timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
+      });
     } else {
       this.pass = this.commandEncoder().beginComputePass();
     }
@@ -257,8 +277,12 @@ export class Dispatcher {
     let bg = this.bindGroups.get(key);
     if (!bg) {
       if (this.bindGroups.size > 20000) this.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: PARAM_STRIDE } }];
-      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } }));
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: this.ring, offset: 0, size: PARAM_STRIDE } },
+      ];
+      buffers.forEach((b, i) =>
+        entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } }),
+      );
       bg = this.device.createBindGroup({ layout: k.layout, entries });
       this.counters.bindGroupsCreated++;
       this.bindGroups.set(key, bg);
@@ -324,7 +348,11 @@ export class Dispatcher {
     const i = this.stagingFree.findIndex((b) => b.size >= size && b.size <= size * 4);
     if (i >= 0) return this.stagingFree.splice(i, 1)[0];
     const cls = Math.max(256, 2 ** Math.ceil(Math.log2(size)));
-    return this.device.createBuffer({ label: 'readback', size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    return this.device.createBuffer({
+      label: 'readback',
+      size: cls,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   // --- profiling -------------------------------------------------------------------------
@@ -366,7 +394,10 @@ export class Dispatcher {
     const entries = this.profileEntries.splice(0);
     const count = entries.length * 2;
     const bytes = count * 8;
-    const resolveBuf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const resolveBuf = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
     const readBuf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.resolveQuerySet(this.querySet!, 0, count, resolveBuf, 0);
     enc.copyBufferToBuffer(resolveBuf, 0, readBuf, 0, bytes);

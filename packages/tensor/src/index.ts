@@ -10,7 +10,14 @@ export {
   type RuntimeOptions,
 } from './device.js';
 export { BufferPool, sizeClass, type PooledBuffer, type PoolStats } from './pool.js';
-export { Dispatcher, type KernelSource, type StorageAccess, type BufferRange, type CompiledKernel, type KernelTiming } from './dispatch.js';
+export {
+  Dispatcher,
+  type KernelSource,
+  type StorageAccess,
+  type BufferRange,
+  type CompiledKernel,
+  type KernelTiming,
+} from './dispatch.js';
 export {
   Tensor,
   ShapeError,

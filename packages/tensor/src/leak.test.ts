@@ -91,7 +91,9 @@ describe('Tensor.empty', () => {
     const before = counters();
     for (let i = 0; i < 3; i++) {
       expect(() => Tensor.empty([limit / 4 + 4], 'f32', 'add')).toThrow(
-        new RegExp(`^add: an output of \\[${limit / 4 + 4}\\] takes ${limit + 16} bytes, over the device's maxStorageBufferBindingSize of ${limit}`),
+        new RegExp(
+          `^add: an output of \\[${limit / 4 + 4}\\] takes ${limit + 16} bytes, over the device's maxStorageBufferBindingSize of ${limit}`,
+        ),
       );
     }
     expect(counters()).toEqual(before);
@@ -101,9 +103,13 @@ describe('Tensor.empty', () => {
 
 describe('integer tensors from numbers', () => {
   it('refuse values an i32 or u32 cannot hold instead of truncating them', async () => {
-    expect(() => Tensor.fromArray(Float32Array.of(0, 1.5), [2], 'i32')).toThrow(/Tensor\.fromArray: element 1 is 1\.5, which a i32 tensor cannot hold/);
+    expect(() => Tensor.fromArray(Float32Array.of(0, 1.5), [2], 'i32')).toThrow(
+      /Tensor\.fromArray: element 1 is 1\.5, which a i32 tensor cannot hold/,
+    );
     expect(() => Tensor.fromArray([3, NaN], [2], 'i32')).toThrow(/element 1 is NaN/);
-    expect(() => Tensor.fromArray(Int32Array.of(2, -1), [2], 'u32')).toThrow(/element 1 is -1, which a u32 tensor cannot hold/);
+    expect(() => Tensor.fromArray(Int32Array.of(2, -1), [2], 'u32')).toThrow(
+      /element 1 is -1, which a u32 tensor cannot hold/,
+    );
     expect(() => Tensor.fromArray([2 ** 31], [1], 'i32')).toThrow(/element 0 is 2147483648/);
     const t = Tensor.fromArray(Float32Array.of(0, 7, -3), [3], 'i32');
     expect(Array.from(await t.toArray())).toEqual([0, 7, -3]);

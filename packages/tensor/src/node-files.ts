@@ -3,7 +3,13 @@
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parseSafetensors, serializeSafetensors, SafetensorsError, type SafeArray, type SafeTensorsFile } from './safetensors.js';
+import {
+  parseSafetensors,
+  serializeSafetensors,
+  SafetensorsError,
+  type SafeArray,
+  type SafeTensorsFile,
+} from './safetensors.js';
 
 /** A failed writeFileAtomic: the file at `path` is as it was before, and no temporary file is left. */
 export class FileWriteError extends Error {
@@ -15,7 +21,10 @@ export class FileWriteError extends Error {
     options?: { cause?: unknown },
   ) {
     // A folder in the way is left as it was too, but "the previous file" would not describe it.
-    super(`Could not write ${path}: ${detail}.${code === 'EISDIR' ? '' : ` The previous ${basename(path)}, if there was one, is unchanged.`}`, options);
+    super(
+      `Could not write ${path}: ${detail}.${code === 'EISDIR' ? '' : ` The previous ${basename(path)}, if there was one, is unchanged.`}`,
+      options,
+    );
     this.name = 'FileWriteError';
   }
 }
@@ -32,9 +41,10 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   let fd: number | undefined;
   try {
     // Checked first: renaming onto a folder fails only after the whole file is written.
-    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw Object.assign(new Error('it is a folder; give the path of a file'), { code: 'EISDIR' });
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory())
+      throw Object.assign(new Error('it is a folder; give the path of a file'), { code: 'EISDIR' });
     fd = openSync(tmp, 'w');
-    for (let at = 0; at < data.byteLength; ) {
+    for (let at = 0; at < data.byteLength;) {
       const n = writeSync(fd, data, at, data.byteLength - at);
       if (!(n > 0)) throw new Error(`the system wrote ${n} of the remaining ${data.byteLength - at} bytes`);
       at += n;
@@ -65,7 +75,10 @@ function syncFolder(path: string): void {
     const code = (e as NodeJS.ErrnoException).code;
     // Some file systems do not sync folders; the file itself is complete and in place.
     if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EPERM') {
-      throw new Error(`${path} was written, but syncing its folder failed (${(e as Error).message}); a crash now could lose the rename.`, { cause: e });
+      throw new Error(
+        `${path} was written, but syncing its folder failed (${(e as Error).message}); a crash now could lose the rename.`,
+        { cause: e },
+      );
     }
   } finally {
     closeSync(fd);
@@ -79,7 +92,12 @@ export function readSafetensors(path: string): SafeTensorsFile {
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a safetensors file' : `cannot be read (${(e as Error).message})`;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a safetensors file'
+          : `cannot be read (${(e as Error).message})`;
     throw new SafetensorsError(path, undefined, `${why}.`, { cause: e });
   }
   return parseSafetensors(bytes, path);
@@ -88,7 +106,9 @@ export function readSafetensors(path: string): SafeTensorsFile {
 /** Writes tensors (in insertion order) and metadata to a safetensors file, atomically and with its checksum. */
 export function writeSafetensors(
   path: string,
-  tensors: Map<string, { shape: readonly number[]; data: SafeArray }> | Record<string, { shape: readonly number[]; data: SafeArray }>,
+  tensors:
+    | Map<string, { shape: readonly number[]; data: SafeArray }>
+    | Record<string, { shape: readonly number[]; data: SafeArray }>,
   metadata?: Record<string, string>,
 ): void {
   writeFileAtomic(path, serializeSafetensors(tensors, metadata));

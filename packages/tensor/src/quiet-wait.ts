@@ -32,7 +32,9 @@ function install(): void {
   nativeSetImmediate = native;
   waitStart = performance.now();
   const throttled = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
-    performance.now() - waitStart < SPIN_MS ? native(fn, ...args) : setTimeout(fn, POLL_MS, ...args)) as unknown as typeof setImmediate;
+    performance.now() - waitStart < SPIN_MS
+      ? native(fn, ...args)
+      : setTimeout(fn, POLL_MS, ...args)) as unknown as typeof setImmediate;
   globalThis.setImmediate = throttled;
 }
 

@@ -17,7 +17,9 @@ import {
 import { readSafetensors, writeSafetensors } from './node-files.js';
 
 // PyTorch's fixtures: the repository's, and ../shared's beside the checkout where it exists.
-const FIXTURE_DIRS = ['test/fixtures', '../shared/fixtures'].filter((d, i) => i === 0 || existsSync(join(import.meta.dirname, '../../..', d)));
+const FIXTURE_DIRS = ['test/fixtures', '../shared/fixtures'].filter(
+  (d, i) => i === 0 || existsSync(join(import.meta.dirname, '../../..', d)),
+);
 
 const addOne: KernelSource = {
   name: 'test.addOne',
@@ -66,7 +68,9 @@ describe('tensors', () => {
         const back = await t.toArray();
         expect(back).toBeInstanceOf(Ctor);
         // byte comparison: vitest's deep equality takes seconds on a million elements
-        expect(Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(data.buffer))).toBe(0);
+        expect(
+          Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(data.buffer)),
+        ).toBe(0);
         t.dispose();
       });
     }
@@ -207,7 +211,9 @@ describe('dispatch and pool', () => {
 
   it('a kernel with a wrong number of buffers is a clear error', () => {
     const x = Tensor.zeros([4]);
-    expect(() => runtime().dispatcher.dispatch(addOne, [x.binding()], [1])).toThrow(/test.addOne' expects 2 storage buffers, got 1/);
+    expect(() => runtime().dispatcher.dispatch(addOne, [x.binding()], [1])).toThrow(
+      /test.addOne' expects 2 storage buffers, got 1/,
+    );
     x.dispose();
   });
 });
@@ -302,23 +308,23 @@ describe('safetensors', () => {
   });
 
   for (const name of FIXTURE_DIRS)
-  it(`reads every tensor of the fixtures in ${name}`, () => {
-    const dir = join(import.meta.dirname, '../../..', name);
-    const files = readdirSync(dir).filter((n) => n.endsWith('.safetensors'));
-    expect(files.length).toBeGreaterThan(1);
-    for (const f of files) {
-      const file = readSafetensors(join(dir, f));
-      expect(file.tensors.size).toBeGreaterThan(10);
-      for (const [name, t] of file.tensors) {
-        expect(['F32', 'F16', 'F64', 'I32', 'U8']).toContain(t.dtype);
-        expect(t.data.length, name).toBe(t.shape.reduce((a, d) => a * d, 1));
+    it(`reads every tensor of the fixtures in ${name}`, () => {
+      const dir = join(import.meta.dirname, '../../..', name);
+      const files = readdirSync(dir).filter((n) => n.endsWith('.safetensors'));
+      expect(files.length).toBeGreaterThan(1);
+      for (const f of files) {
+        const file = readSafetensors(join(dir, f));
+        expect(file.tensors.size).toBeGreaterThan(10);
+        for (const [name, t] of file.tensors) {
+          expect(['F32', 'F16', 'F64', 'I32', 'U8']).toContain(t.dtype);
+          expect(t.data.length, name).toBe(t.shape.reduce((a, d) => a * d, 1));
+        }
+        // re-serialized bytes parse to the same tensors
+        const again = parseSafetensors(serializeSafetensors(file.tensors));
+        expect(again.tensors.size).toBe(file.tensors.size);
+        expect(readFileSync(join(dir, f)).length).toBeGreaterThan(0);
       }
-      // re-serialized bytes parse to the same tensors
-      const again = parseSafetensors(serializeSafetensors(file.tensors));
-      expect(again.tensors.size).toBe(file.tensors.size);
-      expect(readFileSync(join(dir, f)).length).toBeGreaterThan(0);
-    }
-  });
+    });
 });
 
 afterAll(() => {

@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHECKSUM_KEY, crc32, f16ToF32, parseSafetensors, SafetensorsError, serializeSafetensors, type SafeTensorsFile } from './safetensors.js';
+import {
+  CHECKSUM_KEY,
+  crc32,
+  f16ToF32,
+  parseSafetensors,
+  SafetensorsError,
+  serializeSafetensors,
+  type SafeTensorsFile,
+} from './safetensors.js';
 import { readSafetensors } from './node-files.js';
 import { Rng } from './random.js';
 
@@ -45,23 +53,43 @@ const metadataOf = () => ({ note: 'hi', format: 'pt' });
 
 describe('safetensors validation', () => {
   // Two F32 tensors of 2 values each (16 data bytes) unless a case says otherwise.
-  const two = (a: string, b = '"dtype":"F32","shape":[2],"data_offsets":[8,16]') => fileOf(`{"a":{${a}},"b":{${b}}}`, 16);
+  const two = (a: string, b = '"dtype":"F32","shape":[2],"data_offsets":[8,16]') =>
+    fileOf(`{"a":{${a}},"b":{${b}}}`, 16);
 
   it('refuses offsets that are negative, out of range, overlapping, or leave gaps or extra bytes', () => {
     let e = errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[-8,0]'));
-    expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/data_offsets \[-8,0\]; they must be \[begin, end\]/)]);
+    expect([e.tensor, e.message]).toEqual([
+      'a',
+      expect.stringMatching(/data_offsets \[-8,0\]; they must be \[begin, end\]/),
+    ]);
     e = errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[8,0]'));
     expect(e.tensor).toBe('a');
     e = errorOf(two('"dtype":"F32","shape":[4],"data_offsets":[8,24]'));
-    expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/bytes \[8, 24\), past the end of the 16-byte data section/)]);
-    e = errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[0,8]', '"dtype":"F32","shape":[2],"data_offsets":[4,12]'));
-    expect([e.tensor, e.message]).toEqual(['b', expect.stringMatching(/has bytes \[4, 12\), which overlap tensor 'a' \(ending at 8\)/)]);
-    e = errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[0,8]', '"dtype":"F32","shape":[2],"data_offsets":[0,8]'));
+    expect([e.tensor, e.message]).toEqual([
+      'a',
+      expect.stringMatching(/bytes \[8, 24\), past the end of the 16-byte data section/),
+    ]);
+    e = errorOf(
+      two('"dtype":"F32","shape":[2],"data_offsets":[0,8]', '"dtype":"F32","shape":[2],"data_offsets":[4,12]'),
+    );
+    expect([e.tensor, e.message]).toEqual([
+      'b',
+      expect.stringMatching(/has bytes \[4, 12\), which overlap tensor 'a' \(ending at 8\)/),
+    ]);
+    e = errorOf(
+      two('"dtype":"F32","shape":[2],"data_offsets":[0,8]', '"dtype":"F32","shape":[2],"data_offsets":[0,8]'),
+    );
     expect(e.message).toMatch(/tensor '(a|b)' has bytes \[0, 8\), which overlap tensor '(a|b)'/);
     e = errorOf(fileOf('{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}', 16));
-    expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/starts at byte 8, leaving bytes \[0, 8\) of the data section unused/)]);
+    expect([e.tensor, e.message]).toEqual([
+      'a',
+      expect.stringMatching(/starts at byte 8, leaving bytes \[0, 8\) of the data section unused/),
+    ]);
     e = errorOf(fileOf('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 12));
-    expect([e.tensor, e.message]).toEqual([undefined, expect.stringMatching(/cover 8 bytes of the 12-byte data section/)]);
+    expect([e.tensor, e.message]).toEqual([
+      undefined,
+      expect.stringMatching(/cover 8 bytes of the 12-byte data section/),
+    ]);
     e = errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[0,8.5]'));
     expect(e.tensor).toBe('a');
     e = errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[0,8,16]'));
@@ -71,47 +99,76 @@ describe('safetensors validation', () => {
   it('refuses shapes that are not arrays of non-negative integers, or that do not match the byte length', () => {
     for (const shape of ['[-2,-2]', '[0.5,8]', '["2","2"]', '2', 'null', '[1e400]', '[9007199254740993,1]']) {
       const e = errorOf(two(`"dtype":"F32","shape":${shape},"data_offsets":[0,8]`));
-      expect([e.tensor, e.message], shape).toEqual(['a', expect.stringMatching(/has shape .*(non-negative integers|too large)/)]);
+      expect([e.tensor, e.message], shape).toEqual([
+        'a',
+        expect.stringMatching(/has shape .*(non-negative integers|too large)/),
+      ]);
     }
     const e = errorOf(two('"dtype":"F32","shape":[3],"data_offsets":[0,8]'));
     expect(e.message).toMatch(/tensor 'a' \[3\] F32 needs 12 bytes, but its data_offsets \[0, 8\] hold 8/);
     // Product overflow: each dim fine, together past 2^53.
-    expect(errorOf(two('"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]')).message).toMatch(/too large to address/);
+    expect(errorOf(two('"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]')).message).toMatch(
+      /too large to address/,
+    );
   });
 
   it('refuses unknown dtypes, malformed entries and metadata with the file and tensor named, never a TypeError', () => {
-    expect(errorOf(two('"dtype":"BF16","shape":[2],"data_offsets":[0,8]')).message).toMatch(/tensor 'a' has dtype "BF16"; supported: F32, F16, F64/);
+    expect(errorOf(two('"dtype":"BF16","shape":[2],"data_offsets":[0,8]')).message).toMatch(
+      /tensor 'a' has dtype "BF16"; supported: F32, F16, F64/,
+    );
     expect(errorOf(two('"dtype":"toString","shape":[2],"data_offsets":[0,8]')).message).toMatch(/dtype "toString"/);
     for (const entry of ['1', 'null', '[1,2]', '"F32"']) {
       const e = errorOf(fileOf(`{"a":${entry}}`));
-      expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/is .*, not an object \{dtype, shape, data_offsets\}/)]);
+      expect([e.tensor, e.message]).toEqual([
+        'a',
+        expect.stringMatching(/is .*, not an object \{dtype, shape, data_offsets\}/),
+      ]);
     }
     expect(errorOf(two('"shape":[2],"data_offsets":[0,8]')).message).toMatch(/tensor 'a' has dtype missing/);
     expect(errorOf(two('"dtype":"F32","data_offsets":[0,8]')).message).toMatch(/tensor 'a' has shape missing/);
     expect(errorOf(two('"dtype":"F32","shape":[2]')).message).toMatch(/tensor 'a' has data_offsets missing/);
-    expect(errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1')).message).toMatch(/unknown field 'extra'/);
-    expect(errorOf(fileOf('{"__metadata__":[1]}')).message).toMatch(/__metadata__ is \[1\]; it must be an object of strings/);
-    expect(errorOf(fileOf('{"__metadata__":{"n":1}}')).message).toMatch(/__metadata__ entry 'n' is 1; metadata values must be strings/);
+    expect(errorOf(two('"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1')).message).toMatch(
+      /unknown field 'extra'/,
+    );
+    expect(errorOf(fileOf('{"__metadata__":[1]}')).message).toMatch(
+      /__metadata__ is \[1\]; it must be an object of strings/,
+    );
+    expect(errorOf(fileOf('{"__metadata__":{"n":1}}')).message).toMatch(
+      /__metadata__ entry 'n' is 1; metadata values must be strings/,
+    );
     expect(parseSafetensors(fileOf('{"__metadata__":null}')).metadata).toEqual({});
   });
 
   it('refuses repeated keys, which JSON.parse would silently drop', () => {
     const entry = '{"dtype":"F32","shape":[2],"data_offsets":[0,8]}';
     let e = errorOf(fileOf(`{"a":${entry},"a":${entry}}`, 8));
-    expect([e.tensor, e.message]).toEqual([undefined, expect.stringMatching(/^bad\.safetensors: the header repeats the key "a": JSON would keep only the last one/)]);
+    expect([e.tensor, e.message]).toEqual([
+      undefined,
+      expect.stringMatching(/^bad\.safetensors: the header repeats the key "a": JSON would keep only the last one/),
+    ]);
     e = errorOf(fileOf(`{"a":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}}`, 8));
-    expect([e.tensor, e.message]).toEqual(['a', expect.stringMatching(/^bad\.safetensors: tensor 'a' repeats the key "shape"/)]);
+    expect([e.tensor, e.message]).toEqual([
+      'a',
+      expect.stringMatching(/^bad\.safetensors: tensor 'a' repeats the key "shape"/),
+    ]);
     e = errorOf(fileOf(`{"__metadata__":{"k":"1","\\u006b":"2"}}`));
-    expect([e.tensor, e.message]).toEqual([undefined, expect.stringMatching(/^bad\.safetensors: __metadata__ repeats the key "k"/)]);
+    expect([e.tensor, e.message]).toEqual([
+      undefined,
+      expect.stringMatching(/^bad\.safetensors: __metadata__ repeats the key "k"/),
+    ]);
     // The same name inside strings or different objects is no repeat.
-    expect(parseSafetensors(fileOf(`{"__metadata__":{"a":"{\\"a\\":1,\\"a\\":2}"},"a":${entry}}`, 8)).tensors.size).toBe(1);
+    expect(
+      parseSafetensors(fileOf(`{"__metadata__":{"a":"{\\"a\\":1,\\"a\\":2}"},"a":${entry}}`, 8)).tensors.size,
+    ).toBe(1);
   });
 
   it('refuses bad header lengths and headers that are not JSON objects', () => {
     expect(errorOf(new Uint8Array(5)).message).toMatch(/5 bytes is too short/);
     const huge = fileOf('{}');
     new DataView(huge.buffer).setBigUint64(0, 2n ** 63n, true);
-    expect(errorOf(huge).message).toMatch(/header length 9223372036854775808 exceeds the format's limit of 100000000 bytes/);
+    expect(errorOf(huge).message).toMatch(
+      /header length 9223372036854775808 exceeds the format's limit of 100000000 bytes/,
+    );
     const long = fileOf('{}', 8);
     new DataView(long.buffer).setBigUint64(0, 20n, true);
     expect(errorOf(long).message).toMatch(/header length 20 exceeds the 10 bytes after it/);
@@ -125,10 +182,16 @@ describe('safetensors validation', () => {
 
   it('reading a folder or a missing file names the path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'st-read-'));
-    expect(() => readSafetensors(dir)).toThrow(new SafetensorsError(dir, undefined, 'is a folder, not a safetensors file.'));
-    expect(() => readSafetensors(join(dir, 'none.safetensors'))).toThrow(`${join(dir, 'none.safetensors')}: no such file.`);
+    expect(() => readSafetensors(dir)).toThrow(
+      new SafetensorsError(dir, undefined, 'is a folder, not a safetensors file.'),
+    );
+    expect(() => readSafetensors(join(dir, 'none.safetensors'))).toThrow(
+      `${join(dir, 'none.safetensors')}: no such file.`,
+    );
     writeFileSync(join(dir, 'bad.safetensors'), fileOf('{"a":null}'));
-    expect(() => readSafetensors(join(dir, 'bad.safetensors'))).toThrow(`${join(dir, 'bad.safetensors')}: tensor 'a' is null`);
+    expect(() => readSafetensors(join(dir, 'bad.safetensors'))).toThrow(
+      `${join(dir, 'bad.safetensors')}: tensor 'a' is null`,
+    );
     rmSync(dir, { recursive: true });
   });
 });
@@ -184,7 +247,9 @@ describe('safetensors checksum', () => {
     expect(parseSafetensors(bytes).metadata).toEqual(metadataOf());
     const last = bytes.slice();
     last[last.length - 1] ^= 1;
-    expect(errorOf(last).message).toMatch(/^bad\.safetensors: fails its checksum \(wgtorch\.crc32 "[0-9a-f]{8}", the contents give "[0-9a-f]{8}"\): the file was changed or damaged/);
+    expect(errorOf(last).message).toMatch(
+      /^bad\.safetensors: fails its checksum \(wgtorch\.crc32 "[0-9a-f]{8}", the contents give "[0-9a-f]{8}"\): the file was changed or damaged/,
+    );
     // A header edit that keeps the file well-formed: w [2, 3] read as [3, 2].
     expect(errorOf(replaceInHeader(bytes, '"shape":[2,3]', '"shape":[3,2]')).message).toMatch(/fails its checksum/);
     expect(errorOf(replaceInHeader(bytes, '"note":"hi"', '"note":"ho"')).message).toMatch(/fails its checksum/);
@@ -213,7 +278,8 @@ function same(a: SafeTensorsFile, b: SafeTensorsFile, tensorsOnly = false): bool
   if (a.tensors.size !== b.tensors.size) return false;
   for (const [k, t] of a.tensors) {
     const u = b.tensors.get(k);
-    if (!u || u.dtype !== t.dtype || u.shape.join() !== t.shape.join() || u.data.byteLength !== t.data.byteLength) return false;
+    if (!u || u.dtype !== t.dtype || u.shape.join() !== t.shape.join() || u.data.byteLength !== t.data.byteLength)
+      return false;
     const x = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const y = new Uint8Array(u.data.buffer, u.data.byteOffset, u.data.byteLength);
     if (x.some((v, i) => v !== y[i])) return false;
@@ -261,7 +327,11 @@ describe('safetensors fuzz', () => {
     if (kind === 5) {
       // the header length field off by a little or a lot
       const n = new DataView(out.buffer).getBigUint64(0, true);
-      new DataView(out.buffer).setBigUint64(0, pick([n + 1n, n - 1n, n + 8n, n - 8n, 0n, 2n ** 64n - 1n, BigInt(rng.int(out.length))]), true);
+      new DataView(out.buffer).setBigUint64(
+        0,
+        pick([n + 1n, n - 1n, n + 8n, n - 8n, 0n, 2n ** 64n - 1n, BigInt(rng.int(out.length))]),
+        true,
+      );
       return out;
     }
     try {
@@ -294,7 +364,29 @@ describe('safetensors fuzz', () => {
     const names = Object.keys(header).filter((k) => k !== '__metadata__');
     const name = pick(names);
     const t = header[name];
-    const someValue = () => pick<unknown>([-1, 0, 1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 0.5, '2', null, [], {}, 2 ** 53, data.length, data.length + 4]);
+    const someValue = () =>
+      pick<unknown>([
+        -1,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        8,
+        12,
+        16,
+        24,
+        0.5,
+        '2',
+        null,
+        [],
+        {},
+        2 ** 53,
+        data.length,
+        data.length + 4,
+      ]);
     const edits = [
       () => ((t.data_offsets as unknown[])[rng.int(2)] = someValue()),
       () => (t.data_offsets = [someValue(), someValue()]),
@@ -346,7 +438,10 @@ describe('safetensors fuzz', () => {
       else {
         // A mutation of the metadata that removes the checksum (or its key) may show in the metadata, never in the tensors.
         const checked = new TextDecoder().decode(bytes).includes(stored);
-        expect(same(r, expected, !checked), `case ${i}: a mutated file loaded different contents: ${new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))}`).toBe(true);
+        expect(
+          same(r, expected, !checked),
+          `case ${i}: a mutated file loaded different contents: ${new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))}`,
+        ).toBe(true);
         tally.same++;
       }
     }
@@ -361,7 +456,10 @@ describe('safetensors fuzz', () => {
       for (let k = 2 + rng.int(3); k > 0; k--) bytes = mutate(bytes, rng);
       const r = outcome(bytes);
       if (r instanceof SafetensorsError || same(r, expected)) continue;
-      expect(new TextDecoder().decode(bytes).includes(stored), `case ${i}: a file with its checksum intact loaded different tensors`).toBe(false);
+      expect(
+        new TextDecoder().decode(bytes).includes(stored),
+        `case ${i}: a file with its checksum intact loaded different tensors`,
+      ).toBe(false);
     }
   });
 

@@ -7,7 +7,16 @@
 /** A dtype name of the safetensors format. */
 export type SafeDType = 'F32' | 'F64' | 'F16' | 'I32' | 'U32' | 'U8' | 'I64' | 'I8' | 'I16' | 'U16';
 /** The typed array holding a safetensors tensor's values. */
-export type SafeArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array | Int8Array | Int16Array | Uint16Array;
+export type SafeArray =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Uint8Array
+  | BigInt64Array
+  | Int8Array
+  | Int16Array
+  | Uint16Array;
 
 /** One tensor of a safetensors file: dtype, shape and values. */
 export interface SafeTensor {
@@ -69,7 +78,8 @@ export function f16ToF32(bits: number): number {
 }
 
 function dtypeOf(a: SafeArray): SafeDType {
-  for (const [k, c] of Object.entries(CTOR)) if (k !== 'F16' && a instanceof (c as unknown as Function)) return k as SafeDType;
+  for (const [k, c] of Object.entries(CTOR))
+    if (k !== 'F16' && a instanceof (c as unknown as Function)) return k as SafeDType;
   throw new TypeError('safetensors: unsupported array type');
 }
 
@@ -122,7 +132,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   } catch (e) {
     throw fail(`the header is not valid UTF-8 JSON (${(e as Error).message}): the file is damaged or not safetensors.`);
   }
-  if (!text.startsWith('{') || !isObject(header)) throw fail(`the header is ${show(header)}, not a JSON object (damaged, or not safetensors).`);
+  if (!text.startsWith('{') || !isObject(header))
+    throw fail(`the header is ${show(header)}, not a JSON object (damaged, or not safetensors).`);
   const repeated = firstRepeatedKey(text);
   if (repeated) {
     const where = repeated.under === undefined ? 'the header' : repeated.under === '__metadata__' ? '__metadata__' : '';
@@ -143,7 +154,9 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   if (stored !== undefined) {
     const computed = checksumOf(metadata, entries, data);
     if (stored !== computed) {
-      throw fail(`fails its checksum (${CHECKSUM_KEY} ${show(stored)}, the contents give "${computed}"): the file was changed or damaged after it was written; restore it from a copy or write it again.`);
+      throw fail(
+        `fails its checksum (${CHECKSUM_KEY} ${show(stored)}, the contents give "${computed}"): the file was changed or damaged after it was written; restore it from a copy or write it again.`,
+      );
     }
     metadata = Object.fromEntries(Object.entries(metadata).filter(([k]) => k !== CHECKSUM_KEY));
   }
@@ -154,7 +167,11 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     const copy = new Uint8Array(end - begin);
     copy.set(data.subarray(begin, end));
     const typed = new CTOR[dtype](copy.buffer, 0, (end - begin) / CTOR[dtype].BYTES_PER_ELEMENT);
-    tensors.set(name, { dtype, shape, data: dtype === 'F16' ? Float32Array.from(typed as Uint16Array, f16ToF32) : typed });
+    tensors.set(name, {
+      dtype,
+      shape,
+      data: dtype === 'F16' ? Float32Array.from(typed as Uint16Array, f16ToF32) : typed,
+    });
   }
   return { tensors, metadata };
 }
@@ -162,18 +179,27 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
 function metadataOf(v: unknown, fail: (detail: string) => SafetensorsError): Record<string, string> {
   if (v === null) return {}; // the reference reader takes null as no metadata
   if (!isObject(v)) throw fail(`__metadata__ is ${show(v)}; it must be an object of strings.`);
-  for (const [k, s] of Object.entries(v)) if (typeof s !== 'string') throw fail(`__metadata__ entry '${k}' is ${show(s)}; metadata values must be strings.`);
+  for (const [k, s] of Object.entries(v))
+    if (typeof s !== 'string') throw fail(`__metadata__ entry '${k}' is ${show(s)}; metadata values must be strings.`);
   return v as Record<string, string>;
 }
 
-function entryOf(name: string, v: unknown, dataLength: number, fail: (detail: string, tensor?: string) => SafetensorsError): Entry {
+function entryOf(
+  name: string,
+  v: unknown,
+  dataLength: number,
+  fail: (detail: string, tensor?: string) => SafetensorsError,
+): Entry {
   if (!isObject(v)) throw fail(`is ${show(v)}, not an object {dtype, shape, data_offsets}.`, name);
   for (const k of Object.keys(v)) {
-    if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') throw fail(`has an unknown field '${k}' (expected dtype, shape, data_offsets).`, name);
+    if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets')
+      throw fail(`has an unknown field '${k}' (expected dtype, shape, data_offsets).`, name);
   }
   const { dtype, shape, data_offsets: offsets } = v;
-  if (typeof dtype !== 'string' || !Object.hasOwn(CTOR, dtype)) throw fail(`has dtype ${show(dtype)}; supported: ${Object.keys(CTOR).join(', ')}.`, name);
-  if (!Array.isArray(shape) || !shape.every(isSize)) throw fail(`has shape ${show(shape)}; a shape is an array of non-negative integers.`, name);
+  if (typeof dtype !== 'string' || !Object.hasOwn(CTOR, dtype))
+    throw fail(`has dtype ${show(dtype)}; supported: ${Object.keys(CTOR).join(', ')}.`, name);
+  if (!Array.isArray(shape) || !shape.every(isSize))
+    throw fail(`has shape ${show(shape)}; a shape is an array of non-negative integers.`, name);
   const bytesPer = CTOR[dtype as SafeDType].BYTES_PER_ELEMENT;
   const byteLength = shape.reduce((a: number, d: number) => a * d, bytesPer);
   if (!Number.isSafeInteger(byteLength)) throw fail(`has shape [${shape.join(', ')}], too large to address.`, name);
@@ -181,23 +207,43 @@ function entryOf(name: string, v: unknown, dataLength: number, fail: (detail: st
     throw fail(`has data_offsets ${show(offsets)}; they must be [begin, end], integers with 0 <= begin <= end.`, name);
   }
   const [begin, end] = offsets as [number, number];
-  if (end > dataLength) throw fail(`has bytes [${begin}, ${end}), past the end of the ${dataLength}-byte data section (truncated file, or wrong offsets).`, name);
-  if (end - begin !== byteLength) throw fail(`[${shape.join(', ')}] ${dtype} needs ${byteLength} bytes, but its data_offsets [${begin}, ${end}] hold ${end - begin}.`, name);
+  if (end > dataLength)
+    throw fail(
+      `has bytes [${begin}, ${end}), past the end of the ${dataLength}-byte data section (truncated file, or wrong offsets).`,
+      name,
+    );
+  if (end - begin !== byteLength)
+    throw fail(
+      `[${shape.join(', ')}] ${dtype} needs ${byteLength} bytes, but its data_offsets [${begin}, ${end}] hold ${end - begin}.`,
+      name,
+    );
   return { name, dtype: dtype as SafeDType, shape: [...shape], begin, end };
 }
 
 /** The tensors must cover the data section exactly, without overlaps or gaps (as the format specifies). */
-function checkCoverage(entries: Entry[], dataLength: number, fail: (detail: string, tensor?: string) => SafetensorsError): void {
+function checkCoverage(
+  entries: Entry[],
+  dataLength: number,
+  fail: (detail: string, tensor?: string) => SafetensorsError,
+): void {
   const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   let previous: string | undefined;
   for (const e of byOffset) {
-    if (e.begin < at) throw fail(`has bytes [${e.begin}, ${e.end}), which overlap tensor '${previous}' (ending at ${at}).`, e.name);
-    if (e.begin > at) throw fail(`starts at byte ${e.begin}, leaving bytes [${at}, ${e.begin}) of the data section unused (the format allows no gaps).`, e.name);
+    if (e.begin < at)
+      throw fail(`has bytes [${e.begin}, ${e.end}), which overlap tensor '${previous}' (ending at ${at}).`, e.name);
+    if (e.begin > at)
+      throw fail(
+        `starts at byte ${e.begin}, leaving bytes [${at}, ${e.begin}) of the data section unused (the format allows no gaps).`,
+        e.name,
+      );
     at = e.end;
     previous = e.name;
   }
-  if (at !== dataLength) throw fail(`the tensors cover ${at} bytes of the ${dataLength}-byte data section; the rest belongs to no tensor (extra bytes appended, or a tensor missing from the header).`);
+  if (at !== dataLength)
+    throw fail(
+      `the tensors cover ${at} bytes of the ${dataLength}-byte data section; the rest belongs to no tensor (extra bytes appended, or a tensor missing from the header).`,
+    );
 }
 
 /** The first key an object in `json` (already known to be valid JSON) repeats, and the top-level key it sits under. */
@@ -247,13 +293,19 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 function checksumOf(metadata: Record<string, string>, entries: readonly Entry[], data: Uint8Array): string {
   const byName = <T extends [string, ...unknown[]]>(a: T, b: T) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
   const content = JSON.stringify([
-    Object.entries(metadata).filter(([k]) => k !== CHECKSUM_KEY).sort(byName),
+    Object.entries(metadata)
+      .filter(([k]) => k !== CHECKSUM_KEY)
+      .sort(byName),
     entries.map((e) => [e.name, e.dtype, e.shape, e.begin, e.end] as [string, ...unknown[]]).sort(byName),
   ]);
-  return crc32(data, crc32(new TextEncoder().encode(content))).toString(16).padStart(8, '0');
+  return crc32(data, crc32(new TextEncoder().encode(content)))
+    .toString(16)
+    .padStart(8, '0');
 }
 
-type TensorsIn = Map<string, { shape: readonly number[]; data: SafeArray }> | Record<string, { shape: readonly number[]; data: SafeArray }>;
+type TensorsIn =
+  | Map<string, { shape: readonly number[]; data: SafeArray }>
+  | Record<string, { shape: readonly number[]; data: SafeArray }>;
 
 /**
  * Serializes tensors (in insertion order) to safetensors bytes, with the checksum in the
@@ -261,20 +313,24 @@ type TensorsIn = Map<string, { shape: readonly number[]; data: SafeArray }> | Re
  */
 export function serializeSafetensors(tensors: TensorsIn, metadata: Record<string, string> = {}): Uint8Array {
   const fail = (detail: string, tensor?: string) => new SafetensorsError('serializeSafetensors', tensor, detail);
-  for (const [k, s] of Object.entries(metadata)) if (typeof s !== 'string') throw fail(`metadata '${k}' is ${show(s)}; metadata values must be strings.`);
+  for (const [k, s] of Object.entries(metadata))
+    if (typeof s !== 'string') throw fail(`metadata '${k}' is ${show(s)}; metadata values must be strings.`);
   const given = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const entries: Entry[] = [];
   let offset = 0;
   for (const [name, t] of given) {
     if (name === '__metadata__') throw fail(`the name '__metadata__' is reserved for the metadata.`, name);
-    if (!t.shape.every((d) => isSize(d))) throw fail(`has shape [${t.shape.join(', ')}]; a shape is an array of non-negative integers.`, name);
+    if (!t.shape.every((d) => isSize(d)))
+      throw fail(`has shape [${t.shape.join(', ')}]; a shape is an array of non-negative integers.`, name);
     const n = t.shape.reduce((a, d) => a * d, 1);
     if (n !== t.data.length) throw fail(`has ${t.data.length} values for shape [${t.shape.join(', ')}] (${n}).`, name);
     entries.push({ name, dtype: dtypeOf(t.data), shape: [...t.shape], begin: offset, end: offset + t.data.byteLength });
     offset += t.data.byteLength;
   }
   const data = new Uint8Array(offset);
-  given.forEach(([, t], i) => data.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), entries[i].begin));
+  given.forEach(([, t], i) =>
+    data.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), entries[i].begin),
+  );
 
   // fromEntries, not assignment: a tensor named '__proto__' stays a tensor.
   const header = Object.fromEntries([

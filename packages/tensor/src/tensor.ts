@@ -36,7 +36,9 @@ export function sizeOf(shape: readonly number[], op = 'Tensor'): number {
   let n = 1;
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid shape [${shape.join(', ')}]: every dimension must be a non-negative integer.`);
+      throw new ShapeError(
+        `${op}: invalid shape [${shape.join(', ')}]: every dimension must be a non-negative integer.`,
+      );
     }
     n *= d;
   }
@@ -76,7 +78,9 @@ function typedOf(op: string, data: AnyTypedArray | ArrayLike<number>, dtype: DTy
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
       if (!Number.isInteger(v) || v < lo || v > hi) {
-        throw new ShapeError(`${op}: element ${i} is ${v}, which a ${dtype} tensor cannot hold (integers in [${lo}, ${hi}]); round or check the data first.`);
+        throw new ShapeError(
+          `${op}: element ${i} is ${v}, which a ${dtype} tensor cannot hold (integers in [${lo}, ${hi}]); round or check the data first.`,
+        );
       }
     }
   }
@@ -176,7 +180,11 @@ export class Tensor<D extends DType = DType> {
   }
 
   /** A tensor holding a copy of `data` (dtype from the array type unless given; i32 and u32 take exact integers only). */
-  static fromArray<D extends DType = 'f32'>(data: AnyTypedArray | ArrayLike<number>, shape?: readonly number[], dtype?: D): Tensor<D> {
+  static fromArray<D extends DType = 'f32'>(
+    data: AnyTypedArray | ArrayLike<number>,
+    shape?: readonly number[],
+    dtype?: D,
+  ): Tensor<D> {
     const dt = (dtype ?? dtypeOfArray(data)) as D;
     const shp = shape ?? [data.length];
     const n = sizeOf(shp, 'Tensor.fromArray');
@@ -214,14 +222,20 @@ export class Tensor<D extends DType = DType> {
   }
 
   /** Normal samples, reproducible for a seed (generated on the CPU, uploaded once). */
-  static randn(shape: readonly number[], opts: { seed?: number; rng?: Rng; mean?: number; std?: number } = {}): Tensor<'f32'> {
+  static randn(
+    shape: readonly number[],
+    opts: { seed?: number; rng?: Rng; mean?: number; std?: number } = {},
+  ): Tensor<'f32'> {
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);
     const data = rng.normalArray(sizeOf(shape, 'Tensor.randn'), opts.mean ?? 0, opts.std ?? 1);
     return Tensor.fromArray(data, shape, 'f32');
   }
 
   /** Uniform samples in [low, high), reproducible for a seed. */
-  static rand(shape: readonly number[], opts: { seed?: number; rng?: Rng; low?: number; high?: number } = {}): Tensor<'f32'> {
+  static rand(
+    shape: readonly number[],
+    opts: { seed?: number; rng?: Rng; low?: number; high?: number } = {},
+  ): Tensor<'f32'> {
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);
     const data = rng.uniformArray(sizeOf(shape, 'Tensor.rand'), opts.low ?? 0, opts.high ?? 1);
     return Tensor.fromArray(data, shape, 'f32');
@@ -247,7 +261,9 @@ export class Tensor<D extends DType = DType> {
     if (!this.storage) {
       throw new Error(
         `${op}: tensor ${formatShape(this.shape)} ${this.dtype} (made by '${this.label}') was used after dispose()` +
-          (this.origin ? `; created at:\n${this.origin}` : '; set WGTORCH_TRACE_TENSORS=1 to see where it was created') +
+          (this.origin
+            ? `; created at:\n${this.origin}`
+            : '; set WGTORCH_TRACE_TENSORS=1 to see where it was created') +
           '. Keep it alive until its last use, or clone() it.',
       );
     }
@@ -294,7 +310,9 @@ export class Tensor<D extends DType = DType> {
   write(data: AnyTypedArray | ArrayLike<number>): void {
     const st = this.live('Tensor.write');
     if (data.length !== this.size) {
-      throw new ShapeError(`Tensor.write: got ${data.length} elements for tensor ${formatShape(this.shape)} (${this.size}).`);
+      throw new ShapeError(
+        `Tensor.write: got ${data.length} elements for tensor ${formatShape(this.shape)} (${this.size}).`,
+      );
     }
     const typed = typedOf('Tensor.write', data, this.dtype);
     // queue.writeBuffer runs before commands still being recorded: submit those first.
@@ -312,7 +330,8 @@ export class Tensor<D extends DType = DType> {
 
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new ShapeError(`Tensor.item: tensor ${formatShape(this.shape)} has ${this.size} elements, not 1.`);
+    if (this.size !== 1)
+      throw new ShapeError(`Tensor.item: tensor ${formatShape(this.shape)} has ${this.size} elements, not 1.`);
     return (await this.toArray())[0];
   }
 

@@ -18,7 +18,8 @@ export function getDefaultRng(): Rng {
 
 /** Overwrites a tensor's values from the CPU (no graph is recorded). */
 export function writeValues(t: Tensor, values: ArrayLike<number>): void {
-  if (values.length !== t.size) throw new Error(`writeValues: ${values.length} values for tensor [${t.shape.join(', ')}] (${t.size}).`);
+  if (values.length !== t.size)
+    throw new Error(`writeValues: ${values.length} values for tensor [${t.shape.join(', ')}] (${t.size}).`);
   const raw = t.raw;
   if (raw instanceof DeviceTensor) raw.write(values instanceof Float32Array ? values : Float32Array.from(values));
   else raw.data.set(values);

@@ -149,7 +149,9 @@ export class BatchNorm2d extends Module {
 }
 
 function buffer(n: number, value: number, backend: BackendName): Tensor {
-  return new Tensor(backendOf(backend).fromArray(new Float32Array(n).fill(value), [n]) as DeviceTensor | F64, { untracked: true });
+  return new Tensor(backendOf(backend).fromArray(new Float32Array(n).fill(value), [n]) as DeviceTensor | F64, {
+    untracked: true,
+  });
 }
 
 /** max(x, 0) (PyTorch's nn.ReLU). */

@@ -26,7 +26,10 @@ export class Parameter extends Tensor {
 
   /** A parameter of the given shape filled with `value`. */
   static full(shape: readonly number[], value: number, backend: BackendName = 'gpu'): Parameter {
-    return new Parameter(backendOf(backend).fromArray(new Float32Array(sizeOf(shape, 'Parameter.full')).fill(value), shape) as DeviceTensor | F64);
+    return new Parameter(
+      backendOf(backend).fromArray(new Float32Array(sizeOf(shape, 'Parameter.full')).fill(value), shape) as
+        DeviceTensor | F64,
+    );
   }
 }
 
@@ -177,9 +180,13 @@ export abstract class Module {
    * With `strict: false` missing and unexpected keys are allowed and only matching keys are
    * loaded. Returns the missing and unexpected keys.
    */
-  loadStateDict(state: Map<string, StateValue> | Record<string, StateValue>, options: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(
+    state: Map<string, StateValue> | Record<string, StateValue>,
+    options: { strict?: boolean } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const strict = options.strict ?? true;
-    const entries: Map<string, StateValue | null | undefined> = state instanceof Map ? state : new Map(Object.entries(state));
+    const entries: Map<string, StateValue | null | undefined> =
+      state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !entries.has(k));
     const unexpected = [...entries.keys()].filter((k) => !own.has(k) && !IGNORED_KEYS.test(k));
@@ -221,7 +228,8 @@ export abstract class Module {
   /** The state dict as safetensors bytes (float32, with the checksum). Reads the values back from the GPU. */
   async saveBytes(metadata?: Record<string, string>): Promise<Uint8Array> {
     const tensors = new Map<string, { shape: readonly number[]; data: SafeArray }>();
-    for (const [k, t] of this.stateDict()) tensors.set(k, { shape: t.shape, data: Float32Array.from(await t.toArray()) });
+    for (const [k, t] of this.stateDict())
+      tensors.set(k, { shape: t.shape, data: Float32Array.from(await t.toArray()) });
     return serializeSafetensors(tensors, metadata);
   }
 
@@ -229,7 +237,10 @@ export abstract class Module {
    * Loads safetensors bytes (from saveBytes(), a fetch, or PyTorch's safetensors.torch.save_file
    * of a state_dict), all or nothing. `source` names the bytes in errors.
    */
-  loadBytes(bytes: Uint8Array, options: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
+  loadBytes(
+    bytes: Uint8Array,
+    options: { strict?: boolean; source?: string } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const source = options.source ?? 'safetensors bytes';
     return this.loadSafetensors(parseSafetensors(bytes, source), { ...options, source });
   }
@@ -239,7 +250,10 @@ export abstract class Module {
    * as loadBytes() does (for headers or credentials, fetch yourself and call loadBytes). Errors
    * name the URL. Files by path, on Node: `load` of `@wgtorch/autograd/node`.
    */
-  async loadUrl(url: string | URL, options: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
+  async loadUrl(
+    url: string | URL,
+    options: { strict?: boolean } = {},
+  ): Promise<{ missing: string[]; unexpected: string[] }> {
     const source = String(url);
     let bytes: Uint8Array;
     try {
@@ -247,7 +261,9 @@ export abstract class Module {
       if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
       bytes = new Uint8Array(await response.arrayBuffer());
     } catch (e) {
-      throw new Error(`${source}: could not fetch the weights for ${this.constructor.name}: ${(e as Error).message}`, { cause: e });
+      throw new Error(`${source}: could not fetch the weights for ${this.constructor.name}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return this.loadBytes(bytes, { strict: options.strict, source });
   }
@@ -256,12 +272,16 @@ export abstract class Module {
    * loadStateDict from a parsed safetensors file (parseSafetensors, or readSafetensors of
    * `@wgtorch/tensor/node`), its errors prefixed with `source` (the file's name).
    */
-  loadSafetensors(file: SafeTensorsFile, options: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
+  loadSafetensors(
+    file: SafeTensorsFile,
+    options: { strict?: boolean; source?: string } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const source = options.source ?? 'safetensors file';
     try {
       return this.loadStateDict(file.tensors as Map<string, StateValue>, options);
     } catch (e) {
-      if (e instanceof StateDictError) throw new StateDictError(`${source}: ${e.message}`, e.missing, e.unexpected, e.misShaped, e.invalid);
+      if (e instanceof StateDictError)
+        throw new StateDictError(`${source}: ${e.message}`, e.missing, e.unexpected, e.misShaped, e.invalid);
       throw new Error(`${source}: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -279,10 +299,12 @@ export abstract class Module {
 /** Why `v` cannot be loaded into `t` (apart from its shape), or undefined if it can. */
 function invalidValue(v: StateValue | null | undefined, t: Tensor): string | undefined {
   if (v === null || typeof v !== 'object') return `${v} is not a tensor or {shape, data}`;
-  if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return `shape ${JSON.stringify(v.shape)} is not a list of non-negative integers`;
+  if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    return `shape ${JSON.stringify(v.shape)} is not a list of non-negative integers`;
   if (v instanceof Tensor) {
     if (v.isDisposed) return 'the tensor was disposed';
-    if ((v.raw instanceof DeviceTensor) !== (t.raw instanceof DeviceTensor)) return `the tensor is on the ${v.backend} backend, the module on ${t.backend}; load from values (toArray) instead`;
+    if (v.raw instanceof DeviceTensor !== t.raw instanceof DeviceTensor)
+      return `the tensor is on the ${v.backend} backend, the module on ${t.backend}; load from values (toArray) instead`;
     return undefined;
   }
   const d = v.data;
@@ -302,6 +324,8 @@ function copyInto(dst: Tensor, src: Tensor): void {
   } else if (!(d instanceof DeviceTensor) && !(s instanceof DeviceTensor)) {
     d.data.set(s.data);
   } else {
-    throw new Error('loadStateDict: cannot copy between the gpu and cpu64 backends synchronously; load from values (toArray) instead.');
+    throw new Error(
+      'loadStateDict: cannot copy between the gpu and cpu64 backends synchronously; load from values (toArray) instead.',
+    );
   }
 }

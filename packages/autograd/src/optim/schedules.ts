@@ -118,7 +118,14 @@ export interface OneCycleOptions {
  */
 export class OneCycleLR extends LRScheduler<OneCycleOptions> {
   lrAt(t: number): number {
-    const { maxLr, totalSteps, pctStart = 0.25, divFactor = 25, finalDivFactor = 1e4, annealStrategy = 'linear' } = this.options;
+    const {
+      maxLr,
+      totalSteps,
+      pctStart = 0.25,
+      divFactor = 25,
+      finalDivFactor = 1e4,
+      annealStrategy = 'linear',
+    } = this.options;
     const initial = maxLr / divFactor;
     const final = initial / finalDivFactor;
     const peak = pctStart * totalSteps - 1;

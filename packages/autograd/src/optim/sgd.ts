@@ -54,7 +54,8 @@ export class SGD {
   private readonly buffers = new Map<Parameter, Raw>();
 
   constructor(params: Parameter[] | ParamGroupSpec[], defaults: SgdOptions) {
-    const specs: ParamGroupSpec[] = params.length && !('params' in params[0]) ? [{ params: params as Parameter[] }] : (params as ParamGroupSpec[]);
+    const specs: ParamGroupSpec[] =
+      params.length && !('params' in params[0]) ? [{ params: params as Parameter[] }] : (params as ParamGroupSpec[]);
     this.paramGroups = specs.map((g) => {
       const group: ParamGroup = {
         params: [...g.params],
@@ -99,9 +100,21 @@ export class SGD {
   }
 
   private update(b: Backend, g: ParamGroup, ps: Parameter[], firstStep: boolean): void {
-    const o = { lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov, weightDecay: g.weightDecay, firstStep };
+    const o = {
+      lr: g.lr,
+      momentum: g.momentum,
+      dampening: g.dampening,
+      nesterov: g.nesterov,
+      weightDecay: g.weightDecay,
+      firstStep,
+    };
     const bufs = g.momentum !== 0 ? ps.map((p) => this.buffers.get(p)!) : [];
-    b.k.sgdStep(ps.map((p) => p.raw), ps.map((p) => p.grad!.raw), bufs, o);
+    b.k.sgdStep(
+      ps.map((p) => p.raw),
+      ps.map((p) => p.grad!.raw),
+      bufs,
+      o,
+    );
   }
 
   /** The momentum buffer of a parameter, if it has one yet (a device tensor or a float64 array). */
@@ -129,7 +142,9 @@ export class SGD {
   /** Restores what stateDict() returned (the optimizer must have been built over the same parameters). */
   loadStateDict(state: SgdState): void {
     if (state.groups.length !== this.paramGroups.length) {
-      throw new Error(`SGD.loadStateDict: the state has ${state.groups.length} parameter groups, this optimizer ${this.paramGroups.length}.`);
+      throw new Error(
+        `SGD.loadStateDict: the state has ${state.groups.length} parameter groups, this optimizer ${this.paramGroups.length}.`,
+      );
     }
     const all = this.paramGroups.flatMap((g) => g.params);
     // Everything is checked before anything changes: a bad state leaves the optimizer as it was.

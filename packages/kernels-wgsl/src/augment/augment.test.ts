@@ -77,7 +77,8 @@ describe('augmentBatch', () => {
     // One 1-channel-like pattern: pixel value = 10*y + x + 1 on every channel.
     const size = 4;
     const bytes = new Uint8Array(3 * size * size);
-    for (let c = 0; c < 3; c++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) bytes[(c * size + y) * size + x] = 10 * y + x + 1;
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) bytes[(c * size + y) * size + x] = 10 * y + x + 1;
     const words = f64(packBytes(bytes), [packedWords(1, size)]);
     const unit = { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255], n: 1, size, pad: 1 };
     const at = (o: Float64Array, y: number, x: number) => Math.round(o[y * size + x]);

@@ -31,7 +31,8 @@ export function packedWords(n: number, size = 32): number {
 
 /** Bytes as little-endian u32 words (a view when aligned, else a zero-padded copy), for upload as a 'u32' tensor. */
 export function packBytes(bytes: Uint8Array): Uint32Array {
-  if (bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  if (bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0)
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   const words = new Uint32Array(Math.ceil(bytes.length / 4));
   new Uint8Array(words.buffer).set(bytes);
   return words;
@@ -40,8 +41,10 @@ export function packBytes(bytes: Uint8Array): Uint32Array {
 function checkCommon(kernel: string, images: Tensor, opts: NormalizeOptions): { n: number; size: number } {
   const n = opts.n;
   const size = opts.size ?? 32;
-  if (!Number.isInteger(n) || n < 0) throw new KernelArgumentError(kernel, `n must be a non-negative integer, got ${n}.`);
-  if (!Number.isInteger(size) || size < 1) throw new KernelArgumentError(kernel, `size must be a positive integer, got ${size}.`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new KernelArgumentError(kernel, `n must be a non-negative integer, got ${n}.`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new KernelArgumentError(kernel, `size must be a positive integer, got ${size}.`);
   if (images.dtype !== 'u32') {
     throw new KernelArgumentError(
       kernel,
@@ -63,14 +66,25 @@ function checkCommon(kernel: string, images: Tensor, opts: NormalizeOptions): { 
       throw new KernelArgumentError(kernel, `${name} must be 3 finite numbers [r, g, b], got [${[...v].join(', ')}].`);
     }
   }
-  if (opts.std.some((s) => s === 0)) throw new KernelArgumentError(kernel, `std must be non-zero, got [${opts.std.join(', ')}].`);
+  if (opts.std.some((s) => s === 0))
+    throw new KernelArgumentError(kernel, `std must be non-zero, got [${opts.std.join(', ')}].`);
   return { n, size };
 }
 
 function normParams(total: number, size: number, pad: number, mean: readonly number[], std: readonly number[]) {
   const scale = (c: number) => 1 / (255 * std[c]);
   const bias = (c: number) => -mean[c] / std[c];
-  return { total, size, pad, scale0: scale(0), scale1: scale(1), scale2: scale(2), bias0: bias(0), bias1: bias(1), bias2: bias(2) };
+  return {
+    total,
+    size,
+    pad,
+    scale0: scale(0),
+    scale1: scale(1),
+    scale2: scale(2),
+    bias0: bias(0),
+    bias1: bias(1),
+    bias2: bias(2),
+  };
 }
 
 /**
@@ -83,9 +97,13 @@ export function augmentBatch(images: Tensor, crops: Tensor, opts: AugmentOptions
   const kernel = 'augmentBatch';
   const { n, size } = checkCommon(kernel, images, opts);
   const pad = opts.pad ?? 4;
-  if (!Number.isInteger(pad) || pad < 0) throw new KernelArgumentError(kernel, `pad must be a non-negative integer, got ${pad}.`);
+  if (!Number.isInteger(pad) || pad < 0)
+    throw new KernelArgumentError(kernel, `pad must be a non-negative integer, got ${pad}.`);
   if (crops.dtype !== 'i32' || crops.size !== n * 3) {
-    throw new KernelArgumentError(kernel, `crops must be i32 [${n}, 3] of (dx, dy, flip), got ${crops.dtype} ${formatShape(crops.shape)}.`);
+    throw new KernelArgumentError(
+      kernel,
+      `crops must be i32 [${n}, 3] of (dx, dy, flip), got ${crops.dtype} ${formatShape(crops.shape)}.`,
+    );
   }
   const total = n * 3 * size * size;
   const out = Tensor.empty([n, 3, size, size], 'f32', kernel);

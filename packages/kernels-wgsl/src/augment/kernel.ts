@@ -30,7 +30,9 @@ const PARAMS = {
  */
 export const augmentKernel = memoKernel((augment: boolean, vec4 = false) => {
   const W = vec4 ? 4 : 1;
-  const bindings: Record<string, BindingDecl> = augment ? { images: { type: 'u32' }, crops: { type: 'i32' } } : { images: { type: 'u32' } };
+  const bindings: Record<string, BindingDecl> = augment
+    ? { images: { type: 'u32' }, crops: { type: 'i32' } }
+    : { images: { type: 'u32' } };
   bindings.out = { type: vec4 ? 'vec4f' : 'f32', access: 'read_write' };
   // Source column of output column x: flip after the crop, as RandomCrop then RandomHorizontalFlip.
   const crop = augment

@@ -19,45 +19,55 @@ const SHAPES = [
 ];
 
 async function checkAgainstReference(shape: number[]): Promise<void> {
-      const C = shape[1];
-      // A large offset relative to the spread checks that the variance does not cancel.
-      const x = pair(shape, 1, 0.5, 3);
-      const gamma = pair([C], 2, 0.5, 1);
-      const beta = pair([C], 3);
-      const rm = pair([C], 4);
-      const rv = pair([C], 5, 0.1, 1);
-      const dy = pair(shape, 6);
-      const opts = { momentum: 0.2, eps: 1e-5 };
-      const ref = B.batchNormTrainRef(x.r, gamma.r, beta.r, rm.r, rv.r, opts);
-      const out = B.batchNormTrain(x.t, gamma.t, beta.t, rm.t, rv.t, opts);
-      const tol = { atol: 1e-4, rtol: 1e-4 };
-      await expectClose(out.y, ref.y, tol, 'y');
-      await expectClose(out.saveMean, ref.saveMean, tol, 'saveMean');
-      await expectClose(out.saveInvStd, ref.saveInvStd, { atol: 1e-4, rtol: 2e-4 }, 'saveInvStd');
-      await expectClose(rm.t, ref.runningMean, tol, 'runningMean');
-      await expectClose(rv.t, ref.runningVar, tol, 'runningVar');
+  const C = shape[1];
+  // A large offset relative to the spread checks that the variance does not cancel.
+  const x = pair(shape, 1, 0.5, 3);
+  const gamma = pair([C], 2, 0.5, 1);
+  const beta = pair([C], 3);
+  const rm = pair([C], 4);
+  const rv = pair([C], 5, 0.1, 1);
+  const dy = pair(shape, 6);
+  const opts = { momentum: 0.2, eps: 1e-5 };
+  const ref = B.batchNormTrainRef(x.r, gamma.r, beta.r, rm.r, rv.r, opts);
+  const out = B.batchNormTrain(x.t, gamma.t, beta.t, rm.t, rv.t, opts);
+  const tol = { atol: 1e-4, rtol: 1e-4 };
+  await expectClose(out.y, ref.y, tol, 'y');
+  await expectClose(out.saveMean, ref.saveMean, tol, 'saveMean');
+  await expectClose(out.saveInvStd, ref.saveInvStd, { atol: 1e-4, rtol: 2e-4 }, 'saveInvStd');
+  await expectClose(rm.t, ref.runningMean, tol, 'runningMean');
+  await expectClose(rv.t, ref.runningVar, tol, 'runningVar');
 
-      const bw = B.batchNormBackward(dy.t, x.t, gamma.t, out.saveMean, out.saveInvStd);
-      const bwRef = B.batchNormBackwardRef(dy.r, x.r, gamma.r, ref.saveMean, ref.saveInvStd);
-      const gtol = { atol: 1e-4, rtol: 1e-3, relativeToMax: true };
-      await expectClose(bw.dx, bwRef.dx, gtol, 'dx');
-      await expectClose(bw.dgamma, bwRef.dgamma, gtol, 'dgamma');
-      await expectClose(bw.dbeta, bwRef.dbeta, gtol, 'dbeta');
+  const bw = B.batchNormBackward(dy.t, x.t, gamma.t, out.saveMean, out.saveInvStd);
+  const bwRef = B.batchNormBackwardRef(dy.r, x.r, gamma.r, ref.saveMean, ref.saveInvStd);
+  const gtol = { atol: 1e-4, rtol: 1e-3, relativeToMax: true };
+  await expectClose(bw.dx, bwRef.dx, gtol, 'dx');
+  await expectClose(bw.dgamma, bwRef.dgamma, gtol, 'dgamma');
+  await expectClose(bw.dbeta, bwRef.dbeta, gtol, 'dbeta');
 
-      const fused = B.batchNormTrainRelu(x.t, gamma.t, beta.t, rm.t, rv.t, opts);
-      const fusedRef = B.batchNormTrainReluRef(x.r, gamma.r, beta.r, ref.runningMean, ref.runningVar, opts);
-      await expectClose(fused.y, fusedRef.y, tol, 'relu y');
-      await expectClose(rv.t, fusedRef.runningVar, tol, 'runningVar after two steps');
-      const bwr = B.batchNormReluBackward(dy.t, fused.y, x.t, gamma.t, beta.t, fused.saveMean, fused.saveInvStd);
-      // The mask comes from the y handed in: use the GPU's y (values within rounding of 0 may differ from the reference's).
-      const yGpu = f64Of(await fused.y.toArray(), shape);
-      const bwrRef = B.batchNormReluBackwardRef(dy.r, yGpu, x.r, gamma.r, beta.r, fusedRef.saveMean, fusedRef.saveInvStd);
-      await expectClose(bwr.dx, bwrRef.dx, gtol, 'relu dx');
-      await expectClose(bwr.dgamma, bwrRef.dgamma, gtol, 'relu dgamma');
-      await expectClose(bwr.dbeta, bwrRef.dbeta, gtol, 'relu dbeta');
+  const fused = B.batchNormTrainRelu(x.t, gamma.t, beta.t, rm.t, rv.t, opts);
+  const fusedRef = B.batchNormTrainReluRef(x.r, gamma.r, beta.r, ref.runningMean, ref.runningVar, opts);
+  await expectClose(fused.y, fusedRef.y, tol, 'relu y');
+  await expectClose(rv.t, fusedRef.runningVar, tol, 'runningVar after two steps');
+  const bwr = B.batchNormReluBackward(dy.t, fused.y, x.t, gamma.t, beta.t, fused.saveMean, fused.saveInvStd);
+  // The mask comes from the y handed in: use the GPU's y (values within rounding of 0 may differ from the reference's).
+  const yGpu = f64Of(await fused.y.toArray(), shape);
+  const bwrRef = B.batchNormReluBackwardRef(dy.r, yGpu, x.r, gamma.r, beta.r, fusedRef.saveMean, fusedRef.saveInvStd);
+  await expectClose(bwr.dx, bwrRef.dx, gtol, 'relu dx');
+  await expectClose(bwr.dgamma, bwrRef.dgamma, gtol, 'relu dgamma');
+  await expectClose(bwr.dbeta, bwrRef.dbeta, gtol, 'relu dbeta');
 
-      await expectClose(B.batchNormEval(x.t, gamma.t, beta.t, rm.t, rv.t), B.batchNormEvalRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar), tol, 'eval');
-      await expectClose(B.batchNormEvalRelu(x.t, gamma.t, beta.t, rm.t, rv.t), B.batchNormEvalReluRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar), tol, 'evalRelu');
+  await expectClose(
+    B.batchNormEval(x.t, gamma.t, beta.t, rm.t, rv.t),
+    B.batchNormEvalRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar),
+    tol,
+    'eval',
+  );
+  await expectClose(
+    B.batchNormEvalRelu(x.t, gamma.t, beta.t, rm.t, rv.t),
+    B.batchNormEvalReluRef(x.r, gamma.r, beta.r, fusedRef.runningMean, fusedRef.runningVar),
+    tol,
+    'evalRelu',
+  );
 }
 
 describe('batchNormTrain / eval / backward vs float64', () => {
@@ -69,7 +79,11 @@ describe('split reductions (the GPU path)', () => {
   afterAll(() => {
     kernelProfile().setOptions({});
   });
-  for (const shape of [[2, 3, 5, 5], [3, 7, 4, 4], [33, 5, 16, 16]]) {
+  for (const shape of [
+    [2, 3, 5, 5],
+    [3, 7, 4, 4],
+    [33, 5, 16, 16],
+  ]) {
     it(`[${shape}]`, async () => {
       kernelProfile().setOptions({ batchNormSplit: true });
       const x = Tensor.zeros(shape);
@@ -113,38 +127,48 @@ describe('unsplit reductions: fused and not', () => {
 });
 
 for (const { source, path } of fixtureFiles('ops-golden-s0'))
-describe(`PyTorch fixtures bn0, bn1 (${source})`, () => {
-  for (const i of [0, 1]) {
-    it(`bn${i}`, async () => {
-      const get = (k: string) => fixture(`bn${i}.${k}`, path)!;
-      const x = get('x');
-      const C = x.t.shape[1];
-      const rm = Tensor.zeros([C]);
-      const rv = Tensor.ones([C]);
-      const out = B.batchNormTrain(x.t, get('gamma').t, get('beta').t, rm, rv);
-      await expectClose(out.y, get('y').r, { atol: 1e-4, rtol: 1e-4 }, 'y');
-      await expectClose(out.saveMean, get('batch_mean').r, { atol: 1e-5, rtol: 1e-4 }, 'batch_mean');
-      const expRv = get('batch_var_unbiased').r.data.map((v) => 0.9 + 0.1 * v);
-      await expectClose(rv, { data: expRv, shape: [C] }, { atol: 1e-5, rtol: 1e-4 }, 'running var');
-      const g = B.batchNormBackward(get('dy').t, x.t, get('gamma').t, out.saveMean, out.saveInvStd);
-      const gtol = { atol: 1e-5, rtol: 1e-3, relativeToMax: true };
-      await expectClose(g.dx, get('dx').r, gtol, 'dx');
-      await expectClose(g.dgamma, get('dgamma').r, gtol, 'dgamma');
-      await expectClose(g.dbeta, get('dbeta').r, gtol, 'dbeta');
-    });
-  }
-});
+  describe(`PyTorch fixtures bn0, bn1 (${source})`, () => {
+    for (const i of [0, 1]) {
+      it(`bn${i}`, async () => {
+        const get = (k: string) => fixture(`bn${i}.${k}`, path)!;
+        const x = get('x');
+        const C = x.t.shape[1];
+        const rm = Tensor.zeros([C]);
+        const rv = Tensor.ones([C]);
+        const out = B.batchNormTrain(x.t, get('gamma').t, get('beta').t, rm, rv);
+        await expectClose(out.y, get('y').r, { atol: 1e-4, rtol: 1e-4 }, 'y');
+        await expectClose(out.saveMean, get('batch_mean').r, { atol: 1e-5, rtol: 1e-4 }, 'batch_mean');
+        const expRv = get('batch_var_unbiased').r.data.map((v) => 0.9 + 0.1 * v);
+        await expectClose(rv, { data: expRv, shape: [C] }, { atol: 1e-5, rtol: 1e-4 }, 'running var');
+        const g = B.batchNormBackward(get('dy').t, x.t, get('gamma').t, out.saveMean, out.saveInvStd);
+        const gtol = { atol: 1e-5, rtol: 1e-3, relativeToMax: true };
+        await expectClose(g.dx, get('dx').r, gtol, 'dx');
+        await expectClose(g.dgamma, get('dgamma').r, gtol, 'dgamma');
+        await expectClose(g.dbeta, get('dbeta').r, gtol, 'dbeta');
+      });
+    }
+  });
 
 describe('bad arguments', () => {
   it('name the kernel, the shapes and the fix', () => {
     const x = Tensor.zeros([2, 3, 4, 4]);
     const c3 = Tensor.ones([3]);
     const c4 = Tensor.ones([4]);
-    expect(() => B.batchNormTrain(x, c3, c3, c3, c3)).toThrow(/batchNormTrain: runningMean and runningVar are the same buffer/);
+    expect(() => B.batchNormTrain(x, c3, c3, c3, c3)).toThrow(
+      /batchNormTrain: runningMean and runningVar are the same buffer/,
+    );
     expect(() => B.batchNormTrain(x, c4, c3, c3, c3)).toThrow(/batchNormTrain: gamma must be \[3\] .* got \[4\]/);
-    expect(() => B.batchNormTrain(Tensor.zeros([2, 3]), c3, c3, c3, c3)).toThrow(/batchNormTrain: x must be 4-D NCHW, got \[2, 3\]/);
-    expect(() => B.batchNormTrain(Tensor.zeros([1, 3, 1, 1]), c3, c3, Tensor.zeros([3]), Tensor.ones([3]))).toThrow(/more than 1/);
-    expect(() => B.batchNormEval(Tensor.zeros([2, 3, 4, 4], 'i32'), c3, c3, c3, c3)).toThrow(/batchNormEval: x must be f32/);
-    expect(() => B.batchNormBackward(Tensor.zeros([2, 3, 4, 5]), x, c3, c3, c3)).toThrow(/batchNormBackward: dy \[2, 3, 4, 5\] must have the shape of x \[2, 3, 4, 4\]/);
+    expect(() => B.batchNormTrain(Tensor.zeros([2, 3]), c3, c3, c3, c3)).toThrow(
+      /batchNormTrain: x must be 4-D NCHW, got \[2, 3\]/,
+    );
+    expect(() => B.batchNormTrain(Tensor.zeros([1, 3, 1, 1]), c3, c3, Tensor.zeros([3]), Tensor.ones([3]))).toThrow(
+      /more than 1/,
+    );
+    expect(() => B.batchNormEval(Tensor.zeros([2, 3, 4, 4], 'i32'), c3, c3, c3, c3)).toThrow(
+      /batchNormEval: x must be f32/,
+    );
+    expect(() => B.batchNormBackward(Tensor.zeros([2, 3, 4, 5]), x, c3, c3, c3)).toThrow(
+      /batchNormBackward: dy \[2, 3, 4, 5\] must have the shape of x \[2, 3, 4, 4\]/,
+    );
   });
 });

@@ -4,7 +4,19 @@ import { Tensor, formatShape, type BufferRange } from '@wgtorch/tensor';
 import { kernelProfile } from '../profile.js';
 import { KernelArgumentError } from '../common/errors.js';
 import { checkF32, flatGrid, vecBinding } from '../elementwise/launch.js';
-import { APPLY_ITEMS, APPLY_WG, applyInputs, applyKernel, backwardCombineKernel, backwardFusedKernel, backwardSumsKernel, statsCombineKernel, statsKernel, trainFusedKernel, type ApplyMode } from './wgsl.js';
+import {
+  APPLY_ITEMS,
+  APPLY_WG,
+  applyInputs,
+  applyKernel,
+  backwardCombineKernel,
+  backwardFusedKernel,
+  backwardSumsKernel,
+  statsCombineKernel,
+  statsKernel,
+  trainFusedKernel,
+  type ApplyMode,
+} from './wgsl.js';
 
 /** Options of the batch norm kernels, as PyTorch's BatchNorm2d. */
 export interface BatchNormOptions {
@@ -40,7 +52,10 @@ interface Geometry {
 function geometry(kernel: string, x: Tensor, xName = 'x'): Geometry {
   checkF32(kernel, xName, x);
   if (x.shape.length !== 4) {
-    throw new KernelArgumentError(kernel, `${xName} must be 4-D NCHW, got ${formatShape(x.shape)}; reshape [N, C] inputs to [N, C, 1, 1].`);
+    throw new KernelArgumentError(
+      kernel,
+      `${xName} must be 4-D NCHW, got ${formatShape(x.shape)}; reshape [N, C] inputs to [N, C, 1, 1].`,
+    );
   }
   const [N, C, H, W] = x.shape;
   return { N, C, HW: H * W, vec: (H * W) % 4 === 0 };
@@ -50,7 +65,10 @@ function checkChannelVec(kernel: string, C: number, named: [string, Tensor][]): 
   for (const [name, t] of named) {
     checkF32(kernel, name, t);
     if (t.shape.length !== 1 || t.shape[0] !== C) {
-      throw new KernelArgumentError(kernel, `${name} must be [${C}] (one value per channel of x), got ${formatShape(t.shape)}.`);
+      throw new KernelArgumentError(
+        kernel,
+        `${name} must be [${C}] (one value per channel of x), got ${formatShape(t.shape)}.`,
+      );
     }
   }
 }
@@ -59,7 +77,10 @@ function checkLike(kernel: string, x: Tensor, named: [string, Tensor][]): void {
   for (const [name, t] of named) {
     checkF32(kernel, name, t);
     if (t.shape.length !== x.shape.length || t.shape.some((d, i) => d !== x.shape[i])) {
-      throw new KernelArgumentError(kernel, `${name} ${formatShape(t.shape)} must have the shape of x ${formatShape(x.shape)}.`);
+      throw new KernelArgumentError(
+        kernel,
+        `${name} ${formatShape(t.shape)} must have the shape of x ${formatShape(x.shape)}.`,
+      );
     }
   }
 }
@@ -88,7 +109,14 @@ function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk:
 }
 
 /** The elementwise apply pass over every element of x. */
-function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tensor[], out: Tensor, extra: { eps: number } | { invM: number } | object = {}): void {
+function apply(
+  mode: ApplyMode,
+  g: Geometry,
+  perUnit: Tensor[],
+  perChannel: Tensor[],
+  out: Tensor,
+  extra: { eps: number } | { invM: number } | object = {},
+): void {
   const hw = g.vec ? g.HW / 4 : g.HW;
   if (g.N * g.C * hw === 0) return;
   // whole planes per workgroup, about APPLY_WG * APPLY_ITEMS units
@@ -100,7 +128,16 @@ function apply(mode: ApplyMode, g: Geometry, perUnit: Tensor[], perChannel: Tens
   applyKernel(mode, g.vec, hw, nb).launch(bufs, { N: g.N, C: g.C, ...extra }, [Math.ceil(g.N / nb), g.C]);
 }
 
-function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): BatchNormTrainResult {
+function train(
+  kernel: string,
+  relu: boolean,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  opts: BatchNormOptions,
+): BatchNormTrainResult {
   const g = geometry(kernel, x);
   checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
@@ -109,11 +146,17 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
     ['runningVar', runningVar],
   ]);
   if (runningMean.buffer === runningVar.buffer) {
-    throw new KernelArgumentError(kernel, 'runningMean and runningVar are the same buffer; both are updated in place, so pass two tensors.');
+    throw new KernelArgumentError(
+      kernel,
+      'runningMean and runningVar are the same buffer; both are updated in place, so pass two tensors.',
+    );
   }
   const M = g.N * g.HW;
   if (M < 2) {
-    throw new KernelArgumentError(kernel, `x ${formatShape(x.shape)} has ${M} value per channel; training needs more than 1 (use a larger batch or batchNormEval).`);
+    throw new KernelArgumentError(
+      kernel,
+      `x ${formatShape(x.shape)} has ${M} value per channel; training needs more than 1 (use a larger batch or batchNormEval).`,
+    );
   }
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
@@ -125,7 +168,11 @@ function train(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Te
   const stats = { saveMean, saveInvStd, runningMean, runningVar };
   if (r.fused) {
     const y = Tensor.empty(x.shape, 'f32', kernel);
-    trainFusedKernel(g.vec, relu, r.hw, r.wg).launch({ x: xb, gamma, beta, ...stats, y: g.vec ? vecBinding(y) : y }, p, [1, g.C]);
+    trainFusedKernel(g.vec, relu, r.hw, r.wg).launch(
+      { x: xb, gamma, beta, ...stats, y: g.vec ? vecBinding(y) : y },
+      p,
+      [1, g.C],
+    );
     return { y, saveMean, saveInvStd };
   }
   if (r.S === 1) {
@@ -168,7 +215,16 @@ export function batchNormTrainRelu(
   return train('batchNormTrainRelu', true, x, gamma, beta, runningMean, runningVar, opts);
 }
 
-function evaluate(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps: number): Tensor {
+function evaluate(
+  kernel: string,
+  relu: boolean,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  eps: number,
+): Tensor {
   const g = geometry(kernel, x);
   checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
@@ -182,18 +238,49 @@ function evaluate(kernel: string, relu: boolean, x: Tensor, gamma: Tensor, beta:
 }
 
 /** Eval-mode BatchNorm2d with the running statistics. */
-export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
+export function batchNormEval(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  eps = 1e-5,
+): Tensor {
   return evaluate('batchNormEval', false, x, gamma, beta, runningMean, runningVar, eps);
 }
 
 /** relu(batchNormEval(...)) in one pass. */
-export function batchNormEvalRelu(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
+export function batchNormEvalRelu(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  eps = 1e-5,
+): Tensor {
   return evaluate('batchNormEvalRelu', true, x, gamma, beta, runningMean, runningVar, eps);
 }
 
-function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvStd: Tensor): BatchNormGrads {
+function backward(
+  kernel: string,
+  dy: Tensor,
+  y: Tensor | undefined,
+  x: Tensor,
+  gamma: Tensor,
+  saveMean: Tensor,
+  saveInvStd: Tensor,
+): BatchNormGrads {
   const g = geometry(kernel, x);
-  checkLike(kernel, x, y ? [['dy', dy], ['y', y]] : [['dy', dy]]);
+  checkLike(
+    kernel,
+    x,
+    y
+      ? [
+          ['dy', dy],
+          ['y', y],
+        ]
+      : [['dy', dy]],
+  );
   checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
     ['saveMean', saveMean],
@@ -209,11 +296,18 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
   const p = { N: g.N, C: g.C, S: r.S, chunk: r.chunk, M };
   if (r.fused) {
     const dx = Tensor.empty(x.shape, 'f32', kernel);
-    backwardFusedKernel(g.vec, !!y, r.hw, r.wg).launch({ ...units, gamma, saveMean, saveInvStd, dgamma, dbeta, dx: bind(dx) }, p, [1, g.C]);
+    backwardFusedKernel(g.vec, !!y, r.hw, r.wg).launch(
+      { ...units, gamma, saveMean, saveInvStd, dgamma, dbeta, dx: bind(dx) },
+      p,
+      [1, g.C],
+    );
     return { dx, dgamma, dbeta };
   }
   if (r.S === 1) {
-    backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false).launch({ ...units, saveMean, saveInvStd, dgamma, dbeta }, p, [1, g.C]);
+    backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false).launch({ ...units, saveMean, saveInvStd, dgamma, dbeta }, p, [
+      1,
+      g.C,
+    ]);
   } else {
     const part = Tensor.empty([g.C, r.S, 2], 'f32', `${kernel}.partial`);
     backwardSumsKernel(g.vec, !!y, r.hw, r.wg, true).launch({ ...units, saveMean, saveInvStd, part }, p, [r.S, g.C]);
@@ -221,12 +315,20 @@ function backward(kernel: string, dy: Tensor, y: Tensor | undefined, x: Tensor, 
     part.dispose();
   }
   const dx = Tensor.empty(x.shape, 'f32', kernel);
-  apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, { invM: M > 0 ? 1 / M : 0 });
+  apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, {
+    invM: M > 0 ? 1 / M : 0,
+  });
   return { dx, dgamma, dbeta };
 }
 
 /** Gradients of training-mode BatchNorm2d for the upstream gradient dy. */
-export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvStd: Tensor): BatchNormGrads {
+export function batchNormBackward(
+  dy: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  saveMean: Tensor,
+  saveInvStd: Tensor,
+): BatchNormGrads {
   return backward('batchNormBackward', dy, undefined, x, gamma, saveMean, saveInvStd);
 }
 

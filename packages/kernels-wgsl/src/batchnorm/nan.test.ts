@@ -52,9 +52,20 @@ describe('batch norm + ReLU with a NaN input', () => {
         // Backward through the ReLU from y: dy passes where y is NaN.
         const dy = pair(x.shape, 8);
         const g = B.batchNormReluBackward(dy.t, out.y, x, gamma.t, beta.t, out.saveMean, out.saveInvStd);
-        const gRef = B.batchNormReluBackwardRef(dy.r, f64Of(y, x.shape), xr, gamma.r, beta.r, f64Of(await out.saveMean.toArray(), [2]), f64Of(await out.saveInvStd.toArray(), [2]));
+        const gRef = B.batchNormReluBackwardRef(
+          dy.r,
+          f64Of(y, x.shape),
+          xr,
+          gamma.r,
+          beta.r,
+          f64Of(await out.saveMean.toArray(), [2]),
+          f64Of(await out.saveInvStd.toArray(), [2]),
+        );
         // Channel 0: y is NaN everywhere, so dbeta is the plain sum of dy; dgamma and dx are NaN.
-        expect(gRef.dbeta.data[0]).toBeCloseTo(dy.r.data.filter((_, i) => Math.floor(i / per) % 2 === 0).reduce((a, v) => a + v, 0), 10);
+        expect(gRef.dbeta.data[0]).toBeCloseTo(
+          dy.r.data.filter((_, i) => Math.floor(i / per) % 2 === 0).reduce((a, v) => a + v, 0),
+          10,
+        );
         expect(Number.isNaN(gRef.dgamma.data[0])).toBe(true);
         await expectSameWithNaN(g.dbeta, gRef.dbeta, 'dbeta', 1e-3);
         await expectSameWithNaN(g.dgamma, gRef.dgamma, 'dgamma', 1e-3);

@@ -35,7 +35,15 @@ export interface BatchNormTrainRefResult {
   runningVar: F64;
 }
 
-function trainRef(relu: boolean, x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, opts: BatchNormOptions): BatchNormTrainRefResult {
+function trainRef(
+  relu: boolean,
+  x: F64,
+  gamma: F64,
+  beta: F64,
+  runningMean: F64,
+  runningVar: F64,
+  opts: BatchNormOptions,
+): BatchNormTrainRefResult {
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
   const C = x.shape[1];
@@ -58,11 +66,23 @@ function trainRef(relu: boolean, x: F64, gamma: F64, beta: F64, runningMean: F64
 }
 
 /** Float64 reference of batchNormTrain on the CPU (what the tests check the kernel against). */
-export const batchNormTrainRef = (x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, opts: BatchNormOptions = {}) =>
-  trainRef(false, x, gamma, beta, runningMean, runningVar, opts);
+export const batchNormTrainRef = (
+  x: F64,
+  gamma: F64,
+  beta: F64,
+  runningMean: F64,
+  runningVar: F64,
+  opts: BatchNormOptions = {},
+) => trainRef(false, x, gamma, beta, runningMean, runningVar, opts);
 /** Float64 reference of batchNormTrainRelu on the CPU (what the tests check the kernel against). */
-export const batchNormTrainReluRef = (x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, opts: BatchNormOptions = {}) =>
-  trainRef(true, x, gamma, beta, runningMean, runningVar, opts);
+export const batchNormTrainReluRef = (
+  x: F64,
+  gamma: F64,
+  beta: F64,
+  runningMean: F64,
+  runningVar: F64,
+  opts: BatchNormOptions = {},
+) => trainRef(true, x, gamma, beta, runningMean, runningVar, opts);
 
 /** Float64 reference of batchNormEval on the CPU (what the tests check the kernel against). */
 export function batchNormEvalRef(x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, eps = 1e-5): F64 {
@@ -74,12 +94,26 @@ export function batchNormEvalRef(x: F64, gamma: F64, beta: F64, runningMean: F64
 }
 
 /** Float64 reference of batchNormEvalRelu on the CPU (what the tests check the kernel against). */
-export function batchNormEvalReluRef(x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, eps = 1e-5): F64 {
+export function batchNormEvalReluRef(
+  x: F64,
+  gamma: F64,
+  beta: F64,
+  runningMean: F64,
+  runningVar: F64,
+  eps = 1e-5,
+): F64 {
   const y = batchNormEvalRef(x, gamma, beta, runningMean, runningVar, eps);
   return { data: y.data.map((v) => Math.max(v, 0)), shape: y.shape };
 }
 
-function backwardRef(dyIn: F64, y: F64 | undefined, x: F64, gamma: F64, saveMean: F64, saveInvStd: F64): { dx: F64; dgamma: F64; dbeta: F64 } {
+function backwardRef(
+  dyIn: F64,
+  y: F64 | undefined,
+  x: F64,
+  gamma: F64,
+  saveMean: F64,
+  saveInvStd: F64,
+): { dx: F64; dgamma: F64; dbeta: F64 } {
   const C = x.shape[1];
   const M = x.data.length / C;
   // Through the ReLU as PyTorch's threshold_backward: 0 where y <= 0 (a NaN y passes dy).
@@ -95,7 +129,11 @@ function backwardRef(dyIn: F64, y: F64 | undefined, x: F64, gamma: F64, saveMean
   perChannel(x, (c, i) => {
     dx[i] = gamma.data[c] * saveInvStd.data[c] * (dy[i] - dbeta[c] / M - (xhat(c, i) * dgamma[c]) / M);
   });
-  return { dx: { data: dx, shape: [...x.shape] }, dgamma: { data: dgamma, shape: [C] }, dbeta: { data: dbeta, shape: [C] } };
+  return {
+    dx: { data: dx, shape: [...x.shape] },
+    dgamma: { data: dgamma, shape: [C] },
+    dbeta: { data: dbeta, shape: [C] },
+  };
 }
 
 /** Float64 reference of batchNormBackward on the CPU (what the tests check the kernel against). */
@@ -103,5 +141,12 @@ export const batchNormBackwardRef = (dy: F64, x: F64, gamma: F64, saveMean: F64,
   backwardRef(dy, undefined, x, gamma, saveMean, saveInvStd);
 
 /** Float64 reference of batchNormReluBackward on the CPU (what the tests check the kernel against). */
-export const batchNormReluBackwardRef = (dy: F64, y: F64, x: F64, gamma: F64, _beta: F64, saveMean: F64, saveInvStd: F64) =>
-  backwardRef(dy, y, x, gamma, saveMean, saveInvStd);
+export const batchNormReluBackwardRef = (
+  dy: F64,
+  y: F64,
+  x: F64,
+  gamma: F64,
+  _beta: F64,
+  saveMean: F64,
+  saveInvStd: F64,
+) => backwardRef(dy, y, x, gamma, saveMean, saveInvStd);

@@ -37,7 +37,12 @@ const SUMS_PARAMS = { N: 'u32', C: 'u32', S: 'u32', chunk: 'u32', M: 'f32' } as 
 const STATS_PARAMS = { ...SUMS_PARAMS, momentum: 'f32', eps: 'f32', unbias: 'f32' } as const;
 
 const f32Array = (access: 'read' | 'read_write' = 'read'): BindingDecl => ({ type: 'f32', access });
-const STATS_OUT = { saveMean: f32Array('read_write'), saveInvStd: f32Array('read_write'), runningMean: f32Array('read_write'), runningVar: f32Array('read_write') };
+const STATS_OUT = {
+  saveMean: f32Array('read_write'),
+  saveInvStd: f32Array('read_write'),
+  runningMean: f32Array('read_write'),
+  runningVar: f32Array('read_write'),
+};
 const PER_CHANNEL_BUILTINS = { wid: 'workgroup_id', lid: 'local_invocation_index' } as const;
 
 const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
@@ -56,14 +61,18 @@ function welfordStats(vec: boolean, hw: number, wg: number): string {
   return `var cnt = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
-  ${channelWalk(hw, wg, `let v = x[idx];
+  ${channelWalk(
+    hw,
+    wg,
+    `let v = x[idx];
     let bm = ${sumOf(vec, 'v')} * ${vec ? '0.25' : '1.0'};
     let d = v - ${T}(bm);
     cnt += ${W};
     let delta = bm - mean;
     let w = ${W} / cnt;
     mean += delta * w;
-    m2 += ${sumOf(vec, 'd * d')} + delta * delta * ${W} * (1.0 - w);`)}
+    m2 += ${sumOf(vec, 'd * d')} + delta * delta * ${W} * (1.0 - w);`,
+  )}
   shN[lid] = cnt; shMean[lid] = mean; shM2[lid] = m2;
   workgroupBarrier();
   for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
@@ -125,7 +134,13 @@ export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: num
   return defineKernel({
     name: `batchnorm.train${relu ? 'Relu' : ''}Fused`,
     params: STATS_PARAMS,
-    bindings: { x: { type: T }, gamma: f32Array(), beta: f32Array(), ...STATS_OUT, y: { type: T, access: 'read_write' } },
+    bindings: {
+      x: { type: T },
+      gamma: f32Array(),
+      beta: f32Array(),
+      ...STATS_OUT,
+      y: { type: T, access: 'read_write' },
+    },
     helpers: WELFORD_SHARED(wg),
     workgroupSize: wg,
     builtins: PER_CHANNEL_BUILTINS,
@@ -206,7 +221,8 @@ const perUnitBindings = (relu: boolean, T: string): Record<string, BindingDecl> 
   relu ? { dy: { type: T }, x: { type: T }, y: { type: T } } : { dy: { type: T }, x: { type: T } };
 
 /** The upstream gradient of unit `i`, through the ReLU (from its output y) with relu. */
-const maskedGrad = (relu: boolean, T: string, i: string) => (relu ? reluGradWgsl(`dy[${i}]`, `y[${i}]`, T) : `dy[${i}]`);
+const maskedGrad = (relu: boolean, T: string, i: string) =>
+  relu ? reluGradWgsl(`dy[${i}]`, `y[${i}]`, T) : `dy[${i}]`;
 
 /**
  * dx of unit `i`: k * g + (x - mean) * a + b with per-channel k, a, b (applyBody's backward
@@ -223,9 +239,13 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): stri
   return `let mean = saveMean[c];
   var sg = ${T}(0.0);
   var sgx = ${T}(0.0);
-  ${channelWalk(hw, wg, `let g = ${maskedGrad(relu, T, 'idx')};
+  ${channelWalk(
+    hw,
+    wg,
+    `let g = ${maskedGrad(relu, T, 'idx')};
     sg += g;
-    sgx += g * (x[idx] - ${T}(mean));`)}
+    sgx += g * (x[idx] - ${T}(mean));`,
+  )}
   shG[lid] = ${sumOf(vec, 'sg')};
   shGX[lid] = ${sumOf(vec, 'sgx')};
   workgroupBarrier();
@@ -266,8 +286,12 @@ export const backwardFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: 
   let k = gamma[c] * inv;
   let a = -k * inv * dg / params.M;
   let b = -k * db / params.M;
-  {${channelWalk(hw, wg, `let g = ${maskedGrad(relu, T, 'idx')};
-    dx[idx] = ${dxOf(T, 'idx', 'mean')};`)}
+  {${channelWalk(
+    hw,
+    wg,
+    `let g = ${maskedGrad(relu, T, 'idx')};
+    dx[idx] = ${dxOf(T, 'idx', 'mean')};`,
+  )}
   }`,
   });
 });

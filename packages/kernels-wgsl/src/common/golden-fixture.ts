@@ -24,13 +24,28 @@ interface Derived {
  * metadata `derived` says how (float64, stored as float32 like the rest of the full format);
  * a file without it is returned as it is. `sibling(name)` loads a file from the same folder.
  */
-export function expandFixture(file: SafeTensorsFile, source: string, sibling: (name: string) => SafeTensorsFile): SafeTensorsFile {
+export function expandFixture(
+  file: SafeTensorsFile,
+  source: string,
+  sibling: (name: string) => SafeTensorsFile,
+): SafeTensorsFile {
   const text = file.metadata.derived;
   if (text === undefined) return file;
-  const fail = (detail: string) => new Error(`${source}: ${detail} (a compact fixture; see test/fixtures/README.md, remake with scripts/make-fixtures.py).`);
+  const fail = (detail: string) =>
+    new Error(
+      `${source}: ${detail} (a compact fixture; see test/fixtures/README.md, remake with scripts/make-fixtures.py).`,
+    );
   const rule = JSON.parse(text) as Derived;
-  if (!Array.isArray(rule.lr) || typeof rule.momentum !== 'number' || typeof rule.weight_decay !== 'number' || !['all', 'ndim>1'].includes(rule.decay) || typeof rule.nesterov !== 'boolean') {
-    throw fail(`metadata derived is ${text}; expected {init, lr: [..], momentum, weight_decay, decay: 'all' | 'ndim>1', nesterov}`);
+  if (
+    !Array.isArray(rule.lr) ||
+    typeof rule.momentum !== 'number' ||
+    typeof rule.weight_decay !== 'number' ||
+    !['all', 'ndim>1'].includes(rule.decay) ||
+    typeof rule.nesterov !== 'boolean'
+  ) {
+    throw fail(
+      `metadata derived is ${text}; expected {init, lr: [..], momentum, weight_decay, decay: 'all' | 'ndim>1', nesterov}`,
+    );
   }
   const initFile = rule.init === 'init.' ? file : sibling(rule.init);
   const get = (f: SafeTensorsFile, key: string, where: string): SafeTensor => {
@@ -39,7 +54,9 @@ export function expandFixture(file: SafeTensorsFile, source: string, sibling: (n
     return t;
   };
   const tensors = new Map(file.tensors);
-  const names = [...file.tensors.keys()].filter((k) => k.startsWith('step0.grad.')).map((k) => k.slice('step0.grad.'.length));
+  const names = [...file.tensors.keys()]
+    .filter((k) => k.startsWith('step0.grad.'))
+    .map((k) => k.slice('step0.grad.'.length));
   for (const name of names) {
     const init = get(initFile, `init.${name}`, rule.init === 'init.' ? source : rule.init);
     const p = Float64Array.from(init.data as Float32Array);
@@ -52,7 +69,10 @@ export function expandFixture(file: SafeTensorsFile, source: string, sibling: (n
         buf[i] = s === 0 ? d : rule.momentum * buf[i] + d;
         p[i] -= lr * (rule.nesterov ? d + rule.momentum * buf[i] : buf[i]);
       }
-      for (const [what, v] of [['momentum', buf], ['after', p]] as const) {
+      for (const [what, v] of [
+        ['momentum', buf],
+        ['after', p],
+      ] as const) {
         const key = `step${s}.${what}.${name}`;
         if (!tensors.has(key)) tensors.set(key, { dtype: 'F32', shape: [...init.shape], data: Float32Array.from(v) });
       }

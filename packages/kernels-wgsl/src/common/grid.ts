@@ -13,5 +13,4 @@ export function grid1d(n: number, workgroupSize: number): [number, number] {
 }
 
 /** WGSL snippet: the flat invocation index for a grid1d launch (needs `nwg: vec3u` builtin). */
-export const FLAT_INDEX_WGSL = (workgroupSize: number) =>
-  `(gid.x + gid.y * (nwg.x * ${workgroupSize}u))`;
+export const FLAT_INDEX_WGSL = (workgroupSize: number) => `(gid.x + gid.y * (nwg.x * ${workgroupSize}u))`;

@@ -42,18 +42,35 @@ describe('defineKernel', () => {
   });
 
   it('pads vector params to their WGSL alignment', () => {
-    const kv = defineKernel({ name: 'test.vec', params: { a: 'f32', b: 'vec2u', c: 'f32', d: 'vec4f' }, bindings: {}, workgroupSize: 1, body: '' });
-    expect(kv.header).toBe('struct Params { a: f32, b: vec2u, c: f32, d: vec4f }\n@group(0) @binding(0) var<uniform> params: Params;');
+    const kv = defineKernel({
+      name: 'test.vec',
+      params: { a: 'f32', b: 'vec2u', c: 'f32', d: 'vec4f' },
+      bindings: {},
+      workgroupSize: 1,
+      body: '',
+    });
+    expect(kv.header).toBe(
+      'struct Params { a: f32, b: vec2u, c: f32, d: vec4f }\n@group(0) @binding(0) var<uniform> params: Params;',
+    );
     const bytes = kv.pack({ a: 1, b: [2, 3], c: 4, d: [5, 6, 7, 8] });
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // a at 0, b at 8 (align 8), c at 16, d at 32 (align 16); size 48.
     expect(bytes.byteLength).toBe(48);
-    expect([v.getFloat32(0, true), v.getUint32(8, true), v.getUint32(12, true), v.getFloat32(16, true), v.getFloat32(32, true), v.getFloat32(44, true)]).toEqual([1, 2, 3, 4, 5, 8]);
+    expect([
+      v.getFloat32(0, true),
+      v.getUint32(8, true),
+      v.getUint32(12, true),
+      v.getFloat32(16, true),
+      v.getFloat32(32, true),
+      v.getFloat32(44, true),
+    ]).toEqual([1, 2, 3, 4, 5, 8]);
   });
 
   it('names a missing, misshapen or unknown param', () => {
     expect(() => k.pack({ n: 1, alpha: 2 } as never)).toThrow(/test.scaleAdd: param 'off' is missing/);
-    expect(() => k.pack({ n: 1, alpha: 2, off: 0, beta: 1 } as never)).toThrow(/unknown params beta; declared: n, alpha, off/);
+    expect(() => k.pack({ n: 1, alpha: 2, off: 0, beta: 1 } as never)).toThrow(
+      /unknown params beta; declared: n, alpha, off/,
+    );
   });
 
   it('omits the Params struct when there are no params, and writes enables and helpers', () => {
@@ -74,8 +91,18 @@ describe('defineKernel', () => {
   });
 
   it('refuses names that are not WGSL identifiers and uniform arrays without a length', () => {
-    expect(() => defineKernel({ name: 't', params: { 'a-b': 'u32' }, bindings: {}, workgroupSize: 1, body: '' })).toThrow(/'a-b' is not a WGSL identifier/);
-    expect(() => defineKernel({ name: 't', params: {}, bindings: { w: { type: 'f32', space: 'uniform' } }, workgroupSize: 1, body: '' })).toThrow(/needs a fixed length/);
+    expect(() =>
+      defineKernel({ name: 't', params: { 'a-b': 'u32' }, bindings: {}, workgroupSize: 1, body: '' }),
+    ).toThrow(/'a-b' is not a WGSL identifier/);
+    expect(() =>
+      defineKernel({
+        name: 't',
+        params: {},
+        bindings: { w: { type: 'f32', space: 'uniform' } },
+        workgroupSize: 1,
+        body: '',
+      }),
+    ).toThrow(/needs a fixed length/);
   });
 
   it('memoKernel builds each configuration once', () => {

@@ -89,7 +89,9 @@ interface Field {
 /** Records one dispatch. Every kernel launches through here. */
 export function launch(k: KernelSource, bufs: readonly (Tensor | BufferRange)[], groups: Groups, p?: Uint8Array): void {
   // Duck-typed rather than instanceof, so a second copy of @wgtorch/tensor (dist beside source) still works.
-  const ranges = bufs.map((b) => (typeof (b as Tensor).binding === 'function' ? (b as Tensor).binding() : (b as BufferRange)));
+  const ranges = bufs.map((b) =>
+    typeof (b as Tensor).binding === 'function' ? (b as Tensor).binding() : (b as BufferRange),
+  );
   runtime().dispatcher.dispatch(k, ranges, groups, p);
 }
 
@@ -111,7 +113,10 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     for (const [name, type] of Object.entries(decl.params)) {
       if (!IDENT.test(name)) throw new Error(`${where}: param name '${name}' is not a WGSL identifier.`);
       const layout = PARAM_LAYOUT[type];
-      if (!layout) throw new Error(`${where}: param '${name}' has type '${type}'; use one of ${Object.keys(PARAM_LAYOUT).join(', ')}.`);
+      if (!layout)
+        throw new Error(
+          `${where}: param '${name}' has type '${type}'; use one of ${Object.keys(PARAM_LAYOUT).join(', ')}.`,
+        );
       offset = Math.ceil(offset / layout.align) * layout.align;
       maxAlign = Math.max(maxAlign, layout.align);
       this.fields.push({ name, offset, lanes: layout.size / 4, kind: layout.kind });
@@ -119,7 +124,8 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
       offset += layout.size;
     }
     const size = Math.max(4, Math.ceil(offset / maxAlign) * maxAlign);
-    if (size > MAX_PARAM_BYTES) throw new Error(`${where}: params take ${size} bytes; at most ${MAX_PARAM_BYTES} fit a dispatch.`);
+    if (size > MAX_PARAM_BYTES)
+      throw new Error(`${where}: params take ${size} bytes; at most ${MAX_PARAM_BYTES} fit a dispatch.`);
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
 
@@ -145,7 +151,8 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     });
     this.header = lines.join('\n');
 
-    const wg = typeof decl.workgroupSize === 'number' ? [decl.workgroupSize] : decl.workgroupSize.filter((d) => d !== undefined);
+    const wg =
+      typeof decl.workgroupSize === 'number' ? [decl.workgroupSize] : decl.workgroupSize.filter((d) => d !== undefined);
     const args = Object.entries(decl.builtins ?? FLAT_BUILTINS)
       .map(([name, b]) => `@builtin(${b}) ${name}: ${BUILTIN_TYPE[b]}`)
       .join(', ');
@@ -159,7 +166,8 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     for (const f of this.fields) {
       const v = given[f.name];
       if (f.lanes === 1) {
-        if (typeof v !== 'number') throw new Error(`${this.source.name}: param '${f.name}' is missing (got ${String(v)}).`);
+        if (typeof v !== 'number')
+          throw new Error(`${this.source.name}: param '${f.name}' is missing (got ${String(v)}).`);
         this.put(f.offset, f.kind, v);
       } else {
         if (!Array.isArray(v) || v.length !== f.lanes) {
@@ -172,7 +180,9 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     for (const _ in given) count++;
     if (count !== this.fields.length) {
       const extra = Object.keys(given).filter((n) => !this.fields.some((f) => f.name === n));
-      throw new Error(`${this.source.name}: unknown params ${extra.join(', ')}; declared: ${this.fields.map((f) => f.name).join(', ')}.`);
+      throw new Error(
+        `${this.source.name}: unknown params ${extra.join(', ')}; declared: ${this.fields.map((f) => f.name).join(', ')}.`,
+      );
     }
     return this.bytes;
   }
@@ -182,7 +192,8 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     const given = buffers as Record<string, Tensor | BufferRange>;
     const bufs = this.bindingNames.map((n) => {
       const b = given[n];
-      if (!b) throw new Error(`${this.source.name}: buffer '${n}' is missing; bindings: ${this.bindingNames.join(', ')}.`);
+      if (!b)
+        throw new Error(`${this.source.name}: buffer '${n}' is missing; bindings: ${this.bindingNames.join(', ')}.`);
       return b;
     });
     launch(this.source, bufs, groups, this.fields.length ? this.pack(values) : undefined);
@@ -199,7 +210,9 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
 export type AnyKernel = Kernel<Record<string, ParamType>, Record<string, BindingDecl>>;
 
 /** Declares a kernel: writes the WGSL header (Params struct, numbered bindings, entry point) from named, typed params and bindings. */
-export function defineKernel<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>>(decl: KernelDecl<P, B>): Kernel<P, B> {
+export function defineKernel<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>>(
+  decl: KernelDecl<P, B>,
+): Kernel<P, B> {
   return new Kernel(decl);
 }
 

@@ -31,7 +31,9 @@ export function fixturePath(name: string, source: FixtureSource = 'repo'): strin
   const dir = fixturesDir(source);
   const p = dir && join(dir, `${name}.safetensors`);
   if (source === 'repo' && !existsSync(p!)) {
-    throw new Error(`fixture ${p} is missing: it is part of the repository; restore it (git checkout -- test/fixtures) or remake it with \`python3 scripts/make-fixtures.py\`.`);
+    throw new Error(
+      `fixture ${p} is missing: it is part of the repository; restore it (git checkout -- test/fixtures) or remake it with \`python3 scripts/make-fixtures.py\`.`,
+    );
   }
   return p && existsSync(p) ? p : undefined;
 }
@@ -79,11 +81,22 @@ export interface Comparison {
 }
 
 /** Compares two arrays: |a - e| <= atol + rtol * |e| (or rtol * max|e| with relativeToMax). */
-export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, opts: CloseOptions = {}, label = 'tensor'): Comparison {
+export function compare(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  opts: CloseOptions = {},
+  label = 'tensor',
+): Comparison {
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-4;
   if (actual.length !== expected.length) {
-    return { ok: false, maxAbs: Infinity, maxRel: Infinity, worstIndex: -1, message: `${label}: length ${actual.length} != expected ${expected.length}` };
+    return {
+      ok: false,
+      maxAbs: Infinity,
+      maxRel: Infinity,
+      worstIndex: -1,
+      message: `${label}: length ${actual.length} != expected ${expected.length}`,
+    };
   }
   let maxE = 0;
   for (let i = 0; i < expected.length; i++) maxE = Math.max(maxE, Math.abs(expected[i]));
@@ -111,7 +124,12 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
 }
 
 /** Throws with a message naming the worst element when arrays differ beyond tolerance. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, opts: CloseOptions = {}, label = 'tensor'): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  opts: CloseOptions = {},
+  label = 'tensor',
+): void {
   const c = compare(actual, expected, opts, label);
   if (!c.ok) throw new Error(c.message);
 }

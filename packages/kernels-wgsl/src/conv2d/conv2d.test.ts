@@ -76,9 +76,24 @@ async function read(t: Tensor): Promise<Float32Array> {
 
 const TOL = { atol: 1e-5, rtol: 1e-4, relativeToMax: true };
 
-async function checkAll(x: F64, w: F64, dy: F64 | undefined, opts: Conv2dOptions, what: string, expected?: { y: F64; dx: F64; dw: F64 }) {
+async function checkAll(
+  x: F64,
+  w: F64,
+  dy: F64 | undefined,
+  opts: Conv2dOptions,
+  what: string,
+  expected?: { y: F64; dx: F64; dw: F64 },
+) {
   const yShape = conv2dOutputShape(x.shape, w.shape, opts);
-  const dyv = dy ?? f64(randomArray(yShape.reduce((a, d) => a * d, 1), 99), yShape);
+  const dyv =
+    dy ??
+    f64(
+      randomArray(
+        yShape.reduce((a, d) => a * d, 1),
+        99,
+      ),
+      yShape,
+    );
   const want = expected ?? {
     y: conv2dForwardRef(x, w, opts),
     dx: conv2dInputGradRef(dyv, w, x.shape, opts),
@@ -124,7 +139,12 @@ function fixtureCases(): { name: string; run: () => Promise<void> }[] {
       const t = (k: string) => f64(get(k).data as Float32Array, get(k).shape);
       out.push({
         name: `PyTorch fixture (${source}) conv${i}: N${n} ${cin}->${cout} ${h}x${w} k${k} s${stride} p${pad}`,
-        run: () => checkAll(t('x'), t('w'), t('dy'), { stride, padding: pad }, `conv${i}`, { y: t('y'), dx: t('dx'), dw: t('dw') }),
+        run: () =>
+          checkAll(t('x'), t('w'), t('dy'), { stride, padding: pad }, `conv${i}`, {
+            y: t('y'),
+            dx: t('dx'),
+            dw: t('dw'),
+          }),
       });
     }
   }
@@ -135,8 +155,21 @@ function randomCase(c: Case, seed: number): () => Promise<void> {
   return async () => {
     const opts: Conv2dOptions = { stride: c.stride, padding: c.pad };
     const ws = weightShape(c);
-    const x = f64(randomArray(c.x.reduce((a, d) => a * d, 1), 10 + seed), c.x);
-    const w = f64(randomArray(ws.reduce((a, d) => a * d, 1), 20 + seed, 0.3), ws);
+    const x = f64(
+      randomArray(
+        c.x.reduce((a, d) => a * d, 1),
+        10 + seed,
+      ),
+      c.x,
+    );
+    const w = f64(
+      randomArray(
+        ws.reduce((a, d) => a * d, 1),
+        20 + seed,
+        0.3,
+      ),
+      ws,
+    );
     await checkAll(x, w, undefined, opts, label(c));
   };
 }
@@ -176,13 +209,19 @@ for (const [what, cfg] of [
 if (availableVariants().includes('subgroup')) {
   const forced: [string, KernelConfig][] = [
     ['window 2x32, packed uniform weights', { rm: 2, tc: 32, sgs: 1, window: true, rowWindow: false }],
-    ['window 2x32, weights from storage, scalar stores', { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0, vecOut: false, rowWindow: false }],
+    [
+      'window 2x32, weights from storage, scalar stores',
+      { rm: 2, tc: 32, sgs: 1, window: true, uboRows: 0, vecOut: false, rowWindow: false },
+    ],
     ['window 4x16, 2 subgroups, packed uniform weights', { rm: 4, tc: 16, sgs: 2, window: true, rowWindow: false }],
     ['1x16, 2 subgroups, K unrolled by 3', { rm: 1, tc: 16, sgs: 2, unrollK: 3, rowWindow: false }],
     ['weight-grad pair window 2x(10 pairs)', { rm: 2, tc: 32, sgs: 1, wpairs: 10 }],
     ['weight-grad pair window 4x(3 pairs), 2 subgroups, dy as vec4', { rm: 4, tc: 16, sgs: 2, wpairs: 3, avec: true }],
     ['row window everywhere (also 1x1 and the stem), 2-row tiles', { rowWindow: true, tc: 32, tileRows: 2 }],
-    ['row window everywhere, 4 rows per lane, 2 subgroups, tiles by width', { rowWindow: true, rm: 4, tc: 32, sgs: 2, tileRows: 0 }],
+    [
+      'row window everywhere, 4 rows per lane, 2 subgroups, tiles by width',
+      { rowWindow: true, rm: 4, tc: 32, sgs: 2, tileRows: 0 },
+    ],
     ['no row window (strided input gradients as one GEMM per phase)', { rowWindow: false }],
     ['no lane-pixel kernel (input gradients onto at most 4 channels by the row window)', { lanePixels: false }],
     ['pointwise kernel for every 1x1 input gradient, at most 4 pixels a lane', { pointwise: true, pointwisePixels: 4 }],
@@ -195,8 +234,10 @@ if (availableVariants().includes('subgroup')) {
       CASES.forEach((c, i) => {
         // Pair windows: also rows of 12 pixels (a partial block of 8), 4 and 16 (dy as vec4).
         // Packed uniform weights: also 64 -> 64, whose weights take four uniform bindings.
-        if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13)) it(label(c), randomCase(c, i));
-        else if (cfg.rowWindow !== undefined && [0, 5, 6, 7, 8, 10, 13, 14, 15, 16].includes(i)) it(label(c), randomCase(c, i));
+        if ([1, 2, 3, 9, 12].includes(i) || (cfg.wpairs && [11, 13, 14].includes(i)) || (cfg.window && i === 13))
+          it(label(c), randomCase(c, i));
+        else if (cfg.rowWindow !== undefined && [0, 5, 6, 7, 8, 10, 13, 14, 15, 16].includes(i))
+          it(label(c), randomCase(c, i));
         else if (cfg.lanePixels === false && [0, 4, 7].includes(i)) it(label(c), randomCase(c, i));
         else if (cfg.pointwise !== undefined && [17, 18, 19].includes(i)) it(label(c), randomCase(c, i));
       });
@@ -205,13 +246,21 @@ if (availableVariants().includes('subgroup')) {
 }
 
 describe('conv2d row-window kernel', () => {
-  it("takes the ResNet20 convolutions it measured faster on, on the subgroup variant", () => {
+  it('takes the ResNet20 convolutions it measured faster on, on the subgroup variant', () => {
     if (conv2dVariant() !== 'subgroup') return;
     const g = (cin: number, cout: number, size: number, k: number, stride: number) =>
       convGeometry('test', [2, cin, size, size], [cout, cin, k, k], { stride, padding: (k - 1) / 2 });
-    const has = (dir: 'forward' | 'transposed', geo: ReturnType<typeof g>) => rowWindowPlan(`conv2d.${dir}`, dir, geo) !== undefined;
+    const has = (dir: 'forward' | 'transposed', geo: ReturnType<typeof g>) =>
+      rowWindowPlan(`conv2d.${dir}`, dir, geo) !== undefined;
     // Every 3x3 input gradient, the stem's included; no 1x1 one.
-    for (const geo of [g(3, 16, 32, 3, 1), g(16, 16, 32, 3, 1), g(16, 32, 32, 3, 2), g(32, 64, 16, 3, 2), g(64, 64, 8, 3, 1)]) expect(has('transposed', geo)).toBe(true);
+    for (const geo of [
+      g(3, 16, 32, 3, 1),
+      g(16, 16, 32, 3, 1),
+      g(16, 32, 32, 3, 2),
+      g(32, 64, 16, 3, 2),
+      g(64, 64, 8, 3, 1),
+    ])
+      expect(has('transposed', geo)).toBe(true);
     expect(has('transposed', g(16, 32, 32, 1, 2))).toBe(false);
     // Forwards: stride 1 but the stem, and stride 2 onto outputs at most 8 wide.
     expect(has('forward', g(32, 32, 16, 3, 1))).toBe(true);
@@ -277,7 +326,9 @@ describe('conv2d argument errors', () => {
     expect(() => conv2dInputGrad(Tensor.zeros([2, 4, 7, 7]), w3, [2, 3, 8, 8], { padding: 1 })).toThrow(
       /conv2d\.inputGrad: dy \[2, 4, 7, 7\] must be the conv output shape \[2, 4, 8, 8\]/,
     );
-    expect(() => conv2dWeightGrad(x, Tensor.zeros([2, 4, 6, 6]), [4, 2, 3, 3])).toThrow(/conv2d\.weightGrad: input \[2, 3, 8, 8\] has 3 channels/);
+    expect(() => conv2dWeightGrad(x, Tensor.zeros([2, 4, 6, 6]), [4, 2, 3, 3])).toThrow(
+      /conv2d\.weightGrad: input \[2, 3, 8, 8\] has 3 channels/,
+    );
     for (const t of [x, w, wi, big, w3]) t.dispose();
   });
 
@@ -288,9 +339,15 @@ describe('conv2d argument errors', () => {
     // dx of this shape would need more than the limit; only its shape is used.
     const huge = [Math.ceil(limit / 4 / 16) + 1, 1, 4, 4];
     const dy = Tensor.zeros([1, 1, 4, 4]);
-    expect(() => conv2dInputGrad(dy.reshape([1, 1, 4, 4]), w, huge)).toThrow(/dy \[1, 1, 4, 4\] must be the conv output shape/);
+    expect(() => conv2dInputGrad(dy.reshape([1, 1, 4, 4]), w, huge)).toThrow(
+      /dy \[1, 1, 4, 4\] must be the conv output shape/,
+    );
     const dyHuge = { shape: huge, dtype: 'f32', size: huge.reduce((a, d) => a * d, 1) } as unknown as Tensor;
-    expect(() => conv2dInputGrad(dyHuge, w, huge)).toThrow(new RegExp(`conv2d\\.inputGrad: dy \\[${huge.join(', ')}\\] takes \\d+ bytes, over the device's maxStorageBufferBindingSize of ${limit}`));
+    expect(() => conv2dInputGrad(dyHuge, w, huge)).toThrow(
+      new RegExp(
+        `conv2d\\.inputGrad: dy \\[${huge.join(', ')}\\] takes \\d+ bytes, over the device's maxStorageBufferBindingSize of ${limit}`,
+      ),
+    );
     for (const t of [x, w, dy]) t.dispose();
   });
 });

@@ -48,7 +48,15 @@ function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][
  * workgroup layer). `a` is the weight tensor's binding, or the packed weights (packWeights)
  * where the plan reads them from a uniform buffer: then one dispatch per chunk of rows.
  */
-function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRange, out: BufferRange, n: number, k?: { total: number; chunk: number }): void {
+function recordGemm(
+  kernel: string,
+  p: GemmProblem,
+  a: BufferRange,
+  b: BufferRange,
+  out: BufferRange,
+  n: number,
+  k?: { total: number; chunk: number },
+): void {
   const cols = p.kind === 'wgrad' ? gemmColsPerImage(p) : n * gemmColsPerImage(p);
   const ktotal = k?.total ?? (p.kind === 'wgrad' ? 0 : p.c * p.ty.count * p.tx.count);
   const kchunk = k?.chunk ?? Math.max(1, ktotal);
@@ -57,7 +65,10 @@ function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRan
   const chunkRows = plan.uboRows || plan.rows;
   const groups: [number, number, number] = [plan.colGroups(n), Math.ceil(chunkRows / plan.rowsPerGroup), splits];
   if (groups[0] > MAX_GROUPS) {
-    throw new KernelArgumentError(kernel, `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+    throw new KernelArgumentError(
+      kernel,
+      `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+    );
   }
   if (!plan.uboRows) {
     plan.kernel.launch({ a_src: a, b_src: b, out }, { ncols: cols, ktotal, kchunk }, groups);
@@ -69,8 +80,15 @@ function recordGemm(kernel: string, p: GemmProblem, a: BufferRange, b: BufferRan
 }
 
 /** Calls `dispatch` once per uniform binding of `chunkRows` packed-weight rows (packedChunkRows), with the chunk's first row. */
-function forEachWeightChunk(a: BufferRange, rows: number, chunkRows: number, rowBytes: number, dispatch: (wq: BufferRange, r0: number) => void): void {
-  for (let r0 = 0; r0 < rows; r0 += chunkRows) dispatch({ buffer: a.buffer, offset: (a.offset ?? 0) + r0 * rowBytes, size: chunkRows * rowBytes }, r0);
+function forEachWeightChunk(
+  a: BufferRange,
+  rows: number,
+  chunkRows: number,
+  rowBytes: number,
+  dispatch: (wq: BufferRange, r0: number) => void,
+): void {
+  for (let r0 = 0; r0 < rows; r0 += chunkRows)
+    dispatch({ buffer: a.buffer, offset: (a.offset ?? 0) + r0 * rowBytes, size: chunkRows * rowBytes }, r0);
 }
 
 /** The A operand for the GEMMs `problems` (which share their weights): packed where their plan asks for it. */
@@ -87,9 +105,16 @@ function checkF32(kernel: string, named: [string, Tensor][]): void {
 export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const kernel = 'conv2d.forward';
   const g = convGeometry(kernel, x.shape, w.shape, opts);
-  checkF32(kernel, [['x', x], ['w', w]]);
+  checkF32(kernel, [
+    ['x', x],
+    ['w', w],
+  ]);
   const yShape = [g.n, g.cout, g.ho, g.wo];
-  checkBindingSizes(kernel, [['x', x.shape], ['w', w.shape], ['y', yShape]]);
+  checkBindingSizes(kernel, [
+    ['x', x.shape],
+    ['w', w.shape],
+    ['y', yShape],
+  ]);
   const y = Tensor.empty(yShape, 'f32', kernel);
   const rw = rowWindowPlan(kernel, 'forward', g);
   if (rw) {
@@ -104,12 +129,24 @@ export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): T
 }
 
 /** dx for y = conv2d(x, w), given dy = dL/dy; `inputShape` is x's shape. */
-export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+export function conv2dInputGrad(
+  dy: Tensor,
+  w: Tensor,
+  inputShape: readonly number[],
+  opts: Conv2dOptions = {},
+): Tensor {
   const kernel = 'conv2d.inputGrad';
   const g = convGeometry(kernel, inputShape, w.shape, opts);
   checkOutputGrad(kernel, dy.shape, g, `input ${formatShape(inputShape)} and weight ${formatShape(w.shape)}`);
-  checkF32(kernel, [['dy', dy], ['w', w]]);
-  checkBindingSizes(kernel, [['dy', dy.shape], ['w', w.shape], ['dx', inputShape]]);
+  checkF32(kernel, [
+    ['dy', dy],
+    ['w', w],
+  ]);
+  checkBindingSizes(kernel, [
+    ['dy', dy.shape],
+    ['w', w.shape],
+    ['dx', inputShape],
+  ]);
   const dx = Tensor.empty(inputShape, 'f32', kernel);
   const lp = lanePixelsPlan(kernel, g);
   if (lp) {
@@ -142,10 +179,20 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
 }
 
 /** An input gradient onto few channels by the lane-pixel kernel (lane-pixels.ts). */
-function recordLanePixels(kernel: string, plan: LanePixelsPlan, w: Tensor, dy: Tensor, dx: Tensor, g: ConvGeometry): void {
+function recordLanePixels(
+  kernel: string,
+  plan: LanePixelsPlan,
+  w: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  g: ConvGeometry,
+): void {
   const groups: [number, number, number] = [plan.groups(g.n), 1, 1];
   if (groups[0] > MAX_GROUPS) {
-    throw new KernelArgumentError(kernel, `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+    throw new KernelArgumentError(
+      kernel,
+      `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+    );
   }
   const packed = packWeights(w, plan.pack);
   plan.kernel.launch({ wq: packed, b_src: dy, out: dx }, { ncols: g.n * g.h * g.w }, groups);
@@ -153,10 +200,20 @@ function recordLanePixels(kernel: string, plan: LanePixelsPlan, w: Tensor, dy: T
 }
 
 /** A 1x1 input gradient by the pointwise kernel (pointwise-input-grad.ts), which reads the weight tensor as a uniform buffer. */
-function recordPointwise(kernel: string, plan: PointwisePlan, w: Tensor, dy: Tensor, dx: Tensor, g: ConvGeometry): void {
+function recordPointwise(
+  kernel: string,
+  plan: PointwisePlan,
+  w: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  g: ConvGeometry,
+): void {
   const groups: [number, number, number] = [plan.groups(g.n), 1, 1];
   if (groups[0] > MAX_GROUPS) {
-    throw new KernelArgumentError(kernel, `${g.n} images of ${g.ho}x${g.wo} dy pixels need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+    throw new KernelArgumentError(
+      kernel,
+      `${g.n} images of ${g.ho}x${g.wo} dy pixels need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+    );
   }
   // dx pixels between the strided ones receive nothing.
   if (plan.strided) runtime().dispatcher.clear(dx.buffer, 0, dx.byteLength);
@@ -164,13 +221,23 @@ function recordPointwise(kernel: string, plan: PointwisePlan, w: Tensor, dy: Ten
 }
 
 /** A forward or input gradient by the row-window kernel (row-window.ts): `src` is x or dy, `out` y or dx. */
-function recordRowWindow(kernel: string, plan: RowWindowPlan, w: Tensor, src: Tensor, out: Tensor, g: ConvGeometry): void {
+function recordRowWindow(
+  kernel: string,
+  plan: RowWindowPlan,
+  w: Tensor,
+  src: Tensor,
+  out: Tensor,
+  g: ConvGeometry,
+): void {
   const packed = packWeights(w, plan.pack);
   const { uboRows, rm } = plan.config;
   const rowBytes = packedRowBytes(plan.pack);
   const groups: [number, number, number] = [plan.colGroups(g.n), Math.ceil(uboRows / (SUBGROUP_SIZE * rm)), 1];
   if (groups[0] > MAX_GROUPS) {
-    throw new KernelArgumentError(kernel, `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`);
+    throw new KernelArgumentError(
+      kernel,
+      `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+    );
   }
   forEachWeightChunk(packed.binding(), plan.rows, uboRows, rowBytes, (wq, r0) =>
     plan.kernel.launch({ wq, b_src: src, out }, { ncols: out.size / out.shape[1], row0: r0 }, groups),
@@ -188,12 +255,24 @@ function weightGradChunk(g: ConvGeometry, units: number, tiles: number): number 
 }
 
 /** dw for y = conv2d(x, w), given x and dy = dL/dy; `weightShape` is w's shape. */
-export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+export function conv2dWeightGrad(
+  x: Tensor,
+  dy: Tensor,
+  weightShape: readonly number[],
+  opts: Conv2dOptions = {},
+): Tensor {
   const kernel = 'conv2d.weightGrad';
   const g = convGeometry(kernel, x.shape, weightShape, opts);
   checkOutputGrad(kernel, dy.shape, g, `input ${formatShape(x.shape)} and weight ${formatShape(weightShape)}`);
-  checkF32(kernel, [['x', x], ['dy', dy]]);
-  checkBindingSizes(kernel, [['x', x.shape], ['dy', dy.shape], ['dw', weightShape]]);
+  checkF32(kernel, [
+    ['x', x],
+    ['dy', dy],
+  ]);
+  checkBindingSizes(kernel, [
+    ['x', x.shape],
+    ['dy', dy.shape],
+    ['dw', weightShape],
+  ]);
   const dw = Tensor.empty(weightShape, 'f32', kernel);
   const p: GemmProblem = { kind: 'wgrad', g };
   const plan = gemmPlan(kernel, p, conv2dVariant());

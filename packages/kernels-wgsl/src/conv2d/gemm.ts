@@ -115,7 +115,7 @@ export function inputGradProblems(g: ConvGeometry): ConvLike[] {
         wsm: g.kh * g.kw,
         wsc: g.cin * g.kh * g.kw,
         kw: g.kw,
-    kh: g.kh,
+        kh: g.kh,
         colsY: ay.cols,
         colsX: ax.cols,
         outH: g.h,

@@ -27,21 +27,39 @@ export interface ConvGeometry {
   wo: number;
 }
 
-function pair(kernel: string, name: string, v: number | [number, number] | undefined, dflt: number, min: number): [number, number] {
+function pair(
+  kernel: string,
+  name: string,
+  v: number | [number, number] | undefined,
+  dflt: number,
+  min: number,
+): [number, number] {
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
   if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new KernelArgumentError(kernel, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}.`);
+    throw new KernelArgumentError(
+      kernel,
+      `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}.`,
+    );
   }
   return p;
 }
 
 /** Validates shapes and options; `kernel` names the op in errors. */
-export function convGeometry(kernel: string, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): ConvGeometry {
+export function convGeometry(
+  kernel: string,
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: Conv2dOptions = {},
+): ConvGeometry {
   if (xShape.length !== 4) throw new KernelArgumentError(kernel, `input must be 4-D NCHW, got ${formatShape(xShape)}.`);
-  if (wShape.length !== 4) throw new KernelArgumentError(kernel, `weight must be 4-D [Cout, Cin, kh, kw], got ${formatShape(wShape)}.`);
+  if (wShape.length !== 4)
+    throw new KernelArgumentError(kernel, `weight must be 4-D [Cout, Cin, kh, kw], got ${formatShape(wShape)}.`);
   for (const s of [xShape, wShape]) {
     if (!s.every((d) => Number.isInteger(d) && d >= 1)) {
-      throw new KernelArgumentError(kernel, `every dimension must be a positive integer: input ${formatShape(xShape)}, weight ${formatShape(wShape)}.`);
+      throw new KernelArgumentError(
+        kernel,
+        `every dimension must be a positive integer: input ${formatShape(xShape)}, weight ${formatShape(wShape)}.`,
+      );
     }
   }
   const [n, cin, h, w] = xShape;
@@ -66,7 +84,11 @@ export function convGeometry(kernel: string, xShape: readonly number[], wShape: 
 }
 
 /** [N, Cout, Ho, Wo] for an input [N, Cin, H, W] and a weight [Cout, Cin, kh, kw]. */
-export function conv2dOutputShape(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number[] {
+export function conv2dOutputShape(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: Conv2dOptions = {},
+): number[] {
   const g = convGeometry('conv2dOutputShape', xShape, wShape, opts);
   return [g.n, g.cout, g.ho, g.wo];
 }
@@ -75,6 +97,9 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
 export function checkOutputGrad(kernel: string, dyShape: readonly number[], g: ConvGeometry, what: string): void {
   const want = [g.n, g.cout, g.ho, g.wo];
   if (!sameShape(dyShape, want)) {
-    throw new KernelArgumentError(kernel, `dy ${formatShape(dyShape)} must be the conv output shape ${formatShape(want)} for ${what}.`);
+    throw new KernelArgumentError(
+      kernel,
+      `dy ${formatShape(dyShape)} must be the conv output shape ${formatShape(want)} for ${what}.`,
+    );
   }
 }

@@ -24,7 +24,13 @@ export const LANE_PIXELS: LanePixelsConfig = { pr: 4, pw: 4, wg: 64 };
 
 /** Whether the lane-pixel kernel applies: stride 1, at most 4 dx channels, kernel rows in one packed vec4, the weights in one uniform binding. */
 export function lanePixelsApply(g: ConvGeometry): boolean {
-  return g.sh === 1 && g.sw === 1 && g.cin <= 4 && g.kw <= 4 && g.cin * g.cout * g.kh * 16 <= runtime().limits.maxUniformBufferBindingSize;
+  return (
+    g.sh === 1 &&
+    g.sw === 1 &&
+    g.cin <= 4 &&
+    g.kw <= 4 &&
+    g.cin * g.cout * g.kh * 16 <= runtime().limits.maxUniformBufferBindingSize
+  );
 }
 
 /** Workgroups along x for a batch of n. */
@@ -55,17 +61,26 @@ export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsC
   ];
   // dy element (y0 + d, x0 + e) of the block, bounds-checked once.
   for (let d = r0; d <= r1; d++) {
-    L.push(`  let yy${d - r0} = i32(y0) + ${i32l(d)}; let yv${d - r0} = nOk && yy${d - r0} >= 0 && yy${d - r0} < ${i32l(g.ho)};`);
+    L.push(
+      `  let yy${d - r0} = i32(y0) + ${i32l(d)}; let yv${d - r0} = nOk && yy${d - r0} >= 0 && yy${d - r0} < ${i32l(g.ho)};`,
+    );
   }
-  for (let e = c0; e <= c1; e++) L.push(`  let xx${e - c0} = i32(x0) + ${i32l(e)}; let xv${e - c0} = xx${e - c0} >= 0 && xx${e - c0} < ${i32l(g.wo)};`);
+  for (let e = c0; e <= c1; e++)
+    L.push(
+      `  let xx${e - c0} = i32(x0) + ${i32l(e)}; let xv${e - c0} = xx${e - c0} >= 0 && xx${e - c0} < ${i32l(g.wo)};`,
+    );
   for (let d = r0; d <= r1; d++) {
     for (let e = c0; e <= c1; e++) {
       const k = `${d - r0}_${e - c0}`;
-      L.push(`  let v${k} = yv${d - r0} && xv${e - c0}; let o${k} = select(0u, base + u32(yy${d - r0}) * ${u32l(g.wo)} + u32(xx${e - c0}), v${k});`);
+      L.push(
+        `  let v${k} = yv${d - r0} && xv${e - c0}; let o${k} = select(0u, base + u32(yy${d - r0}) * ${u32l(g.wo)} + u32(xx${e - c0}), v${k});`,
+      );
     }
   }
   const acc = (m: number, r: number, q: number) => `acc${m}_${r}_${q}`;
-  for (let m = 0; m < M; m++) for (let r = 0; r < PR; r++) L.push(`  var ${Array.from({ length: PW }, (_, q) => `${acc(m, r, q)} = 0.0`).join('; var ')};`);
+  for (let m = 0; m < M; m++)
+    for (let r = 0; r < PR; r++)
+      L.push(`  var ${Array.from({ length: PW }, (_, q) => `${acc(m, r, q)} = 0.0`).join('; var ')};`);
   L.push(`  for (var c = 0u; c < ${u32l(C)}; c++) {`);
   for (let d = r0; d <= r1; d++) {
     for (let e = c0; e <= c1; e++) {
@@ -97,7 +112,11 @@ export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsC
       L.push(`  { let y = y0 + ${r}u; let x = x0 + ${x}u; if (nOk && y < ${u32l(g.h)} && x < ${u32l(g.w)}) {`);
       for (let m = 0; m < M; m++) {
         const idx = `obase + ${m * hw}u + y * ${u32l(g.w)} + x`;
-        L.push(vec ? `    out[(${idx}) / 4u] = vec4f(${[0, 1, 2, 3].map((k) => acc(m, r, x + k)).join(', ')});` : `    out[${idx}] = ${acc(m, r, x)};`);
+        L.push(
+          vec
+            ? `    out[(${idx}) / 4u] = vec4f(${[0, 1, 2, 3].map((k) => acc(m, r, x + k)).join(', ')});`
+            : `    out[${idx}] = ${acc(m, r, x)};`,
+        );
       }
       L.push('  } }');
     }

@@ -28,8 +28,14 @@ export const POINTWISE_INPUT_GRAD: PointwiseInputGradConfig = { px: 16, wg: 64 }
  */
 export function pointwiseInputGradApply(g: ConvGeometry, cfg: PointwiseInputGradConfig): boolean {
   return (
-    cfg.px >= 4 && g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0 && g.wo % 4 === 0 &&
-    (g.cin * g.cout) % 4 === 0 && g.cin * g.cout * 4 <= runtime().limits.maxUniformBufferBindingSize &&
+    cfg.px >= 4 &&
+    g.kh === 1 &&
+    g.kw === 1 &&
+    g.ph === 0 &&
+    g.pw === 0 &&
+    g.wo % 4 === 0 &&
+    (g.cin * g.cout) % 4 === 0 &&
+    g.cin * g.cout * 4 <= runtime().limits.maxUniformBufferBindingSize &&
     g.cin * segmentPixels(g, cfg) <= 256
   );
 }
@@ -68,12 +74,17 @@ export function pointwiseInputGradKernel(name: string, g: ConvGeometry, cfg: Poi
     `  let src = select(0u, (n * ${u32l(g.cout * dyHW)} + y * ${u32l(g.wo)} + x0) / 4u, ok);`,
   ];
   const acc = (ci: number, p: number) => `a${ci}_${p}`;
-  for (let ci = 0; ci < CI; ci++) L.push(`  var ${Array.from({ length: PX }, (_, p) => `${acc(ci, p)} = 0.0`).join('; var ')};`);
+  for (let ci = 0; ci < CI; ci++)
+    L.push(`  var ${Array.from({ length: PX }, (_, p) => `${acc(ci, p)} = 0.0`).join('; var ')};`);
   L.push(`  for (var co = 0u; co < ${u32l(g.cout)}; co++) {`);
-  for (let v = 0; v < PX / 4; v++) L.push(`    let d${v} = select(vec4f(0.0), dy[src + co * ${u32l(dyHW / 4)} + ${v}u], ok);`);
+  for (let v = 0; v < PX / 4; v++)
+    L.push(`    let d${v} = select(vec4f(0.0), dy[src + co * ${u32l(dyHW / 4)} + ${v}u], ok);`);
   for (let ci = 0; ci < CI; ci++) {
     // Weight (co, ci) is element co*CI + ci of the tensor: vec4 (co*CI + ci) / 4.
-    const wv = CI % 4 === 0 ? `w[co * ${CI / 4}u + ${ci >> 2}u].${'xyzw'[ci & 3]}` : `w[(co * ${CI}u + ${ci}u) / 4u][(co * ${CI}u + ${ci}u) % 4u]`;
+    const wv =
+      CI % 4 === 0
+        ? `w[co * ${CI / 4}u + ${ci >> 2}u].${'xyzw'[ci & 3]}`
+        : `w[(co * ${CI}u + ${ci}u) / 4u][(co * ${CI}u + ${ci}u) % 4u]`;
     L.push(`    { let wv = ${wv};`);
     for (let p = 0; p < PX; p++) L.push(`      ${acc(ci, p)} = fma(wv, d${p >> 2}.${'xyzw'[p & 3]}, ${acc(ci, p)});`);
     L.push('    }');

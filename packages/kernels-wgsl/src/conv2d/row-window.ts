@@ -74,10 +74,15 @@ export function rowWindowDims(dir: RowWindowDir, g: ConvGeometry) {
  * lavapipe (16->32 at 32x32 and 32->64 at 16x16 input gradients), full-width tiles beat
  * half-width ones by 5-10%. Transposed tiles hold whole stride phases.
  */
-export function rowWindowTile(dir: RowWindowDir, g: ConvGeometry, cfg: RowWindowConfig): { rows: number; width: number } | undefined {
+export function rowWindowTile(
+  dir: RowWindowDir,
+  g: ConvGeometry,
+  cfg: RowWindowConfig,
+): { rows: number; width: number } | undefined {
   const { outW } = rowWindowDims(dir, g);
   const [sh, sw] = dir === 'transposed' ? [g.sh, g.sw] : [1, 1];
-  const width = cfg.tileRows > 0 ? cfg.tc / cfg.tileRows : Math.min(cfg.tc / sh, 2 ** Math.ceil(Math.log2(Math.max(outW, 4))));
+  const width =
+    cfg.tileRows > 0 ? cfg.tc / cfg.tileRows : Math.min(cfg.tc / sh, 2 ** Math.ceil(Math.log2(Math.max(outW, 4))));
   if (!Number.isInteger(width)) return undefined;
   const rows = cfg.tc / width;
   if (!Number.isInteger(rows) || rows % sh !== 0 || width % sw !== 0) return undefined;
@@ -92,7 +97,13 @@ export function rowWindowColGroups(dir: RowWindowDir, g: ConvGeometry, cfg: RowW
 }
 
 /** `pack` is the GEMM whose packed-weight layout the kernel reads (forwardProblem, or an input-gradient phase). */
-export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry, pack: ConvLike, cfg: RowWindowConfig): AnyKernel {
+export function rowWindowKernel(
+  name: string,
+  dir: RowWindowDir,
+  g: ConvGeometry,
+  pack: ConvLike,
+  cfg: RowWindowConfig,
+): AnyKernel {
   const { rm, sgs } = cfg;
   const tile = rowWindowTile(dir, g, cfg);
   if (!tile) throw new Error(`row window: no tile of ${cfg.tc} pixels holds whole phases of stride ${g.sh}x${g.sw}`);
@@ -120,7 +131,9 @@ export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry
     const G = Math.ceil(segLen / SUBGROUP_SIZE);
     for (let j = 0; j < G; j++) {
       L.push(`  let sx${j} = i32(${origin('tx0', g.sw)}) + ${i32l(emin)} + i32(lane + ${j * SUBGROUP_SIZE}u);`);
-      L.push(`  let xv${j} = nOk && sx${j} >= 0 && sx${j} < ${i32l(srcW)} && lane + ${j * SUBGROUP_SIZE}u < ${segLen}u;`);
+      L.push(
+        `  let xv${j} = nOk && sx${j} >= 0 && sx${j} < ${i32l(srcW)} && lane + ${j * SUBGROUP_SIZE}u < ${segLen}u;`,
+      );
     }
     ds.forEach((d, di) => {
       L.push(`  let sy${di} = i32(${origin('ty0', g.sh)}) + ${i32l(d)};`);
@@ -158,7 +171,9 @@ export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry
           const di = ds.indexOf(d);
           for (const { t: q, d: e } of ct) {
             const el = e - emin;
-            L.push(`        { let bq = subgroupBroadcast(s${di}_${Math.floor(el / SUBGROUP_SIZE)}, ${el % SUBGROUP_SIZE}u);`);
+            L.push(
+              `        { let bq = subgroupBroadcast(s${di}_${Math.floor(el / SUBGROUP_SIZE)}, ${el % SUBGROUP_SIZE}u);`,
+            );
             for (let i = 0; i < rm; i++) L.push(`          ${acc(i, r, q)} = fma(a${i}, bq, ${acc(i, r, q)});`);
             L.push('        }');
           }
@@ -181,7 +196,9 @@ export function rowWindowKernel(name: string, dir: RowWindowDir, g: ConvGeometry
       L.push(`    let o = ${vec ? `(obase + ty * ${u32l(outW)} + tx) / 4u` : `obase + ty * ${u32l(outW)} + tx`};`);
       for (let i = 0; i < rm; i++) {
         const v = vec ? `vec4f(${[0, 1, 2, 3].map((k) => value(i, r, x + k)).join(', ')})` : value(i, r, x);
-        L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + (params.row0 + ml${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`);
+        L.push(
+          `    if (mbase + ${i}u < ${u32l(R)}) { out[o + (params.row0 + ml${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`,
+        );
       }
       L.push('  } }');
     }

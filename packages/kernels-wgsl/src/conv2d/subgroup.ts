@@ -51,7 +51,18 @@ export interface SubgroupConfig {
 }
 
 export const SUBGROUP_SIZE = 8;
-export const DEFAULT_SUBGROUP: SubgroupConfig = { rm: 2, tc: 16, sgs: 2, unrollK: 1, window: false, wpairs: 0, avec: false, uboRows: 0, vecOut: true, vecIn: true };
+export const DEFAULT_SUBGROUP: SubgroupConfig = {
+  rm: 2,
+  tc: 16,
+  sgs: 2,
+  unrollK: 1,
+  window: false,
+  wpairs: 0,
+  avec: false,
+  uboRows: 0,
+  vecOut: true,
+  vecIn: true,
+};
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
 function fmaBlock(rm: number, tc: number, indent: string): string {
@@ -68,7 +79,9 @@ function fmaBlock(rm: number, tc: number, indent: string): string {
 function fmaBlockVec(rm: number, tc: number, indent: string): string {
   const L: string[] = [];
   for (let q = 0; q < tc; q++) {
-    L.push(`${indent}{ let bq = subgroupBroadcast(bv${Math.floor(q / 32)}.${'xyzw'[q % 4]}, ${Math.floor((q % 32) / 4)}u);`);
+    L.push(
+      `${indent}{ let bq = subgroupBroadcast(bv${Math.floor(q / 32)}.${'xyzw'[q % 4]}, ${Math.floor((q % 32) / 4)}u);`,
+    );
     for (let i = 0; i < rm; i++) L.push(`${indent}  acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
     L.push(`${indent}}`);
   }
@@ -76,13 +89,20 @@ function fmaBlockVec(rm: number, tc: number, indent: string): string {
 }
 
 /** `for (v = 0; v < count; v++) body(v)` with `unroll` copies of the body per iteration. */
-function unrolledLoop(v: string, count: number, unroll: number, body: (v: string, ind: string) => string[], ind: string): string[] {
+function unrolledLoop(
+  v: string,
+  count: number,
+  unroll: number,
+  body: (v: string, ind: string) => string[],
+  ind: string,
+): string[] {
   const u = Math.max(1, Math.min(unroll, count));
   const main = count - (count % u);
   const L: string[] = [];
   if (main > 0) {
     L.push(`${ind}for (var ${v}0 = 0u; ${v}0 < ${main}u; ${v}0 += ${u}u) {`);
-    for (let k = 0; k < u; k++) L.push(`${ind}  {`, `${ind}    let ${v} = ${v}0 + ${k}u;`, ...body(v, `${ind}    `), `${ind}  }`);
+    for (let k = 0; k < u; k++)
+      L.push(`${ind}  {`, `${ind}    let ${v} = ${v}0 + ${k}u;`, ...body(v, `${ind}    `), `${ind}  }`);
     L.push(`${ind}}`);
   }
   for (let k = main; k < count; k++) L.push(`${ind}{`, `${ind}  let ${v} = ${k}u;`, ...body(v, `${ind}  `), `${ind}}`);
@@ -91,7 +111,8 @@ function unrolledLoop(v: string, count: number, unroll: number, body: (v: string
 
 function accDecl(rm: number, tc: number): string {
   const L: string[] = [];
-  for (let i = 0; i < rm; i++) L.push(`  var ${Array.from({ length: tc }, (_, q) => `acc${i}_${q} = 0.0`).join('; var ')};`);
+  for (let i = 0; i < rm; i++)
+    L.push(`  var ${Array.from({ length: tc }, (_, q) => `acc${i}_${q} = 0.0`).join('; var ')};`);
   return L.join('\n');
 }
 
@@ -108,7 +129,11 @@ function header(cfg: SubgroupConfig, rows: number): string {
 }
 
 /** The entry point's builtins of every subgroup GEMM (and the row-window kernel). */
-export const SUBGROUP_BUILTINS = { li: 'local_invocation_index', lane: 'subgroup_invocation_id', wid: 'workgroup_id' } as const;
+export const SUBGROUP_BUILTINS = {
+  li: 'local_invocation_index',
+  lane: 'subgroup_invocation_id',
+  wid: 'workgroup_id',
+} as const;
 
 /**
  * Plain kernel, one tap (1x1 convolutions, or an input-gradient phase of one): whether the B
@@ -117,14 +142,34 @@ export const SUBGROUP_BUILTINS = { li: 'local_invocation_index', lane: 'subgroup
  */
 export function plainVecIn(p: ConvLike, cfg: SubgroupConfig): boolean {
   const pix = p.colsY * p.colsX;
-  return cfg.vecIn && p.ty.count * p.tx.count === 1 && p.ay === 1 && p.ax === 1 && p.ty.c0 === 0 && p.tx.c0 === 0 &&
-    p.srcW === p.colsX && p.srcH === p.colsY && pix % 4 === 0 && cfg.tc % 4 === 0;
+  return (
+    cfg.vecIn &&
+    p.ty.count * p.tx.count === 1 &&
+    p.ay === 1 &&
+    p.ax === 1 &&
+    p.ty.c0 === 0 &&
+    p.tx.c0 === 0 &&
+    p.srcW === p.colsX &&
+    p.srcH === p.colsY &&
+    pix % 4 === 0 &&
+    cfg.tc % 4 === 0
+  );
 }
 
 /** Plain kernel: whether the output is dense in column order (a forward), so 4 neighbouring columns store as one vec4. */
 export function plainVecOut(p: ConvLike, cfg: SubgroupConfig): boolean {
   const pix = p.colsY * p.colsX;
-  return cfg.vecOut && p.sy === 1 && p.sx === 1 && p.y0 === 0 && p.x0 === 0 && p.outW === p.colsX && p.outH === p.colsY && pix % 4 === 0 && cfg.tc % 4 === 0;
+  return (
+    cfg.vecOut &&
+    p.sy === 1 &&
+    p.sx === 1 &&
+    p.y0 === 0 &&
+    p.x0 === 0 &&
+    p.outW === p.colsX &&
+    p.outH === p.colsY &&
+    pix % 4 === 0 &&
+    cfg.tc % 4 === 0
+  );
 }
 
 function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
@@ -140,14 +185,18 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
     for (let g = 0; g < nv; g++) {
       L.push(`  let colv${g} = c0 + ${32 * g}u + lane * 4u;`);
       L.push(`  let okv${g} = colv${g} < params.ncols && ${32 * g}u + lane * 4u < ${tc}u;`);
-      L.push(`  let ov${g} = select(0u, ((colv${g} / ${u32l(pix)}) * ${u32l(p.c * srcHW)} + colv${g} % ${u32l(pix)}) / 4u, okv${g});`);
+      L.push(
+        `  let ov${g} = select(0u, ((colv${g} / ${u32l(pix)}) * ${u32l(p.c * srcHW)} + colv${g} % ${u32l(pix)}) / 4u, okv${g});`,
+      );
     }
   } else {
     for (let j = 0; j < nb; j++) {
       L.push(`  let col${j} = c0 + lane + ${j * SUBGROUP_SIZE}u;`);
       L.push(`  let ok${j} = col${j} < params.ncols;`);
       L.push(`  let n${j} = col${j} / ${u32l(pix)}; let r${j} = col${j} % ${u32l(pix)};`);
-      L.push(`  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`);
+      L.push(
+        `  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`,
+      );
       L.push(`  let base${j} = n${j} * ${u32l(p.c * srcHW)};`);
     }
   }
@@ -156,27 +205,45 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
     if (!vecIn) {
       for (let j = 0; j < nb; j++) {
         L.push(`${ind}let y${j} = sy${j} + ${cy}; let x${j} = sx${j} + ${cx};`);
-        L.push(`${ind}let v${j} = ok${j} && y${j} >= 0 && y${j} < ${i32l(p.srcH)} && x${j} >= 0 && x${j} < ${i32l(p.srcW)};`);
+        L.push(
+          `${ind}let v${j} = ok${j} && y${j} >= 0 && y${j} < ${i32l(p.srcH)} && x${j} >= 0 && x${j} < ${i32l(p.srcW)};`,
+        );
         L.push(`${ind}let o${j} = select(0u, base${j} + u32(y${j}) * ${u32l(p.srcW)} + u32(x${j}), v${j});`);
       }
     }
     for (let i = 0; i < rm; i++) L.push(`${ind}let w${i} = m${i} * ${u32l(p.wsm)} + ${ky} * ${u32l(p.kw)} + ${kx};`);
     L.push(
-      ...unrolledLoop('c', p.c, cfg.unrollK, (c, ind2) => [
-        ...(vecIn
-          ? Array.from({ length: nv }, (_, g) => `${ind2}let bv${g} = select(vec4f(0.0), b_src[ov${g} + ${c} * ${u32l(srcHW / 4)}], okv${g});`)
-          : Array.from({ length: nb }, (_, j) => `${ind2}let b${j} = select(0.0, b_src[o${j} + ${c} * ${u32l(srcHW)}], v${j});`)),
-        ...Array.from({ length: rm }, (_, i) => `${ind2}let a${i} = a_src[w${i} + ${c} * ${u32l(p.wsc)}];`),
-        vecIn ? fmaBlockVec(rm, tc, ind2) : fmaBlock(rm, tc, ind2),
-      ], ind),
+      ...unrolledLoop(
+        'c',
+        p.c,
+        cfg.unrollK,
+        (c, ind2) => [
+          ...(vecIn
+            ? Array.from(
+                { length: nv },
+                (_, g) => `${ind2}let bv${g} = select(vec4f(0.0), b_src[ov${g} + ${c} * ${u32l(srcHW / 4)}], okv${g});`,
+              )
+            : Array.from(
+                { length: nb },
+                (_, j) => `${ind2}let b${j} = select(0.0, b_src[o${j} + ${c} * ${u32l(srcHW)}], v${j});`,
+              )),
+          ...Array.from({ length: rm }, (_, i) => `${ind2}let a${i} = a_src[w${i} + ${c} * ${u32l(p.wsc)}];`),
+          vecIn ? fmaBlockVec(rm, tc, ind2) : fmaBlock(rm, tc, ind2),
+        ],
+        ind,
+      ),
     );
   };
   const taps = p.ty.count * p.tx.count;
   if (taps > 0) {
     L.push(`  for (var t = 0u; t < ${u32l(taps)}; t++) {`);
     L.push(`    let ta = t / ${u32l(p.tx.count)}; let tb = t % ${u32l(p.tx.count)};`);
-    L.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)}; let kx = ${u32l(p.tx.k0)} + tb * ${u32l(p.tx.kstep)};`);
-    L.push(`    let cy = ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)}; let cx = ${i32l(p.tx.c0)} + i32(tb) * ${i32l(p.tx.cstep)};`);
+    L.push(
+      `    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)}; let kx = ${u32l(p.tx.k0)} + tb * ${u32l(p.tx.kstep)};`,
+    );
+    L.push(
+      `    let cy = ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)}; let cx = ${i32l(p.tx.c0)} + i32(tb) * ${i32l(p.tx.cstep)};`,
+    );
     tapBody('ky', 'kx', 'cy', 'cx', '    ');
     L.push('  }');
   }
@@ -187,7 +254,9 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       L.push(`  { let col = c0 + ${q}u; if (col < params.ncols) {`);
       L.push(`    let o = (${u32l(hw)} * ((col / ${u32l(pix)}) * ${u32l(p.m)}) + col % ${u32l(pix)}) / 4u;`);
       for (let i = 0; i < rm; i++) {
-        L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`);
+        L.push(
+          `    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`,
+        );
       }
       L.push(`  } }`);
     }
@@ -196,8 +265,12 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
   // Store: column q of the tile, rows m_i.
   for (let q = 0; q < tc; q++) {
     L.push(`  { let col = c0 + ${q}u; if (col < params.ncols) {`);
-    L.push(`    let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`);
-    L.push(`    let o = ${u32l(hw)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
+    L.push(
+      `    let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`,
+    );
+    L.push(
+      `    let o = ${u32l(hw)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`,
+    );
     for (let i = 0; i < rm; i++) {
       L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw)}] = acc${i}_${q}; }`);
     }
@@ -209,7 +282,9 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
 /** Whether the window kernel for `p` stores vec4s (SubgroupConfig.vecOut). */
 export function windowVecOut(p: ConvLike, cfg: SubgroupConfig): boolean {
   const { width } = windowShape(p, cfg.tc);
-  return cfg.window && cfg.vecOut && width % 4 === 0 && p.sx === 1 && p.x0 === 0 && p.outW % 4 === 0 && p.colsX % 4 === 0;
+  return (
+    cfg.window && cfg.vecOut && width % 4 === 0 && p.sx === 1 && p.x0 === 0 && p.outW % 4 === 0 && p.colsX % 4 === 0
+  );
 }
 
 /** Window mode: a tile is `rows` image rows of `width` neighbouring columns (width*rows = tc). */
@@ -230,7 +305,15 @@ export function windowTiles(p: ConvLike, tc: number, n: number): number {
  * workgroup takes tile wid.x * sgs + sg, a TR x TW block of image n's output columns at
  * (ty0, tx0); nOk is false past the batch; lane rows start at mbase.
  */
-export function windowTileHeader(t: { sgs: number; rm: number; tilesX: number; tilesY: number; TR: number; TW: number; colsPerImage: number }): string[] {
+export function windowTileHeader(t: {
+  sgs: number;
+  rm: number;
+  tilesX: number;
+  tilesY: number;
+  TR: number;
+  TW: number;
+  colsPerImage: number;
+}): string[] {
   const per = t.tilesX * t.tilesY;
   return [
     `  let sg = li / ${SUBGROUP_SIZE}u;`,
@@ -267,7 +350,9 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   // Segment element e = lane + 8g of every tile row sits at source column tx0*ax + cxmin + e.
   for (let g = 0; g < G; g++) {
     L.push(`  let sx${g} = i32(tx0 * ${u32l(p.ax)}) + ${i32l(cxmin)} + i32(lane + ${g * SUBGROUP_SIZE}u);`);
-    L.push(`  let xv${g} = nOk && sx${g} >= 0 && sx${g} < ${i32l(p.srcW)} && lane + ${g * SUBGROUP_SIZE}u < ${segLen}u;`);
+    L.push(
+      `  let xv${g} = nOk && sx${g} >= 0 && sx${g} < ${i32l(p.srcW)} && lane + ${g * SUBGROUP_SIZE}u < ${segLen}u;`,
+    );
   }
   L.push(accDecl(rm, tc));
   if (p.ty.count > 0 && p.tx.count > 0) {
@@ -284,15 +369,21 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
     }
     if (!ubo) for (let i = 0; i < rm; i++) L.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
     L.push(`    for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
-    if (ubo) for (let i = 0; i < rm; i++) L.push(`      let wv${i} = wq[(ml${i} * ${u32l(p.c)} + c) * ${u32l(p.kh)} + ky];`);
+    if (ubo)
+      for (let i = 0; i < rm; i++) L.push(`      let wv${i} = wq[(ml${i} * ${u32l(p.c)} + c) * ${u32l(p.kh)} + ky];`);
     for (let r = 0; r < TR; r++) {
-      for (let g = 0; g < G; g++) L.push(`      let s${r}_${g} = select(0.0, b_src[o${r}_${g} + c * ${u32l(srcHW)}], v${r}_${g});`);
+      for (let g = 0; g < G; g++)
+        L.push(`      let s${r}_${g} = select(0.0, b_src[o${r}_${g} + c * ${u32l(srcHW)}], v${r}_${g});`);
     }
     for (let b = 0; b < p.tx.count; b++) {
       const kx = p.tx.k0 + b * p.tx.kstep;
       L.push('      {');
       for (let i = 0; i < rm; i++) {
-        L.push(ubo ? `        let a${i} = wv${i}.${'xyzw'[kx]};` : `        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`);
+        L.push(
+          ubo
+            ? `        let a${i} = wv${i}.${'xyzw'[kx]};`
+            : `        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`,
+        );
       }
       for (let q = 0; q < tc; q++) {
         const r = Math.floor(q / TW);
@@ -312,11 +403,15 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
     // Columns tx0 + x .. + 3 of a row are one aligned vec4 of the output row (x0 = 0, sx = 1).
     for (let r = 0; r < TR; r++) {
       for (let x = 0; x < TW; x += 4) {
-        L.push(`  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`);
+        L.push(
+          `  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`,
+        );
         L.push(`    let o = (obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + tx) / 4u;`);
         for (let i = 0; i < rm; i++) {
           const q = r * TW + x;
-          L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`);
+          L.push(
+            `    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`,
+          );
         }
         L.push('  } }');
       }
@@ -326,9 +421,14 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   for (let q = 0; q < tc; q++) {
     const r = Math.floor(q / TW);
     const x = q % TW;
-    L.push(`  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`);
-    L.push(`    let o = obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`);
-    for (let i = 0; i < rm; i++) L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
+    L.push(
+      `  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`,
+    );
+    L.push(
+      `    let o = obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`,
+    );
+    for (let i = 0; i < rm; i++)
+      L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
     L.push('  } }');
   }
   return L.join('\n');
@@ -340,7 +440,9 @@ function weightGradStores(rm: number, tc: number, ncol: number, cout: number): s
   for (let q = 0; q < tc; q++) {
     L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
     for (let i = 0; i < rm; i++) {
-      L.push(`    if (mbase + ${i}u < ${u32l(cout)}) { out[(wid.z * ${u32l(cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`);
+      L.push(
+        `    if (mbase + ${i}u < ${u32l(cout)}) { out[(wid.z * ${u32l(cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`,
+      );
     }
     L.push(`  } }`);
   }
@@ -360,7 +462,9 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
     L.push(`  let okc${j} = col${j} < ${u32l(ncol)};`);
     L.push(`  let t${j} = col${j} % ${u32l(kk)};`);
     L.push(`  let cb${j} = min(col${j} / ${u32l(kk)}, ${u32l(g.cin - 1)}) * ${u32l(g.h * g.w)};`);
-    L.push(`  let dy${j} = i32(t${j} / ${u32l(g.kw)}) - ${i32l(g.ph)}; let dx${j} = i32(t${j} % ${u32l(g.kw)}) - ${i32l(g.pw)};`);
+    L.push(
+      `  let dy${j} = i32(t${j} / ${u32l(g.kw)}) - ${i32l(g.ph)}; let dx${j} = i32(t${j} % ${u32l(g.kw)}) - ${i32l(g.pw)};`,
+    );
   }
   L.push(accDecl(rm, tc));
   // The reduction runs over output rows r = (n, oy), Wo pixels each.
@@ -368,24 +472,31 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
   L.push(`  let rend = min(rbeg + params.kchunk, params.ktotal);`);
   L.push(`  for (var r = rbeg; r < rend; r++) {`);
   L.push(`    let n = r / ${u32l(g.ho)}; let oy = r % ${u32l(g.ho)};`);
-  for (let i = 0; i < rm; i++) L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
+  for (let i = 0; i < rm; i++)
+    L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
   for (let j = 0; j < nb; j++) {
     L.push(`    let iy${j} = i32(oy * ${u32l(g.sh)}) + dy${j};`);
     L.push(`    let rv${j} = okc${j} && iy${j} >= 0 && iy${j} < ${i32l(g.h)};`);
     L.push(`    let rb${j} = n * ${u32l(g.cin * g.h * g.w)} + cb${j} + u32(select(0, iy${j}, rv${j})) * ${u32l(g.w)};`);
   }
   L.push(
-    ...unrolledLoop('ox', g.wo, cfg.unrollK, (ox, ind) => {
-      const B: string[] = [];
-      for (let i = 0; i < rm; i++) B.push(`${ind}let a${i} = a_src[ar${i} + ${ox}];`);
-      for (let j = 0; j < nb; j++) {
-        B.push(`${ind}let ix${j} = i32(${ox} * ${u32l(g.sw)}) + dx${j};`);
-        B.push(`${ind}let v${j} = rv${j} && ix${j} >= 0 && ix${j} < ${i32l(g.w)};`);
-        B.push(`${ind}let b${j} = select(0.0, b_src[select(0u, rb${j} + u32(ix${j}), v${j})], v${j});`);
-      }
-      B.push(fmaBlock(rm, tc, ind));
-      return B;
-    }, '    '),
+    ...unrolledLoop(
+      'ox',
+      g.wo,
+      cfg.unrollK,
+      (ox, ind) => {
+        const B: string[] = [];
+        for (let i = 0; i < rm; i++) B.push(`${ind}let a${i} = a_src[ar${i} + ${ox}];`);
+        for (let j = 0; j < nb; j++) {
+          B.push(`${ind}let ix${j} = i32(${ox} * ${u32l(g.sw)}) + dx${j};`);
+          B.push(`${ind}let v${j} = rv${j} && ix${j} >= 0 && ix${j} < ${i32l(g.w)};`);
+          B.push(`${ind}let b${j} = select(0.0, b_src[select(0u, rb${j} + u32(ix${j}), v${j})], v${j});`);
+        }
+        B.push(fmaBlock(rm, tc, ind));
+        return B;
+      },
+      '    ',
+    ),
   );
   L.push(`  }`);
   L.push(weightGradStores(rm, tc, ncol, g.cout));
@@ -434,14 +545,17 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   for (let q = 0; q < P; q++) {
     L.push(`  let pv${q} = p0 + ${q}u < ${u32l(npairs)};`);
     L.push(`  let pr${q} = min(p0 + ${q}u, ${u32l(npairs - 1)});`);
-    L.push(`  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`);
+    L.push(
+      `  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`,
+    );
   }
   L.push(accDecl(rm, tc));
   L.push(`  let rbeg = wid.z * params.kchunk;`);
   L.push(`  let rend = min(rbeg + params.kchunk, params.ktotal);`);
   L.push(`  for (var r = rbeg; r < rend; r++) {`);
   L.push(`    let n = r / ${u32l(g.ho)}; let oy = r % ${u32l(g.ho)};`);
-  for (let i = 0; i < rm; i++) L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
+  for (let i = 0; i < rm; i++)
+    L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
   L.push(`    let nb = n * ${u32l(g.cin * hw)};`);
   for (let q = 0; q < P; q++) {
     L.push(`    let iy${q} = i32(oy * ${u32l(g.sh)}) + py${q};`);
@@ -451,7 +565,9 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   L.push(`    for (var ox0 = 0u; ox0 < ${u32l(g.wo)}; ox0 += ${OB}u) {`);
   for (const { f, G } of phases) {
     for (let k = 0; k < G; k++) {
-      L.push(`      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ${u32l(f)}) - ${i32l(g.pw)};`);
+      L.push(
+        `      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ${u32l(f)}) - ${i32l(g.pw)};`,
+      );
       L.push(`      let xv${f}_${k} = ix${f}_${k} >= 0 && ix${f}_${k} < ${i32l(g.w)};`);
       L.push(`      let xo${f}_${k} = u32(select(0, ix${f}_${k}, xv${f}_${k}));`);
     }
@@ -460,7 +576,9 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
     for (const { f, G } of phases) {
       for (let k = 0; k < G; k++) {
         L.push(`      let v${q}_${f}_${k} = rv${q} && xv${f}_${k};`);
-        L.push(`      let s${q}_${f}_${k} = select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`);
+        L.push(
+          `      let s${q}_${f}_${k} = select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`,
+        );
       }
     }
   }
@@ -477,7 +595,8 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
       for (let i = 0; i < rm; i++) L.push(`        let a${i} = av${i}_${o >> 2}.${'xyzw'[o & 3]};`);
     } else if (partial) {
       L.push(`        let ov = ox0 + ${o}u < ${u32l(g.wo)};`);
-      for (let i = 0; i < rm; i++) L.push(`        let a${i} = select(0.0, a_src[select(0u, ar${i} + ox0 + ${o}u, ov)], ov);`);
+      for (let i = 0; i < rm; i++)
+        L.push(`        let a${i} = select(0.0, a_src[select(0u, ar${i} + ox0 + ${o}u, ov)], ov);`);
     } else {
       for (let i = 0; i < rm; i++) L.push(`        let a${i} = a_src[ar${i} + ox0 + ${o}u];`);
     }
@@ -486,7 +605,9 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
         const f = kx % g.sw;
         const e = o + Math.floor(kx / g.sw);
         const col = q * g.kw + kx;
-        L.push(`        { let bq = subgroupBroadcast(s${q}_${f}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`);
+        L.push(
+          `        { let bq = subgroupBroadcast(s${q}_${f}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`,
+        );
         for (let i = 0; i < rm; i++) L.push(`          acc${i}_${col} = fma(a${i}, bq, acc${i}_${col});`);
         L.push('        }');
       }
@@ -500,7 +621,14 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
 }
 
 export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig = DEFAULT_SUBGROUP): AnyKernel {
-  const body = p.kind === 'wgrad' ? (cfg.wpairs > 0 ? weightGradWindowKernel(p, cfg) : weightGradKernel(p, cfg)) : cfg.window ? convLikeWindowKernel(p, cfg) : convLikeKernel(p, cfg);
+  const body =
+    p.kind === 'wgrad'
+      ? cfg.wpairs > 0
+        ? weightGradWindowKernel(p, cfg)
+        : weightGradKernel(p, cfg)
+      : cfg.window
+        ? convLikeWindowKernel(p, cfg)
+        : convLikeKernel(p, cfg);
   const vecA = p.kind === 'wgrad' && weightGradVecA(p, cfg);
   const ubo = p.kind === 'convlike' && cfg.window && cfg.uboRows > 0;
   const vecOut = p.kind === 'convlike' && (cfg.window ? windowVecOut(p, cfg) : plainVecOut(p, cfg));

@@ -30,7 +30,9 @@ export interface GemmBindingTypes {
 
 /** The GEMM kernels' bindings: a_src (or wq), b_src, out. */
 export function gemmBindings(t: GemmBindingTypes = {}): Record<string, BindingDecl> {
-  const a: Record<string, BindingDecl> = t.wq ? { wq: { type: 'vec4f', space: 'uniform', length: t.wq } } : { a_src: { type: t.a ?? 'f32' } };
+  const a: Record<string, BindingDecl> = t.wq
+    ? { wq: { type: 'vec4f', space: 'uniform', length: t.wq } }
+    : { a_src: { type: t.a ?? 'f32' } };
   return { ...a, b_src: { type: t.b ?? 'f32' }, out: { type: t.out ?? 'f32', access: 'read_write' } };
 }
 
@@ -117,11 +119,15 @@ export function tiledKernel(name: string, p: GemmProblem, cfg: TileConfig = DEFA
   const inner: string[] = [];
   for (let i = 0; i < rm; i++) inner.push(`      let a${i} = As[kk * ${tm}u + lid.y + ${i * wy}u];`);
   for (let j = 0; j < rn; j++) inner.push(`      let b${j} = Bs[kk * ${tn}u + lid.x + ${j * wx}u];`);
-  for (let i = 0; i < rm; i++) for (let j = 0; j < rn; j++) inner.push(`      acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`);
+  for (let i = 0; i < rm; i++)
+    for (let j = 0; j < rn; j++) inner.push(`      acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`);
   const store: string[] = [];
   for (let i = 0; i < rm; i++) {
     store.push(`  { let m = m0 + lid.y + ${i * wy}u; if (m < ${rows}u) {`);
-    for (let j = 0; j < rn; j++) store.push(`    { let col = c0 + lid.x + ${j * wx}u; if (col < params.ncols) { storeC(m, col, wid.z, acc${i}_${j}); } }`);
+    for (let j = 0; j < rn; j++)
+      store.push(
+        `    { let col = c0 + lid.x + ${j * wx}u; if (col < params.ncols) { storeC(m, col, wid.z, acc${i}_${j}); } }`,
+      );
     store.push('  } }');
   }
   return defineKernel({

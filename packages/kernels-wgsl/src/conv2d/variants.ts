@@ -13,10 +13,30 @@ import { kernelProfile, type Conv2dVariant, type KernelConfig } from '../profile
 import { forwardProblem, inputGradProblems, problemKey, type ConvLike, type GemmProblem } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { LANE_PIXELS, lanePixelsApply, lanePixelsGroups, lanePixelsKernel } from './lane-pixels.js';
-import { POINTWISE_INPUT_GRAD, pointwiseInputGradApply, pointwiseInputGradGroups, pointwiseInputGradKernel, pointwiseInputGradLanes } from './pointwise-input-grad.js';
-import { rowWindowColGroups, rowWindowDims, rowWindowKernel, rowWindowTile, type RowWindowConfig, type RowWindowDir } from './row-window.js';
+import {
+  POINTWISE_INPUT_GRAD,
+  pointwiseInputGradApply,
+  pointwiseInputGradGroups,
+  pointwiseInputGradKernel,
+  pointwiseInputGradLanes,
+} from './pointwise-input-grad.js';
+import {
+  rowWindowColGroups,
+  rowWindowDims,
+  rowWindowKernel,
+  rowWindowTile,
+  type RowWindowConfig,
+  type RowWindowDir,
+} from './row-window.js';
 import { packedChunkRows } from './packed-weights.js';
-import { DEFAULT_SUBGROUP, SUBGROUP_SIZE, subgroupKernel, weightGradTileCols, windowTiles, type SubgroupConfig } from './subgroup.js';
+import {
+  DEFAULT_SUBGROUP,
+  SUBGROUP_SIZE,
+  subgroupKernel,
+  weightGradTileCols,
+  windowTiles,
+  type SubgroupConfig,
+} from './subgroup.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
 
 export type { Conv2dVariant, KernelConfig };
@@ -66,7 +86,8 @@ export function kernelConfigFor(p: GemmProblem, variant: Conv2dVariant): Subgrou
   // than 1 read at source stride 1 (every stride-1 forward, every input-gradient phase).
   // Up to 8 rows take one row per lane; strided forwards with rows in 32s take 4 rows x 32 columns.
   if (p.kind === 'convlike' && p.kw > 1) {
-    const block = p.ax !== 1 && rows % (4 * SUBGROUP_SIZE) === 0 ? { rm: 4, tc: 32 } : { rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32 };
+    const block =
+      p.ax !== 1 && rows % (4 * SUBGROUP_SIZE) === 0 ? { rm: 4, tc: 32 } : { rm: rows > SUBGROUP_SIZE ? 2 : 1, tc: 32 };
     const cfg = pick({ ...DEFAULT_SUBGROUP, ...block, sgs: 1, window: true, uboRows: 1 });
     // uboRows: 0 turns the packed uniform weights off; any other value asks for them where they apply.
     cfg.uboRows = cfg.uboRows > 0 && cfg.window ? packedChunkRows(p, SUBGROUP_SIZE * cfg.rm) : 0;
@@ -153,11 +174,27 @@ function buildGemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): Ge
       const colGroups = (n: number) =>
         window ? Math.ceil(windowTiles(p as ConvLike, c.tc, n) / c.sgs) : Math.ceil(gemmCols(p, n) / (tc * c.sgs));
       const uboRows = window ? c.uboRows : 0;
-      plan = { kernel: subgroupKernel(name, p, c), uboRows, rows, rowsPerGroup: SUBGROUP_SIZE * c.rm, colsPerGroup: tc * c.sgs, unitsPerImage: rowUnits, colGroups };
+      plan = {
+        kernel: subgroupKernel(name, p, c),
+        uboRows,
+        rows,
+        rowsPerGroup: SUBGROUP_SIZE * c.rm,
+        colsPerGroup: tc * c.sgs,
+        unitsPerImage: rowUnits,
+        colGroups,
+      };
     } else {
       const c = cfg as TileConfig;
       const colGroups = (n: number) => Math.ceil(gemmCols(p, n) / c.tn);
-      plan = { kernel: tiledKernel(name, p, c), uboRows: 0, rows, rowsPerGroup: c.tm, colsPerGroup: c.tn, unitsPerImage: pixels, colGroups };
+      plan = {
+        kernel: tiledKernel(name, p, c),
+        uboRows: 0,
+        rows,
+        rowsPerGroup: c.tm,
+        colsPerGroup: c.tn,
+        unitsPerImage: pixels,
+        colGroups,
+      };
     }
     plans.set(key, plan);
   }
@@ -232,7 +269,9 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
  */
 export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   if (conv2dVariant() !== 'subgroup') return undefined;
-  return cachedPlan(`rowWindow|${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`, () => buildRowWindowPlan(name, dir, g));
+  return cachedPlan(`rowWindow|${name}|${dir}|${problemKey({ kind: 'wgrad', g })}`, () =>
+    buildRowWindowPlan(name, dir, g),
+  );
 }
 
 function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
@@ -249,7 +288,13 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
   const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
   cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
   if (cfg.uboRows === 0 || !rowWindowTile(dir, g, cfg)) return undefined;
-  return { kernel: rowWindowKernel(name, dir, g, pack, cfg), config: cfg, pack, rows: pack.m, colGroups: (n) => rowWindowColGroups(dir, g, cfg, n) };
+  return {
+    kernel: rowWindowKernel(name, dir, g, pack, cfg),
+    config: cfg,
+    pack,
+    rows: pack.m,
+    colGroups: (n) => rowWindowColGroups(dir, g, cfg, n),
+  };
 }
 
 const reducers = new Map<string, ReturnType<typeof splitReduceKernel>>();
@@ -259,7 +304,6 @@ export function splitReduce(name: string): ReturnType<typeof splitReduceKernel> 
   if (!k) reducers.set(name, (k = splitReduceKernel(`${name}.reduce`)));
   return k;
 }
-
 
 /** The variants this adapter can run (KernelProfile.conv2dVariants). */
 export function availableVariants(): Conv2dVariant[] {

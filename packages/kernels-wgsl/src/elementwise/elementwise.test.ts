@@ -7,7 +7,16 @@ beforeAll(async () => {
   await getRuntime();
 });
 
-const SHAPES = [[1], [3], [7, 5], [4, 16], [1, 3, 5, 5], [3, 16, 9, 9], [128, 16, 32, 32].map((d, i) => (i === 0 ? 2 : d)), [1031]];
+const SHAPES = [
+  [1],
+  [3],
+  [7, 5],
+  [4, 16],
+  [1, 3, 5, 5],
+  [3, 16, 9, 9],
+  [128, 16, 32, 32].map((d, i) => (i === 0 ? 2 : d)),
+  [1031],
+];
 
 describe('unary and same-shape', () => {
   for (const shape of SHAPES) {
@@ -45,20 +54,47 @@ describe('unary and same-shape', () => {
 
 describe('broadcasting binary ops', () => {
   const cases: [number[], number[]][] = [
-    [[4, 5], [4, 5]],
+    [
+      [4, 5],
+      [4, 5],
+    ],
     [[4, 5], [5]],
-    [[4, 5], [4, 1]],
-    [[3, 1, 5], [1, 4, 1]],
-    [[2, 3, 4, 5], [3, 1, 1]],
+    [
+      [4, 5],
+      [4, 1],
+    ],
+    [
+      [3, 1, 5],
+      [1, 4, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [3, 1, 1],
+    ],
     [[1], [7, 3]],
-    [[2, 1, 3, 1, 2, 3], [2, 1, 1, 2, 1]],
+    [
+      [2, 1, 3, 1, 2, 3],
+      [2, 1, 1, 2, 1],
+    ],
     [[128, 10], [10]],
     // Innermost dimension a multiple of 4 (the vec4 broadcast kernel): per-channel, per-row,
     // per-column and a partial last workgroup.
-    [[2, 6, 4, 4], [1, 6, 1, 1]],
-    [[3, 4, 8], [1, 1, 8]],
-    [[5, 4], [5, 1]],
-    [[1, 2, 3, 4, 4], [2, 1, 4, 1]],
+    [
+      [2, 6, 4, 4],
+      [1, 6, 1, 1],
+    ],
+    [
+      [3, 4, 8],
+      [1, 1, 8],
+    ],
+    [
+      [5, 4],
+      [5, 1],
+    ],
+    [
+      [1, 2, 3, 4, 4],
+      [2, 1, 4, 1],
+    ],
   ];
   for (const [sa, sb] of cases) {
     it(`[${sa}] op [${sb}]`, async () => {
@@ -78,12 +114,22 @@ describe('permute', () => {
     const x = pair([7, 13], 21);
     await expectClose(E.transpose2d(x.t), E.transpose2dRef(x.r), {}, 'transpose2d');
     const y = pair([2, 3, 4, 5], 22);
-    for (const dims of [[0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 3, 1], [1, 0, 3, 2]]) {
+    for (const dims of [
+      [0, 1, 2, 3],
+      [3, 2, 1, 0],
+      [0, 2, 3, 1],
+      [1, 0, 3, 2],
+    ]) {
       await expectClose(E.permute(y.t, dims), E.permuteRef(y.r, dims), {}, `permute ${dims}`);
     }
     // The innermost dimension kept and 8 long: the vec4 kernel.
     const v = pair([2, 3, 4, 8], 24);
-    await expectClose(E.permute(v.t, [1, 0, 2, 3]), E.permuteRef(v.r, [1, 0, 2, 3]), {}, 'permute keeping the innermost dimension');
+    await expectClose(
+      E.permute(v.t, [1, 0, 2, 3]),
+      E.permuteRef(v.r, [1, 0, 2, 3]),
+      {},
+      'permute keeping the innermost dimension',
+    );
     const z = pair([2, 1, 3, 2, 1, 3], 23);
     await expectClose(E.permute(z.t, [5, 4, 3, 2, 1, 0]), E.permuteRef(z.r, [5, 4, 3, 2, 1, 0]), {}, 'rank 6');
   });

@@ -23,7 +23,11 @@ export function runMap(name: string, expr: string, inputs: Tensor[], shape: read
   const units = vec ? n / 4 : n;
   const { groups, total } = flatGrid(Math.ceil(units / MAP_ITEMS), MAP_WG);
   const bind = vec ? vecBinding : (t: Tensor) => t.binding();
-  mapKernel(name, expr, inputs.length, vec).launch(io(inputs.map(bind), bind(out)), { n: units, stride: total, s0, s1 }, groups);
+  mapKernel(name, expr, inputs.length, vec).launch(
+    io(inputs.map(bind), bind(out)),
+    { n: units, stride: total, s0, s1 },
+    groups,
+  );
   return out;
 }
 
@@ -162,19 +166,35 @@ export function mergeDims(dims: readonly number[], strides: number[][]): { dims:
 }
 
 /** Runs the strided kernel: output of `outShape`, input k read at sum(coord * strides[k]). */
-export function runStrided(name: string, expr: string, inputs: Tensor[], outShape: readonly number[], strides: number[][], s0 = 0): Tensor {
+export function runStrided(
+  name: string,
+  expr: string,
+  inputs: Tensor[],
+  outShape: readonly number[],
+  strides: number[][],
+  s0 = 0,
+): Tensor {
   const out = Tensor.empty(outShape, 'f32', name);
   if (out.size === 0) return out;
   const m = mergeDims(outShape, strides);
   if (m.dims.length > MAX_RANK) {
-    throw new KernelArgumentError(name, `output ${formatShape(outShape)} needs ${m.dims.length} dimensions after merging; at most ${MAX_RANK} are supported.`);
+    throw new KernelArgumentError(
+      name,
+      `output ${formatShape(outShape)} needs ${m.dims.length} dimensions after merging; at most ${MAX_RANK} are supported.`,
+    );
   }
   const rank = m.dims.length;
   const inner = m.dims[rank - 1];
-  const vecOk = inner % 4 === 0 && m.strides.every((st) => st[rank - 1] === 0 || (st[rank - 1] === 1 && st.slice(0, -1).every((v) => v % 4 === 0)));
+  const vecOk =
+    inner % 4 === 0 &&
+    m.strides.every((st) => st[rank - 1] === 0 || (st[rank - 1] === 1 && st.slice(0, -1).every((v) => v % 4 === 0)));
   if (vecOk) {
     const bind = inputs.map((t, i) => (m.strides[i][rank - 1] === 1 ? vecBinding(t) : t.binding()));
-    broadcastVecKernel(name, expr, m.dims, m.strides).launch(io(bind, vecBinding(out)), { n: out.size / 4 }, flatGrid(out.size / 4, MAP_WG).groups);
+    broadcastVecKernel(name, expr, m.dims, m.strides).launch(
+      io(bind, vecBinding(out)),
+      { n: out.size / 4 },
+      flatGrid(out.size / 4, MAP_WG).groups,
+    );
     return out;
   }
   const p: Record<string, number> = { n: out.size, s0, s1: 0 };
@@ -188,7 +208,10 @@ function binary(name: string, op: string, a: Tensor, b: Tensor): Tensor {
   checkF32(name, 'a', a);
   checkF32(name, 'b', b);
   if (a.shape.length > MAX_RANK || b.shape.length > MAX_RANK) {
-    throw new KernelArgumentError(name, `a ${formatShape(a.shape)} or b ${formatShape(b.shape)} has more than ${MAX_RANK} dimensions; reshape to at most ${MAX_RANK}.`);
+    throw new KernelArgumentError(
+      name,
+      `a ${formatShape(a.shape)} or b ${formatShape(b.shape)} has more than ${MAX_RANK} dimensions; reshape to at most ${MAX_RANK}.`,
+    );
   }
   if (sameShape(a.shape, b.shape)) return runMap(name, `a ${op} b`, [a, b], a.shape);
   const out = broadcastShapes(a.shape, b.shape);
@@ -211,7 +234,10 @@ export const div = (a: Tensor, b: Tensor): Tensor => binary('div', '/', a, b);
 export function checkPerm(kernel: string, rank: number, dims: readonly number[]): void {
   const seen = new Set(dims);
   if (dims.length !== rank || seen.size !== rank || dims.some((d) => !Number.isInteger(d) || d < 0 || d >= rank)) {
-    throw new KernelArgumentError(kernel, `dims [${dims.join(', ')}] is not a permutation of 0..${rank - 1} for a rank-${rank} tensor.`);
+    throw new KernelArgumentError(
+      kernel,
+      `dims [${dims.join(', ')}] is not a permutation of 0..${rank - 1} for a rank-${rank} tensor.`,
+    );
   }
 }
 
@@ -219,7 +245,8 @@ export function checkPerm(kernel: string, rank: number, dims: readonly number[])
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkF32('permute', 'x', x);
   checkPerm('permute', x.shape.length, dims);
-  if (x.shape.length > MAX_RANK) throw new KernelArgumentError('permute', `x ${formatShape(x.shape)} has more than ${MAX_RANK} dimensions.`);
+  if (x.shape.length > MAX_RANK)
+    throw new KernelArgumentError('permute', `x ${formatShape(x.shape)} has more than ${MAX_RANK} dimensions.`);
   const st = x.strides;
   const outShape = dims.map((d) => x.shape[d]);
   return runStrided('permute', 'a', [x], outShape, [dims.map((d) => st[d])]);
@@ -227,6 +254,10 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 
 /** [M, N] -> [N, M]. */
 export function transpose2d(x: Tensor): Tensor {
-  if (x.shape.length !== 2) throw new KernelArgumentError('transpose2d', `x must be 2-D [M, N], got ${formatShape(x.shape)}; use permute() for other ranks.`);
+  if (x.shape.length !== 2)
+    throw new KernelArgumentError(
+      'transpose2d',
+      `x must be 2-D [M, N], got ${formatShape(x.shape)}; use permute() for other ranks.`,
+    );
   return permute(x, [1, 0]);
 }

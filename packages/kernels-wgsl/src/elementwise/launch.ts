@@ -25,7 +25,10 @@ export { FLAT_INDEX_WGSL as flatId } from '../common/grid.js';
 
 export function checkF32(kernel: string, name: string, t: Tensor): void {
   if (t.dtype !== 'f32') {
-    throw new KernelArgumentError(kernel, `${name} must be f32, got ${t.dtype} ${formatShape(t.shape)}; convert it first.`);
+    throw new KernelArgumentError(
+      kernel,
+      `${name} must be f32, got ${t.dtype} ${formatShape(t.shape)}; convert it first.`,
+    );
   }
 }
 

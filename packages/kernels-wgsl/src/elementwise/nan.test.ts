@@ -23,7 +23,9 @@ describe('relu and NaN', () => {
     const y = () => Tensor.fromArray(Float32Array.from(yr.data));
 
     it(`relu(NaN) is NaN (${n} elements)`, async () => {
-      expect(Array.from(E.reluRef(xr).data).map(String)).toEqual(['NaN', '0', '0', '2.5', 'Infinity', '0', 'NaN', '3'].slice(0, n));
+      expect(Array.from(E.reluRef(xr).data).map(String)).toEqual(
+        ['NaN', '0', '0', '2.5', 'Infinity', '0', 'NaN', '3'].slice(0, n),
+      );
       await expectSameWithNaN(E.relu(x()), E.reluRef(xr), 'relu');
     });
 

@@ -48,7 +48,11 @@ const UNARY_REF: Record<UnaryOp, (v: number) => number> = {
 export const unaryRef = (op: UnaryOp, x: F64): F64 => map(x, UNARY_REF[op]);
 
 /** Visits every index of `shape` with the flat offsets given by each stride list. */
-export function forEachIndex(shape: readonly number[], strides: number[][], f: (i: number, offs: number[]) => void): void {
+export function forEachIndex(
+  shape: readonly number[],
+  strides: number[][],
+  f: (i: number, offs: number[]) => void,
+): void {
   const n = sizeOf(shape);
   const coord = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < n; i++) {

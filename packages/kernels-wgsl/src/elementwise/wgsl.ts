@@ -96,11 +96,16 @@ export const broadcastVecKernel = memoKernel((name: string, expr: string, dims: 
     });
     decode += ' }\n';
   }
-  const loads = vars.map((v, k) => (vecIn[k] ? `let ${v} = in_${v}[o_${v} / 4u];` : `let ${v} = vec4f(in_${v}[o_${v}]);`)).join(' ');
+  const loads = vars
+    .map((v, k) => (vecIn[k] ? `let ${v} = in_${v}[o_${v} / 4u];` : `let ${v} = vec4f(in_${v}[o_${v}]);`))
+    .join(' ');
   return defineKernel({
     name: `elementwise.${name}`,
     params: { n: 'u32' },
-    bindings: ioBindings(vecIn.map((v) => (v ? 'vec4f' : 'f32')), 'vec4f'),
+    bindings: ioBindings(
+      vecIn.map((v) => (v ? 'vec4f' : 'f32')),
+      'vec4f',
+    ),
     helpers: 'alias T = vec4f;',
     workgroupSize: MAP_WG,
     body: `  let i = ${flatId(MAP_WG)};

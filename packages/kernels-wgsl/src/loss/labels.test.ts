@@ -25,7 +25,9 @@ describe('classLabels', () => {
 
   it('is applied by the float64 reference too', () => {
     const logits = f64Of([0, 0, 0, 0, 0, 0], [2, 3]);
-    expect(() => softmaxCrossEntropyRef(logits, f64Of([0, 3], [2]))).toThrow(/softmaxCrossEntropyRef: label 3 at index 1/);
+    expect(() => softmaxCrossEntropyRef(logits, f64Of([0, 3], [2]))).toThrow(
+      /softmaxCrossEntropyRef: label 3 at index 1/,
+    );
     expect(softmaxCrossEntropyRef(logits, f64Of([0, 2], [2])).loss.data[0]).toBeCloseTo(Math.log(3), 12);
   });
 });

@@ -30,7 +30,12 @@ export interface CrossEntropyResult {
 const xentKernel = defineKernel({
   name: 'loss.softmaxCrossEntropy',
   params: { N: 'u32', C: 'u32', smoothing: 'f32', invN: 'f32' },
-  bindings: { logits: { type: 'f32' }, labels: { type: 'i32' }, loss: { type: 'f32', access: 'read_write' }, dlogits: { type: 'f32', access: 'read_write' } },
+  bindings: {
+    logits: { type: 'f32' },
+    labels: { type: 'i32' },
+    loss: { type: 'f32', access: 'read_write' },
+    dlogits: { type: 'f32', access: 'read_write' },
+  },
   helpers: `var<workgroup> sh: array<f32, ${WG}>;
 // Read at run time: WGSL rejects a NaN constant expression.
 var<private> nan_bits: u32 = 0x7fc00000u;`,
@@ -70,12 +75,20 @@ var<private> nan_bits: u32 = 0x7fc00000u;`,
 
 function checkLogits(kernel: string, logits: Tensor, labels?: Tensor): [number, number] {
   checkF32(kernel, 'logits', logits);
-  if (logits.shape.length !== 2) throw new KernelArgumentError(kernel, `logits must be 2-D [N, C], got ${formatShape(logits.shape)}.`);
+  if (logits.shape.length !== 2)
+    throw new KernelArgumentError(kernel, `logits must be 2-D [N, C], got ${formatShape(logits.shape)}.`);
   const [N, C] = logits.shape;
   if (labels) {
-    if (labels.dtype !== 'i32') throw new KernelArgumentError(kernel, `labels must be i32, got ${labels.dtype} ${formatShape(labels.shape)}; upload class indices as an Int32Array.`);
+    if (labels.dtype !== 'i32')
+      throw new KernelArgumentError(
+        kernel,
+        `labels must be i32, got ${labels.dtype} ${formatShape(labels.shape)}; upload class indices as an Int32Array.`,
+      );
     if (labels.shape.length !== 1 || labels.shape[0] !== N) {
-      throw new KernelArgumentError(kernel, `labels must be [${N}] (one class index per row of logits ${formatShape(logits.shape)}), got ${formatShape(labels.shape)}.`);
+      throw new KernelArgumentError(
+        kernel,
+        `labels must be [${N}] (one class index per row of logits ${formatShape(logits.shape)}), got ${formatShape(labels.shape)}.`,
+      );
     }
   }
   if (C < 1) throw new KernelArgumentError(kernel, `logits ${formatShape(logits.shape)} has no classes.`);
@@ -87,10 +100,15 @@ function checkLogits(kernel: string, logits: Tensor, labels?: Tensor): [number, 
  * labels are on the GPU and not checked: one outside [0, C) gives a NaN loss. Upload labels
  * with Tensor.fromArray(classLabels(...), [N], 'i32') to check them first.
  */
-export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): CrossEntropyResult {
+export function softmaxCrossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  opts: CrossEntropyOptions = {},
+): CrossEntropyResult {
   const [N, C] = checkLogits('softmaxCrossEntropy', logits, labels);
   const s = opts.labelSmoothing ?? 0;
-  if (!(s >= 0 && s <= 1)) throw new KernelArgumentError('softmaxCrossEntropy', `labelSmoothing must be in [0, 1], got ${s}.`);
+  if (!(s >= 0 && s <= 1))
+    throw new KernelArgumentError('softmaxCrossEntropy', `labelSmoothing must be in [0, 1], got ${s}.`);
   const loss = Tensor.empty([1], 'f32', 'softmaxCrossEntropy.loss');
   const dlogits = Tensor.empty([N, C], 'f32', 'softmaxCrossEntropy.dlogits');
   xentKernel.launch({ logits, labels, loss, dlogits }, { N, C, smoothing: s, invN: N > 0 ? 1 / N : NaN }, [1]);
@@ -143,7 +161,8 @@ const rowKernel = memoKernel((op: RowOp) => {
 
 function rows(kernel: string, x: Tensor): [number, number] {
   checkF32(kernel, 'x', x);
-  if (x.shape.length < 1) throw new KernelArgumentError(kernel, `x must have at least 1 dimension, got ${formatShape(x.shape)}.`);
+  if (x.shape.length < 1)
+    throw new KernelArgumentError(kernel, `x must have at least 1 dimension, got ${formatShape(x.shape)}.`);
   const C = x.shape[x.shape.length - 1];
   return [C === 0 ? 0 : x.size / C, C];
 }
@@ -154,7 +173,10 @@ function runRows(op: RowOp, inputs: Tensor[]): Tensor {
     checkF32(op, 'y', inputs[1]);
     const [a, b] = inputs;
     if (!sameShape(a.shape, b.shape)) {
-      throw new KernelArgumentError(op, `dy ${formatShape(a.shape)} and y ${formatShape(b.shape)} must have the same shape.`);
+      throw new KernelArgumentError(
+        op,
+        `dy ${formatShape(a.shape)} and y ${formatShape(b.shape)} must have the same shape.`,
+      );
     }
   }
   const out = Tensor.empty(inputs[0].shape, 'f32', op);
@@ -220,7 +242,11 @@ const accuracyKernel = defineKernel({
 
 function checkAccumulator(kernel: string, name: string, t: Tensor): void {
   checkF32(kernel, name, t);
-  if (t.size !== 1) throw new KernelArgumentError(kernel, `${name} must be a one-element f32 tensor (e.g. Tensor.zeros([1])), got ${formatShape(t.shape)}.`);
+  if (t.size !== 1)
+    throw new KernelArgumentError(
+      kernel,
+      `${name} must be a one-element f32 tensor (e.g. Tensor.zeros([1])), got ${formatShape(t.shape)}.`,
+    );
 }
 
 /** Adds the number of rows whose argmax equals the label to `into` ([1] f32, created as zeros if absent); returns it. */

@@ -55,7 +55,11 @@ export function logSoftmaxBackwardRef(dy: F64, y: F64): F64 {
 }
 
 /** Float64 reference of softmaxCrossEntropy on the CPU (what the tests check the kernel against). */
-export function softmaxCrossEntropyRef(logits: F64, labels: F64, opts: CrossEntropyOptions = {}): { loss: F64; dlogits: F64 } {
+export function softmaxCrossEntropyRef(
+  logits: F64,
+  labels: F64,
+  opts: CrossEntropyOptions = {},
+): { loss: F64; dlogits: F64 } {
   const [N, C] = logits.shape;
   classLabels('softmaxCrossEntropyRef', labels.data, C);
   const s = opts.labelSmoothing ?? 0;

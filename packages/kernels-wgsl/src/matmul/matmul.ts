@@ -33,8 +33,10 @@ const WGX = 8;
 const WGY = 8;
 
 const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
-  const aAt = (m: string, k: string) => (transA ? `a[aBase + ${k} * params.M + ${m}]` : `a[aBase + ${m} * params.K + ${k}]`);
-  const bAt = (k: string, n: string) => (transB ? `b[bBase + ${n} * params.K + ${k}]` : `b[bBase + ${k} * params.N + ${n}]`);
+  const aAt = (m: string, k: string) =>
+    transA ? `a[aBase + ${k} * params.M + ${m}]` : `a[aBase + ${m} * params.K + ${k}]`;
+  const bAt = (k: string, n: string) =>
+    transB ? `b[bBase + ${n} * params.K + ${k}]` : `b[bBase + ${k} * params.N + ${n}]`;
   const lines: string[] = [];
   for (let i = 0; i < TM; i++) lines.push(`let a${i} = ${aAt(`m${i}`, 'k')};`);
   for (let j = 0; j < TN; j++) lines.push(`let b${j} = ${bAt('k', `n${j}`)};`);
@@ -60,7 +62,8 @@ const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
   ${Array.from({ length: TM }, (_, i) =>
     Array.from(
       { length: TN },
-      (_, j) => `if (row0 + ${i}u < params.M && col0 + ${j}u < params.N) { c[cBase + (row0 + ${i}u) * params.N + col0 + ${j}u] = acc${i}[${j}]; }`,
+      (_, j) =>
+        `if (row0 + ${i}u < params.M && col0 + ${j}u < params.N) { c[cBase + (row0 + ${i}u) * params.N + col0 + ${j}u] = acc${i}[${j}]; }`,
     ).join('\n  '),
   ).join('\n  ')}`,
   });
@@ -112,14 +115,19 @@ const subgroupMatmulKernel = memoKernel((transA: boolean, transB: boolean) => {
 });
 
 /** Shapes of a matmul, or a KernelArgumentError naming both operands. */
-export function matmulShape(aShape: readonly number[], bShape: readonly number[], opts: MatmulOptions = {}): { B: number; M: number; K: number; N: number; out: number[] } {
+export function matmulShape(
+  aShape: readonly number[],
+  bShape: readonly number[],
+  opts: MatmulOptions = {},
+): { B: number; M: number; K: number; N: number; out: number[] } {
   const rank = aShape.length;
   const bad = (why: string) =>
     new KernelArgumentError(
       'matmul',
       `a ${formatShape(aShape)}${opts.transA ? ' (transposed)' : ''} and b ${formatShape(bShape)}${opts.transB ? ' (transposed)' : ''}: ${why}`,
     );
-  if ((rank !== 2 && rank !== 3) || bShape.length !== rank) throw bad('both must be 2-D [M, K] x [K, N] or both 3-D [B, M, K] x [B, K, N].');
+  if ((rank !== 2 && rank !== 3) || bShape.length !== rank)
+    throw bad('both must be 2-D [M, K] x [K, N] or both 3-D [B, M, K] x [B, K, N].');
   const B = rank === 3 ? aShape[0] : 1;
   if (rank === 3 && bShape[0] !== B) throw bad(`batch sizes ${aShape[0]} and ${bShape[0]} differ.`);
   const [a0, a1] = aShape.slice(-2);
@@ -139,9 +147,17 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (c.size === 0) return c;
   const p = { M, N, K, batchA: M * K, batchB: K * N };
   if (conv2dVariant() === 'subgroup') {
-    subgroupMatmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [Math.ceil(N / SG_TC), Math.ceil(M / (SG * SG_RM)), B]);
+    subgroupMatmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [
+      Math.ceil(N / SG_TC),
+      Math.ceil(M / (SG * SG_RM)),
+      B,
+    ]);
     return c;
   }
-  matmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [Math.ceil(N / (TN * WGX)), Math.ceil(M / (TM * WGY)), B]);
+  matmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [
+    Math.ceil(N / (TN * WGX)),
+    Math.ceil(M / (TM * WGY)),
+    B,
+  ]);
   return c;
 }

@@ -32,23 +32,37 @@ interface PoolGeometry {
 
 const pairOf = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
-export function avgPool2dGeometry(kernelName: string, inputShape: readonly number[], opts: AvgPool2dOptions): PoolGeometry {
-  if (inputShape.length !== 4) throw new KernelArgumentError(kernelName, `input must be 4-D NCHW, got ${formatShape(inputShape)}.`);
+export function avgPool2dGeometry(
+  kernelName: string,
+  inputShape: readonly number[],
+  opts: AvgPool2dOptions,
+): PoolGeometry {
+  if (inputShape.length !== 4)
+    throw new KernelArgumentError(kernelName, `input must be 4-D NCHW, got ${formatShape(inputShape)}.`);
   const [N, C, H, W] = inputShape;
   const [kh, kw] = pairOf(opts.kernel);
   const [sh, sw] = pairOf(opts.stride ?? opts.kernel);
   const [ph, pw] = pairOf(opts.padding ?? 0);
   const ints = [kh, kw, sh, sw, ph, pw];
   if (ints.some((v) => !Number.isInteger(v)) || kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
-    throw new KernelArgumentError(kernelName, `kernel ${kh}x${kw}, stride ${sh}x${sw}, padding ${ph}x${pw} must be positive integers (padding >= 0).`);
+    throw new KernelArgumentError(
+      kernelName,
+      `kernel ${kh}x${kw}, stride ${sh}x${sw}, padding ${ph}x${pw} must be positive integers (padding >= 0).`,
+    );
   }
   if (ph > kh / 2 || pw > kw / 2) {
-    throw new KernelArgumentError(kernelName, `padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw} (as in PyTorch).`);
+    throw new KernelArgumentError(
+      kernelName,
+      `padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw} (as in PyTorch).`,
+    );
   }
   const OH = Math.floor((H + 2 * ph - kh) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
   if (OH < 1 || OW < 1) {
-    throw new KernelArgumentError(kernelName, `input ${formatShape(inputShape)} is smaller than the kernel ${kh}x${kw} with padding ${ph}x${pw}; the output would be empty.`);
+    throw new KernelArgumentError(
+      kernelName,
+      `input ${formatShape(inputShape)} is smaller than the kernel ${kh}x${kw} with padding ${ph}x${pw}; the output would be empty.`,
+    );
   }
   return { N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW };
 }
@@ -127,7 +141,8 @@ const backwardVecOk = (g: PoolGeometry) => isDirect(g) && g.W % 4 === 0 && 4 % g
 const forwardVecKernel = memoKernel((g: PoolGeometry) => {
   const q4 = g.OW / 4;
   const L: string[] = [];
-  for (let r = 0; r < g.kh; r++) for (let t = 0; t < g.kw; t++) L.push(`  let v${r}_${t} = x[rb + ${(r * g.W) / 4 + t}u];`);
+  for (let r = 0; r < g.kh; r++)
+    for (let t = 0; t < g.kw; t++) L.push(`  let v${r}_${t} = x[rb + ${(r * g.W) / 4 + t}u];`);
   const comp = (r: number, e: number) => `v${r}_${Math.floor(e / 4)}.${'xyzw'[e % 4]}`;
   const outs = [0, 1, 2, 3].map((j) => {
     const terms: string[] = [];
@@ -155,7 +170,9 @@ const backwardVecKernel = memoKernel((g: PoolGeometry) => {
   const loads: string[] = [];
   for (let k = 0; k < 4 / g.kw; k++) {
     loads.push(`  let o${k} = ow0 + ${k}u;`);
-    loads.push(`  let d${k} = select(0.0, dy[select(0u, rowb + o${k}, o${k} < ${g.OW}u && rowOk)], o${k} < ${g.OW}u && rowOk);`);
+    loads.push(
+      `  let d${k} = select(0.0, dy[select(0u, rowb + o${k}, o${k} < ${g.OW}u && rowOk)], o${k} < ${g.OW}u && rowOk);`,
+    );
   }
   const comps = [0, 1, 2, 3].map((j) => `d${Math.floor(j / g.kw)}`);
   return defineKernel({
@@ -181,7 +198,8 @@ ${loads.join('\n')}
 // per vec4 of dy (four outputs of a row) writes the kh x 4*kw block of dx under it, kw vec4s a
 // row. One vec4 load serves 4*kh*kw input gradients, where backwardVecKernel reads a scalar of
 // dy per dx vec4.
-const backwardBlockOk = (g: PoolGeometry) => isDirect(g) && g.H === g.OH * g.kh && g.W === g.OW * g.kw && g.OW % 4 === 0;
+const backwardBlockOk = (g: PoolGeometry) =>
+  isDirect(g) && g.H === g.OH * g.kh && g.W === g.OW * g.kw && g.OW % 4 === 0;
 
 const backwardBlockKernel = memoKernel((g: PoolGeometry) => {
   const q4 = g.OW / 4;
@@ -218,7 +236,11 @@ export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   const g = avgPool2dGeometry('avgPool2d', x.shape, opts);
   const y = Tensor.empty([g.N, g.C, g.OH, g.OW], 'f32', 'avgPool2d');
   if (y.size > 0 && forwardVecOk(g)) {
-    forwardVecKernel(planeGeometry(g)).launch({ x: vecBinding(x), y: vecBinding(y) }, { n: y.size / 4 }, flatGrid(y.size / 4, 256).groups);
+    forwardVecKernel(planeGeometry(g)).launch(
+      { x: vecBinding(x), y: vecBinding(y) },
+      { n: y.size / 4 },
+      flatGrid(y.size / 4, 256).groups,
+    );
   } else if (y.size > 0) {
     forwardKernel(planeGeometry(g)).launch({ x, y }, { n: y.size }, flatGrid(y.size, 256).groups);
   }
@@ -230,13 +252,24 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
   const g = avgPool2dGeometry('avgPool2dBackward', inputShape, opts);
   const expect = [g.N, g.C, g.OH, g.OW];
   if (!sameShape(dy.shape, expect)) {
-    throw new KernelArgumentError('avgPool2dBackward', `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`);
+    throw new KernelArgumentError(
+      'avgPool2dBackward',
+      `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`,
+    );
   }
   const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');
   if (dx.size > 0 && backwardBlockOk(g) && kernelProfile().options.poolBlocks !== false) {
-    backwardBlockKernel(planeGeometry(g)).launch({ dy: vecBinding(dy), dx: vecBinding(dx) }, { n: dy.size / 4 }, flatGrid(dy.size / 4, 256).groups);
+    backwardBlockKernel(planeGeometry(g)).launch(
+      { dy: vecBinding(dy), dx: vecBinding(dx) },
+      { n: dy.size / 4 },
+      flatGrid(dy.size / 4, 256).groups,
+    );
   } else if (dx.size > 0 && backwardVecOk(g)) {
-    backwardVecKernel(planeGeometry(g)).launch({ dy, dx: vecBinding(dx) }, { n: dx.size / 4 }, flatGrid(dx.size / 4, 256).groups);
+    backwardVecKernel(planeGeometry(g)).launch(
+      { dy, dx: vecBinding(dx) },
+      { n: dx.size / 4 },
+      flatGrid(dx.size / 4, 256).groups,
+    );
   } else if (dx.size > 0) {
     backwardKernel(planeGeometry(g)).launch({ dy, dx }, { n: dx.size }, flatGrid(dx.size, 256).groups);
   }
@@ -273,7 +306,10 @@ const globalForward = memoKernel((vec: boolean) => {
 
 const globalBackward = memoKernel((vec: boolean, units: number) => {
   const T = vec ? 'vec4f' : 'f32';
-  const stores = units <= 64 ? Array.from({ length: units }, (_, q) => `dx[base + ${q}u] = v;`).join(' ') : `for (var q = 0u; q < ${units}u; q++) { dx[base + q] = v; }`;
+  const stores =
+    units <= 64
+      ? Array.from({ length: units }, (_, q) => `dx[base + ${q}u] = v;`).join(' ')
+      : `for (var q = 0u; q < ${units}u; q++) { dx[base + q] = v; }`;
   return defineKernel({
     name: 'pool.globalAvgPoolBackward',
     params: { planes: 'u32', units: 'u32', inv: 'f32' },
@@ -288,7 +324,8 @@ const globalBackward = memoKernel((vec: boolean, units: number) => {
 });
 
 function checkNCHW(kernelName: string, name: string, shape: readonly number[]): void {
-  if (shape.length !== 4) throw new KernelArgumentError(kernelName, `${name} must be 4-D NCHW, got ${formatShape(shape)}.`);
+  if (shape.length !== 4)
+    throw new KernelArgumentError(kernelName, `${name} must be 4-D NCHW, got ${formatShape(shape)}.`);
 }
 
 /** Mean over H and W: [N, C, H, W] -> [N, C, 1, 1]. */
@@ -311,7 +348,10 @@ export function globalAvgPoolBackward(dy: Tensor, inputShape: readonly number[])
   checkNCHW('globalAvgPoolBackward', 'inputShape', inputShape);
   const [N, C, H, W] = inputShape;
   if (dy.size !== N * C || (dy.shape.length === 4 && (dy.shape[0] !== N || dy.shape[1] !== C))) {
-    throw new KernelArgumentError('globalAvgPoolBackward', `dy must be [${N}, ${C}, 1, 1] for input ${formatShape(inputShape)}, got ${formatShape(dy.shape)}.`);
+    throw new KernelArgumentError(
+      'globalAvgPoolBackward',
+      `dy must be [${N}, ${C}, 1, 1] for input ${formatShape(inputShape)}, got ${formatShape(dy.shape)}.`,
+    );
   }
   const HW = H * W;
   const dx = Tensor.empty(inputShape, 'f32', 'globalAvgPoolBackward');
@@ -319,6 +359,10 @@ export function globalAvgPoolBackward(dy: Tensor, inputShape: readonly number[])
   if (planes === 0 || HW === 0) return dx;
   const vec = HW % 4 === 0;
   const p = { planes, units: vec ? HW / 4 : HW, inv: 1 / HW };
-  globalBackward(vec, vec ? HW / 4 : HW).launch({ dy, dx: vec ? vecBinding(dx) : dx }, p, flatGrid(planes, GLOBAL_WG).groups);
+  globalBackward(vec, vec ? HW / 4 : HW).launch(
+    { dy, dx: vec ? vecBinding(dx) : dx },
+    p,
+    flatGrid(planes, GLOBAL_WG).groups,
+  );
   return dx;
 }

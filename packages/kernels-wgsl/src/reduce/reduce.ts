@@ -42,7 +42,8 @@ function decode(groups: Group[], v: string): string {
 }
 
 const PARAMS = { O: 'u32', R: 'u32', S: 'u32', chunk: 'u32', scale: 'f32' } as const;
-const bindings = (vec: boolean) => ({ x: { type: vec ? 'vec4f' : 'f32' }, out: { type: 'f32', access: 'read_write' } }) as const;
+const bindings = (vec: boolean) =>
+  ({ x: { type: vec ? 'vec4f' : 'f32' }, out: { type: 'f32', access: 'read_write' } }) as const;
 const helpers = (kept: Group[], red: Group[]) => `${NEG_INF_DECL}
 fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
 fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }`;
@@ -109,7 +110,10 @@ export function normalizeAxes(kernel: string, shape: readonly number[], axes: re
   const out = new Set<number>();
   for (const a of axes) {
     if (!Number.isInteger(a) || a < -r || a >= r) {
-      throw new KernelArgumentError(kernel, `axis ${a} is out of range for x ${formatShape(shape)} (rank ${r}); use -${r}..${r - 1}.`);
+      throw new KernelArgumentError(
+        kernel,
+        `axis ${a} is out of range for x ${formatShape(shape)} (rank ${r}); use -${r}..${r - 1}.`,
+      );
     }
     out.add(a < 0 ? a + r : a);
   }
@@ -168,12 +172,34 @@ function vecPlan(kept: Group[], red: Group[]): { kept: Group[]; red: Group[] } |
   };
 }
 
-function treeLaunch(op: ReduceOp, x: Tensor, out: Tensor, O: number, R: number, S: number, scale: number, kept: Group[], red: Group[], vec = false): void {
+function treeLaunch(
+  op: ReduceOp,
+  x: Tensor,
+  out: Tensor,
+  O: number,
+  R: number,
+  S: number,
+  scale: number,
+  kept: Group[],
+  red: Group[],
+  vec = false,
+): void {
   const chunk = Math.ceil(R / S);
-  treeKernel(op, kept, red, vec).launch({ x: vec ? vecBinding(x) : x, out }, { O, R, S, chunk, scale }, flatGrid(O * S, 1).groups);
+  treeKernel(op, kept, red, vec).launch(
+    { x: vec ? vecBinding(x) : x, out },
+    { O, R, S, chunk, scale },
+    flatGrid(O * S, 1).groups,
+  );
 }
 
-export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: readonly number[], keepdim: boolean, mean: boolean): Tensor {
+export function reduce(
+  op: ReduceOp,
+  kernelName: string,
+  x: Tensor,
+  axesIn: readonly number[],
+  keepdim: boolean,
+  mean: boolean,
+): Tensor {
   checkF32(kernelName, 'x', x);
   const axes = normalizeAxes(kernelName, x.shape, axesIn);
   const outShape = reducedShape(x.shape, axes, keepdim);
@@ -183,7 +209,8 @@ export function reduce(op: ReduceOp, kernelName: string, x: Tensor, axesIn: read
   if (R === 0) return fill(outShape, op === 'max' ? -Infinity : mean ? NaN : 0);
   if (axes.length === 0 || R === 1) return reshaped(copy(x), outShape);
   const scalarPlan = plan(x.shape, axes);
-  if (scalarPlan.kept.length > 3 || scalarPlan.red.length > 3) throw new KernelArgumentError(kernelName, `x ${formatShape(x.shape)} has too many alternating axes.`);
+  if (scalarPlan.kept.length > 3 || scalarPlan.red.length > 3)
+    throw new KernelArgumentError(kernelName, `x ${formatShape(x.shape)} has too many alternating axes.`);
   const scale = mean ? 1 / R : 1;
   const out = Tensor.empty(outShape, 'f32', kernelName);
   const vp = vecPlan(scalarPlan.kept, scalarPlan.red);
@@ -225,7 +252,10 @@ export function max(x: Tensor, axes: readonly number[], keepdim = false): Tensor
 export function sumToShapeAxes(kernel: string, from: readonly number[], to: readonly number[]): number[] {
   const lead = from.length - to.length;
   const bad = () =>
-    new KernelArgumentError(kernel, `x ${formatShape(from)} cannot be summed to ${formatShape(to)}: the target must broadcast to x (each trailing dimension equal or 1).`);
+    new KernelArgumentError(
+      kernel,
+      `x ${formatShape(from)} cannot be summed to ${formatShape(to)}: the target must broadcast to x (each trailing dimension equal or 1).`,
+    );
   if (lead < 0) throw bad();
   const axes: number[] = [];
   for (let i = 0; i < from.length; i++) {

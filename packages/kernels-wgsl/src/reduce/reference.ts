@@ -4,7 +4,13 @@ import { sizeOf } from '@wgtorch/tensor';
 import type { F64 } from '../common/f64.js';
 import { normalizeAxes, reducedShape, sumToShapeAxes } from './reduce.js';
 
-function reduceRef(x: F64, axesIn: readonly number[], keepdim: boolean, init: number, f: (acc: number, v: number) => number): F64 {
+function reduceRef(
+  x: F64,
+  axesIn: readonly number[],
+  keepdim: boolean,
+  init: number,
+  f: (acc: number, v: number) => number,
+): F64 {
   const axes = normalizeAxes('reduceRef', x.shape, axesIn);
   const shape = reducedShape(x.shape, axes, keepdim);
   const outN = sizeOf(shape);
@@ -32,9 +38,11 @@ function reduceRef(x: F64, axesIn: readonly number[], keepdim: boolean, init: nu
 }
 
 /** Float64 reference of sum on the CPU (what the tests check the kernel against). */
-export const sumRef = (x: F64, axes: readonly number[], keepdim = false): F64 => reduceRef(x, axes, keepdim, 0, (a, v) => a + v);
+export const sumRef = (x: F64, axes: readonly number[], keepdim = false): F64 =>
+  reduceRef(x, axes, keepdim, 0, (a, v) => a + v);
 /** Float64 reference of max on the CPU (what the tests check the kernel against). */
-export const maxRef = (x: F64, axes: readonly number[], keepdim = false): F64 => reduceRef(x, axes, keepdim, -Infinity, Math.max);
+export const maxRef = (x: F64, axes: readonly number[], keepdim = false): F64 =>
+  reduceRef(x, axes, keepdim, -Infinity, Math.max);
 /** Float64 reference of mean on the CPU (what the tests check the kernel against). */
 export function meanRef(x: F64, axes: readonly number[], keepdim = false): F64 {
   const s = sumRef(x, axes, keepdim);

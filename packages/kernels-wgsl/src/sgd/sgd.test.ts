@@ -22,7 +22,12 @@ async function check(shapes: number[][], opts: Omit<SgdOptions, 'firstStep'>, st
       opts.momentum ? ms.map((m) => m.t) : [],
       o,
     );
-    const r = sgdStepRef(pr, gs.map((g) => g.r), mr, o);
+    const r = sgdStepRef(
+      pr,
+      gs.map((g) => g.r),
+      mr,
+      o,
+    );
     pr = r.params;
     if (opts.momentum) mr = r.momentumBufs;
   }
@@ -34,7 +39,8 @@ async function check(shapes: number[][], opts: Omit<SgdOptions, 'firstStep'>, st
 
 describe('sgdStep vs float64', () => {
   const shapes = [[1], [5], [300], [3, 3], [257], [16, 3, 3, 3], [10, 64], [10], [7, 7]];
-  it('momentum + weight decay (two steps, first-step rule)', () => check(shapes, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }));
+  it('momentum + weight decay (two steps, first-step rule)', () =>
+    check(shapes, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }));
   it('per-parameter weight decay and dampening', () =>
     check(shapes, { lr: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: shapes.map((_, i) => (i % 2 ? 0 : 1e-2)) }));
   it('nesterov', () => check(shapes, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }, 3));
@@ -52,9 +58,13 @@ describe('bad arguments', () => {
   it('name the kernel, the shapes and the fix', () => {
     const p = Tensor.zeros([3]);
     const opts = { lr: 0.1, momentum: 0.9, weightDecay: 0, firstStep: true };
-    expect(() => sgdStep([p], [Tensor.zeros([4])], [Tensor.zeros([3])], opts)).toThrow(/sgdStep: params\[0\] \[3\] and grads\[0\] \[4\] must have the same shape/);
+    expect(() => sgdStep([p], [Tensor.zeros([4])], [Tensor.zeros([3])], opts)).toThrow(
+      /sgdStep: params\[0\] \[3\] and grads\[0\] \[4\] must have the same shape/,
+    );
     expect(() => sgdStep([p], [p], [], opts)).toThrow(/sgdStep: momentum 0.9 needs one momentum buffer per parameter/);
-    expect(() => sgdStep([p], [p], [p], { ...opts, weightDecay: [1, 2] })).toThrow(/weightDecay has 2 values for 1 params/);
+    expect(() => sgdStep([p], [p], [p], { ...opts, weightDecay: [1, 2] })).toThrow(
+      /weightDecay has 2 values for 1 params/,
+    );
     expect(() => sgdStep([p], [Tensor.zeros([3], 'i32')], [p], opts)).toThrow(/grads\[0\] must be f32/);
   });
 });

@@ -76,22 +76,39 @@ const sgdKernel = memoKernel((vec: boolean[], useMomentum: boolean, nesterov: bo
 
 function checkArgs(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions, useMomentum: boolean): number[] {
   const k = 'sgdStep';
-  if (gs.length !== ps.length) throw new KernelArgumentError(k, `got ${ps.length} params but ${gs.length} grads; pass one gradient per parameter.`);
+  if (gs.length !== ps.length)
+    throw new KernelArgumentError(
+      k,
+      `got ${ps.length} params but ${gs.length} grads; pass one gradient per parameter.`,
+    );
   if (useMomentum && ms.length !== ps.length) {
-    throw new KernelArgumentError(k, `momentum ${opts.momentum} needs one momentum buffer per parameter: got ${ms.length} for ${ps.length} params.`);
+    throw new KernelArgumentError(
+      k,
+      `momentum ${opts.momentum} needs one momentum buffer per parameter: got ${ms.length} for ${ps.length} params.`,
+    );
   }
   const wd = Array.isArray(opts.weightDecay) ? opts.weightDecay : ps.map(() => opts.weightDecay as number);
-  if (wd.length !== ps.length) throw new KernelArgumentError(k, `weightDecay has ${wd.length} values for ${ps.length} params; pass one number or one per parameter.`);
+  if (wd.length !== ps.length)
+    throw new KernelArgumentError(
+      k,
+      `weightDecay has ${wd.length} values for ${ps.length} params; pass one number or one per parameter.`,
+    );
   ps.forEach((p, i) => {
     checkF32(k, `params[${i}]`, p);
     checkF32(k, `grads[${i}]`, gs[i]);
     if (!sameShape(p.shape, gs[i].shape)) {
-      throw new KernelArgumentError(k, `params[${i}] ${formatShape(p.shape)} and grads[${i}] ${formatShape(gs[i].shape)} must have the same shape.`);
+      throw new KernelArgumentError(
+        k,
+        `params[${i}] ${formatShape(p.shape)} and grads[${i}] ${formatShape(gs[i].shape)} must have the same shape.`,
+      );
     }
     if (useMomentum) {
       checkF32(k, `momentumBufs[${i}]`, ms[i]);
       if (!sameShape(p.shape, ms[i].shape)) {
-        throw new KernelArgumentError(k, `params[${i}] ${formatShape(p.shape)} and momentumBufs[${i}] ${formatShape(ms[i].shape)} must have the same shape.`);
+        throw new KernelArgumentError(
+          k,
+          `params[${i}] ${formatShape(p.shape)} and momentumBufs[${i}] ${formatShape(ms[i].shape)} must have the same shape.`,
+        );
       }
     }
   });
@@ -103,7 +120,10 @@ export function sgdStep(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptio
   const useMomentum = opts.momentum !== 0;
   const nesterov = !!opts.nesterov;
   if (nesterov && (!useMomentum || (opts.dampening ?? 0) !== 0)) {
-    throw new KernelArgumentError('sgdStep', 'Nesterov momentum requires momentum > 0 and dampening 0 (as in PyTorch).');
+    throw new KernelArgumentError(
+      'sgdStep',
+      'Nesterov momentum requires momentum > 0 and dampening 0 (as in PyTorch).',
+    );
   }
   const wd = checkArgs(ps, gs, ms, opts, useMomentum);
   const per = useMomentum ? 3 : 2;
@@ -115,7 +135,12 @@ export function sgdStep(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptio
     for (let at = 0; at < part.length; at += maxSlots) groups.push(part.slice(at, at + maxSlots));
   }
   for (const idx of groups) {
-    const p: Record<string, number> = { lr: opts.lr, momentum: opts.momentum, dampening: opts.dampening ?? 0, first: opts.firstStep ? 1 : 0 };
+    const p: Record<string, number> = {
+      lr: opts.lr,
+      momentum: opts.momentum,
+      dampening: opts.dampening ?? 0,
+      first: opts.firstStep ? 1 : 0,
+    };
     let start = 0;
     const bufs: Record<string, BufferRange> = {};
     const vec = idx.map((i) => ps[i].size % 4 === 0);

@@ -1,5 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, closeSync, writeSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+  closeSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -63,10 +76,14 @@ describe('verifyCifar10 refuses bad data', () => {
   it('a truncated file and a too-large file: names it, its size and the expected size', () => {
     const d = sparseSet('truncated');
     truncateSync(join(d, 'data_batch_3.bin'), 10 * RECORD_BYTES + 7);
-    expect(() => verifyCifar10(d, { cacheRoot })).toThrow(/data_batch_3\.bin is truncated: 30737 bytes, expected exactly 30730000/);
+    expect(() => verifyCifar10(d, { cacheRoot })).toThrow(
+      /data_batch_3\.bin is truncated: 30737 bytes, expected exactly 30730000/,
+    );
     truncateSync(join(d, 'data_batch_3.bin'), FILE_BYTES);
     truncateSync(join(d, 'test_batch.bin'), FILE_BYTES + 1);
-    expect(() => verifyCifar10(d, { cacheRoot })).toThrow(/test_batch\.bin is too large: 30730001 bytes, expected exactly 30730000/);
+    expect(() => verifyCifar10(d, { cacheRoot })).toThrow(
+      /test_batch\.bin is too large: 30730001 bytes, expected exactly 30730000/,
+    );
   });
 
   it('right size, wrong content: names the file and the expected sha256', () => {
@@ -88,19 +105,27 @@ describe('verifyCifar10 refuses bad data', () => {
   it('an explicit --data-dir that is bad is refused, not replaced by another source', async () => {
     const d = sparseSet('explicit');
     truncateSync(join(d, 'data_batch_2.bin'), 100);
-    await expect(locateCifar10({ dataDir: d, cacheRoot, progress: false, log: () => {} })).rejects.toThrow(/data_batch_2\.bin is truncated/);
-    await expect(locateCifar10({ dataDir: join(tmp, 'nope'), cacheRoot, progress: false, log: () => {} })).rejects.toThrow(
-      /folder given by --data-dir .* does not exist/,
+    await expect(locateCifar10({ dataDir: d, cacheRoot, progress: false, log: () => {} })).rejects.toThrow(
+      /data_batch_2\.bin is truncated/,
     );
+    await expect(
+      locateCifar10({ dataDir: join(tmp, 'nope'), cacheRoot, progress: false, log: () => {} }),
+    ).rejects.toThrow(/folder given by --data-dir .* does not exist/);
   });
 
   it('nothing anywhere and fetching off: a clear error naming the places looked at', async () => {
     const saved = process.env.CIFAR10_DIR;
     delete process.env.CIFAR10_DIR;
     try {
-      await expect(locateCifar10({ cacheRoot: join(tmp, 'empty-cache'), download: false, npm: false, progress: false, log: () => {} })).rejects.toThrow(
-        /no data found \(looked at --data-dir, CIFAR10_DIR and .*empty-cache\/cifar-10-batches-bin\)/,
-      );
+      await expect(
+        locateCifar10({
+          cacheRoot: join(tmp, 'empty-cache'),
+          download: false,
+          npm: false,
+          progress: false,
+          log: () => {},
+        }),
+      ).rejects.toThrow(/no data found \(looked at --data-dir, CIFAR10_DIR and .*empty-cache\/cifar-10-batches-bin\)/);
     } finally {
       if (saved !== undefined) process.env.CIFAR10_DIR = saved;
     }
@@ -141,7 +166,12 @@ describe('the real CIFAR-10 files', () => {
     const saved = process.env.CIFAR10_DIR;
     delete process.env.CIFAR10_DIR;
     try {
-      const dir = await locateCifar10({ dataDir: real, cacheRoot: join(tmp, 'marker-cache'), progress: false, log: () => {} });
+      const dir = await locateCifar10({
+        dataDir: real,
+        cacheRoot: join(tmp, 'marker-cache'),
+        progress: false,
+        log: () => {},
+      });
       const train = readCifarFiles(dir, TRAIN_FILES);
       const test = readCifarFiles(dir, TEST_FILES);
       expect(train.n).toBe(50000);

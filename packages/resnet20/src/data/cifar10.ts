@@ -19,7 +19,18 @@ export const RECORD_BYTES = 1 + IMAGE_BYTES;
 export const RECORDS_PER_FILE = 10000;
 export const FILE_BYTES = RECORD_BYTES * RECORDS_PER_FILE; // 30730000
 
-export const CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
+export const CLASS_NAMES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+] as const;
 export const NUM_CLASSES: number = CLASS_NAMES.length;
 
 /** Per-channel mean and std of the training set, pixels / 255 (as torchvision recipes use). */
@@ -176,7 +187,10 @@ export function verifyCifar10(dir: string, opts: VerifyOptions = {}): void {
   }
   if (opts.remember === false) return;
   // Re-read so concurrent verifiers of other folders do not lose each other's entries.
-  writeMarker(cacheRoot, { ...readMarker(cacheRoot), ...Object.fromEntries(toHash.map((f) => [f.key, marker[f.key]])) });
+  writeMarker(cacheRoot, {
+    ...readMarker(cacheRoot),
+    ...Object.fromEntries(toHash.map((f) => [f.key, marker[f.key]])),
+  });
 }
 
 function markerKey(path: string): string {
@@ -220,13 +234,19 @@ export function readCifarFiles(dir: string, names: readonly string[]): CifarSpli
     const path = join(dir, name);
     const bytes = readFileSync(path);
     if (bytes.length !== FILE_BYTES) {
-      throw new CifarDataError(`CIFAR-10: ${path} has ${bytes.length} bytes, expected ${FILE_BYTES}. ${FIX_HINT}`, path);
+      throw new CifarDataError(
+        `CIFAR-10: ${path} has ${bytes.length} bytes, expected ${FILE_BYTES}. ${FIX_HINT}`,
+        path,
+      );
     }
     for (let r = 0; r < RECORDS_PER_FILE; r++, i++) {
       const o = r * RECORD_BYTES;
       const label = bytes[o];
       if (label >= NUM_CLASSES) {
-        throw new CifarDataError(`CIFAR-10: ${path} record ${r} has label ${label}, expected 0..${NUM_CLASSES - 1} (${NUM_CLASSES} classes); the file is corrupt. ${FIX_HINT}`, path);
+        throw new CifarDataError(
+          `CIFAR-10: ${path} record ${r} has label ${label}, expected 0..${NUM_CLASSES - 1} (${NUM_CLASSES} classes); the file is corrupt. ${FIX_HINT}`,
+          path,
+        );
       }
       labels[i] = label;
       images.set(bytes.subarray(o + 1, o + RECORD_BYTES), i * IMAGE_BYTES);

@@ -39,7 +39,9 @@ async function bench(args: string[]): Promise<void> {
   t0 = performance.now();
   for (let s = 0; s < steps; s++) loader.batch(0, s % loader.steps);
   const cpuMs = (performance.now() - t0) / steps;
-  console.log(`CPU per batch of ${B} (gather ${B}x3072 bytes + labels + crop/flip draw): ${cpuMs.toFixed(3)} ms  (${((B / cpuMs) * 1000).toFixed(0)} img/s)`);
+  console.log(
+    `CPU per batch of ${B} (gather ${B}x3072 bytes + labels + crop/flip draw): ${cpuMs.toFixed(3)} ms  (${((B / cpuMs) * 1000).toFixed(0)} img/s)`,
+  );
 
   const rt = await getRuntime({ report: true });
   const b = loader.batch(0, 0);
@@ -95,7 +97,9 @@ async function main(): Promise<void> {
     case 'verify': {
       const t0 = performance.now();
       verifyCifar10(args[0], { cacheRoot, force: args.includes('--force') });
-      console.log(`${args[0]}: all six files have the official size and sha256 (${(performance.now() - t0).toFixed(0)} ms)`);
+      console.log(
+        `${args[0]}: all six files have the official size and sha256 (${(performance.now() - t0).toFixed(0)} ms)`,
+      );
       break;
     }
     case 'bench':

@@ -33,7 +33,8 @@ export function uploadBatch(batch: Batch, opts: UploadOptions = {}): GpuBatch {
   const images = Tensor.fromArray(batch.packed, [batch.packed.length], 'u32');
   let x: Tensor<'f32'>;
   if (augment) {
-    if (!batch.crops) throw new Error(`uploadBatch: augment requested but batch ${batch.step} has no crop parameters (a test batch?).`);
+    if (!batch.crops)
+      throw new Error(`uploadBatch: augment requested but batch ${batch.step} has no crop parameters (a test batch?).`);
     const crops = Tensor.fromArray(batch.crops, [n, 3], 'i32');
     x = augmentBatch(images, crops, { mean, std, n, pad: opts.pad ?? 4 });
     crops.dispose(); // released buffers are reused only by work ordered after this dispatch

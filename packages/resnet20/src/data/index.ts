@@ -73,6 +73,11 @@ export interface Cifar10 {
  */
 export async function loadCifar10(opts: LocateOptions = {}): Promise<Cifar10> {
   const dir = await locateCifar10(opts);
-  return { dir, train: readCifarFiles(dir, TRAIN_FILES), test: readCifarFiles(dir, TEST_FILES), classes: readClassNames(dir) };
+  return {
+    dir,
+    train: readCifarFiles(dir, TRAIN_FILES),
+    test: readCifarFiles(dir, TEST_FILES),
+    classes: readClassNames(dir),
+  };
 }
 export { uploadBatch, type GpuBatch, type UploadOptions } from './gpu.js';

@@ -13,10 +13,16 @@ describe('labels', () => {
     expect(() => new TrainLoader(split(Uint8Array.from([1, 2, 3, 10, 4])), { batchSize: 2, seed: 0 })).toThrow(
       'TrainLoader: label 10 at index 3 is not a class index; there are 10 classes (labels 0..9).',
     );
-    expect(() => new TrainLoader(split([0, -1, 2]), { batchSize: 1, seed: 0 })).toThrow(/label -1 at index 1 is not a class index; there are 10 classes/);
-    expect(() => new TrainLoader(split([0, 1, 2.5]), { batchSize: 1, seed: 0 })).toThrow(/label 2\.5 at index 2 is not a class index/);
+    expect(() => new TrainLoader(split([0, -1, 2]), { batchSize: 1, seed: 0 })).toThrow(
+      /label -1 at index 1 is not a class index; there are 10 classes/,
+    );
+    expect(() => new TrainLoader(split([0, 1, 2.5]), { batchSize: 1, seed: 0 })).toThrow(
+      /label 2\.5 at index 2 is not a class index/,
+    );
     expect(() => [...testBatches(split([0, 1, 255]), 2)]).toThrow(/testBatches: label 255 at index 2 .* 10 classes/);
-    expect(() => checkLabels([0, 1, 2], 'three classes', 2)).toThrow(/label 2 at index 2 .* 2 classes \(labels 0\.\.1\)/);
+    expect(() => checkLabels([0, 1, 2], 'three classes', 2)).toThrow(
+      /label 2 at index 2 .* 2 classes \(labels 0\.\.1\)/,
+    );
   });
 
   it('good labels pass into the batches unchanged', () => {

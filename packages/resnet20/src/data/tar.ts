@@ -41,7 +41,8 @@ export function readTar(archive: Uint8Array): TarEntry[] {
   let longName: string | undefined;
   while (o + 512 <= archive.length) {
     if (archive.subarray(o, o + 512).every((x) => x === 0)) break; // end of archive
-    if (!checksumOk(archive, o)) throw new Error(`tar: header checksum mismatch at offset ${o}; the archive is corrupt or truncated.`);
+    if (!checksumOk(archive, o))
+      throw new Error(`tar: header checksum mismatch at offset ${o}; the archive is corrupt or truncated.`);
     const size = octal(archive, o + 124, 12, 'size');
     const type = String.fromCharCode(archive[o + 156] || 0x30);
     const magic = str(archive, o + 257, 6);
@@ -50,7 +51,8 @@ export function readTar(archive: Uint8Array): TarEntry[] {
     if (prefix) name = `${prefix}/${name}`;
     const start = o + 512;
     const end = start + size;
-    if (end > archive.length) throw new Error(`tar: '${name}' needs ${size} bytes but the archive ends first; it is truncated.`);
+    if (end > archive.length)
+      throw new Error(`tar: '${name}' needs ${size} bytes but the archive ends first; it is truncated.`);
     const data = archive.subarray(start, end);
     o = start + Math.ceil(size / 512) * 512;
     if (type === 'L') {

@@ -27,7 +27,11 @@ let located: Promise<string> | undefined;
  */
 export function cifarDir(): Promise<string> {
   const shared = sharedCifarDir();
-  located ??= locateCifar10({ dataDir: process.env.CIFAR10_DIR ? undefined : shared, progress: false, log: (m) => process.stderr.write(`${m}\n`) });
+  located ??= locateCifar10({
+    dataDir: process.env.CIFAR10_DIR ? undefined : shared,
+    progress: false,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
   return located;
 }
 
@@ -42,14 +46,21 @@ export function realCifarDir(): string {
   const cached = join(defaultCacheRoot(), CIFAR10_DIRNAME);
   const found = sharedCifarDir() ?? (existsSync(join(cached, 'data_batch_1.bin')) ? cached : undefined);
   if (found) return found;
-  const r = spawnSync(process.execPath, [join(REPO, 'scripts/run-ts.mjs'), 'packages/resnet20/src/data/cli.ts', 'locate'], {
-    cwd: REPO,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 30 * 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(REPO, 'scripts/run-ts.mjs'), 'packages/resnet20/src/data/cli.ts', 'locate'],
+    {
+      cwd: REPO,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 30 * 60_000,
+    },
+  );
   const dir = r.stdout?.trim().split('\n').at(-1);
-  if (r.status !== 0 || !dir) throw new Error(`CIFAR-10 for the tests: data/cli.ts locate failed (exit ${r.status ?? r.signal}); see its messages above.`);
+  if (r.status !== 0 || !dir)
+    throw new Error(
+      `CIFAR-10 for the tests: data/cli.ts locate failed (exit ${r.status ?? r.signal}); see its messages above.`,
+    );
   return dir;
 }
 
@@ -63,7 +74,13 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /** Encodes 8-bit pixels as a PNG, row y filtered with filters[y % filters.length]. */
-export function encodePng(width: number, height: number, channels: 1 | 3 | 4, pixels: Uint8Array, filters: number[] = [0]): Buffer {
+export function encodePng(
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+  pixels: Uint8Array,
+  filters: number[] = [0],
+): Buffer {
   const stride = width * channels;
   const raw = new Uint8Array(height * (stride + 1));
   for (let y = 0; y < height; y++) {

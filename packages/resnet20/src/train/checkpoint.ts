@@ -35,14 +35,17 @@ function readFile(path: string): ReturnType<typeof readSafetensors> {
   if (!existsSync(path)) throw new TrainError(`No checkpoint at ${path}: there is no such file.`);
   if (statSync(path).isDirectory()) {
     const inside = join(path, 'checkpoint.safetensors');
-    throw new TrainError(`${path} is a folder, not a checkpoint file${existsSync(inside) ? `; did you mean ${inside}?` : '.'}`);
+    throw new TrainError(
+      `${path} is a folder, not a checkpoint file${existsSync(inside) ? `; did you mean ${inside}?` : '.'}`,
+    );
   }
   try {
     return readSafetensors(path);
   } catch (e) {
     // System errors (EACCES, EIO, ...) do not name the file; format errors do.
     const err = e as NodeJS.ErrnoException;
-    if (err.code && !err.message.includes(path)) throw new TrainError(`Cannot read ${path}: ${err.message}`, { cause: e });
+    if (err.code && !err.message.includes(path))
+      throw new TrainError(`Cannot read ${path}: ${err.message}`, { cause: e });
     throw e;
   }
 }
@@ -53,7 +56,8 @@ export function loadCheckpoint<S>(path: string): Checkpoint<S> {
 
 function parseCheckpoint<S>(path: string, file: ReturnType<typeof readSafetensors>): Checkpoint<S> {
   const json = file.metadata[STATE_KEY];
-  if (!json) throw new TrainError(`${path} is a safetensors file but not a trainer checkpoint (no '${STATE_KEY}' metadata).`);
+  if (!json)
+    throw new TrainError(`${path} is a safetensors file but not a trainer checkpoint (no '${STATE_KEY}' metadata).`);
   const model: NamedArrays = {};
   const optimizer: NamedArrays = {};
   for (const [k, t] of file.tensors) {
@@ -87,7 +91,8 @@ export function loadWeights<S>(path: string): { model: NamedArrays; state?: S } 
   for (const [k, t] of file.tensors) {
     if (COUNTER_KEY.test(k)) continue;
     if (k.startsWith(MOMENTUM_PREFIX)) continue;
-    if (!(t.data instanceof Float32Array)) throw new TrainError(`${path}: tensor '${k}' is ${t.dtype}, expected F32 weights.`);
+    if (!(t.data instanceof Float32Array))
+      throw new TrainError(`${path}: tensor '${k}' is ${t.dtype}, expected F32 weights.`);
     model[k] = { shape: t.shape, data: t.data };
   }
   return { model };

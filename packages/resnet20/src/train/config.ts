@@ -201,10 +201,16 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   }
   const { values } = parsed;
   if (values.help) return 'help';
-  const num = (name: string, v: string | undefined, def: number, check: (x: number) => boolean = () => true): number => {
+  const num = (
+    name: string,
+    v: string | undefined,
+    def: number,
+    check: (x: number) => boolean = () => true,
+  ): number => {
     if (v === undefined) return def;
     const x = Number(v);
-    if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new TrainError(`--${name}: '${v}' is not a valid value. See pnpm train --help.`);
+    if (v.trim() === '' || !Number.isFinite(x) || !check(x))
+      throw new TrainError(`--${name}: '${v}' is not a valid value. See pnpm train --help.`);
     return x;
   };
   const int = (x: number) => Number.isInteger(x);
@@ -215,8 +221,14 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
   const shortcut = (values.shortcut ?? 'B').toUpperCase() as ShortcutType;
   if (shortcut !== 'A' && shortcut !== 'B') throw new TrainError(`--shortcut: '${values.shortcut}' is not A or B.`);
   if (values.nesterov && values['no-nesterov']) throw new TrainError('--nesterov and --no-nesterov: give one of them.');
-  if (values.overwrite && values.resume) throw new TrainError('--overwrite and --resume: give one of them (--overwrite starts the run over, --resume continues it).');
-  if (values.reschedule && !values.resume) throw new TrainError('--reschedule applies to a resumed run: add --resume (a new run is always scheduled over its --epochs).');
+  if (values.overwrite && values.resume)
+    throw new TrainError(
+      '--overwrite and --resume: give one of them (--overwrite starts the run over, --resume continues it).',
+    );
+  if (values.reschedule && !values.resume)
+    throw new TrainError(
+      '--reschedule applies to a resumed run: add --resume (a new run is always scheduled over its --epochs).',
+    );
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const epochs = num('epochs', values.epochs, DEFAULTS.epochs, (x) => int(x) && x > 0);
   const config: TrainConfig = {
@@ -225,7 +237,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     lr: num('lr', values.lr, DEFAULTS.lr, (x) => x > 0),
     schedule,
     warmup: num('warmup', values.warmup, DEFAULTS.warmup, (x) => x >= 0 && x < 1),
-    milestones: values.milestones !== undefined ? values.milestones.split(',').map((s) => num('milestones', s, 0, (x) => x > 0 && x < 1)) : DEFAULTS.milestones,
+    milestones:
+      values.milestones !== undefined
+        ? values.milestones.split(',').map((s) => num('milestones', s, 0, (x) => x > 0 && x < 1))
+        : DEFAULTS.milestones,
     momentum: num('momentum', values.momentum, DEFAULTS.momentum, (x) => x >= 0 && x < 1),
     nesterov: values['no-nesterov'] ? false : DEFAULTS.nesterov,
     weightDecay: num('weight-decay', values['weight-decay'], DEFAULTS.weightDecay, (x) => x >= 0),

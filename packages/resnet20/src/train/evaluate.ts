@@ -17,7 +17,9 @@ import type { TrainerState } from './trainer.js';
 function loadModel(path: string): ResNet20 {
   const ck = loadWeights<TrainerState>(path);
   // A weights-only file has no config: shortcut B is the one with projection weights.
-  const model = new ResNet20({ shortcut: ck.state?.config?.shortcut ?? (ck.model['layer2.0.shortcut.0.weight'] ? 'B' : 'A') });
+  const model = new ResNet20({
+    shortcut: ck.state?.config?.shortcut ?? (ck.model['layer2.0.shortcut.0.weight'] ? 'B' : 'A'),
+  });
   try {
     model.loadStateDict(ck.model);
   } catch (e) {
@@ -28,7 +30,11 @@ function loadModel(path: string): ResNet20 {
 }
 
 /** parseArgs with string options; its errors (an unknown option, a missing value) become TrainErrors. */
-function parseOptions<K extends string>(cmd: string, argv: string[], options: Record<K, { type: 'string' }>): { values: Partial<Record<K, string>> } {
+function parseOptions<K extends string>(
+  cmd: string,
+  argv: string[],
+  options: Record<K, { type: 'string' }>,
+): { values: Partial<Record<K, string>> } {
   try {
     return parseArgs({ args: argv, options, strict: true }) as { values: Partial<Record<K, string>> };
   } catch (e) {
@@ -37,7 +43,12 @@ function parseOptions<K extends string>(cmd: string, argv: string[], options: Re
 }
 
 export async function evalMain(argv: string[]): Promise<number> {
-  const { values } = parseOptions('eval', argv, { checkpoint: { type: 'string' }, 'data-dir': { type: 'string' }, 'batch-size': { type: 'string' }, 'test-subset': { type: 'string' } });
+  const { values } = parseOptions('eval', argv, {
+    checkpoint: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'test-subset': { type: 'string' },
+  });
   if (!values.checkpoint) throw new TrainError('eval: pass --checkpoint runs/<name>/checkpoint.safetensors');
   const rt = await getRuntime();
   console.log(`adapter: ${describeAdapter(rt.report)}`);
@@ -46,7 +57,10 @@ export async function evalMain(argv: string[]): Promise<number> {
   const K = data.classes.length;
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   const subset = values['test-subset'] === undefined ? 0 : Number(values['test-subset']);
-  if (!(Number.isInteger(subset) && subset >= 0 && subset <= data.test.n)) throw new TrainError(`eval: --test-subset '${values['test-subset']}' is not a count of test images (0..${data.test.n}).`);
+  if (!(Number.isInteger(subset) && subset >= 0 && subset <= data.test.n))
+    throw new TrainError(
+      `eval: --test-subset '${values['test-subset']}' is not a count of test images (0..${data.test.n}).`,
+    );
   const test = subset ? subsetSplit(data.test, subset) : data.test;
   for (const b of testBatches(test, Number(values['batch-size'] ?? 256))) {
     const g = uploadBatch(b);
@@ -67,14 +81,17 @@ export async function evalMain(argv: string[]): Promise<number> {
   });
   console.log(`\nconfusion matrix (rows: true class, columns: predicted)`);
   console.log(`${''.padEnd(w)} ${data.classes.map((c) => c.slice(0, 5).padStart(6)).join('')}`);
-  data.classes.forEach((c, i) => console.log(`${c.padEnd(w)} ${confusion[i].map((v) => String(v).padStart(6)).join('')}`));
+  data.classes.forEach((c, i) =>
+    console.log(`${c.padEnd(w)} ${confusion[i].map((v) => String(v).padStart(6)).join('')}`),
+  );
   model.dispose();
   return 0;
 }
 
 export async function exportMain(argv: string[]): Promise<number> {
   const { values } = parseOptions('export', argv, { checkpoint: { type: 'string' }, out: { type: 'string' } });
-  if (!values.checkpoint || !values.out) throw new TrainError('export: pass --checkpoint runs/<name>/checkpoint.safetensors --out resnet20.safetensors');
+  if (!values.checkpoint || !values.out)
+    throw new TrainError('export: pass --checkpoint runs/<name>/checkpoint.safetensors --out resnet20.safetensors');
   const ck = loadWeights<TrainerState>(values.checkpoint);
   writeSafetensors(values.out, ck.model, { format: 'pt' });
   console.log(`wrote ${Object.keys(ck.model).length} tensors (PyTorch state_dict names) to ${values.out}`);

@@ -15,7 +15,14 @@ interface Series {
   values: [number, number][];
 }
 
-function panel(x0: number, title: string, series: Series[], yLabel: (v: number) => string, w: number, h: number): string {
+function panel(
+  x0: number,
+  title: string,
+  series: Series[],
+  yLabel: (v: number) => string,
+  w: number,
+  h: number,
+): string {
   const pad = { l: 52, r: 12, t: 28, b: 34 };
   const all = series.flatMap((s) => s.values).filter(([, y]) => Number.isFinite(y));
   const xs = all.map(([x]) => x);
@@ -48,7 +55,8 @@ function panel(x0: number, title: string, series: Series[], yLabel: (v: number) 
     const pts = s.values.filter(([, y]) => Number.isFinite(y));
     if (pts.length) {
       out += `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`;
-      for (const [x, y] of pts) out += `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`;
+      for (const [x, y] of pts)
+        out += `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`;
     }
     out += `<text x="${x0 + pad.l + 8}" y="${pad.t + 14 + i * 14}" font-size="11" fill="${s.color}">${s.name}</text>`;
   });
@@ -58,13 +66,27 @@ function panel(x0: number, title: string, series: Series[], yLabel: (v: number) 
 export function curvesSvg(points: CurvePoint[], title = 'ResNet20 on CIFAR-10'): string {
   const w = 420;
   const h = 300;
-  const loss = panel(0, 'loss', [
-    { name: 'train', color: '#1f77b4', values: points.map((p) => [p.epoch, p.trainLoss]) },
-    { name: 'test', color: '#d62728', values: points.map((p) => [p.epoch, p.testLoss]) },
-  ], (v) => v.toFixed(2), w, h);
-  const acc = panel(w, 'accuracy %', [
-    { name: 'train', color: '#1f77b4', values: points.map((p) => [p.epoch, p.trainAcc * 100]) },
-    { name: 'test', color: '#d62728', values: points.map((p) => [p.epoch, p.testAcc * 100]) },
-  ], (v) => v.toFixed(1), w, h);
+  const loss = panel(
+    0,
+    'loss',
+    [
+      { name: 'train', color: '#1f77b4', values: points.map((p) => [p.epoch, p.trainLoss]) },
+      { name: 'test', color: '#d62728', values: points.map((p) => [p.epoch, p.testLoss]) },
+    ],
+    (v) => v.toFixed(2),
+    w,
+    h,
+  );
+  const acc = panel(
+    w,
+    'accuracy %',
+    [
+      { name: 'train', color: '#1f77b4', values: points.map((p) => [p.epoch, p.trainAcc * 100]) },
+      { name: 'test', color: '#d62728', values: points.map((p) => [p.epoch, p.testAcc * 100]) },
+    ],
+    (v) => v.toFixed(1),
+    w,
+    h,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w}" height="${h}" font-family="sans-serif"><title>${title}</title><rect width="100%" height="100%" fill="white"/>${loss}${acc}</svg>\n`;
 }

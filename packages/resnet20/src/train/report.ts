@@ -56,7 +56,9 @@ export function finalSummary(history: EpochMetrics[], totalSec: number): string 
     `| this run (final) | ${last.epoch} | ${(last.testAcc * 100).toFixed(2)}% |`,
     `| this run (best) | ${best.epoch} | ${(best.testAcc * 100).toFixed(2)}% |`,
     '',
-    (last.testAcc * 100 > SEED_ACCURACY ? `Beats the seed by ${(last.testAcc * 100 - SEED_ACCURACY).toFixed(2)} points.` : `${(SEED_ACCURACY - last.testAcc * 100).toFixed(2)} points below the seed.`),
+    last.testAcc * 100 > SEED_ACCURACY
+      ? `Beats the seed by ${(last.testAcc * 100 - SEED_ACCURACY).toFixed(2)} points.`
+      : `${(SEED_ACCURACY - last.testAcc * 100).toFixed(2)} points below the seed.`,
   ];
   return lines.join('\n');
 }

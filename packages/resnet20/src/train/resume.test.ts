@@ -47,7 +47,11 @@ const metrics = (dir: string): EpochMetrics[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as EpochMetrics);
 const ckpt = (dir: string) => loadCheckpoint<TrainerState>(join(dir, CHECKPOINT_FILE));
-const cli = (args: string[]) => spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+const cli = (args: string[]) =>
+  spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 beforeAll(async () => {
   await getRuntime();
@@ -64,7 +68,9 @@ describe.skipIf(!dataDir)('resuming', () => {
     expect(ckpt(dir).state).toMatchObject({ epoch: 1, step: 1, globalStep: 3 });
     const r = await train([`--run-dir=${dir}`, '--resume']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(new RegExp(`resumed from ${dir}/checkpoint\\.safetensors at epoch 2, step 1 \\(global step 3\\)`));
+    expect(r.out).toMatch(
+      new RegExp(`resumed from ${dir}/checkpoint\\.safetensors at epoch 2, step 1 \\(global step 3\\)`),
+    );
     expect(ckpt(dir).state).toMatchObject({ epoch: 2, step: 0, globalStep: 4 });
     expect(metrics(dir).map((m) => m.epoch)).toEqual([1, 2]);
   }, 120_000);
@@ -74,7 +80,9 @@ describe.skipIf(!dataDir)('resuming', () => {
     expect((await train([...TINY, '--epochs', '2', '--run-dir', a])).code).toBe(0);
     const finished = await train(['--resume', '--run-dir', a]);
     expect(finished.code).toBe(0);
-    expect(finished.out).toMatch(/the run is finished \(2 of 2 epochs; .*\)\. Nothing to train; to train further, resume with --epochs N \(N > 2\)\./);
+    expect(finished.out).toMatch(
+      /the run is finished \(2 of 2 epochs; .*\)\. Nothing to train; to train further, resume with --epochs N \(N > 2\)\./,
+    );
     expect(finished.out).not.toMatch(/Epoch \|/);
     const b = join(tmp, 'reschedule');
     cpSync(a, b, { recursive: true });
@@ -82,7 +90,9 @@ describe.skipIf(!dataDir)('resuming', () => {
     // past the schedule: epoch 3 trains at its final lr
     const more = await train(['--resume', '--run-dir', a, '--epochs=3']);
     expect(more.code, more.err).toBe(0);
-    expect(more.out).toMatch(/note: --epochs 3 runs past the onecycle schedule, which ends with epoch 2 at lr 0\.0002; epoch 3 keeps that lr/);
+    expect(more.out).toMatch(
+      /note: --epochs 3 runs past the onecycle schedule, which ends with epoch 2 at lr 0\.0002; epoch 3 keeps that lr/,
+    );
     expect(metrics(a).map((m) => m.epoch)).toEqual([1, 2, 3]);
     expect(metrics(a)[2].lr).toBeCloseTo(0.0002, 12);
 
@@ -100,14 +110,22 @@ describe.skipIf(!dataDir)('resuming', () => {
     const dir = join(tmp, 'moved');
     const link = join(tmp, 'data-link');
     symlinkSync(dataDir!, link);
-    expect((await train([...TINY, '--epochs', '2', '--run-dir', dir, '--data-dir', link, '--stop-after-steps', '1'], { data: false })).code).toBe(0);
+    expect(
+      (
+        await train([...TINY, '--epochs', '2', '--run-dir', dir, '--data-dir', link, '--stop-after-steps', '1'], {
+          data: false,
+        })
+      ).code,
+    ).toBe(0);
     rmSync(link);
     const env = process.env.CIFAR10_DIR;
     process.env.CIFAR10_DIR = dataDir;
     try {
       const r = await train(['--resume', '--run-dir', dir], { data: false });
       expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(/note: the data folder recorded in the run \(.*data-link\) no longer exists; looking for CIFAR-10 as without --data-dir/);
+      expect(r.out).toMatch(
+        /note: the data folder recorded in the run \(.*data-link\) no longer exists; looking for CIFAR-10 as without --data-dir/,
+      );
     } finally {
       if (env === undefined) delete process.env.CIFAR10_DIR;
       else process.env.CIFAR10_DIR = env;
@@ -117,7 +135,20 @@ describe.skipIf(!dataDir)('resuming', () => {
 
 describe.skipIf(!dataDir)('a NaN loss', () => {
   // lr 1e6 makes the loss NaN at the third step.
-  const NAN = ['--lr', '1e6', '--schedule', 'constant', '--steps-per-epoch', '6', '--batch-size', '8', '--test-subset', '64', '--epochs', '1'];
+  const NAN = [
+    '--lr',
+    '1e6',
+    '--schedule',
+    'constant',
+    '--steps-per-epoch',
+    '6',
+    '--batch-size',
+    '8',
+    '--test-subset',
+    '64',
+    '--epochs',
+    '1',
+  ];
 
   it('exits 3 with a step limit too, and says that no checkpoint was ever saved', async () => {
     for (const [name, extra] of [
@@ -127,7 +158,11 @@ describe.skipIf(!dataDir)('a NaN loss', () => {
       const dir = join(tmp, name);
       const r = await train([...NAN, ...extra, '--run-dir', dir]);
       expect(r.code, r.out).toBe(3);
-      expect(r.err).toMatch(new RegExp(`stopped: the training loss became NaN at epoch 1, step \\d.*; no checkpoint was saved \\(${dir}/checkpoint\\.safetensors does not exist\\), so there is nothing to resume`));
+      expect(r.err).toMatch(
+        new RegExp(
+          `stopped: the training loss became NaN at epoch 1, step \\d.*; no checkpoint was saved \\(${dir}/checkpoint\\.safetensors does not exist\\), so there is nothing to resume`,
+        ),
+      );
       expect(r.err + r.out).not.toMatch(/continue with|is kept/);
       expect(() => ckpt(dir)).toThrow(/No checkpoint at/);
     }
@@ -135,12 +170,32 @@ describe.skipIf(!dataDir)('a NaN loss', () => {
 
   it('after a checkpoint: exits 3, names what the kept checkpoint holds, and leaves it as it was', async () => {
     const dir = join(tmp, 'nan-after');
-    expect((await train([...TINY, '--steps-per-epoch', '4', '--epochs', '2', '--run-dir', dir, '--stop-after-steps', '4'])).code).toBe(0);
+    expect(
+      (await train([...TINY, '--steps-per-epoch', '4', '--epochs', '2', '--run-dir', dir, '--stop-after-steps', '4']))
+        .code,
+    ).toBe(0);
     const before = readFileSync(join(dir, CHECKPOINT_FILE));
     // a lower lr is the advice; a much higher one is the test
-    const r = await train(['--resume', '--run-dir', dir, '--reschedule', '--lr', '1e6', '--schedule', 'constant', '--stop-after-steps', '3', '--log-every', '10']);
+    const r = await train([
+      '--resume',
+      '--run-dir',
+      dir,
+      '--reschedule',
+      '--lr',
+      '1e6',
+      '--schedule',
+      'constant',
+      '--stop-after-steps',
+      '3',
+      '--log-every',
+      '10',
+    ]);
     expect(r.code, r.out).toBe(3);
-    expect(r.err).toMatch(new RegExp(`the training loss became NaN at epoch 2, step 3; the last good checkpoint \\(${dir}/checkpoint\\.safetensors, at epoch 1 \\(global step 4\\)\\) is kept\\. .* The loss is read back every 10 steps \\(--log-every\\): it may have become NaN up to 2 steps earlier\\.$`));
+    expect(r.err).toMatch(
+      new RegExp(
+        `the training loss became NaN at epoch 2, step 3; the last good checkpoint \\(${dir}/checkpoint\\.safetensors, at epoch 1 \\(global step 4\\)\\) is kept\\. .* The loss is read back every 10 steps \\(--log-every\\): it may have become NaN up to 2 steps earlier\\.$`,
+      ),
+    );
     expect(r.err).not.toMatch(/continue with/);
     expect(readFileSync(join(dir, CHECKPOINT_FILE)).equals(before)).toBe(true);
   }, 120_000);
@@ -157,7 +212,11 @@ describe.skipIf(!dataDir)('a NaN loss', () => {
     const before = readFileSync(path);
     const r = await train(['--resume', '--run-dir', dir, '--stop-after-steps', '1']);
     expect(r.code, r.out).toBe(3);
-    expect(r.err).toMatch(new RegExp(`stopped: the weights became non-finite \\(${key.replace(/^momentum\./, '').replace(/\./g, '\\.')} holds -?Infinity\\) by epoch 2, step 1 \\(global step 3\\); the last good checkpoint`));
+    expect(r.err).toMatch(
+      new RegExp(
+        `stopped: the weights became non-finite \\(${key.replace(/^momentum\./, '').replace(/\./g, '\\.')} holds -?Infinity\\) by epoch 2, step 1 \\(global step 3\\); the last good checkpoint`,
+      ),
+    );
     expect(readFileSync(path).equals(before)).toBe(true);
   }, 120_000);
 });
@@ -176,18 +235,27 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
     await expect(train(['--resume', '--run-dir', dir])).rejects.toThrow(
       `${path}: the momentum buffer of 'layer1.0.conv1.weight' [16, 16, 3, 3] is missing (the run uses momentum 0.9 and has trained 1 step)`,
     );
-    saveCheckpoint(path, { ...good, optimizer: { ...good.optimizer, [name]: { shape: [16, 144], data: good.optimizer[name].data } } });
-    await expect(train(['--resume', '--run-dir', dir])).rejects.toThrow(`${path}: the momentum buffer of 'layer1.0.conv1.weight' has shape [16, 144], the parameter [16, 16, 3, 3]`);
+    saveCheckpoint(path, {
+      ...good,
+      optimizer: { ...good.optimizer, [name]: { shape: [16, 144], data: good.optimizer[name].data } },
+    });
+    await expect(train(['--resume', '--run-dir', dir])).rejects.toThrow(
+      `${path}: the momentum buffer of 'layer1.0.conv1.weight' has shape [16, 144], the parameter [16, 16, 3, 3]`,
+    );
   }, 120_000);
 
-  it('a write that fails names the file and the system\'s message, and what the checkpoint holds', async () => {
+  it("a write that fails names the file and the system's message, and what the checkpoint holds", async () => {
     const dir = join(tmp, 'blocked');
     expect((await train([...TINY, '--epochs', '2', '--run-dir', dir, '--stop-after-steps', '3'])).code).toBe(0);
     // a folder where curves.svg goes
     rmSync(join(dir, 'curves.svg'));
     mkdirSync(join(dir, 'curves.svg'));
     await expect(train(['--resume', '--run-dir', dir])).rejects.toThrow(
-      new RegExp(`write ${dir}/curves\\.svg: .*\\n` + `The checkpoint is saved: ${dir}/checkpoint\\.safetensors holds the run at epoch 2, step 1 \\(global step 3\\)\\. Once the cause is fixed, continue with: pnpm train --resume --run-dir ${dir}`, 'i'),
+      new RegExp(
+        `write ${dir}/curves\\.svg: .*\\n` +
+          `The checkpoint is saved: ${dir}/checkpoint\\.safetensors holds the run at epoch 2, step 1 \\(global step 3\\)\\. Once the cause is fixed, continue with: pnpm train --resume --run-dir ${dir}`,
+        'i',
+      ),
     );
   }, 120_000);
 
@@ -196,7 +264,9 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
     mkdirSync(mnt);
     const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { encoding: 'utf8' });
     if (mount.status !== 0) {
-      console.warn(`skipped: cannot mount a tmpfs (${(mount.stderr || String(mount.error)).trim()}); this test needs root`);
+      console.warn(
+        `skipped: cannot mount a tmpfs (${(mount.stderr || String(mount.error)).trim()}); this test needs root`,
+      );
       ctx.skip();
     }
     try {
@@ -209,7 +279,11 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
       const code = await new Promise<number | null>((res) => child.on('exit', res));
       expect(code, out).toBe(1);
       expect(out).toMatch(new RegExp(`error: .*write ${dir}/checkpoint\\.safetensors: .*(ENOSPC|no space left)`, 'i'));
-      expect(out).toMatch(new RegExp(`The previous checkpoint is untouched: ${dir}/checkpoint\\.safetensors holds the run at epoch 1 \\(global step 2\\)`));
+      expect(out).toMatch(
+        new RegExp(
+          `The previous checkpoint is untouched: ${dir}/checkpoint\\.safetensors holds the run at epoch 1 \\(global step 2\\)`,
+        ),
+      );
       expect(out).not.toMatch(/\n\s+at /); // a message, not a stack
       expect(ckpt(dir).state).toMatchObject({ epoch: 1, step: 0, globalStep: 2 });
       expect(metrics(dir).map((m) => m.epoch)).toEqual([1]);
@@ -220,7 +294,24 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
 
   it('SIGTERM finishes the step, saves and exits 143', async () => {
     const dir = join(tmp, 'sigterm');
-    const child = cli(['train', '--epochs', '1', '--steps-per-epoch', '400', '--batch-size', '8', '--test-subset', '64', '--run-dir', dir, '--data-dir', dataDir!, '--log-every', '1', '--quiet']);
+    const child = cli([
+      'train',
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '400',
+      '--batch-size',
+      '8',
+      '--test-subset',
+      '64',
+      '--run-dir',
+      dir,
+      '--data-dir',
+      dataDir!,
+      '--log-every',
+      '1',
+      '--quiet',
+    ]);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -239,7 +330,9 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
     expect(code, out).toBe(143);
     expect(out).toMatch(/terminated \(SIGTERM\): finishing this step and saving a checkpoint/);
     expect(out).toMatch(/saved .*checkpoint\.safetensors at epoch 1, step \d+/);
-    expect(out).toMatch(/stopped: interrupted \(SIGTERM\); .* holds the run at epoch 1, step \d+ .*; continue with: pnpm train --resume --run-dir/);
+    expect(out).toMatch(
+      /stopped: interrupted \(SIGTERM\); .* holds the run at epoch 1, step \d+ .*; continue with: pnpm train --resume --run-dir/,
+    );
     const st = ckpt(dir).state;
     expect(st.step).toBeGreaterThan(0);
     expect(st.step).toBeLessThan(400);

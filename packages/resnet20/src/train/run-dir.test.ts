@@ -17,25 +17,79 @@ const parse = (argv: string[]) => parseTrainArgs(argv) as TrainArgs;
 /** A trainer state at `epoch`/`step` of a run started with `argv`. */
 function stateOf(argv: string[], epoch: number, step = 0): TrainerState {
   const { config } = parse(argv);
-  const history = Array.from({ length: epoch }, (_, i) => ({ epoch: i + 1, trainLoss: 1, trainAcc: 0.5, testLoss: 1, testAcc: 0.4 + i / 100, lr: 0.1, imagesPerSec: 1, elapsedSec: 1, steps: 4 }));
-  return { version: 1, config, epoch, step, globalStep: epoch * 4 + step, elapsedSec: 1, history, partial: { lossSum: 0, correct: 0, images: 0, trainSec: 0 } };
+  const history = Array.from({ length: epoch }, (_, i) => ({
+    epoch: i + 1,
+    trainLoss: 1,
+    trainAcc: 0.5,
+    testLoss: 1,
+    testAcc: 0.4 + i / 100,
+    lr: 0.1,
+    imagesPerSec: 1,
+    elapsedSec: 1,
+    steps: 4,
+  }));
+  return {
+    version: 1,
+    config,
+    epoch,
+    step,
+    globalStep: epoch * 4 + step,
+    elapsedSec: 1,
+    history,
+    partial: { lossSum: 0, correct: 0, images: 0, trainSec: 0 },
+  };
 }
 
 /** A run folder with a checkpoint (one tiny tensor: planning never loads weights into a model). */
 function runDir(name: string, state: TrainerState): string {
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true });
-  saveCheckpoint(join(dir, CHECKPOINT_FILE), { model: { w: { shape: [1], data: new Float32Array(1) } }, optimizer: {}, state: { ...state, config: { ...state.config, runDir: dir } } });
+  saveCheckpoint(join(dir, CHECKPOINT_FILE), {
+    model: { w: { shape: [1], data: new Float32Array(1) } },
+    optimizer: {},
+    state: { ...state, config: { ...state.config, runDir: dir } },
+  });
   writeFileSync(join(dir, 'config.json'), '{}');
   return dir;
 }
 
 describe('train options', () => {
   it('take --flag value and --flag=value alike, and record which were given', () => {
-    const a = parse(['--epochs', '3', '--lr', '0.05', '--run-dir', 'X', '--batch-size', '16', '--schedule', 'cosine', '--data-dir', 'D', '--resume']);
-    const b = parse(['--epochs=3', '--lr=0.05', '--run-dir=X', '--batch-size=16', '--schedule=cosine', '--data-dir=D', '--resume']);
+    const a = parse([
+      '--epochs',
+      '3',
+      '--lr',
+      '0.05',
+      '--run-dir',
+      'X',
+      '--batch-size',
+      '16',
+      '--schedule',
+      'cosine',
+      '--data-dir',
+      'D',
+      '--resume',
+    ]);
+    const b = parse([
+      '--epochs=3',
+      '--lr=0.05',
+      '--run-dir=X',
+      '--batch-size=16',
+      '--schedule=cosine',
+      '--data-dir=D',
+      '--resume',
+    ]);
     for (const p of [a, b]) {
-      expect(p.config).toMatchObject({ epochs: 3, lr: 0.05, runDir: 'X', batchSize: 16, schedule: 'cosine', dataDir: 'D', resume: true, scheduleEpochs: 3 });
+      expect(p.config).toMatchObject({
+        epochs: 3,
+        lr: 0.05,
+        runDir: 'X',
+        batchSize: 16,
+        schedule: 'cosine',
+        dataDir: 'D',
+        resume: true,
+        scheduleEpochs: 3,
+      });
       expect([...p.given].sort()).toEqual(['batchSize', 'dataDir', 'epochs', 'lr', 'resume', 'runDir', 'schedule']);
     }
     expect(parse(['--milestones=0.3,0.6']).config.milestones).toEqual([0.3, 0.6]);
@@ -57,18 +111,23 @@ describe('a new run', () => {
     const dir = runDir('taken', stateOf(['--epochs', '2'], 1));
     writeFileSync(join(dir, 'metrics.jsonl'), '{}\n');
     expect(() => prepareNewRunDir(parse(['--run-dir', dir]).config)).toThrow(
-      new RegExp(`${dir} already holds a run \\(config.json, checkpoint.safetensors, metrics.jsonl\\)\\. Continue it with --resume --run-dir ${dir}, start it over with --overwrite`),
+      new RegExp(
+        `${dir} already holds a run \\(config.json, checkpoint.safetensors, metrics.jsonl\\)\\. Continue it with --resume --run-dir ${dir}, start it over with --overwrite`,
+      ),
     );
     // config.json alone is a run too (one that never saved a checkpoint)
     const started = join(tmp, 'started');
     mkdirSync(started);
     writeFileSync(join(started, 'config.json'), '{}');
-    expect(() => prepareNewRunDir(parse([`--run-dir=${started}`]).config)).toThrow(/already holds a run \(config\.json\)/);
+    expect(() => prepareNewRunDir(parse([`--run-dir=${started}`]).config)).toThrow(
+      /already holds a run \(config\.json\)/,
+    );
   });
 
-  it('--overwrite removes the old run files (and writers\' temporary files), nothing else', () => {
+  it("--overwrite removes the old run files (and writers' temporary files), nothing else", () => {
     const dir = runDir('over', stateOf(['--epochs', '2'], 1));
-    for (const f of ['metrics.jsonl', 'curves.svg', 'best.json', '.checkpoint.safetensors.123.tmp', 'notes.txt']) writeFileSync(join(dir, f), 'x');
+    for (const f of ['metrics.jsonl', 'curves.svg', 'best.json', '.checkpoint.safetensors.123.tmp', 'notes.txt'])
+      writeFileSync(join(dir, f), 'x');
     prepareNewRunDir(parse(['--run-dir', dir, '--overwrite']).config);
     expect(readdirSync(dir)).toEqual(['notes.txt']);
   });
@@ -81,7 +140,10 @@ describe('a new run', () => {
 describe('--resume', () => {
   it('resumes the --run-dir given in either form (not the newest run under runs/)', () => {
     const dir = runDir('either', stateOf(['--epochs', '3'], 1));
-    for (const argv of [['--resume', '--run-dir', dir], [`--run-dir=${dir}`, '--resume']]) {
+    for (const argv of [
+      ['--resume', '--run-dir', dir],
+      [`--run-dir=${dir}`, '--resume'],
+    ]) {
       const plan = planResume(parse(argv));
       expect('finished' in plan).toBe(false);
       if (!('finished' in plan)) expect(plan.cfg.runDir).toBe(dir);
@@ -89,17 +151,42 @@ describe('--resume', () => {
   });
 
   it('explains a folder without a checkpoint', () => {
-    expect(() => planResume(parse(['--resume', '--run-dir', join(tmp, 'none')]))).toThrow(/--resume: no checkpoint at .*none\/checkpoint\.safetensors; start without --resume/);
+    expect(() => planResume(parse(['--resume', '--run-dir', join(tmp, 'none')]))).toThrow(
+      /--resume: no checkpoint at .*none\/checkpoint\.safetensors; start without --resume/,
+    );
     const started = join(tmp, 'never-saved');
     mkdirSync(started);
     writeFileSync(join(started, 'config.json'), '{}');
-    expect(() => planResume(parse(['--resume', '--run-dir', started]))).toThrow(/holds a run \(config\.json\) that never saved a checkpoint, so there is nothing to resume; start it over with --overwrite/);
+    expect(() => planResume(parse(['--resume', '--run-dir', started]))).toThrow(
+      /holds a run \(config\.json\) that never saved a checkpoint, so there is nothing to resume; start it over with --overwrite/,
+    );
   });
 
-  it('keeps the run\'s settings and takes this session\'s options', () => {
-    const st = stateOf(['--epochs', '4', '--batch-size', '16', '--lr', '0.1', '--seed', '3', '--data-dir', tmp, '--log-every', '7'], 1, 2);
-    const { cfg, notes } = resumeConfig(parse(['--resume', '--time-budget=60', '--stop-after-steps', '5', '--quiet', '--log-every=2']), st, 'R');
-    expect(cfg).toMatchObject({ epochs: 4, scheduleEpochs: 4, batchSize: 16, lr: 0.1, seed: 3, dataDir: tmp, runDir: 'R', timeBudget: 60, stopAfterSteps: 5, quiet: true, logEvery: 2, resume: true });
+  it("keeps the run's settings and takes this session's options", () => {
+    const st = stateOf(
+      ['--epochs', '4', '--batch-size', '16', '--lr', '0.1', '--seed', '3', '--data-dir', tmp, '--log-every', '7'],
+      1,
+      2,
+    );
+    const { cfg, notes } = resumeConfig(
+      parse(['--resume', '--time-budget=60', '--stop-after-steps', '5', '--quiet', '--log-every=2']),
+      st,
+      'R',
+    );
+    expect(cfg).toMatchObject({
+      epochs: 4,
+      scheduleEpochs: 4,
+      batchSize: 16,
+      lr: 0.1,
+      seed: 3,
+      dataDir: tmp,
+      runDir: 'R',
+      timeBudget: 60,
+      stopAfterSteps: 5,
+      quiet: true,
+      logEvery: 2,
+      resume: true,
+    });
     expect(notes).toEqual([]);
     // the same value as the run's is no conflict
     expect(() => resumeConfig(parse(['--resume', '--batch-size', '16', '--lr=0.1']), st, 'R')).not.toThrow();
@@ -109,7 +196,11 @@ describe('--resume', () => {
     const st = stateOf(['--epochs', '4', '--batch-size', '16'], 1);
     const err = (() => {
       try {
-        resumeConfig(parse(['--resume', '--batch-size', '32', '--lr=0.5', '--no-nesterov', '--seed', '9', '--schedule', 'cosine']), st, 'R');
+        resumeConfig(
+          parse(['--resume', '--batch-size', '32', '--lr=0.5', '--no-nesterov', '--seed', '9', '--schedule', 'cosine']),
+          st,
+          'R',
+        );
       } catch (e) {
         return (e as Error).message;
       }
@@ -127,15 +218,25 @@ describe('--resume', () => {
     const more = resumeConfig(parse(['--resume', '--epochs=5']), st, 'R');
     expect(more.cfg).toMatchObject({ epochs: 5, scheduleEpochs: 2, lr: 0.1 });
     expect(more.notes).toEqual(['--epochs: the run now has 5 epochs (it had 2).']);
-    const re = resumeConfig(parse(['--resume', '--epochs', '5', '--reschedule', '--lr', '0.05', '--schedule', 'cosine']), st, 'R');
+    const re = resumeConfig(
+      parse(['--resume', '--epochs', '5', '--reschedule', '--lr', '0.05', '--schedule', 'cosine']),
+      st,
+      'R',
+    );
     expect(re.cfg).toMatchObject({ epochs: 5, scheduleEpochs: 5, lr: 0.05, schedule: 'cosine' });
-    expect(re.notes[1]).toMatch(/--reschedule: the cosine schedule \(peak lr 0\.05\) now spans 5 epochs; it continues from global step 8/);
+    expect(re.notes[1]).toMatch(
+      /--reschedule: the cosine schedule \(peak lr 0\.05\) now spans 5 epochs; it continues from global step 8/,
+    );
     // fewer epochs than trained, or than the epoch in progress: refused
-    expect(() => resumeConfig(parse(['--resume', '--epochs', '1']), st, 'R')).toThrow(/--epochs 1: the run in R has already reached epoch 2 \(global step 8\); give --epochs 2 or more/);
-    expect(() => resumeConfig(parse(['--resume', '--epochs', '2']), stateOf(['--epochs', '4'], 2, 1), 'R')).toThrow(/has already reached epoch 3, step 1 .*give --epochs 3 or more/);
+    expect(() => resumeConfig(parse(['--resume', '--epochs', '1']), st, 'R')).toThrow(
+      /--epochs 1: the run in R has already reached epoch 2 \(global step 8\); give --epochs 2 or more/,
+    );
+    expect(() => resumeConfig(parse(['--resume', '--epochs', '2']), stateOf(['--epochs', '4'], 2, 1), 'R')).toThrow(
+      /has already reached epoch 3, step 1 .*give --epochs 3 or more/,
+    );
   });
 
-  it('the schedules\' final lr: what extra epochs past the schedule would train at', () => {
+  it("the schedules' final lr: what extra epochs past the schedule would train at", () => {
     const cfg = (argv: string[]): TrainConfig => parse(argv).config;
     expect(finalLr(cfg(['--lr', '0.2']))).toBeCloseTo(0.0002, 12);
     expect(finalLr(cfg(['--lr', '0.2', '--schedule', 'multistep']))).toBeCloseTo(0.002, 12);
@@ -157,7 +258,9 @@ describe('--resume', () => {
     const gone = join(tmp, 'moved-data');
     const { cfg, notes } = resumeConfig(parse(['--resume']), stateOf(['--epochs', '2', '--data-dir', gone], 1), 'R');
     expect(cfg.dataDir).toBeUndefined();
-    expect(notes).toEqual([`the data folder recorded in the run (${gone}) no longer exists; looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.`]);
+    expect(notes).toEqual([
+      `the data folder recorded in the run (${gone}) no longer exists; looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.`,
+    ]);
     expect(existsSync(gone)).toBe(false);
   });
 });

@@ -28,7 +28,17 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const RUN_FILES = ['config.json', CHECKPOINT_FILE, 'metrics.jsonl', 'curves.svg', 'best.json'] as const;
 
 /** Options that apply to one session and may differ on every resume. */
-const SESSION: ReadonlySet<keyof TrainConfig> = new Set(['runDir', 'resume', 'dataDir', 'timeBudget', 'stopAfterSteps', 'logEvery', 'quiet', 'reschedule', 'overwrite']);
+const SESSION: ReadonlySet<keyof TrainConfig> = new Set([
+  'runDir',
+  'resume',
+  'dataDir',
+  'timeBudget',
+  'stopAfterSteps',
+  'logEvery',
+  'quiet',
+  'reschedule',
+  'overwrite',
+]);
 /** Options that define the LR schedule: they change on resume only with --reschedule. */
 const SCHEDULE: ReadonlySet<keyof TrainConfig> = new Set(['lr', 'schedule', 'warmup', 'milestones']);
 
@@ -113,8 +123,14 @@ export function planResume(args: TrainArgs): Resumption | { finished: string } {
   const st = checkpoint.state;
   if (st.epoch >= cfg.epochs) {
     const last = st.history[st.history.length - 1];
-    const best = st.history.reduce<EpochMetrics | undefined>((a, b) => (a && a.testAcc >= b.testAcc ? a : b), undefined);
-    const acc = last && best ? ` final test accuracy ${(100 * last.testAcc).toFixed(2)}%, best ${(100 * best.testAcc).toFixed(2)}% (epoch ${best.epoch});` : '';
+    const best = st.history.reduce<EpochMetrics | undefined>(
+      (a, b) => (a && a.testAcc >= b.testAcc ? a : b),
+      undefined,
+    );
+    const acc =
+      last && best
+        ? ` final test accuracy ${(100 * last.testAcc).toFixed(2)}%, best ${(100 * best.testAcc).toFixed(2)}% (epoch ${best.epoch});`
+        : '';
     return {
       finished: `${dir}: the run is finished (${st.epoch} of ${cfg.epochs} epochs;${acc} checkpoint at ${describePosition(st)}). Nothing to train; to train further, resume with --epochs N (N > ${cfg.epochs}).`,
     };
@@ -137,7 +153,9 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
     if (SESSION.has(key) || key === 'epochs' || (SCHEDULE.has(key) && want.reschedule)) continue;
     if (JSON.stringify(want[key]) === JSON.stringify(run[key])) continue;
     const hint = SCHEDULE.has(key) ? ' (may change with --reschedule)' : '';
-    conflicts.push(`${FLAG_OF[key]}: ${JSON.stringify(want[key])} given, the run has ${JSON.stringify(run[key])}${hint}`);
+    conflicts.push(
+      `${FLAG_OF[key]}: ${JSON.stringify(want[key])} given, the run has ${JSON.stringify(run[key])}${hint}`,
+    );
   }
   if (conflicts.length) {
     throw new TrainError(
@@ -149,11 +167,15 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
   // The epoch in progress counts as started: it cannot be cut off.
   const least = st.step > 0 ? st.epoch + 1 : st.epoch;
   if (epochs < least) {
-    throw new TrainError(`--epochs ${epochs}: the run in ${dir} has already reached ${describePosition(st)}; give --epochs ${least} or more.`);
+    throw new TrainError(
+      `--epochs ${epochs}: the run in ${dir} has already reached ${describePosition(st)}; give --epochs ${least} or more.`,
+    );
   }
   const cfg: TrainConfig = {
     ...run,
-    ...(want.reschedule ? { lr: want.lr, schedule: want.schedule, warmup: want.warmup, milestones: want.milestones } : {}),
+    ...(want.reschedule
+      ? { lr: want.lr, schedule: want.schedule, warmup: want.warmup, milestones: want.milestones }
+      : {}),
     epochs,
     scheduleEpochs: want.reschedule ? epochs : run.scheduleEpochs,
     runDir: dir,
@@ -168,10 +190,15 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
   };
   const notes: string[] = [];
   if (epochs !== run.epochs) notes.push(`--epochs: the run now has ${epochs} epochs (it had ${run.epochs}).`);
-  if (want.reschedule) notes.push(`--reschedule: the ${cfg.schedule} schedule (peak lr ${cfg.lr}) now spans ${epochs} epochs; it continues from global step ${st.globalStep}.`);
+  if (want.reschedule)
+    notes.push(
+      `--reschedule: the ${cfg.schedule} schedule (peak lr ${cfg.lr}) now spans ${epochs} epochs; it continues from global step ${st.globalStep}.`,
+    );
   // A recorded data folder that has gone is no error: any verified copy of CIFAR-10 is the same data.
   if (!want.dataDir && run.dataDir && !existsSync(run.dataDir)) {
-    notes.push(`the data folder recorded in the run (${run.dataDir}) no longer exists; looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.`);
+    notes.push(
+      `the data folder recorded in the run (${run.dataDir}) no longer exists; looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.`,
+    );
     cfg.dataDir = undefined;
   }
   return { cfg, notes };

@@ -24,7 +24,16 @@ function metrics(dir: string): EpochMetrics[] {
 }
 
 /** The figures that must not depend on interruptions (not timings). */
-const numbers = (m: EpochMetrics[]) => m.map(({ epoch, trainLoss, trainAcc, testLoss, testAcc, lr, steps }) => ({ epoch, trainLoss, trainAcc, testLoss, testAcc, lr, steps }));
+const numbers = (m: EpochMetrics[]) =>
+  m.map(({ epoch, trainLoss, trainAcc, testLoss, testAcc, lr, steps }) => ({
+    epoch,
+    trainLoss,
+    trainAcc,
+    testLoss,
+    testAcc,
+    lr,
+    steps,
+  }));
 
 async function train(args: string[]): Promise<number> {
   const log = console.log;
@@ -47,20 +56,48 @@ afterAll(() => {
 describe('training on CIFAR-10', () => {
   it('a short real run clearly learns', async () => {
     const dir = join(tmp, 'short');
-    const code = await train(['--epochs', '1', '--steps-per-epoch', '200', '--batch-size', '32', '--test-subset', '1000', '--run-dir', dir, '--log-every', '50']);
+    const code = await train([
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '200',
+      '--batch-size',
+      '32',
+      '--test-subset',
+      '1000',
+      '--run-dir',
+      dir,
+      '--log-every',
+      '50',
+    ]);
     expect(code).toBe(0);
     const [m] = metrics(dir);
     expect(m.steps).toBe(200);
     // 200 steps of 32 images; chance is 10%
     expect(m.testAcc).toBeGreaterThan(0.3);
     expect(m.trainLoss).toBeLessThan(2.2); // the mean over the epoch, from ~2.3 at the start
-    console.info(`short run: ${m.steps} steps, train loss ${m.trainLoss.toFixed(3)}, test accuracy ${(100 * m.testAcc).toFixed(1)}%, ${m.imagesPerSec.toFixed(1)} img/s`);
+    console.info(
+      `short run: ${m.steps} steps, train loss ${m.trainLoss.toFixed(3)}, test accuracy ${(100 * m.testAcc).toFixed(1)}%, ${m.imagesPerSec.toFixed(1)} img/s`,
+    );
     expect(existsSync(join(dir, 'curves.svg'))).toBe(true);
     expect(loadCheckpoint(join(dir, CHECKPOINT_FILE)).state).toMatchObject({ epoch: 1, step: 0, globalStep: 200 });
   }, 600_000);
 
   it('a resumed run prints the same numbers as an uninterrupted one', async () => {
-    const common = ['--epochs', '2', '--steps-per-epoch', '6', '--batch-size', '16', '--test-subset', '256', '--log-every', '2', '--seed', '3'];
+    const common = [
+      '--epochs',
+      '2',
+      '--steps-per-epoch',
+      '6',
+      '--batch-size',
+      '16',
+      '--test-subset',
+      '256',
+      '--log-every',
+      '2',
+      '--seed',
+      '3',
+    ];
     const a = join(tmp, 'uninterrupted');
     const b = join(tmp, 'resumed');
     expect(await train([...common, '--run-dir', a])).toBe(0);
@@ -71,12 +108,24 @@ describe('training on CIFAR-10', () => {
     expect(numbers(metrics(b))).toEqual(numbers(metrics(a)));
     const wa = loadCheckpoint(join(a, CHECKPOINT_FILE)).model;
     const wb = loadCheckpoint(join(b, CHECKPOINT_FILE)).model;
-    for (const k of Object.keys(wa)) expect(Buffer.compare(Buffer.from(wa[k].data.buffer), Buffer.from(wb[k].data.buffer)), k).toBe(0);
+    for (const k of Object.keys(wa))
+      expect(Buffer.compare(Buffer.from(wa[k].data.buffer), Buffer.from(wb[k].data.buffer)), k).toBe(0);
   }, 300_000);
 
   it('a NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {
     const dir = join(tmp, 'nan');
-    const common = ['--steps-per-epoch', '4', '--batch-size', '8', '--test-subset', '64', '--log-every', '1', '--run-dir', dir];
+    const common = [
+      '--steps-per-epoch',
+      '4',
+      '--batch-size',
+      '8',
+      '--test-subset',
+      '64',
+      '--log-every',
+      '1',
+      '--run-dir',
+      dir,
+    ];
     expect(await train([...common, '--epochs', '1'])).toBe(0);
     const good = loadCheckpoint<{ globalStep: number }>(join(dir, CHECKPOINT_FILE));
     const errors: string[] = [];
@@ -86,19 +135,47 @@ describe('training on CIFAR-10', () => {
       // resume into a second epoch with an absurd learning rate
       const cfgPath = join(dir, CHECKPOINT_FILE);
       const ck = loadCheckpoint<Record<string, unknown> & { config: Record<string, unknown> }>(cfgPath);
-      saveCheckpoint(cfgPath, { ...ck, state: { ...ck.state, config: { ...ck.state.config, epochs: 2, lr: 1e30, schedule: 'constant' } } });
+      saveCheckpoint(cfgPath, {
+        ...ck,
+        state: { ...ck.state, config: { ...ck.state.config, epochs: 2, lr: 1e30, schedule: 'constant' } },
+      });
       expect(await train(['--resume', '--run-dir', dir])).toBe(3);
     } finally {
       console.error = err;
     }
-    expect(errors.join('\n')).toMatch(/training loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+; the last good checkpoint .* is kept/);
+    expect(errors.join('\n')).toMatch(
+      /training loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+; the last good checkpoint .* is kept/,
+    );
     const after = loadCheckpoint<{ globalStep: number }>(join(dir, CHECKPOINT_FILE));
     expect(after.state.globalStep).toBe(good.state.globalStep);
   }, 300_000);
 
   it('Ctrl-C saves a checkpoint and exits cleanly; resuming finishes the run', async () => {
     const dir = join(tmp, 'sigint');
-    const child = spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/cli.ts', 'train', '--epochs', '1', '--steps-per-epoch', '400', '--batch-size', '8', '--test-subset', '64', '--run-dir', dir, '--data-dir', dataDir, '--log-every', '1', '--quiet'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        join(repo, 'scripts/run-ts.mjs'),
+        'packages/resnet20/src/cli.ts',
+        'train',
+        '--epochs',
+        '1',
+        '--steps-per-epoch',
+        '400',
+        '--batch-size',
+        '8',
+        '--test-subset',
+        '64',
+        '--run-dir',
+        dir,
+        '--data-dir',
+        dataDir,
+        '--log-every',
+        '1',
+        '--quiet',
+      ],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -129,7 +206,11 @@ describe('checkpoint files', () => {
     const small = { w: { shape: [4], data: new Float32Array([1, 2, 3, 4]) } };
     saveCheckpoint(path, { model: small, optimizer: {}, state: { n: 1 } });
     // A child writes a 400 MB checkpoint over it and is killed part-way.
-    const child = spawn(process.execPath, [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/train/checkpoint-writer.fixture.ts', path], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [join(repo, 'scripts/run-ts.mjs'), 'packages/resnet20/src/train/checkpoint-writer.fixture.ts', path],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     // kill it once its temporary file exists, i.e. in the middle of the write
     await new Promise<void>((res) => {
       const t = setInterval(() => {

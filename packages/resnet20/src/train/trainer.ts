@@ -34,7 +34,14 @@ import { saveCheckpoint, type Checkpoint, type NamedArrays } from './checkpoint.
 import { trainStep } from './step.js';
 import { finalSummary, metricsJsonl, tableHeader, tableRow, type EpochMetrics } from './report.js';
 import { curvesSvg } from './plot.js';
-import { CHECKPOINT_FILE, describePosition, planResume, prepareNewRunDir, type Resumption, type TrainerState } from './run-dir.js';
+import {
+  CHECKPOINT_FILE,
+  describePosition,
+  planResume,
+  prepareNewRunDir,
+  type Resumption,
+  type TrainerState,
+} from './run-dir.js';
 
 export { CHECKPOINT_FILE, type TrainerState } from './run-dir.js';
 
@@ -62,9 +69,20 @@ export function makeSchedule(cfg: TrainConfig, opt: SGD, totalSteps: number): LR
   switch (cfg.schedule) {
     case 'onecycle':
       // The reference recipe: lr/10 -> lr over the warm-up, then linearly to lr/1000.
-      return new OneCycleLR(opt, { maxLr: cfg.lr, totalSteps, pctStart: cfg.warmup, divFactor: 10, finalDivFactor: 100, annealStrategy: 'linear' });
+      return new OneCycleLR(opt, {
+        maxLr: cfg.lr,
+        totalSteps,
+        pctStart: cfg.warmup,
+        divFactor: 10,
+        finalDivFactor: 100,
+        annealStrategy: 'linear',
+      });
     case 'cosine':
-      return new CosineAnnealingLR(opt, { tMax: totalSteps, warmupSteps: Math.round(cfg.warmup * totalSteps), warmupStartFactor: 0.1 });
+      return new CosineAnnealingLR(opt, {
+        tMax: totalSteps,
+        warmupSteps: Math.round(cfg.warmup * totalSteps),
+        warmupStartFactor: 0.1,
+      });
     case 'multistep':
       return new MultiStepLR(opt, { milestones: cfg.milestones.map((f) => Math.round(f * totalSteps)), gamma: 0.1 });
     case 'linear':
@@ -73,7 +91,6 @@ export function makeSchedule(cfg: TrainConfig, opt: SGD, totalSteps: number): LR
       return new MultiStepLR(opt, { milestones: [], gamma: 1 });
   }
 }
-
 
 /** The lr a run's schedule ends at and holds after its last step (the same for any number of steps). */
 export function finalLr(cfg: TrainConfig): number {
@@ -110,7 +127,8 @@ function firstNonFinite(...groups: NamedArrays[]): string | undefined {
   return undefined;
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Loads weights, momentum buffers and the schedule position. Every check comes first: a
@@ -131,11 +149,16 @@ function restore(run: Run, ck: Checkpoint<TrainerState>, path: string): void {
     const name = run.names.get(p)!;
     const v = ck.optimizer[`momentum.${name}`];
     if (!v) {
-      if (expected) throw new TrainError(`${path}: the momentum buffer of '${name}' [${p.shape.join(', ')}] is missing (the run uses momentum ${run.cfg.momentum} and has trained ${ck.state.globalStep} step${ck.state.globalStep === 1 ? '' : 's'}); ${damaged}`);
+      if (expected)
+        throw new TrainError(
+          `${path}: the momentum buffer of '${name}' [${p.shape.join(', ')}] is missing (the run uses momentum ${run.cfg.momentum} and has trained ${ck.state.globalStep} step${ck.state.globalStep === 1 ? '' : 's'}); ${damaged}`,
+        );
       return;
     }
     if (!sameShape(v.shape, p.shape)) {
-      throw new TrainError(`${path}: the momentum buffer of '${name}' has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]; ${damaged}`);
+      throw new TrainError(
+        `${path}: the momentum buffer of '${name}' has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]; ${damaged}`,
+      );
     }
     momentumBuffers.set(String(i), { shape: [...v.shape], data: v.data });
   });
@@ -149,7 +172,11 @@ function restore(run: Run, ck: Checkpoint<TrainerState>, path: string): void {
 }
 
 /** Test loss and accuracy (eval mode, no grad), one readback at the end. */
-export async function evaluate(model: ResNet20, split: CifarSplit, batchSize = 256): Promise<{ loss: number; acc: number }> {
+export async function evaluate(
+  model: ResNet20,
+  split: CifarSplit,
+  batchSize = 256,
+): Promise<{ loss: number; acc: number }> {
   model.eval();
   const lossSum = DeviceTensor.zeros([1]);
   const correct = DeviceTensor.zeros([1]);
@@ -174,7 +201,9 @@ export async function evaluate(model: ResNet20, split: CifarSplit, batchSize = 2
 
 /** What the run folder holds, for messages after a failure. */
 function onDisk(ckptPath: string, saved: TrainerState | undefined): string {
-  return saved ? `${ckptPath} holds the run at ${describePosition(saved)}` : `no checkpoint was saved (${ckptPath} does not exist)`;
+  return saved
+    ? `${ckptPath} holds the run at ${describePosition(saved)}`
+    : `no checkpoint was saved (${ckptPath} does not exist)`;
 }
 
 /**
@@ -236,9 +265,17 @@ export async function trainMain(argv: string[]): Promise<number> {
   if (cfg.epochs > cfg.scheduleEpochs) {
     const lr = finalLr(cfg);
     const past = `--epochs ${cfg.epochs} runs past the ${cfg.schedule} schedule, which ends with epoch ${cfg.scheduleEpochs} at lr ${Number(lr.toPrecision(6))}`;
-    if (lr === 0) throw new TrainError(`${past}: the added epochs would not train. Add --reschedule to redefine the schedule over ${cfg.epochs} epochs.`);
-    const added = cfg.epochs === cfg.scheduleEpochs + 1 ? `epoch ${cfg.epochs} keeps` : `epochs ${cfg.scheduleEpochs + 1}-${cfg.epochs} keep`;
-    resumption?.notes.push(`${past}; ${added} that lr (add --reschedule to redefine the schedule over ${cfg.epochs} epochs).`);
+    if (lr === 0)
+      throw new TrainError(
+        `${past}: the added epochs would not train. Add --reschedule to redefine the schedule over ${cfg.epochs} epochs.`,
+      );
+    const added =
+      cfg.epochs === cfg.scheduleEpochs + 1
+        ? `epoch ${cfg.epochs} keeps`
+        : `epochs ${cfg.scheduleEpochs + 1}-${cfg.epochs} keep`;
+    resumption?.notes.push(
+      `${past}; ${added} that lr (add --reschedule to redefine the schedule over ${cfg.epochs} epochs).`,
+    );
   }
   for (const n of resumption?.notes ?? []) log(`note: ${n}`);
   const ckptPath = join(cfg.runDir, CHECKPOINT_FILE);
@@ -263,14 +300,18 @@ export async function trainMain(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     if (signal) process.exit(128 + constants.signals[sig]); // a second signal: leave now
     signal = sig;
-    console.error(`\n${sig === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without saving)`);
+    console.error(
+      `\n${sig === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without saving)`,
+    );
   };
   try {
     const loader = new TrainLoader(data.train, { batchSize: cfg.batchSize, seed: cfg.seed });
     const steps = cfg.stepsPerEpoch ? Math.min(cfg.stepsPerEpoch, loader.steps) : loader.steps;
     const sched = makeSchedule(cfg, opt, cfg.scheduleEpochs * steps);
     const run: Run = { cfg, model, opt, sched, names };
-    log(`model: ResNet20 (shortcut ${cfg.shortcut}), ${model.numParameters().toLocaleString('en-US')} parameters; ${cfg.epochs} epochs x ${steps} steps of ${cfg.batchSize}; ${cfg.schedule} lr peak ${cfg.lr}; run dir ${cfg.runDir}`);
+    log(
+      `model: ResNet20 (shortcut ${cfg.shortcut}), ${model.numParameters().toLocaleString('en-US')} parameters; ${cfg.epochs} epochs x ${steps} steps of ${cfg.batchSize}; ${cfg.schedule} lr peak ${cfg.lr}; run dir ${cfg.runDir}`,
+    );
 
     let state: TrainerState = {
       version: 1,
@@ -320,14 +361,17 @@ export async function trainMain(argv: string[]): Promise<number> {
       try {
         let images = state.partial.images;
         let trainSec = state.partial.trainSec;
-        const bar = cfg.quiet ? undefined : new ProgressBar({ total: steps * cfg.batchSize, label: `epoch ${epoch + 1}/${cfg.epochs}` });
+        const bar = cfg.quiet
+          ? undefined
+          : new ProgressBar({ total: steps * cfg.batchSize, label: `epoch ${epoch + 1}/${cfg.epochs}` });
         bar?.update(images);
         const segmentStart = performance.now();
         /** The global step after which the loss was last read back finite. */
         let checked = globalStep;
         const lossBecame = (l: number, step: number) => {
           const unread = globalStep - 1 - checked;
-          if (unread > 0) lag = ` The loss is read back every ${cfg.logEvery} steps (--log-every): it may have become ${l} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
+          if (unread > 0)
+            lag = ` The loss is read back every ${cfg.logEvery} steps (--log-every): it may have become ${l} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
           return `the training loss became ${l} at epoch ${epoch + 1}, step ${step}`;
         };
         let step = state.step;
@@ -350,10 +394,15 @@ export async function trainMain(argv: string[]): Promise<number> {
               break;
             }
             checked = globalStep;
-            bar?.update(images, { loss: (l / images).toFixed(3), acc: `${((100 * c) / images).toFixed(1)}%`, lr: sched.getLastLr()[0].toExponential(2) });
+            bar?.update(images, {
+              loss: (l / images).toFixed(3),
+              acc: `${((100 * c) / images).toFixed(1)}%`,
+              lr: sched.getLastLr()[0].toExponential(2),
+            });
           }
           if (signal) pause = `interrupted (${signal})`;
-          else if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps) pause = `step limit of ${cfg.stopAfterSteps} reached`;
+          else if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps)
+            pause = `step limit of ${cfg.stopAfterSteps} reached`;
           else if (cfg.timeBudget && elapsed() > cfg.timeBudget) pause = `time budget of ${cfg.timeBudget} s reached`;
           if (pause) {
             step++;
@@ -370,7 +419,14 @@ export async function trainMain(argv: string[]): Promise<number> {
 
         if (step < steps) {
           // Stopped inside the epoch: save where we are, with the partial sums.
-          state = { ...state, epoch, step, globalStep, elapsedSec: elapsed(), partial: { lossSum: ls, correct: cs, images, trainSec } };
+          state = {
+            ...state,
+            epoch,
+            step,
+            globalStep,
+            elapsedSec: elapsed(),
+            partial: { lossSum: ls, correct: cs, images, trainSec },
+          };
           diverged = await save(state);
           if (!diverged) log(`saved ${ckptPath} at epoch ${epoch + 1}, step ${step}`);
           break;
@@ -415,7 +471,8 @@ export async function trainMain(argv: string[]): Promise<number> {
       return 3;
     }
     if (signal && !pause) pause = `interrupted (${signal})`;
-    if (pause) log(`stopped: ${pause}; ${onDisk(ckptPath, saved)}; continue with: pnpm train --resume --run-dir ${cfg.runDir}`);
+    if (pause)
+      log(`stopped: ${pause}; ${onDisk(ckptPath, saved)}; continue with: pnpm train --resume --run-dir ${cfg.runDir}`);
     log(finalSummary(state.history, elapsed()));
     return signal ? 128 + constants.signals[signal] : 0;
   } finally {

@@ -3,7 +3,14 @@ import { ProgressBar, formatCount, formatDuration } from './progress.js';
 
 function fakeStream(isTTY: boolean) {
   const writes: string[] = [];
-  return { writes, stream: { isTTY, columns: 200, write: (s: string) => (writes.push(s), true) } as unknown as NodeJS.WritableStream & { isTTY: boolean } };
+  return {
+    writes,
+    stream: {
+      isTTY,
+      columns: 200,
+      write: (s: string) => (writes.push(s), true),
+    } as unknown as NodeJS.WritableStream & { isTTY: boolean },
+  };
 }
 
 describe('ProgressBar', () => {
@@ -16,7 +23,9 @@ describe('ProgressBar', () => {
       bar.update(i * 100, { loss: 2.5 - i * 0.1, acc: `${i}%` });
     }
     expect(writes.every((w) => w.startsWith('\r'))).toBe(true);
-    expect(writes[4]).toMatch(/^\repoch 1 {2}\[##########----------\] {2}50% {2}500\/1000 {2}100 img\/s {2}ETA 0:05 {2}loss 2\.000 {2}acc 5%/);
+    expect(writes[4]).toMatch(
+      /^\repoch 1 {2}\[##########----------\] {2}50% {2}500\/1000 {2}100 img\/s {2}ETA 0:05 {2}loss 2\.000 {2}acc 5%/,
+    );
     bar.log('a message');
     expect(writes.at(-2)).toMatch(/^\r +\ra message\n$/);
     bar.finish();
@@ -42,6 +51,11 @@ describe('ProgressBar', () => {
 
   it('formats counts and durations', () => {
     expect([formatCount(12), formatCount(51200), formatCount(1234567)]).toEqual(['12', '51.2k', '1.23M']);
-    expect([formatDuration(5), formatDuration(65), formatDuration(3725), formatDuration(NaN)]).toEqual(['0:05', '1:05', '1:02:05', '?']);
+    expect([formatDuration(5), formatDuration(65), formatDuration(3725), formatDuration(NaN)]).toEqual([
+      '0:05',
+      '1:05',
+      '1:02:05',
+      '?',
+    ]);
   });
 });
