@@ -48,14 +48,16 @@ function checkCommon(kernel: string, images: Tensor, opts: NormalizeOptions): { 
   if (images.dtype !== 'u32') {
     throw new KernelArgumentError(
       kernel,
-      `images must be a u32 tensor of uint8 pixels packed 4 per word, got ${images.dtype} ${formatShape(images.shape)}; upload with Tensor.fromArray(packBytes(bytes), [words], 'u32').`,
+      `images must be a u32 tensor of uint8 pixels packed 4 per word, got ${images.dtype} ` +
+        `${formatShape(images.shape)}; upload with Tensor.fromArray(packBytes(bytes), [words], 'u32').`,
     );
   }
   const words = packedWords(n, size);
   if (images.size !== words) {
     throw new KernelArgumentError(
       kernel,
-      `images ${formatShape(images.shape)} holds ${images.size} words, but ${n} images of 3x${size}x${size} bytes need ${words} (ceil(${n}*${3 * size * size}/4)).`,
+      `images ${formatShape(images.shape)} holds ${images.size} words, but ${n} images of 3x${size}x${size} bytes ` +
+        `need ${words} (ceil(${n}*${3 * size * size}/4)).`,
     );
   }
   for (const [name, v] of [

@@ -155,7 +155,8 @@ function train(
   if (M < 2) {
     throw new KernelArgumentError(
       kernel,
-      `x ${formatShape(x.shape)} has ${M} value per channel; training needs more than 1 (use a larger batch or batchNormEval).`,
+      `x ${formatShape(x.shape)} has ${M} value per channel; training needs more than 1 ` +
+        '(use a larger batch or batchNormEval).',
     );
   }
   const momentum = opts.momentum ?? 0.1;

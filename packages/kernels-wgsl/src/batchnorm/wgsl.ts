@@ -54,7 +54,10 @@ const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
     runningVar[${c}] = (1.0 - params.momentum) * runningVar[${c}] + params.momentum * v * params.unbias;
   }`;
 
-/** Per-lane Welford accumulation over the channel walk, then the workgroup merge into shN/shMean/shM2[0] (Chan's formula). */
+/**
+ * Per-lane Welford accumulation over the channel walk, then the workgroup merge into shN/shMean/shM2[0]
+ * (Chan's formula).
+ */
 function welfordStats(vec: boolean, hw: number, wg: number): string {
   const T = vec ? 'vec4f' : 'f32';
   const W = vec ? '4.0' : '1.0';
@@ -131,6 +134,7 @@ export const statsKernel = memoKernel((vec: boolean, hw: number, wg: number, spl
  */
 export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
   const T = vec ? 'vec4f' : 'f32';
+  const normalize = `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? reluWgsl('r', T) : 'r'};`;
   return defineKernel({
     name: `batchnorm.train${relu ? 'Relu' : ''}Fused`,
     params: STATS_PARAMS,
@@ -150,7 +154,7 @@ export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: num
   let m = shMean[0];
   let sc = gamma[c] * inverseSqrt(${reluWgsl('(shM2[0] / params.M)')} + params.eps);
   let bt = beta[c];
-  {${channelWalk(hw, wg, `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? reluWgsl('r', T) : 'r'};`)}
+  {${channelWalk(hw, wg, normalize)}
   }`,
   });
 });

@@ -42,6 +42,10 @@ const COPY_WG = 256;
 // Each invocation copies COPY_PER vec4s, grid-strided: on lavapipe 4 per invocation moves more
 // bytes than 1; 8 and 16 are no better.
 const COPY_PER = 4;
+const copies = Array.from(
+  { length: COPY_PER },
+  (_, k) => `  { let i = first + ${k}u * stride; if (i < params.n) { dst[i] = src[i]; } }`,
+).join('\n');
 const copyKernel = defineKernel({
   name: 'ceilings.bandwidth',
   params: { n: 'u32' },
@@ -49,7 +53,7 @@ const copyKernel = defineKernel({
   workgroupSize: COPY_WG,
   body: `  let stride = nwg.x * nwg.y * ${COPY_WG}u;
   let first = gid.x + gid.y * nwg.x * ${COPY_WG}u;
-${Array.from({ length: COPY_PER }, (_, k) => `  { let i = first + ${k}u * stride; if (i < params.n) { dst[i] = src[i]; } }`).join('\n')}`,
+${copies}`,
 });
 
 /** A measured ceiling of the adapter: ALU GFLOP/s or memory GB/s. */

@@ -44,7 +44,8 @@ export function expandFixture(
     typeof rule.nesterov !== 'boolean'
   ) {
     throw fail(
-      `metadata derived is ${text}; expected {init, lr: [..], momentum, weight_decay, decay: 'all' | 'ndim>1', nesterov}`,
+      `metadata derived is ${text}; ` +
+        `expected {init, lr: [..], momentum, weight_decay, decay: 'all' | 'ndim>1', nesterov}`,
     );
   }
   const initFile = rule.init === 'init.' ? file : sibling(rule.init);

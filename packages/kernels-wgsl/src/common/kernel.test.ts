@@ -30,7 +30,8 @@ describe('defineKernel', () => {
     expect(k.source.storage).toEqual(['read', 'read', 'uniform', 'read_write']);
     expect(k.source.name).toBe('test.scaleAdd');
     expect(k.source.code).toContain(
-      '@compute @workgroup_size(8, 4) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {\n  out[gid.x] = params.alpha;\n}',
+      '@compute @workgroup_size(8, 4) fn main(@builtin(global_invocation_id) gid: vec3u, ' +
+        '@builtin(num_workgroups) nwg: vec3u) {\n  out[gid.x] = params.alpha;\n}',
     );
   });
 
@@ -85,7 +86,8 @@ describe('defineKernel', () => {
       body: '  out[lane] = two();',
     });
     expect(k0.source.code).toBe(
-      'enable subgroups;\n@group(0) @binding(1) var<storage, read_write> out: array<u32>;\nfn two() -> u32 { return 2u; }\n' +
+      'enable subgroups;\n@group(0) @binding(1) var<storage, read_write> out: array<u32>;\n' +
+        'fn two() -> u32 { return 2u; }\n' +
         '@compute @workgroup_size(32) fn main(@builtin(subgroup_invocation_id) lane: u32) {\n  out[lane] = two();\n}\n',
     );
   });

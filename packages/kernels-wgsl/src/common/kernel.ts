@@ -156,7 +156,9 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     const args = Object.entries(decl.builtins ?? FLAT_BUILTINS)
       .map(([name, b]) => `@builtin(${b}) ${name}: ${BUILTIN_TYPE[b]}`)
       .join(', ');
-    const code = `${this.header}\n${decl.helpers ? `${decl.helpers}\n` : ''}@compute @workgroup_size(${wg.join(', ')}) fn main(${args}) {\n${decl.body}\n}\n`;
+    const helpers = decl.helpers ? `${decl.helpers}\n` : '';
+    const entry = `@compute @workgroup_size(${wg.join(', ')}) fn main(${args})`;
+    const code = `${this.header}\n${helpers}${entry} {\n${decl.body}\n}\n`;
     this.source = { name: decl.name, code, storage };
   }
 
@@ -181,7 +183,8 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     if (count !== this.fields.length) {
       const extra = Object.keys(given).filter((n) => !this.fields.some((f) => f.name === n));
       throw new Error(
-        `${this.source.name}: unknown params ${extra.join(', ')}; declared: ${this.fields.map((f) => f.name).join(', ')}.`,
+        `${this.source.name}: unknown params ${extra.join(', ')}; ` +
+          `declared: ${this.fields.map((f) => f.name).join(', ')}.`,
       );
     }
     return this.bytes;
@@ -209,7 +212,10 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
 /** A kernel whose params and bindings are known only at run time (generated per configuration). */
 export type AnyKernel = Kernel<Record<string, ParamType>, Record<string, BindingDecl>>;
 
-/** Declares a kernel: writes the WGSL header (Params struct, numbered bindings, entry point) from named, typed params and bindings. */
+/**
+ * Declares a kernel: writes the WGSL header (Params struct, numbered bindings, entry point) from named,
+ * typed params and bindings.
+ */
 export function defineKernel<P extends Record<string, ParamType>, B extends Record<string, BindingDecl>>(
   decl: KernelDecl<P, B>,
 ): Kernel<P, B> {

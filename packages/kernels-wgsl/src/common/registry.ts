@@ -29,7 +29,10 @@ export function registerKernel(entry: KernelEntry): void {
   entries.set(entry.name, entry);
 }
 
-/** Every kernel family registered so far, in registration order (empty until something registers; `pnpm bench` does). */
+/**
+ * Every kernel family registered so far, in registration order (empty until something registers;
+ * `pnpm bench` does).
+ */
 export function listKernels(): KernelEntry[] {
   return [...entries.values()];
 }

@@ -32,7 +32,8 @@ export function fixturePath(name: string, source: FixtureSource = 'repo'): strin
   const p = dir && join(dir, `${name}.safetensors`);
   if (source === 'repo' && !existsSync(p!)) {
     throw new Error(
-      `fixture ${p} is missing: it is part of the repository; restore it (git checkout -- test/fixtures) or remake it with \`python3 scripts/make-fixtures.py\`.`,
+      `fixture ${p} is missing: it is part of the repository; restore it (git checkout -- test/fixtures) ` +
+        'or remake it with `python3 scripts/make-fixtures.py`.',
     );
   }
   return p && existsSync(p) ? p : undefined;
@@ -119,7 +120,10 @@ export function compare(
       worst = i;
     }
   }
-  const message = `${label}: max |diff| ${maxAbs.toExponential(3)}, max rel ${maxRel.toExponential(3)}; worst at [${worst}] got ${actual[worst]} expected ${expected[worst]} (atol ${atol}, rtol ${rtol}${opts.relativeToMax ? ' x max|expected|' : ''})`;
+  const message =
+    `${label}: max |diff| ${maxAbs.toExponential(3)}, max rel ${maxRel.toExponential(3)}; ` +
+    `worst at [${worst}] got ${actual[worst]} expected ${expected[worst]} ` +
+    `(atol ${atol}, rtol ${rtol}${opts.relativeToMax ? ' x max|expected|' : ''})`;
   return { ok, maxAbs, maxRel, worstIndex: worst, message };
 }
 

@@ -307,7 +307,8 @@ describe('conv2d packed uniform weights', () => {
       expect(rows % 16).toBe(0);
       expect(64 % rows).toBe(0);
     }
-    expect(packedChunkRows(forwardProblem(convGeometry('test', [1, 3, 8, 8], [4, 3, 5, 5], {})), 8)).toBe(0); // kw 5 > 4
+    // kw 5 > 4
+    expect(packedChunkRows(forwardProblem(convGeometry('test', [1, 3, 8, 8], [4, 3, 5, 5], {})), 8)).toBe(0);
   });
 });
 
@@ -345,7 +346,8 @@ describe('conv2d argument errors', () => {
     const dyHuge = { shape: huge, dtype: 'f32', size: huge.reduce((a, d) => a * d, 1) } as unknown as Tensor;
     expect(() => conv2dInputGrad(dyHuge, w, huge)).toThrow(
       new RegExp(
-        `conv2d\\.inputGrad: dy \\[${huge.join(', ')}\\] takes \\d+ bytes, over the device's maxStorageBufferBindingSize of ${limit}`,
+        `conv2d\\.inputGrad: dy \\[${huge.join(', ')}\\] takes \\d+ bytes, ` +
+          `over the device's maxStorageBufferBindingSize of ${limit}`,
       ),
     );
     for (const t of [x, w, dy]) t.dispose();

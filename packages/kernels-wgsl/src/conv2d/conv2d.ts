@@ -36,7 +36,8 @@ function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][
     if (bytes > limit) {
       throw new KernelArgumentError(
         kernel,
-        `${name} ${formatShape(shape)} takes ${bytes} bytes, over the device's maxStorageBufferBindingSize of ${limit} bytes ` +
+        `${name} ${formatShape(shape)} takes ${bytes} bytes, ` +
+          `over the device's maxStorageBufferBindingSize of ${limit} bytes ` +
           `(${tensors.map(([n, s]) => `${n} ${formatShape(s)}`).join(', ')}); use a smaller batch.`,
       );
     }
@@ -79,7 +80,10 @@ function recordGemm(
   );
 }
 
-/** Calls `dispatch` once per uniform binding of `chunkRows` packed-weight rows (packedChunkRows), with the chunk's first row. */
+/**
+ * Calls `dispatch` once per uniform binding of `chunkRows` packed-weight rows (packedChunkRows), with the
+ * chunk's first row.
+ */
 function forEachWeightChunk(
   a: BufferRange,
   rows: number,
@@ -191,7 +195,8 @@ function recordLanePixels(
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(
       kernel,
-      `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+      `${g.n} images of ${g.h}x${g.w} need ${groups[0]} workgroups, ` +
+        `over the limit of ${MAX_GROUPS}; use a smaller batch.`,
     );
   }
   const packed = packWeights(w, plan.pack);
@@ -199,7 +204,10 @@ function recordLanePixels(
   packed.dispose();
 }
 
-/** A 1x1 input gradient by the pointwise kernel (pointwise-input-grad.ts), which reads the weight tensor as a uniform buffer. */
+/**
+ * A 1x1 input gradient by the pointwise kernel (pointwise-input-grad.ts), which reads the weight tensor as
+ * a uniform buffer.
+ */
 function recordPointwise(
   kernel: string,
   plan: PointwisePlan,
@@ -212,7 +220,8 @@ function recordPointwise(
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(
       kernel,
-      `${g.n} images of ${g.ho}x${g.wo} dy pixels need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+      `${g.n} images of ${g.ho}x${g.wo} dy pixels need ${groups[0]} workgroups, ` +
+        `over the limit of ${MAX_GROUPS}; use a smaller batch.`,
     );
   }
   // dx pixels between the strided ones receive nothing.
@@ -236,7 +245,8 @@ function recordRowWindow(
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(
       kernel,
-      `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
+      `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, ` +
+        `over the limit of ${MAX_GROUPS}; use a smaller batch.`,
     );
   }
   forEachWeightChunk(packed.binding(), plan.rows, uboRows, rowBytes, (wq, r0) =>

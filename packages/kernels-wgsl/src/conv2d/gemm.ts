@@ -137,7 +137,11 @@ export function problemKey(p: GemmProblem): string {
     return `wgrad:${g.cin},${g.h},${g.w},${g.cout},${g.kh},${g.kw},${g.sh},${g.sw},${g.ph},${g.pw}`;
   }
   const t = (a: TapAxis) => `${a.count},${a.k0},${a.kstep},${a.c0},${a.cstep}`;
-  return `conv:${p.m},${p.c},${t(p.ty)};${t(p.tx)};${p.srcH},${p.srcW},${p.ay},${p.ax},${p.wsm},${p.wsc},${p.kh},${p.kw};${p.colsY},${p.colsX};${p.outH},${p.outW},${p.y0},${p.x0},${p.sy},${p.sx}`;
+  return (
+    `conv:${p.m},${p.c},${t(p.ty)};${t(p.tx)};` +
+    `${p.srcH},${p.srcW},${p.ay},${p.ax},${p.wsm},${p.wsc},${p.kh},${p.kw};` +
+    `${p.colsY},${p.colsX};${p.outH},${p.outW},${p.y0},${p.x0},${p.sy},${p.sx}`
+  );
 }
 
 /** WGSL integer literal with an explicit sign type. */

@@ -67,7 +67,8 @@ export function convGeometry(
   if (wcin !== cin) {
     throw new KernelArgumentError(
       kernel,
-      `input ${formatShape(xShape)} has ${cin} channels but weight ${formatShape(wShape)} expects ${wcin} (weight is [Cout, Cin, kh, kw]).`,
+      `input ${formatShape(xShape)} has ${cin} channels but weight ${formatShape(wShape)} expects ${wcin} ` +
+        '(weight is [Cout, Cin, kh, kw]).',
     );
   }
   const [sh, sw] = pair(kernel, 'stride', opts.stride, 1, 1);
@@ -77,7 +78,8 @@ export function convGeometry(
   if (h + 2 * ph < kh || w + 2 * pw < kw || ho < 1 || wo < 1) {
     throw new KernelArgumentError(
       kernel,
-      `a ${kh}x${kw} kernel does not fit the ${h}x${w} input with padding [${ph}, ${pw}] (input ${formatShape(xShape)}, weight ${formatShape(wShape)}); increase padding or use a smaller kernel.`,
+      `a ${kh}x${kw} kernel does not fit the ${h}x${w} input with padding [${ph}, ${pw}] ` +
+        `(input ${formatShape(xShape)}, weight ${formatShape(wShape)}); increase padding or use a smaller kernel.`,
     );
   }
   return { n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, ho, wo };

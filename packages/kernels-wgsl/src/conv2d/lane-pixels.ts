@@ -22,7 +22,10 @@ export interface LanePixelsConfig {
 
 export const LANE_PIXELS: LanePixelsConfig = { pr: 4, pw: 4, wg: 64 };
 
-/** Whether the lane-pixel kernel applies: stride 1, at most 4 dx channels, kernel rows in one packed vec4, the weights in one uniform binding. */
+/**
+ * Whether the lane-pixel kernel applies: stride 1, at most 4 dx channels, kernel rows in one packed vec4,
+ * the weights in one uniform binding.
+ */
 export function lanePixelsApply(g: ConvGeometry): boolean {
   return (
     g.sh === 1 &&
@@ -62,7 +65,8 @@ export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsC
   // dy element (y0 + d, x0 + e) of the block, bounds-checked once.
   for (let d = r0; d <= r1; d++) {
     L.push(
-      `  let yy${d - r0} = i32(y0) + ${i32l(d)}; let yv${d - r0} = nOk && yy${d - r0} >= 0 && yy${d - r0} < ${i32l(g.ho)};`,
+      `  let yy${d - r0} = i32(y0) + ${i32l(d)}; ` +
+        `let yv${d - r0} = nOk && yy${d - r0} >= 0 && yy${d - r0} < ${i32l(g.ho)};`,
     );
   }
   for (let e = c0; e <= c1; e++)
@@ -73,7 +77,8 @@ export function lanePixelsKernel(name: string, g: ConvGeometry, cfg: LanePixelsC
     for (let e = c0; e <= c1; e++) {
       const k = `${d - r0}_${e - c0}`;
       L.push(
-        `  let v${k} = yv${d - r0} && xv${e - c0}; let o${k} = select(0u, base + u32(yy${d - r0}) * ${u32l(g.wo)} + u32(xx${e - c0}), v${k});`,
+        `  let v${k} = yv${d - r0} && xv${e - c0}; ` +
+          `let o${k} = select(0u, base + u32(yy${d - r0}) * ${u32l(g.wo)} + u32(xx${e - c0}), v${k});`,
       );
     }
   }

@@ -14,7 +14,10 @@ import { u32l } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 
 export interface PointwiseInputGradConfig {
-  /** Most dy pixels per lane (at least 4); a lane takes the largest of 16, 8, 4 up to this that divides the dy width. */
+  /**
+   * Most dy pixels per lane (at least 4); a lane takes the largest of 16, 8, 4 up to this that divides the
+   * dy width.
+   */
   px: number;
   /** Lanes per workgroup. */
   wg: number;

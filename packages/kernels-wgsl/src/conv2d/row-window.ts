@@ -39,7 +39,10 @@ export interface RowWindowConfig {
   uboRows: number;
 }
 
-/** Tap pairs along one axis: tile position t meets kernel offset k, reading source offset d from the tile's source origin. */
+/**
+ * Tap pairs along one axis: tile position t meets kernel offset k, reading source offset d from the tile's
+ * source origin.
+ */
 export interface AxisTap {
   t: number;
   k: number;
@@ -197,7 +200,8 @@ export function rowWindowKernel(
       for (let i = 0; i < rm; i++) {
         const v = vec ? `vec4f(${[0, 1, 2, 3].map((k) => value(i, r, x + k)).join(', ')})` : value(i, r, x);
         L.push(
-          `    if (mbase + ${i}u < ${u32l(R)}) { out[o + (params.row0 + ml${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`,
+          `    if (mbase + ${i}u < ${u32l(R)}) { ` +
+            `out[o + (params.row0 + ml${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`,
         );
       }
       L.push('  } }');

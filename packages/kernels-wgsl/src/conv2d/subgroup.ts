@@ -31,7 +31,10 @@ export interface SubgroupConfig {
    * per pair and serves every tap of the row from it by broadcast.
    */
   wpairs: number;
-  /** Weight grad with the pair window: read dy as vec4 (only where output rows are whole blocks of 8, or one block of 4). */
+  /**
+   * Weight grad with the pair window: read dy as vec4 (only where output rows are whole blocks of 8, or one
+   * block of 4).
+   */
   avec: boolean;
   /**
    * Window mode: when > 0, the weights come from a uniform buffer of packed rows (packWeights:
@@ -156,7 +159,10 @@ export function plainVecIn(p: ConvLike, cfg: SubgroupConfig): boolean {
   );
 }
 
-/** Plain kernel: whether the output is dense in column order (a forward), so 4 neighbouring columns store as one vec4. */
+/**
+ * Plain kernel: whether the output is dense in column order (a forward), so 4 neighbouring columns store as
+ * one vec4.
+ */
 export function plainVecOut(p: ConvLike, cfg: SubgroupConfig): boolean {
   const pix = p.colsY * p.colsX;
   return (
@@ -186,7 +192,8 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       L.push(`  let colv${g} = c0 + ${32 * g}u + lane * 4u;`);
       L.push(`  let okv${g} = colv${g} < params.ncols && ${32 * g}u + lane * 4u < ${tc}u;`);
       L.push(
-        `  let ov${g} = select(0u, ((colv${g} / ${u32l(pix)}) * ${u32l(p.c * srcHW)} + colv${g} % ${u32l(pix)}) / 4u, okv${g});`,
+        `  let ov${g} = select(0u, ((colv${g} / ${u32l(pix)}) * ${u32l(p.c * srcHW)} + ` +
+          `colv${g} % ${u32l(pix)}) / 4u, okv${g});`,
       );
     }
   } else {
@@ -195,7 +202,8 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       L.push(`  let ok${j} = col${j} < params.ncols;`);
       L.push(`  let n${j} = col${j} / ${u32l(pix)}; let r${j} = col${j} % ${u32l(pix)};`);
       L.push(
-        `  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`,
+        `  let sy${j} = i32((r${j} / ${u32l(p.colsX)}) * ${u32l(p.ay)}); ` +
+          `let sx${j} = i32((r${j} % ${u32l(p.colsX)}) * ${u32l(p.ax)});`,
       );
       L.push(`  let base${j} = n${j} * ${u32l(p.c * srcHW)};`);
     }
@@ -242,7 +250,8 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       `    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)}; let kx = ${u32l(p.tx.k0)} + tb * ${u32l(p.tx.kstep)};`,
     );
     L.push(
-      `    let cy = ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)}; let cx = ${i32l(p.tx.c0)} + i32(tb) * ${i32l(p.tx.cstep)};`,
+      `    let cy = ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)}; ` +
+        `let cx = ${i32l(p.tx.c0)} + i32(tb) * ${i32l(p.tx.cstep)};`,
     );
     tapBody('ky', 'kx', 'cy', 'cx', '    ');
     L.push('  }');
@@ -255,7 +264,8 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
       L.push(`    let o = (${u32l(hw)} * ((col / ${u32l(pix)}) * ${u32l(p.m)}) + col % ${u32l(pix)}) / 4u;`);
       for (let i = 0; i < rm; i++) {
         L.push(
-          `    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`,
+          `    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw / 4)}] = ` +
+            `vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`,
         );
       }
       L.push(`  } }`);
@@ -266,10 +276,12 @@ function convLikeKernel(p: ConvLike, cfg: SubgroupConfig): string {
   for (let q = 0; q < tc; q++) {
     L.push(`  { let col = c0 + ${q}u; if (col < params.ncols) {`);
     L.push(
-      `    let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`,
+      `    let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; ` +
+        `let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`,
     );
     L.push(
-      `    let o = ${u32l(hw)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`,
+      `    let o = ${u32l(hw)} * (n * ${u32l(p.m)}) + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ` +
+        `${u32l(p.x0)} + tx * ${u32l(p.sx)};`,
     );
     for (let i = 0; i < rm; i++) {
       L.push(`    if (mbase + ${i}u < ${u32l(p.m)}) { out[o + m${i} * ${u32l(hw)}] = acc${i}_${q}; }`);
@@ -404,13 +416,15 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
     for (let r = 0; r < TR; r++) {
       for (let x = 0; x < TW; x += 4) {
         L.push(
-          `  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`,
+          `  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; ` +
+            `if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`,
         );
         L.push(`    let o = (obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + tx) / 4u;`);
         for (let i = 0; i < rm; i++) {
           const q = r * TW + x;
           L.push(
-            `    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW / 4)}] = vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`,
+            `    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW / 4)}] = ` +
+              `vec4f(acc${i}_${q}, acc${i}_${q + 1}, acc${i}_${q + 2}, acc${i}_${q + 3}); }`,
           );
         }
         L.push('  } }');
@@ -425,7 +439,8 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
       `  { let ty = ty0 + ${r}u; let tx = tx0 + ${x}u; if (nOk && ty < ${u32l(p.colsY)} && tx < ${u32l(p.colsX)}) {`,
     );
     L.push(
-      `    let o = obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)};`,
+      `    let o = obase + (${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ` +
+        `${u32l(p.x0)} + tx * ${u32l(p.sx)};`,
     );
     for (let i = 0; i < rm; i++)
       L.push(`    if (mbase + ${i}u < ${u32l(R)}) { out[o + m${i} * ${u32l(outHW)}] = acc${i}_${q}; }`);
@@ -441,7 +456,8 @@ function weightGradStores(rm: number, tc: number, ncol: number, cout: number): s
     L.push(`  { let col = c0 + ${q}u; if (col < ${u32l(ncol)}) {`);
     for (let i = 0; i < rm; i++) {
       L.push(
-        `    if (mbase + ${i}u < ${u32l(cout)}) { out[(wid.z * ${u32l(cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`,
+        `    if (mbase + ${i}u < ${u32l(cout)}) { ` +
+          `out[(wid.z * ${u32l(cout)} + m${i}) * ${u32l(ncol)} + col] = acc${i}_${q}; }`,
       );
     }
     L.push(`  } }`);
@@ -463,7 +479,8 @@ function weightGradKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: SubgroupConfi
     L.push(`  let t${j} = col${j} % ${u32l(kk)};`);
     L.push(`  let cb${j} = min(col${j} / ${u32l(kk)}, ${u32l(g.cin - 1)}) * ${u32l(g.h * g.w)};`);
     L.push(
-      `  let dy${j} = i32(t${j} / ${u32l(g.kw)}) - ${i32l(g.ph)}; let dx${j} = i32(t${j} % ${u32l(g.kw)}) - ${i32l(g.pw)};`,
+      `  let dy${j} = i32(t${j} / ${u32l(g.kw)}) - ${i32l(g.ph)}; ` +
+        `let dx${j} = i32(t${j} % ${u32l(g.kw)}) - ${i32l(g.pw)};`,
     );
   }
   L.push(accDecl(rm, tc));
@@ -546,7 +563,8 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
     L.push(`  let pv${q} = p0 + ${q}u < ${u32l(npairs)};`);
     L.push(`  let pr${q} = min(p0 + ${q}u, ${u32l(npairs - 1)});`);
     L.push(
-      `  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`,
+      `  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; ` +
+        `let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`,
     );
   }
   L.push(accDecl(rm, tc));
@@ -566,7 +584,8 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   for (const { f, G } of phases) {
     for (let k = 0; k < G; k++) {
       L.push(
-        `      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ${u32l(f)}) - ${i32l(g.pw)};`,
+        `      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ` +
+          `${u32l(f)}) - ${i32l(g.pw)};`,
       );
       L.push(`      let xv${f}_${k} = ix${f}_${k} >= 0 && ix${f}_${k} < ${i32l(g.w)};`);
       L.push(`      let xo${f}_${k} = u32(select(0, ix${f}_${k}, xv${f}_${k}));`);
@@ -577,7 +596,8 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
       for (let k = 0; k < G; k++) {
         L.push(`      let v${q}_${f}_${k} = rv${q} && xv${f}_${k};`);
         L.push(
-          `      let s${q}_${f}_${k} = select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`,
+          `      let s${q}_${f}_${k} = ` +
+            `select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`,
         );
       }
     }

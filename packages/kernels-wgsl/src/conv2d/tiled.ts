@@ -51,20 +51,30 @@ export function gemmColsPerImage(p: GemmProblem): number {
 function convLikeAccessors(p: ConvLike): string {
   const taps = p.ty.count * p.tx.count;
   const pix = p.colsY * p.colsX;
-  const colDecomp = `let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`;
+  const colDecomp =
+    `let n = col / ${u32l(pix)}; let r = col % ${u32l(pix)}; ` +
+    `let ty = r / ${u32l(p.colsX)}; let tx = r % ${u32l(p.colsX)};`;
+  const outIndex =
+    `((n * ${u32l(p.m)} + m) * ${u32l(p.outH)} + ${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ` +
+    `${u32l(p.x0)} + tx * ${u32l(p.sx)}`;
   const store = `fn storeC(m: u32, col: u32, z: u32, v: f32) {
   ${colDecomp}
-  out[((n * ${u32l(p.m)} + m) * ${u32l(p.outH)} + ${u32l(p.y0)} + ty * ${u32l(p.sy)}) * ${u32l(p.outW)} + ${u32l(p.x0)} + tx * ${u32l(p.sx)}] = v;
+  out[${outIndex}] = v;
 }`;
   if (taps === 0) {
     return `fn loadA(m: u32, k: u32) -> f32 { return 0.0; }
 fn loadB(k: u32, col: u32) -> f32 { return 0.0; }
 ${store}`;
   }
-  const tapDecomp = `let c = k / ${u32l(taps)}; let t = k % ${u32l(taps)}; let iy = t / ${u32l(p.tx.count)}; let ix = t % ${u32l(p.tx.count)};`;
+  const tapDecomp =
+    `let c = k / ${u32l(taps)}; let t = k % ${u32l(taps)}; ` +
+    `let iy = t / ${u32l(p.tx.count)}; let ix = t % ${u32l(p.tx.count)};`;
+  const aIndex =
+    `m * ${u32l(p.wsm)} + c * ${u32l(p.wsc)} + (${u32l(p.ty.k0)} + iy * ${u32l(p.ty.kstep)}) * ${u32l(p.kw)} + ` +
+    `${u32l(p.tx.k0)} + ix * ${u32l(p.tx.kstep)}`;
   return `fn loadA(m: u32, k: u32) -> f32 {
   ${tapDecomp}
-  return a_src[m * ${u32l(p.wsm)} + c * ${u32l(p.wsc)} + (${u32l(p.ty.k0)} + iy * ${u32l(p.ty.kstep)}) * ${u32l(p.kw)} + ${u32l(p.tx.k0)} + ix * ${u32l(p.tx.kstep)}];
+  return a_src[${aIndex}];
 }
 fn loadB(k: u32, col: u32) -> f32 {
   ${tapDecomp}

@@ -73,7 +73,10 @@ function pick<T extends object>(dflt: T): T {
   return out;
 }
 
-/** About how many workgroups the weight gradient's split reduction should keep busy (KernelProfile.weightGradSplitGroups). */
+/**
+ * About how many workgroups the weight gradient's split reduction should keep busy
+ * (KernelProfile.weightGradSplitGroups).
+ */
 export function weightGradSplitGroups(): number {
   return override()?.splitGroups ?? kernelProfile().weightGradSplitGroups;
 }
@@ -154,7 +157,10 @@ function gemmCols(p: GemmProblem, n: number): number {
 
 const plans = new Map<string, GemmPlan>();
 
-/** The plan for (variant, kernel, problem) under the current options: looked up on every conv call, so the configuration is worked out once (the profile memoizes it). */
+/**
+ * The plan for (variant, kernel, problem) under the current options: looked up on every conv call, so the
+ * configuration is worked out once (the profile memoizes it).
+ */
 export function gemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): GemmPlan {
   return kernelProfile().memoize(`gemm|${variant}|${name}|${problemKey(p)}`, () => buildGemmPlan(name, p, variant));
 }

@@ -37,7 +37,8 @@ function checkSame(kernel: string, names: string[], ts: Tensor[]): void {
     if (!sameShape(ts[0].shape, ts[i].shape)) {
       throw new KernelArgumentError(
         kernel,
-        `${names[0]} ${formatShape(ts[0].shape)} and ${names[i]} ${formatShape(ts[i].shape)} must have the same shape; ` +
+        `${names[0]} ${formatShape(ts[0].shape)} and ${names[i]} ${formatShape(ts[i].shape)} ` +
+          'must have the same shape; ' +
           (kernel === 'addRelu' ? 'use add() then relu() to broadcast.' : 'reshape or expand one of them.'),
       );
     }
@@ -180,7 +181,8 @@ export function runStrided(
   if (m.dims.length > MAX_RANK) {
     throw new KernelArgumentError(
       name,
-      `output ${formatShape(outShape)} needs ${m.dims.length} dimensions after merging; at most ${MAX_RANK} are supported.`,
+      `output ${formatShape(outShape)} needs ${m.dims.length} dimensions after merging; ` +
+        `at most ${MAX_RANK} are supported.`,
     );
   }
   const rank = m.dims.length;
@@ -210,7 +212,8 @@ function binary(name: string, op: string, a: Tensor, b: Tensor): Tensor {
   if (a.shape.length > MAX_RANK || b.shape.length > MAX_RANK) {
     throw new KernelArgumentError(
       name,
-      `a ${formatShape(a.shape)} or b ${formatShape(b.shape)} has more than ${MAX_RANK} dimensions; reshape to at most ${MAX_RANK}.`,
+      `a ${formatShape(a.shape)} or b ${formatShape(b.shape)} has more than ${MAX_RANK} dimensions; ` +
+        `reshape to at most ${MAX_RANK}.`,
     );
   }
   if (sameShape(a.shape, b.shape)) return runMap(name, `a ${op} b`, [a, b], a.shape);
@@ -218,7 +221,8 @@ function binary(name: string, op: string, a: Tensor, b: Tensor): Tensor {
   if (!out) {
     throw new KernelArgumentError(
       name,
-      `shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} do not broadcast (each trailing dimension must match or be 1); reshape one of them.`,
+      `shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} do not broadcast ` +
+        '(each trailing dimension must match or be 1); reshape one of them.',
     );
   }
   return runStrided(name, `a ${op} b`, [a, b], out, [broadcastStrides(a.shape, out), broadcastStrides(b.shape, out)]);

@@ -21,7 +21,10 @@ export const logSoftmax = releaseOnThrow(launchers.logSoftmax);
 export const logSoftmaxBackward = releaseOnThrow(launchers.logSoftmaxBackward);
 /** Index of the largest value over the last dimension (the first one on ties), i32 [...x.shape[:-1]]. */
 export const argmax = releaseOnThrow(launchers.argmax);
-/** Adds the number of rows whose argmax equals the label to `into` ([1] f32, created as zeros if absent); returns it. */
+/**
+ * Adds the number of rows whose argmax equals the label to `into` ([1] f32, created as zeros if absent);
+ * returns it.
+ */
 export const accuracyCount = releaseOnThrow(launchers.accuracyCount);
 /** into[0] += scale * value[0], in place on the GPU (both [1] f32). */
 export const accumulate = releaseOnThrow(launchers.accumulate);

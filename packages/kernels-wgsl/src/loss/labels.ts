@@ -14,7 +14,8 @@ export function classLabels(op: string, labels: ArrayLike<number>, classes: numb
     if (!Number.isInteger(v) || v < 0 || v >= classes) {
       throw new KernelArgumentError(
         op,
-        `label ${v} at index ${i} is not a class index: with ${classes} classes a label is an integer in [0, ${classes - 1}].`,
+        `label ${v} at index ${i} is not a class index: ` +
+          `with ${classes} classes a label is an integer in [0, ${classes - 1}].`,
       );
     }
   }

@@ -87,7 +87,8 @@ function checkLogits(kernel: string, logits: Tensor, labels?: Tensor): [number, 
     if (labels.shape.length !== 1 || labels.shape[0] !== N) {
       throw new KernelArgumentError(
         kernel,
-        `labels must be [${N}] (one class index per row of logits ${formatShape(logits.shape)}), got ${formatShape(labels.shape)}.`,
+        `labels must be [${N}] (one class index per row of logits ${formatShape(logits.shape)}), ` +
+          `got ${formatShape(labels.shape)}.`,
       );
     }
   }
@@ -249,7 +250,10 @@ function checkAccumulator(kernel: string, name: string, t: Tensor): void {
     );
 }
 
-/** Adds the number of rows whose argmax equals the label to `into` ([1] f32, created as zeros if absent); returns it. */
+/**
+ * Adds the number of rows whose argmax equals the label to `into` ([1] f32, created as zeros if absent);
+ * returns it.
+ */
 export function accuracyCount(logits: Tensor, labels: Tensor, into?: Tensor): Tensor {
   const [N, C] = checkLogits('accuracyCount', logits, labels);
   const acc = into ?? Tensor.zeros([1]);

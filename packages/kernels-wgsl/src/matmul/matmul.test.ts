@@ -12,8 +12,9 @@ import { fixtureFiles } from '../common/testing.js';
 await getRuntime();
 
 // matmul follows the convolutions' variant: each this adapter can run, on every case.
-for (const variant of availableVariants())
-  describe(`matmul (${variant} kernel${variant === conv2dVariant() ? ', chosen for this adapter' : ''}) vs float64`, () => {
+for (const variant of availableVariants()) {
+  const chosen = variant === conv2dVariant() ? ', chosen for this adapter' : '';
+  describe(`matmul (${variant} kernel${chosen}) vs float64`, () => {
     beforeAll(() => kernelProfile().setOptions({ conv2dVariant: variant }));
     afterAll(() => kernelProfile().setOptions({}));
     const sizes: [number, number, number][] = [
@@ -49,6 +50,7 @@ for (const variant of availableVariants())
       }
     });
   });
+}
 
 for (const { source, path } of fixtureFiles('ops-golden-s0'))
   describe(`PyTorch fixture linear.* (${source})`, () => {

@@ -63,7 +63,8 @@ const matmulKernel = memoKernel((transA: boolean, transB: boolean) => {
     Array.from(
       { length: TN },
       (_, j) =>
-        `if (row0 + ${i}u < params.M && col0 + ${j}u < params.N) { c[cBase + (row0 + ${i}u) * params.N + col0 + ${j}u] = acc${i}[${j}]; }`,
+        `if (row0 + ${i}u < params.M && col0 + ${j}u < params.N) { ` +
+        `c[cBase + (row0 + ${i}u) * params.N + col0 + ${j}u] = acc${i}[${j}]; }`,
     ).join('\n  '),
   ).join('\n  ')}`,
   });
@@ -92,6 +93,10 @@ const subgroupMatmulKernel = memoKernel((transA: boolean, transB: boolean) => {
     for (let q = 0; q < SG_TC; q++) stores.push(`  if (c0 + ${q}u < params.N) { c[o + ${q}u] = acc${i}_${q}; }`);
     stores.push('}');
   }
+  const accDecls = Array.from(
+    { length: SG_RM },
+    (_, i) => `var ${Array.from({ length: SG_TC }, (_, q) => `acc${i}_${q} = 0.0`).join('; var ')};`,
+  );
   return defineKernel({
     name: `matmul.subgroup${transA ? '.tA' : ''}${transB ? '.tB' : ''}`,
     params: { M: 'u32', N: 'u32', K: 'u32', batchA: 'u32', batchB: 'u32' },
@@ -106,7 +111,7 @@ const subgroupMatmulKernel = memoKernel((transA: boolean, transB: boolean) => {
   let cBase = wid.z * params.M * params.N;
   ${Array.from({ length: SG_RM }, (_, i) => `let m${i} = min(mbase + ${i}u, params.M - 1u);`).join(' ')}
   ${Array.from({ length: nb }, (_, j) => `let n${j} = min(c0 + lane + ${j * SG}u, params.N - 1u);`).join(' ')}
-  ${Array.from({ length: SG_RM }, (_, i) => `var ${Array.from({ length: SG_TC }, (_, q) => `acc${i}_${q} = 0.0`).join('; var ')};`).join('\n  ')}
+  ${accDecls.join('\n  ')}
   for (var k = 0u; k < params.K; k++) {
     ${L.join('\n    ')}
   }
@@ -124,7 +129,8 @@ export function matmulShape(
   const bad = (why: string) =>
     new KernelArgumentError(
       'matmul',
-      `a ${formatShape(aShape)}${opts.transA ? ' (transposed)' : ''} and b ${formatShape(bShape)}${opts.transB ? ' (transposed)' : ''}: ${why}`,
+      `a ${formatShape(aShape)}${opts.transA ? ' (transposed)' : ''} ` +
+        `and b ${formatShape(bShape)}${opts.transB ? ' (transposed)' : ''}: ${why}`,
     );
   if ((rank !== 2 && rank !== 3) || bShape.length !== rank)
     throw bad('both must be 2-D [M, K] x [K, N] or both 3-D [B, M, K] x [B, K, N].');

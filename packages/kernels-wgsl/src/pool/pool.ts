@@ -61,7 +61,8 @@ export function avgPool2dGeometry(
   if (OH < 1 || OW < 1) {
     throw new KernelArgumentError(
       kernelName,
-      `input ${formatShape(inputShape)} is smaller than the kernel ${kh}x${kw} with padding ${ph}x${pw}; the output would be empty.`,
+      `input ${formatShape(inputShape)} is smaller than the kernel ${kh}x${kw} with padding ${ph}x${pw}; ` +
+        'the output would be empty.',
     );
   }
   return { N, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW };
@@ -254,7 +255,8 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
   if (!sameShape(dy.shape, expect)) {
     throw new KernelArgumentError(
       'avgPool2dBackward',
-      `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), got ${formatShape(dy.shape)}.`,
+      `dy must be ${formatShape(expect)} (the pooled shape of input ${formatShape(inputShape)}), ` +
+        `got ${formatShape(dy.shape)}.`,
     );
   }
   const dx = Tensor.empty(inputShape, 'f32', 'avgPool2dBackward');

@@ -254,7 +254,8 @@ export function sumToShapeAxes(kernel: string, from: readonly number[], to: read
   const bad = () =>
     new KernelArgumentError(
       kernel,
-      `x ${formatShape(from)} cannot be summed to ${formatShape(to)}: the target must broadcast to x (each trailing dimension equal or 1).`,
+      `x ${formatShape(from)} cannot be summed to ${formatShape(to)}: ` +
+        'the target must broadcast to x (each trailing dimension equal or 1).',
     );
   if (lead < 0) throw bad();
   const axes: number[] = [];

@@ -107,7 +107,8 @@ function checkArgs(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions, u
       if (!sameShape(p.shape, ms[i].shape)) {
         throw new KernelArgumentError(
           k,
-          `params[${i}] ${formatShape(p.shape)} and momentumBufs[${i}] ${formatShape(ms[i].shape)} must have the same shape.`,
+          `params[${i}] ${formatShape(p.shape)} and momentumBufs[${i}] ${formatShape(ms[i].shape)} ` +
+            'must have the same shape.',
         );
       }
     }
@@ -115,7 +116,10 @@ function checkArgs(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions, u
   return wd;
 }
 
-/** Updates params (and momentum buffers) in place: d = g + wd*p; buf = first ? d : m*buf + (1-damp)*d; d = nesterov ? d + m*buf : buf; p -= lr*d. */
+/**
+ * Updates params (and momentum buffers) in place: d = g + wd*p; buf = first ? d : m*buf + (1-damp)*d;
+ * d = nesterov ? d + m*buf : buf; p -= lr*d.
+ */
 export function sgdStep(ps: Tensor[], gs: Tensor[], ms: Tensor[], opts: SgdOptions): void {
   const useMomentum = opts.momentum !== 0;
   const nesterov = !!opts.nesterov;
