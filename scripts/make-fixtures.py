@@ -127,7 +127,8 @@ class ResNet20(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        stage = lambda cin, cout, s: nn.Sequential(BasicBlock(cin, cout, s), BasicBlock(cout, cout, 1), BasicBlock(cout, cout, 1))
+        stage = lambda cin, cout, s: nn.Sequential(
+            BasicBlock(cin, cout, s), BasicBlock(cout, cout, 1), BasicBlock(cout, cout, 1))
         self.layer1 = stage(16, 16, 1)
         self.layer2 = stage(16, 32, 2)
         self.layer3 = stage(32, 64, 2)
@@ -205,8 +206,9 @@ def make_ops(g):
         y = F.conv2d(xd, wd, stride=s, padding=p)
         dy = torch.randn(y.shape, generator=g)
         y.backward(dy.double())
-        out.update({f'conv{i}.x': x, f'conv{i}.w': wt, f'conv{i}.y': f32(y), f'conv{i}.dy': dy, f'conv{i}.dx': f32(xd.grad),
-                    f'conv{i}.dw': f32(wd.grad), f'conv{i}.params': torch.tensor([n, cin, h, w, cout, k, s, p], dtype=torch.int32)})
+        out.update({f'conv{i}.x': x, f'conv{i}.w': wt, f'conv{i}.y': f32(y), f'conv{i}.dy': dy,
+                    f'conv{i}.dx': f32(xd.grad), f'conv{i}.dw': f32(wd.grad),
+                    f'conv{i}.params': torch.tensor([n, cin, h, w, cout, k, s, p], dtype=torch.int32)})
     for i, shape in enumerate(BN_CASES):
         c = shape[1]
         x = 0.5 + 2 * torch.randn(shape, generator=g)
@@ -219,7 +221,8 @@ def make_ops(g):
         xx = x.double()
         out.update({f'bn{i}.x': x, f'bn{i}.gamma': gamma, f'bn{i}.beta': beta, f'bn{i}.y': f32(y), f'bn{i}.dy': dy,
                     f'bn{i}.dx': f32(xd.grad), f'bn{i}.dgamma': f32(gd.grad), f'bn{i}.dbeta': f32(bd.grad),
-                    f'bn{i}.batch_mean': f32(xx.mean((0, 2, 3))), f'bn{i}.batch_var_unbiased': f32(xx.var((0, 2, 3), unbiased=True))})
+                    f'bn{i}.batch_mean': f32(xx.mean((0, 2, 3))),
+                    f'bn{i}.batch_var_unbiased': f32(xx.var((0, 2, 3), unbiased=True))})
     x = torch.randn(2, 64, 8, 8, generator=g)
     xd = leaf(x)
     y = F.adaptive_avg_pool2d(xd, 1)
@@ -233,14 +236,15 @@ def make_ops(g):
     y = F.linear(xd, wd, bd)
     dy = torch.randn(y.shape, generator=g)
     y.backward(dy.double())
-    out.update({'linear.x': x, 'linear.w': wt, 'linear.b': b, 'linear.y': f32(y), 'linear.dy': dy, 'linear.dx': f32(xd.grad),
-                'linear.dw': f32(wd.grad), 'linear.db': f32(bd.grad)})
+    out.update({'linear.x': x, 'linear.w': wt, 'linear.b': b, 'linear.y': f32(y), 'linear.dy': dy,
+                'linear.dx': f32(xd.grad), 'linear.dw': f32(wd.grad), 'linear.db': f32(bd.grad)})
     logits = 3 * torch.randn(8, 10, generator=g)
     labels = torch.randint(0, 10, (8,), generator=g, dtype=torch.int64)
     ld = leaf(logits)
     loss = F.cross_entropy(ld, labels)
     loss.backward()
-    out.update({'xent.logits': logits, 'xent.labels': labels.to(torch.int32), 'xent.loss': f32(loss).reshape(1), 'xent.dlogits': f32(ld.grad)})
+    out.update({'xent.logits': logits, 'xent.labels': labels.to(torch.int32), 'xent.loss': f32(loss).reshape(1),
+                'xent.dlogits': f32(ld.grad)})
     meta = {'conv.params': 'N,Cin,H,W,Cout,k,stride,pad; weights OIHW; NCHW; no bias',
             'batchnorm': 'training mode, eps 1e-5, biased variance for normalization',
             'math': 'float64, stored as float32; inputs are exactly the stored float32 values', 'seed': '0',
@@ -276,7 +280,8 @@ def train_steps(init, batches, make_opt, dtype=torch.float64, from_state=None, s
         if sched:
             sched.step()
         bufs = {k: opt.state[p]['momentum_buffer'].clone() for k, p in model.named_parameters()}
-        out.append((logits.detach(), loss.detach(), grads, {k: v.clone() for k, v in state(model).items()}, bufs, lr, raw))
+        after = {k: v.clone() for k, v in state(model).items()}
+        out.append((logits.detach(), loss.detach(), grads, after, bufs, lr, raw))
     return out
 
 
@@ -313,7 +318,8 @@ def make_resnet20(init):
         dev = float32_deviation(init, batches, plain_sgd, ref)
         if dev < 1e-4:
             break
-        print(f'resnet20-golden-s0: data seed {data_seed}: PyTorch float32 differs by {dev:.1e} (a ReLU flipped); next seed')
+        print(f'resnet20-golden-s0: data seed {data_seed}: PyTorch float32 differs by {dev:.1e} '
+              '(a ReLU flipped); next seed')
     out = {f'init.{k}': v for k, v in init.items()}
     for i in range(2):
         out[f'x{i}'] = xs[i]
@@ -322,7 +328,8 @@ def make_resnet20(init):
     model.eval()
     with torch.no_grad():
         out['logits_eval'] = f32(model(xs[0].double()))
-    derived = {'init': 'init.', 'lr': [0.1, 0.1], 'momentum': 0.9, 'weight_decay': 5e-4, 'decay': 'all', 'nesterov': False}
+    derived = {'init': 'init.', 'lr': [0.1, 0.1], 'momentum': 0.9, 'weight_decay': 5e-4, 'decay': 'all',
+               'nesterov': False}
     check_derived(init, ref, derived)
     for step, (logits, loss, grads, after, *_) in enumerate(ref):
         out[f'step{step}.logits_train'] = f32(logits)
@@ -332,13 +339,22 @@ def make_resnet20(init):
         for k, v in after.items():
             if 'running_' in k:  # the parameters follow from init and the gradients (derived)
                 out[f'step{step}.after.{k}'] = f32(v)
-    meta = {'derived': json.dumps(derived),'model': 'ResNet20 of the seed (1x1-conv projection shortcuts), 272474 parameters, PyTorch state_dict names',
-            'math': 'float64, stored as float32; init weights exactly the stored float16 values, inputs the stored float32 ones; each SGD step uses the stored (float16) gradients',
-            'batchnorm': 'train mode normalizes with biased batch variance; running_var updated with unbiased variance; momentum 0.1; eps 1e-5',
+    meta = {'derived': json.dumps(derived),
+            'model': 'ResNet20 of the seed (1x1-conv projection shortcuts), 272474 parameters, '
+                     'PyTorch state_dict names',
+            'math': 'float64, stored as float32; init weights exactly the stored float16 values, '
+                    'inputs the stored float32 ones; each SGD step uses the stored (float16) gradients',
+            'batchnorm': 'train mode normalizes with biased batch variance; '
+                         'running_var updated with unbiased variance; momentum 0.1; eps 1e-5',
             'loss': 'mean softmax cross-entropy over the batch',
-            'sgd': 'lr 0.1, momentum 0.9, weight_decay 5e-4 on every parameter, PyTorch semantics: d=g+wd*p; buf=d on first step else momentum*buf+d; p-=lr*buf',
-            'compact': 'step{s}.after.<param> and step{s}.momentum.<param> are not stored: derived (float64) from init, the stored gradients and the rule in derived; running statistics after each step are stored',
-            'sequence': "logits_eval = eval-mode forward of init on x0; step0 = train-mode forward/backward on (x0,y0) then SGD; step1 = same on (x1,y1) from step0's result",
+            'sgd': 'lr 0.1, momentum 0.9, weight_decay 5e-4 on every parameter, PyTorch semantics: '
+                   'd=g+wd*p; buf=d on first step else momentum*buf+d; p-=lr*buf',
+            'compact': 'step{s}.after.<param> and step{s}.momentum.<param> are not stored: '
+                       'derived (float64) from init, the stored gradients and the rule in derived; '
+                       'running statistics after each step are stored',
+            'sequence': 'logits_eval = eval-mode forward of init on x0; '
+                        'step0 = train-mode forward/backward on (x0,y0) then SGD; '
+                        "step1 = same on (x1,y1) from step0's result",
             'seed': '0', 'data_seed': str(data_seed), 'float32_deviation': f'{dev:.1e}',
             'batch': '8', 'height': '32', 'width': '32', 'made_by': 'scripts/make-fixtures.py'}
     return out, meta
@@ -347,13 +363,16 @@ def make_resnet20(init):
 # ---------------------------------------------------------------- resnet20-recipe-golden
 
 def find_cifar(arg):
-    candidates = [arg, os.environ.get('CIFAR10_DIR'), os.path.join(REPO, '..', 'shared', 'cifar10', 'cifar-10-batches-bin'),
-                  os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'wgtorch', 'cifar-10-batches-bin')]
+    cache = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache')
+    candidates = [arg, os.environ.get('CIFAR10_DIR'),
+                  os.path.join(REPO, '..', 'shared', 'cifar10', 'cifar-10-batches-bin'),
+                  os.path.join(cache, 'wgtorch', 'cifar-10-batches-bin')]
     for d in candidates:
         if d and os.path.exists(os.path.join(d, 'data_batch_1.bin')):
             return d
-    sys.exit('make-fixtures: CIFAR-10 not found (looked at --cifar, CIFAR10_DIR, ../shared/cifar10/cifar-10-batches-bin and '
-             '~/.cache/wgtorch/cifar-10-batches-bin). Run `pnpm train --epochs 0` once to fetch it into the cache, or pass --cifar DIR.')
+    sys.exit('make-fixtures: CIFAR-10 not found (looked at --cifar, CIFAR10_DIR, '
+             '../shared/cifar10/cifar-10-batches-bin and ~/.cache/wgtorch/cifar-10-batches-bin). '
+             'Run `pnpm train --epochs 0` once to fetch it into the cache, or pass --cifar DIR.')
 
 
 def read_train_split(d):
@@ -363,7 +382,8 @@ def read_train_split(d):
         data = open(os.path.join(d, name), 'rb').read()
         got = hashlib.sha256(data).hexdigest()
         if got != sha:
-            sys.exit(f'make-fixtures: {os.path.join(d, name)} has sha256 {got}, expected {sha}: not the official CIFAR-10 file.')
+            sys.exit(f'make-fixtures: {os.path.join(d, name)} has sha256 {got}, expected {sha}: '
+                     'not the official CIFAR-10 file.')
         raw += data
     rec = torch.frombuffer(raw, dtype=torch.uint8).reshape(-1, 3073)
     return rec[:, 1:].reshape(-1, 3, 32, 32).clone(), rec[:, 0].to(torch.int64)
@@ -389,11 +409,12 @@ def recipe_opt(model):
     r = RECIPE
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.SGD([{'params': decay, 'weight_decay': r['weight_decay']}, {'params': no_decay, 'weight_decay': 0.0}],
-                          lr=r['max_lr'], momentum=r['momentum'], nesterov=True)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r['max_lr'], total_steps=r['epochs'] * r['steps_per_epoch'],
-                                                pct_start=r['warmup'], anneal_strategy='linear', cycle_momentum=False,
-                                                div_factor=r['div_factor'], final_div_factor=r['final_div_factor'], three_phase=False)
+    groups = [{'params': decay, 'weight_decay': r['weight_decay']}, {'params': no_decay, 'weight_decay': 0.0}]
+    opt = torch.optim.SGD(groups, lr=r['max_lr'], momentum=r['momentum'], nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=r['max_lr'], total_steps=r['epochs'] * r['steps_per_epoch'], pct_start=r['warmup'],
+        anneal_strategy='linear', cycle_momentum=False, div_factor=r['div_factor'],
+        final_div_factor=r['final_div_factor'], three_phase=False)
     return opt, sched
 
 
@@ -420,7 +441,8 @@ def check_derived(init, ref, derived):
         for k in after:
             for what, mine, torch_t in (('after', after[k], ref[s][3][k]), ('momentum', bufs[k], ref[s][4][k])):
                 err = ((mine - torch_t).abs().max() / torch_t.abs().max()).item()
-                assert err <= 1e-12, f'step{s}.{what}.{k}: the derivation differs from PyTorch by {err:.1e} (relative to max)'
+                assert err <= 1e-12, \
+                    f'step{s}.{what}.{k}: the derivation differs from PyTorch by {err:.1e} (relative to max)'
 
 
 def make_recipe(init, cifar_dir):
@@ -447,7 +469,8 @@ def make_recipe(init, cifar_dir):
                'weight_decay': r['weight_decay'], 'decay': 'ndim>1', 'nesterov': True}
     check_derived(init, ref, derived)
     out = {'indices': idx.to(torch.int32), 'images': images[idx], 'labels': labels[idx].to(torch.int32),
-           'step0.crops': crops[0], 'step1.crops': crops[1], 'lr': torch.tensor([ref[0][5], ref[1][5]], dtype=torch.float64)}
+           'step0.crops': crops[0], 'step1.crops': crops[1],
+           'lr': torch.tensor([ref[0][5], ref[1][5]], dtype=torch.float64)}
     for step, (logits, loss, grads, after, *_) in enumerate(ref):
         out[f'step{step}.logits'] = f32(logits)
         out[f'step{step}.loss'] = f32(loss).reshape(1)
@@ -458,16 +481,25 @@ def make_recipe(init, cifar_dir):
                 out[f'step{step}.after.{k}'] = f32(v)
     total = r['epochs'] * r['steps_per_epoch']
     meta = {'init': 'init.* of resnet20-golden-s0.safetensors in the same folder',
-            'data': 'images: 128 CIFAR-10 training images (uint8 [N,3,32,32], planes as in the .bin files) at indices (file order over data_batch_1..5), labels',
-            'augment': 'per step, crops [N,3] = (dx, dy, flip): zero-pad 4, crop 32x32 at (dx, dy), flip horizontally if flip; pixels/255 normalized with mean and std',
+            'data': 'images: 128 CIFAR-10 training images (uint8 [N,3,32,32], planes as in the .bin files) '
+                    'at indices (file order over data_batch_1..5), labels',
+            'augment': 'per step, crops [N,3] = (dx, dy, flip): zero-pad 4, crop 32x32 at (dx, dy), '
+                       'flip horizontally if flip; pixels/255 normalized with mean and std',
             'mean': json.dumps(CIFAR10_MEAN), 'std': json.dumps(CIFAR10_STD),
-            'sgd': 'Nesterov momentum 0.9; weight decay 5e-4 on conv and linear weights (ndim > 1), none on BN parameters and biases; PyTorch semantics',
-            'schedule': f'OneCycleLR max_lr {r["max_lr"]}, total_steps {total}, pct_start {r["warmup"]}, div_factor {r["div_factor"]}, final_div_factor {r["final_div_factor"]}, linear, no momentum cycling; lr = the lr of steps 0 and 1',
+            'sgd': 'Nesterov momentum 0.9; weight decay 5e-4 on conv and linear weights (ndim > 1), '
+                   'none on BN parameters and biases; PyTorch semantics',
+            'schedule': f'OneCycleLR max_lr {r["max_lr"]}, total_steps {total}, pct_start {r["warmup"]}, '
+                        f'div_factor {r["div_factor"]}, final_div_factor {r["final_div_factor"]}, '
+                        'linear, no momentum cycling; lr = the lr of steps 0 and 1',
             'total_steps': str(total), 'batch': str(r['batch']),
-            'sequence': "step s: train-mode forward of the augmented batch (crops of step s), mean cross-entropy, backward, SGD step, scheduler step; step1 starts from step0's result",
+            'sequence': 'step s: train-mode forward of the augmented batch (crops of step s), mean cross-entropy, '
+                        "backward, SGD step, scheduler step; step1 starts from step0's result",
             'derived': json.dumps(derived),
-            'compact': 'step{s}.after.<param> and step{s}.momentum.<param> are not stored: derived (float64) from init, the stored gradients and the rule in derived',
-            'math': 'float64, stored as float32 (gradients as float16 where exact enough); each SGD step uses the stored gradients', 'seed': '0', 'data_seed': str(data_seed), 'float32_deviation': f'{dev:.1e}',
+            'compact': 'step{s}.after.<param> and step{s}.momentum.<param> are not stored: '
+                       'derived (float64) from init, the stored gradients and the rule in derived',
+            'math': 'float64, stored as float32 (gradients as float16 where exact enough); '
+                    'each SGD step uses the stored gradients',
+            'seed': '0', 'data_seed': str(data_seed), 'float32_deviation': f'{dev:.1e}',
             'made_by': 'scripts/make-fixtures.py'}
     return out, meta
 

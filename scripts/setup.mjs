@@ -16,7 +16,9 @@ const gpu = create([${process.env.WEBGPU_ADAPTER ? `'adapter=' + process.env.WEB
 const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 if (!a) { console.log(JSON.stringify({ ok: false })); process.exit(0); }
 const i = a.info;
-console.log(JSON.stringify({ ok: true, name: (i.description || i.device || i.vendor), vendor: i.vendor, arch: i.architecture }));
+console.log(
+  JSON.stringify({ ok: true, name: (i.description || i.device || i.vendor), vendor: i.vendor, arch: i.architecture }),
+);
 process.exit(0);
 `;
 
@@ -72,7 +74,8 @@ const howTo =
   'Install a Vulkan driver with Mesa 24 or newer: on Debian 12, as root, add\n' +
   "  'deb http://deb.debian.org/debian bookworm-backports main' to /etc/apt/sources.list.d/backports.list, then\n" +
   '  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers\n' +
-  'On Ubuntu 24.04+ or Debian 13: apt-get install -y mesa-vulkan-drivers. On Fedora: dnf install mesa-vulkan-drivers.\n' +
+  'On Ubuntu 24.04+ or Debian 13: apt-get install -y mesa-vulkan-drivers. ' +
+  'On Fedora: dnf install mesa-vulkan-drivers.\n' +
   'With a GPU, install its vendor Vulkan driver instead. Then run this again (node scripts/setup.mjs).';
 
 // WGTORCH_SETUP_NO_INSTALL=1: report only (tests use it to see the message without installing).

@@ -151,14 +151,17 @@ describe('packed packages', () => {
   it('type-check as a strict TypeScript consumer, in a browser project and in a Node one', () => {
     writeFileSync(
       join(app, 'consumer.ts'),
-      `import { Conv2d, BatchNorm2d, Sequential, SGD, OneCycleLR, crossEntropy, tidy, getRuntime, type Tensor } from '@wgtorch/autograd';
+      `import {
+  Conv2d, BatchNorm2d, Sequential, SGD, OneCycleLR, crossEntropy, tidy, getRuntime, type Tensor,
+} from '@wgtorch/autograd';
 import { getRuntime as getDeviceRuntime, type Runtime, type RuntimeOptions } from '@wgtorch/tensor';
 const m = new Sequential(new Conv2d(3, 4, 3), new BatchNorm2d(4));
 const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
 export const sched: OneCycleLR = new OneCycleLR(opt, { maxLr: 0.1, totalSteps: 10 });
 export const step = (x: Tensor, y: Int32Array): Tensor => tidy(() => crossEntropy(m.forward(x), y));
 export const onShared = (device: GPUDevice): Promise<Runtime> => getDeviceRuntime({ device });
-export const onGpu = (gpu: GPU, adapter?: string): Promise<Runtime> => getRuntime({ gpu, adapter, powerPreference: 'low-power' } satisfies RuntimeOptions);
+export const onGpu = (gpu: GPU, adapter?: string): Promise<Runtime> =>
+  getRuntime({ gpu, adapter, powerPreference: 'low-power' } satisfies RuntimeOptions);
 `,
     );
     // Node only: files by path from the `./node` subpaths of tensor and autograd.
@@ -215,7 +218,10 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
     expect(saved![2], out).toBe(saved![1]);
   });
 
-  it(`bundle the browser example with no stubs, at most ${BROWSER_BUDGET_BYTES / 1000} KB gzipped, and run it on navigator.gpu`, async () => {
+  const browserTitle =
+    `bundle the browser example with no stubs, at most ${BROWSER_BUDGET_BYTES / 1000} KB gzipped, ` +
+    'and run it on navigator.gpu';
+  it(browserTitle, async () => {
     // The shipped page: an import map onto the installed dist files and one module script.
     const page = readFileSync(join(app, 'node_modules/@wgtorch/autograd/examples/browser.html'), 'utf8');
     const importMap = JSON.parse(page.match(/<script type="importmap">([\s\S]*?)<\/script>/)![1]) as {
@@ -246,7 +252,8 @@ export const roundTrip = async (m: Module, path: string): Promise<string[]> => {
       const chains = await nodeImportChains(script);
       throw new Error(
         `The browser bundle failed: a Node built-in is reachable from the library entry points.\n` +
-          `${(e as Error).message}\nFrom the sources (entry -> ... -> built-in):\n${chains.map((c) => `  ${c}`).join('\n') || '  (none found from source)'}`,
+          `${(e as Error).message}\nFrom the sources (entry -> ... -> built-in):\n` +
+          (chains.map((c) => `  ${c}`).join('\n') || '  (none found from source)'),
       );
     }
     expect([...bare].sort(), 'bare imports of the example and the dist files').toEqual(

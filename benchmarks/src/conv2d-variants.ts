@@ -61,7 +61,8 @@ for (const op of ops) {
     const line = configs
       .map(
         (c, ci) =>
-          `${name(c)}: ${best[ci].toFixed(2)}ms ${(bc.flops / best[ci] / 1e6).toFixed(1)}GF ${(100 * frac[ci]).toFixed(0)}%`,
+          `${name(c)}: ${best[ci].toFixed(2)}ms ${(bc.flops / best[ci] / 1e6).toFixed(1)}GF ` +
+          `${(100 * frac[ci]).toFixed(0)}%`,
       )
       .join(' | ');
     console.log(`${op.padEnd(10)} ${bc.shape.padEnd(28)} ${line}`);

@@ -28,7 +28,8 @@ trainStep(model, opt, undefined, x, labels, undefined);
 await rt.sync();
 const warm = performance.now() - t1;
 console.log(
-  `coldStartMs=${ms.toFixed(1)} warmStepMs=${warm.toFixed(1)} sinceProcessStart=${performance.now().toFixed(1)} pipelines=${rt.dispatcher.counters.pipelinesCompiled}`,
+  `coldStartMs=${ms.toFixed(1)} warmStepMs=${warm.toFixed(1)} sinceProcessStart=${performance.now().toFixed(1)} ` +
+    `pipelines=${rt.dispatcher.counters.pipelinesCompiled}`,
 );
 rt.destroy();
 process.exit(0);

@@ -35,7 +35,11 @@ for (let i = 0; i < 30; i++) {
 times.sort((a, b) => a - b);
 submitTimes.sort((a, b) => a - b);
 console.log(
-  `recording one training step: median ${times[times.length >> 1].toFixed(2)} ms (min ${times[0].toFixed(2)}), submit ${submitTimes[submitTimes.length >> 1].toFixed(2)} ms; ${rt.dispatcher.counters.dispatches / 30} dispatches per step, ${((rt.dispatcher.counters.bindGroupsCreated - bindGroupsAt5) / 25).toFixed(1)} bind groups created per step after the first 5`,
+  `recording one training step: median ${times[times.length >> 1].toFixed(2)} ms (min ${times[0].toFixed(2)}), ` +
+    `submit ${submitTimes[submitTimes.length >> 1].toFixed(2)} ms; ` +
+    `${rt.dispatcher.counters.dispatches / 30} dispatches per step, ` +
+    `${((rt.dispatcher.counters.bindGroupsCreated - bindGroupsAt5) / 25).toFixed(1)} bind groups created per step ` +
+    `after the first 5`,
 );
 rt.destroy();
 process.exit(0);

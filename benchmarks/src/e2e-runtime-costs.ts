@@ -16,14 +16,20 @@ const k: KernelSource = {
   storage: ['read_write'],
   code: `
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x == 0u) { y[0] = y[0] + 1.0; } }`,
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x == 0u) { y[0] = y[0] + 1.0; }
+}`,
 };
 const big: KernelSource = {
   name: 'spin',
   storage: ['read_write'],
   code: `
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { var a = f32(g.x); for (var i = 0u; i < 20000u; i++) { a = a * 1.0000001 + 0.5; } y[g.x] = a; }`,
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  var a = f32(g.x);
+  for (var i = 0u; i < 20000u; i++) { a = a * 1.0000001 + 0.5; }
+  y[g.x] = a;
+}`,
 };
 const t = Tensor.zeros([1 << 16]);
 await t.toArray();
@@ -37,7 +43,8 @@ for (let rep = 0; rep < 3; rep++) {
   await t.toArray();
   const sub = performance.now() - t0;
   console.log(
-    `1000 dispatches: record ${rec.toFixed(1)} ms (${rec.toFixed(2)} us/dispatch), submit+execute+readback ${sub.toFixed(1)} ms`,
+    `1000 dispatches: record ${rec.toFixed(1)} ms (${rec.toFixed(2)} us/dispatch), ` +
+      `submit+execute+readback ${sub.toFixed(1)} ms`,
   );
 }
 // readback latency, tiny

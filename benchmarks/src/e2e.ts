@@ -199,11 +199,13 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
     breakdown.sort((a, b) => b.ms - a.ms);
     const total = breakdown.reduce((a, b) => a + b.ms, 0);
     console.log(
-      `\none training step (batch ${B}) by kernel, GPU timestamps (one pass per dispatch while profiling): ${total.toFixed(1)} ms in ${timings.length} dispatches`,
+      `\none training step (batch ${B}) by kernel, GPU timestamps (one pass per dispatch while profiling): ` +
+        `${total.toFixed(1)} ms in ${timings.length} dispatches`,
     );
     for (const e of breakdown)
       console.log(
-        `  ${e.kernel.padEnd(34)} ${e.ms.toFixed(2).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.dispatches).padStart(4)} dispatches`,
+        `  ${e.kernel.padEnd(34)} ${e.ms.toFixed(2).padStart(9)} ms ` +
+          `${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.dispatches).padStart(4)} dispatches`,
       );
     console.log('');
   }
@@ -243,7 +245,9 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   const poolMissesAfter100 = runtime().pool.getStats().misses - missesAt100;
   mem.dispose();
   console.log(
-    `memory (batch ${memoryBatch}): ${(memoryBytesAt100 / 2 ** 20).toFixed(1)} MiB after ${steps100} steps, ${(memoryBytesAt1000 / 2 ** 20).toFixed(1)} MiB after ${steps1000}; ${poolMissesAfter100} new GPU buffers in between`,
+    `memory (batch ${memoryBatch}): ${(memoryBytesAt100 / 2 ** 20).toFixed(1)} MiB after ${steps100} steps, ` +
+      `${(memoryBytesAt1000 / 2 ** 20).toFixed(1)} MiB after ${steps1000}; ` +
+      `${poolMissesAfter100} new GPU buffers in between`,
   );
 
   const cold = coldStartMs();
@@ -254,10 +258,14 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndReport> {
   if (coldEmpty !== undefined)
     console.log(`cold start with the driver's shader cache empty (a machine's first run): ${coldEmpty.toFixed(0)} ms`);
   console.log(
-    `training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`,
+    `training: ${trainImagesPerSec.toFixed(1)} img/s at batch ${B}, ` +
+      `MFU ${(100 * mfu).toFixed(1)}% of the ALU ceiling; ` +
+      `inference: ${inferImagesPerSec.toFixed(1)} img/s at batch ${IB}`,
   );
   console.log(
-    `fixed cost per step: ${dispatchesPerStep} dispatches; host (JavaScript thread) ${hostMsPerStep.toFixed(2)} ms at batch ${B}, ${s8.hostMs.toFixed(2)} ms at batch 8; ${trainImagesPerSecBatch8.toFixed(1)} img/s at batch 8`,
+    `fixed cost per step: ${dispatchesPerStep} dispatches; ` +
+      `host (JavaScript thread) ${hostMsPerStep.toFixed(2)} ms at batch ${B}, ${s8.hostMs.toFixed(2)} ms at batch 8; ` +
+      `${trainImagesPerSecBatch8.toFixed(1)} img/s at batch 8`,
   );
 
   return {

@@ -84,7 +84,8 @@ export function printEndToEndComparison(now: EndToEndReport, base: EndToEndRepor
     if (typeof a !== 'number' || typeof b !== 'number' || !b) continue;
     const ratio = higher.includes(k) ? a / b : b / a;
     console.log(
-      `  ${String(k).padEnd(22)} ${a.toPrecision(4).padStart(12)}  base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`,
+      `  ${String(k).padEnd(22)} ${a.toPrecision(4).padStart(12)}  ` +
+        `base ${b.toPrecision(4).padStart(12)}  x${ratio.toFixed(2)}`,
     );
   }
 }
@@ -122,11 +123,17 @@ export function fractionOf(c: Ceilings, row: { gflops?: number; gbs?: number }):
 const fmt = (v: number | undefined, digits = 2) =>
   v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(digits);
 
-export const TABLE_HEADER = `${'kernel'.padEnd(26)} ${'shape'.padEnd(30)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)} ${'ceil%'.padStart(6)} ${'(ceiling)'.padStart(9)}`;
+export const TABLE_HEADER =
+  `${'kernel'.padEnd(26)} ${'shape'.padEnd(30)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ` +
+  `${'GB/s'.padStart(7)} ${'ceil%'.padStart(6)} ${'(ceiling)'.padStart(9)}`;
 
 export function formatRow(r: BenchRow, base?: BenchRow): string {
   if (r.error) return `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ERROR ${r.error}`;
-  let s = `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ${r.medianMs.toFixed(3).padStart(9)} ${fmt(r.gflops).padStart(8)} ${fmt(r.gbs).padStart(7)} ${(r.fraction === undefined ? '-' : (100 * r.fraction).toFixed(1)).padStart(6)} ${(r.ceiling === undefined ? '' : `(${fmt(r.ceiling, 1)})`).padStart(9)}`;
+  const percent = r.fraction === undefined ? '-' : (100 * r.fraction).toFixed(1);
+  const ceiling = r.ceiling === undefined ? '' : `(${fmt(r.ceiling, 1)})`;
+  let s =
+    `${r.kernel.padEnd(26)} ${r.shape.padEnd(30)} ${r.medianMs.toFixed(3).padStart(9)} ${fmt(r.gflops).padStart(8)} ` +
+    `${fmt(r.gbs).padStart(7)} ${percent.padStart(6)} ${ceiling.padStart(9)}`;
   if (r.extra)
     s +=
       ' ' +

@@ -112,10 +112,12 @@ async function main(): Promise<void> {
   const ceilings = { aluGflops: alu.value, bandwidthGBs: bw.value };
   const ratio = (now: number, was: number | undefined) => (was ? `   vs base: x${(now / was).toFixed(2)}` : '');
   console.log(
-    `ALU ceiling:       ${alu.value.toFixed(1)} GFLOP/s (pure FMA, ${alu.medianMs.toFixed(2)} ms, ${alu.method})${ratio(alu.value, base?.ceilings.aluGflops)}`,
+    `ALU ceiling:       ${alu.value.toFixed(1)} GFLOP/s (pure FMA, ${alu.medianMs.toFixed(2)} ms, ${alu.method})` +
+      ratio(alu.value, base?.ceilings.aluGflops),
   );
   console.log(
-    `bandwidth ceiling: ${bw.value.toFixed(1)} GB/s (vec4 copy, ${bw.medianMs.toFixed(2)} ms, ${bw.method})${ratio(bw.value, base?.ceilings.bandwidthGBs)}`,
+    `bandwidth ceiling: ${bw.value.toFixed(1)} GB/s (vec4 copy, ${bw.medianMs.toFixed(2)} ms, ${bw.method})` +
+      ratio(bw.value, base?.ceilings.bandwidthGBs),
   );
   console.log('');
   console.log(TABLE_HEADER);
@@ -183,7 +185,8 @@ async function main(): Promise<void> {
   if (short.length > 0) {
     for (let r = 1; r < SHORT_ROW_ROUNDS; r++) for (const s of short) s.rounds.push(await measured(s.kernel, s.c));
     console.log(
-      `\nrows under ${SHORT_ROW_MS} ms, the median of ${SHORT_ROW_ROUNDS} rounds spread over the run (these replace the rows above):`,
+      `\nrows under ${SHORT_ROW_MS} ms, the median of ${SHORT_ROW_ROUNDS} rounds spread over the run ` +
+        `(these replace the rows above):`,
     );
     for (const s of short) {
       const ok = s.rounds.filter((x) => !x.error);
