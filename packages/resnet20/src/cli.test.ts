@@ -94,7 +94,8 @@ describe.skipIf(!dataDir)('pnpm resnet20 train, export, eval', () => {
     const again = cli(...train);
     expect(again.status).toBe(1);
     expect(again.stderr).toContain(
-      `error: ${run} already holds a run (config.json, checkpoint.safetensors, metrics.jsonl, curves.svg, best.json). Continue it with --resume --run-dir ${run}, start it over with --overwrite`,
+      `error: ${run} already holds a run (config.json, checkpoint.safetensors, metrics.jsonl, curves.svg, ` +
+        `best.json). Continue it with --resume --run-dir ${run}, start it over with --overwrite`,
     );
     noStack(again);
     const over = cli(...train, '--overwrite');

@@ -8,9 +8,11 @@
 import { parseArgs } from 'node:util';
 import { describeAdapter, getRuntime } from '@wgtorch/tensor';
 
-const USAGE = `usage: pnpm resnet20 <command> [options]
+const USAGE =
+  `usage: pnpm resnet20 <command> [options]
   train [--help]                      train ResNet20 on CIFAR-10 (same as pnpm train)
-  golden FILE                         check against a PyTorch fixture (e.g. ../shared/fixtures/resnet20-golden-s0.safetensors)
+  golden FILE                         check against a PyTorch fixture ` +
+  `(e.g. ../shared/fixtures/resnet20-golden-s0.safetensors)
   eval --checkpoint F [--data-dir D] [--test-subset N]
                                       test accuracy, per-class accuracy, confusion matrix of a
                                       checkpoint or of a weights-only file (what export writes)

@@ -15,14 +15,18 @@ beforeAll(async () => {
 afterAll(() => runtime().destroy());
 
 describe('ResNet20 at the trainer configuration against PyTorch (resnet20-recipe-golden)', () => {
-  it('each of two steps: lr, logits, loss, every gradient, momentum buffer, parameter, update and running statistic', async () => {
-    const r = await runRecipeGolden(file);
-    const report = formatGolden(r);
-    console.info(worst(r.rows));
-    expect(r.batch).toBe(128);
-    expect(r.rows.filter((x) => x.name.startsWith('step1.momentum.')).length).toBe(65);
-    expect(r.ok, report).toBe(true);
-  });
+  it(
+    'each of two steps: lr, logits, loss, every gradient, momentum buffer, parameter, update ' +
+      'and running statistic',
+    async () => {
+      const r = await runRecipeGolden(file);
+      const report = formatGolden(r);
+      console.info(worst(r.rows));
+      expect(r.batch).toBe(128);
+      expect(r.rows.filter((x) => x.name.startsWith('step1.momentum.')).length).toBe(65);
+      expect(r.ok, report).toBe(true);
+    },
+  );
 
   for (const [what, overrides, failing] of [
     ['plain momentum instead of Nesterov', { nesterov: false }, /^step[01]\.(update|after)\./],

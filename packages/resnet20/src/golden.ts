@@ -62,7 +62,10 @@ type Kind = 'value' | 'gradient';
 class Checker {
   readonly rows: GoldenRow[] = [];
 
-  /** Gradients: rel L2 <= tol and max |diff| <= gradientMax x max |expected|; other values: max |diff| <= tol x max |expected|. */
+  /**
+   * Gradients: rel L2 <= tol and max |diff| <= gradientMax x max |expected|; other values:
+   * max |diff| <= tol x max |expected|.
+   */
   async check(
     name: string,
     actual: { toArray(): Promise<ArrayLike<number>> } | null | undefined,
@@ -235,8 +238,10 @@ export async function runRecipeGolden(path: string, overrides: Partial<TrainConf
     !same(made.std, CIFAR10_STD)
   ) {
     throw new Error(
-      `${path} was made for batch ${made.batch}, ${made.totalSteps} steps, mean [${made.mean}], std [${made.std}]; the trainer now uses batch ${cfg.batchSize}, ` +
-        `${totalSteps} steps, mean [${CIFAR10_MEAN}], std [${CIFAR10_STD}]. Remake the fixtures: python3 scripts/make-fixtures.py (test/fixtures/README.md).`,
+      `${path} was made for batch ${made.batch}, ${made.totalSteps} steps, mean [${made.mean}], ` +
+        `std [${made.std}]; the trainer now uses batch ${cfg.batchSize}, ${totalSteps} steps, ` +
+        `mean [${CIFAR10_MEAN}], std [${CIFAR10_STD}]. ` +
+        'Remake the fixtures: python3 scripts/make-fixtures.py (test/fixtures/README.md).',
     );
   }
   const checker = new Checker();
@@ -358,12 +363,26 @@ export function formatGolden(r: GoldenResult): string {
   const w = Math.max(...r.rows.map((x) => x.name.length));
   const lines = [
     `batch ${r.batch}, image [${r.imageShape.join(', ')}]`,
-    `${'tensor'.padEnd(w)}  ${'max |diff|'.padStart(11)}  ${'rel to max'.padStart(11)}  ${'rel L2'.padStart(10)}  ${'tolerance'.padStart(9)}`,
-    `(gradients: rel L2 <= tolerance and rel to max <= ${r.gradientMax ?? GOLDEN_TOLERANCE.gradientMax}; other tensors: rel to max <= tolerance)`,
+    [
+      'tensor'.padEnd(w),
+      'max |diff|'.padStart(11),
+      'rel to max'.padStart(11),
+      'rel L2'.padStart(10),
+      'tolerance'.padStart(9),
+    ].join('  '),
+    `(gradients: rel L2 <= tolerance and rel to max <= ${r.gradientMax ?? GOLDEN_TOLERANCE.gradientMax}; ` +
+      'other tensors: rel to max <= tolerance)',
   ];
   for (const x of r.rows) {
     lines.push(
-      `${x.name.padEnd(w)}  ${x.maxAbs.toExponential(3).padStart(11)}  ${x.maxRel.toExponential(3).padStart(11)}  ${x.relL2.toExponential(2).padStart(10)}  ${x.tolerance.toExponential(0).padStart(9)}  ${x.ok ? 'ok' : 'FAIL'}`,
+      [
+        x.name.padEnd(w),
+        x.maxAbs.toExponential(3).padStart(11),
+        x.maxRel.toExponential(3).padStart(11),
+        x.relL2.toExponential(2).padStart(10),
+        x.tolerance.toExponential(0).padStart(9),
+        x.ok ? 'ok' : 'FAIL',
+      ].join('  '),
     );
   }
   const bad = r.rows.filter((x) => !x.ok).length;

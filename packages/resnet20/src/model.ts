@@ -154,11 +154,20 @@ export function summary(model: Module, name = 'ResNet20'): string {
   const count = (m: Module) => m.parameters().reduce((a, p) => a + p.size, 0);
   const describe = (m: Module): string => {
     if (m instanceof Conv2d)
-      return `Conv2d(${m.inChannels}, ${m.outChannels}, kernel_size=(${m.kernelSize}, ${m.kernelSize}), stride=(${m.stride}, ${m.stride}), padding=(${m.padding}, ${m.padding}), bias=${m.bias ? 'True' : 'False'})`;
+      return (
+        `Conv2d(${m.inChannels}, ${m.outChannels}, kernel_size=(${m.kernelSize}, ${m.kernelSize}), ` +
+        `stride=(${m.stride}, ${m.stride}), padding=(${m.padding}, ${m.padding}), bias=${m.bias ? 'True' : 'False'})`
+      );
     if (m instanceof BatchNorm2d)
-      return `BatchNorm2d(${m.numFeatures}, eps=${m.eps}, momentum=${m.momentum}, affine=True, track_running_stats=True)`;
+      return (
+        `BatchNorm2d(${m.numFeatures}, eps=${m.eps}, momentum=${m.momentum}, ` +
+        'affine=True, track_running_stats=True)'
+      );
     if (m instanceof Linear)
-      return `Linear(in_features=${m.weight.shape[1]}, out_features=${m.weight.shape[0]}, bias=${m.bias ? 'True' : 'False'})`;
+      return (
+        `Linear(in_features=${m.weight.shape[1]}, out_features=${m.weight.shape[0]}, ` +
+        `bias=${m.bias ? 'True' : 'False'})`
+      );
     if (m instanceof PadShortcut) return `PadShortcut(${m.cin} -> ${m.cout}, stride=2, parameter-free)`;
     return m.constructor.name;
   };

@@ -156,7 +156,8 @@ describe('the real CIFAR-10 files', () => {
     b[0] ^= 1;
     writeSync(fd, b, 0, 1, 12345);
     closeSync(fd);
-    utimesSync(copy, new Date(), new Date(Date.now() + 5000)); // an edit within the same mtime tick still changes the key
+    // an edit within the same mtime tick still changes the key
+    utimesSync(copy, new Date(), new Date(Date.now() + 5000));
     expect(() => verifyCifar10(d, { cacheRoot: root })).toThrow(
       new RegExp(`test_batch\\.bin is corrupt: its sha256 is [0-9a-f]{64}, expected ${CIFAR10_FILES[5].sha256}`),
     );

@@ -59,7 +59,10 @@ export const FIX_HINT =
   `(${CIFAR10_DIRNAME}/ from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz), ` +
   `or delete the bad file (or ${defaultCacheRoot()}/${CIFAR10_DIRNAME}) so it is fetched again.`;
 
-/** Missing, truncated, corrupt or wrong-sized CIFAR-10 data. The message names the file, what was expected and the fix. */
+/**
+ * Missing, truncated, corrupt or wrong-sized CIFAR-10 data. The message names the file, what was
+ * expected and the fix.
+ */
 export class CifarDataError extends Error {
   constructor(
     message: string,
@@ -179,7 +182,8 @@ export function verifyCifar10(dir: string, opts: VerifyOptions = {}): void {
     const want = expectedSha(f.name);
     if (got !== want) {
       throw new CifarDataError(
-        `CIFAR-10: ${f.path} is corrupt: its sha256 is ${got}, expected ${want} (size is right, content is not). ${FIX_HINT}`,
+        `CIFAR-10: ${f.path} is corrupt: its sha256 is ${got}, expected ${want} ` +
+          `(size is right, content is not). ${FIX_HINT}`,
         f.path,
       );
     }
@@ -244,7 +248,8 @@ export function readCifarFiles(dir: string, names: readonly string[]): CifarSpli
       const label = bytes[o];
       if (label >= NUM_CLASSES) {
         throw new CifarDataError(
-          `CIFAR-10: ${path} record ${r} has label ${label}, expected 0..${NUM_CLASSES - 1} (${NUM_CLASSES} classes); the file is corrupt. ${FIX_HINT}`,
+          `CIFAR-10: ${path} record ${r} has label ${label}, expected 0..${NUM_CLASSES - 1} ` +
+            `(${NUM_CLASSES} classes); the file is corrupt. ${FIX_HINT}`,
           path,
         );
       }

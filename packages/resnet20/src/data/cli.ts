@@ -40,7 +40,8 @@ async function bench(args: string[]): Promise<void> {
   for (let s = 0; s < steps; s++) loader.batch(0, s % loader.steps);
   const cpuMs = (performance.now() - t0) / steps;
   console.log(
-    `CPU per batch of ${B} (gather ${B}x3072 bytes + labels + crop/flip draw): ${cpuMs.toFixed(3)} ms  (${((B / cpuMs) * 1000).toFixed(0)} img/s)`,
+    `CPU per batch of ${B} (gather ${B}x3072 bytes + labels + crop/flip draw): ${cpuMs.toFixed(3)} ms  ` +
+      `(${((B / cpuMs) * 1000).toFixed(0)} img/s)`,
   );
 
   const rt = await getRuntime({ report: true });

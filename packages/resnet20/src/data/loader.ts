@@ -157,7 +157,8 @@ export function checkLabels(labels: ArrayLike<number>, what: string, classes = N
     const l = labels[i];
     if (!(Number.isInteger(l) && l >= 0 && l < classes)) {
       throw new RangeError(
-        `${what}: label ${l} at index ${i} is not a class index; there are ${classes} classes (labels 0..${classes - 1}).`,
+        `${what}: label ${l} at index ${i} is not a class index; ` +
+          `there are ${classes} classes (labels 0..${classes - 1}).`,
       );
     }
   }

@@ -43,7 +43,8 @@ export function decodePng(file: Uint8Array, name = 'PNG'): DecodedPng {
       channels = CHANNELS[colour] ?? 0;
       if (depth !== 8 || !channels || interlace !== 0) {
         throw new Error(
-          `${name}: unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}); only 8-bit gray/RGB/RGBA, not interlaced.`,
+          `${name}: unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}); ` +
+            'only 8-bit gray/RGB/RGBA, not interlaced.',
         );
       }
     } else if (type === 'IDAT') {

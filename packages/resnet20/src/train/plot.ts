@@ -39,7 +39,9 @@ function panel(
   const px = (x: number) => x0 + pad.l + ((x - xMin) / (xMax - xMin)) * (w - pad.l - pad.r);
   const py = (y: number) => pad.t + (1 - (y - yMin) / (yMax - yMin)) * (h - pad.t - pad.b);
   let out = `<text x="${x0 + w / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${title}</text>`;
-  out += `<rect x="${x0 + pad.l}" y="${pad.t}" width="${w - pad.l - pad.r}" height="${h - pad.t - pad.b}" fill="none" stroke="#999"/>`;
+  out +=
+    `<rect x="${x0 + pad.l}" y="${pad.t}" width="${w - pad.l - pad.r}" height="${h - pad.t - pad.b}" ` +
+    'fill="none" stroke="#999"/>';
   for (let i = 0; i <= 4; i++) {
     const v = yMin + ((yMax - yMin) * i) / 4;
     out += `<text x="${x0 + pad.l - 4}" y="${py(v) + 4}" text-anchor="end" font-size="10">${yLabel(v)}</text>`;
@@ -54,7 +56,8 @@ function panel(
   series.forEach((s, i) => {
     const pts = s.values.filter(([, y]) => Number.isFinite(y));
     if (pts.length) {
-      out += `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`;
+      const points = pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+      out += `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${points}"/>`;
       for (const [x, y] of pts)
         out += `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`;
     }
@@ -88,5 +91,8 @@ export function curvesSvg(points: CurvePoint[], title = 'ResNet20 on CIFAR-10'):
     w,
     h,
   );
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w}" height="${h}" font-family="sans-serif"><title>${title}</title><rect width="100%" height="100%" fill="white"/>${loss}${acc}</svg>\n`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w}" height="${h}" font-family="sans-serif">` +
+    `<title>${title}</title><rect width="100%" height="100%" fill="white"/>${loss}${acc}</svg>\n`
+  );
 }

@@ -21,11 +21,29 @@ export const SEED_ACCURACY = 81.24;
 export const PAPER_ACCURACY = 91.25;
 
 export function tableHeader(): string {
-  return `${'Epoch'.padStart(5)} | ${'Train Loss'.padStart(10)} | ${'Train Acc'.padStart(9)} | ${'Test Loss'.padStart(9)} | ${'Accuracy'.padStart(8)} | ${'LR'.padStart(8)} | ${'img/s'.padStart(7)} | ${'Elapsed'.padStart(8)}`;
+  return [
+    'Epoch'.padStart(5),
+    'Train Loss'.padStart(10),
+    'Train Acc'.padStart(9),
+    'Test Loss'.padStart(9),
+    'Accuracy'.padStart(8),
+    'LR'.padStart(8),
+    'img/s'.padStart(7),
+    'Elapsed'.padStart(8),
+  ].join(' | ');
 }
 
 export function tableRow(m: EpochMetrics): string {
-  return `${String(m.epoch).padStart(5)} | ${m.trainLoss.toFixed(4).padStart(10)} | ${(m.trainAcc * 100).toFixed(2).padStart(8)}% | ${m.testLoss.toFixed(4).padStart(9)} | ${(m.testAcc * 100).toFixed(2).padStart(7)}% | ${m.lr.toExponential(2).padStart(8)} | ${m.imagesPerSec.toFixed(1).padStart(7)} | ${formatDuration(m.elapsedSec).padStart(8)}`;
+  return [
+    String(m.epoch).padStart(5),
+    m.trainLoss.toFixed(4).padStart(10),
+    `${(m.trainAcc * 100).toFixed(2).padStart(8)}%`,
+    m.testLoss.toFixed(4).padStart(9),
+    `${(m.testAcc * 100).toFixed(2).padStart(7)}%`,
+    m.lr.toExponential(2).padStart(8),
+    m.imagesPerSec.toFixed(1).padStart(7),
+    formatDuration(m.elapsedSec).padStart(8),
+  ].join(' | ');
 }
 
 /** metrics.jsonl: one JSON line per epoch. */
@@ -47,7 +65,8 @@ export function finalSummary(history: EpochMetrics[], totalSec: number): string 
   const last = history[history.length - 1];
   const lines = [
     '',
-    `Best test accuracy ${(best.testAcc * 100).toFixed(2)}% (epoch ${best.epoch}); final ${(last.testAcc * 100).toFixed(2)}% after ${last.epoch} epochs in ${formatDuration(totalSec)}.`,
+    `Best test accuracy ${(best.testAcc * 100).toFixed(2)}% (epoch ${best.epoch}); ` +
+      `final ${(last.testAcc * 100).toFixed(2)}% after ${last.epoch} epochs in ${formatDuration(totalSec)}.`,
     '',
     '| model | epochs | test accuracy |',
     '| --- | ---: | ---: |',

@@ -75,62 +75,81 @@ describe.skipIf(!dataDir)('resuming', () => {
     expect(metrics(dir).map((m) => m.epoch)).toEqual([1, 2]);
   }, 120_000);
 
-  it('a finished run says so; --epochs extends it over the original schedule; --reschedule redefines the schedule', async () => {
-    const a = join(tmp, 'extend');
-    expect((await train([...TINY, '--epochs', '2', '--run-dir', a])).code).toBe(0);
-    const finished = await train(['--resume', '--run-dir', a]);
-    expect(finished.code).toBe(0);
-    expect(finished.out).toMatch(
-      /the run is finished \(2 of 2 epochs; .*\)\. Nothing to train; to train further, resume with --epochs N \(N > 2\)\./,
-    );
-    expect(finished.out).not.toMatch(/Epoch \|/);
-    const b = join(tmp, 'reschedule');
-    cpSync(a, b, { recursive: true });
-
-    // past the schedule: epoch 3 trains at its final lr
-    const more = await train(['--resume', '--run-dir', a, '--epochs=3']);
-    expect(more.code, more.err).toBe(0);
-    expect(more.out).toMatch(
-      /note: --epochs 3 runs past the onecycle schedule, which ends with epoch 2 at lr 0\.0002; epoch 3 keeps that lr/,
-    );
-    expect(metrics(a).map((m) => m.epoch)).toEqual([1, 2, 3]);
-    expect(metrics(a)[2].lr).toBeCloseTo(0.0002, 12);
-
-    // --reschedule: the one-cycle schedule now spans 4 epochs x 2 steps, read at global step 6
-    const re = await train(['--resume', '--run-dir', b, '--epochs', '4', '--reschedule', '--stop-after-steps', '2']);
-    expect(re.code, re.err).toBe(0);
-    const cfg = (parseTrainArgs(['--epochs', '4']) as TrainArgs).config;
-    const want = makeSchedule(cfg, new SGD([], { lr: cfg.lr }), 8).lrAt(6, cfg.lr);
-    expect(metrics(b)[2].lr).toBeCloseTo(want, 9);
-    expect(want).toBeGreaterThan(0.01);
-    expect(ckpt(b).state.config).toMatchObject({ epochs: 4, scheduleEpochs: 4 });
-  }, 120_000);
-
-  it('a data folder recorded in the run that has gone is looked for elsewhere, not reported as --data-dir', async () => {
-    const dir = join(tmp, 'moved');
-    const link = join(tmp, 'data-link');
-    symlinkSync(dataDir!, link);
-    expect(
-      (
-        await train([...TINY, '--epochs', '2', '--run-dir', dir, '--data-dir', link, '--stop-after-steps', '1'], {
-          data: false,
-        })
-      ).code,
-    ).toBe(0);
-    rmSync(link);
-    const env = process.env.CIFAR10_DIR;
-    process.env.CIFAR10_DIR = dataDir;
-    try {
-      const r = await train(['--resume', '--run-dir', dir], { data: false });
-      expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(
-        /note: the data folder recorded in the run \(.*data-link\) no longer exists; looking for CIFAR-10 as without --data-dir/,
+  it(
+    'a finished run says so; ' +
+      '--epochs extends it over the original schedule; ' +
+      '--reschedule redefines the schedule',
+    async () => {
+      const a = join(tmp, 'extend');
+      expect((await train([...TINY, '--epochs', '2', '--run-dir', a])).code).toBe(0);
+      const finished = await train(['--resume', '--run-dir', a]);
+      expect(finished.code).toBe(0);
+      expect(finished.out).toMatch(
+        new RegExp(
+          'the run is finished \\(2 of 2 epochs; .*\\)\\. Nothing to train; ' +
+            'to train further, resume with --epochs N \\(N > 2\\)\\.',
+        ),
       );
-    } finally {
-      if (env === undefined) delete process.env.CIFAR10_DIR;
-      else process.env.CIFAR10_DIR = env;
-    }
-  }, 120_000);
+      expect(finished.out).not.toMatch(/Epoch \|/);
+      const b = join(tmp, 'reschedule');
+      cpSync(a, b, { recursive: true });
+
+      // past the schedule: epoch 3 trains at its final lr
+      const more = await train(['--resume', '--run-dir', a, '--epochs=3']);
+      expect(more.code, more.err).toBe(0);
+      expect(more.out).toMatch(
+        new RegExp(
+          'note: --epochs 3 runs past the onecycle schedule, ' +
+            'which ends with epoch 2 at lr 0\\.0002; epoch 3 keeps that lr',
+        ),
+      );
+      expect(metrics(a).map((m) => m.epoch)).toEqual([1, 2, 3]);
+      expect(metrics(a)[2].lr).toBeCloseTo(0.0002, 12);
+
+      // --reschedule: the one-cycle schedule now spans 4 epochs x 2 steps, read at global step 6
+      const re = await train(['--resume', '--run-dir', b, '--epochs', '4', '--reschedule', '--stop-after-steps', '2']);
+      expect(re.code, re.err).toBe(0);
+      const cfg = (parseTrainArgs(['--epochs', '4']) as TrainArgs).config;
+      const want = makeSchedule(cfg, new SGD([], { lr: cfg.lr }), 8).lrAt(6, cfg.lr);
+      expect(metrics(b)[2].lr).toBeCloseTo(want, 9);
+      expect(want).toBeGreaterThan(0.01);
+      expect(ckpt(b).state.config).toMatchObject({ epochs: 4, scheduleEpochs: 4 });
+    },
+    120_000,
+  );
+
+  it(
+    'a data folder recorded in the run that has gone is looked for elsewhere, ' + 'not reported as --data-dir',
+    async () => {
+      const dir = join(tmp, 'moved');
+      const link = join(tmp, 'data-link');
+      symlinkSync(dataDir!, link);
+      expect(
+        (
+          await train([...TINY, '--epochs', '2', '--run-dir', dir, '--data-dir', link, '--stop-after-steps', '1'], {
+            data: false,
+          })
+        ).code,
+      ).toBe(0);
+      rmSync(link);
+      const env = process.env.CIFAR10_DIR;
+      process.env.CIFAR10_DIR = dataDir;
+      try {
+        const r = await train(['--resume', '--run-dir', dir], { data: false });
+        expect(r.code, r.err).toBe(0);
+        expect(r.out).toMatch(
+          new RegExp(
+            'note: the data folder recorded in the run \\(.*data-link\\) no longer exists; ' +
+              'looking for CIFAR-10 as without --data-dir',
+          ),
+        );
+      } finally {
+        if (env === undefined) delete process.env.CIFAR10_DIR;
+        else process.env.CIFAR10_DIR = env;
+      }
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(!dataDir)('a NaN loss', () => {
@@ -160,7 +179,8 @@ describe.skipIf(!dataDir)('a NaN loss', () => {
       expect(r.code, r.out).toBe(3);
       expect(r.err).toMatch(
         new RegExp(
-          `stopped: the training loss became NaN at epoch 1, step \\d.*; no checkpoint was saved \\(${dir}/checkpoint\\.safetensors does not exist\\), so there is nothing to resume`,
+          `stopped: the training loss became NaN at epoch 1, step \\d.*; no checkpoint was saved ` +
+            `\\(${dir}/checkpoint\\.safetensors does not exist\\), so there is nothing to resume`,
         ),
       );
       expect(r.err + r.out).not.toMatch(/continue with|is kept/);
@@ -193,7 +213,10 @@ describe.skipIf(!dataDir)('a NaN loss', () => {
     expect(r.code, r.out).toBe(3);
     expect(r.err).toMatch(
       new RegExp(
-        `the training loss became NaN at epoch 2, step 3; the last good checkpoint \\(${dir}/checkpoint\\.safetensors, at epoch 1 \\(global step 4\\)\\) is kept\\. .* The loss is read back every 10 steps \\(--log-every\\): it may have become NaN up to 2 steps earlier\\.$`,
+        `the training loss became NaN at epoch 2, step 3; the last good checkpoint ` +
+          `\\(${dir}/checkpoint\\.safetensors, at epoch 1 \\(global step 4\\)\\) is kept\\. .* ` +
+          'The loss is read back every 10 steps \\(--log-every\\): ' +
+          'it may have become NaN up to 2 steps earlier\\.$',
       ),
     );
     expect(r.err).not.toMatch(/continue with/);
@@ -214,7 +237,9 @@ describe.skipIf(!dataDir)('a NaN loss', () => {
     expect(r.code, r.out).toBe(3);
     expect(r.err).toMatch(
       new RegExp(
-        `stopped: the weights became non-finite \\(${key.replace(/^momentum\./, '').replace(/\./g, '\\.')} holds -?Infinity\\) by epoch 2, step 1 \\(global step 3\\); the last good checkpoint`,
+        `stopped: the weights became non-finite ` +
+          `\\(${key.replace(/^momentum\./, '').replace(/\./g, '\\.')} holds -?Infinity\\) ` +
+          'by epoch 2, step 1 \\(global step 3\\); the last good checkpoint',
       ),
     );
     expect(readFileSync(path).equals(before)).toBe(true);
@@ -233,7 +258,8 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
     const { [name]: _dropped, ...rest } = good.optimizer;
     saveCheckpoint(path, { ...good, optimizer: rest });
     await expect(train(['--resume', '--run-dir', dir])).rejects.toThrow(
-      `${path}: the momentum buffer of 'layer1.0.conv1.weight' [16, 16, 3, 3] is missing (the run uses momentum 0.9 and has trained 1 step)`,
+      `${path}: the momentum buffer of 'layer1.0.conv1.weight' [16, 16, 3, 3] is missing ` +
+        '(the run uses momentum 0.9 and has trained 1 step)',
     );
     saveCheckpoint(path, {
       ...good,
@@ -253,44 +279,54 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
     await expect(train(['--resume', '--run-dir', dir])).rejects.toThrow(
       new RegExp(
         `write ${dir}/curves\\.svg: .*\\n` +
-          `The checkpoint is saved: ${dir}/checkpoint\\.safetensors holds the run at epoch 2, step 1 \\(global step 3\\)\\. Once the cause is fixed, continue with: pnpm train --resume --run-dir ${dir}`,
+          `The checkpoint is saved: ${dir}/checkpoint\\.safetensors holds the run ` +
+          'at epoch 2, step 1 \\(global step 3\\)\\. Once the cause is fixed, continue with: ' +
+          `pnpm train --resume --run-dir ${dir}`,
         'i',
       ),
     );
   }, 120_000);
 
-  it('a checkpoint that does not fit on the disk (a 3 MB tmpfs): exit 1 naming the file and ENOSPC, the previous checkpoint untouched', async (ctx) => {
-    const mnt = join(tmp, 'small-disk');
-    mkdirSync(mnt);
-    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { encoding: 'utf8' });
-    if (mount.status !== 0) {
-      console.warn(
-        `skipped: cannot mount a tmpfs (${(mount.stderr || String(mount.error)).trim()}); this test needs root`,
-      );
-      ctx.skip();
-    }
-    try {
-      // one checkpoint is 2.2 MB: the first fits, the second cannot (its temporary file sits beside the first)
-      const dir = join(mnt, 'run');
-      const child = cli(['train', ...TINY, '--epochs', '2', '--run-dir', dir, '--data-dir', dataDir!, '--quiet']);
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      const code = await new Promise<number | null>((res) => child.on('exit', res));
-      expect(code, out).toBe(1);
-      expect(out).toMatch(new RegExp(`error: .*write ${dir}/checkpoint\\.safetensors: .*(ENOSPC|no space left)`, 'i'));
-      expect(out).toMatch(
-        new RegExp(
-          `The previous checkpoint is untouched: ${dir}/checkpoint\\.safetensors holds the run at epoch 1 \\(global step 2\\)`,
-        ),
-      );
-      expect(out).not.toMatch(/\n\s+at /); // a message, not a stack
-      expect(ckpt(dir).state).toMatchObject({ epoch: 1, step: 0, globalStep: 2 });
-      expect(metrics(dir).map((m) => m.epoch)).toEqual([1]);
-    } finally {
-      spawnSync('umount', [mnt]);
-    }
-  }, 120_000);
+  it(
+    'a checkpoint that does not fit on the disk (a 3 MB tmpfs): exit 1 naming the file and ENOSPC, ' +
+      'the previous checkpoint untouched',
+    async (ctx) => {
+      const mnt = join(tmp, 'small-disk');
+      mkdirSync(mnt);
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { encoding: 'utf8' });
+      if (mount.status !== 0) {
+        console.warn(
+          `skipped: cannot mount a tmpfs (${(mount.stderr || String(mount.error)).trim()}); this test needs root`,
+        );
+        ctx.skip();
+      }
+      try {
+        // one checkpoint is 2.2 MB: the first fits, the second cannot (its temporary file sits beside the first)
+        const dir = join(mnt, 'run');
+        const child = cli(['train', ...TINY, '--epochs', '2', '--run-dir', dir, '--data-dir', dataDir!, '--quiet']);
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const code = await new Promise<number | null>((res) => child.on('exit', res));
+        expect(code, out).toBe(1);
+        expect(out).toMatch(
+          new RegExp(`error: .*write ${dir}/checkpoint\\.safetensors: .*(ENOSPC|no space left)`, 'i'),
+        );
+        expect(out).toMatch(
+          new RegExp(
+            `The previous checkpoint is untouched: ${dir}/checkpoint\\.safetensors ` +
+              'holds the run at epoch 1 \\(global step 2\\)',
+          ),
+        );
+        expect(out).not.toMatch(/\n\s+at /); // a message, not a stack
+        expect(ckpt(dir).state).toMatchObject({ epoch: 1, step: 0, globalStep: 2 });
+        expect(metrics(dir).map((m) => m.epoch)).toEqual([1]);
+      } finally {
+        spawnSync('umount', [mnt]);
+      }
+    },
+    120_000,
+  );
 
   it('SIGTERM finishes the step, saves and exits 143', async () => {
     const dir = join(tmp, 'sigterm');
@@ -331,7 +367,10 @@ describe.skipIf(!dataDir)('damaged checkpoints and failed writes', () => {
     expect(out).toMatch(/terminated \(SIGTERM\): finishing this step and saving a checkpoint/);
     expect(out).toMatch(/saved .*checkpoint\.safetensors at epoch 1, step \d+/);
     expect(out).toMatch(
-      /stopped: interrupted \(SIGTERM\); .* holds the run at epoch 1, step \d+ .*; continue with: pnpm train --resume --run-dir/,
+      new RegExp(
+        'stopped: interrupted \\(SIGTERM\\); .* holds the run at epoch 1, step \\d+ .*; ' +
+          'continue with: pnpm train --resume --run-dir',
+      ),
     );
     const st = ckpt(dir).state;
     expect(st.step).toBeGreaterThan(0);

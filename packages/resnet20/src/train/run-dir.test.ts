@@ -112,7 +112,8 @@ describe('a new run', () => {
     writeFileSync(join(dir, 'metrics.jsonl'), '{}\n');
     expect(() => prepareNewRunDir(parse(['--run-dir', dir]).config)).toThrow(
       new RegExp(
-        `${dir} already holds a run \\(config.json, checkpoint.safetensors, metrics.jsonl\\)\\. Continue it with --resume --run-dir ${dir}, start it over with --overwrite`,
+        `${dir} already holds a run \\(config.json, checkpoint.safetensors, metrics.jsonl\\)\\. ` +
+          `Continue it with --resume --run-dir ${dir}, start it over with --overwrite`,
       ),
     );
     // config.json alone is a run too (one that never saved a checkpoint)
@@ -158,7 +159,10 @@ describe('--resume', () => {
     mkdirSync(started);
     writeFileSync(join(started, 'config.json'), '{}');
     expect(() => planResume(parse(['--resume', '--run-dir', started]))).toThrow(
-      /holds a run \(config\.json\) that never saved a checkpoint, so there is nothing to resume; start it over with --overwrite/,
+      new RegExp(
+        'holds a run \\(config\\.json\\) that never saved a checkpoint, so there is nothing to resume; ' +
+          'start it over with --overwrite',
+      ),
     );
   });
 
@@ -249,7 +253,10 @@ describe('--resume', () => {
     const dir = runDir('finished', stateOf(['--epochs', '2'], 2));
     const plan = planResume(parse(['--resume', '--run-dir', dir]));
     expect(plan).toEqual({
-      finished: `${dir}: the run is finished (2 of 2 epochs; final test accuracy 41.00%, best 41.00% (epoch 2); checkpoint at epoch 2 (global step 8)). Nothing to train; to train further, resume with --epochs N (N > 2).`,
+      finished:
+        `${dir}: the run is finished (2 of 2 epochs; final test accuracy 41.00%, best 41.00% (epoch 2); ` +
+        'checkpoint at epoch 2 (global step 8)). Nothing to train; ' +
+        'to train further, resume with --epochs N (N > 2).',
     });
     expect('finished' in planResume(parse(['--resume', '--run-dir', dir, '--epochs', '3']))).toBe(false);
   });
@@ -259,7 +266,8 @@ describe('--resume', () => {
     const { cfg, notes } = resumeConfig(parse(['--resume']), stateOf(['--epochs', '2', '--data-dir', gone], 1), 'R');
     expect(cfg.dataDir).toBeUndefined();
     expect(notes).toEqual([
-      `the data folder recorded in the run (${gone}) no longer exists; looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.`,
+      `the data folder recorded in the run (${gone}) no longer exists; looking for CIFAR-10 as without --data-dir ` +
+        '(CIFAR10_DIR, the cache, a download); pass --data-dir to choose.',
     ]);
     expect(existsSync(gone)).toBe(false);
   });

@@ -114,7 +114,8 @@ export function planResume(args: TrainArgs): Resumption | { finished: string } {
     const found = runFilesIn(dir);
     throw new TrainError(
       found.length
-        ? `--resume: ${dir} holds a run (${found.join(', ')}) that never saved a checkpoint, so there is nothing to resume; start it over with --overwrite.`
+        ? `--resume: ${dir} holds a run (${found.join(', ')}) that never saved a checkpoint, ` +
+            'so there is nothing to resume; start it over with --overwrite.'
         : `--resume: no checkpoint at ${path}; start without --resume, or point --run-dir at a run that has one.`,
     );
   }
@@ -129,10 +130,14 @@ export function planResume(args: TrainArgs): Resumption | { finished: string } {
     );
     const acc =
       last && best
-        ? ` final test accuracy ${(100 * last.testAcc).toFixed(2)}%, best ${(100 * best.testAcc).toFixed(2)}% (epoch ${best.epoch});`
+        ? ` final test accuracy ${(100 * last.testAcc).toFixed(2)}%, ` +
+          `best ${(100 * best.testAcc).toFixed(2)}% (epoch ${best.epoch});`
         : '';
     return {
-      finished: `${dir}: the run is finished (${st.epoch} of ${cfg.epochs} epochs;${acc} checkpoint at ${describePosition(st)}). Nothing to train; to train further, resume with --epochs N (N > ${cfg.epochs}).`,
+      finished:
+        `${dir}: the run is finished (${st.epoch} of ${cfg.epochs} epochs;${acc} ` +
+        `checkpoint at ${describePosition(st)}). Nothing to train; ` +
+        `to train further, resume with --epochs N (N > ${cfg.epochs}).`,
     };
   }
   return { cfg, checkpoint, path, notes };
@@ -159,7 +164,8 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
   }
   if (conflicts.length) {
     throw new TrainError(
-      `--resume: these options differ from the run in ${dir} and cannot change when resuming:\n  ${conflicts.join('\n  ')}\n` +
+      `--resume: these options differ from the run in ${dir} and cannot change when resuming:\n` +
+        `  ${conflicts.join('\n  ')}\n` +
         'Drop them to continue the run as it was, or start a new run (another --run-dir, or --overwrite).',
     );
   }
@@ -168,7 +174,8 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
   const least = st.step > 0 ? st.epoch + 1 : st.epoch;
   if (epochs < least) {
     throw new TrainError(
-      `--epochs ${epochs}: the run in ${dir} has already reached ${describePosition(st)}; give --epochs ${least} or more.`,
+      `--epochs ${epochs}: the run in ${dir} has already reached ${describePosition(st)}; ` +
+        `give --epochs ${least} or more.`,
     );
   }
   const cfg: TrainConfig = {
@@ -192,12 +199,14 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
   if (epochs !== run.epochs) notes.push(`--epochs: the run now has ${epochs} epochs (it had ${run.epochs}).`);
   if (want.reschedule)
     notes.push(
-      `--reschedule: the ${cfg.schedule} schedule (peak lr ${cfg.lr}) now spans ${epochs} epochs; it continues from global step ${st.globalStep}.`,
+      `--reschedule: the ${cfg.schedule} schedule (peak lr ${cfg.lr}) now spans ${epochs} epochs; ` +
+        `it continues from global step ${st.globalStep}.`,
     );
   // A recorded data folder that has gone is no error: any verified copy of CIFAR-10 is the same data.
   if (!want.dataDir && run.dataDir && !existsSync(run.dataDir)) {
     notes.push(
-      `the data folder recorded in the run (${run.dataDir}) no longer exists; looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.`,
+      `the data folder recorded in the run (${run.dataDir}) no longer exists; ` +
+        'looking for CIFAR-10 as without --data-dir (CIFAR10_DIR, the cache, a download); pass --data-dir to choose.',
     );
     cfg.dataDir = undefined;
   }

@@ -77,7 +77,8 @@ describe('training on CIFAR-10', () => {
     expect(m.testAcc).toBeGreaterThan(0.3);
     expect(m.trainLoss).toBeLessThan(2.2); // the mean over the epoch, from ~2.3 at the start
     console.info(
-      `short run: ${m.steps} steps, train loss ${m.trainLoss.toFixed(3)}, test accuracy ${(100 * m.testAcc).toFixed(1)}%, ${m.imagesPerSec.toFixed(1)} img/s`,
+      `short run: ${m.steps} steps, train loss ${m.trainLoss.toFixed(3)}, ` +
+        `test accuracy ${(100 * m.testAcc).toFixed(1)}%, ${m.imagesPerSec.toFixed(1)} img/s`,
     );
     expect(existsSync(join(dir, 'curves.svg'))).toBe(true);
     expect(loadCheckpoint(join(dir, CHECKPOINT_FILE)).state).toMatchObject({ epoch: 1, step: 0, globalStep: 200 });

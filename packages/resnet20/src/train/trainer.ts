@@ -151,13 +151,16 @@ function restore(run: Run, ck: Checkpoint<TrainerState>, path: string): void {
     if (!v) {
       if (expected)
         throw new TrainError(
-          `${path}: the momentum buffer of '${name}' [${p.shape.join(', ')}] is missing (the run uses momentum ${run.cfg.momentum} and has trained ${ck.state.globalStep} step${ck.state.globalStep === 1 ? '' : 's'}); ${damaged}`,
+          `${path}: the momentum buffer of '${name}' [${p.shape.join(', ')}] is missing ` +
+            `(the run uses momentum ${run.cfg.momentum} and has trained ${ck.state.globalStep} ` +
+            `step${ck.state.globalStep === 1 ? '' : 's'}); ${damaged}`,
         );
       return;
     }
     if (!sameShape(v.shape, p.shape)) {
       throw new TrainError(
-        `${path}: the momentum buffer of '${name}' has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]; ${damaged}`,
+        `${path}: the momentum buffer of '${name}' has shape [${v.shape.join(', ')}], ` +
+          `the parameter [${p.shape.join(', ')}]; ${damaged}`,
       );
     }
     momentumBuffers.set(String(i), { shape: [...v.shape], data: v.data });
@@ -216,7 +219,8 @@ function writeRunFile(path: string, write: () => void, ckptPath: string, saved: 
   } catch (e) {
     const dir = join(path, '..');
     const next = saved
-      ? `${path === ckptPath ? 'The previous checkpoint is untouched' : 'The checkpoint is saved'}: ${onDisk(ckptPath, saved)}. Once the cause is fixed, continue with: pnpm train --resume --run-dir ${dir}`
+      ? `${path === ckptPath ? 'The previous checkpoint is untouched' : 'The checkpoint is saved'}: ` +
+        `${onDisk(ckptPath, saved)}. Once the cause is fixed, continue with: pnpm train --resume --run-dir ${dir}`
       : `No checkpoint was saved. Once the cause is fixed, start again (with --overwrite to reuse ${dir}).`;
     const msg = (e as Error).message;
     throw new TrainError(`${msg.includes(path) ? msg : `cannot write ${path}: ${msg}`}\n${next}`, { cause: e });
@@ -264,10 +268,13 @@ export async function trainMain(argv: string[]): Promise<number> {
   }
   if (cfg.epochs > cfg.scheduleEpochs) {
     const lr = finalLr(cfg);
-    const past = `--epochs ${cfg.epochs} runs past the ${cfg.schedule} schedule, which ends with epoch ${cfg.scheduleEpochs} at lr ${Number(lr.toPrecision(6))}`;
+    const past =
+      `--epochs ${cfg.epochs} runs past the ${cfg.schedule} schedule, ` +
+      `which ends with epoch ${cfg.scheduleEpochs} at lr ${Number(lr.toPrecision(6))}`;
     if (lr === 0)
       throw new TrainError(
-        `${past}: the added epochs would not train. Add --reschedule to redefine the schedule over ${cfg.epochs} epochs.`,
+        `${past}: the added epochs would not train. ` +
+          `Add --reschedule to redefine the schedule over ${cfg.epochs} epochs.`,
       );
     const added =
       cfg.epochs === cfg.scheduleEpochs + 1
@@ -301,7 +308,8 @@ export async function trainMain(argv: string[]): Promise<number> {
     if (signal) process.exit(128 + constants.signals[sig]); // a second signal: leave now
     signal = sig;
     console.error(
-      `\n${sig === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without saving)`,
+      `\n${sig === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and saving a checkpoint ` +
+        `(${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without saving)`,
     );
   };
   try {
@@ -310,7 +318,9 @@ export async function trainMain(argv: string[]): Promise<number> {
     const sched = makeSchedule(cfg, opt, cfg.scheduleEpochs * steps);
     const run: Run = { cfg, model, opt, sched, names };
     log(
-      `model: ResNet20 (shortcut ${cfg.shortcut}), ${model.numParameters().toLocaleString('en-US')} parameters; ${cfg.epochs} epochs x ${steps} steps of ${cfg.batchSize}; ${cfg.schedule} lr peak ${cfg.lr}; run dir ${cfg.runDir}`,
+      `model: ResNet20 (shortcut ${cfg.shortcut}), ${model.numParameters().toLocaleString('en-US')} parameters; ` +
+        `${cfg.epochs} epochs x ${steps} steps of ${cfg.batchSize}; ${cfg.schedule} lr peak ${cfg.lr}; ` +
+        `run dir ${cfg.runDir}`,
     );
 
     let state: TrainerState = {
@@ -371,7 +381,9 @@ export async function trainMain(argv: string[]): Promise<number> {
         const lossBecame = (l: number, step: number) => {
           const unread = globalStep - 1 - checked;
           if (unread > 0)
-            lag = ` The loss is read back every ${cfg.logEvery} steps (--log-every): it may have become ${l} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
+            lag =
+              ` The loss is read back every ${cfg.logEvery} steps (--log-every): ` +
+              `it may have become ${l} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
           return `the training loss became ${l} at epoch ${epoch + 1}, step ${step}`;
         };
         let step = state.step;
@@ -464,9 +476,12 @@ export async function trainMain(argv: string[]): Promise<number> {
 
     if (diverged) {
       const kept = saved
-        ? `the last good checkpoint (${ckptPath}, at ${describePosition(saved)}) is kept. Resuming with the same settings repeats the same steps: ` +
-          `lower the lr (pnpm train --resume --reschedule --lr X --run-dir ${cfg.runDir}) or start over with --overwrite.`
-        : `${onDisk(ckptPath, saved)}, so there is nothing to resume: start again with a lower --lr (add --overwrite to reuse ${cfg.runDir}).`;
+        ? `the last good checkpoint (${ckptPath}, at ${describePosition(saved)}) is kept. ` +
+          'Resuming with the same settings repeats the same steps: ' +
+          `lower the lr (pnpm train --resume --reschedule --lr X --run-dir ${cfg.runDir}) ` +
+          'or start over with --overwrite.'
+        : `${onDisk(ckptPath, saved)}, so there is nothing to resume: ` +
+          `start again with a lower --lr (add --overwrite to reuse ${cfg.runDir}).`;
       console.error(`stopped: ${diverged}; ${kept}${lag}`);
       return 3;
     }
