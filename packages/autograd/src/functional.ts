@@ -245,7 +245,8 @@ function resolveShape(op: string, from: readonly number[], shape: readonly numbe
   }
   if (s.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(s) !== size) {
     throw new Error(
-      `${op}: cannot view ${formatShape(from)} (${size} elements) as ${formatShape(shape)}; the element counts must match.`,
+      `${op}: cannot view ${formatShape(from)} (${size} elements) as ${formatShape(shape)}; ` +
+        'the element counts must match.',
     );
   }
   return s;
@@ -384,7 +385,8 @@ const linearOp = defineOp({
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (x.ndim !== 2 || weight.ndim !== 2 || x.shape[1] !== weight.shape[1]) {
     throw new Error(
-      `linear: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, in] and [out, in].`,
+      `linear: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; ` +
+        'expected [N, in] and [out, in].',
     );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
@@ -427,7 +429,8 @@ export interface Conv2dFnOptions {
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dFnOptions = {}): Tensor {
   if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
     throw new Error(
-      `conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; expected [N, C, H, W] and [O, C, kH, kW].`,
+      `conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; ` +
+        'expected [N, C, H, W] and [O, C, kH, kW].',
     );
   }
   const o: Conv2dOptions = { stride: options.stride ?? 1, padding: options.padding ?? 0 };
@@ -626,7 +629,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   if (oh === 1 && ow === 1) return apply(globalAvgPoolOp, [x], undefined);
   if (H % oh === 0 && W % ow === 0 && H / oh === W / ow) return avgPool2d(x, { kernel: H / oh });
   throw new Error(
-    `adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; only sizes that divide evenly are supported.`,
+    `adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; ` +
+      'only sizes that divide evenly are supported.',
   );
 }
 

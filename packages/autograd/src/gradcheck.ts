@@ -137,7 +137,8 @@ export async function gradcheck(
           numeric,
           message: ok
             ? 'gradcheck: ok'
-            : `gradcheck: input ${i} [${inputs[i].shape.join(', ')}] element ${j}: analytic ${g[j]} vs numeric ${numeric} ` +
+            : `gradcheck: input ${i} [${inputs[i].shape.join(', ')}] element ${j}: ` +
+              `analytic ${g[j]} vs numeric ${numeric} ` +
               `(|diff| ${diff.toExponential(3)} > atol ${atol} + rtol ${rtol} * |numeric|)`,
         };
       }
@@ -187,7 +188,9 @@ export async function checkGpuGradients(
       if (!(d <= tol)) {
         return {
           ok: false,
-          message: `checkGpuGradients: ${name} element ${j}: gpu ${a[j]} vs float64 ${e[j]} (|diff| ${d.toExponential(3)} > ${tol.toExponential(3)})`,
+          message:
+            `checkGpuGradients: ${name} element ${j}: gpu ${a[j]} vs float64 ${e[j]} ` +
+            `(|diff| ${d.toExponential(3)} > ${tol.toExponential(3)})`,
         };
       }
     }

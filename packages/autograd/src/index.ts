@@ -83,7 +83,10 @@ export {
   type OneCycleOptions,
   type LinearOptions,
 } from './optim/schedules.js';
-/** Re-exported from @wgtorch/tensor: await getRuntime() once before creating tensors; destroyRuntime() lets the process exit. */
+/**
+ * Re-exported from @wgtorch/tensor: await getRuntime() once before creating tensors;
+ * destroyRuntime() lets the process exit.
+ */
 export { getRuntime, destroyRuntime, Rng } from '@wgtorch/tensor';
 export {
   gradcheck,

@@ -55,45 +55,49 @@ function stateDictErrorOf(f: () => unknown): StateDictError {
 }
 
 describe('loadStateDict', () => {
-  it('changes nothing when a later entry is bad (wrong value count, 64-bit integers, bad shape, null, other backend)', async () => {
-    const m = model();
-    const before = await valuesOf(m);
-    const cases: [Record<string, StateValue | null>, RegExp][] = [
-      [
-        { '1.running_var': { shape: [2], data: new Float32Array(3) } },
-        /1\.running_var: has 3 values for shape \[2\] \(2\)/,
-      ],
-      [{ '1.running_var': { shape: [2], data: new BigInt64Array(2) } }, /1\.running_var: holds 64-bit integers/],
-      [
-        { '1.running_var': { shape: [-2], data: new Float32Array(2) } },
-        /1\.running_var: shape \[-2\] is not a list of non-negative integers/,
-      ],
-      [{ '1.running_var': { shape: [2.5], data: new Float32Array(2) } }, /1\.running_var: shape \[2\.5\]/],
-      [{ '1.running_var': null }, /1\.running_var: null is not a tensor or \{shape, data\}/],
-      [
-        { '1.running_var': tensor([1, 2], [2], { backend: 'cpu64' }) },
-        /1\.running_var: the tensor is on the cpu64 backend, the module on gpu/,
-      ],
-    ];
-    for (const [change, why] of cases) {
-      const e = stateDictErrorOf(() => m.loadStateDict(stateOf(change) as Map<string, StateValue>));
-      expect(e.message).toMatch(/nothing was loaded/);
-      expect(e.message).toMatch(why);
-      expect(e.invalid).toHaveLength(1);
+  it(
+    'changes nothing when a later entry is bad ' +
+      '(wrong value count, 64-bit integers, bad shape, null, other backend)',
+    async () => {
+      const m = model();
+      const before = await valuesOf(m);
+      const cases: [Record<string, StateValue | null>, RegExp][] = [
+        [
+          { '1.running_var': { shape: [2], data: new Float32Array(3) } },
+          /1\.running_var: has 3 values for shape \[2\] \(2\)/,
+        ],
+        [{ '1.running_var': { shape: [2], data: new BigInt64Array(2) } }, /1\.running_var: holds 64-bit integers/],
+        [
+          { '1.running_var': { shape: [-2], data: new Float32Array(2) } },
+          /1\.running_var: shape \[-2\] is not a list of non-negative integers/,
+        ],
+        [{ '1.running_var': { shape: [2.5], data: new Float32Array(2) } }, /1\.running_var: shape \[2\.5\]/],
+        [{ '1.running_var': null }, /1\.running_var: null is not a tensor or \{shape, data\}/],
+        [
+          { '1.running_var': tensor([1, 2], [2], { backend: 'cpu64' }) },
+          /1\.running_var: the tensor is on the cpu64 backend, the module on gpu/,
+        ],
+      ];
+      for (const [change, why] of cases) {
+        const e = stateDictErrorOf(() => m.loadStateDict(stateOf(change) as Map<string, StateValue>));
+        expect(e.message).toMatch(/nothing was loaded/);
+        expect(e.message).toMatch(why);
+        expect(e.invalid).toHaveLength(1);
+        expect(await valuesOf(m)).toEqual(before);
+      }
+      // strict: false skips missing and unexpected keys, never invalid ones.
+      expect(() =>
+        m.loadStateDict(
+          stateOf({ '1.running_var': { shape: [2], data: new Float32Array(5) } }) as Map<string, StateValue>,
+          { strict: false },
+        ),
+      ).toThrow(StateDictError);
       expect(await valuesOf(m)).toEqual(before);
-    }
-    // strict: false skips missing and unexpected keys, never invalid ones.
-    expect(() =>
-      m.loadStateDict(
-        stateOf({ '1.running_var': { shape: [2], data: new Float32Array(5) } }) as Map<string, StateValue>,
-        { strict: false },
-      ),
-    ).toThrow(StateDictError);
-    expect(await valuesOf(m)).toEqual(before);
-    // A good state dict loads every entry.
-    m.loadStateDict(stateOf() as Map<string, StateValue>);
-    for (const v of Object.values(await valuesOf(m))) expect(v.every((x) => x === 7)).toBe(true);
-  });
+      // A good state dict loads every entry.
+      m.loadStateDict(stateOf() as Map<string, StateValue>);
+      for (const v of Object.values(await valuesOf(m))) expect(v.every((x) => x === 7)).toBe(true);
+    },
+  );
 });
 
 describe('save and load', () => {

@@ -124,7 +124,7 @@ describe('Module', () => {
     m.dispose();
   });
 
-  it('evaluates BatchNorm2d (and with ReLU) in one kernel under noGrad, though its parameters require grad', async () => {
+  it('runs BatchNorm2d (and with ReLU) in one kernel under noGrad, though its parameters require grad', async () => {
     const bn = new BatchNorm2d(3).eval();
     const x = F.randn([2, 3, 4, 4], { seed: 5 });
     const dispatchesOf = (f: () => F.Tensor) => {
@@ -250,68 +250,72 @@ describe.each(fixtures)('ResNet20 fixture (%s) through the modules', (_source, f
   });
 
   for (const fused of [false, true])
-    it(`eval logits, then two train steps: logits, loss, every gradient, parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`, async () => {
-      const t = fx.tensors;
-      const get = (k: string) => t.get(k)!;
-      const check = async (x: Tensor | null, key: string, rtol: number) => {
-        expect(x, key).not.toBeNull();
-        const c = compare(
-          await x!.toArray(),
-          get(key).data as Float32Array,
-          { atol: 1e-5, rtol, relativeToMax: true },
-          key,
-        );
-        expect(c.ok, c.message).toBe(true);
-      };
-      // Gradients as in resnet20's golden check: relative L2 within 1e-3 and every element within
-      // 5e-3 of the max (float32 flips a few ReLU masks where float64 sits within rounding of 0).
-      const checkGrad = async (x: Tensor | null, key: string) => {
-        expect(x, key).not.toBeNull();
-        const a = await x!.toArray();
-        const e = get(key).data as Float32Array;
-        const c = compare(a, e, { atol: 1e-5, rtol: 5e-3, relativeToMax: true }, key);
-        expect(c.ok, c.message).toBe(true);
-        let d2 = 0;
-        let e2 = 0;
-        e.forEach((v, i) => ((d2 += (a[i] - v) ** 2), (e2 += v * v)));
-        expect(Math.sqrt(d2 / e2), `${key}: relative L2 error`).toBeLessThanOrEqual(1e-3);
-      };
-      const model = new ResNet20();
-      for (const [, m] of model.namedModules()) if (m instanceof BasicBlock) m.fused = fused;
-      const initState = new Map<string, StateValue>();
-      for (const [k, v] of t) if (k.startsWith('init.')) initState.set(k.slice(5), v as StateValue);
-      model.loadStateDict(initState);
-      const input = (k: string) => tensor(get(k).data as Float32Array, get(k).shape);
+    it(
+      'eval logits, then two train steps: logits, loss, every gradient, ' +
+        `parameters and running stats after SGD${fused ? ' (fused bn+relu, add+relu)' : ''}`,
+      async () => {
+        const t = fx.tensors;
+        const get = (k: string) => t.get(k)!;
+        const check = async (x: Tensor | null, key: string, rtol: number) => {
+          expect(x, key).not.toBeNull();
+          const c = compare(
+            await x!.toArray(),
+            get(key).data as Float32Array,
+            { atol: 1e-5, rtol, relativeToMax: true },
+            key,
+          );
+          expect(c.ok, c.message).toBe(true);
+        };
+        // Gradients as in resnet20's golden check: relative L2 within 1e-3 and every element within
+        // 5e-3 of the max (float32 flips a few ReLU masks where float64 sits within rounding of 0).
+        const checkGrad = async (x: Tensor | null, key: string) => {
+          expect(x, key).not.toBeNull();
+          const a = await x!.toArray();
+          const e = get(key).data as Float32Array;
+          const c = compare(a, e, { atol: 1e-5, rtol: 5e-3, relativeToMax: true }, key);
+          expect(c.ok, c.message).toBe(true);
+          let d2 = 0;
+          let e2 = 0;
+          e.forEach((v, i) => ((d2 += (a[i] - v) ** 2), (e2 += v * v)));
+          expect(Math.sqrt(d2 / e2), `${key}: relative L2 error`).toBeLessThanOrEqual(1e-3);
+        };
+        const model = new ResNet20();
+        for (const [, m] of model.namedModules()) if (m instanceof BasicBlock) m.fused = fused;
+        const initState = new Map<string, StateValue>();
+        for (const [k, v] of t) if (k.startsWith('init.')) initState.set(k.slice(5), v as StateValue);
+        model.loadStateDict(initState);
+        const input = (k: string) => tensor(get(k).data as Float32Array, get(k).shape);
 
-      model.eval();
-      const x0 = input('x0');
-      const logitsEval = noGrad(() => model.forward(x0));
-      await check(logitsEval, 'logits_eval', 1e-4);
-      model.train();
+        model.eval();
+        const x0 = input('x0');
+        const logitsEval = noGrad(() => model.forward(x0));
+        await check(logitsEval, 'logits_eval', 1e-4);
+        model.train();
 
-      const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
-      for (const step of [0, 1]) {
-        if (step === 1) {
-          // Start step 1 from the fixture's exact step-0 result (momentum buffers are ours), so
-          // float32 differences of step 0 do not compound into step 1's comparison.
-          const after = new Map<string, StateValue>();
-          for (const [k, v] of t)
-            if (k.startsWith('step0.after.')) after.set(k.slice('step0.after.'.length), v as StateValue);
-          model.loadStateDict(after);
+        const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+        for (const step of [0, 1]) {
+          if (step === 1) {
+            // Start step 1 from the fixture's exact step-0 result (momentum buffers are ours), so
+            // float32 differences of step 0 do not compound into step 1's comparison.
+            const after = new Map<string, StateValue>();
+            for (const [k, v] of t)
+              if (k.startsWith('step0.after.')) after.set(k.slice('step0.after.'.length), v as StateValue);
+            model.loadStateDict(after);
+          }
+          const x = input(`x${step}`);
+          const y = DeviceTensor.fromArray(get(`y${step}`).data as Int32Array, get(`y${step}`).shape, 'i32');
+          const { logits, loss } = tidy(() => {
+            const logits = model.forward(x);
+            return { logits, loss: F.crossEntropy(logits, y) };
+          });
+          opt.zeroGrad();
+          loss.backward();
+          await check(logits, `step${step}.logits_train`, 1e-4);
+          await check(loss, `step${step}.loss`, 1e-4);
+          for (const [name, p] of model.namedParameters()) await checkGrad(p.grad, `step${step}.grad.${name}`);
+          opt.step();
+          for (const [name, v] of model.stateDict()) await check(v, `step${step}.after.${name}`, 1e-3);
         }
-        const x = input(`x${step}`);
-        const y = DeviceTensor.fromArray(get(`y${step}`).data as Int32Array, get(`y${step}`).shape, 'i32');
-        const { logits, loss } = tidy(() => {
-          const logits = model.forward(x);
-          return { logits, loss: F.crossEntropy(logits, y) };
-        });
-        opt.zeroGrad();
-        loss.backward();
-        await check(logits, `step${step}.logits_train`, 1e-4);
-        await check(loss, `step${step}.loss`, 1e-4);
-        for (const [name, p] of model.namedParameters()) await checkGrad(p.grad, `step${step}.grad.${name}`);
-        opt.step();
-        for (const [name, v] of model.stateDict()) await check(v, `step${step}.after.${name}`, 1e-3);
-      }
-    });
+      },
+    );
 });

@@ -308,7 +308,10 @@ export class Tensor {
 
   /** e.g. 'Tensor([8, 10], gpu, requiresGrad)'. */
   toString(): string {
-    return `Tensor(${formatShape(this._raw ? this.shape : [])}, ${this.backend}${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`;
+    return (
+      `Tensor(${formatShape(this._raw ? this.shape : [])}, ${this.backend}` +
+      `${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`
+    );
   }
 }
 
@@ -373,7 +376,8 @@ function accumulateLeaf(b: Backend, leaf: Tensor, g: Raw): void {
   if (!sameShape(gs, leaf.shape)) {
     b.release(g);
     throw new Error(
-      `backward: gradient ${formatShape(gs)} does not match its tensor ${formatShape(leaf.shape)} (an op's backward is wrong).`,
+      `backward: gradient ${formatShape(gs)} does not match its tensor ${formatShape(leaf.shape)} ` +
+        "(an op's backward is wrong).",
     );
   }
   if (!leaf.grad || leaf.grad.isDisposed) {
@@ -413,7 +417,8 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
   } else {
     if (root.size !== 1) {
       throw new Error(
-        `backward: gradient can be implicitly created only for a scalar output, but the tensor is ${formatShape(root.shape)}; ` +
+        'backward: gradient can be implicitly created only for a scalar output, ' +
+          `but the tensor is ${formatShape(root.shape)}; ` +
           'pass backward(gradient) with a gradient of that shape, or reduce it first (e.g. .sum() or .mean()).',
       );
     }
@@ -440,8 +445,9 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
     if (n.freed) {
       b.release(seed);
       throw new Error(
-        `backward: trying to backward through the graph a second time: '${n.name}' already ran backward and freed its saved ` +
-          'tensors. Call backward({retainGraph: true}) the first time if you need to backward twice, or recompute the forward.',
+        `backward: trying to backward through the graph a second time: '${n.name}' already ran backward ` +
+          'and freed its saved tensors. Call backward({retainGraph: true}) the first time if you need to ' +
+          'backward twice, or recompute the forward.',
       );
     }
     if (i < n.inputs.length) {

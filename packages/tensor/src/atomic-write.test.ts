@@ -88,7 +88,8 @@ describe('writeFileAtomic with injected faults', () => {
       fault.writeSync = null;
     }
     expect(e.message).toBe(
-      `Could not write ${path}: ENOSPC: no space left on device, write. The previous ckpt.bin, if there was one, is unchanged.`,
+      `Could not write ${path}: ENOSPC: no space left on device, write. ` +
+        'The previous ckpt.bin, if there was one, is unchanged.',
     );
     expect([e.path, e.code]).toEqual([path, 'ENOSPC']);
     expectUntouched(dir, path);

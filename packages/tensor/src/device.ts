@@ -320,7 +320,8 @@ async function createDawnGpu(options: RuntimeOptions, wanted: string | undefined
     ) {
       throw new NoAdapterError(
         "the 'webgpu' package, Dawn's WebGPU for Node, is not installed",
-        "Install it beside @wgtorch/tensor: 'npm install webgpu' (or pnpm add / yarn add webgpu), or pass getRuntime({ gpu }) or ({ device }).",
+        "Install it beside @wgtorch/tensor: 'npm install webgpu' (or pnpm add / yarn add webgpu), " +
+          'or pass getRuntime({ gpu }) or ({ device }).',
       );
     }
     throw new NoAdapterError(`the 'webgpu' package (dawn.node) failed to load: ${e.message}`);
@@ -393,5 +394,8 @@ function describeDevice(device: GPUDevice, adapterInfo: AdapterInfoLike | undefi
 export function describeAdapter(r: AdapterReport): string {
   const name = r.description || `${r.vendor} ${r.device}`.trim() || 'unknown adapter';
   const feats = r.features.filter((f) => ['subgroups', 'shader-f16', 'timestamp-query'].includes(f));
-  return `${name} [${r.vendor}/${r.architecture}]${r.isSoftware ? ' (software)' : ''}${feats.length ? `; ${feats.join(', ')}` : ''}`;
+  return (
+    `${name} [${r.vendor}/${r.architecture}]${r.isSoftware ? ' (software)' : ''}` +
+    `${feats.length ? `; ${feats.join(', ')}` : ''}`
+  );
 }

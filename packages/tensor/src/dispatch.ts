@@ -187,7 +187,8 @@ export class Dispatcher {
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg || x < 0 || y < 0 || z < 0) {
       throw new DeviceError(
-        `Kernel '${name}': dispatch of [${x}, ${y}, ${z}] workgroups exceeds the device limit of ${maxWg} per dimension.`,
+        `Kernel '${name}': dispatch of [${x}, ${y}, ${z}] workgroups ` +
+          `exceeds the device limit of ${maxWg} per dimension.`,
       );
     }
     if (x === 0 || y === 0 || z === 0) return;
@@ -198,8 +199,10 @@ export class Dispatcher {
       if (b.size > (uniform ? maxUniform : maxBinding)) {
         throw new DeviceError(
           uniform
-            ? `Kernel '${name}': a ${b.size}-byte uniform binding exceeds the device's maxUniformBufferBindingSize (${maxUniform}).`
-            : `Kernel '${name}': a ${b.size}-byte storage binding exceeds the device's maxStorageBufferBindingSize (${maxBinding}); use a smaller batch.`,
+            ? `Kernel '${name}': a ${b.size}-byte uniform binding exceeds the device's ` +
+                `maxUniformBufferBindingSize (${maxUniform}).`
+            : `Kernel '${name}': a ${b.size}-byte storage binding exceeds the device's ` +
+                `maxStorageBufferBindingSize (${maxBinding}); use a smaller batch.`,
         );
       }
     });

@@ -92,7 +92,8 @@ describe('Tensor.empty', () => {
     for (let i = 0; i < 3; i++) {
       expect(() => Tensor.empty([limit / 4 + 4], 'f32', 'add')).toThrow(
         new RegExp(
-          `^add: an output of \\[${limit / 4 + 4}\\] takes ${limit + 16} bytes, over the device's maxStorageBufferBindingSize of ${limit}`,
+          `^add: an output of \\[${limit / 4 + 4}\\] takes ${limit + 16} bytes, ` +
+            `over the device's maxStorageBufferBindingSize of ${limit}`,
         ),
       );
     }

@@ -22,7 +22,8 @@ export class FileWriteError extends Error {
   ) {
     // A folder in the way is left as it was too, but "the previous file" would not describe it.
     super(
-      `Could not write ${path}: ${detail}.${code === 'EISDIR' ? '' : ` The previous ${basename(path)}, if there was one, is unchanged.`}`,
+      `Could not write ${path}: ${detail}.` +
+        `${code === 'EISDIR' ? '' : ` The previous ${basename(path)}, if there was one, is unchanged.`}`,
       options,
     );
     this.name = 'FileWriteError';
@@ -61,7 +62,10 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   syncFolder(path);
 }
 
-/** fsyncs the folder holding `path`, so a rename into it is durable. Skipped where a folder cannot be opened (Windows). */
+/**
+ * fsyncs the folder holding `path`, so a rename into it is durable.
+ * Skipped where a folder cannot be opened (Windows).
+ */
 function syncFolder(path: string): void {
   let fd: number;
   try {
@@ -76,7 +80,8 @@ function syncFolder(path: string): void {
     // Some file systems do not sync folders; the file itself is complete and in place.
     if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EPERM') {
       throw new Error(
-        `${path} was written, but syncing its folder failed (${(e as Error).message}); a crash now could lose the rename.`,
+        `${path} was written, but syncing its folder failed (${(e as Error).message}); ` +
+          'a crash now could lose the rename.',
         { cause: e },
       );
     }
@@ -85,7 +90,10 @@ function syncFolder(path: string): void {
   }
 }
 
-/** Reads and validates a safetensors file; every failure, a missing file or a folder included, is a SafetensorsError naming the path. */
+/**
+ * Reads and validates a safetensors file; every failure, a missing file or a folder included,
+ * is a SafetensorsError naming the path.
+ */
 export function readSafetensors(path: string): SafeTensorsFile {
   let bytes: Uint8Array;
   try {

@@ -65,7 +65,8 @@ export class BufferPool {
     const cls = sizeClass(bytes);
     if (cls > this.maxBufferSize) {
       throw new RangeError(
-        `BufferPool.acquire: ${bytes} bytes exceeds the device's maxBufferSize (${this.maxBufferSize}); use a smaller batch or split the tensor.`,
+        `BufferPool.acquire: ${bytes} bytes exceeds the device's maxBufferSize (${this.maxBufferSize}); ` +
+          'use a smaller batch or split the tensor.',
       );
     }
     // GPU-written outputs take recently released buffers first, leaving the submitted ones to

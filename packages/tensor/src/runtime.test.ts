@@ -159,28 +159,32 @@ describe('dispatch and pool', () => {
     expect(end.liveBytes).toBe(start.liveBytes);
   });
 
-  it('a per-step upload between kernel outputs reuses buffers (no growth over 3,000 steps, with or without submits)', async () => {
-    const pool = runtime().pool;
-    const step = () => {
-      const x = Tensor.zeros([128]); // kernel outputs of the same size class...
-      const y = addScalar(x, 1);
-      const z = addScalar(y, 1);
-      const labels = Tensor.fromArray(new Int32Array(128), [128], 'i32'); // ...and an upload, every step
-      x.dispose();
-      y.dispose();
-      labels.dispose();
-      z.dispose();
-    };
-    for (let i = 0; i < 10; i++) step();
-    runtime().flush();
-    const created = pool.getStats().created;
-    for (let i = 0; i < 3000; i++) {
-      step();
-      if (i < 1500) runtime().flush(); // a submit per step, then none (the dispatcher's own batching)
-    }
-    await runtime().sync();
-    expect(pool.getStats().created - created).toBeLessThanOrEqual(2);
-  });
+  it(
+    'a per-step upload between kernel outputs reuses buffers ' +
+      '(no growth over 3,000 steps, with or without submits)',
+    async () => {
+      const pool = runtime().pool;
+      const step = () => {
+        const x = Tensor.zeros([128]); // kernel outputs of the same size class...
+        const y = addScalar(x, 1);
+        const z = addScalar(y, 1);
+        const labels = Tensor.fromArray(new Int32Array(128), [128], 'i32'); // ...and an upload, every step
+        x.dispose();
+        y.dispose();
+        labels.dispose();
+        z.dispose();
+      };
+      for (let i = 0; i < 10; i++) step();
+      runtime().flush();
+      const created = pool.getStats().created;
+      for (let i = 0; i < 3000; i++) {
+        step();
+        if (i < 1500) runtime().flush(); // a submit per step, then none (the dispatcher's own batching)
+      }
+      await runtime().sync();
+      expect(pool.getStats().created - created).toBeLessThanOrEqual(2);
+    },
+  );
 
   it('size classes waste at most a quarter', () => {
     for (const b of [1, 255, 257, 5000, 123457, 1e7]) {

@@ -248,7 +248,10 @@ describe('safetensors checksum', () => {
     const last = bytes.slice();
     last[last.length - 1] ^= 1;
     expect(errorOf(last).message).toMatch(
-      /^bad\.safetensors: fails its checksum \(wgtorch\.crc32 "[0-9a-f]{8}", the contents give "[0-9a-f]{8}"\): the file was changed or damaged/,
+      new RegExp(
+        /^bad\.safetensors: fails its checksum \(wgtorch\.crc32 "[0-9a-f]{8}", /.source +
+          /the contents give "[0-9a-f]{8}"\): the file was changed or damaged/.source,
+      ),
     );
     // A header edit that keeps the file well-formed: w [2, 3] read as [3, 2].
     expect(errorOf(replaceInHeader(bytes, '"shape":[2,3]', '"shape":[3,2]')).message).toMatch(/fails its checksum/);
@@ -436,11 +439,13 @@ describe('safetensors fuzz', () => {
       const r = outcome(bytes);
       if (r instanceof SafetensorsError) tally.refused++;
       else {
-        // A mutation of the metadata that removes the checksum (or its key) may show in the metadata, never in the tensors.
+        // A mutation of the metadata that removes the checksum (or its key) may show in the metadata,
+        // never in the tensors.
         const checked = new TextDecoder().decode(bytes).includes(stored);
         expect(
           same(r, expected, !checked),
-          `case ${i}: a mutated file loaded different contents: ${new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))}`,
+          `case ${i}: a mutated file loaded different contents: ` +
+            `${new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))}`,
         ).toBe(true);
         tally.same++;
       }

@@ -119,9 +119,11 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.byteLength - 8))) {
-    throw fail(
-      `the header length ${headerLength} exceeds ${headerLength > BigInt(MAX_HEADER_BYTES) ? `the format's limit of ${MAX_HEADER_BYTES} bytes` : `the ${bytes.byteLength - 8} bytes after it`} (truncated, or not a safetensors file).`,
-    );
+    const room =
+      headerLength > BigInt(MAX_HEADER_BYTES)
+        ? `the format's limit of ${MAX_HEADER_BYTES} bytes`
+        : `the ${bytes.byteLength - 8} bytes after it`;
+    throw fail(`the header length ${headerLength} exceeds ${room} (truncated, or not a safetensors file).`);
   }
   const dataStart = 8 + Number(headerLength);
   let text = '';
@@ -137,7 +139,9 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   const repeated = firstRepeatedKey(text);
   if (repeated) {
     const where = repeated.under === undefined ? 'the header' : repeated.under === '__metadata__' ? '__metadata__' : '';
-    const detail = `repeats the key ${JSON.stringify(repeated.key)}: JSON would keep only the last one, so the file is ambiguous (damaged or badly written).`;
+    const detail =
+      `repeats the key ${JSON.stringify(repeated.key)}: JSON would keep only the last one, ` +
+      'so the file is ambiguous (damaged or badly written).';
     throw where ? fail(`${where} ${detail}`) : fail(detail, repeated.under);
   }
 
@@ -155,7 +159,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     const computed = checksumOf(metadata, entries, data);
     if (stored !== computed) {
       throw fail(
-        `fails its checksum (${CHECKSUM_KEY} ${show(stored)}, the contents give "${computed}"): the file was changed or damaged after it was written; restore it from a copy or write it again.`,
+        `fails its checksum (${CHECKSUM_KEY} ${show(stored)}, the contents give "${computed}"): ` +
+          'the file was changed or damaged after it was written; restore it from a copy or write it again.',
       );
     }
     metadata = Object.fromEntries(Object.entries(metadata).filter(([k]) => k !== CHECKSUM_KEY));
@@ -209,12 +214,14 @@ function entryOf(
   const [begin, end] = offsets as [number, number];
   if (end > dataLength)
     throw fail(
-      `has bytes [${begin}, ${end}), past the end of the ${dataLength}-byte data section (truncated file, or wrong offsets).`,
+      `has bytes [${begin}, ${end}), past the end of the ${dataLength}-byte data section ` +
+        '(truncated file, or wrong offsets).',
       name,
     );
   if (end - begin !== byteLength)
     throw fail(
-      `[${shape.join(', ')}] ${dtype} needs ${byteLength} bytes, but its data_offsets [${begin}, ${end}] hold ${end - begin}.`,
+      `[${shape.join(', ')}] ${dtype} needs ${byteLength} bytes, ` +
+        `but its data_offsets [${begin}, ${end}] hold ${end - begin}.`,
       name,
     );
   return { name, dtype: dtype as SafeDType, shape: [...shape], begin, end };
@@ -234,7 +241,8 @@ function checkCoverage(
       throw fail(`has bytes [${e.begin}, ${e.end}), which overlap tensor '${previous}' (ending at ${at}).`, e.name);
     if (e.begin > at)
       throw fail(
-        `starts at byte ${e.begin}, leaving bytes [${at}, ${e.begin}) of the data section unused (the format allows no gaps).`,
+        `starts at byte ${e.begin}, leaving bytes [${at}, ${e.begin}) of the data section unused ` +
+          '(the format allows no gaps).',
         e.name,
       );
     at = e.end;
@@ -242,7 +250,8 @@ function checkCoverage(
   }
   if (at !== dataLength)
     throw fail(
-      `the tensors cover ${at} bytes of the ${dataLength}-byte data section; the rest belongs to no tensor (extra bytes appended, or a tensor missing from the header).`,
+      `the tensors cover ${at} bytes of the ${dataLength}-byte data section; ` +
+        'the rest belongs to no tensor (extra bytes appended, or a tensor missing from the header).',
     );
 }
 

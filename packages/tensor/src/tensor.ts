@@ -79,7 +79,8 @@ function typedOf(op: string, data: AnyTypedArray | ArrayLike<number>, dtype: DTy
       const v = data[i];
       if (!Number.isInteger(v) || v < lo || v > hi) {
         throw new ShapeError(
-          `${op}: element ${i} is ${v}, which a ${dtype} tensor cannot hold (integers in [${lo}, ${hi}]); round or check the data first.`,
+          `${op}: element ${i} is ${v}, which a ${dtype} tensor cannot hold (integers in [${lo}, ${hi}]); ` +
+            'round or check the data first.',
         );
       }
     }
@@ -135,7 +136,10 @@ export function releaseOnThrow<F extends (...args: never[]) => unknown>(op: F): 
 /** Records where tensors are created when WGTORCH_TRACE_TENSORS=1 (costs a stack trace each). */
 const TRACE = typeof process !== 'undefined' && process.env?.WGTORCH_TRACE_TENSORS === '1';
 
-/** A tensor in a GPU buffer from the pool: shape, dtype, upload, readback and dispose (no autograd; see @wgtorch/autograd). */
+/**
+ * A tensor in a GPU buffer from the pool: shape, dtype, upload, readback and dispose
+ * (no autograd; see @wgtorch/autograd).
+ */
 export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;
@@ -165,8 +169,9 @@ export class Tensor<D extends DType = DType> {
     const bytes = sizeOf(shape, label) * 4;
     if (bytes > rt.pool.maxBindingBytes) {
       throw new ShapeError(
-        `${label}: an output of ${formatShape(shape)} takes ${bytes} bytes, over the device's maxStorageBufferBindingSize of ` +
-          `${rt.pool.maxBindingBytes} bytes (the most one kernel binding holds); use a smaller batch or split the tensor.`,
+        `${label}: an output of ${formatShape(shape)} takes ${bytes} bytes, ` +
+          `over the device's maxStorageBufferBindingSize of ${rt.pool.maxBindingBytes} bytes ` +
+          '(the most one kernel binding holds); use a smaller batch or split the tensor.',
       );
     }
     return Tensor.allocate(shape, dtype, label);
@@ -179,7 +184,10 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(shape, dtype, new Storage(rt, buf), label);
   }
 
-  /** A tensor holding a copy of `data` (dtype from the array type unless given; i32 and u32 take exact integers only). */
+  /**
+   * A tensor holding a copy of `data` (dtype from the array type unless given;
+   * i32 and u32 take exact integers only).
+   */
   static fromArray<D extends DType = 'f32'>(
     data: AnyTypedArray | ArrayLike<number>,
     shape?: readonly number[],
@@ -190,7 +198,8 @@ export class Tensor<D extends DType = DType> {
     const n = sizeOf(shp, 'Tensor.fromArray');
     if (n !== data.length) {
       throw new ShapeError(
-        `Tensor.fromArray: data has ${data.length} elements but shape ${formatShape(shp)} needs ${n}; pass a matching shape.`,
+        `Tensor.fromArray: data has ${data.length} elements but shape ${formatShape(shp)} needs ${n}; ` +
+          'pass a matching shape.',
       );
     }
     const typed = typedOf('Tensor.fromArray', data, dt);
@@ -291,7 +300,8 @@ export class Tensor<D extends DType = DType> {
     }
     if (sizeOf(s, 'Tensor.reshape') !== this.size || !Number.isInteger(s[inferred] ?? 0)) {
       throw new ShapeError(
-        `Tensor.reshape: cannot view ${formatShape(this.shape)} (${this.size} elements) as ${formatShape(shape)}; the element counts must match.`,
+        `Tensor.reshape: cannot view ${formatShape(this.shape)} (${this.size} elements) as ${formatShape(shape)}; ` +
+          'the element counts must match.',
       );
     }
     st.refs++;

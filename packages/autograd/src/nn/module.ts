@@ -208,7 +208,8 @@ export abstract class Module {
       if (misShaped.length) parts.push(`mis-shaped keys (${misShaped.length}): ${misShaped.join('; ')}`);
       if (invalid.length) parts.push(`invalid values (${invalid.length}): ${invalid.join('; ')}`);
       throw new StateDictError(
-        `loadStateDict: the state dict does not match ${this.constructor.name} (nothing was loaded):\n  ${parts.join('\n  ')}\n` +
+        `loadStateDict: the state dict does not match ${this.constructor.name} (nothing was loaded):\n` +
+          `  ${parts.join('\n  ')}\n` +
           'Check that the checkpoint is for this model (or pass {strict: false} to load the matching keys only).',
         missing,
         unexpected,
@@ -296,6 +297,9 @@ export abstract class Module {
   }
 }
 
+/** The fix when a tensor's backend differs from the module's, for the errors below. */
+const LOAD_FROM_VALUES = 'load from values (toArray) instead';
+
 /** Why `v` cannot be loaded into `t` (apart from its shape), or undefined if it can. */
 function invalidValue(v: StateValue | null | undefined, t: Tensor): string | undefined {
   if (v === null || typeof v !== 'object') return `${v} is not a tensor or {shape, data}`;
@@ -304,7 +308,7 @@ function invalidValue(v: StateValue | null | undefined, t: Tensor): string | und
   if (v instanceof Tensor) {
     if (v.isDisposed) return 'the tensor was disposed';
     if (v.raw instanceof DeviceTensor !== t.raw instanceof DeviceTensor)
-      return `the tensor is on the ${v.backend} backend, the module on ${t.backend}; load from values (toArray) instead`;
+      return `the tensor is on the ${v.backend} backend, the module on ${t.backend}; ${LOAD_FROM_VALUES}`;
     return undefined;
   }
   const d = v.data;
@@ -325,7 +329,7 @@ function copyInto(dst: Tensor, src: Tensor): void {
     d.data.set(s.data);
   } else {
     throw new Error(
-      'loadStateDict: cannot copy between the gpu and cpu64 backends synchronously; load from values (toArray) instead.',
+      `loadStateDict: cannot copy between the gpu and cpu64 backends synchronously; ${LOAD_FROM_VALUES}.`,
     );
   }
 }

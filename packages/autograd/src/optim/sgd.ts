@@ -143,7 +143,8 @@ export class SGD {
   loadStateDict(state: SgdState): void {
     if (state.groups.length !== this.paramGroups.length) {
       throw new Error(
-        `SGD.loadStateDict: the state has ${state.groups.length} parameter groups, this optimizer ${this.paramGroups.length}.`,
+        `SGD.loadStateDict: the state has ${state.groups.length} parameter groups, ` +
+          `this optimizer ${this.paramGroups.length}.`,
       );
     }
     const all = this.paramGroups.flatMap((g) => g.params);
@@ -151,9 +152,12 @@ export class SGD {
     for (const [k, v] of state.momentumBuffers) {
       const p = all[Number(k)];
       if (!p || !sameShape(v.shape, p.shape) || v.data.length !== p.size) {
+        const param = p
+          ? `parameter ${k} has [${p.shape.join(', ')}]`
+          : `this optimizer has no parameter ${k} (it has ${all.length})`;
         throw new Error(
           `SGD.loadStateDict: momentum buffer ${k} has shape [${v.shape.join(', ')}] (${v.data.length} values), ` +
-            `${p ? `parameter ${k} has [${p.shape.join(', ')}]` : `this optimizer has no parameter ${k} (it has ${all.length})`}; the state is not from this optimizer's parameters.`,
+            `${param}; the state is not from this optimizer's parameters.`,
         );
       }
     }
