@@ -10,6 +10,8 @@ import {
   reluBackward,
   axpy,
   mul,
+  unary,
+  powScalar,
   type BenchCase,
 } from '@wgtorch/kernels-wgsl';
 
@@ -49,6 +51,8 @@ registerKernel({ name: 'elementwise.reluBackward', benchCases: activationCases(2
 registerKernel({ name: 'elementwise.add', benchCases: activationCases(2, ([a, b]) => add(a, b)) });
 registerKernel({ name: 'elementwise.addRelu', benchCases: activationCases(2, ([a, b]) => addRelu(a, b)) });
 registerKernel({ name: 'elementwise.axpy', benchCases: activationCases(2, ([a, b]) => axpy(0.5, a, b)) });
+registerKernel({ name: 'elementwise.gelu', benchCases: activationCases(1, ([x]) => unary('gelu', x)) });
+registerKernel({ name: 'elementwise.pow', benchCases: activationCases(1, ([x]) => powScalar(x, 2.5)) });
 
 /** x * s with s [1, C, 1, 1] broadcast (a per-channel scale): reads x, writes the product. */
 function channelBroadcastCases(): BenchCase[] {

@@ -88,9 +88,24 @@ export function copy(x: Tensor): Tensor {
   return runMap('copy', 'a', [x], x.shape);
 }
 
-/** The elementwise functions of unary() (and of autograd's exp, log, sqrt, tanh, ...). */
-export type UnaryOp = 'exp' | 'log' | 'neg' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'reciprocal' | 'sigmoid' | 'tanh';
+/** The elementwise functions of unary() (and of autograd's exp, log, sqrt, tanh, gelu, ...). */
+export type UnaryOp =
+  | 'exp'
+  | 'log'
+  | 'neg'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'abs'
+  | 'square'
+  | 'reciprocal'
+  | 'sigmoid'
+  | 'tanh'
+  | 'erf'
+  | 'gelu'
+  | 'geluTanh'
+  | 'silu';
 
+// gelu, geluTanh and silu are PyTorch's formulas (so -inf gives NaN as there).
 const UNARY: Record<UnaryOp, string> = {
   exp: 'exp(a)',
   log: 'log(a)',
@@ -101,8 +116,11 @@ const UNARY: Record<UnaryOp, string> = {
   square: 'a * a',
   reciprocal: 'T(1.0) / a',
   sigmoid: 'T(1.0) / (T(1.0) + exp(-a))',
-  // exp of -2|a| never overflows, unlike the textbook (e^2a - 1) / (e^2a + 1).
-  tanh: 'sign(a) * (T(1.0) - exp(T(-2.0) * abs(a))) / (T(1.0) + exp(T(-2.0) * abs(a)))',
+  tanh: 'ew_tanh(a)',
+  erf: 'ew_erf(a)',
+  gelu: 'a * T(0.5) * (T(1.0) + ew_erf(a * T(0.7071067811865476)))',
+  geluTanh: 'T(0.5) * a * ew_onePlusTanh(T(0.7978845608028654) * (a + T(0.044715) * (a * a * a)))',
+  silu: 'a / (T(1.0) + exp(-a))',
 };
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
@@ -206,27 +224,41 @@ export function runStrided(
   return out;
 }
 
-function binary(name: string, op: string, a: Tensor, b: Tensor): Tensor {
-  checkF32(name, 'a', a);
-  checkF32(name, 'b', b);
-  if (a.shape.length > MAX_RANK || b.shape.length > MAX_RANK) {
+/**
+ * out = expr(a, b, c) over inputs broadcast as PyTorch does (the map kernel when all shapes are
+ * equal, else the strided one); `expr` as mapKernel's.
+ */
+export function broadcastMap(name: string, expr: string, inputs: Tensor[], names = ['a', 'b', 'c']): Tensor {
+  inputs.forEach((t, i) => checkF32(name, names[i], t));
+  const shapes = () => inputs.map((t, i) => `${names[i]} ${formatShape(t.shape)}`).join(', ');
+  if (inputs.some((t) => t.shape.length > MAX_RANK)) {
     throw new KernelArgumentError(
       name,
-      `a ${formatShape(a.shape)} or b ${formatShape(b.shape)} has more than ${MAX_RANK} dimensions; ` +
-        `reshape to at most ${MAX_RANK}.`,
+      `${shapes()}: more than ${MAX_RANK} dimensions; reshape to at most ${MAX_RANK}.`,
     );
   }
-  if (sameShape(a.shape, b.shape)) return runMap(name, `a ${op} b`, [a, b], a.shape);
-  const out = broadcastShapes(a.shape, b.shape);
+  if (inputs.every((t) => sameShape(t.shape, inputs[0].shape))) return runMap(name, expr, inputs, inputs[0].shape);
+  let out: number[] | undefined = [...inputs[0].shape];
+  for (const t of inputs.slice(1)) out = out && broadcastShapes(out, t.shape);
   if (!out) {
+    const what =
+      inputs.length === 2 ? `shapes ${formatShape(inputs[0].shape)} and ${formatShape(inputs[1].shape)}` : shapes();
     throw new KernelArgumentError(
       name,
-      `shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} do not broadcast ` +
-        '(each trailing dimension must match or be 1); reshape one of them.',
+      `${what} do not broadcast (each trailing dimension must match or be 1); reshape one of them.`,
     );
   }
-  return runStrided(name, `a ${op} b`, [a, b], out, [broadcastStrides(a.shape, out), broadcastStrides(b.shape, out)]);
+  const o = out;
+  return runStrided(
+    name,
+    expr,
+    inputs,
+    o,
+    inputs.map((t) => broadcastStrides(t.shape, o)),
+  );
 }
+
+const binary = (name: string, op: string, a: Tensor, b: Tensor): Tensor => broadcastMap(name, `a ${op} b`, [a, b]);
 
 export const add = (a: Tensor, b: Tensor): Tensor => binary('add', '+', a, b);
 export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', '-', a, b);

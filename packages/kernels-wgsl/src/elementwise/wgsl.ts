@@ -11,6 +11,7 @@
 import { sizeOf } from '@wgtorch/tensor';
 import { defineKernel, memoKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
 import { f32Lit, flatId } from './launch.js';
+import { mathHelpers } from './math-wgsl.js';
 
 export const MAP_WG = 256;
 export const MAP_ITEMS = 4;
@@ -24,7 +25,10 @@ function ioBindings(types: string[], outType: string): Record<string, BindingDec
   return b;
 }
 
-/** `expr` uses a, b, c for the inputs, T for the element type (f32 or vec4f), params.s0/s1. */
+/**
+ * `expr` uses a, b, c for the inputs, T for the element type (f32 or vec4f), params.s0/s1, and
+ * the ew_* functions of math-wgsl.ts.
+ */
 export const mapKernel = memoKernel((name: string, expr: string, nIn: number, vec: boolean) => {
   const T = vec ? 'vec4f' : 'f32';
   const loads = INPUTS.slice(0, nIn)
@@ -34,7 +38,7 @@ export const mapKernel = memoKernel((name: string, expr: string, nIn: number, ve
     name: `elementwise.${name}`,
     params: { n: 'u32', stride: 'u32', s0: 'f32', s1: 'f32' },
     bindings: ioBindings(Array(nIn).fill(T), T),
-    helpers: `alias T = ${T};`,
+    helpers: mathHelpers(T, expr),
     workgroupSize: MAP_WG,
     body: `  var i = ${flatId(MAP_WG)};
   for (var k = 0u; k < ${MAP_ITEMS}u; k++) {
@@ -66,7 +70,7 @@ export const stridedKernel = memoKernel((name: string, expr: string, nIn: number
     name: `elementwise.${name}`,
     params: fields,
     bindings: ioBindings(Array(nIn).fill('f32'), 'f32'),
-    helpers: 'alias T = f32;',
+    helpers: mathHelpers('f32', expr),
     workgroupSize: MAP_WG,
     body: `  let i = ${flatId(MAP_WG)};
   if (i >= params.n) { return; }
@@ -106,7 +110,7 @@ export const broadcastVecKernel = memoKernel((name: string, expr: string, dims: 
       vecIn.map((v) => (v ? 'vec4f' : 'f32')),
       'vec4f',
     ),
-    helpers: 'alias T = vec4f;',
+    helpers: mathHelpers('vec4f', expr),
     workgroupSize: MAP_WG,
     body: `  let i = ${flatId(MAP_WG)};
   let u = min(i, ${units - 1}u);
