@@ -7,6 +7,7 @@ python3-torch`, then use /usr/bin/python3; PyTorch 1.13 or newer):
     /usr/bin/python3 scripts/make-fixtures.py               # writes test/fixtures/
     /usr/bin/python3 scripts/make-fixtures.py --cifar DIR   # CIFAR-10 binary files in DIR
     /usr/bin/python3 scripts/make-fixtures.py --out DIR     # somewhere else
+    /usr/bin/python3 scripts/make-fixtures.py --only elementwise-golden   # one file (repeatable)
 
 The recipe golden needs the CIFAR-10 training files (the official binary version): --cifar,
 else CIFAR10_DIR, ../shared/cifar10/cifar-10-batches-bin, ~/.cache/wgtorch/cifar-10-batches-bin
@@ -504,19 +505,109 @@ def make_recipe(init, cifar_dir):
     return out, meta
 
 
+# ---------------------------------------------------------------- elementwise ops
+
+# Special values first (NaN, infinities, signed zeros, kinks, branch points, beyond softplus's
+# threshold), then seeded normal values.
+ELEMENTWISE_SPECIAL = [float('nan'), float('-inf'), float('inf'), -0.0, 0.0, -1.0, 1.0, 0.5, -0.5, 2.0, -2.0, 1e-4,
+                       -1e-4, -3.7, 5.0, -7.0, 25.0, -25.0, 21.0, -0.49]
+# (key, op, args): the unary cases; the test maps op to the library's function with these arguments.
+ELEMENTWISE_UNARY = [
+    ('abs', 'abs', []), ('reciprocal', 'reciprocal', []), ('erf', 'erf', []), ('gelu', 'gelu', ['none']),
+    ('gelu_tanh', 'gelu', ['tanh']), ('silu', 'silu', []), ('leaky_relu', 'leaky_relu', []),
+    ('leaky_relu_0.2', 'leaky_relu', [0.2]), ('softplus', 'softplus', []), ('softplus_b2_t5', 'softplus', [2, 5]),
+    ('clamp_-1_1', 'clamp', [-1, 1]), ('clamp_min_0.5', 'clamp', [0.5, None]),
+    ('clamp_max_-0.5', 'clamp', [None, -0.5]), ('clamp_2_1', 'clamp', [2, 1]),
+] + [(f'pow_{e}', 'pow', [e]) for e in (2, 3, 0.5, -0.5, -1, -2, 0, 1, 2.5, -1.5, 4)]
+
+
+def elementwise_fn(op, args):
+    if op == 'abs':
+        return torch.abs
+    if op == 'reciprocal':
+        return torch.reciprocal
+    if op == 'erf':
+        return torch.erf
+    if op == 'gelu':
+        return lambda x: F.gelu(x, approximate=args[0])
+    if op == 'silu':
+        return F.silu
+    if op == 'leaky_relu':
+        return lambda x: F.leaky_relu(x, *args)
+    if op == 'softplus':
+        return lambda x: F.softplus(x, *args)
+    if op == 'clamp':
+        return lambda x: torch.clamp(x, *args)
+    if op == 'pow':
+        return lambda x: torch.pow(x, args[0])
+    raise ValueError(op)
+
+
+def make_elementwise(g):
+    """Forward values and gradients of the elementwise ops, float64 math on float32 inputs that
+    include NaN, infinities and signed zeros; maximum/minimum/pow of two tensors broadcast
+    [3,1,6] with [4,6], with ties."""
+    def inputs(shape, values, scale=2.0):
+        n = math.prod(shape)
+        rest = torch.randn(n - len(values), generator=g, dtype=torch.float64) * scale
+        return torch.cat([torch.tensor(values, dtype=torch.float64), rest]).to(torch.float32).double().reshape(shape)
+
+    out = {}
+    x = inputs([4, 9], ELEMENTWISE_SPECIAL)
+    dy = torch.randn(4, 9, generator=g, dtype=torch.float64).float().double()
+    out['x'], out['dy'] = f32(x), f32(dy)
+    for key, op, args in ELEMENTWISE_UNARY:
+        xl = x.clone().requires_grad_(True)
+        y = elementwise_fn(op, args)(xl)
+        y.backward(dy)
+        out[f'{key}.y'], out[f'{key}.dx'] = f32(y), f32(xl.grad)
+    a = inputs([3, 1, 6], ELEMENTWISE_SPECIAL[:12])
+    b = inputs([4, 6], [1.0, float('nan'), 2.0, -0.0, 0.5, float('inf'), -1.0, 3.0, 0.0, 0.0, -2.0, 1.0])
+    b[3, :] = a[0, 0, :]  # ties (with NaN too)
+    dyab = torch.randn(3, 4, 6, generator=g, dtype=torch.float64).float().double()
+    # pow: bases with negatives and zeros; exponents integer, half-integer, 0, NaN and infinite.
+    pa = inputs([3, 1, 6], [-2.0, -0.0, 0.0, 1.0, float('nan'), -1.0, 4.0, float('inf'), 0.25])
+    pb = inputs([4, 6], [3.0, 2.0, -1.0, 0.5, 0.0, float('nan'), float('inf'), -2.0, 1.5, -0.5, 1.0, 0.0])
+    out['ab.a'], out['ab.b'], out['ab.dy'], out['pow.a'], out['pow.b'] = f32(a), f32(b), f32(dyab), f32(pa), f32(pb)
+    for key, fn, (u, v) in (('maximum', torch.maximum, (a, b)), ('minimum', torch.minimum, (a, b)),
+                            ('pow', torch.pow, (pa, pb))):
+        ul, vl = u.clone().requires_grad_(True), v.clone().requires_grad_(True)
+        y = fn(ul, vl)
+        y.backward(dyab)
+        out[f'{key}.y'], out[f'{key}.da'], out[f'{key}.db'] = f32(y), f32(ul.grad), f32(vl.grad)
+    meta = {'unary': json.dumps([[k, op, args] for k, op, args in ELEMENTWISE_UNARY]),
+            'unary_keys': 'x [4,9] (special values first), dy; per case <key>.y = op(x, *args), <key>.dx',
+            'binary_keys': 'ab.a [3,1,6], ab.b [4,6] (row 3 of b equals a[0,0], ties), ab.dy [3,4,6]; '
+                           'maximum/minimum.{y,da,db}; pow.a, pow.b, pow.{y,da,db} with the same dy',
+            'math': 'float64 on the float32 inputs, stored as float32', 'torch': torch.__version__,
+            'made_by': 'scripts/make-fixtures.py'}
+    return out, meta
+
+
+FIXTURE_FILES = ('ops-golden-s0', 'resnet20-golden-s0', 'resnet20-recipe-golden', 'elementwise-golden')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--cifar', help='folder with the CIFAR-10 binary files')
     ap.add_argument('--out', default=os.path.join(REPO, 'test', 'fixtures'))
+    ap.add_argument('--only', action='append', choices=FIXTURE_FILES,
+                    help='write only this file (repeatable); default: all')
     args = ap.parse_args()
+    only = set(args.only or FIXTURE_FILES)
     torch.set_num_threads(1)  # one summation order: the same bytes on every run
-    cifar_dir = find_cifar(args.cifar)
+    cifar_dir = find_cifar(args.cifar) if 'resnet20-recipe-golden' in only else None
     os.makedirs(args.out, exist_ok=True)
-    g = torch.Generator().manual_seed(0)
-    write_safetensors(os.path.join(args.out, 'ops-golden-s0.safetensors'), *make_ops(g))
+    path = lambda name: os.path.join(args.out, f'{name}.safetensors')
+    if 'ops-golden-s0' in only:
+        write_safetensors(path('ops-golden-s0'), *make_ops(torch.Generator().manual_seed(0)))
     init = make_init(torch.Generator().manual_seed(0))
-    write_safetensors(os.path.join(args.out, 'resnet20-golden-s0.safetensors'), *make_resnet20(init))
-    write_safetensors(os.path.join(args.out, 'resnet20-recipe-golden.safetensors'), *make_recipe(init, cifar_dir))
+    if 'resnet20-golden-s0' in only:
+        write_safetensors(path('resnet20-golden-s0'), *make_resnet20(init))
+    if 'resnet20-recipe-golden' in only:
+        write_safetensors(path('resnet20-recipe-golden'), *make_recipe(init, cifar_dir))
+    if 'elementwise-golden' in only:
+        write_safetensors(path('elementwise-golden'), *make_elementwise(torch.Generator().manual_seed(16)))
     for (tol, dtype), (l2, mx, n) in sorted(store_report.items(), key=str):
         print(f'gradients with tolerance {tol} stored as {DTYPES[dtype]}: {n} tensors (all candidates), '
               f'rounding at most {l2:.3f} of the L2 tolerance and {mx:.3f} of the max tolerance')

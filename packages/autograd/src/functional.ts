@@ -4,7 +4,7 @@
 
 import { Tensor as DeviceTensor, formatShape, sizeOf } from '@wgtorch/tensor';
 import { classLabels } from '@wgtorch/kernels-wgsl';
-import type { AvgPool2dOptions as Pool2dOptions, Conv2dOptions, UnaryOp } from '@wgtorch/kernels-wgsl';
+import type { AvgPool2dOptions as Pool2dOptions, Conv2dOptions, UnaryGradOp, UnaryOp } from '@wgtorch/kernels-wgsl';
 import type { Backend, Raw } from './backend.js';
 import { sameShape } from './shape.js';
 import { apply, defineOp, isGradEnabled, tidy, Tensor, type OpDef } from './tensor.js';
@@ -157,6 +157,12 @@ const unaryGrad: Partial<Record<UnaryOp, (b: Backend, dy: Raw, x: Raw, y: Raw) =
       ),
       (t) => b.k.mul(dy, t),
     ),
+  ...Object.fromEntries(
+    (['abs', 'reciprocal', 'erf', 'gelu', 'geluTanh', 'silu'] as const).map((op: UnaryGradOp) => [
+      op,
+      (b: Backend, dy: Raw, x: Raw) => b.k.unaryBackward(op, dy, x),
+    ]),
+  ),
 };
 
 const unaryOp = defineOp<{ op: UnaryOp }>({
@@ -183,6 +189,124 @@ export const square = unary('square');
 export const tanh = unary('tanh');
 /** 1 / (1 + e^-x) elementwise. */
 export const sigmoid = unary('sigmoid');
+/** |x| elementwise; its gradient is 0 at 0 (and at NaN), as PyTorch's. */
+export const abs = unary('abs');
+/** 1 / x elementwise (+-inf at +-0). */
+export const reciprocal = unary('reciprocal');
+/** The error function elementwise (float32 kernel: absolute error under 2e-7). */
+export const erf = unary('erf');
+/** x * sigmoid(x) elementwise (PyTorch's F.silu; NaN at -inf as there). */
+export const silu = unary('silu');
+
+/**
+ * x * Phi(x) elementwise, Phi the standard normal CDF (PyTorch's F.gelu): approximate 'none'
+ * uses erf, 'tanh' 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  if (approximate !== 'none' && approximate !== 'tanh') {
+    throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'.`);
+  }
+  return apply(unaryOp, [x], { op: approximate === 'tanh' ? 'geluTanh' : 'gelu' });
+}
+
+const leakyReluOp = defineOp<{ slope: number }>({
+  name: 'leakyRelu',
+  forward: (b, [x], { slope }, record) => ({ y: b.k.leakyRelu(x, slope), saved: record ? [b.retain(x)] : [] }),
+  backward: (b, dy, { saved: [x], attrs }) => [b.k.leakyReluBackward(dy, x, attrs.slope)],
+});
+
+/** x where x > 0, else negativeSlope * x (PyTorch's F.leaky_relu; the gradient at 0 is the slope). */
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  if (!Number.isFinite(negativeSlope))
+    throw new Error(`leakyRelu: negativeSlope must be finite, got ${negativeSlope}.`);
+  return apply(leakyReluOp, [x], { slope: negativeSlope });
+}
+
+const softplusOp = defineOp<{ beta: number; threshold: number }>({
+  name: 'softplus',
+  forward: (b, [x], { beta, threshold }, record) => ({
+    y: b.k.softplus(x, beta, threshold),
+    saved: record ? [b.retain(x)] : [],
+  }),
+  backward: (b, dy, { saved: [x], attrs }) => [b.k.softplusBackward(dy, x, attrs.beta, attrs.threshold)],
+});
+
+/** log(1 + e^(beta x)) / beta elementwise, and x where beta x > threshold (PyTorch's F.softplus). */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  if (!Number.isFinite(beta) || beta === 0) throw new Error(`softplus: beta must be finite and nonzero, got ${beta}.`);
+  if (Number.isNaN(threshold)) throw new Error('softplus: threshold is NaN; pass a number (default 20).');
+  return apply(softplusOp, [x], { beta, threshold });
+}
+
+const clampOp = defineOp<{ min: number; max: number }>({
+  name: 'clamp',
+  forward: (b, [x], { min, max }, record) => ({ y: b.k.clamp(x, min, max), saved: record ? [b.retain(x)] : [] }),
+  backward: (b, dy, { saved: [x], attrs }) => [b.k.clampBackward(dy, x, attrs.min, attrs.max)],
+});
+
+/**
+ * min(max(x, min), max) elementwise, either bound optional (null or undefined), as torch.clamp:
+ * NaN stays NaN, max wins where min > max, and the gradient is dy where min <= x <= max, else 0.
+ */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  if (min == null && max == null) throw new Error("clamp: at least one of 'min' or 'max' must be given.");
+  for (const [name, v] of [
+    ['min', min],
+    ['max', max],
+  ] as const) {
+    if (v != null && Number.isNaN(v)) throw new Error(`clamp: ${name} is NaN; pass a number, or null for no bound.`);
+  }
+  return apply(clampOp, [x], { min: min ?? -Infinity, max: max ?? Infinity });
+}
+
+/** A binary op whose kernel backward returns both gradients at the broadcast shape. */
+function broadcastPair(name: 'maximum' | 'minimum' | 'pow'): OpDef {
+  return defineOp({
+    name,
+    forward: (b, [x, y], _a, record) => ({ y: b.k[name](x, y), saved: record ? [b.retain(x), b.retain(y)] : [] }),
+    backward: (b, dy, { saved: [x, y], needs, shapes }) => {
+      const { da, db } = b.k[`${name}Backward`](dy, x, y);
+      return [
+        needs[0] ? reduceTo(b, da, shapes[0]) : (b.release(da), null),
+        needs[1] ? reduceTo(b, db, shapes[1]) : (b.release(db), null),
+      ];
+    },
+  });
+}
+
+const maximumOp = broadcastPair('maximum');
+const minimumOp = broadcastPair('minimum');
+const powOp = broadcastPair('pow');
+
+/** The larger of a and b elementwise, broadcasting (torch.maximum): NaN where either is NaN; ties split dy in half. */
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  return apply(maximumOp, [a, b], undefined);
+}
+
+/** The smaller of a and b elementwise, broadcasting (torch.minimum): NaN where either is NaN; ties split dy in half. */
+export function minimum(a: Tensor, b: Tensor): Tensor {
+  return apply(minimumOp, [a, b], undefined);
+}
+
+const powScalarOp = defineOp<{ exponent: number }>({
+  name: 'pow',
+  forward: (b, [x], { exponent }, record) => ({
+    y: b.k.powScalar(x, exponent),
+    saved: record ? [b.retain(x)] : [],
+  }),
+  backward: (b, dy, { saved: [x], attrs }) => [b.k.powScalarBackward(dy, x, attrs.exponent)],
+});
+
+/**
+ * x ** exponent elementwise (torch.pow): a number exponent, or a tensor broadcast with x. C's
+ * pow rules (pow(x, 0) = pow(1, y) = 1 even for NaN; a negative base with a non-integer
+ * exponent is NaN); PyTorch's gradients (0 for exponent 0; for a tensor exponent
+ * dy * x^e * log(x), 0 where x == 0 and e >= 0).
+ */
+export function pow(x: Tensor, exponent: Tensor | number): Tensor {
+  if (typeof exponent === 'number') return apply(powScalarOp, [x], { exponent });
+  return apply(powOp, [x, exponent], undefined);
+}
 
 /** An op y = f(x) whose backward needs only y. */
 function fromOutput(name: string, f: (b: Backend, x: Raw) => Raw, df: (b: Backend, dy: Raw, y: Raw) => Raw) {
@@ -746,6 +870,20 @@ declare module './tensor.js' {
     log(): Tensor;
     /** Elementwise negation. */
     neg(): Tensor;
+    /** Elementwise power (a number or a broadcast tensor exponent). */
+    pow(exponent: Tensor | number): Tensor;
+    /** Elementwise absolute value. */
+    abs(): Tensor;
+    /** Elementwise clamp to [min, max]; either bound optional (null or undefined). */
+    clamp(min?: number | null, max?: number | null): Tensor;
+    /** Elementwise maximum with broadcasting (NaN where either is NaN). */
+    maximum(other: Tensor): Tensor;
+    /** Elementwise minimum with broadcasting (NaN where either is NaN). */
+    minimum(other: Tensor): Tensor;
+    /** Elementwise error function. */
+    erf(): Tensor;
+    /** Elementwise 1 / x. */
+    reciprocal(): Tensor;
   }
 }
 
@@ -763,7 +901,14 @@ type Shorthand =
   | 'relu'
   | 'exp'
   | 'log'
-  | 'neg';
+  | 'neg'
+  | 'pow'
+  | 'abs'
+  | 'clamp'
+  | 'maximum'
+  | 'minimum'
+  | 'erf'
+  | 'reciprocal';
 const methods: ThisType<Tensor> & Pick<Tensor, Shorthand> = {
   add(other) {
     return add(this, other);
@@ -806,6 +951,27 @@ const methods: ThisType<Tensor> & Pick<Tensor, Shorthand> = {
   },
   neg() {
     return neg(this);
+  },
+  pow(exponent) {
+    return pow(this, exponent);
+  },
+  abs() {
+    return abs(this);
+  },
+  clamp(min, max) {
+    return clamp(this, min, max);
+  },
+  maximum(other) {
+    return maximum(this, other);
+  },
+  minimum(other) {
+    return minimum(this, other);
+  },
+  erf() {
+    return erf(this);
+  },
+  reciprocal() {
+    return reciprocal(this);
   },
 };
 // Not enumerable, like methods written in the class body.
