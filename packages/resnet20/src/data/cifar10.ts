@@ -9,70 +9,44 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rea
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@wgtorch/tensor/node';
+import {
+  CIFAR10_DIRNAME,
+  CIFAR10_FILES,
+  CLASS_NAMES,
+  CifarDataError,
+  FILE_BYTES,
+  RECORD_BYTES,
+  RECORDS_PER_FILE,
+  parseCifarRecords,
+  type CifarSplit,
+} from './format.js';
 
-export const IMAGE_SIZE = 32;
-export const CHANNELS = 3;
-/** Bytes of one image, planar R, G, B planes of 32x32. */
-export const IMAGE_BYTES = CHANNELS * IMAGE_SIZE * IMAGE_SIZE;
-/** One record: the label byte, then the image. */
-export const RECORD_BYTES = 1 + IMAGE_BYTES;
-export const RECORDS_PER_FILE = 10000;
-export const FILE_BYTES = RECORD_BYTES * RECORDS_PER_FILE; // 30730000
-
-export const CLASS_NAMES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-] as const;
-export const NUM_CLASSES: number = CLASS_NAMES.length;
-
-/** Per-channel mean and std of the training set, pixels / 255 (as torchvision recipes use). */
-export const CIFAR10_MEAN: readonly [number, number, number] = [0.4914, 0.4822, 0.4465];
-export const CIFAR10_STD: readonly [number, number, number] = [0.247, 0.2435, 0.2616];
-
-/** The official files, byte-identical to those inside cifar-10-binary.tar.gz. */
-export const CIFAR10_FILES = [
-  { name: 'data_batch_1.bin', sha256: 'cee916563c9f80d84e3cc88e17fdc0941787f1244f00a67874d45b261883ada5' },
-  { name: 'data_batch_2.bin', sha256: 'a591ca11fa1708a91ee40f54b3da4784ccd871ecf2137de63f51ada8b3fa57ed' },
-  { name: 'data_batch_3.bin', sha256: 'bbe8596564c0f86427f876058170b84dac6670ddf06d79402899d93ceea26f67' },
-  { name: 'data_batch_4.bin', sha256: '014e562d6e23c72197cc727519169a60359f5eccd8945ad5a09d710285ff4e48' },
-  { name: 'data_batch_5.bin', sha256: '755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add' },
-  { name: 'test_batch.bin', sha256: '8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b' },
-] as const;
-
-export const TRAIN_FILES = CIFAR10_FILES.slice(0, 5).map((f) => f.name);
-export const TEST_FILES = [CIFAR10_FILES[5].name];
-
-/** The name of the folder the official archive unpacks to. */
-export const CIFAR10_DIRNAME = 'cifar-10-batches-bin';
+// The format (sizes, names, parsing) is portable and lives in format.ts; this file adds the Node side.
+export {
+  CHANNELS,
+  CIFAR10_DIRNAME,
+  CIFAR10_FILES,
+  CIFAR10_MEAN,
+  CIFAR10_STD,
+  CLASS_NAMES,
+  CifarDataError,
+  FILE_BYTES,
+  IMAGE_BYTES,
+  IMAGE_SIZE,
+  NUM_CLASSES,
+  RECORD_BYTES,
+  RECORDS_PER_FILE,
+  TEST_FILES,
+  TRAIN_FILES,
+  parseCifarRecords,
+  type CifarSplit,
+} from './format.js';
 
 /** What to do when the data is bad or missing; appended to every data error. */
 export const FIX_HINT =
   'Point --data-dir or CIFAR10_DIR at a folder holding the official CIFAR-10 binary version ' +
   `(${CIFAR10_DIRNAME}/ from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz), ` +
   `or delete the bad file (or ${defaultCacheRoot()}/${CIFAR10_DIRNAME}) so it is fetched again.`;
-
-/**
- * Missing, truncated, corrupt or wrong-sized CIFAR-10 data. The message names the file, what was
- * expected and the fix.
- */
-export class CifarDataError extends Error {
-  constructor(
-    message: string,
-    /** The offending file or folder. */
-    readonly path?: string,
-  ) {
-    super(message);
-    this.name = 'CifarDataError';
-  }
-}
 
 /** ~/.cache/wgtorch (or $XDG_CACHE_HOME/wgtorch). */
 export function defaultCacheRoot(): string {
@@ -219,45 +193,12 @@ export function looksLikeCifar10(dir: string): boolean {
   });
 }
 
-/** Images [N, 3, 32, 32] as bytes (planar, row-major) and their labels 0..9. */
-export interface CifarSplit {
-  readonly n: number;
-  /** n * 3072 bytes. */
-  readonly images: Uint8Array;
-  /** n labels in 0..9. */
-  readonly labels: Uint8Array;
-}
-
 /** Reads record files (already verified) into one split, in file order. */
 export function readCifarFiles(dir: string, names: readonly string[]): CifarSplit {
-  const n = names.length * RECORDS_PER_FILE;
-  const images = new Uint8Array(n * IMAGE_BYTES);
-  const labels = new Uint8Array(n);
-  let i = 0;
-  for (const name of names) {
-    const path = join(dir, name);
-    const bytes = readFileSync(path);
-    if (bytes.length !== FILE_BYTES) {
-      throw new CifarDataError(
-        `CIFAR-10: ${path} has ${bytes.length} bytes, expected ${FILE_BYTES}. ${FIX_HINT}`,
-        path,
-      );
-    }
-    for (let r = 0; r < RECORDS_PER_FILE; r++, i++) {
-      const o = r * RECORD_BYTES;
-      const label = bytes[o];
-      if (label >= NUM_CLASSES) {
-        throw new CifarDataError(
-          `CIFAR-10: ${path} record ${r} has label ${label}, expected 0..${NUM_CLASSES - 1} ` +
-            `(${NUM_CLASSES} classes); the file is corrupt. ${FIX_HINT}`,
-          path,
-        );
-      }
-      labels[i] = label;
-      images.set(bytes.subarray(o + 1, o + RECORD_BYTES), i * IMAGE_BYTES);
-    }
-  }
-  return { n, images, labels };
+  return parseCifarRecords(
+    names.map((name) => ({ name: join(dir, name), bytes: readFileSync(join(dir, name)) })),
+    FIX_HINT,
+  );
 }
 
 /** Class names from batches.meta.txt when present (blank lines ignored), else the standard ones. */

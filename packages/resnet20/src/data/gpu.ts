@@ -3,7 +3,7 @@
 
 import { Tensor } from '@wgtorch/tensor';
 import { augmentBatch, normalizeBatch } from '@wgtorch/kernels-wgsl';
-import { CIFAR10_MEAN, CIFAR10_STD } from './cifar10.js';
+import { CIFAR10_MEAN, CIFAR10_STD } from './format.js';
 import type { Batch } from './loader.js';
 
 export interface GpuBatch {

@@ -6,7 +6,7 @@
 // batches an uninterrupted run would have seen.
 
 import { Rng } from '@wgtorch/tensor';
-import { IMAGE_BYTES, NUM_CLASSES, type CifarSplit } from './cifar10.js';
+import { IMAGE_BYTES, NUM_CLASSES, type CifarSplit } from './format.js';
 
 const ORDER_STREAM = 0x4f524452; // 'ORDR'
 const AUGMENT_STREAM = 0x41554721; // 'AUG!'

@@ -1,10 +1,15 @@
-// One training step, shared by the trainer and the benchmark: forward, loss, backward, SGD
-// update and schedule step, all recorded on the GPU with no readback. Loss and accuracy are
-// added to GPU accumulators (read once per logging interval).
+// One training step, shared by the trainer, the benchmark and the browser demo: forward, loss,
+// backward, SGD update and schedule step, all recorded on the GPU with no readback. Loss and
+// accuracy are added to GPU accumulators (read once per logging interval). Also the test-set
+// evaluation. No Node built-ins.
 
 import { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import { accumulate, accuracyCount } from '@wgtorch/kernels-wgsl';
-import { crossEntropy, fromDevice, tidy, type LRScheduler, type Module, type SGD } from '@wgtorch/autograd';
+import { crossEntropy, fromDevice, noGrad, tidy, type LRScheduler, type Module, type SGD } from '@wgtorch/autograd';
+import { testBatches } from '../data/loader.js';
+import { uploadBatch } from '../data/gpu.js';
+import type { CifarSplit } from '../data/format.js';
+import type { ResNet20 } from '../model.js';
 
 export interface StepAccumulators {
   /** Sum of per-image losses, [1]. */
@@ -35,4 +40,32 @@ export function trainStep(
   opt.step();
   opt.zeroGrad();
   sched?.step();
+}
+
+/** Test loss and accuracy (eval mode, no grad), one readback at the end. */
+export async function evaluate(
+  model: ResNet20,
+  split: CifarSplit,
+  batchSize = 256,
+): Promise<{ loss: number; acc: number }> {
+  model.eval();
+  const lossSum = DeviceTensor.zeros([1]);
+  const correct = DeviceTensor.zeros([1]);
+  for (const b of testBatches(split, batchSize)) {
+    const g = uploadBatch(b);
+    noGrad(() =>
+      tidy(() => {
+        const logits = model.forward(fromDevice(g.x.reshape(g.x.shape)));
+        const loss = crossEntropy(logits, g.labels);
+        accumulate(lossSum, loss.data, b.size);
+        accuracyCount(logits.data, g.labels, correct);
+      }),
+    );
+    g.dispose();
+  }
+  const [l, c] = [await lossSum.item(), await correct.item()];
+  lossSum.dispose();
+  correct.dispose();
+  model.train();
+  return { loss: l / split.n, acc: c / split.n };
 }

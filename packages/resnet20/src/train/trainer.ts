@@ -12,26 +12,15 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describeAdapter, getRuntime, SubmitPacer, Tensor as DeviceTensor } from '@wgtorch/tensor';
 import { writeFileAtomic } from '@wgtorch/tensor/node';
-import { accumulate, accuracyCount, autotuneConv2dVariant, describeConv2dAutotune } from '@wgtorch/kernels-wgsl';
-import {
-  CosineAnnealingLR,
-  LinearLR,
-  MultiStepLR,
-  OneCycleLR,
-  SGD,
-  crossEntropy,
-  fromDevice,
-  noGrad,
-  tidy,
-  type LRScheduler,
-  type Parameter,
-} from '@wgtorch/autograd';
+import { autotuneConv2dVariant, describeConv2dAutotune } from '@wgtorch/kernels-wgsl';
+import { type LRScheduler, type Parameter, type SGD } from '@wgtorch/autograd';
 import { ResNet20 } from '../model.js';
-import { loadCifar10, TrainLoader, testBatches, uploadBatch, type CifarSplit, subsetSplit } from '../data/index.js';
+import { loadCifar10, TrainLoader, uploadBatch, subsetSplit } from '../data/index.js';
 import { ProgressBar } from '../util/progress.js';
 import { parseTrainArgs, TRAIN_HELP, TrainError, type TrainConfig } from './config.js';
 import { saveCheckpoint, type Checkpoint, type NamedArrays } from './checkpoint.js';
-import { trainStep } from './step.js';
+import { evaluate, trainStep } from './step.js';
+import { finalLr, makeOptimizer, makeSchedule } from './optim.js';
 import { finalSummary, metricsJsonl, tableHeader, tableRow, type EpochMetrics } from './report.js';
 import { curvesSvg } from './plot.js';
 import {
@@ -44,59 +33,8 @@ import {
 } from './run-dir.js';
 
 export { CHECKPOINT_FILE, type TrainerState } from './run-dir.js';
-
-/** Parameters that get weight decay: conv and linear weights (not BN parameters, not biases). */
-export function decayGroups(model: ResNet20, decayAll: boolean): { decay: Parameter[]; noDecay: Parameter[] } {
-  const decay: Parameter[] = [];
-  const noDecay: Parameter[] = [];
-  for (const [, p] of model.namedParameters()) (decayAll || p.ndim > 1 ? decay : noDecay).push(p);
-  return { decay, noDecay };
-}
-
-/** The trainer's optimizer: SGD over decayGroups' two groups (weight decay on the first only, unless decayAll). */
-export function makeOptimizer(model: ResNet20, cfg: TrainConfig): SGD {
-  const { decay, noDecay } = decayGroups(model, cfg.decayAll);
-  return new SGD(
-    [
-      { params: decay, weightDecay: cfg.weightDecay },
-      { params: noDecay, weightDecay: cfg.decayAll ? cfg.weightDecay : 0 },
-    ],
-    { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay },
-  );
-}
-
-export function makeSchedule(cfg: TrainConfig, opt: SGD, totalSteps: number): LRScheduler {
-  switch (cfg.schedule) {
-    case 'onecycle':
-      // The reference recipe: lr/10 -> lr over the warm-up, then linearly to lr/1000.
-      return new OneCycleLR(opt, {
-        maxLr: cfg.lr,
-        totalSteps,
-        pctStart: cfg.warmup,
-        divFactor: 10,
-        finalDivFactor: 100,
-        annealStrategy: 'linear',
-      });
-    case 'cosine':
-      return new CosineAnnealingLR(opt, {
-        tMax: totalSteps,
-        warmupSteps: Math.round(cfg.warmup * totalSteps),
-        warmupStartFactor: 0.1,
-      });
-    case 'multistep':
-      return new MultiStepLR(opt, { milestones: cfg.milestones.map((f) => Math.round(f * totalSteps)), gamma: 0.1 });
-    case 'linear':
-      return new LinearLR(opt, { startFactor: 1, endFactor: 0, totalIters: totalSteps });
-    case 'constant':
-      return new MultiStepLR(opt, { milestones: [], gamma: 1 });
-  }
-}
-
-/** The lr a run's schedule ends at and holds after its last step (the same for any number of steps). */
-export function finalLr(cfg: TrainConfig): number {
-  const steps = 1000;
-  return makeSchedule(cfg, new SGD([], { lr: cfg.lr }), steps).lrAt(steps, cfg.lr);
-}
+export { decayGroups, finalLr, makeOptimizer, makeSchedule } from './optim.js';
+export { evaluate } from './step.js';
 
 interface Run {
   cfg: TrainConfig;
@@ -172,34 +110,6 @@ function restore(run: Run, ck: Checkpoint<TrainerState>, path: string): void {
   }
   run.opt.loadStateDict({ groups: run.opt.paramGroups.map(({ params: _p, ...g }) => g), momentumBuffers });
   run.sched.loadStateDict({ step: ck.state.globalStep });
-}
-
-/** Test loss and accuracy (eval mode, no grad), one readback at the end. */
-export async function evaluate(
-  model: ResNet20,
-  split: CifarSplit,
-  batchSize = 256,
-): Promise<{ loss: number; acc: number }> {
-  model.eval();
-  const lossSum = DeviceTensor.zeros([1]);
-  const correct = DeviceTensor.zeros([1]);
-  for (const b of testBatches(split, batchSize)) {
-    const g = uploadBatch(b);
-    noGrad(() =>
-      tidy(() => {
-        const logits = model.forward(fromDevice(g.x.reshape(g.x.shape)));
-        const loss = crossEntropy(logits, g.labels);
-        accumulate(lossSum, loss.data, b.size);
-        accuracyCount(logits.data, g.labels, correct);
-      }),
-    );
-    g.dispose();
-  }
-  const [l, c] = [await lossSum.item(), await correct.item()];
-  lossSum.dispose();
-  correct.dispose();
-  model.train();
-  return { loss: l / split.n, acc: c / split.n };
 }
 
 /** What the run folder holds, for messages after a failure. */
