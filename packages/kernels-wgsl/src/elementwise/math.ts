@@ -187,7 +187,7 @@ export const pow = (a: Tensor, b: Tensor): Tensor => broadcastMap('pow', 'ew_pow
 export function powBackward(dy: Tensor, a: Tensor, b: Tensor): { da: Tensor; db: Tensor } {
   const names = ['dy', 'a', 'b'];
   const daExpr = 'select(a * (c * ew_pow(b, c - T(1.0))), T(0.0), c == T(0.0))';
-  const dbExpr = 'a * select(ew_pow(b, c) * ew_log(b), T(0.0), (b == T(0.0)) & (c >= T(0.0)))';
+  const dbExpr = 'a * select(ew_pow(b, c) * log(b), T(0.0), (b == T(0.0)) & (c >= T(0.0)))';
   return {
     da: broadcastMap('powBackward.a', daExpr, [dy, a, b], names),
     db: broadcastMap('powBackward.b', dbExpr, [dy, a, b], names),
