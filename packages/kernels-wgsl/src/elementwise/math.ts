@@ -35,7 +35,9 @@ const UNARY_GRAD: Record<UnaryGradOp, string> = {
   abs: 'a * select(select(T(0.0), T(1.0), b > T(0.0)), T(-1.0), b < T(0.0))',
   reciprocal: '-a * ((T(1.0) / b) * (T(1.0) / b))',
   erf: 'a * (T(1.1283791670955126) * exp(-(b * b)))',
-  gelu: 'a * (T(0.5) * (T(1.0) + ew_erf(b * T(0.7071067811865476))) + b * (exp(T(-0.5) * b * b) * T(0.3989422804014327)))',
+  gelu:
+    'a * (T(0.5) * (T(1.0) + ew_erf(b * T(0.7071067811865476))) ' +
+    '+ b * (exp(T(-0.5) * b * b) * T(0.3989422804014327)))',
   geluTanh: 'a * ew_geluTanhGrad(b)',
   silu: 'a * ((T(1.0) / (T(1.0) + exp(-b))) * (T(1.0) + b * (T(1.0) - T(1.0) / (T(1.0) + exp(-b)))))',
 };
@@ -77,7 +79,8 @@ export function softplus(x: Tensor, beta: number, threshold: number): Tensor {
   checkNumber('softplus', 'threshold', threshold, false);
   if (beta === 0) throw new KernelArgumentError('softplus', 'beta must not be 0 (the result divides by it).');
   const z = '(a * T(params.s0))';
-  const expr = `select((select(T(0.0), ${z}, ${z} > T(0.0)) + ew_log1p(exp(-abs(${z})))) / T(params.s0), a, ${z} > T(params.s1))`;
+  const stable = `(select(T(0.0), ${z}, ${z} > T(0.0)) + ew_log1p(exp(-abs(${z})))) / T(params.s0)`;
+  const expr = `select(${stable}, a, ${z} > T(params.s1))`;
   return runMap('softplus', expr, [x], x.shape, beta, threshold);
 }
 
