@@ -4,6 +4,9 @@
 // 2. None on Debian/Ubuntu as root: install Mesa's lavapipe (Vulkan on the CPU). Dawn needs
 //    Mesa 24+; Debian 12 (bookworm) has it only in bookworm-backports, which is added.
 // 3. Probe again; otherwise print exactly what to install and exit 1.
+// 4. With --browser (pnpm test): headless Chromium for the browser tests, installed the same way
+//    (apt-get install chromium-headless-shell) where missing; where it cannot be installed, say
+//    what to install (the browser tests then skip, or fail under CI) and go on.
 // Set WGTORCH_SKIP_SETUP=1 to skip all of this.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,10 +59,42 @@ function run(cmd, args) {
   });
 }
 
+/** The browser tests' Chromium (test/browser/chromium.ts reads the same variable and default). */
+const CHROMIUM = process.env.WGTORCH_CHROMIUM || '/usr/bin/chromium-headless-shell';
+const CHROMIUM_HOWTO =
+  `Headless Chromium (${CHROMIUM}) is missing: the browser tests (test/browser) skip until it is installed ` +
+  '(and fail when CI is set). On Debian or Ubuntu, as root: apt-get install -y chromium-headless-shell ' +
+  '(or point WGTORCH_CHROMIUM at a Chromium with WebGPU). Then run this again (node scripts/setup.mjs --browser).';
+
+/** Exits 0, after making sure of Chromium when --browser was given. */
+function done() {
+  if (!process.argv.includes('--browser') || existsSync(CHROMIUM)) process.exit(0);
+  if (process.platform !== 'linux' || !existsSync('/etc/debian_version') || process.getuid?.() !== 0) {
+    console.error(`setup: ${CHROMIUM_HOWTO}`);
+    process.exit(0);
+  }
+  if (process.env.WGTORCH_SETUP_NO_INSTALL === '1') {
+    console.error(`setup: ${CHROMIUM_HOWTO}`);
+    process.exit(0);
+  }
+  try {
+    try {
+      run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium-headless-shell']);
+    } catch {
+      run('apt-get', ['update']);
+      run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium-headless-shell']);
+    }
+  } catch (e) {
+    console.error(`setup: installing chromium-headless-shell failed: ${e.message}`);
+  }
+  if (!existsSync(CHROMIUM)) console.error(`setup: ${CHROMIUM_HOWTO}`);
+  process.exit(0);
+}
+
 let p = probe();
 if (p.ok) {
   if (!process.env.WGTORCH_QUIET) console.error(`setup: WebGPU adapter: ${p.name} (${p.vendor}/${p.arch})`);
-  process.exit(0);
+  done();
 }
 if (p.error && /Cannot find (package|module) 'webgpu'/.test(p.error)) {
   console.error("setup: the 'webgpu' package is not installed: run 'pnpm install' first.");
@@ -113,7 +148,7 @@ try {
 p = probe();
 if (p.ok) {
   console.error(`setup: WebGPU adapter: ${p.name} (${p.vendor}/${p.arch})`);
-  process.exit(0);
+  done();
 }
 console.error(`setup: still no WebGPU adapter after installing Mesa${p.error ? ` (${p.error})` : ''}.\n${howTo}`);
 process.exit(1);
