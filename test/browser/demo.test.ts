@@ -14,7 +14,10 @@ import { startDemoServer, type DemoServer } from '@wgtorch/resnet20/demo';
 import { browserSkipReason, launchChromium, type OpenBrowser } from './chromium.js';
 
 const repo = resolve(import.meta.dirname, '../..');
-const skip = browserSkipReason();
+// Opt-in for now: Chromium here runs WebGPU on SwiftShader (about 0.6 img/s), so this file takes
+// about 4.5 minutes and its falling-loss check has a thin margin. WGTORCH_BROWSER_TESTS=1 runs it.
+const optIn = process.env.WGTORCH_BROWSER_TESTS === '1';
+const skip = optIn ? browserSkipReason() : 'opt-in: set WGTORCH_BROWSER_TESTS=1 (about 4.5 minutes)';
 if (skip) console.warn(`skipping the browser demo tests: ${skip}`);
 
 const STEPS = 20;
@@ -56,8 +59,8 @@ describe.skipIf(skip)('the browser demo in headless Chromium', () => {
     page = await chromium.newPage();
     await page.setViewport({ width: 900, height: 1000 });
     const query =
-      `epochs=1&batch-size=${BATCH}&lr=0.05&steps-per-epoch=${STEPS}&log-every=1&train-files=1&test-subset=${TEST_IMAGES}` +
-      '&autostart=1';
+      `epochs=1&batch-size=${BATCH}&lr=0.05&steps-per-epoch=${STEPS}&log-every=1` +
+      `&train-files=1&test-subset=${TEST_IMAGES}&autostart=1`;
     await page.goto(`${server.url}?${query}`);
     await settled();
   }, 480_000);
