@@ -1,10 +1,11 @@
-// The tensor and kernels packages' modules import one another without cycles (type-only imports
-// and re-exports included).
+// Each package's modules import one another without cycles (type-only imports and re-exports
+// included).
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
-const packages = [import.meta.dirname, resolve(import.meta.dirname, '../../tensor/src')];
+const repo = resolve(import.meta.dirname, '..');
+const packages = ['tensor', 'kernels-wgsl', 'autograd', 'resnet20'].map((p) => join(repo, 'packages', p, 'src'));
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -53,25 +54,22 @@ function cycles(graph: Map<string, string[]>, root: string): string[] {
 }
 
 describe('structure', () => {
-  it.each(packages.map((p) => [relative(resolve(import.meta.dirname, '../..'), p), p]))(
-    '%s has no import cycles',
-    (_, root) => {
-      const graph = importGraph(root);
-      expect(graph.size).toBeGreaterThan(8);
-      expect(cycles(graph, root)).toEqual([]);
-    },
-  );
+  it.each(packages.map((p) => [relative(repo, p), p]))('%s has no import cycles', (_, root) => {
+    const graph = importGraph(root);
+    expect(graph.size).toBeGreaterThan(8);
+    expect(cycles(graph, root)).toEqual([]);
+  });
 
   it('finds a cycle when there is one, through type-only imports too', () => {
-    const a = join(packages[1], 'a.ts');
-    const b = join(packages[1], 'b.ts');
+    const a = join(packages[0], 'a.ts');
+    const b = join(packages[0], 'b.ts');
     expect(
       cycles(
         new Map([
           [a, [b]],
           [b, [a]],
         ]),
-        packages[1],
+        packages[0],
       ),
     ).toEqual(['a.ts -> b.ts -> a.ts']);
     const text = "import type { Runtime } from './device.js';\n";
