@@ -1,0 +1,3 @@
+// Indexing and masks: gather, indexSelect, where, maskedFill, comparisons.
+
+export {};

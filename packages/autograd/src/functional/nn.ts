@@ -1,0 +1,3 @@
+// Layer functions that are not convolution, pooling, normalization or loss: dropout, embedding.
+
+export {};

@@ -1,0 +1,157 @@
+// Normalization.
+
+import { formatShape } from '@wgtorch/tensor';
+import type { Backend, Raw } from '../backend.js';
+import { apply, defineOp, isGradEnabled, tidy, Tensor } from '../tensor.js';
+import type { Grads } from './common.js';
+import { add, mul, relu, rsqrt, sub } from './elementwise.js';
+import { reshape } from './shape.js';
+
+interface BnAttrs {
+  runningMean: Raw | null;
+  runningVar: Raw | null;
+  momentum: number;
+  eps: number;
+}
+
+/** A train forward's result when nothing is recorded: the batch statistics released. */
+function withoutStats(b: Backend, r: { y: Raw; saveMean: Raw; saveInvStd: Raw }): { y: Raw } {
+  b.release(r.saveMean);
+  b.release(r.saveInvStd);
+  return { y: r.y };
+}
+
+/** The gradients of x, gamma and beta that are needed; the others released. */
+function neededGrads(b: Backend, g: { dx: Raw; dgamma: Raw; dbeta: Raw }, needs: boolean[]): Grads {
+  const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
+  return [pick(g.dx, needs[0]), pick(g.dgamma, needs[1]), pick(g.dbeta, needs[2])];
+}
+
+const batchNormTrainOp = defineOp<BnAttrs>({
+  name: 'batchNorm2d',
+  forward: (b, [x, gamma, beta], a, record) => {
+    const r = b.k.batchNormTrain(x, gamma, beta, a.runningMean!, a.runningVar!, { momentum: a.momentum, eps: a.eps });
+    if (!record) return withoutStats(b, r);
+    return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
+  },
+  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) =>
+    neededGrads(b, b.k.batchNormBackward(dy, x, gamma, mean, invStd), needs),
+});
+
+const batchNormTrainReluOp = defineOp<BnAttrs>({
+  name: 'batchNormRelu2d',
+  forward: (b, [x, gamma, beta], a, record) => {
+    const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, {
+      momentum: a.momentum,
+      eps: a.eps,
+    });
+    if (!record) return withoutStats(b, r);
+    return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
+  },
+  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) =>
+    neededGrads(b, b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd), needs),
+});
+
+const batchNormEvalOp = defineOp<BnAttrs>({
+  name: 'batchNorm2d',
+  forward: (b, [x, gamma, beta], a) => ({ y: b.k.batchNormEval(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps) }),
+});
+
+const batchNormEvalReluOp = defineOp<BnAttrs>({
+  name: 'batchNormRelu2d',
+  forward: (b, [x, gamma, beta], a) => ({
+    y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps),
+  }),
+});
+
+/** Options of batchNorm2d (PyTorch's F.batch_norm). */
+export interface BatchNormOptions {
+  /** Normalize with batch statistics and update the running ones (default false). */
+  training?: boolean;
+  /** Weight of the new batch statistic in the running average (default 0.1). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Batch normalization over N, H, W of x [N, C, H, W]. In training it normalizes with the
+ * batch mean and biased variance and updates runningMean/runningVar in place (unbiased
+ * variance); otherwise it uses the running statistics.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions = {},
+): Tensor {
+  const attrs = batchNormAttrs(x, runningMean, runningVar, weight, bias, options);
+  const C = x.shape[1];
+  if (options.training) return apply(batchNormTrainOp, [x, weight, bias], attrs);
+  if (!bnNeedsGrad(x, weight, bias)) return apply(batchNormEvalOp, [x, weight, bias], attrs);
+  // Differentiable eval mode: y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), from the ops above.
+  const parts: Tensor[] = [];
+  const t = (v: Tensor) => (parts.push(v), v);
+  try {
+    const invStd = t(rsqrt(t(add(runningVar, attrs.eps))));
+    const s = t(mul(weight, invStd));
+    const shift = t(sub(bias, t(mul(runningMean, s))));
+    return add(t(mul(x, t(reshape(s, [1, C, 1, 1])))), t(reshape(shift, [1, C, 1, 1])));
+  } finally {
+    for (const p of parts) p.dispose();
+  }
+}
+
+/**
+ * relu(batchNorm2d(...)) with the same arguments; in training one fused kernel forward and one
+ * backward (no separate normalized tensor is kept).
+ */
+export function batchNormRelu2d(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions = {},
+): Tensor {
+  const attrs = batchNormAttrs(x, runningMean, runningVar, weight, bias, options);
+  if (options.training) return apply(batchNormTrainReluOp, [x, weight, bias], attrs);
+  // Evaluation (no grad): one fused pass; a differentiable eval composes the ops below.
+  if (!bnNeedsGrad(x, weight, bias)) return apply(batchNormEvalReluOp, [x, weight, bias], attrs);
+  return tidy(() => relu(batchNorm2d(x, runningMean, runningVar, weight, bias, options)));
+}
+
+/**
+ * Whether an eval-mode batch norm must be differentiable. Parameters require grad even under
+ * noGrad (evaluation), so the grad mode decides too: else every evaluation would take the
+ * composed path (4 broadcast passes over x instead of 1).
+ */
+function bnNeedsGrad(x: Tensor, weight: Tensor, bias: Tensor): boolean {
+  return isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad);
+}
+
+/** Checks the arguments of a batch norm and gathers its attrs. */
+function batchNormAttrs(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions,
+): BnAttrs {
+  const C = x.shape[1];
+  if (x.ndim !== 4) throw new Error(`batchNorm2d: expects [N, C, H, W], got ${formatShape(x.shape)}.`);
+  for (const [name, t] of [
+    ['runningMean', runningMean],
+    ['runningVar', runningVar],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t.ndim !== 1 || t.shape[0] !== C)
+      throw new Error(`batchNorm2d: ${name} ${formatShape(t.shape)} must be [${C}] for input ${formatShape(x.shape)}.`);
+  }
+  const momentum = options.momentum ?? 0.1;
+  return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum, eps: options.eps ?? 1e-5 };
+}
