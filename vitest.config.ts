@@ -8,7 +8,12 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'benchmarks/src/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'test/**/*.test.ts',
+      'benchmarks/src/**/*.test.ts',
+      'examples/src/**/*.test.ts',
+    ],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 120_000,

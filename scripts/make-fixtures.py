@@ -584,7 +584,21 @@ def make_elementwise(g):
     return out, meta
 
 
-FIXTURE_FILES = ('ops-golden-s0', 'resnet20-golden-s0', 'resnet20-recipe-golden', 'elementwise-golden')
+def op_modules():
+    """The op fixture modules scripts/fixture_ops/<name>.py: each defines FILE (the fixture's name), SEED
+    and make(g) -> (tensors, metadata), and writes test/fixtures/<FILE>.safetensors."""
+    import importlib
+    import pkgutil
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fixture_ops
+    mods = [importlib.import_module(f'fixture_ops.{m.name}') for m in pkgutil.iter_modules(fixture_ops.__path__)
+            if not m.name.startswith('_')]
+    return {m.FILE: m for m in mods}
+
+
+OP_MODULES = op_modules()
+FIXTURE_FILES = ('ops-golden-s0', 'resnet20-golden-s0', 'resnet20-recipe-golden', 'elementwise-golden',
+                 *sorted(OP_MODULES))
 
 
 def main():
@@ -608,6 +622,11 @@ def main():
         write_safetensors(path('resnet20-recipe-golden'), *make_recipe(init, cifar_dir))
     if 'elementwise-golden' in only:
         write_safetensors(path('elementwise-golden'), *make_elementwise(torch.Generator().manual_seed(16)))
+    for name, mod in OP_MODULES.items():
+        if name in only:
+            tensors, meta = mod.make(torch.Generator().manual_seed(mod.SEED))
+            write_safetensors(path(name), tensors, {'torch': torch.__version__, 'made_by': 'scripts/make-fixtures.py',
+                                                    **meta})
     for (tol, dtype), (l2, mx, n) in sorted(store_report.items(), key=str):
         print(f'gradients with tolerance {tol} stored as {DTYPES[dtype]}: {n} tensors (all candidates), '
               f'rounding at most {l2:.3f} of the L2 tolerance and {mx:.3f} of the max tolerance')
