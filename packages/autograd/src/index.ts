@@ -20,6 +20,7 @@ export {
 export type { BackendName } from './backend.js';
 export * from './functional.js';
 export * from './creation.js';
+export * from './custom-op.js';
 export { Module, Parameter, StateDictError, type StateValue } from './nn/module.js';
 export {
   Conv2d,
