@@ -4,17 +4,8 @@
 import { Rng, Tensor as DeviceTensor, sizeOf } from '@wgtorch/tensor';
 import type { Tensor } from '../tensor.js';
 
-let defaultRng = new Rng(0);
-
-/** Reseeds the generator that layers and init functions use when not given an `rng` (torch.manual_seed). */
-export function manualSeed(seed: number): void {
-  defaultRng = new Rng(seed);
-}
-
-/** The generator used when none is given. */
-export function getDefaultRng(): Rng {
-  return defaultRng;
-}
+import { getDefaultRng } from '../random.js';
+export { manualSeed, getDefaultRng } from '../random.js';
 
 /** Overwrites a tensor's values from the CPU (no graph is recorded). */
 export function writeValues(t: Tensor, values: ArrayLike<number>): void {
@@ -69,13 +60,13 @@ export function kaimingUniform(t: Tensor, options: KaimingOptions = {}): Tensor 
 }
 
 /** Fills with N(mean, std^2). */
-export function normal(t: Tensor, mean = 0, std = 1, rng: Rng = defaultRng): Tensor {
+export function normal(t: Tensor, mean = 0, std = 1, rng: Rng = getDefaultRng()): Tensor {
   writeValues(t, rng.normalArray(t.size, mean, std));
   return t;
 }
 
 /** Fills with U(low, high). */
-export function uniform(t: Tensor, low = 0, high = 1, rng: Rng = defaultRng): Tensor {
+export function uniform(t: Tensor, low = 0, high = 1, rng: Rng = getDefaultRng()): Tensor {
   writeValues(t, rng.uniformArray(t.size, low, high));
   return t;
 }
