@@ -12,7 +12,7 @@ export {
 export { trainStep, evaluate, type StepAccumulators } from './train/step.js';
 export { decayGroups, finalLr, makeOptimizer, makeSchedule } from './train/optim.js';
 export type { TrainConfig } from './train/config.js';
-export { curvesSvg, type CurvePoint } from './train/plot.js';
+export { curvesSvg, lineChartSvg, type CurvePoint } from './train/plot.js';
 export * from './data/format.js';
 export {
   TrainLoader,

@@ -22,6 +22,7 @@ function panel(
   yLabel: (v: number) => string,
   w: number,
   h: number,
+  xLabel = 'epoch',
 ): string {
   const pad = { l: 52, r: 12, t: 28, b: 34 };
   const all = series.flatMap((s) => s.values).filter(([, y]) => Number.isFinite(y));
@@ -52,7 +53,7 @@ function panel(
     const v = xMin + ((xMax - xMin) * i) / ticks;
     out += `<text x="${px(v)}" y="${h - pad.b + 14}" text-anchor="middle" font-size="10">${Math.round(v)}</text>`;
   }
-  out += `<text x="${x0 + w / 2}" y="${h - 4}" text-anchor="middle" font-size="11">epoch</text>`;
+  out += `<text x="${x0 + w / 2}" y="${h - 4}" text-anchor="middle" font-size="11">${xLabel}</text>`;
   series.forEach((s, i) => {
     const pts = s.values.filter(([, y]) => Number.isFinite(y));
     if (pts.length) {
@@ -94,5 +95,30 @@ export function curvesSvg(points: CurvePoint[], title = 'ResNet20 on CIFAR-10'):
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w}" height="${h}" font-family="sans-serif">` +
     `<title>${title}</title><rect width="100%" height="100%" fill="white"/>${loss}${acc}</svg>\n`
+  );
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+
+/** One panel of named curves over any x (steps, epochs), for models other than ResNet20 (the examples). */
+export function lineChartSvg(
+  title: string,
+  xLabel: string,
+  series: { name: string; values: [number, number][] }[],
+): string {
+  const w = 560;
+  const h = 320;
+  const body = panel(
+    0,
+    title,
+    series.map((s, i) => ({ ...s, color: COLORS[i % COLORS.length] })),
+    (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)),
+    w,
+    h,
+    xLabel,
+  );
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">` +
+    `<title>${title}</title><rect width="100%" height="100%" fill="white"/>${body}</svg>\n`
   );
 }
