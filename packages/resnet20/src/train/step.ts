@@ -9,7 +9,6 @@ import { crossEntropy, fromDevice, noGrad, tidy, type LRScheduler, type Module, 
 import { testBatches } from '../data/loader.js';
 import { uploadBatch } from '../data/gpu.js';
 import type { CifarSplit } from '../data/format.js';
-import type { ResNet20 } from '../model.js';
 
 export interface StepAccumulators {
   /** Sum of per-image losses, [1]. */
@@ -42,9 +41,9 @@ export function trainStep(
   sched?.step();
 }
 
-/** Test loss and accuracy (eval mode, no grad), one readback at the end. */
+/** Test loss and accuracy of a CIFAR-10 classifier (eval mode, no grad), one readback at the end. */
 export async function evaluate(
-  model: ResNet20,
+  model: Module,
   split: CifarSplit,
   batchSize = 256,
 ): Promise<{ loss: number; acc: number }> {
