@@ -1,4 +1,4 @@
-// Reductions over any set of axes: sum, mean, max, and sumToShape (the backward of a broadcast).
+// Reductions over any set of axes: sum, mean, max, min, and sumToShape (the backward of a broadcast).
 //
 // The input is viewed as kept and reduced dimension groups (adjacent dimensions of the same
 // kind merge). Small reductions run one invocation per output ("serial"); larger ones one
@@ -15,19 +15,31 @@ import { checkF32, flatGrid, flatId, vecBinding } from '../elementwise/launch.js
 import { fill, copy } from '../elementwise/elementwise.js';
 
 /** The reductions of the reduce kernels. */
-export type ReduceOp = 'sum' | 'max';
+export type ReduceOp = 'sum' | 'max' | 'min';
 const WG = 64;
-const IDENT: Record<ReduceOp, string> = { sum: '0.0', max: 'bitcast<f32>(neg_inf_bits)' };
-// Read at run time: WGSL rejects an infinite constant expression.
-const NEG_INF_DECL = 'var<private> neg_inf_bits: u32 = 0xff800000u;';
+const IDENT: Record<ReduceOp, string> = {
+  sum: '0.0',
+  max: 'bitcast<f32>(neg_inf_bits)',
+  min: 'bitcast<f32>(pos_inf_bits)',
+};
+// Infinities read at run time: WGSL rejects an infinite constant expression. max and min keep a
+// NaN, as PyTorch's do (WGSL leaves max() of a NaN to the implementation); NaN is tested on the bits.
+const NEG_INF_DECL = `var<private> neg_inf_bits: u32 = 0xff800000u;
+var<private> pos_inf_bits: u32 = 0x7f800000u;
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn nan_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, is_nan(a) || is_nan(b)); }
+fn nan_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, is_nan(a) || is_nan(b)); }`;
 const COMBINE: Record<ReduceOp, (a: string, b: string) => string> = {
   sum: (a, b) => `${a} + ${b}`,
-  max: (a, b) => `max(${a}, ${b})`,
+  max: (a, b) => `nan_max(${a}, ${b})`,
+  min: (a, b) => `nan_min(${a}, ${b})`,
 };
 /** One term of the reduction: an f32, or the four components of a vec4 folded to one. */
 function term(op: ReduceOp, vec: boolean, v: string): string {
   if (!vec) return v;
-  return op === 'sum' ? `dot(${v}, vec4f(1.0))` : `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))`;
+  if (op === 'sum') return `dot(${v}, vec4f(1.0))`;
+  const c = COMBINE[op];
+  return c(c(`${v}.x`, `${v}.y`), c(`${v}.z`, `${v}.w`));
 }
 
 /** WGSL: the offset of index `v` over dimension groups (innermost last), sizes and strides as constants. */
@@ -206,7 +218,7 @@ export function reduce(
   const O = sizeOf(outShape);
   const R = axes.reduce((a, i) => a * x.shape[i], 1);
   if (O === 0) return Tensor.empty(outShape, 'f32', kernelName);
-  if (R === 0) return fill(outShape, op === 'max' ? -Infinity : mean ? NaN : 0);
+  if (R === 0) return fill(outShape, op === 'max' ? -Infinity : op === 'min' ? Infinity : mean ? NaN : 0);
   if (axes.length === 0 || R === 1) return reshaped(copy(x), outShape);
   const scalarPlan = plan(x.shape, axes);
   if (scalarPlan.kept.length > 3 || scalarPlan.red.length > 3)
@@ -246,6 +258,10 @@ export function mean(x: Tensor, axes: readonly number[], keepdim = false): Tenso
 
 export function max(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
   return reduce('max', 'max', x, axes, keepdim, false);
+}
+
+export function min(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
+  return reduce('min', 'min', x, axes, keepdim, false);
 }
 
 /** The axes of `from` that sum away to reach the broadcast-compatible `to`. */

@@ -1,0 +1,404 @@
+// Reductions and normalisations along one dimension (or a run of adjacent ones): max/min with
+// their indices, logsumexp, variance and standard deviation, prod, and softmax / logSoftmax
+// over any dim, with the backward kernels that need the row structure.
+//
+// The input is viewed as (outer, R, inner): R the reduced extent, inner the elements after it.
+// One invocation owns one (outer, inner) row and walks its R terms with stride `inner`, so
+// neighbouring invocations read neighbouring addresses when inner > 1. Axes that are not
+// adjacent are permuted to the end first (one copy). softmax over the last dim stays on the loss
+// family's kernels (loss/), which the autograd calls for that case.
+
+import { Tensor, formatShape, sizeOf } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { defineKernel, memoKernel } from '../common/kernel.js';
+import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
+import { fill, permute } from '../elementwise/elementwise.js';
+import { normalizeAxes, reducedShape } from './reduce.js';
+
+const WG = 64;
+
+/** The (outer, R, inner) view of `shape` reduced over the adjacent `axes` (sorted, non-negative). */
+export interface Rows {
+  outer: number;
+  R: number;
+  inner: number;
+}
+
+export function rowsOf(shape: readonly number[], axes: readonly number[]): Rows {
+  const lo = axes[0] ?? shape.length;
+  const hi = axes.length ? axes[axes.length - 1] + 1 : shape.length;
+  return { outer: sizeOf(shape.slice(0, lo)), R: sizeOf(shape.slice(lo, hi)), inner: sizeOf(shape.slice(hi)) };
+}
+
+/** Whether the axes form one run of adjacent dims (size-1 dims in between do not matter). */
+export function adjacentAxes(shape: readonly number[], axes: readonly number[]): boolean {
+  for (let d = axes[0]; d < axes[axes.length - 1]; d++) if (!axes.includes(d) && shape[d] !== 1) return false;
+  return true;
+}
+
+/** The permutation putting the kept dims first (in order) and the reduced ones last. */
+export function axesLast(rank: number, axes: readonly number[]): number[] {
+  return [...[...Array(rank).keys()].filter((d) => !axes.includes(d)), ...axes];
+}
+
+/** A dim made non-negative; throws naming the kernel when out of range. */
+export function normalizeDim(kernel: string, shape: readonly number[], dim: number): number {
+  return normalizeAxes(kernel, shape.length === 0 ? [1] : shape, [dim])[0];
+}
+
+// WGSL: NaN tested on the bits (an `x != x` test may be folded away), and a NaN and +-inf read
+// at run time (WGSL rejects them as constant expressions).
+const SPECIALS = `var<private> nan_bits: u32 = 0x7fc00000u;
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn is_inf(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) == 0x7f800000u; }`;
+
+/** A kernel over rows: `base` is the offset of term 0 of row `o`, X(r) reads term r of x. */
+function rowKernel(name: string, bindings: Record<string, { type: string; access?: 'read_write' }>, body: string) {
+  return defineKernel({
+    name: `reduce.${name}`,
+    params: { O: 'u32', R: 'u32', inner: 'u32', c: 'f32' },
+    bindings,
+    helpers: SPECIALS,
+    workgroupSize: WG,
+    body: `  let o = ${flatId(WG)};
+  if (o >= params.O) { return; }
+  let base = (o / params.inner) * params.R * params.inner + o % params.inner;
+  let st = params.inner;
+${body}`,
+  });
+}
+
+const IN = { x: { type: 'f32' } } as const;
+const OUT = { type: 'f32', access: 'read_write' } as const;
+
+const extremeKernel = memoKernel((op: 'max' | 'min') =>
+  rowKernel(
+    op + 'Dim',
+    { ...IN, values: OUT, indices: { type: 'i32', access: 'read_write' } },
+    `
+  // The first extreme, or the first NaN (PyTorch propagates it, with its index).
+  var best = x[base]; var bi = 0u;
+  if (!is_nan(best)) {
+    for (var r = 1u; r < params.R; r++) {
+      let v = x[base + r * st];
+      if (is_nan(v)) { best = v; bi = r; break; }
+      if (v ${op === 'max' ? '>' : '<'} best) { best = v; bi = r; }
+    }
+  }
+  values[o] = best;
+  indices[o] = i32(bi);`,
+  ),
+);
+
+const logsumexpKernel = memoKernel(() =>
+  rowKernel(
+    'logsumexp',
+    { ...IN, out: OUT },
+    `
+  // Shifted by the row's max; an infinite max shifts by 0, so -inf rows give -inf and +inf ones +inf.
+  var m = x[base];
+  for (var r = 1u; r < params.R; r++) { let v = x[base + r * st]; m = select(m, v, v > m); }
+  if (is_inf(m) || is_nan(m)) { m = 0.0; }
+  var s = 0.0;
+  for (var r = 0u; r < params.R; r++) { s += exp(x[base + r * st] - m); }
+  out[o] = log(s) + m;`,
+  ),
+);
+
+const varianceKernel = memoKernel((sqrtOut: boolean) =>
+  rowKernel(
+    sqrtOut ? 'std' : 'variance',
+    { ...IN, out: OUT },
+    `
+  // Two passes (mean, then squared deviations), divided by R - correction; NaN where that is <= 0.
+  var s = 0.0;
+  for (var r = 0u; r < params.R; r++) { s += x[base + r * st]; }
+  let mu = s / f32(params.R);
+  var q = 0.0;
+  for (var r = 0u; r < params.R; r++) { let d = x[base + r * st] - mu; q += d * d; }
+  let den = f32(params.R) - params.c;
+  let v = select(q / den, bitcast<f32>(nan_bits), den <= 0.0);
+  out[o] = ${sqrtOut ? 'sqrt(v)' : 'v'};`,
+  ),
+);
+
+const prodKernel = memoKernel(() =>
+  rowKernel(
+    'prod',
+    { ...IN, out: OUT },
+    `
+  var p = 1.0;
+  for (var r = 0u; r < params.R; r++) { p *= x[base + r * st]; }
+  out[o] = p;`,
+  ),
+);
+
+const prodBackwardKernel = memoKernel(() =>
+  rowKernel(
+    'prodBackward',
+    { ...IN, dy: { type: 'f32' }, dx: OUT },
+    `
+  // d prod / d x_r is the product of the other terms: the product over x / x_r without zeros;
+  // with one zero, the product of the nonzero terms at the zero and 0 elsewhere; 0 with more.
+  var zeros = 0u; var pnz = 1.0;
+  for (var r = 0u; r < params.R; r++) {
+    let v = x[base + r * st];
+    if (v == 0.0) { zeros++; } else { pnz *= v; }
+  }
+  let g = dy[o];
+  for (var r = 0u; r < params.R; r++) {
+    let v = x[base + r * st];
+    var d = 0.0;
+    if (zeros == 0u) { d = g * (pnz / v); } else if (zeros == 1u && v == 0.0) { d = g * pnz; }
+    dx[base + r * st] = d;
+  }`,
+  ),
+);
+
+const softmaxKernel = memoKernel((log: boolean) =>
+  rowKernel(
+    log ? 'logSoftmaxDim' : 'softmaxDim',
+    { ...IN, y: OUT },
+    `
+  var m = x[base];
+  for (var r = 1u; r < params.R; r++) { let v = x[base + r * st]; m = select(m, v, v > m); }
+  var s = 0.0;
+  for (var r = 0u; r < params.R; r++) { s += exp(x[base + r * st] - m); }
+  ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
+  for (var r = 0u; r < params.R; r++) {
+    let i = base + r * st;
+    y[i] = ${log ? 'x[i] - m - ls' : 'exp(x[i] - m) * inv'};
+  }`,
+  ),
+);
+
+const softmaxBackwardKernel = memoKernel((log: boolean) =>
+  rowKernel(
+    log ? 'logSoftmaxDimBackward' : 'softmaxDimBackward',
+    { dy: { type: 'f32' }, y: { type: 'f32' }, dx: OUT },
+    `
+  // softmax: dx = y (dy - sum(dy y)); logSoftmax: dx = dy - exp(y) sum(dy).
+  var s = 0.0;
+  for (var r = 0u; r < params.R; r++) { let i = base + r * st; s += ${log ? 'dy[i]' : 'dy[i] * y[i]'}; }
+  for (var r = 0u; r < params.R; r++) {
+    let i = base + r * st;
+    dx[i] = ${log ? 'dy[i] - exp(y[i]) * s' : 'y[i] * (dy[i] - s)'};
+  }`,
+  ),
+);
+
+const scatterKernel = memoKernel(() =>
+  rowKernel(
+    'extremeDimBackward',
+    { dy: { type: 'f32' }, indices: { type: 'i32' }, dx: OUT },
+    `
+  let at = u32(indices[o]);
+  for (var r = 0u; r < params.R; r++) { dx[base + r * st] = select(0.0, dy[o], r == at); }`,
+  ),
+);
+
+const tieMaskKernel = memoKernel(() =>
+  rowKernel(
+    'tieMask',
+    { ...IN, y: { type: 'f32' }, mask: OUT },
+    `
+  let e = y[o];
+  for (var r = 0u; r < params.R; r++) {
+    let v = x[base + r * st];
+    mask[base + r * st] = select(0.0, 1.0, v == e || (is_nan(v) && is_nan(e)));
+  }`,
+  ),
+);
+
+function launchRows(
+  k: { launch: (b: never, p: { O: number; R: number; inner: number; c: number }, g: [number, number]) => void },
+  buffers: Record<string, Tensor>,
+  rows: Rows,
+  c = 0,
+): void {
+  const O = rows.outer * rows.inner;
+  if (O === 0 || rows.R === 0) return;
+  k.launch(buffers as never, { O, R: rows.R, inner: rows.inner, c }, flatGrid(O, WG).groups);
+}
+
+/** Shape checks of the one-dim kernels: f32 x, a dim in range with at least one term. */
+function dimRows(kernel: string, x: Tensor, dim: number): { d: number; rows: Rows } {
+  checkF32(kernel, 'x', x);
+  const d = normalizeDim(kernel, x.shape, dim);
+  const rows = x.shape.length === 0 ? { outer: 1, R: 1, inner: 1 } : rowsOf(x.shape, [d]);
+  return { d, rows };
+}
+
+function extremeDim(op: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean) {
+  const kernel = `${op}Dim`;
+  const { d, rows } = dimRows(kernel, x, dim);
+  if (rows.R === 0)
+    throw new KernelArgumentError(kernel, `dim ${dim} of x ${formatShape(x.shape)} is empty: ${op} has no identity.`);
+  const shape = x.shape.length === 0 ? [] : reducedShape(x.shape, [d], keepdim);
+  const values = Tensor.empty(shape, 'f32', kernel);
+  const indices = Tensor.empty(shape, 'i32', `${kernel}.indices`);
+  launchRows(extremeKernel(op), { x, values, indices }, rows);
+  return { values, indices };
+}
+
+/** The largest value along `dim` and the index of its first occurrence (i32); NaN wins, as in PyTorch. */
+export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
+  return extremeDim('max', x, dim, keepdim);
+}
+
+/** The smallest value along `dim` and the index of its first occurrence (i32); NaN wins, as in PyTorch. */
+export function minDim(x: Tensor, dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
+  return extremeDim('min', x, dim, keepdim);
+}
+
+/** dx of maxDim / minDim: dy (reduced shape, keepdim or not) placed at the indices along `dim` of `shape`. */
+export function extremeDimBackward(dy: Tensor, indices: Tensor, shape: readonly number[], dim: number): Tensor {
+  checkF32('extremeDimBackward', 'dy', dy);
+  const d = normalizeDim('extremeDimBackward', shape, dim);
+  const rows = shape.length === 0 ? { outer: 1, R: 1, inner: 1 } : rowsOf(shape, [d]);
+  if (dy.size !== rows.outer * rows.inner || indices.size !== dy.size || indices.dtype !== 'i32')
+    throw new KernelArgumentError(
+      'extremeDimBackward',
+      `dy ${formatShape(dy.shape)} and indices ${indices.dtype} ${formatShape(indices.shape)} ` +
+        `must be the reduction of ${formatShape(shape)} over dim ${dim}, indices i32.`,
+    );
+  const dx = Tensor.empty(shape, 'f32', 'extremeDimBackward');
+  launchRows(scatterKernel(), { dy, indices, dx }, rows);
+  return dx;
+}
+
+/**
+ * Runs a row kernel over `axes` (any set; none: each element is its own row): adjacent ones in
+ * place, others after permuting them to the end. Returns the output in the reduced shape, or
+ * `empty` everywhere when a reduced dim has no elements.
+ */
+function reduceRows(
+  kernel: string,
+  x: Tensor,
+  axesIn: readonly number[],
+  keepdim: boolean,
+  empty: number,
+  run: (x: Tensor, out: Tensor, rows: Rows) => void,
+): Tensor {
+  checkF32(kernel, 'x', x);
+  const axes = normalizeAxes(kernel, x.shape, axesIn);
+  const shape = reducedShape(x.shape, axes, keepdim);
+  if (axes.some((d) => x.shape[d] === 0)) return fill(shape, empty);
+  const out = Tensor.empty(shape, 'f32', kernel);
+  if (axes.length === 0) run(x, out, { outer: x.size, R: 1, inner: 1 });
+  else if (adjacentAxes(x.shape, axes)) run(x, out, rowsOf(x.shape, axes));
+  else {
+    const moved = permute(x, axesLast(x.shape.length, axes));
+    run(moved, out, { outer: out.size, R: x.size / Math.max(1, out.size), inner: 1 });
+    moved.dispose();
+  }
+  return out;
+}
+
+/** log(sum(exp(x))) over `axes`, stably; rows of -inf give -inf. */
+export function logsumexp(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
+  return reduceRows('logsumexp', x, axes, keepdim, -Infinity, (x, out, rows) =>
+    launchRows(logsumexpKernel(), { x, out }, rows),
+  );
+}
+
+/** Variance over `axes` with PyTorch's correction (1: unbiased); NaN where n - correction <= 0. */
+export function variance(x: Tensor, axes: readonly number[], correction = 1, keepdim = false): Tensor {
+  return reduceRows('variance', x, axes, keepdim, NaN, (x, out, rows) =>
+    launchRows(varianceKernel(false), { x, out }, rows, correction),
+  );
+}
+
+/** Standard deviation: sqrt(variance(x, axes, correction, keepdim)), one kernel. */
+export function std(x: Tensor, axes: readonly number[], correction = 1, keepdim = false): Tensor {
+  return reduceRows('std', x, axes, keepdim, NaN, (x, out, rows) =>
+    launchRows(varianceKernel(true), { x, out }, rows, correction),
+  );
+}
+
+/** Product along `dim` (flatten first for the product of all elements); 1 over an empty dim. */
+export function prod(x: Tensor, dim: number, keepdim = false): Tensor {
+  const { d, rows } = dimRows('prod', x, dim);
+  const shape = x.shape.length === 0 ? [] : reducedShape(x.shape, [d], keepdim);
+  if (rows.R === 0) return fill(shape, 1);
+  const out = Tensor.empty(shape, 'f32', 'prod');
+  launchRows(prodKernel(), { x, out }, rows);
+  return out;
+}
+
+/** dx of prod along `dim` for dy (the reduced shape), correct with zeros in x. */
+export function prodBackward(dy: Tensor, x: Tensor, dim: number): Tensor {
+  const { rows } = dimRows('prodBackward', x, dim);
+  checkF32('prodBackward', 'dy', dy);
+  if (dy.size !== rows.outer * rows.inner)
+    throw new KernelArgumentError(
+      'prodBackward',
+      `dy ${formatShape(dy.shape)} is not the reduction of x ${formatShape(x.shape)} over dim ${dim}.`,
+    );
+  const dx = Tensor.empty(x.shape, 'f32', 'prodBackward');
+  launchRows(prodBackwardKernel(), { x, dy, dx }, rows);
+  return dx;
+}
+
+function softmaxAlong(log: boolean, x: Tensor, dim: number): Tensor {
+  const name = log ? 'logSoftmaxDim' : 'softmaxDim';
+  const { rows } = dimRows(name, x, dim);
+  const y = Tensor.empty(x.shape, 'f32', name);
+  launchRows(softmaxKernel(log), { x, y }, rows);
+  return y;
+}
+
+function softmaxAlongBackward(log: boolean, dy: Tensor, y: Tensor, dim: number): Tensor {
+  const name = log ? 'logSoftmaxDimBackward' : 'softmaxDimBackward';
+  const { rows } = dimRows(name, y, dim);
+  checkF32(name, 'dy', dy);
+  if (dy.shape.length !== y.shape.length || dy.shape.some((n, i) => n !== y.shape[i]))
+    throw new KernelArgumentError(name, `dy ${formatShape(dy.shape)} and y ${formatShape(y.shape)} differ.`);
+  const dx = Tensor.empty(y.shape, 'f32', name);
+  launchRows(softmaxBackwardKernel(log), { dy, y, dx }, rows);
+  return dx;
+}
+
+/** Softmax along any `dim` (the loss family's softmax is the fast path for the last dim of 2-D). */
+export const softmaxDim = (x: Tensor, dim: number): Tensor => softmaxAlong(false, x, dim);
+/** log(softmax(x)) along any `dim`, stably. */
+export const logSoftmaxDim = (x: Tensor, dim: number): Tensor => softmaxAlong(true, x, dim);
+/** dx for dy at y = softmaxDim(x, dim). */
+export const softmaxDimBackward = (dy: Tensor, y: Tensor, dim: number): Tensor =>
+  softmaxAlongBackward(false, dy, y, dim);
+/** dx for dy at y = logSoftmaxDim(x, dim). */
+export const logSoftmaxDimBackward = (dy: Tensor, y: Tensor, dim: number): Tensor =>
+  softmaxAlongBackward(true, dy, y, dim);
+
+/**
+ * 1 where x equals its reduction y over `axes` (any shape of y's size) or both are NaN, else 0: the ties
+ * among which the gradient of max()/amax is spread.
+ */
+export function tieMask(x: Tensor, y: Tensor, axesIn: readonly number[]): Tensor {
+  checkF32('tieMask', 'x', x);
+  checkF32('tieMask', 'y', y);
+  const axes = normalizeAxes('tieMask', x.shape, axesIn);
+  const expected = reducedShape(x.shape, axes, true);
+  if (y.size !== sizeOf(expected))
+    throw new KernelArgumentError('tieMask', `y ${formatShape(y.shape)} is not x ${formatShape(x.shape)} reduced.`);
+  if (axes.length === 0) {
+    const mask = Tensor.empty(x.shape, 'f32', 'tieMask');
+    launchRows(tieMaskKernel(), { x, y, mask }, { outer: x.size, R: 1, inner: 1 });
+    return mask;
+  }
+  if (adjacentAxes(x.shape, axes)) {
+    const mask = Tensor.empty(x.shape, 'f32', 'tieMask');
+    launchRows(tieMaskKernel(), { x, y, mask }, rowsOf(x.shape, [axes[0], axes[axes.length - 1]]));
+    return mask;
+  }
+  const perm = axesLast(x.shape.length, axes);
+  const moved = permute(x, perm);
+  const kept = x.shape.length - axes.length;
+  const maskMoved = Tensor.empty(moved.shape, 'f32', 'tieMask');
+  launchRows(tieMaskKernel(), { x: moved, y, mask: maskMoved }, rowsOf(moved.shape, [kept, moved.shape.length - 1]));
+  moved.dispose();
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  const mask = permute(maskMoved, inverse);
+  maskMoved.dispose();
+  return mask;
+}
