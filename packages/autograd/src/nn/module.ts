@@ -90,7 +90,12 @@ export abstract class Module {
 
   /** Direct children, by property name. */
   namedChildren(): [string, Module][] {
-    return Object.entries(this).filter((e): e is [string, Module] => e[1] instanceof Module);
+    const out: [string, Module][] = [];
+    for (const [name, v] of Object.entries(this)) {
+      if (v instanceof Module) out.push([name, v]);
+      else refuseHiddenContainer(this, name, v);
+    }
+    return out;
   }
 
   /** Direct children. */
@@ -107,7 +112,12 @@ export abstract class Module {
 
   /** Own parameters (not the children's), by property name. */
   private ownParameters(): [string, Parameter][] {
-    return Object.entries(this).filter((e): e is [string, Parameter] => e[1] instanceof Parameter);
+    const out: [string, Parameter][] = [];
+    for (const [name, v] of Object.entries(this)) {
+      if (v instanceof Parameter) out.push([name, v]);
+      else refuseHiddenContainer(this, name, v);
+    }
+    return out;
   }
 
   /** All parameters with dotted names (e.g. 'layer2.0.shortcut.0.weight'); shared ones once. */
@@ -152,9 +162,14 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Releases every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.zeroGrad();
+  /**
+   * Resets every parameter's gradient. With `setToNone` (the default, as PyTorch 2's
+   * zero_grad) the gradients are released: memory is freed and the next backward() writes
+   * fresh ones instead of adding to zeros. `setToNone: false` keeps the gradients, zeroed in
+   * place (no readback).
+   */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
+    zeroGrads(this.parameters(), options.setToNone ?? true);
   }
 
   /**
@@ -295,6 +310,49 @@ export abstract class Module {
     }
     for (const [, b] of this.namedBuffers()) b.dispose();
   }
+}
+
+/** Resets gradients: released (setToNone) or zeroed in place. Shared by Module.zeroGrad and the optimizers. */
+export function zeroGrads(params: Iterable<Tensor>, setToNone: boolean): void {
+  for (const p of params) {
+    if (setToNone || !p.grad || p.grad.isDisposed) {
+      p.zeroGrad();
+      continue;
+    }
+    const r = p.grad.raw;
+    if (r instanceof DeviceTensor) {
+      if (r.size > 0) runtime().dispatcher.clear(r.buffer, 0, r.size * 4);
+    } else r.data.fill(0);
+  }
+}
+
+/** Whether `v` holds a Module or Parameter at its top level or one level down (arrays, plain objects, Maps). */
+function holdsModules(v: unknown, depth = 0): boolean {
+  if (v instanceof Module || v instanceof Parameter) return depth > 0;
+  if (depth > 1 || v === null || typeof v !== 'object') return false;
+  const values = Array.isArray(v)
+    ? v
+    : v instanceof Map
+      ? [...v.values()]
+      : Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null
+        ? Object.values(v)
+        : [];
+  return values.some((x) => holdsModules(x, depth + 1));
+}
+
+/**
+ * Modules or Parameters kept in a plain array, object or Map would drop out of parameters(),
+ * the state dict and the optimizer without a word (PyTorch's trap too): refuse them by name.
+ */
+function refuseHiddenContainer(owner: Module, name: string, v: unknown): void {
+  if (!holdsModules(v)) return;
+  const kind = Array.isArray(v) ? 'a plain array' : v instanceof Map ? 'a Map' : 'a plain object';
+  const fix = Array.isArray(v) ? `this.${name} = new ModuleList([...])` : `this.${name} = new ModuleDict({ ... })`;
+  throw new Error(
+    `${owner.constructor.name}.${name} holds modules or parameters in ${kind}, where parameters(), ` +
+      `stateDict() and the optimizers cannot see them. Use ${fix} (from nn layers), or give each ` +
+      'Parameter its own field.',
+  );
 }
 
 /** The fix when a tensor's backend differs from the module's, for the errors below. */
