@@ -1,0 +1,112 @@
+// pnpm example mobilenet: trains the depthwise-separable CNN on CIFAR-10 with Adam (the same
+// data pipeline as `pnpm train`: verified files, GPU augmentation with crops and flips), and
+// reports the test accuracy after its epochs and the time taken.
+//
+//   pnpm example mobilenet [--epochs N] [--batch B] [--lr LR] [--seed S] [--data-dir D] [--out DIR]
+
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Adam, CosineAnnealingLR, crossEntropy, fromDevice, manualSeed, tidy } from '@wgtorch/autograd';
+import { accumulate } from '@wgtorch/kernels-wgsl';
+import { Tensor as DeviceTensor } from '@wgtorch/tensor';
+import { ProgressBar, TrainLoader, evaluate, formatDuration, loadCifar10, uploadBatch } from '@wgtorch/resnet20';
+import { MobileNet } from './model.js';
+import { exampleRoot, writeCurves, type Curve } from '../common.js';
+
+export interface MobilenetOptions {
+  epochs: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  dataDir?: string;
+  out: string;
+}
+
+export const MOBILENET_DEFAULTS: MobilenetOptions = {
+  epochs: 3,
+  batch: 128,
+  lr: 2e-3,
+  seed: 0,
+  out: join(exampleRoot, 'runs', 'mobilenet'),
+};
+
+export async function trainMobilenet(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      'data-dir': { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const num = (v: string | undefined, d: number, name: string) => {
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`pnpm example mobilenet: --${name} must be > 0, got '${v}'.`);
+    return n;
+  };
+  const o: MobilenetOptions = {
+    epochs: num(values.epochs, MOBILENET_DEFAULTS.epochs, 'epochs'),
+    batch: num(values.batch, MOBILENET_DEFAULTS.batch, 'batch'),
+    lr: num(values.lr, MOBILENET_DEFAULTS.lr, 'lr'),
+    seed: values.seed === undefined ? 0 : Number(values.seed),
+    dataDir: values['data-dir'],
+    out: values.out ?? MOBILENET_DEFAULTS.out,
+  };
+  const data = await loadCifar10({ dataDir: o.dataDir });
+  manualSeed(o.seed);
+  const model = new MobileNet();
+  const loader = new TrainLoader(data.train, { batchSize: o.batch, seed: o.seed });
+  const opt = new Adam(model.parameters(), { lr: o.lr });
+  const sched = new CosineAnnealingLR(opt, { tMax: o.epochs * loader.steps, warmupSteps: loader.steps >> 2 });
+  console.log(
+    `MobileNet-style CNN: ${model.numParameters().toLocaleString('en-US')} parameters; ` +
+      `${o.epochs} epochs of ${loader.steps} steps at batch ${o.batch}, Adam lr ${o.lr} (cosine)`,
+  );
+  const curve: Curve = { title: 'Depthwise-separable CNN on CIFAR-10', xLabel: 'epoch', series: {} };
+  curve.series['train loss'] = [];
+  curve.series['test loss'] = [];
+  curve.series['test acc'] = [];
+  const t0 = performance.now();
+  let last = { loss: NaN, acc: NaN };
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    const bar = new ProgressBar({ total: loader.steps * o.batch, label: `epoch ${epoch + 1}/${o.epochs}` });
+    const lossSum = DeviceTensor.zeros([1]);
+    for (const b of loader.epoch(epoch)) {
+      const g = uploadBatch(b);
+      tidy(() => {
+        const logits = model.forward(fromDevice(g.x.reshape(g.x.shape)));
+        const loss = crossEntropy(logits, g.labels);
+        accumulate(lossSum, loss.data, b.size);
+        loss.backward();
+      });
+      opt.step();
+      opt.zeroGrad();
+      sched.step();
+      g.dispose();
+      bar.tick(b.size);
+    }
+    const trainLoss = (await lossSum.item()) / (loader.steps * o.batch);
+    lossSum.dispose();
+    bar.finish();
+    last = await evaluate(model, data.test);
+    curve.series['train loss'].push([epoch + 1, trainLoss]);
+    curve.series['test loss'].push([epoch + 1, last.loss]);
+    curve.series['test acc'].push([epoch + 1, last.acc]);
+    writeCurves(o.out, curve);
+    console.log(
+      `epoch ${epoch + 1}: train loss ${trainLoss.toFixed(4)}  test loss ${last.loss.toFixed(4)}  ` +
+        `test acc ${(last.acc * 100).toFixed(2)}%  (${formatDuration((performance.now() - t0) / 1000)})`,
+    );
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(
+    `test accuracy ${(last.acc * 100).toFixed(2)}% after ${o.epochs} epochs in ${formatDuration(seconds)} ` +
+      `(${Math.round((o.epochs * loader.steps * o.batch) / seconds)} img/s with evaluation); ` +
+      `curve: ${join(o.out, 'curves.svg')}`,
+  );
+  model.dispose();
+}
