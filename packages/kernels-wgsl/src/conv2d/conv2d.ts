@@ -5,11 +5,12 @@
 // the lane-pixel kernel (lane-pixels.ts; the stem's input gradient) and the pointwise kernel
 // (pointwise-input-grad.ts; the 16->32 shortcut's input gradient). No readback, no allocation
 // beyond the output, packed weights and, for the split weight-gradient reduction, one pooled
-// scratch tensor.
+// scratch tensor. Grouped and dilated convolutions take the direct kernels of general.ts instead.
 
 import { formatShape, runtime, sizeOf, Tensor, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
-import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
+import { checkOutputGrad, convGeometry, isGeneralConv, type Conv2dOptions, type ConvGeometry } from './geometry.js';
+import { generalForward, generalInputGrad, generalWeightGrad } from './general.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
@@ -105,7 +106,7 @@ function checkF32(kernel: string, named: [string, Tensor][]): void {
   for (const [name, t] of named) checkDtype(kernel, name, t, 'f32');
 }
 
-/** y = conv2d(x, w): x [N, Cin, H, W], w [Cout, Cin, kh, kw] -> y [N, Cout, Ho, Wo]. */
+/** y = conv2d(x, w): x [N, Cin, H, W], w [Cout, Cin / groups, kh, kw] -> y [N, Cout, Ho, Wo]. */
 export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const kernel = 'conv2d.forward';
   const g = convGeometry(kernel, x.shape, w.shape, opts);
@@ -120,6 +121,10 @@ export function conv2dForward(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): T
     ['y', yShape],
   ]);
   const y = Tensor.empty(yShape, 'f32', kernel);
+  if (isGeneralConv(g)) {
+    generalForward(x, w, y, g);
+    return y;
+  }
   const rw = rowWindowPlan(kernel, 'forward', g);
   if (rw) {
     recordRowWindow(kernel, rw, w, x, y, g);
@@ -152,6 +157,10 @@ export function conv2dInputGrad(
     ['dx', inputShape],
   ]);
   const dx = Tensor.empty(inputShape, 'f32', kernel);
+  if (isGeneralConv(g)) {
+    generalInputGrad(dy, w, dx, g);
+    return dx;
+  }
   const lp = lanePixelsPlan(kernel, g);
   if (lp) {
     recordLanePixels(kernel, lp, w, dy, dx, g);
@@ -284,6 +293,10 @@ export function conv2dWeightGrad(
     ['dw', weightShape],
   ]);
   const dw = Tensor.empty(weightShape, 'f32', kernel);
+  if (isGeneralConv(g)) {
+    generalWeightGrad(kernel, x, dy, dw, g);
+    return dw;
+  }
   const p: GemmProblem = { kind: 'wgrad', g };
   const plan = gemmPlan(kernel, p, conv2dVariant());
   const len = g.cout * g.cin * g.kh * g.kw;

@@ -1,8 +1,9 @@
-// conv2d: forward, input gradient and weight gradient (NCHW, OIHW, no bias), with float64 references.
+// conv2d: forward, input gradient and weight gradient (NCHW, OIHW, no bias; groups and dilation), with float64
+// references.
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './conv2d.js';
 // Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
-/** y = conv2d(x, w): x [N, Cin, H, W], w [Cout, Cin, kh, kw] -> y [N, Cout, Ho, Wo]. */
+/** y = conv2d(x, w): x [N, Cin, H, W], w [Cout, Cin / groups, kh, kw] -> y [N, Cout, Ho, Wo]. */
 export const conv2dForward = releaseOnThrow(launchers.conv2dForward);
 /** dx for y = conv2d(x, w), given dy = dL/dy; `inputShape` is x's shape. */
 export const conv2dInputGrad = releaseOnThrow(launchers.conv2dInputGrad);

@@ -5,24 +5,28 @@ import type { F64 } from '../common/f64.js';
 import { KernelArgumentError, sameShape } from '../common/errors.js';
 import { checkOutputGrad, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
 
-/** Calls f(xIndex, wIndex, yIndex) for every in-bounds tap of the convolution. */
+/** Calls f(xIndex, wIndex, yIndex) for every in-bounds tap of the convolution (grouped, dilated). */
 function forEachTap(g: ConvGeometry, f: (xi: number, wi: number, yi: number) => void): void {
+  const cpg = g.cin / g.groups; // input channels per group (the weight's second dimension)
+  const opg = g.cout / g.groups;
   for (let n = 0; n < g.n; n++)
-    for (let co = 0; co < g.cout; co++)
+    for (let co = 0; co < g.cout; co++) {
+      const c0 = Math.floor(co / opg) * cpg; // the group's first input channel
       for (let oy = 0; oy < g.ho; oy++)
         for (let ox = 0; ox < g.wo; ox++) {
           const yi = ((n * g.cout + co) * g.ho + oy) * g.wo + ox;
-          for (let ci = 0; ci < g.cin; ci++)
+          for (let cj = 0; cj < cpg; cj++)
             for (let ky = 0; ky < g.kh; ky++) {
-              const iy = oy * g.sh - g.ph + ky;
+              const iy = oy * g.sh - g.ph + ky * g.dilh;
               if (iy < 0 || iy >= g.h) continue;
               for (let kx = 0; kx < g.kw; kx++) {
-                const ix = ox * g.sw - g.pw + kx;
+                const ix = ox * g.sw - g.pw + kx * g.dilw;
                 if (ix < 0 || ix >= g.w) continue;
-                f(((n * g.cin + ci) * g.h + iy) * g.w + ix, ((co * g.cin + ci) * g.kh + ky) * g.kw + kx, yi);
+                f(((n * g.cin + c0 + cj) * g.h + iy) * g.w + ix, ((co * cpg + cj) * g.kh + ky) * g.kw + kx, yi);
               }
             }
         }
+    }
 }
 
 /** Float64 reference of conv2dForward on the CPU (what the tests check the kernel against). */
@@ -60,9 +64,9 @@ export function conv2dWeightGradRef(x: F64, dy: F64, weightShape: readonly numbe
     g,
     `input ${formatShape(x.shape)} and weight ${formatShape(weightShape)}`,
   );
-  if (!sameShape(weightShape, [g.cout, g.cin, g.kh, g.kw]))
+  if (!sameShape(weightShape, [g.cout, g.cin / g.groups, g.kh, g.kw]))
     throw new KernelArgumentError('conv2dWeightGradRef', `bad weight shape ${formatShape(weightShape)}.`);
-  const dw = new Float64Array(g.cout * g.cin * g.kh * g.kw);
+  const dw = new Float64Array((g.cout * g.cin * g.kh * g.kw) / g.groups);
   forEachTap(g, (xi, wi, yi) => {
     dw[wi] += x.data[xi] * dy.data[yi];
   });

@@ -1,0 +1,203 @@
+// Direct convolution kernels for what the tuned implicit-GEMM path (tiled.ts, subgroup.ts, row-window.ts)
+// does not take: groups > 1 (depthwise included) and dilation > 1. One invocation per output element
+// (forward), per input element (input gradient: a gather over the outputs its taps reach, no atomics),
+// and one workgroup per weight plane [co, cj] (weight gradient: each invocation sums every tap over a
+// share of the N*Ho*Wo positions in registers, then one workgroup reduction). Kernels are generated per
+// geometry without the batch, so sizes, strides and the kh*kw taps are constants and the taps unroll.
+
+import { Tensor } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { grid1d } from '../common/grid.js';
+import { defineKernel, memoKernel } from '../common/kernel.js';
+import { flatGrid, flatId } from '../elementwise/launch.js';
+import type { ConvGeometry } from './geometry.js';
+
+const WG = 64;
+
+/** The geometry without the batch (the memo key of the kernels). */
+const planeOf = (g: ConvGeometry): ConvGeometry => ({ ...g, n: 0 });
+
+/** Input channels per group (the weight's second dimension) and output channels per group. */
+const perGroup = (g: ConvGeometry) => ({ cpg: g.cin / g.groups, opg: g.cout / g.groups, kk: g.kh * g.kw });
+
+/**
+ * WGSL declaring, per tap row and column, the clamped offset into the source plane and whether the tap is
+ * inside it: `r{ky}`/`okr{ky}` and `c{kx}`/`okc{kx}`. `rowPos(k)`/`colPos(k)` are tap k's i32 coordinates.
+ */
+function tapOffsets(g: ConvGeometry, rowPos: (k: number) => string, colPos: (k: number) => string): string {
+  const L: string[] = [];
+  for (let k = 0; k < g.kh; k++) {
+    L.push(`  let py${k} = ${rowPos(k)};`);
+    L.push(`  let okr${k} = py${k} >= 0 && py${k} < ${g.h};`);
+    L.push(`  let r${k} = u32(clamp(py${k}, 0, ${g.h - 1})) * ${g.w}u;`);
+  }
+  for (let k = 0; k < g.kw; k++) {
+    L.push(`  let px${k} = ${colPos(k)};`);
+    L.push(`  let okc${k} = px${k} >= 0 && px${k} < ${g.w};`);
+    L.push(`  let c${k} = u32(clamp(px${k}, 0, ${g.w - 1}));`);
+  }
+  return L.join('\n');
+}
+
+/** Tap k's input row and column for output row `oy` and column `ox` (i32 WGSL). */
+const rowOf = (g: ConvGeometry) => (k: number) => `oy * ${g.sh} + ${k * g.dilh - g.ph}`;
+const colOf = (g: ConvGeometry) => (k: number) => `ox * ${g.sw} + ${k * g.dilw - g.pw}`;
+
+/** A loop over `count` values of `v` (u32), or the single value 0 without a loop. */
+function loop(v: string, count: number, body: string): string {
+  return count === 1
+    ? `  { let ${v} = 0u;\n${body}\n  }`
+    : `  for (var ${v} = 0u; ${v} < ${count}u; ${v}++) {\n${body}\n  }`;
+}
+
+const forwardKernel = memoKernel((g: ConvGeometry) => {
+  const { cpg, opg, kk } = perGroup(g);
+  const taps: string[] = [];
+  for (let ky = 0; ky < g.kh; ky++)
+    for (let kx = 0; kx < g.kw; kx++)
+      taps.push(`    acc += select(0.0, x[xc + r${ky} + c${kx}], okr${ky} && okc${kx}) * w[wc + ${ky * g.kw + kx}u];`);
+  return defineKernel({
+    name: 'conv2d.general.forward',
+    params: { n: 'u32' },
+    bindings: { x: { type: 'f32' }, w: { type: 'f32' }, y: { type: 'f32', access: 'read_write' } },
+    workgroupSize: WG,
+    body: `  let i = ${flatId(WG)};
+  if (i >= params.n) { return; }
+  let ox = i32(i % ${g.wo}u);
+  let oy = i32((i / ${g.wo}u) % ${g.ho}u);
+  let nc = i / ${g.wo * g.ho}u;
+  let co = nc % ${g.cout}u;
+  let xb = ((nc / ${g.cout}u) * ${g.cin}u + (co / ${opg}u) * ${cpg}u) * ${g.h * g.w}u;
+  let wb = co * ${cpg * kk}u;
+${tapOffsets(g, rowOf(g), colOf(g))}
+  var acc = 0.0;
+${loop('cj', cpg, `    let xc = xb + cj * ${g.h * g.w}u;\n    let wc = wb + cj * ${kk}u;\n${taps.join('\n')}`)}
+  y[i] = acc;`,
+  });
+});
+
+// Input gradient: dx[n, ci, iy, ix] sums dy[n, co, oy, ox] * w[co, cj, ky, kx] over the output channels co
+// of ci's group and the taps with oy * sh - ph + ky * dilh = iy (same for x).
+const inputGradKernel = memoKernel((g: ConvGeometry) => {
+  const { cpg, opg, kk } = perGroup(g);
+  const taps: string[] = [];
+  for (let ky = 0; ky < g.kh; ky++)
+    for (let kx = 0; kx < g.kw; kx++)
+      taps.push(`    acc += select(0.0, dy[dc + r${ky} + c${kx}], oky${ky} && okx${kx}) * w[wc + ${ky * g.kw + kx}u];`);
+  // Tap k reaches output row (iy + ph - k * dilh) / sh when that distance is >= 0 and a multiple of sh.
+  const L: string[] = [];
+  const axis = (v: string, pos: string, n: number, s: number, d: number, p: number, out: number, stride: number) => {
+    for (let k = 0; k < n; k++) {
+      const t = `${pos} + ${p - k * d}`;
+      if (s === 1) {
+        L.push(`  let p${v}${k} = ${t};`, `  let ok${v}${k} = p${v}${k} >= 0 && p${v}${k} < ${out};`);
+      } else {
+        L.push(`  let t${v}${k} = ${t};`, `  let p${v}${k} = t${v}${k} / ${s};`);
+        L.push(`  let ok${v}${k} = t${v}${k} >= 0 && t${v}${k} % ${s} == 0 && p${v}${k} < ${out};`);
+      }
+      L.push(
+        `  let ${v === 'y' ? 'r' : 'c'}${k} = u32(clamp(p${v}${k}, 0, ${out - 1}))${stride > 1 ? ` * ${stride}u` : ''};`,
+      );
+    }
+  };
+  axis('y', 'iy', g.kh, g.sh, g.dilh, g.ph, g.ho, g.wo);
+  axis('x', 'ix', g.kw, g.sw, g.dilw, g.pw, g.wo, 1);
+  return defineKernel({
+    name: 'conv2d.general.inputGrad',
+    params: { n: 'u32' },
+    bindings: { dy: { type: 'f32' }, w: { type: 'f32' }, dx: { type: 'f32', access: 'read_write' } },
+    workgroupSize: WG,
+    body: `  let i = ${flatId(WG)};
+  if (i >= params.n) { return; }
+  let ix = i32(i % ${g.w}u);
+  let iy = i32((i / ${g.w}u) % ${g.h}u);
+  let nc = i / ${g.w * g.h}u;
+  let ci = nc % ${g.cin}u;
+  let co0 = (ci / ${cpg}u) * ${opg}u;
+  let db = ((nc / ${g.cin}u) * ${g.cout}u + co0) * ${g.ho * g.wo}u;
+  let wb = (co0 * ${cpg}u + ci % ${cpg}u) * ${kk}u;
+${L.join('\n')}
+  var acc = 0.0;
+${loop('j', opg, `    let dc = db + j * ${g.ho * g.wo}u;\n    let wc = wb + j * ${cpg * kk}u;\n${taps.join('\n')}`)}
+  dx[i] = acc;`,
+  });
+});
+
+/** Workgroup size of the weight gradient: its reduction keeps WG * kh * kw partial sums in workgroup memory. */
+function weightGradWorkgroup(kk: number): number {
+  let wg = WG;
+  while (wg > 1 && wg * kk > 4096) wg /= 2;
+  return wg;
+}
+
+// Weight gradient: dw[co, cj, ky, kx] sums x[n, c0 + cj, oy * sh - ph + ky * dilh, ...] * dy[n, co, oy, ox]
+// over n, oy, ox. One workgroup per plane (co, cj); invocation l takes positions l, l + wg, ...
+const weightGradKernel = memoKernel((g: ConvGeometry) => {
+  const { cpg, opg, kk } = perGroup(g);
+  const wg = weightGradWorkgroup(kk);
+  const decl: string[] = [];
+  const taps: string[] = [];
+  const stores: string[] = [];
+  for (let t = 0; t < kk; t++) decl.push(`  var a${t} = 0.0;`);
+  for (let ky = 0; ky < g.kh; ky++)
+    for (let kx = 0; kx < g.kw; kx++) {
+      const t = ky * g.kw + kx;
+      taps.push(`    a${t} += select(0.0, x[xb + r${ky} + c${kx}], okr${ky} && okc${kx}) * d;`);
+      stores.push(`  red[${t * wg}u + l] = a${t};`);
+    }
+  return defineKernel({
+    name: 'conv2d.general.weightGrad',
+    params: { positions: 'u32', planes: 'u32' },
+    bindings: { x: { type: 'f32' }, dy: { type: 'f32' }, dw: { type: 'f32', access: 'read_write' } },
+    workgroupSize: wg,
+    builtins: { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' },
+    helpers: `var<workgroup> red: array<f32, ${wg * kk}>;`,
+    body: `  let plane = min(wid.x + wid.y * nwg.x, params.planes - 1u);
+  let co = plane / ${cpg}u;
+  let ci = (co / ${opg}u) * ${cpg}u + plane % ${cpg}u;
+  let l = lid;
+${decl.join('\n')}
+  for (var e = l; e < params.positions; e += ${wg}u) {
+    let ox = i32(e % ${g.wo}u);
+    let oy = i32((e / ${g.wo}u) % ${g.ho}u);
+    let nb = e / ${g.wo * g.ho}u;
+    let d = dy[(nb * ${g.cout}u + co) * ${g.ho * g.wo}u + u32(oy) * ${g.wo}u + u32(ox)];
+    let xb = (nb * ${g.cin}u + ci) * ${g.h * g.w}u;
+${tapOffsets(g, rowOf(g), colOf(g)).replace(/^ {2}/gm, '    ')}
+${taps.join('\n')}
+  }
+${stores.join('\n')}
+  workgroupBarrier();
+  for (var t = l; t < ${kk}u; t += ${wg}u) {
+    var s = 0.0;
+    for (var k = 0u; k < ${wg}u; k++) { s += red[t * ${wg}u + k]; }
+    if (wid.x + wid.y * nwg.x < params.planes) { dw[plane * ${kk}u + t] = s; }
+  }`,
+  });
+});
+
+/** y = conv2d(x, w) by the direct kernel; shapes already checked against `g`. */
+export function generalForward(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): void {
+  if (y.size === 0) return;
+  forwardKernel(planeOf(g)).launch({ x, w, y }, { n: y.size }, flatGrid(y.size, WG).groups);
+}
+
+/** dx of conv2d by the direct kernel; shapes already checked against `g`. */
+export function generalInputGrad(dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeometry): void {
+  if (dx.size === 0) return;
+  inputGradKernel(planeOf(g)).launch({ dy, w, dx }, { n: dx.size }, flatGrid(dx.size, WG).groups);
+}
+
+/** dw of conv2d by the direct kernel; shapes already checked against `g`. */
+export function generalWeightGrad(kernel: string, x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeometry): void {
+  const { kk } = perGroup(g);
+  if (kk * 4 > 16384) {
+    throw new KernelArgumentError(
+      kernel,
+      `a ${g.kh}x${g.kw} kernel has ${kk} taps; grouped or dilated weight gradients take at most 4096.`,
+    );
+  }
+  const planes = dw.size / kk;
+  if (planes === 0) return;
+  weightGradKernel(planeOf(g)).launch({ x, dy, dw }, { positions: g.n * g.ho * g.wo, planes }, grid1d(planes, 1));
+}
