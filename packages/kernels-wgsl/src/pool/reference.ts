@@ -1,6 +1,7 @@
-// Float64 references for average pooling.
+// Float64 references for average and max pooling.
 
 import type { F64 } from '../common/f64.js';
+import { checkPooledShape, maxPool2dGeometry, type MaxPool2dOptions } from './maxpool.js';
 import { avgPool2dGeometry, type AvgPool2dOptions } from './pool.js';
 
 /** Float64 reference of avgPool2d on the CPU (what the tests check the kernel against). */
@@ -59,5 +60,54 @@ export function globalAvgPoolBackwardRef(dy: F64, inputShape: readonly number[])
   const HW = H * W;
   const dx = new Float64Array(N * C * HW);
   for (let p = 0; p < N * C; p++) dx.fill(dy.data[p] / HW, p * HW, (p + 1) * HW);
+  return { data: dx, shape: [...inputShape] };
+}
+
+/**
+ * Float64 reference of maxPool2d on the CPU: the maxima and their indices into each H*W plane (integers as
+ * float64). Taps in row-major order; a tap replaces the best so far when greater or NaN (PyTorch's CPU rule).
+ */
+export function maxPool2dRef(x: F64, opts: MaxPool2dOptions): { values: F64; indices: F64 } {
+  const g = maxPool2dGeometry('maxPool2dRef', x.shape, opts);
+  const shape = [g.N, g.C, g.OH, g.OW];
+  const values = new Float64Array(g.N * g.C * g.OH * g.OW);
+  const indices = new Float64Array(values.length);
+  for (let p = 0; p < g.N * g.C; p++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++) {
+        let best = -Infinity;
+        let at = -1;
+        for (let i = 0; i < g.kh; i++)
+          for (let j = 0; j < g.kw; j++) {
+            const h = oh * g.sh - g.ph + i * g.dh;
+            const w = ow * g.sw - g.pw + j * g.dw;
+            if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
+            const v = x.data[(p * g.H + h) * g.W + w];
+            if (at < 0 || v > best || Number.isNaN(v)) {
+              best = v;
+              at = h * g.W + w;
+            }
+          }
+        values[(p * g.OH + oh) * g.OW + ow] = best;
+        indices[(p * g.OH + oh) * g.OW + ow] = at;
+      }
+  return { values: { data: values, shape }, indices: { data: indices, shape: [...shape] } };
+}
+
+/** Float64 reference of maxPool2dBackward on the CPU: each dy added at the input position its index names. */
+export function maxPool2dBackwardRef(
+  dy: F64,
+  indices: F64,
+  inputShape: readonly number[],
+  opts: MaxPool2dOptions,
+): F64 {
+  const g = maxPool2dGeometry('maxPool2dBackwardRef', inputShape, opts);
+  checkPooledShape('maxPool2dBackwardRef', g, inputShape, [
+    ['dy', dy.shape],
+    ['indices', indices.shape],
+  ]);
+  const dx = new Float64Array(g.N * g.C * g.H * g.W);
+  const plane = g.OH * g.OW;
+  for (let o = 0; o < dy.data.length; o++) dx[Math.floor(o / plane) * g.H * g.W + indices.data[o]] += dy.data[o];
   return { data: dx, shape: [...inputShape] };
 }
