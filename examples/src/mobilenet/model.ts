@@ -54,7 +54,7 @@ export class Separable extends Module {
 export class MobileNet extends Module {
   stem: Conv2d;
   bn: BatchNorm2d;
-  layers: ModuleList<Module>;
+  layers: ModuleList;
   fc: Linear;
 
   constructor(

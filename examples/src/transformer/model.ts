@@ -103,7 +103,7 @@ export class Block extends Module {
 export class CharGPT extends Module {
   tok: Embedding;
   pos: Embedding;
-  blocks: ModuleList<Block>;
+  blocks: ModuleList;
   lnf: LayerNorm;
   head: Linear;
   drop: Dropout;
@@ -128,7 +128,7 @@ export class CharGPT extends Module {
     const positions = arange(T, { backend: this.backend });
     const causal = causalMask(T, this.backend);
     let x = this.drop.forward(add(this.tok.forward(idx), this.pos.forward(positions)));
-    for (const b of this.blocks) x = b.forwardWith(x, causal);
+    for (const b of this.blocks) x = (b as Block).forwardWith(x, causal);
     return reshape(linear3d(this.head, this.lnf.forward(x)), [B, T, this.c.vocab]);
   }
 }

@@ -22,20 +22,7 @@ export * from './functional.js';
 export * from './creation.js';
 export * from './custom-op.js';
 export { Module, Parameter, StateDictError, type StateValue } from './nn/module.js';
-export {
-  Conv2d,
-  Linear,
-  BatchNorm2d,
-  ReLU,
-  Identity,
-  Flatten,
-  AdaptiveAvgPool2d,
-  AvgPool2d,
-  Sequential,
-  type LayerOptions,
-  type Conv2dOptions,
-  type BatchNorm2dOptions,
-} from './nn/layers.js';
+export * from './nn/layers.js';
 export * as init from './nn/init.js';
 export { manualSeed } from './nn/init.js';
 export { SGD, type SgdOptions, type ParamGroupSpec, type ParamGroup, type SgdState } from './optim/sgd.js';
