@@ -151,19 +151,33 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (K === 0) return fill(out, 0);
   const c = Tensor.empty(out, 'f32', 'matmul');
   if (c.size === 0) return c;
-  const p = { M, N, K, batchA: M * K, batchB: K * N };
+  matmulInto(a, b, c, opts, { B, M, N, K, batchA: M * K, batchB: K * N });
+  return c;
+}
+
+/**
+ * Launches the chosen kernel for B products into c [B, M, N]; product z reads a at z * batchA and
+ * b at z * batchB (0 reuses one operand for every product).
+ */
+export function matmulInto(
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  opts: MatmulOptions,
+  { B, ...p }: { B: number; M: number; N: number; K: number; batchA: number; batchB: number },
+): void {
+  const { M, N } = p;
   if (conv2dVariant() === 'subgroup') {
     subgroupMatmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [
       Math.ceil(N / SG_TC),
       Math.ceil(M / (SG * SG_RM)),
       B,
     ]);
-    return c;
+    return;
   }
   matmulKernel(!!opts.transA, !!opts.transB).launch({ a, b, c }, p, [
     Math.ceil(N / (TN * WGX)),
     Math.ceil(M / (TM * WGY)),
     B,
   ]);
-  return c;
 }
