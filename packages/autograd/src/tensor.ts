@@ -7,7 +7,14 @@
 import { Tensor as DeviceTensor, Rng, formatShape, releaseOnThrow, sizeOf } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Backend, type BackendName, type Raw } from './backend.js';
+import { getDefaultRng } from './random.js';
 import { sameShape } from './shape.js';
+
+/**
+ * The element type of a tensor: 'float32' (the default; float64 on the cpu64 backend) or 'int32'
+ * (indices: gather, embedding, argmax, randint). int32 tensors never require grad.
+ */
+export type Dtype = 'float32' | 'int32';
 
 /** Arguments an op's backward receives. */
 export interface BackwardContext<A> {
@@ -29,6 +36,11 @@ export interface BackwardContext<A> {
  */
 export interface OpDef<A = unknown> {
   readonly name: string;
+  /**
+   * The output's dtype from the inputs' dtypes (throw here to refuse one). Without it the op takes
+   * float32 tensors only and gives float32. An int32 output is never recorded for backward.
+   */
+  dtype?(inputs: Dtype[], attrs: A): Dtype;
   forward(b: Backend, xs: Raw[], attrs: A, record: boolean): { y: Raw; saved?: Raw[] };
   backward?(b: Backend, dy: Raw, ctx: BackwardContext<A>): (Raw | null)[];
 }
@@ -172,6 +184,8 @@ export interface TensorOptions {
   requiresGrad?: boolean;
   /** 'gpu' (default; float32 on the WebGPU device) or 'cpu64' (float64 on the CPU, for gradcheck). */
   backend?: BackendName;
+  /** 'float32' (default) or 'int32' (for indices: integer values only). */
+  dtype?: Dtype;
 }
 
 /**
@@ -179,13 +193,13 @@ export interface TensorOptions {
  * (`@wgtorch/tensor`) on the 'gpu' backend or a float64 array on 'cpu64'.
  */
 export class Tensor {
-  /** Whether backward() computes a gradient for this tensor (set it on leaves you create). */
-  requiresGrad: boolean;
   /** The accumulated gradient after backward(), for leaves that require grad; null before. */
   grad: Tensor | null = null;
   private _raw: Raw | null;
   private _node: Node | null;
+  private _requiresGrad = false;
   private readonly _backend: Backend;
+  private readonly _dtype: Dtype;
 
   static {
     engine = {
@@ -202,17 +216,39 @@ export class Tensor {
   }
 
   /**
-   * Wraps storage: a device tensor (f32) or a float64 array `{data, shape}`. The tensor takes
-   * ownership: dispose() releases it. Prefer the factories (`tensor`, `zeros`, `fromDevice`, ...).
+   * Wraps storage: a device tensor (f32, or i32 for an int32 tensor) or a float64 array
+   * `{data, shape}` (integer values with `dtype: 'int32'`). The tensor takes ownership: dispose()
+   * releases it. Prefer the factories (`tensor`, `zeros`, `fromDevice`, ...).
    * `untracked`: not registered with the enclosing tidy() scope (for long-lived state such as
    * constants a module holds).
    */
-  constructor(data: DeviceTensor | F64, options: { requiresGrad?: boolean; untracked?: boolean } = {}) {
+  constructor(data: DeviceTensor | F64, options: { requiresGrad?: boolean; untracked?: boolean; dtype?: Dtype } = {}) {
     this._raw = data;
     this._backend = data instanceof DeviceTensor ? backendOf('gpu') : backendOf('cpu64');
+    this._dtype = data instanceof DeviceTensor ? dtypeOfDevice(data, options.dtype) : (options.dtype ?? 'float32');
     this.requiresGrad = options.requiresGrad ?? false;
     this._node = null;
     if (!options.untracked) scopes[scopes.length - 1]?.add(this);
+  }
+
+  /** Whether backward() computes a gradient for this tensor (set it on leaves you create; float32 only). */
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+
+  set requiresGrad(v: boolean) {
+    if (v && this._dtype !== 'float32') {
+      throw new Error(
+        `Tensor.requiresGrad: only float32 tensors can require gradients; this one is ${this._dtype} ` +
+          `${formatShape(this.shape)}. Convert it with .float() first.`,
+      );
+    }
+    this._requiresGrad = v;
+  }
+
+  /** 'float32' or 'int32' (on 'gpu' the device tensor's f32 or i32; on 'cpu64' float64 storage either way). */
+  get dtype(): Dtype {
+    return this._dtype;
   }
 
   /** The backend the tensor lives on. */
@@ -265,9 +301,11 @@ export class Tensor {
     return r;
   }
 
-  /** Copies the values to the CPU (Float32Array on gpu, Float64Array on cpu64). */
-  toArray(): Promise<Float32Array | Float64Array> {
-    return this._backend.toArray(this.raw);
+  /** Copies the values to the CPU: Int32Array for an int32 tensor, else Float32Array on gpu, Float64Array on cpu64. */
+  async toArray(): Promise<Float32Array | Float64Array | Int32Array> {
+    const r = this.raw;
+    if (this._dtype === 'int32' && !(r instanceof DeviceTensor)) return Int32Array.from(r.data);
+    return this._backend.toArray(r);
   }
 
   /** The value of a one-element tensor. */
@@ -279,7 +317,7 @@ export class Tensor {
 
   /** A tensor sharing this one's storage that is not recorded for backward. */
   detach(): Tensor {
-    return new Tensor(this._backend.retain(this.raw) as DeviceTensor | F64);
+    return new Tensor(this._backend.retain(this.raw) as DeviceTensor | F64, { dtype: this._dtype });
   }
 
   /** Releases the storage (and, if nothing else needs it, the graph behind it). Idempotent. */
@@ -310,12 +348,42 @@ export class Tensor {
   toString(): string {
     return (
       `Tensor(${formatShape(this._raw ? this.shape : [])}, ${this.backend}` +
-      `${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`
+      `${this._dtype === 'int32' ? ', int32' : ''}${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`
     );
   }
 }
 
+/** The dtype of a device tensor, checked against the one asked for. */
+function dtypeOfDevice(t: DeviceTensor, asked: Dtype | undefined): Dtype {
+  const d: Dtype | undefined = t.dtype === 'f32' ? 'float32' : t.dtype === 'i32' ? 'int32' : undefined;
+  if (!d || (asked && asked !== d)) {
+    throw new Error(
+      `Tensor: a ${t.dtype} device tensor ${formatShape(t.shape)} cannot be a ${asked ?? 'float32 or int32'} tensor; ` +
+        "wrap f32 device tensors as 'float32' and i32 as 'int32'.",
+    );
+  }
+  return d;
+}
+
 // ---- recording and running ops ----
+
+/** The output dtype of an op: op.dtype's answer, or float32 after checking that every input is float32. */
+function outputDtype<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Dtype {
+  if (op.dtype)
+    return op.dtype(
+      inputs.map((t) => t.dtype),
+      attrs,
+    );
+  for (let i = 0; i < inputs.length; i++) {
+    if (inputs[i].dtype !== 'float32') {
+      throw new Error(
+        `${op.name}: input ${i} is an ${inputs[i].dtype} tensor ${formatShape(inputs[i].shape)}, and ${op.name} ` +
+          'takes float32 tensors (wgtorch does not promote dtypes as PyTorch does); convert it with .float().',
+      );
+    }
+  }
+  return 'float32';
+}
 
 function checkSameBackend(op: string, inputs: Tensor[]): Backend {
   const b = engine.backend(inputs[0]);
@@ -351,9 +419,19 @@ export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
     raws[i] = t.raw;
     anyRequiresGrad ||= t.requiresGrad;
   }
-  const record = gradEnabled && op.backward !== undefined && anyRequiresGrad;
+  const dtype = outputDtype(op, inputs, attrs);
+  const record = gradEnabled && op.backward !== undefined && anyRequiresGrad && dtype === 'float32';
   const { y, saved = [] } = runForward(op, b, raws, attrs, record);
-  const out = new Tensor(y as DeviceTensor | F64);
+  let out: Tensor;
+  try {
+    out = new Tensor(y as DeviceTensor | F64, { dtype });
+  } catch (e) {
+    b.release(y);
+    for (const s of saved) b.release(s);
+    throw new Error(`${op.name}: the forward gave storage of another dtype than ${dtype} (a bug in the op).`, {
+      cause: e,
+    });
+  }
   if (!record) {
     for (const s of saved) b.release(s);
     return out;
@@ -525,29 +603,165 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
 
 // ---- factories ----
 
-/** A tensor from values (row-major) and a shape; `shape` defaults to [data.length]. */
-export function tensor(data: ArrayLike<number>, shape?: readonly number[], options: TensorOptions = {}): Tensor {
-  const shp = shape ?? [data.length];
-  const n = sizeOf(shp, 'tensor');
-  if (n !== data.length)
-    throw new Error(`tensor: ${data.length} values do not fill shape ${formatShape(shp)} (${n} elements).`);
-  const b = backendOf(options.backend ?? 'gpu');
-  return new Tensor(b.fromArray(data, shp) as DeviceTensor | F64, { requiresGrad: options.requiresGrad });
+/** What tensor() takes: a number, or arrays of numbers nested to any depth (typed arrays too), as torch.tensor. */
+export type TensorData = number | boolean | ArrayLike<number> | readonly TensorData[];
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * A tensor from values, like torch.tensor: `tensor([[1, 2], [3, 4]])` infers the shape [2, 2];
+ * `tensor(5)` is a 0-dim tensor; `tensor(flat, shape)` takes row-major values and a shape.
+ * Ragged rows and non-numbers are refused (booleans read as 0 and 1). With `dtype: 'int32'` the
+ * values must be integers (PyTorch would truncate; wgtorch refuses a fraction).
+ */
+export function tensor(data: TensorData, options?: TensorOptions): Tensor;
+export function tensor(data: ArrayLike<number>, shape: readonly number[] | undefined, options?: TensorOptions): Tensor;
+export function tensor(
+  data: TensorData,
+  shapeOrOptions?: readonly number[] | TensorOptions,
+  options: TensorOptions = {},
+): Tensor {
+  if (shapeOrOptions !== undefined && !Array.isArray(shapeOrOptions)) {
+    return tensorOf(data, undefined, shapeOrOptions as TensorOptions);
+  }
+  return tensorOf(data, shapeOrOptions as readonly number[] | undefined, options);
 }
 
-/** Wraps a device tensor (f32), taking ownership of it. */
+function tensorOf(data: TensorData, shape: readonly number[] | undefined, options: TensorOptions): Tensor {
+  if (shape === undefined) {
+    const parsed = parseNested(data);
+    return fromValues('tensor', parsed.values, parsed.shape, options);
+  }
+  if (!isList(data) || (data.length > 0 && isList((data as ArrayLike<unknown>)[0]))) {
+    throw new Error(
+      `tensor: with a shape (${formatShape(shape)}) the data must be a flat array of numbers; ` +
+        'pass nested arrays without a shape and the shape is inferred.',
+    );
+  }
+  const n = sizeOf(shape, 'tensor');
+  if (n !== data.length)
+    throw new Error(`tensor: ${data.length} values do not fill shape ${formatShape(shape)} (${n} elements).`);
+  return fromValues('tensor', data as ArrayLike<number>, shape, options);
+}
+
+function isList(v: unknown): v is ArrayLike<unknown> {
+  return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}...` : v)}`;
+  if (typeof v === 'object') return `an object (${Object.getPrototypeOf(v)?.constructor?.name ?? 'null prototype'})`;
+  return `a ${typeof v}`;
+}
+
+/** Row-major values and the shape of nested arrays, the shape read along the first elements. */
+function parseNested(data: TensorData): { values: ArrayLike<number>; shape: number[] } {
+  if (typeof data === 'number' || typeof data === 'boolean') return { values: [Number(data)], shape: [] };
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    const flat = data as unknown as ArrayLike<number>;
+    return { values: flat, shape: [flat.length] };
+  }
+  if (!isList(data)) throw new Error(`tensor: data is ${describeValue(data)}; pass a number or (nested) arrays.`);
+  const shape: number[] = [];
+  for (let v: unknown = data; isList(v); v = v[0]) {
+    shape.push(v.length);
+    if (v.length === 0) break;
+  }
+  const values = new Float64Array(sizeOf(shape, 'tensor'));
+  const path: number[] = [];
+  const at = (p: readonly number[]) => `[${p.join(', ')}]`;
+  const first = (depth: number) => at(new Array<number>(depth).fill(0));
+  let k = 0;
+  const walk = (node: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (typeof node === 'number') values[k++] = node;
+      else if (typeof node === 'boolean') values[k++] = node ? 1 : 0;
+      else if (isList(node)) {
+        throw new Error(
+          `tensor: element ${at(path)} is an array of ${node.length} where element ${first(depth)} is a number ` +
+            '(ragged nesting: every element at one depth must be a number, or every one an array of one length).',
+        );
+      } else {
+        throw new Error(
+          `tensor: element ${at(path)} is ${describeValue(node)}; tensor() takes numbers (or booleans) ` +
+            'in nested arrays.',
+        );
+      }
+      return;
+    }
+    if (!isList(node)) {
+      throw new Error(
+        `tensor: element ${at(path)} is ${typeof node === 'number' ? `the number ${node}` : describeValue(node)} ` +
+          `where row ${first(depth)} is an array of ${shape[depth]} (ragged nesting).`,
+      );
+    }
+    if (node.length !== shape[depth]) {
+      throw new Error(
+        `tensor: row ${at(path)} has ${node.length} elements, row ${first(depth)} has ${shape[depth]} ` +
+          '(ragged nested arrays; every row at one depth needs the same length).',
+      );
+    }
+    for (let i = 0; i < node.length; i++) {
+      path.push(i);
+      walk(node[i], depth + 1);
+      path.pop();
+    }
+  };
+  walk(data, 0);
+  return { values, shape };
+}
+
+/** The options' dtype, checked (int32 tensors cannot require grad). */
+function dtypeOf(op: string, options: TensorOptions): Dtype {
+  const dtype = options.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'int32')
+    throw new Error(`${op}: dtype '${String(dtype)}' is not supported; use 'float32' or 'int32'.`);
+  if (dtype === 'int32' && options.requiresGrad)
+    throw new Error(`${op}: only float32 tensors can require gradients (got dtype 'int32' with requiresGrad).`);
+  return dtype;
+}
+
+/** A tensor of `shape` holding `values` (row-major) on the options' backend and dtype. */
+export function fromValues(
+  op: string,
+  values: ArrayLike<number>,
+  shape: readonly number[],
+  options: TensorOptions,
+): Tensor {
+  const dtype = dtypeOf(op, options);
+  const name = options.backend ?? 'gpu';
+  if (name !== 'gpu' && name !== 'cpu64')
+    throw new Error(`${op}: backend '${String(name)}' is not one of 'gpu', 'cpu64'.`);
+  if (dtype === 'int32') {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) {
+        throw new Error(
+          `${op}: value ${v} (flat index ${i}) cannot be held by an int32 tensor ` +
+            `(integers in [${INT32_MIN}, ${INT32_MAX}]); round it, or use dtype 'float32'.`,
+        );
+      }
+    }
+  }
+  const raw =
+    name === 'gpu' && dtype === 'int32'
+      ? DeviceTensor.fromArray(Int32Array.from(values), shape, 'i32')
+      : backendOf(name).fromArray(values, shape);
+  return new Tensor(raw as DeviceTensor | F64, { requiresGrad: options.requiresGrad, dtype });
+}
+
+/** Wraps a device tensor (f32, or i32 as an int32 tensor), taking ownership of it. */
 export function fromDevice(t: DeviceTensor, options: { requiresGrad?: boolean } = {}): Tensor {
-  if (t.dtype !== 'f32')
-    throw new Error(`fromDevice: expected an f32 device tensor, got ${t.dtype} ${formatShape(t.shape)}.`);
+  if (t.dtype !== 'f32' && t.dtype !== 'i32')
+    throw new Error(`fromDevice: expected an f32 or i32 device tensor, got ${t.dtype} ${formatShape(t.shape)}.`);
   return new Tensor(t, options);
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  const b = backendOf(options.backend ?? 'gpu');
-  return new Tensor(b.fromArray(new Float64Array(sizeOf(shape, 'full')).fill(value), shape) as DeviceTensor | F64, {
-    requiresGrad: options.requiresGrad,
-  });
+  return fromValues('full', new Float64Array(sizeOf(shape, 'full')).fill(value), shape, options);
 }
 
 /** A tensor of zeros. */
@@ -560,20 +774,37 @@ export function ones(shape: readonly number[], options: TensorOptions = {}): Ten
   return full(shape, 1, options);
 }
 
-/** Normal samples N(mean, std^2), reproducible for a seed (drawn on the CPU with Rng, uploaded once). */
-export function randn(
-  shape: readonly number[],
-  options: TensorOptions & { seed?: number; rng?: Rng; mean?: number; std?: number } = {},
-): Tensor {
-  const rng = options.rng ?? new Rng(options.seed ?? 0);
-  return tensor(rng.normalArray(sizeOf(shape, 'randn'), options.mean ?? 0, options.std ?? 1), shape, options);
+/** Options of the random factories: an explicit `rng` or `seed`, else the global generator (manualSeed). */
+export interface RandomOptions extends TensorOptions {
+  /** Draw from a generator of this seed (the same values at every call). */
+  seed?: number;
+  /** Draw from this generator (advancing it). */
+  rng?: Rng;
 }
 
-/** Uniform samples in [low, high) (default [0, 1)), reproducible for a seed. */
-export function rand(
-  shape: readonly number[],
-  options: TensorOptions & { seed?: number; rng?: Rng; low?: number; high?: number } = {},
-): Tensor {
-  const rng = options.rng ?? new Rng(options.seed ?? 0);
-  return tensor(rng.uniformArray(sizeOf(shape, 'rand'), options.low ?? 0, options.high ?? 1), shape, options);
+/** The generator a random factory draws from: `rng`, a fresh one for `seed`, else the global one. */
+export function rngOf(options: RandomOptions): Rng {
+  return options.rng ?? (options.seed !== undefined ? new Rng(options.seed) : getDefaultRng());
+}
+
+function floatOnly(op: string, options: TensorOptions): void {
+  if ((options.dtype ?? 'float32') !== 'float32')
+    throw new Error(`${op}: draws floats; dtype '${options.dtype}' is not supported (use randint for integers).`);
+}
+
+/**
+ * Normal samples N(mean, std^2) drawn on the CPU and uploaded once: from the global generator
+ * (different at each call, repeating after manualSeed(n)), or reproducibly from `seed` or `rng`.
+ */
+export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  floatOnly('randn', options);
+  const values = rngOf(options).normalArray(sizeOf(shape, 'randn'), options.mean ?? 0, options.std ?? 1);
+  return fromValues('randn', values, shape, options);
+}
+
+/** Uniform samples in [low, high) (default [0, 1)), from the global generator unless `seed` or `rng` is given. */
+export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  floatOnly('rand', options);
+  const values = rngOf(options).uniformArray(sizeOf(shape, 'rand'), options.low ?? 0, options.high ?? 1);
+  return fromValues('rand', values, shape, options);
 }
