@@ -12,12 +12,15 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
+  readSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -54,16 +57,25 @@ export function browserSkipReason(chromium = CHROMIUM, env = process.env): strin
   return why;
 }
 
+/** The first bytes of a file, as latin1 text. */
+function head(path: string, n: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    return b.subarray(0, readSync(fd, b, 0, n, 0)).toString('latin1');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The browser binary behind `chromium`: itself, or the one a wrapper script (Debian's) runs. */
 function browserBinary(chromium: string): string {
   const real = realpathSync(chromium);
-  const head = readFileSync(real).subarray(0, 2).toString();
-  if (head !== '#!') return real;
+  if (head(real, 2) !== '#!') return real;
   const script = readFileSync(real, 'utf8');
   for (const m of script.matchAll(/(\/[^\s"']+)/g)) {
     const p = m[1];
-    if (basename(p) === basename(chromium) && existsSync(p) && readFileSync(p).subarray(0, 4).toString() === '\x7fELF')
-      return p;
+    if (basename(p) === basename(chromium) && existsSync(p) && head(p, 4) === '\x7fELF') return p;
   }
   throw new Error(`${chromium} is a script that runs no binary named ${basename(chromium)}; set WGTORCH_CHROMIUM`);
 }
