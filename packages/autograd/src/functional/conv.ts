@@ -25,22 +25,54 @@ const conv2dOp = defineOp<Conv2dOptions>({
   ],
 });
 
-/** Options of conv2d. */
+/** Options of conv2d, as PyTorch's F.conv2d: a number for both dimensions or [h, w]. */
 export interface Conv2dFnOptions {
-  /** Stride on both axes (default 1). */
-  stride?: number;
+  /** Stride (default 1). */
+  stride?: number | [number, number];
   /** Zero padding on each side (default 0). */
-  padding?: number;
+  padding?: number | [number, number];
+  /** Spacing between kernel taps (default 1). */
+  dilation?: number | [number, number];
+  /** Channel groups (default 1): C and O split into `groups` parts, part i of the output seeing part i of the input;
+   * groups = C = O is a depthwise convolution. */
+  groups?: number;
 }
 
-/** 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C, k, k], plus bias [O]. */
+/**
+ * 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C / groups, kH, kW], plus
+ * bias [O].
+ */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dFnOptions = {}): Tensor {
-  if (x.ndim !== 4 || weight.ndim !== 4 || x.shape[1] !== weight.shape[1]) {
+  const groups = options.groups ?? 1;
+  const shapes = `input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)}`;
+  if (x.ndim !== 4 || weight.ndim !== 4) {
+    throw new Error(`conv2d: ${shapes} do not fit; expected [N, C, H, W] and [O, C / groups, kH, kW].`);
+  }
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new Error(`conv2d: groups must be a positive integer, got ${groups}.`);
+  const [c, o] = [x.shape[1], weight.shape[0]];
+  if (c % groups !== 0 || o % groups !== 0) {
     throw new Error(
-      `conv2d: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} do not fit; ` +
-        'expected [N, C, H, W] and [O, C, kH, kW].',
+      `conv2d: groups ${groups} must divide the input channels ${c} and the output channels ${o} (${shapes}); ` +
+        'pick groups among their common divisors.',
     );
   }
-  const o: Conv2dOptions = { stride: options.stride ?? 1, padding: options.padding ?? 0 };
-  return apply(conv2dOp, bias ? [x, weight, bias] : [x, weight], o);
+  if (weight.shape[1] !== c / groups) {
+    throw new Error(
+      `conv2d: ${shapes} do not fit: with groups ${groups} the weight's second dimension must be ` +
+        `C / groups = ${c / groups}, got ${weight.shape[1]}.`,
+    );
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== o)) {
+    throw new Error(
+      `conv2d: bias ${formatShape(bias.shape)} must be [${o}], one value per output channel (${shapes}).`,
+    );
+  }
+  const o2: Conv2dOptions = {
+    stride: options.stride ?? 1,
+    padding: options.padding ?? 0,
+    ...(options.dilation !== undefined && options.dilation !== 1 ? { dilation: options.dilation } : {}),
+    ...(groups !== 1 ? { groups } : {}),
+  };
+  return apply(conv2dOp, bias ? [x, weight, bias] : [x, weight], o2);
 }
