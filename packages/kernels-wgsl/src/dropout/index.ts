@@ -1,3 +1,12 @@
-// Launchers and float64 references of this family (filled in by its helper).
+// Public API: inverted dropout with a counter-based mask, and its float64 reference.
+import { releaseOnThrow } from '@wgtorch/tensor';
+import * as launchers from './dropout.js';
 
-export {};
+// Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
+/**
+ * x with each element zeroed with probability p and the rest scaled by 1 / (1 - p); the mask is
+ * a hash of (seed, index), so dropout(dy, p, seed) is the backward.
+ */
+export const dropout = releaseOnThrow(launchers.dropout);
+export { dropoutRef } from './reference.js';
+export { dropHash } from './hash.js';

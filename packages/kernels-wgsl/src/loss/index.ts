@@ -1,8 +1,10 @@
 // Public API: softmax cross-entropy, (log-)softmax and backward, argmax, GPU-side accumulators.
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './loss.js';
+import * as nll from './nll.js';
 
 export type { CrossEntropyOptions, CrossEntropyResult } from './loss.js';
+export type { NllLossResult, Reduction } from './nll.js';
 export { classLabels } from './labels.js';
 // Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
 /**
@@ -28,7 +30,16 @@ export const argmax = releaseOnThrow(launchers.argmax);
 export const accuracyCount = releaseOnThrow(launchers.accuracyCount);
 /** into[0] += scale * value[0], in place on the GPU (both [1] f32). */
 export const accumulate = releaseOnThrow(launchers.accumulate);
+/**
+ * Negative log-likelihood of logProbs [N, C, d...] at i32 target [N, d...], class weights
+ * optional, ignoreIndex skipped, reduced 'none' | 'mean' | 'sum': { loss, totalWeight }.
+ */
+export const nllLoss = releaseOnThrow(nll.nllLoss);
+/** The gradient of nllLoss for logProbs (of the given shape) from dy. */
+export const nllLossBackward = releaseOnThrow(nll.nllLossBackward);
 export {
+  nllLossRef,
+  nllLossBackwardRef,
   softmaxCrossEntropyRef,
   softmaxRef,
   softmaxBackwardRef,

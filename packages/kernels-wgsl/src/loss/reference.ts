@@ -2,6 +2,7 @@
 
 import type { F64 } from '../common/f64.js';
 import type { CrossEntropyOptions } from './loss.js';
+import type { Reduction } from './nll.js';
 import { classLabels } from './labels.js';
 
 function rowsOf(x: F64): [number, number] {
@@ -100,4 +101,55 @@ export function accuracyCountRef(logits: F64, labels: F64, into?: F64): F64 {
 /** Float64 reference of accumulate on the CPU (what the tests check the kernel against). */
 export function accumulateRef(into: F64, value: F64, scale = 1): F64 {
   return { data: Float64Array.of(into.data[0] + scale * value.data[0]), shape: [...into.shape] };
+}
+
+/** [N, C, S] of logProbs [N, C, d...]. */
+function nllGeometry(shape: readonly number[]): [number, number, number] {
+  return [shape[0], shape[1], shape.slice(2).reduce((a, d) => a * d, 1)];
+}
+
+/** Float64 reference of nllLoss (a target outside [0, C) that is not ignoreIndex is an error). */
+export function nllLossRef(
+  logProbs: F64,
+  target: F64,
+  weight: F64 | null,
+  ignoreIndex: number,
+  reduction: Reduction,
+): { loss: F64; totalWeight: F64 | null } {
+  const [, C, S] = nllGeometry(logProbs.shape);
+  const t = classLabels('nllLoss', target.data, C, ignoreIndex);
+  const losses = new Float64Array(t.length);
+  let total = 0;
+  t.forEach((c, e) => {
+    if (c === ignoreIndex) return;
+    const w = weight ? weight.data[c] : 1;
+    const n = Math.floor(e / S);
+    losses[e] = -w * logProbs.data[(n * C + c) * S + (e % S)];
+    total += w;
+  });
+  if (reduction === 'none') return { loss: { data: losses, shape: [...target.shape] }, totalWeight: null };
+  const sum = losses.reduce((a, v) => a + v, 0);
+  const loss = reduction === 'mean' ? (total === 0 ? NaN : sum / total) : sum;
+  return { loss: { data: Float64Array.of(loss), shape: [] }, totalWeight: { data: Float64Array.of(total), shape: [] } };
+}
+
+/** Float64 reference of nllLossBackward. */
+export function nllLossBackwardRef(
+  dy: F64,
+  target: F64,
+  weight: F64 | null,
+  totalWeight: F64 | null,
+  shape: readonly number[],
+  ignoreIndex: number,
+  reduction: Reduction,
+): F64 {
+  const [, C, S] = nllGeometry(shape);
+  const dx = new Float64Array(shape.reduce((a, d) => a * d, 1));
+  target.data.forEach((c, e) => {
+    if (c === ignoreIndex || c < 0 || c >= C) return;
+    const g = reduction === 'none' ? dy.data[e] : reduction === 'mean' ? dy.data[0] / totalWeight!.data[0] : dy.data[0];
+    const n = Math.floor(e / S);
+    dx[(n * C + c) * S + (e % S)] = -(weight ? weight.data[c] : 1) * g;
+  });
+  return { data: dx, shape: [...shape] };
 }
