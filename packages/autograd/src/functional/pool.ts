@@ -1,6 +1,11 @@
 // Pooling.
 
-import type { AvgPool2dOptions as Pool2dOptions } from '@wgtorch/kernels-wgsl';
+import type {
+  AvgPool2dOptions as Pool2dOptions,
+  MaxPool2dOptions as MaxPoolKernelOptions,
+} from '@wgtorch/kernels-wgsl';
+import { formatShape } from '@wgtorch/tensor';
+import type { Raw } from '../backend.js';
 import { apply, defineOp, Tensor } from '../tensor.js';
 
 const avgPool2dOp = defineOp<Pool2dOptions>({
@@ -45,4 +50,71 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
     `adaptiveAvgPool2d: output ${oh}x${ow} from ${H}x${W} needs equal whole windows; ` +
       'only sizes that divide evenly are supported.',
   );
+}
+
+/** The kernel's options, plus where the forward leaves the indices when the caller asked for them. */
+interface MaxPoolAttrs extends MaxPoolKernelOptions {
+  out?: { indices?: Raw };
+}
+
+const maxPool2dOp = defineOp<MaxPoolAttrs>({
+  name: 'maxPool2d',
+  forward: (b, [x], o, record) => {
+    const { values, indices } = b.k.maxPool2d(x, o);
+    if (o.out) o.out.indices = b.retain(indices);
+    if (record) return { y: values, saved: [indices] };
+    b.release(indices);
+    return { y: values };
+  },
+  backward: (b, dy, { saved: [indices], attrs, shapes }) => [b.k.maxPool2dBackward(dy, indices, [...shapes[0]], attrs)],
+});
+
+/** Options of maxPool2d, as PyTorch's F.max_pool2d: a number for both dimensions or [h, w]. */
+export interface MaxPool2dOptions {
+  /** Window size. */
+  kernel: number | [number, number];
+  /** Default: the kernel size. */
+  stride?: number | [number, number];
+  /** Default 0 (at most half the kernel); padded positions are -inf, never picked. */
+  padding?: number | [number, number];
+  /** Spacing between window taps (default 1). */
+  dilation?: number | [number, number];
+  /** Round the output size up (a last, partial window) rather than down (default false). */
+  ceilMode?: boolean;
+}
+
+/**
+ * Max pooling of x [N, C, H, W]; the gradient goes to each window's maximum (the first in row-major order;
+ * a NaN counts as a maximum and propagates), as PyTorch.
+ */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor;
+/**
+ * With `returnIndices`, also the int32 indices of the maxima into each H*W plane (PyTorch's return_indices;
+ * the indices are not differentiable).
+ */
+export function maxPool2d(
+  x: Tensor,
+  options: MaxPool2dOptions & { returnIndices: true },
+): { values: Tensor; indices: Tensor };
+export function maxPool2d(
+  x: Tensor,
+  options: MaxPool2dOptions & { returnIndices?: boolean },
+): Tensor | { values: Tensor; indices: Tensor } {
+  if (x.ndim !== 4) {
+    throw new Error(`maxPool2d: input ${formatShape(x.shape)} must be 4-D [N, C, H, W]; add a batch dimension.`);
+  }
+  const o: MaxPoolAttrs = {
+    kernel: options.kernel,
+    stride: options.stride ?? options.kernel,
+    padding: options.padding ?? 0,
+    ...(options.dilation !== undefined ? { dilation: options.dilation } : {}),
+    ...(options.ceilMode ? { ceilMode: true } : {}),
+  };
+  if (!options.returnIndices) return apply(maxPool2dOp, [x], o);
+  // The forward hands its indices out through attrs, so they are computed once for both results.
+  const out: { indices?: Raw } = {};
+  const values = apply(maxPool2dOp, [x], { ...o, out });
+  const indices = new Tensor(out.indices!, { dtype: 'int32' });
+  delete out.indices;
+  return { values, indices };
 }

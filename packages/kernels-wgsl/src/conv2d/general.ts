@@ -95,9 +95,8 @@ const inputGradKernel = memoKernel((g: ConvGeometry) => {
         L.push(`  let t${v}${k} = ${t};`, `  let p${v}${k} = t${v}${k} / ${s};`);
         L.push(`  let ok${v}${k} = t${v}${k} >= 0 && t${v}${k} % ${s} == 0 && p${v}${k} < ${out};`);
       }
-      L.push(
-        `  let ${v === 'y' ? 'r' : 'c'}${k} = u32(clamp(p${v}${k}, 0, ${out - 1}))${stride > 1 ? ` * ${stride}u` : ''};`,
-      );
+      const scaled = stride > 1 ? ` * ${stride}u` : '';
+      L.push(`  let ${v === 'y' ? 'r' : 'c'}${k} = u32(clamp(p${v}${k}, 0, ${out - 1}))${scaled};`);
     }
   };
   axis('y', 'iy', g.kh, g.sh, g.dilh, g.ph, g.ho, g.wo);
