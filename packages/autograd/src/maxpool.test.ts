@@ -94,7 +94,9 @@ describe('conv-golden max pooling (PyTorch 1.13): NaN, ties and infinities', () 
         expect(Array.from(want).some(Number.isNaN), `${name}: the fixture should hold a NaN window`).toBe(true);
         for (let i = 0; i < want.length; i++)
           expect(Number.isNaN(want[i]) ? Number.isNaN(got[i]) : got[i] === want[i], `${name} y[${i}]`).toBe(true);
-        expect(Array.from(await indices.toArray()), `${name} indices`).toEqual(Array.from(get('indices').data as Int32Array));
+        expect(Array.from(await indices.toArray()), `${name} indices`).toEqual(
+          Array.from(get('indices').data as Int32Array),
+        );
         values.backward(tensor(get('dy').data as Float32Array, get('dy').shape, { backend }));
         assertClose(await (x.grad as Tensor).toArray(), get('dx').data as Float32Array, {}, `${backend} ${name}.dx`);
       }
