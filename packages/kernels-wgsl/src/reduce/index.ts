@@ -28,6 +28,8 @@ export const logsumexp = releaseOnThrow(rows.logsumexp);
 export const variance = releaseOnThrow(rows.variance);
 /** Standard deviation over the given axes with a correction (1: unbiased). */
 export const std = releaseOnThrow(rows.std);
+/** dx of variance, or of std with sqrtOut (0 where the std is 0). */
+export const varianceBackward = releaseOnThrow(rows.varianceBackward);
 /** Product along one dim. */
 export const prod = releaseOnThrow(rows.prod);
 /** dx of prod along one dim, correct with zeros. */
@@ -53,6 +55,7 @@ export {
   logsumexpRef,
   varianceRef,
   stdRef,
+  varianceBackwardRef,
   prodRef,
   prodBackwardRef,
   softmaxDimRef,

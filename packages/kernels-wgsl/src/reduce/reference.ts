@@ -225,3 +225,32 @@ export function tieMaskRef(x: F64, y: F64, axesIn: readonly number[]): F64 {
   }
   return { data: mask, shape: [...x.shape] };
 }
+
+/** Float64 reference of varianceBackward. */
+export function varianceBackwardRef(
+  dy: F64,
+  x: F64,
+  y: F64,
+  axesIn: readonly number[],
+  correction: number,
+  sqrtOut: boolean,
+): F64 {
+  const axes = normalizeAxes('varianceBackwardRef', x.shape, axesIn);
+  const mu = meanRef(x, axes, true);
+  const kept = reducedShape(x.shape, axes, true);
+  const n = x.data.length / Math.max(1, mu.data.length);
+  const dx = new Float64Array(x.data.length);
+  const coord = new Array<number>(x.shape.length).fill(0);
+  for (let i = 0; i < x.data.length; i++) {
+    let o = 0;
+    for (let d = 0; d < coord.length; d++) o = o * kept[d] + (axes.includes(d) ? 0 : coord[d]);
+    const den = n - correction;
+    const g = sqrtOut ? (y.data[o] === 0 ? 0 : dy.data[o] / (den * y.data[o])) : (2 * dy.data[o]) / den;
+    dx[i] = g * (x.data[i] - mu.data[o]);
+    for (let d = coord.length - 1; d >= 0; d--) {
+      if (++coord[d] < x.shape[d]) break;
+      coord[d] = 0;
+    }
+  }
+  return { data: dx, shape: [...x.shape] };
+}

@@ -101,7 +101,7 @@ const AXES_CASES: [number[], number[]][] = [
   [[4, 0, 3], [1]],
 ];
 
-describe('logsumexp, variance, std, tieMask over axes', () => {
+describe('logsumexp, variance, std and their backward, tieMask over axes', () => {
   for (const [shape, axes] of AXES_CASES) {
     it(`[${shape}] over [${axes}]`, async () => {
       const x = pair(shape, 9, 2);
@@ -111,6 +111,15 @@ describe('logsumexp, variance, std, tieMask over axes', () => {
           await expectSpecial(R.variance(x.t, axes, c, keepdim), R.varianceRef(x.r, axes, c, keepdim), `var c=${c}`);
           await expectSpecial(R.std(x.t, axes, c, keepdim), R.stdRef(x.r, axes, c, keepdim), `std c=${c}`);
         }
+      }
+      const dy = pair(R.varianceRef(x.r, axes, 1, true).shape, 10);
+      for (const sqrtOut of [false, true]) {
+        const [f, fr] = sqrtOut ? [R.std, R.stdRef] : [R.variance, R.varianceRef];
+        await expectSpecial(
+          R.varianceBackward(dy.t, x.t, f(x.t, axes, 1, true), axes, 1, sqrtOut),
+          R.varianceBackwardRef(dy.r, x.r, fr(x.r, axes, 1, true), axes, 1, sqrtOut),
+          sqrtOut ? 'std backward' : 'var backward',
+        );
       }
       const y = R.max(x.t, axes, true);
       await expectClose(R.tieMask(x.t, y, axes), R.tieMaskRef(x.r, R.maxRef(x.r, axes, true), axes), {}, 'tieMask');
@@ -133,7 +142,7 @@ describe('special values', () => {
     }
     expect([...(await R.maxDim(x.t, 1).indices.toArray())]).toEqual([1, 0, 2]);
     expect([...(await R.minDim(x.t, 1).indices.toArray())]).toEqual([1, 2, 0]);
-    expect([...(await R.maxDim(x.t, 0).indices.toArray())]).toEqual([1, 0, 1, 0]);
+    expect([...(await R.maxDim(x.t, 0).indices.toArray())]).toEqual([1, 0, 0, 0]);
     await expectSpecial(R.max(x.t, [0, 1]), R.maxRef(x.r, [0, 1]), 'full max');
     await expectSpecial(R.min(x.t, [1]), R.minRef(x.r, [1]), 'min rows');
     const big = pair([3000], 1);

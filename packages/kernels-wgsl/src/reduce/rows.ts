@@ -210,6 +210,20 @@ const tieMaskKernel = memoKernel(() =>
   ),
 );
 
+const varianceBackwardKernel = memoKernel((sqrtOut: boolean) =>
+  rowKernel(
+    sqrtOut ? 'stdBackward' : 'varianceBackward',
+    { ...IN, dy: { type: 'f32' }, y: { type: 'f32' }, dx: OUT },
+    `
+  var s = 0.0;
+  for (var r = 0u; r < params.R; r++) { s += x[base + r * st]; }
+  let mu = s / f32(params.R);
+  let den = f32(params.R) - params.c;
+  ${sqrtOut ? 'let g = select(dy[o] / (den * y[o]), 0.0, y[o] == 0.0);' : 'let g = 2.0 * dy[o] / den;'}
+  for (var r = 0u; r < params.R; r++) { let i = base + r * st; dx[i] = g * (x[i] - mu); }`,
+  ),
+);
+
 function launchRows(
   k: { launch: (b: never, p: { O: number; R: number; inner: number; c: number }, g: [number, number]) => void },
   buffers: Record<string, Tensor>,
@@ -371,34 +385,67 @@ export const logSoftmaxDimBackward = (dy: Tensor, y: Tensor, dim: number): Tenso
   softmaxAlongBackward(true, dy, y, dim);
 
 /**
- * 1 where x equals its reduction y over `axes` (any shape of y's size) or both are NaN, else 0: the ties
- * among which the gradient of max()/amax is spread.
+ * Runs a kernel that writes an x-shaped output over the rows of `axes`: in place when they are
+ * adjacent, else on x with them permuted to the end, permuting the output back.
  */
-export function tieMask(x: Tensor, y: Tensor, axesIn: readonly number[]): Tensor {
-  checkF32('tieMask', 'x', x);
-  checkF32('tieMask', 'y', y);
-  const axes = normalizeAxes('tieMask', x.shape, axesIn);
-  const expected = reducedShape(x.shape, axes, true);
-  if (y.size !== sizeOf(expected))
-    throw new KernelArgumentError('tieMask', `y ${formatShape(y.shape)} is not x ${formatShape(x.shape)} reduced.`);
-  if (axes.length === 0) {
-    const mask = Tensor.empty(x.shape, 'f32', 'tieMask');
-    launchRows(tieMaskKernel(), { x, y, mask }, { outer: x.size, R: 1, inner: 1 });
-    return mask;
-  }
-  if (adjacentAxes(x.shape, axes)) {
-    const mask = Tensor.empty(x.shape, 'f32', 'tieMask');
-    launchRows(tieMaskKernel(), { x, y, mask }, rowsOf(x.shape, [axes[0], axes[axes.length - 1]]));
-    return mask;
+function mapRows(kernel: string, x: Tensor, axes: number[], run: (x: Tensor, out: Tensor, rows: Rows) => void): Tensor {
+  if (axes.length === 0 || adjacentAxes(x.shape, axes)) {
+    const out = Tensor.empty(x.shape, 'f32', kernel);
+    run(x, out, axes.length ? rowsOf(x.shape, axes) : { outer: x.size, R: 1, inner: 1 });
+    return out;
   }
   const perm = axesLast(x.shape.length, axes);
   const moved = permute(x, perm);
-  const kept = x.shape.length - axes.length;
-  const maskMoved = Tensor.empty(moved.shape, 'f32', 'tieMask');
-  launchRows(tieMaskKernel(), { x: moved, y, mask: maskMoved }, rowsOf(moved.shape, [kept, moved.shape.length - 1]));
+  const outMoved = Tensor.empty(moved.shape, 'f32', kernel);
+  const R = axes.reduce((a, d) => a * x.shape[d], 1);
+  run(moved, outMoved, { outer: R === 0 ? 0 : x.size / R, R, inner: 1 });
   moved.dispose();
-  const inverse = perm.map((_, i) => perm.indexOf(i));
-  const mask = permute(maskMoved, inverse);
-  maskMoved.dispose();
-  return mask;
+  const out = permute(
+    outMoved,
+    perm.map((_, i) => perm.indexOf(i)),
+  );
+  outMoved.dispose();
+  return out;
+}
+
+/** Checks that `t` holds one value per row of x reduced over `axes`. */
+function checkReduced(kernel: string, name: string, t: Tensor, x: Tensor, axes: number[]): void {
+  checkF32(kernel, name, t);
+  if (t.size !== sizeOf(reducedShape(x.shape, axes, true)))
+    throw new KernelArgumentError(
+      kernel,
+      `${name} ${formatShape(t.shape)} is not x ${formatShape(x.shape)} reduced over [${axes}].`,
+    );
+}
+
+/**
+ * 1 where x equals its reduction y over `axes` (any shape of y's size) or both are NaN, else 0:
+ * the ties among which the gradient of max()/amax is spread.
+ */
+export function tieMask(x: Tensor, y: Tensor, axesIn: readonly number[]): Tensor {
+  checkF32('tieMask', 'x', x);
+  const axes = normalizeAxes('tieMask', x.shape, axesIn);
+  checkReduced('tieMask', 'y', y, x, axes);
+  return mapRows('tieMask', x, axes, (x, mask, rows) => launchRows(tieMaskKernel(), { x, y, mask }, rows));
+}
+
+/**
+ * dx of variance (y = the variance) or, with `sqrtOut`, of std (y = the std) over `axes`:
+ * 2 dy (x - mean) / (n - correction), and dy (x - mean) / ((n - correction) std) with 0 where std is 0.
+ */
+export function varianceBackward(
+  dy: Tensor,
+  x: Tensor,
+  y: Tensor,
+  axesIn: readonly number[],
+  correction: number,
+  sqrtOut: boolean,
+): Tensor {
+  checkF32('varianceBackward', 'x', x);
+  const axes = normalizeAxes('varianceBackward', x.shape, axesIn);
+  checkReduced('varianceBackward', 'dy', dy, x, axes);
+  checkReduced('varianceBackward', 'y', y, x, axes);
+  return mapRows('varianceBackward', x, axes, (x, dx, rows) =>
+    launchRows(varianceBackwardKernel(sqrtOut), { x, dy, y, dx }, rows, correction),
+  );
 }
