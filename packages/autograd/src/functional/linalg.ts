@@ -71,7 +71,8 @@ export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB
   const transB = options.transB ?? false;
   if (a.ndim === 0 || b.ndim === 0)
     throw new Error(
-      `matmul: a ${formatShape(a.shape)} and b ${formatShape(b.shape)}: both must be at least 1-D; use mul for scalars.`,
+      `matmul: a ${formatShape(a.shape)} and b ${formatShape(b.shape)}: both must be at least 1-D; ` +
+        'use mul for scalars.',
     );
   if ((a.ndim === 1 || b.ndim === 1) && (transA || transB))
     throw new Error(
