@@ -55,7 +55,7 @@ describe('tensor() from nested arrays', () => {
     expect(t.requiresGrad).toBe(true);
     expect(tensor(new Float32Array(4), undefined).shape).toEqual([4]);
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow('3 values do not fill shape [2, 2] (4 elements)');
-    expect(() => tensor([[1, 2]], [2])).toThrow('must be a flat array');
+    expect(() => tensor([[1, 2]] as unknown as number[], [2])).toThrow('must be a flat array');
   });
 
   it('refuses ragged nesting, naming the rows', () => {

@@ -348,7 +348,8 @@ export class Tensor {
   toString(): string {
     return (
       `Tensor(${formatShape(this._raw ? this.shape : [])}, ${this.backend}` +
-      `${this._dtype === 'int32' ? ', int32' : ''}${this.requiresGrad ? ', requiresGrad' : ''}${this._raw ? '' : ', disposed'})`
+      `${this._dtype === 'int32' ? ', int32' : ''}${this.requiresGrad ? ', requiresGrad' : ''}` +
+      `${this._raw ? '' : ', disposed'})`
     );
   }
 }
