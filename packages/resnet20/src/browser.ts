@@ -26,3 +26,4 @@ export {
   type TrainLoaderOptions,
 } from './data/loader.js';
 export { uploadBatch, type GpuBatch, type UploadOptions } from './data/gpu.js';
+export { runGoldenBytes, formatGolden, GOLDEN_TOLERANCE, type GoldenResult, type GoldenRow } from './golden-check.js';
