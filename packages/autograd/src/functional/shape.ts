@@ -295,7 +295,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
     sizes = [...sizeOrSections];
     if (sizes.some((n) => !Number.isInteger(n) || n < 0) || sizes.reduce((a, n) => a + n, 0) !== size)
       throw new Error(
-        `split: sections [${sizes.join(', ')}] must be sizes >= 0 summing to ${size}, dim ${dim} of ${formatShape(x.shape)}.`,
+        `split: sections [${sizes.join(', ')}] must be sizes >= 0 summing to ${size}, ` +
+          `dim ${dim} of ${formatShape(x.shape)}.`,
       );
   }
   let at = 0;

@@ -16,7 +16,8 @@ function checkRank(kernel: string, shape: readonly number[]): void {
   if (shape.length > MAX_RANK) {
     throw new KernelArgumentError(
       kernel,
-      `${formatShape(shape)} has ${shape.length} dims after merging; at most ${MAX_RANK} are supported (reshape first).`,
+      `${formatShape(shape)} has ${shape.length} dims after merging; ` +
+        `at most ${MAX_RANK} are supported (reshape first).`,
     );
   }
 }
@@ -47,7 +48,8 @@ ${decode}  o += r * params.s0;
  */
 export function stridedGather(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
   checkF32('stridedGather', 'x', x);
-  const what = `x ${formatShape(x.shape)}, shape ${formatShape(shape)}, strides [${strides.join(', ')}], offset ${offset}`;
+  const what =
+    `x ${formatShape(x.shape)}, shape ${formatShape(shape)}, ` + `strides [${strides.join(', ')}], offset ${offset}`;
   if (strides.length !== shape.length || [...strides, offset].some((s) => !Number.isInteger(s) || s < 0))
     throw new KernelArgumentError('stridedGather', `${what}: give one integer stride >= 0 per output dim.`);
   const out = Tensor.empty(shape, 'f32', 'stridedGather');
@@ -141,7 +143,8 @@ export function checkSlice(
   starts: readonly number[],
   steps: readonly number[],
 ): string {
-  const what = `dy ${formatShape(dyShape)} into ${formatShape(shape)} from [${starts.join(', ')}] step [${steps.join(', ')}]`;
+  const what =
+    `dy ${formatShape(dyShape)} into ${formatShape(shape)} ` + `from [${starts.join(', ')}] step [${steps.join(', ')}]`;
   const r = shape.length;
   if (dyShape.length !== r || starts.length !== r || steps.length !== r)
     return `${what}: give one start and step per dim.`;
