@@ -3,7 +3,10 @@
 // absolute lr where the schedule defines one (one-cycle). As in PyTorch, constructing a schedule
 // sets the step-0 lr, and each step() advances one step.
 
-import type { SGD } from './sgd.js';
+/** What a schedule needs of an optimizer (SGD, Adam, AdamW, ...): groups whose lr it sets. */
+export interface ScheduledOptimizer {
+  readonly paramGroups: { lr: number; initialLr: number }[];
+}
 
 /** What a schedule saves: its step count. */
 export interface SchedulerState {
@@ -16,7 +19,7 @@ export abstract class LRScheduler<O = unknown> {
   stepCount = 0;
 
   constructor(
-    readonly optimizer: SGD,
+    readonly optimizer: ScheduledOptimizer,
     readonly options: O,
   ) {
     this.apply();

@@ -1,3 +1,9 @@
-// Launchers and float64 references of this family (filled in by its helper).
+// Public API: Adam / AdamW for every parameter in one dispatch over flat buffers, and its
+// float64 reference.
+import { releaseOnThrow } from '@wgtorch/tensor';
+import * as adam from './adam.js';
 
-export {};
+/** One Adam or AdamW step for every parameter, in place on flat buffers (see adam.ts). */
+export const adamFlatStep = releaseOnThrow(adam.adamFlatStep);
+export { adamFlatStepRef } from './reference.js';
+export type { AdamSegment, AdamOptions } from './adam.js';

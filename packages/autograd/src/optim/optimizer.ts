@@ -1,0 +1,152 @@
+// The base of the optimizers (torch.optim.Optimizer): parameter groups with their own
+// hyperparameters, zeroGrad, and the flat buffers every step updates in one dispatch. Each
+// optimizer states its rule in step() and its state in stateDict()/loadStateDict().
+
+import type { Parameter } from '../nn/module.js';
+import { zeroGrads } from '../nn/module.js';
+import { FlatArena } from './flat.js';
+
+/** Hyperparameters every optimizer has. */
+export interface BaseOptions {
+  /** Learning rate. */
+  lr: number;
+}
+
+/** A parameter group as passed in: its parameters and any hyperparameters that differ from the defaults. */
+export type GroupSpec<O> = Partial<O> & { params: Parameter[] };
+
+/** A parameter group as the optimizer holds it; schedules change `lr`. */
+export type Group<O> = O & {
+  params: Parameter[];
+  /** The lr the group started with (schedules scale from it). */
+  initialLr: number;
+};
+
+/** A parameter that has a gradient this step: its group and its index over all groups. */
+export interface LiveParam<O> {
+  p: Parameter;
+  group: Group<O>;
+  /** Index over all groups in order: the key of its state and its segment in the flat buffers. */
+  k: number;
+}
+
+/**
+ * Base class of the optimizers. Pass parameters, or groups such as
+ * `[{params: weights, weightDecay: 5e-4}, {params: biases, weightDecay: 0}]`.
+ */
+export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
+  readonly paramGroups: Group<O>[];
+  /** Every parameter over all groups, in order (the index is the state's key). */
+  protected readonly params: Parameter[];
+  /** The flat buffers of the parameters, gradients and state. */
+  protected readonly arena: FlatArena;
+
+  constructor(
+    /** The optimizer's name, for errors. */
+    protected readonly name: string,
+    params: Parameter[] | GroupSpec<O>[],
+    defaults: O,
+  ) {
+    const specs: GroupSpec<O>[] =
+      params.length && !('params' in params[0]) ? [{ params: params as Parameter[] } as GroupSpec<O>] : [];
+    if (!specs.length) specs.push(...(params as GroupSpec<O>[]));
+    this.paramGroups = specs.map((spec) => {
+      const given = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined));
+      const group = { ...defaults, ...given, params: [...spec.params] } as Group<O>;
+      group.initialLr = group.lr;
+      if (!(group.lr >= 0)) throw new Error(`${name}: invalid learning rate ${group.lr}.`);
+      this.checkGroup(group);
+      return group;
+    });
+    this.params = this.paramGroups.flatMap((g) => g.params);
+    const seen = new Set<Parameter>();
+    for (const p of this.params) {
+      if (seen.has(p)) throw new Error(`${name}: a parameter appears in more than one group (or twice in one).`);
+      seen.add(p);
+    }
+    this.arena = new FlatArena(this.params, name);
+  }
+
+  /** Throws on hyperparameters the rule does not allow (called for each group). */
+  protected abstract checkGroup(group: Group<O>): void;
+
+  /** Updates the parameters in place from their `.grad` (recorded on the GPU; no readback). */
+  abstract step(): void;
+
+  /**
+   * Resets the gradients of every parameter: released with `setToNone` (the default, as
+   * PyTorch 2), or zeroed in place.
+   */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
+    zeroGrads(this.params, options.setToNone ?? true);
+  }
+
+  /** Parameters with a gradient, in order; those without one are skipped this step (as PyTorch). */
+  protected live(): LiveParam<O>[] {
+    const out: LiveParam<O>[] = [];
+    let k = 0;
+    for (const group of this.paramGroups) {
+      for (const p of group.params) {
+        if (p.grad && !p.grad.isDisposed) out.push({ p, group, k });
+        k++;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runs `update` on the flat buffers: copies the live parameters and gradients in, and the
+   * new parameter values out afterwards.
+   */
+  protected updateFlat(live: LiveParam<O>[], update: () => void): void {
+    for (const { p, k } of live) {
+      this.arena.gather('params', k, p.raw);
+      this.arena.gather('grads', k, p.grad!.raw);
+    }
+    update();
+    for (const { p, k } of live) this.arena.scatter('params', k, p.raw);
+  }
+
+  /** The segment of parameter k in the flat buffers. */
+  protected segment(k: number): { offset: number; size: number } {
+    return { offset: this.arena.offsets[k], size: this.params[k].size };
+  }
+
+  /** Checks that a saved state's groups fit this optimizer. */
+  protected checkGroups(groups: readonly unknown[]): void {
+    if (groups.length !== this.paramGroups.length) {
+      throw new Error(
+        `${this.name}.loadStateDict: the state has ${groups.length} parameter groups, ` +
+          `this optimizer ${this.paramGroups.length}.`,
+      );
+    }
+  }
+
+  /** The groups' hyperparameters without their parameters, as state dicts hold them. */
+  protected groupsState(): Omit<Group<O>, 'params'>[] {
+    return this.paramGroups.map(({ params: _p, ...rest }) => ({ ...rest }) as Omit<Group<O>, 'params'>);
+  }
+
+  /** Checks that a saved tensor `what` fits parameter `key` (shape and count); returns its index. */
+  protected checkSaved(key: string, what: string, v: { shape: readonly number[]; data: ArrayLike<number> }): number {
+    const k = Number(key);
+    const p = Number.isInteger(k) ? this.params[k] : undefined;
+    const fits =
+      p && v.shape.length === p.ndim && v.shape.every((d, i) => d === p.shape[i]) && v.data.length === p.size;
+    if (!fits) {
+      const param = p
+        ? `parameter ${key} has [${p.shape.join(', ')}]`
+        : `this optimizer has no parameter ${key} (it has ${this.params.length})`;
+      throw new Error(
+        `${this.name}.loadStateDict: ${what} ${key} has shape [${v.shape.join(', ')}] (${v.data.length} values), ` +
+          `${param}; the state is not from this optimizer's parameters.`,
+      );
+    }
+    return k;
+  }
+
+  /** Releases the optimizer's buffers. */
+  dispose(): void {
+    this.arena.dispose();
+  }
+}

@@ -1,0 +1,188 @@
+// Multi-tensor optimizer updates in ONE dispatch: every parameter of a step lives in the same
+// flat buffers (params, grads, and the optimizer's state), each at its segment's offset. A
+// table, uploaded with each launch, holds one segment index per workgroup and then one record
+// per segment (its offset, length, first workgroup and hyperparameters), so a workgroup finds
+// its segment with one load and every branch on a segment's settings is uniform across it.
+// sgdFlatStep is here; adamFlatStep (adam/) uses the same table.
+
+import { formatShape, Tensor } from '@wgtorch/tensor';
+import { KernelArgumentError } from '../common/errors.js';
+import { defineKernel } from '../common/kernel.js';
+import { grid1d } from '../common/grid.js';
+import { checkF32, vecBinding } from '../elementwise/launch.js';
+
+/** A parameter's range in the flat buffers, in elements (offset a multiple of 4, for vec4 access). */
+export interface FlatSegment {
+  offset: number;
+  size: number;
+}
+
+/** Lanes per workgroup of the flat kernels. */
+export const FLAT_WG = 64;
+/** vec4 units per lane: a workgroup covers FLAT_WG * FLAT_ITEMS vec4s (1024 floats) of one segment. */
+export const FLAT_ITEMS = 4;
+/** 32-bit words per segment record: offset4, n4, first workgroup, then 9 kernel-specific words. */
+export const FLAT_RECORD = 12;
+
+/**
+ * WGSL that binds `w` (the workgroup), `r` (its record's first word in `table`) and `base`
+ * (the lane's first vec4 within the segment); workgroups past the last return (whole
+ * workgroups, so no lane mask follows). `rec(k)` reads record word k as u32.
+ */
+export const FLAT_PROLOGUE = `  let w = wid.x + wid.y * nwg.x;
+  if (w >= params.nw) { return; }
+  let r = params.nw + table[w] * ${FLAT_RECORD}u;
+  let off = table[r];
+  let n = table[r + 1u];
+  let base = (w - table[r + 2u]) * ${FLAT_WG * FLAT_ITEMS}u + lid;`;
+
+/** WGSL loop over the lane's vec4s of its segment; `body` sees `i`, the vec4 index into the flat buffers. */
+export const flatLoop = (body: string) => `  for (var k = 0u; k < ${FLAT_ITEMS}u; k++) {
+    let j = base + k * ${FLAT_WG}u;
+    if (j >= n) { break; }
+    let i = off + j;
+${body}
+  }`;
+
+/** Builtins of the flat kernels. */
+export const FLAT_BUILTINS = { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' } as const;
+
+/**
+ * Checks the flat buffers and segments; returns the table (u32 tensor, caller disposes), the
+ * workgroup count and grid. `words(s)` gives record words 3..11 of segment s (f32 values are
+ * stored as their bits when listed in `floatWords`).
+ */
+export function flatTable(
+  kernel: string,
+  buffers: Record<string, Tensor>,
+  segments: readonly FlatSegment[],
+  words: (s: number) => readonly number[],
+  floatWords: readonly number[],
+): { table: Tensor; nw: number; groups: [number, number] } {
+  const entries = Object.entries(buffers);
+  const size = entries[0][1].size;
+  for (const [name, t] of entries) {
+    checkF32(kernel, name, t);
+    if (t.size !== size) {
+      throw new KernelArgumentError(
+        kernel,
+        `${name} ${formatShape(t.shape)} has ${t.size} elements, ${entries[0][0]} ${size}; ` +
+          'every flat buffer must have the same size.',
+      );
+    }
+  }
+  let end = 0;
+  const starts: number[] = [];
+  let nw = 0;
+  segments.forEach((s, k) => {
+    if (!Number.isInteger(s.offset) || s.offset % 4 !== 0 || s.offset < end || s.size < 0 || s.offset + s.size > size) {
+      throw new KernelArgumentError(
+        kernel,
+        `segment ${k} {offset: ${s.offset}, size: ${s.size}} must start at a multiple of 4, after segment ` +
+          `${k - 1} (which ends at ${end}), and fit the flat buffers of ${size} elements.`,
+      );
+    }
+    end = s.offset + s.size;
+    starts.push(nw);
+    nw += Math.ceil(s.size / 4 / (FLAT_WG * FLAT_ITEMS));
+  });
+  const words32 = new Uint32Array(nw + segments.length * FLAT_RECORD);
+  const floats = new Float32Array(words32.buffer);
+  segments.forEach((s, k) => {
+    for (let w = starts[k]; w < (starts[k + 1] ?? nw); w++) words32[w] = k;
+    const r = nw + k * FLAT_RECORD;
+    words32[r] = s.offset / 4;
+    words32[r + 1] = Math.ceil(s.size / 4);
+    words32[r + 2] = starts[k];
+    const extra = words(k);
+    extra.forEach((v, i) => {
+      if (floatWords.includes(i + 3)) floats[r + 3 + i] = v;
+      else words32[r + 3 + i] = v;
+    });
+  });
+  return { table: Tensor.fromArray(words32, [words32.length], 'u32'), nw, groups: grid1d(Math.max(nw, 1), 1) };
+}
+
+/** A flat buffer bound as array<vec4f> (the pool rounds buffers up to 16 bytes). */
+export const flatBinding = vecBinding;
+
+/** Hyperparameters of one segment of sgdFlatStep (torch.optim.SGD's, per parameter). */
+export interface SgdSegment extends FlatSegment {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+  /** True on the parameter's first step with momentum: its buffer starts as the gradient (PyTorch's rule). */
+  firstStep: boolean;
+}
+
+const sgdFlatKernel = defineKernel({
+  name: 'sgd.flatStep',
+  params: { nw: 'u32' },
+  bindings: {
+    table: { type: 'u32' },
+    p: { type: 'vec4f', access: 'read_write' },
+    g: { type: 'vec4f' },
+    m: { type: 'vec4f', access: 'read_write' },
+  },
+  workgroupSize: FLAT_WG,
+  builtins: FLAT_BUILTINS,
+  body: `${FLAT_PROLOGUE}
+  let first = table[r + 3u];
+  let lr = bitcast<f32>(table[r + 4u]);
+  let wd = bitcast<f32>(table[r + 5u]);
+  let momentum = bitcast<f32>(table[r + 6u]);
+  let dampening = bitcast<f32>(table[r + 7u]);
+  let nesterov = table[r + 8u];
+${flatLoop(`    let pv = p[i];
+    var d = g[i] + vec4f(wd) * pv;
+    if (momentum != 0.0) {
+      var buf = d;
+      if (first == 0u) { buf = vec4f(momentum) * m[i] + vec4f(1.0 - dampening) * d; }
+      m[i] = buf;
+      if (nesterov != 0u) { d = d + vec4f(momentum) * buf; } else { d = buf; }
+    }
+    p[i] = pv - vec4f(lr) * d;`)}`,
+});
+
+/**
+ * SGD (PyTorch's rule, as sgdStep) for many parameters in one dispatch, in place on flat
+ * buffers: params, grads and momentum buffers hold each parameter at its segment's offset.
+ * Segments with momentum 0 leave `momentumBufs` alone (null when no segment has momentum). The
+ * vec4 tail of a segment whose size is not a multiple of 4 is updated too: keep that padding
+ * zero in all three buffers.
+ */
+export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor | null, segments: SgdSegment[]): void {
+  const k = 'sgdFlatStep';
+  segments.forEach((s, i) => {
+    if (s.nesterov && (s.momentum <= 0 || s.dampening !== 0)) {
+      throw new KernelArgumentError(k, `segment ${i}: Nesterov momentum requires momentum > 0 and dampening 0.`);
+    }
+    if (!momentumBufs && s.momentum !== 0) {
+      throw new KernelArgumentError(k, `segment ${i} has momentum ${s.momentum}: pass the flat momentum buffers.`);
+    }
+  });
+  const { table, nw, groups } = flatTable(
+    k,
+    momentumBufs ? { params, grads, momentumBufs } : { params, grads },
+    segments,
+    (i) => {
+      const s = segments[i];
+      return [s.firstStep ? 1 : 0, s.lr, s.weightDecay, s.momentum, s.dampening, s.nesterov ? 1 : 0];
+    },
+    [4, 5, 6, 7],
+  );
+  // Without momentum the kernel never touches m, but WebGPU needs a distinct buffer bound there.
+  const unused = momentumBufs ? null : Tensor.zeros([4]);
+  try {
+    if (nw > 0) {
+      const b = flatBinding;
+      const m = b(momentumBufs ?? unused!);
+      sgdFlatKernel.launch({ table, p: b(params), g: b(grads), m }, { nw }, groups);
+    }
+  } finally {
+    table.dispose();
+    unused?.dispose();
+  }
+}
