@@ -52,11 +52,11 @@ export function stridedGather(x: Tensor, shape: readonly number[], strides: read
     `x ${formatShape(x.shape)}, shape ${formatShape(shape)}, ` + `strides [${strides.join(', ')}], offset ${offset}`;
   if (strides.length !== shape.length || [...strides, offset].some((s) => !Number.isInteger(s) || s < 0))
     throw new KernelArgumentError('stridedGather', `${what}: give one integer stride >= 0 per output dim.`);
+  const last = offset + shape.reduce((a, d, i) => a + (d - 1) * strides[i], 0);
+  if (sizeOf(shape) > 0 && last >= x.size)
+    throw new KernelArgumentError('stridedGather', `${what}: reads element ${last}, past the end of x.`);
   const out = Tensor.empty(shape, 'f32', 'stridedGather');
   if (out.size === 0) return out;
-  const last = offset + shape.reduce((a, d, i) => a + (d - 1) * strides[i], 0);
-  if (last >= x.size)
-    throw new KernelArgumentError('stridedGather', `${what}: reads element ${last}, past the end of x.`);
   const m = mergeDims(shape, [[...strides]]);
   checkRank('stridedGather', m.dims);
   const p: Record<string, number> = { n: out.size, offset };
