@@ -3,7 +3,8 @@
 import { formatShape } from '@wgtorch/tensor';
 import type { Backend, Raw } from '../backend.js';
 import { apply, defineOp, isGradEnabled, tidy, Tensor } from '../tensor.js';
-import type { Grads } from './common.js';
+import { sameShape } from '../shape.js';
+import { andThen, type Grads } from './common.js';
 import { add, mul, relu, rsqrt, sub } from './elementwise.js';
 import { reshape } from './shape.js';
 
@@ -154,4 +155,73 @@ function batchNormAttrs(
   }
   const momentum = options.momentum ?? 0.1;
   return { runningMean: runningMean.raw, runningVar: runningVar.raw, momentum, eps: options.eps ?? 1e-5 };
+}
+
+// ---- layer norm ----
+
+interface LnAttrs {
+  D: number;
+  eps: number;
+  hasWeight: boolean;
+  hasBias: boolean;
+}
+
+const layerNormOp = defineOp<LnAttrs>({
+  name: 'layerNorm',
+  forward: (b, xs, a, record) => {
+    const x = xs[0];
+    const weight = a.hasWeight ? xs[1] : null;
+    const bias = a.hasBias ? xs[a.hasWeight ? 2 : 1] : null;
+    const r = b.k.layerNorm(x, a.D, weight, bias, a.eps);
+    if (!record) {
+      b.release(r.mean);
+      b.release(r.rstd);
+      return { y: r.y };
+    }
+    return { y: r.y, saved: [b.retain(x), r.mean, r.rstd, ...(weight ? [b.retain(weight)] : [])] };
+  },
+  backward: (b, dy, { saved: [x, mean, rstd, weight], attrs: a, needs, shapes }) => {
+    const g = b.k.layerNormBackward(dy, x, mean, rstd, a.D, weight ?? null, a.hasBias);
+    const grads: Grads = [needs[0] ? g.dx : (b.release(g.dx), null)];
+    // dweight / dbias come back as [D] or the weight's shape: viewed as each input's own shape.
+    for (const r of [g.dweight, g.dbias]) {
+      if (!r) continue;
+      const i = grads.length;
+      grads.push(needs[i] ? andThen(b, r, (t) => b.view(t, shapes[i])) : (b.release(r), null));
+    }
+    return grads;
+  },
+});
+
+/**
+ * Layer normalization over the trailing dims `normalizedShape` of x (PyTorch's F.layer_norm):
+ * (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance of each row; weight and
+ * bias (of shape normalizedShape) are optional. One fused kernel forward and one backward.
+ */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const k = shape.length;
+  const tail = x.shape.slice(x.ndim - k);
+  if (k === 0 || k > x.ndim || !sameShape(tail, shape))
+    throw new Error(
+      `layerNorm: normalizedShape ${formatShape(shape)} must be the trailing dims of x ${formatShape(x.shape)} ` +
+        `(at least one dim).`,
+    );
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t && !sameShape(t.shape, shape))
+      throw new Error(`layerNorm: ${name} ${formatShape(t.shape)} must have normalizedShape ${formatShape(shape)}.`);
+  }
+  if (!(eps >= 0)) throw new Error(`layerNorm: eps must be >= 0, got ${eps}.`);
+  const D = shape.reduce((a, d) => a * d, 1);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return apply(layerNormOp, inputs, { D, eps, hasWeight: !!weight, hasBias: !!bias });
 }
