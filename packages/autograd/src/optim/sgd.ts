@@ -3,13 +3,13 @@
 //   buf = d on the first step, else buf = momentum * buf + (1 - dampening) * d
 //   d = nesterov ? d + momentum * buf : buf
 //   p -= lr * d
-// One fused launch per parameter group (`sgdStep` of @wgtorch/kernels-wgsl) on the GPU.
+// One dispatch for every parameter (`sgdFlatStep` of @wgtorch/kernels-wgsl on flat buffers).
 
 import type { Tensor as DeviceTensor } from '@wgtorch/tensor';
-import type { F64 } from '@wgtorch/kernels-wgsl';
-import { backendOf, type Backend, type Raw } from '../backend.js';
-import { sameShape } from '../shape.js';
+import type { F64, SgdSegment } from '@wgtorch/kernels-wgsl';
 import type { Parameter } from '../nn/module.js';
+import { Optimizer, type Group, type GroupSpec } from './optimizer.js';
+import type { NamedArray } from './flat.js';
 
 /** Hyperparameters of SGD (PyTorch's names in camelCase). */
 export interface SgdOptions {
@@ -25,23 +25,17 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-/** A parameter group: its parameters and any hyperparameters that differ from the defaults. */
-export interface ParamGroupSpec extends Partial<SgdOptions> {
-  params: Parameter[];
-}
+/** A parameter group of SGD: its parameters and any hyperparameters that differ from the defaults. */
+export type ParamGroupSpec = GroupSpec<Required<SgdOptions>>;
 
-/** A parameter group as the optimizer holds it; schedules change `lr`. */
-export interface ParamGroup extends Required<SgdOptions> {
-  params: Parameter[];
-  /** The lr the group started with (schedules scale from it). */
-  initialLr: number;
-}
+/** A parameter group as SGD holds it; schedules change `lr`. */
+export type ParamGroup = Group<Required<SgdOptions>>;
 
 /** SGD state as plain data: hyperparameters per group and the momentum buffers by parameter index. */
 export interface SgdState {
   groups: Omit<ParamGroup, 'params'>[];
   /** Momentum buffers keyed by the parameter's index over all groups in order ('0', '1', ...). */
-  momentumBuffers: Map<string, { shape: number[]; data: Float32Array }>;
+  momentumBuffers: Map<string, NamedArray>;
 }
 
 /**
@@ -49,130 +43,70 @@ export interface SgdState {
  * `[{params: weights, weightDecay: 5e-4}, {params: bnAndBias, weightDecay: 0}]`.
  * Parameters without a gradient are skipped.
  */
-export class SGD {
-  readonly paramGroups: ParamGroup[];
-  private readonly buffers = new Map<Parameter, Raw>();
+export class SGD extends Optimizer<Required<SgdOptions>> {
+  /** Parameters (by index) whose momentum buffer exists: it starts at their first step. */
+  private readonly hasBuffer = new Set<number>();
 
   constructor(params: Parameter[] | ParamGroupSpec[], defaults: SgdOptions) {
-    const specs: ParamGroupSpec[] =
-      params.length && !('params' in params[0]) ? [{ params: params as Parameter[] }] : (params as ParamGroupSpec[]);
-    this.paramGroups = specs.map((g) => {
-      const group: ParamGroup = {
-        params: [...g.params],
-        lr: g.lr ?? defaults.lr,
-        momentum: g.momentum ?? defaults.momentum ?? 0,
-        dampening: g.dampening ?? defaults.dampening ?? 0,
-        nesterov: g.nesterov ?? defaults.nesterov ?? false,
-        weightDecay: g.weightDecay ?? defaults.weightDecay ?? 0,
-        initialLr: g.lr ?? defaults.lr,
-      };
-      if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) {
-        throw new Error('SGD: Nesterov momentum requires a momentum > 0 and zero dampening (as in PyTorch).');
-      }
-      if (!(group.lr >= 0)) throw new Error(`SGD: invalid learning rate ${group.lr}.`);
-      return group;
-    });
-    const seen = new Set<Parameter>();
-    for (const p of this.paramGroups.flatMap((g) => g.params)) {
-      if (seen.has(p)) throw new Error('SGD: a parameter appears in more than one group (or twice in one).');
-      seen.add(p);
+    super('SGD', params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...defaults });
+  }
+
+  protected checkGroup(g: ParamGroup): void {
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+      throw new Error('SGD: Nesterov momentum requires a momentum > 0 and zero dampening (as in PyTorch).');
     }
   }
 
-  /** Releases every parameter's gradient. */
-  zeroGrad(): void {
-    for (const g of this.paramGroups) for (const p of g.params) p.zeroGrad();
-  }
-
-  /** Updates the parameters in place from their `.grad` (recorded on the GPU; no readback). */
   step(): void {
-    for (const g of this.paramGroups) {
-      const live = g.params.filter((p) => p.grad && !p.grad.isDisposed);
-      if (!live.length) continue;
-      const b = backendOf(live[0].backend);
-      // Parameters whose momentum buffer starts now and those that have one go in separate launches.
-      const fresh = g.momentum !== 0 ? live.filter((p) => !this.buffers.has(p)) : [];
-      const old = g.momentum !== 0 ? live.filter((p) => this.buffers.has(p)) : live;
-      for (const p of fresh) this.buffers.set(p, b.k.fill([...p.shape], 0));
-      if (fresh.length) this.update(b, g, fresh, true);
-      if (old.length) this.update(b, g, old, false);
-    }
-  }
-
-  private update(b: Backend, g: ParamGroup, ps: Parameter[], firstStep: boolean): void {
-    const o = {
+    const live = this.live();
+    if (!live.length) return;
+    const segments: SgdSegment[] = live.map(({ group: g, k }) => ({
+      ...this.segment(k),
       lr: g.lr,
       momentum: g.momentum,
       dampening: g.dampening,
       nesterov: g.nesterov,
       weightDecay: g.weightDecay,
-      firstStep,
-    };
-    const bufs = g.momentum !== 0 ? ps.map((p) => this.buffers.get(p)!) : [];
-    b.k.sgdStep(
-      ps.map((p) => p.raw),
-      ps.map((p) => p.grad!.raw),
-      bufs,
-      o,
-    );
+      firstStep: !this.hasBuffer.has(k),
+    }));
+    const momentum = segments.some((s) => s.momentum !== 0) ? this.arena.get('momentum') : null;
+    const a = this.arena;
+    this.updateFlat(live, () => a.backend.k.sgdFlatStep(a.get('params'), a.get('grads'), momentum, segments));
+    for (const { group, k } of live) if (group.momentum !== 0) this.hasBuffer.add(k);
   }
 
-  /** The momentum buffer of a parameter, if it has one yet (a device tensor or a float64 array). */
+  /**
+   * A copy of a parameter's momentum buffer, if it has one yet (a device tensor or a float64
+   * array, which the caller releases).
+   */
   momentumBuffer(p: Parameter): DeviceTensor | F64 | undefined {
-    return this.buffers.get(p);
+    const k = this.params.indexOf(p);
+    return this.hasBuffer.has(k) ? this.arena.slice('momentum', k) : undefined;
   }
 
   /** Hyperparameters and momentum buffers (read back from the GPU), for checkpoints. */
   async stateDict(): Promise<SgdState> {
-    const momentumBuffers = new Map<string, { shape: number[]; data: Float32Array }>();
-    let i = 0;
-    for (const g of this.paramGroups) {
-      for (const p of g.params) {
-        const buf = this.buffers.get(p);
-        if (buf) {
-          const b = backendOf(p.backend);
-          momentumBuffers.set(String(i), { shape: [...b.shape(buf)], data: Float32Array.from(await b.toArray(buf)) });
-        }
-        i++;
-      }
-    }
-    return { groups: this.paramGroups.map(({ params: _p, ...rest }) => ({ ...rest })), momentumBuffers };
+    const bufs = this.hasBuffer.size
+      ? await this.arena.read(
+          'momentum',
+          [...this.hasBuffer].sort((a, b) => a - b),
+        )
+      : [];
+    const momentumBuffers = new Map<string, NamedArray>();
+    for (const [k, v] of bufs) momentumBuffers.set(String(k), v);
+    return { groups: this.groupsState(), momentumBuffers };
   }
 
   /** Restores what stateDict() returned (the optimizer must have been built over the same parameters). */
   loadStateDict(state: SgdState): void {
-    if (state.groups.length !== this.paramGroups.length) {
-      throw new Error(
-        `SGD.loadStateDict: the state has ${state.groups.length} parameter groups, ` +
-          `this optimizer ${this.paramGroups.length}.`,
-      );
-    }
-    const all = this.paramGroups.flatMap((g) => g.params);
+    this.checkGroups(state.groups);
     // Everything is checked before anything changes: a bad state leaves the optimizer as it was.
-    for (const [k, v] of state.momentumBuffers) {
-      const p = all[Number(k)];
-      if (!p || !sameShape(v.shape, p.shape) || v.data.length !== p.size) {
-        const param = p
-          ? `parameter ${k} has [${p.shape.join(', ')}]`
-          : `this optimizer has no parameter ${k} (it has ${all.length})`;
-        throw new Error(
-          `SGD.loadStateDict: momentum buffer ${k} has shape [${v.shape.join(', ')}] (${v.data.length} values), ` +
-            `${param}; the state is not from this optimizer's parameters.`,
-        );
-      }
-    }
+    const values = new Map<number, ArrayLike<number>>();
+    for (const [key, v] of state.momentumBuffers) values.set(this.checkSaved(key, 'momentum buffer', v), v.data);
     state.groups.forEach((s, i) => Object.assign(this.paramGroups[i], s));
-    for (const [p, buf] of this.buffers) backendOf(p.backend).release(buf);
-    this.buffers.clear();
-    for (const [k, v] of state.momentumBuffers) {
-      const p = all[Number(k)];
-      this.buffers.set(p, backendOf(p.backend).fromArray(v.data, p.shape));
-    }
-  }
-
-  /** Releases the momentum buffers. */
-  dispose(): void {
-    for (const [p, buf] of this.buffers) backendOf(p.backend).release(buf);
-    this.buffers.clear();
+    this.hasBuffer.clear();
+    for (const k of values.keys()) this.hasBuffer.add(k);
+    if (values.size) this.arena.write('momentum', values);
+    else this.arena.reset('momentum');
   }
 }

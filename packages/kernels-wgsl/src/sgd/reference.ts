@@ -2,6 +2,7 @@
 
 import type { F64 } from '../common/f64.js';
 import type { SgdOptions } from './sgd.js';
+import type { SgdSegment } from './flat.js';
 
 /** Float64 reference of sgdStep on the CPU (what the tests check the kernel against). */
 export function sgdStepRef(ps: F64[], gs: F64[], ms: F64[], opts: SgdOptions): { params: F64[]; momentumBufs: F64[] } {
@@ -25,4 +26,21 @@ export function sgdStepRef(ps: F64[], gs: F64[], ms: F64[], opts: SgdOptions): {
     if (opts.momentum !== 0) momentumBufs.push({ data: nm, shape: [...p.shape] });
   });
   return { params, momentumBufs };
+}
+
+/** Float64 reference of sgdFlatStep: updates the flat arrays in place, segment by segment. */
+export function sgdFlatStepRef(params: F64, grads: F64, momentumBufs: F64 | null, segments: SgdSegment[]): void {
+  const p = params.data;
+  const g = grads.data;
+  for (const s of segments) {
+    for (let i = s.offset; i < s.offset + s.size; i++) {
+      let d = g[i] + s.weightDecay * p[i];
+      if (s.momentum !== 0) {
+        const m = momentumBufs!.data;
+        m[i] = s.firstStep ? d : s.momentum * m[i] + (1 - s.dampening) * d;
+        d = s.nesterov ? d + s.momentum * m[i] : m[i];
+      }
+      p[i] -= s.lr * d;
+    }
+  }
 }
