@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
 import * as R from './index.js';
+import { wideRows } from './rows.js';
 import { expectClose, pair, pairOf } from '../elementwise/test-util.js';
 
 beforeAll(async () => {
@@ -35,6 +36,10 @@ const DIM_CASES: [number[], number][] = [
   [[70, 65], 0],
   [[3, 130, 5], 1],
   [[], 0],
+  // long rows, few of them: a workgroup per row
+  [[3, 1000], 1],
+  [[5, 700, 2], 1],
+  [[2000], 0],
 ];
 
 describe('maxDim, minDim, extremeDimBackward, prod, prodBackward, softmaxDim and backward', () => {
@@ -97,6 +102,15 @@ const AXES_CASES: [number[], number[]][] = [
     [1, 2],
   ],
   [[66, 67], [0]],
+  [[3, 600], [1]],
+  [
+    [2, 50, 30],
+    [1, 2],
+  ],
+  [
+    [30, 4, 20],
+    [0, 2],
+  ],
   [[4, 5], []],
   [[4, 0, 3], [1]],
 ];
@@ -147,6 +161,17 @@ describe('special values', () => {
     await expectSpecial(R.min(x.t, [1]), R.minRef(x.r, [1]), 'min rows');
     const big = pair([3000], 1);
     await expectClose(R.min(big.t, [0]), R.minRef(big.r, [0]), {}, 'min 3000');
+    // A workgroup per row: ties and NaNs across its invocations.
+    const long = Array<number>(2000).fill(1);
+    [long[300], long[600], long[1300], long[1700]] = [5, 5, -3, -3];
+    const lp = pairOf(long, [1, 2000]);
+    expect([...(await R.maxDim(lp.t, 1).indices.toArray())]).toEqual([300]);
+    expect([...(await R.minDim(lp.t, 1).indices.toArray())]).toEqual([1300]);
+    [long[700], long[900]] = [nan, nan];
+    const ln = pairOf(long, [2000, 1]);
+    expect([...(await R.maxDim(ln.t, 0).indices.toArray())]).toEqual([700]);
+    expect([...(await R.minDim(ln.t, 0).indices.toArray())]).toEqual([700]);
+    expect(wideRows({ outer: 1, R: 2000, inner: 1 })).toBe(true);
     const withNan = pairOf([...Array(4095).fill(1), nan], [4096]);
     expect((await R.max(withNan.t, [0]).toArray())[0]).toBeNaN();
   });

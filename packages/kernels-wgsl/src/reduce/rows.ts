@@ -12,6 +12,7 @@ import { Tensor, formatShape, sizeOf } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
+import { grid1d } from '../common/grid.js';
 import { fill, permute } from '../elementwise/elementwise.js';
 import { normalizeAxes, reducedShape } from './reduce.js';
 
@@ -46,193 +47,271 @@ export function normalizeDim(kernel: string, shape: readonly number[], dim: numb
   return normalizeAxes(kernel, shape.length === 0 ? [1] : shape, [dim])[0];
 }
 
-// WGSL: NaN tested on the bits (an `x != x` test may be folded away), and a NaN and +-inf read
-// at run time (WGSL rejects them as constant expressions).
+// WGSL: NaN tested on the bits (an `x != x` test may be folded away); NaN and -inf read at run
+// time (WGSL rejects them as constant expressions). f_max ignores NaN (the ops that use it let a
+// NaN through their sums).
 const SPECIALS = `var<private> nan_bits: u32 = 0x7fc00000u;
+var<private> neg_inf_bits: u32 = 0xff800000u;
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-fn is_inf(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) == 0x7f800000u; }`;
+fn is_inf(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) == 0x7f800000u; }
+fn f_add(a: f32, b: f32) -> f32 { return a + b; }
+fn f_mul(a: f32, b: f32) -> f32 { return a * b; }
+fn f_max(a: f32, b: f32) -> f32 { return select(a, b, b > a); }`;
 
-/** A kernel over rows: `base` is the offset of term 0 of row `o`, X(r) reads term r of x. */
-function rowKernel(name: string, bindings: Record<string, { type: string; access?: 'read_write' }>, body: string) {
+/**
+ * The WGSL building blocks of a row kernel, serial (one invocation per row) or wide (a workgroup
+ * of WG invocations per row, for long rows when there are few).
+ */
+interface RowWgsl {
+  wide: boolean;
+  /** A loop over this invocation's terms r of the row; `i` is term r's offset in x. */
+  each(body: string): string;
+  /** Combines the f32 var `v` over the row's invocations with `f` (f32, f32) -> f32; all get the result. */
+  all(v: string, f: string): string;
+  /** A statement run once per row. */
+  once(stmt: string): string;
+}
+
+function rowWgsl(wide: boolean): RowWgsl {
+  return {
+    wide,
+    each: (body) =>
+      `for (var r = ${wide ? 'lid' : '0u'}; r < params.R; r += ${wide ? WG : 1}u) {
+    let i = base + r * params.inner;
+    ${body}
+  }`,
+    all: (v, f) =>
+      wide
+        ? `sh[lid] = ${v};
+  workgroupBarrier();
+  for (var h = ${WG / 2}u; h > 0u; h >>= 1u) {
+    if (lid < h) { sh[lid] = ${f}(sh[lid], sh[lid + h]); }
+    workgroupBarrier();
+  }
+  ${v} = sh[0];
+  workgroupBarrier();`
+        : '',
+    once: (stmt) => (wide ? `if (lid == 0u) { ${stmt} }` : stmt),
+  };
+}
+
+type Bindings = Record<string, { type: string; access?: 'read_write' }>;
+
+/** A row kernel: row `o` starts at `base` and steps by params.inner; body from the building blocks. */
+function rowKernel(name: string, wide: boolean, bindings: Bindings, body: (w: RowWgsl) => string, helpers = '') {
   return defineKernel({
-    name: `reduce.${name}`,
+    name: `reduce.${name}${wide ? '.wide' : ''}`,
     params: { O: 'u32', R: 'u32', inner: 'u32', c: 'f32' },
     bindings,
-    helpers: SPECIALS,
+    helpers: `${SPECIALS}${wide ? `\nvar<workgroup> sh: array<f32, ${WG}>;` : ''}\n${helpers}`,
     workgroupSize: WG,
-    body: `  let o = ${flatId(WG)};
+    builtins: wide
+      ? { lid: 'local_invocation_index', wid: 'workgroup_id', nwg: 'num_workgroups' }
+      : { gid: 'global_invocation_id', nwg: 'num_workgroups' },
+    body: `  let o = ${wide ? 'wid.x + wid.y * nwg.x' : flatId(WG)};
   if (o >= params.O) { return; }
   let base = (o / params.inner) * params.R * params.inner + o % params.inner;
-  let st = params.inner;
-${body}`,
+  ${body(rowWgsl(wide))}`,
   });
 }
 
 const IN = { x: { type: 'f32' } } as const;
 const OUT = { type: 'f32', access: 'read_write' } as const;
+const NONE = '0xffffffffu';
 
-const extremeKernel = memoKernel((op: 'max' | 'min') =>
+const extremeKernel = memoKernel((op: 'max' | 'min', wide: boolean) =>
   rowKernel(
     op + 'Dim',
+    wide,
     { ...IN, values: OUT, indices: { type: 'i32', access: 'read_write' } },
-    `
+    (w) => `
   // The first extreme, or the first NaN (PyTorch propagates it, with its index).
-  var best = x[base]; var bi = 0u;
-  if (!is_nan(best)) {
-    for (var r = 1u; r < params.R; r++) {
-      let v = x[base + r * st];
-      if (is_nan(v)) { best = v; bi = r; break; }
-      if (v ${op === 'max' ? '>' : '<'} best) { best = v; bi = r; }
+  var best = 0.0; var bi = ${NONE};
+  ${w.each(`let v = x[i]; if (bi == ${NONE} || better(v, r, best, bi)) { best = v; bi = r; }`)}
+  ${
+    w.wide
+      ? `shv[lid] = best; shi[lid] = bi;
+  workgroupBarrier();
+  for (var h = ${WG / 2}u; h > 0u; h >>= 1u) {
+    if (lid < h && shi[lid + h] != ${NONE} &&
+        (shi[lid] == ${NONE} || better(shv[lid + h], shi[lid + h], shv[lid], shi[lid]))) {
+      shv[lid] = shv[lid + h]; shi[lid] = shi[lid + h];
     }
+    workgroupBarrier();
   }
-  values[o] = best;
-  indices[o] = i32(bi);`,
+  best = shv[0]; bi = shi[0];`
+      : ''
+  }
+  ${w.once('values[o] = best; indices[o] = i32(bi);')}`,
+    `${wide ? `var<workgroup> shv: array<f32, ${WG}>;\nvar<workgroup> shi: array<u32, ${WG}>;` : ''}
+// Whether term (v, i) beats (u, j): a NaN beats a number, a greater (smaller) value wins, ties go to the first.
+fn better(v: f32, i: u32, u: f32, j: u32) -> bool {
+  if (is_nan(v) || is_nan(u)) { return is_nan(v) && (!is_nan(u) || i < j); }
+  return v ${op === 'max' ? '>' : '<'} u || (v == u && i < j);
+}`,
   ),
 );
 
-const logsumexpKernel = memoKernel(() =>
+const logsumexpKernel = memoKernel((wide: boolean) =>
   rowKernel(
     'logsumexp',
+    wide,
     { ...IN, out: OUT },
-    `
-  // Shifted by the row's max; an infinite max shifts by 0, so -inf rows give -inf and +inf ones +inf.
-  var m = x[base];
-  for (var r = 1u; r < params.R; r++) { let v = x[base + r * st]; m = select(m, v, v > m); }
-  if (is_inf(m) || is_nan(m)) { m = 0.0; }
+    (w) => `
+  // Shifted by the row's max; an infinite max shifts by 0, so -inf rows give -inf and +inf ones
+  // +inf; a NaN reaches the sum.
+  var m = bitcast<f32>(neg_inf_bits);
+  ${w.each('m = f_max(m, x[i]);')}
+  ${w.all('m', 'f_max')}
+  if (is_inf(m)) { m = 0.0; }
   var s = 0.0;
-  for (var r = 0u; r < params.R; r++) { s += exp(x[base + r * st] - m); }
-  out[o] = log(s) + m;`,
+  ${w.each('s += exp(x[i] - m);')}
+  ${w.all('s', 'f_add')}
+  ${w.once('out[o] = log(s) + m;')}`,
   ),
 );
 
-const varianceKernel = memoKernel((sqrtOut: boolean) =>
+const varianceKernel = memoKernel((sqrtOut: boolean, wide: boolean) =>
   rowKernel(
     sqrtOut ? 'std' : 'variance',
+    wide,
     { ...IN, out: OUT },
-    `
+    (w) => `
   // Two passes (mean, then squared deviations), divided by R - correction; NaN where that is <= 0.
   var s = 0.0;
-  for (var r = 0u; r < params.R; r++) { s += x[base + r * st]; }
+  ${w.each('s += x[i];')}
+  ${w.all('s', 'f_add')}
   let mu = s / f32(params.R);
   var q = 0.0;
-  for (var r = 0u; r < params.R; r++) { let d = x[base + r * st] - mu; q += d * d; }
+  ${w.each('let d = x[i] - mu; q += d * d;')}
+  ${w.all('q', 'f_add')}
   let den = f32(params.R) - params.c;
   let v = select(q / den, bitcast<f32>(nan_bits), den <= 0.0);
-  out[o] = ${sqrtOut ? 'sqrt(v)' : 'v'};`,
+  ${w.once(`out[o] = ${sqrtOut ? 'sqrt(v)' : 'v'};`)}`,
   ),
 );
 
-const prodKernel = memoKernel(() =>
+const prodKernel = memoKernel((wide: boolean) =>
   rowKernel(
     'prod',
+    wide,
     { ...IN, out: OUT },
-    `
+    (w) => `
   var p = 1.0;
-  for (var r = 0u; r < params.R; r++) { p *= x[base + r * st]; }
-  out[o] = p;`,
+  ${w.each('p *= x[i];')}
+  ${w.all('p', 'f_mul')}
+  ${w.once('out[o] = p;')}`,
   ),
 );
 
-const prodBackwardKernel = memoKernel(() =>
+const prodBackwardKernel = memoKernel((wide: boolean) =>
   rowKernel(
     'prodBackward',
+    wide,
     { ...IN, dy: { type: 'f32' }, dx: OUT },
-    `
+    (w) => `
   // d prod / d x_r is the product of the other terms: the product over x / x_r without zeros;
   // with one zero, the product of the nonzero terms at the zero and 0 elsewhere; 0 with more.
-  var zeros = 0u; var pnz = 1.0;
-  for (var r = 0u; r < params.R; r++) {
-    let v = x[base + r * st];
-    if (v == 0.0) { zeros++; } else { pnz *= v; }
-  }
+  var zeros = 0.0; var pnz = 1.0;
+  ${w.each('let v = x[i]; if (v == 0.0) { zeros += 1.0; } else { pnz *= v; }')}
+  ${w.all('zeros', 'f_add')}
+  ${w.all('pnz', 'f_mul')}
   let g = dy[o];
-  for (var r = 0u; r < params.R; r++) {
-    let v = x[base + r * st];
+  ${w.each(`let v = x[i];
     var d = 0.0;
-    if (zeros == 0u) { d = g * (pnz / v); } else if (zeros == 1u && v == 0.0) { d = g * pnz; }
-    dx[base + r * st] = d;
-  }`,
+    if (zeros == 0.0) { d = g * (pnz / v); } else if (zeros == 1.0 && v == 0.0) { d = g * pnz; }
+    dx[i] = d;`)}`,
   ),
 );
 
-const softmaxKernel = memoKernel((log: boolean) =>
+const softmaxKernel = memoKernel((log: boolean, wide: boolean) =>
   rowKernel(
     log ? 'logSoftmaxDim' : 'softmaxDim',
+    wide,
     { ...IN, y: OUT },
-    `
-  var m = x[base];
-  for (var r = 1u; r < params.R; r++) { let v = x[base + r * st]; m = select(m, v, v > m); }
+    (w) => `
+  var m = bitcast<f32>(neg_inf_bits);
+  ${w.each('m = f_max(m, x[i]);')}
+  ${w.all('m', 'f_max')}
   var s = 0.0;
-  for (var r = 0u; r < params.R; r++) { s += exp(x[base + r * st] - m); }
+  ${w.each('s += exp(x[i] - m);')}
+  ${w.all('s', 'f_add')}
   ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
-  for (var r = 0u; r < params.R; r++) {
-    let i = base + r * st;
-    y[i] = ${log ? 'x[i] - m - ls' : 'exp(x[i] - m) * inv'};
-  }`,
+  ${w.each(`y[i] = ${log ? 'x[i] - m - ls' : 'exp(x[i] - m) * inv'};`)}`,
   ),
 );
 
-const softmaxBackwardKernel = memoKernel((log: boolean) =>
+const softmaxBackwardKernel = memoKernel((log: boolean, wide: boolean) =>
   rowKernel(
     log ? 'logSoftmaxDimBackward' : 'softmaxDimBackward',
+    wide,
     { dy: { type: 'f32' }, y: { type: 'f32' }, dx: OUT },
-    `
+    (w) => `
   // softmax: dx = y (dy - sum(dy y)); logSoftmax: dx = dy - exp(y) sum(dy).
   var s = 0.0;
-  for (var r = 0u; r < params.R; r++) { let i = base + r * st; s += ${log ? 'dy[i]' : 'dy[i] * y[i]'}; }
-  for (var r = 0u; r < params.R; r++) {
-    let i = base + r * st;
-    dx[i] = ${log ? 'dy[i] - exp(y[i]) * s' : 'y[i] * (dy[i] - s)'};
-  }`,
+  ${w.each(`s += ${log ? 'dy[i]' : 'dy[i] * y[i]'};`)}
+  ${w.all('s', 'f_add')}
+  ${w.each(`dx[i] = ${log ? 'dy[i] - exp(y[i]) * s' : 'y[i] * (dy[i] - s)'};`)}`,
   ),
 );
 
-const scatterKernel = memoKernel(() =>
+const scatterKernel = memoKernel((wide: boolean) =>
   rowKernel(
     'extremeDimBackward',
+    wide,
     { dy: { type: 'f32' }, indices: { type: 'i32' }, dx: OUT },
-    `
+    (w) => `
   let at = u32(indices[o]);
-  for (var r = 0u; r < params.R; r++) { dx[base + r * st] = select(0.0, dy[o], r == at); }`,
+  let g = dy[o];
+  ${w.each('dx[i] = select(0.0, g, r == at);')}`,
   ),
 );
 
-const tieMaskKernel = memoKernel(() =>
+const tieMaskKernel = memoKernel((wide: boolean) =>
   rowKernel(
     'tieMask',
+    wide,
     { ...IN, y: { type: 'f32' }, mask: OUT },
-    `
+    (w) => `
   let e = y[o];
-  for (var r = 0u; r < params.R; r++) {
-    let v = x[base + r * st];
-    mask[base + r * st] = select(0.0, 1.0, v == e || (is_nan(v) && is_nan(e)));
-  }`,
+  ${w.each('let v = x[i]; mask[i] = select(0.0, 1.0, v == e || (is_nan(v) && is_nan(e)));')}`,
   ),
 );
 
-const varianceBackwardKernel = memoKernel((sqrtOut: boolean) =>
+const varianceBackwardKernel = memoKernel((sqrtOut: boolean, wide: boolean) =>
   rowKernel(
     sqrtOut ? 'stdBackward' : 'varianceBackward',
+    wide,
     { ...IN, dy: { type: 'f32' }, y: { type: 'f32' }, dx: OUT },
-    `
+    (w) => `
   var s = 0.0;
-  for (var r = 0u; r < params.R; r++) { s += x[base + r * st]; }
+  ${w.each('s += x[i];')}
+  ${w.all('s', 'f_add')}
   let mu = s / f32(params.R);
   let den = f32(params.R) - params.c;
   ${sqrtOut ? 'let g = select(dy[o] / (den * y[o]), 0.0, y[o] == 0.0);' : 'let g = 2.0 * dy[o] / den;'}
-  for (var r = 0u; r < params.R; r++) { let i = base + r * st; dx[i] = g * (x[i] - mu); }`,
+  ${w.each('dx[i] = g * (x[i] - mu);')}`,
   ),
 );
 
-function launchRows(
-  k: { launch: (b: never, p: { O: number; R: number; inner: number; c: number }, g: [number, number]) => void },
-  buffers: Record<string, Tensor>,
-  rows: Rows,
-  c = 0,
-): void {
+/** Long rows, when there are few, take a workgroup each; otherwise an invocation each. */
+export function wideRows(rows: Rows): boolean {
+  return rows.R >= WIDE_MIN_R && rows.outer * rows.inner <= WIDE_MAX_ROWS;
+}
+const WIDE_MIN_R = 256;
+const WIDE_MAX_ROWS = 2048;
+
+type RowLaunch = {
+  launch: (b: never, p: { O: number; R: number; inner: number; c: number }, g: [number, number]) => void;
+};
+
+/** Launches the row kernel `make(wide)` over the rows (nothing for no rows or empty ones). */
+function launchRows(make: (wide: boolean) => RowLaunch, buffers: Record<string, Tensor>, rows: Rows, c = 0): void {
   const O = rows.outer * rows.inner;
   if (O === 0 || rows.R === 0) return;
-  k.launch(buffers as never, { O, R: rows.R, inner: rows.inner, c }, flatGrid(O, WG).groups);
+  const wide = wideRows(rows);
+  const groups = wide ? grid1d(O, 1) : flatGrid(O, WG).groups;
+  make(wide).launch(buffers as never, { O, R: rows.R, inner: rows.inner, c }, groups);
 }
 
 /** Shape checks of the one-dim kernels: f32 x, a dim in range with at least one term. */
@@ -251,7 +330,7 @@ function extremeDim(op: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean)
   const shape = x.shape.length === 0 ? [] : reducedShape(x.shape, [d], keepdim);
   const values = Tensor.empty(shape, 'f32', kernel);
   const indices = Tensor.empty(shape, 'i32', `${kernel}.indices`);
-  launchRows(extremeKernel(op), { x, values, indices }, rows);
+  launchRows((wide) => extremeKernel(op, wide), { x, values, indices }, rows);
   return { values, indices };
 }
 
@@ -277,7 +356,7 @@ export function extremeDimBackward(dy: Tensor, indices: Tensor, shape: readonly 
         `must be the reduction of ${formatShape(shape)} over dim ${dim}, indices i32.`,
     );
   const dx = Tensor.empty(shape, 'f32', 'extremeDimBackward');
-  launchRows(scatterKernel(), { dy, indices, dx }, rows);
+  launchRows(scatterKernel, { dy, indices, dx }, rows);
   return dx;
 }
 
@@ -312,21 +391,21 @@ function reduceRows(
 /** log(sum(exp(x))) over `axes`, stably; rows of -inf give -inf. */
 export function logsumexp(x: Tensor, axes: readonly number[], keepdim = false): Tensor {
   return reduceRows('logsumexp', x, axes, keepdim, -Infinity, (x, out, rows) =>
-    launchRows(logsumexpKernel(), { x, out }, rows),
+    launchRows(logsumexpKernel, { x, out }, rows),
   );
 }
 
 /** Variance over `axes` with PyTorch's correction (1: unbiased); NaN where n - correction <= 0. */
 export function variance(x: Tensor, axes: readonly number[], correction = 1, keepdim = false): Tensor {
   return reduceRows('variance', x, axes, keepdim, NaN, (x, out, rows) =>
-    launchRows(varianceKernel(false), { x, out }, rows, correction),
+    launchRows((wide) => varianceKernel(false, wide), { x, out }, rows, correction),
   );
 }
 
 /** Standard deviation: sqrt(variance(x, axes, correction, keepdim)), one kernel. */
 export function std(x: Tensor, axes: readonly number[], correction = 1, keepdim = false): Tensor {
   return reduceRows('std', x, axes, keepdim, NaN, (x, out, rows) =>
-    launchRows(varianceKernel(true), { x, out }, rows, correction),
+    launchRows((wide) => varianceKernel(true, wide), { x, out }, rows, correction),
   );
 }
 
@@ -336,7 +415,7 @@ export function prod(x: Tensor, dim: number, keepdim = false): Tensor {
   const shape = x.shape.length === 0 ? [] : reducedShape(x.shape, [d], keepdim);
   if (rows.R === 0) return fill(shape, 1);
   const out = Tensor.empty(shape, 'f32', 'prod');
-  launchRows(prodKernel(), { x, out }, rows);
+  launchRows(prodKernel, { x, out }, rows);
   return out;
 }
 
@@ -350,7 +429,7 @@ export function prodBackward(dy: Tensor, x: Tensor, dim: number): Tensor {
       `dy ${formatShape(dy.shape)} is not the reduction of x ${formatShape(x.shape)} over dim ${dim}.`,
     );
   const dx = Tensor.empty(x.shape, 'f32', 'prodBackward');
-  launchRows(prodBackwardKernel(), { x, dy, dx }, rows);
+  launchRows(prodBackwardKernel, { x, dy, dx }, rows);
   return dx;
 }
 
@@ -358,7 +437,7 @@ function softmaxAlong(log: boolean, x: Tensor, dim: number): Tensor {
   const name = log ? 'logSoftmaxDim' : 'softmaxDim';
   const { rows } = dimRows(name, x, dim);
   const y = Tensor.empty(x.shape, 'f32', name);
-  launchRows(softmaxKernel(log), { x, y }, rows);
+  launchRows((wide) => softmaxKernel(log, wide), { x, y }, rows);
   return y;
 }
 
@@ -369,7 +448,7 @@ function softmaxAlongBackward(log: boolean, dy: Tensor, y: Tensor, dim: number):
   if (dy.shape.length !== y.shape.length || dy.shape.some((n, i) => n !== y.shape[i]))
     throw new KernelArgumentError(name, `dy ${formatShape(dy.shape)} and y ${formatShape(y.shape)} differ.`);
   const dx = Tensor.empty(y.shape, 'f32', name);
-  launchRows(softmaxBackwardKernel(log), { dy, y, dx }, rows);
+  launchRows((wide) => softmaxBackwardKernel(log, wide), { dy, y, dx }, rows);
   return dx;
 }
 
@@ -426,7 +505,7 @@ export function tieMask(x: Tensor, y: Tensor, axesIn: readonly number[]): Tensor
   checkF32('tieMask', 'x', x);
   const axes = normalizeAxes('tieMask', x.shape, axesIn);
   checkReduced('tieMask', 'y', y, x, axes);
-  return mapRows('tieMask', x, axes, (x, mask, rows) => launchRows(tieMaskKernel(), { x, y, mask }, rows));
+  return mapRows('tieMask', x, axes, (x, mask, rows) => launchRows(tieMaskKernel, { x, y, mask }, rows));
 }
 
 /**
@@ -446,6 +525,6 @@ export function varianceBackward(
   checkReduced('varianceBackward', 'dy', dy, x, axes);
   checkReduced('varianceBackward', 'y', y, x, axes);
   return mapRows('varianceBackward', x, axes, (x, dx, rows) =>
-    launchRows(varianceBackwardKernel(sqrtOut), { x, dy, y, dx }, rows, correction),
+    launchRows((wide) => varianceBackwardKernel(sqrtOut, wide), { x, dy, y, dx }, rows, correction),
   );
 }
