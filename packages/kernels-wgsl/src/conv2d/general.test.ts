@@ -37,6 +37,14 @@ const CASES: Case[] = [
   { x: [3, 2, 8, 8], cout: 2, k: 5, opts: { dilation: 2, stride: 3, padding: 4, groups: 2 } },
   { x: [1, 1, 5, 6], cout: 3, k: [1, 3], opts: { dilation: [1, 2], padding: [0, 2] } },
   { x: [2, 8, 5, 5], cout: 8, k: 1, opts: { groups: 4 } },
+  // Rows of whole vec4s (four outputs or input gradients per invocation): depthwise at stride 1 and 2,
+  // a multiplier, dilation with groups, a stride of 4 along rows, a 1x1 stride-2 grouped convolution.
+  { x: [2, 3, 8, 8], cout: 3, k: 3, opts: { padding: 1, groups: 3 } },
+  { x: [3, 4, 9, 16], cout: 4, k: 3, opts: { stride: 2, padding: 1, groups: 4 } },
+  { x: [1, 2, 5, 12], cout: 6, k: 3, opts: { padding: [0, 1], groups: 2 } },
+  { x: [2, 4, 7, 12], cout: 4, k: [2, 3], opts: { dilation: [2, 2], padding: [1, 2], groups: 2 } },
+  { x: [1, 2, 6, 16], cout: 4, k: [3, 5], opts: { stride: [1, 4], padding: [1, 2], groups: 2 } },
+  { x: [2, 6, 7, 8], cout: 6, k: 1, opts: { stride: 2, groups: 3 } },
 ];
 
 const label = (c: Case) => `x[${c.x}] cout ${c.cout} k ${c.k} ${JSON.stringify(c.opts)}`;

@@ -1,15 +1,16 @@
 // Direct convolution kernels for what the tuned implicit-GEMM path (tiled.ts, subgroup.ts, row-window.ts)
 // does not take: groups > 1 (depthwise included) and dilation > 1. One invocation per output element
-// (forward), per input element (input gradient: a gather over the outputs its taps reach, no atomics),
-// and one workgroup per weight plane [co, cj] (weight gradient: each invocation sums every tap over a
-// share of the N*Ho*Wo positions in registers, then one workgroup reduction). Kernels are generated per
-// geometry without the batch, so sizes, strides and the kh*kw taps are constants and the taps unroll.
+// (forward) or input element (input gradient: a gather over the outputs its taps reach, no atomics), or per
+// four of them where rows hold whole vec4s; one workgroup per weight plane [co, cj] (weight gradient: each
+// invocation sums every tap over a share of the N*Ho*Wo positions in registers, then one workgroup
+// reduction). Kernels are generated per geometry without the batch, so sizes, strides and the kh*kw taps are
+// constants and the taps unroll.
 
 import { Tensor } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
 import { grid1d } from '../common/grid.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
-import { flatGrid, flatId } from '../elementwise/launch.js';
+import { flatGrid, flatId, vecBinding } from '../elementwise/launch.js';
 import type { ConvGeometry } from './geometry.js';
 
 const WG = 64;
@@ -122,6 +123,96 @@ ${loop('j', opg, `    let dc = db + j * ${g.ho * g.wo}u;\n    let wc = wb + j * 
   });
 });
 
+// ---- four adjacent destination columns per invocation ---------------------------------------------------
+// Where the destination rows (y's for the forward, dx's for the input gradient) hold whole vec4s, one
+// invocation writes a vec4: the source values its taps share are loaded once (a 3x3 stride-1 forward reads
+// 3 x 6 values for 4 outputs instead of 4 x 9), and the index arithmetic and weights serve four outputs.
+// For the input gradient 4 % sw == 0 too, so which taps reach each of the four columns is known here.
+
+type Dir = 'forward' | 'inputGrad';
+
+/** Whether the vec4 kernel applies to this convolution and direction. */
+function blockedApplies(g: ConvGeometry, dir: Dir): boolean {
+  return dir === 'forward' ? g.wo % 4 === 0 : g.w % 4 === 0 && 4 % g.sw === 0;
+}
+
+const blockedKernel = memoKernel((g: ConvGeometry, dir: Dir) => {
+  const fwd = dir === 'forward';
+  const { cpg, opg, kk } = perGroup(g);
+  const [dstH, dstW, dstC] = fwd ? [g.ho, g.wo, g.cout] : [g.h, g.w, g.cin];
+  const [srcH, srcW] = fwd ? [g.h, g.w] : [g.ho, g.wo];
+  const q4 = dstW / 4;
+  // The source column of tap kx for destination column j of the four, from the invocation's base column;
+  // undefined where the stride skips it (input gradient).
+  const colOff = (j: number, kx: number): number | undefined => {
+    if (fwd) return j * g.sw + kx * g.dilw;
+    const t = j + g.pw - kx * g.dilw;
+    return t % g.sw === 0 ? t / g.sw : undefined;
+  };
+  const offs = [...new Set(Array.from({ length: 4 * g.kw }, (_, i) => colOff(Math.floor(i / g.kw), i % g.kw)))]
+    .filter((o): o is number => o !== undefined)
+    .sort((a, b) => a - b);
+  const name = (o: number) => (o < 0 ? `m${-o}` : `${o}`);
+  const L: string[] = [];
+  for (let k = 0; k < g.kh; k++) {
+    if (fwd) {
+      L.push(`  let py${k} = row * ${g.sh} + ${k * g.dilh - g.ph};`);
+      L.push(`  let okr${k} = py${k} >= 0 && py${k} < ${srcH};`);
+    } else if (g.sh === 1) {
+      L.push(`  let py${k} = row + ${g.ph - k * g.dilh};`);
+      L.push(`  let okr${k} = py${k} >= 0 && py${k} < ${srcH};`);
+    } else {
+      L.push(`  let ty${k} = row + ${g.ph - k * g.dilh};`, `  let py${k} = ty${k} / ${g.sh};`);
+      L.push(`  let okr${k} = ty${k} >= 0 && ty${k} % ${g.sh} == 0 && py${k} < ${srcH};`);
+    }
+    L.push(`  let r${k} = u32(clamp(py${k}, 0, ${srcH - 1})) * ${srcW}u;`);
+  }
+  for (const o of offs) {
+    L.push(`  let okc${name(o)} = base + ${o} >= 0 && base + ${o} < ${srcW};`);
+    L.push(`  let c${name(o)} = u32(clamp(base + ${o}, 0, ${srcW - 1}));`);
+  }
+  const body: string[] = [];
+  for (let ky = 0; ky < g.kh; ky++)
+    for (const o of offs)
+      body.push(`    let v${ky}_${name(o)} = select(0.0, src[sc + r${ky} + c${name(o)}], okr${ky} && okc${name(o)});`);
+  for (let t = 0; t < kk; t++) body.push(`    let w${t} = w[wc + ${t}u];`);
+  for (let j = 0; j < 4; j++) {
+    const terms: string[] = [];
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++) {
+        const o = colOff(j, kx);
+        if (o !== undefined) terms.push(`v${ky}_${name(o)} * w${ky * g.kw + kx}`);
+      }
+    if (terms.length) body.push(`    a${j} += ${terms.join(' + ')};`);
+  }
+  const [loopVar, count, planeStep, wStep] = fwd ? ['cj', cpg, g.h * g.w, kk] : ['j', opg, g.ho * g.wo, cpg * kk];
+  const channels = fwd
+    ? `  let sb = ((nc / ${g.cout}u) * ${g.cin}u + (c / ${opg}u) * ${cpg}u) * ${g.h * g.w}u;
+  let wb = c * ${cpg * kk}u;
+  let base = i32(q * 4u) * ${g.sw} - ${g.pw};`
+    : `  let co0 = (c / ${cpg}u) * ${opg}u;
+  let sb = ((nc / ${g.cin}u) * ${g.cout}u + co0) * ${g.ho * g.wo}u;
+  let wb = (co0 * ${cpg}u + c % ${cpg}u) * ${kk}u;
+  let base = i32(q * ${4 / g.sw}u);`;
+  return defineKernel({
+    name: `conv2d.general.${dir}.vec4`,
+    params: { n: 'u32' },
+    bindings: { src: { type: 'f32' }, w: { type: 'f32' }, dst: { type: 'vec4f', access: 'read_write' } },
+    workgroupSize: WG,
+    body: `  let i = ${flatId(WG)};
+  if (i >= params.n) { return; }
+  let q = i % ${q4}u;
+  let row = i32((i / ${q4}u) % ${dstH}u);
+  let nc = i / ${q4 * dstH}u;
+  let c = nc % ${dstC}u;
+${channels}
+${L.join('\n')}
+  var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
+${loop(loopVar, count, `    let sc = sb + ${loopVar} * ${planeStep}u;\n    let wc = wb + ${loopVar} * ${wStep}u;\n${body.join('\n')}`)}
+  dst[i] = vec4f(a0, a1, a2, a3);`,
+  });
+});
+
 /** Workgroup size of the weight gradient: its reduction keeps WG * kh * kw partial sums in workgroup memory. */
 function weightGradWorkgroup(kk: number): number {
   let wg = WG;
@@ -178,12 +269,22 @@ ${stores.join('\n')}
 /** y = conv2d(x, w) by the direct kernel; shapes already checked against `g`. */
 export function generalForward(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): void {
   if (y.size === 0) return;
+  if (blockedApplies(g, 'forward')) {
+    const n = y.size / 4;
+    blockedKernel(planeOf(g), 'forward').launch({ src: x, w, dst: vecBinding(y) }, { n }, flatGrid(n, WG).groups);
+    return;
+  }
   forwardKernel(planeOf(g)).launch({ x, w, y }, { n: y.size }, flatGrid(y.size, WG).groups);
 }
 
 /** dx of conv2d by the direct kernel; shapes already checked against `g`. */
 export function generalInputGrad(dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeometry): void {
   if (dx.size === 0) return;
+  if (blockedApplies(g, 'inputGrad')) {
+    const n = dx.size / 4;
+    blockedKernel(planeOf(g), 'inputGrad').launch({ src: dy, w, dst: vecBinding(dx) }, { n }, flatGrid(n, WG).groups);
+    return;
+  }
   inputGradKernel(planeOf(g)).launch({ dy, w, dx }, { n: dx.size }, flatGrid(dx.size, WG).groups);
 }
 
