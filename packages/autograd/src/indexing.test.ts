@@ -4,9 +4,9 @@
 // gradient, and the errors. PyTorch's values are checked in views.test.ts (views-golden).
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Rng } from '@wgtorch/tensor';
+import { getRuntime, runtime, Rng } from '@wgtorch/tensor';
 import * as F from './index.js';
-import { gradcheck, checkGpuGradients, tensor, type CheckFn, type CheckInput, type Tensor } from './index.js';
+import { gradcheck, checkGpuGradients, tensor, tidy, type CheckFn, type CheckInput, type Tensor } from './index.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -112,5 +112,35 @@ describe('masks and indices', () => {
     const got = Array.from(await F.indexSelect(y, 0, idx).toArray());
     expect(got[0]).toBe(3);
     expect(got[1]).toBeNaN();
+  });
+});
+
+describe('buffers', () => {
+  const live = () => runtime().pool.getStats().liveBuffers;
+  it('forward and backward of every view, join and indexing op leave none live; failed ones neither', () => {
+    const x = tensor(
+      Array.from({ length: 24 }, (_, i) => i / 7 - 1),
+      [2, 3, 4],
+      { requiresGrad: true },
+    );
+    const before = live();
+    tidy(() => {
+      const a = F.cat([
+        x.narrow(1, 0, 2).transpose(0, 2),
+        F.expand(x.select(1, 2).unsqueeze(1), [2, 2, 4]).permute([2, 1, 0]),
+      ]);
+      const b = F.stack(F.split(a.slice(0, 1, null, 2), 1, 0), 0).squeeze(1);
+      const idx = [[[0, 1]], [[1, 1]], [[0, 0]], [[1, 0]]];
+      const c = F.where(b.gt(0), b.gather(2, idx), x.indexSelect(2, [3, 3]).narrow(0, 0, 1).narrow(1, 0, 1));
+      F.sum(F.maskedFill(F.mul(c, c), c.lt(-0.5), 0)).backward();
+    });
+    expect(x.grad).not.toBeNull();
+    x.grad!.dispose();
+    x.grad = null;
+    expect(() => F.gather(x, 0, [[[0]], [[5]]])).toThrow(/out of range/);
+    expect(() => F.gather(x, 0, [0, 1])).toThrow(/must have the rank of x/);
+    expect(() => tidy(() => F.cat([x, x.narrow(2, 0, 1)], 0))).toThrow(/cat: shapes/);
+    expect(live()).toBe(before);
+    x.dispose();
   });
 });
