@@ -37,6 +37,11 @@ export interface AdamOptions {
   maximize?: boolean;
 }
 
+/** WGSL: the AMSGrad denominator, from the running maximum of the second moment. */
+const AMSGRAD_DENOM = `let vm = max(vmax[i], vv);
+    vmax[i] = vm;
+    let denom = sqrt(vm) / vec4f(bc2sqrt) + vec4f(eps);`;
+
 const adamKernel = memoKernel((decoupled: boolean, amsgrad: boolean, maximize: boolean) =>
   defineKernel({
     name: `adam.flatStep${decoupled ? '.decoupled' : ''}${amsgrad ? '.amsgrad' : ''}${maximize ? '.maximize' : ''}`,
@@ -67,7 +72,7 @@ ${flatLoop(`    var gv = ${maximize ? '-g[i]' : 'g[i]'};
     let vv = vec4f(beta2) * v[i] + vec4f(omb2) * gv * gv;
     m[i] = mv;
     v[i] = vv;
-    ${amsgrad ? 'let vm = max(vmax[i], vv);\n    vmax[i] = vm;\n    let denom = sqrt(vm) / vec4f(bc2sqrt) + vec4f(eps);' : 'let denom = sqrt(vv) / vec4f(bc2sqrt) + vec4f(eps);'}
+    ${amsgrad ? AMSGRAD_DENOM : 'let denom = sqrt(vv) / vec4f(bc2sqrt) + vec4f(eps);'}
     p[i] = pv - vec4f(stepSize) * (mv / denom);`)}`,
   }),
 );
