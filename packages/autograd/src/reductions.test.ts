@@ -4,10 +4,10 @@
 // infinities, zeros) through the autograd API on both backends.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Rng } from '@wgtorch/tensor';
+import { getRuntime, runtime, Rng } from '@wgtorch/tensor';
 import { loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import * as F from './index.js';
-import { gradcheck, checkGpuGradients, tensor, type CheckFn, type CheckInput, type Tensor } from './index.js';
+import { gradcheck, checkGpuGradients, tensor, tidy, type CheckFn, type CheckInput, type Tensor } from './index.js';
 import type { BackendName } from './backend.js';
 
 beforeAll(async () => {
@@ -109,6 +109,40 @@ describe('GPU gradients against float64', () => {
     expect(x.logSoftmax(-1).shape).toEqual([2, 3]);
     expect(await x.amax(0).toArray()).toEqual(Float32Array.of(7, 5, 3));
     expect(await x.amin([0, 1]).item()).toBe(0);
+  });
+});
+
+describe('memory', () => {
+  it('forward and backward of every op (gpu) leave no buffer live', () => {
+    const x = tensor(rand([3, 4, 5]).data, [3, 4, 5], { requiresGrad: true });
+    const w = tensor(rand([5, 6]).data, [5, 6], { requiresGrad: true });
+    const v = tensor(rand([5]).data, [5], { requiresGrad: true });
+    const fns: ((x: Tensor) => Tensor)[] = [
+      (x) => F.max(x),
+      (x) => F.min(x, 1, true).values,
+      (x) => F.amax(x, [0, 2]),
+      (x) => F.mul(x, F.argmax(x, 2, true).shape.length),
+      (x) => F.logsumexp(x, [0, 2]),
+      (x) => F.variance(x, [0, 2]),
+      (x) => F.std(x, 1, false, true),
+      (x) => F.prod(x),
+      (x) => F.prod(x, 1),
+      (x) => F.softmax(x, 0),
+      (x) => F.logSoftmax(x, 1),
+      (x) => F.softmax(x),
+      (x) => F.matmul(x, w),
+      (x) => F.matmul(x, v),
+      (x) => F.matmul(v, F.reshape(x, [3, 5, 4])),
+      (x) => F.matmul(F.reshape(x, [3, 1, 4, 5]), F.reshape(x, [3, 5, 4])),
+    ];
+    const live = () => runtime().pool.getStats().liveBuffers;
+    const before = live();
+    for (const f of fns) {
+      tidy(() => F.sum(f(x)).backward());
+      for (const t of [x, w, v]) t.zeroGrad();
+      expect(live(), String(f)).toBe(before);
+    }
+    for (const t of [x, w, v]) t.dispose();
   });
 });
 

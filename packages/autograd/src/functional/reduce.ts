@@ -37,7 +37,7 @@ export function mean(x: Tensor, dim?: number | readonly number[], keepdim = fals
 type Extreme = 'max' | 'min';
 
 const extremeOp = defineOp<{ op: Extreme; axes: number[]; keepdim: boolean }>({
-  name: 'amax',
+  name: 'maxMin',
   forward: (b, [x], { op, axes, keepdim }, record) => {
     const y = op === 'max' ? b.k.max(x, axes, keepdim) : b.k.min(x, axes, keepdim);
     return { y, saved: record ? [b.retain(x), b.retain(y)] : [] };
@@ -60,7 +60,7 @@ const extremeOp = defineOp<{ op: Extreme; axes: number[]; keepdim: boolean }>({
 });
 
 const extremeDimOp = defineOp<{ op: Extreme; dim: number; keepdim: boolean; sink: { indices?: Raw } }>({
-  name: 'maxDim',
+  name: 'maxMinDim',
   forward: (b, [x], { op, dim, keepdim, sink }, record) => {
     const { values, indices } = op === 'max' ? b.k.maxDim(x, dim, keepdim) : b.k.minDim(x, dim, keepdim);
     sink.indices = indices;
