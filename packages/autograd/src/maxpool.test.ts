@@ -45,7 +45,7 @@ describe('maxPool2d', () => {
   });
 
   for (const backend of ['gpu', 'cpu64'] as const) {
-    it(`${backend}: returnIndices gives int32 indices into H*W beside the values, which stay differentiable`, async () => {
+    it(`${backend}: returnIndices gives int32 indices into H*W beside differentiable values`, async () => {
       const x = tensor([1, 5, 2, 0, 3, 4, 9, 8, 7, 6, -1, -2, 0, 0, 0, 0], [1, 1, 4, 4], {
         backend,
         requiresGrad: true,

@@ -45,7 +45,8 @@ const rowOf = (g: ConvGeometry) => (k: number) => `oy * ${g.sh} + ${k * g.dilh -
 const colOf = (g: ConvGeometry) => (k: number) => `ox * ${g.sw} + ${k * g.dilw - g.pw}`;
 
 /** A loop over `count` values of `v` (u32), or the single value 0 without a loop. */
-function loop(v: string, count: number, body: string): string {
+function loop(v: string, count: number, body: string | string[]): string {
+  if (Array.isArray(body)) body = body.join('\n');
   return count === 1
     ? `  { let ${v} = 0u;\n${body}\n  }`
     : `  for (var ${v} = 0u; ${v} < ${count}u; ${v}++) {\n${body}\n  }`;
@@ -194,6 +195,11 @@ const blockedKernel = memoKernel((g: ConvGeometry, dir: Dir) => {
   let sb = ((nc / ${g.cin}u) * ${g.cout}u + co0) * ${g.ho * g.wo}u;
   let wb = (co0 * ${cpg}u + c % ${cpg}u) * ${kk}u;
   let base = i32(q * ${4 / g.sw}u);`;
+  const loopBody = [
+    `    let sc = sb + ${loopVar} * ${planeStep}u;`,
+    `    let wc = wb + ${loopVar} * ${wStep}u;`,
+    ...body,
+  ];
   return defineKernel({
     name: `conv2d.general.${dir}.vec4`,
     params: { n: 'u32' },
@@ -208,7 +214,7 @@ const blockedKernel = memoKernel((g: ConvGeometry, dir: Dir) => {
 ${channels}
 ${L.join('\n')}
   var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
-${loop(loopVar, count, `    let sc = sb + ${loopVar} * ${planeStep}u;\n    let wc = wb + ${loopVar} * ${wStep}u;\n${body.join('\n')}`)}
+${loop(loopVar, count, loopBody)}
   dst[i] = vec4f(a0, a1, a2, a3);`,
   });
 });

@@ -35,6 +35,9 @@ describe('maxPool2d', () => {
     [[2, 3, 5, 5], { kernel: 2, ceilMode: true }],
     [[1, 2, 8, 7], { kernel: 3, stride: 2, padding: 1, ceilMode: true }],
     [[3, 1, 1, 5], { kernel: [1, 4], stride: [1, 3], ceilMode: true }],
+    // Windows that do not overlap, with gaps inside them (dilation) and between them (stride > kernel).
+    [[2, 3, 9, 10], { kernel: 2, stride: 3, dilation: 2, padding: 1 }],
+    [[1, 2, 11, 13], { kernel: [2, 3], stride: [3, 4], padding: [1, 1], ceilMode: true }],
   ];
   for (const [shape, opts] of cases) {
     it(`[${shape}] ${JSON.stringify(opts)}`, async () => {

@@ -136,20 +136,21 @@ const forwardKernel = memoKernel((g: MaxPoolGeometry) =>
 
 // One invocation per input element: the sum of dy over the outputs whose window reaches it at the
 // tap their index picked. Tap k of output o reaches o * s - p + k * d, so o = (i + p - k * d) / s
-// where that distance is >= 0 and a multiple of s.
-const backwardKernel = memoKernel((g: MaxPoolGeometry) =>
-  defineKernel({
-    name: 'pool.maxPool2dBackward',
-    params: { n: 'u32' },
-    bindings: { dy: { type: 'f32' }, idx: { type: 'i32' }, dx: { type: 'f32', access: 'read_write' } },
-    workgroupSize: 256,
-    body: `  let i = ${flatId(256)};
-  if (i >= params.n) { return; }
-  let iw = i32(i % ${g.W}u);
-  let ih = i32((i / ${g.W}u) % ${g.H}u);
-  let at = ih * ${g.W} + iw;
-  let base = (i / ${g.W * g.H}u) * ${g.OH * g.OW}u;
-  var acc = 0.0;
+// where that distance is >= 0 and a multiple of s. Where windows do not overlap (s >= the dilated
+// kernel on both axes, e.g. kernel 2 stride 2) at most one output reaches an element: o = (i + p) / s,
+// at tap ((i + p) % s) / d, which reads dy and the index once instead of once per tap.
+const backwardKernel = memoKernel((g: MaxPoolGeometry) => {
+  const disjoint = g.sh >= g.dh * (g.kh - 1) + 1 && g.sw >= g.dw * (g.kw - 1) + 1;
+  const sum = disjoint
+    ? `  let oh = (ih + ${g.ph}) / ${g.sh};
+  let ry = ih + ${g.ph} - oh * ${g.sh};
+  let ow = (iw + ${g.pw}) / ${g.sw};
+  let rx = iw + ${g.pw} - ow * ${g.sw};
+  let o = base + u32(min(oh, ${g.OH - 1}) * ${g.OW} + min(ow, ${g.OW - 1}));
+  let hit = oh < ${g.OH} && ow < ${g.OW} && ry % ${g.dh} == 0 && ry / ${g.dh} < ${g.kh} && rx % ${g.dw} == 0 &&
+    rx / ${g.dw} < ${g.kw} && idx[o] == at;
+  let acc = select(0.0, dy[o], hit);`
+    : `  var acc = 0.0;
   for (var ky = 0; ky < ${g.kh}; ky++) {
     let ty = ih + ${g.ph} - ky * ${g.dh};
     let oh = ty / ${g.sh};
@@ -161,10 +162,22 @@ const backwardKernel = memoKernel((g: MaxPoolGeometry) =>
       let hit = okh && tx >= 0 && tx % ${g.sw} == 0 && ow < ${g.OW} && idx[o] == at;
       acc += select(0.0, dy[o], hit);
     }
-  }
+  }`;
+  return defineKernel({
+    name: 'pool.maxPool2dBackward',
+    params: { n: 'u32' },
+    bindings: { dy: { type: 'f32' }, idx: { type: 'i32' }, dx: { type: 'f32', access: 'read_write' } },
+    workgroupSize: 256,
+    body: `  let i = ${flatId(256)};
+  if (i >= params.n) { return; }
+  let iw = i32(i % ${g.W}u);
+  let ih = i32((i / ${g.W}u) % ${g.H}u);
+  let at = ih * ${g.W} + iw;
+  let base = (i / ${g.W * g.H}u) * ${g.OH * g.OW}u;
+${sum}
   dx[i] = acc;`,
-  }),
-);
+  });
+});
 
 /** Max pooling of x [N, C, H, W]: the maxima and their int32 indices into each H*W plane. */
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
