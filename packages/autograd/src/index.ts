@@ -21,13 +21,26 @@ export type { BackendName } from './backend.js';
 export * from './functional.js';
 export * from './creation.js';
 export * from './custom-op.js';
-export { Module, Parameter, StateDictError, type StateValue } from './nn/module.js';
+export { Module, Parameter, StateDictError, zeroGrads, type StateValue } from './nn/module.js';
 export * from './nn/layers.js';
 export * as init from './nn/init.js';
 export { manualSeed } from './nn/init.js';
+export { Optimizer, type BaseOptions, type GroupSpec, type Group } from './optim/optimizer.js';
 export { SGD, type SgdOptions, type ParamGroupSpec, type ParamGroup, type SgdState } from './optim/sgd.js';
 export {
+  Adam,
+  AdamW,
+  type AdamOptions,
+  type AdamGroupSpec,
+  type AdamParamGroup,
+  type AdamState,
+  type AdamParamState,
+} from './optim/adam.js';
+export { clipGradNorm } from './optim/clip.js';
+export type { NamedArray } from './optim/flat.js';
+export {
   LRScheduler,
+  type ScheduledOptimizer,
   StepLR,
   MultiStepLR,
   CosineAnnealingLR,

@@ -27,3 +27,11 @@ export {
 } from './data/loader.js';
 export { uploadBatch, type GpuBatch, type UploadOptions } from './data/gpu.js';
 export { runGoldenBytes, formatGolden, GOLDEN_TOLERANCE, type GoldenResult, type GoldenRow } from './golden-check.js';
+export {
+  trainSegment,
+  progressLogger,
+  type LoopRun,
+  type Readout,
+  type SegmentOptions,
+  type SegmentResult,
+} from './train/loop.js';
