@@ -1,9 +1,30 @@
-// Losses.
+// Losses: cross-entropy (fused softmax kernel), negative log-likelihood (its own kernels), mean
+// squared error and binary cross-entropy with logits (compositions of elementwise ops). Each
+// takes PyTorch's `reduction`: 'none' (per element), 'mean' (the default) or 'sum'.
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
-import { classLabels } from '@wgtorch/kernels-wgsl';
-import { apply, defineOp, Tensor } from '../tensor.js';
+import { classLabels, type Reduction } from '@wgtorch/kernels-wgsl';
+import { backendOf, type Raw } from '../backend.js';
+import { sameShape } from '../shape.js';
+import { apply, defineOp, tidy, Tensor } from '../tensor.js';
 import { andThen } from './common.js';
+import { add, mul, neg, softplus, sub } from './elementwise.js';
+import { indexRaw, withIndices } from './indices.js';
+import { logSoftmax, mean, sum } from './reduce.js';
+
+export type { Reduction } from '@wgtorch/kernels-wgsl';
+
+function checkReduction(op: string, reduction: Reduction): void {
+  if (reduction !== 'none' && reduction !== 'mean' && reduction !== 'sum')
+    throw new Error(`${op}: reduction must be 'none', 'mean' or 'sum', got '${String(reduction)}'.`);
+}
+
+/** Per-element losses reduced as asked ('mean' and 'sum' give one value, shape []). */
+function reduce(loss: Tensor, reduction: Reduction): Tensor {
+  return reduction === 'none' ? loss : reduction === 'sum' ? sum(loss) : mean(loss);
+}
+
+// ---- cross-entropy ----
 
 const crossEntropyOp = defineOp<{ labels: Int32Array | DeviceTensor; labelSmoothing: number }>({
   name: 'crossEntropy',
@@ -27,25 +48,210 @@ const crossEntropyOp = defineOp<{ labels: Int32Array | DeviceTensor; labelSmooth
 export interface CrossEntropyOptions {
   /** PyTorch's label_smoothing in [0, 1) (default 0). */
   labelSmoothing?: number;
+  /** 'mean' (default; one fused kernel), 'sum' (the mean times N) or 'none' (one loss per row, [N]). */
+  reduction?: Reduction;
 }
 
 /**
- * Mean softmax cross-entropy of logits [N, classes] against class labels [N]. Returns a
- * one-element tensor [1]. Labels from the CPU (an array, Int32Array or Float32Array) are
- * checked here: each must be an integer in [0, classes), else the error names the label and
- * its index. An i32 device tensor (gpu backend) is not checked, since that would need a
- * readback every step: a label out of range there gives a NaN loss.
+ * Softmax cross-entropy of logits [N, classes] against class labels [N]: the mean over the rows
+ * (a one-element tensor [1]), their sum ([1]) or one loss per row ([N]) as `reduction` says.
+ * Labels are an int32 tensor, an i32 device tensor or CPU values (an array, Int32Array or
+ * Float32Array). CPU values are checked here: each must be an integer in [0, classes), else the
+ * error names the label and its index. Labels on the GPU are not checked, since that would need
+ * a readback every step: a label out of range there gives a NaN loss.
  */
 export function crossEntropy(
   logits: Tensor,
-  labels: DeviceTensor | ArrayLike<number>,
+  labels: Tensor | DeviceTensor | ArrayLike<number>,
   options: CrossEntropyOptions = {},
 ): Tensor {
   if (logits.ndim !== 2)
     throw new Error(`crossEntropy: logits must be [N, classes], got ${formatShape(logits.shape)}.`);
-  const l = labels instanceof DeviceTensor ? labels : classLabels('crossEntropy', labels, logits.shape[1]);
+  const reduction = options.reduction ?? 'mean';
+  checkReduction('crossEntropy', reduction);
+  const C = logits.shape[1];
+  const l = labels instanceof Tensor ? labelsOf(labels, logits) : labels;
+  if (l instanceof DeviceTensor && l.dtype !== 'i32')
+    throw new Error(`crossEntropy: device labels must be i32, got ${l.dtype}; upload class indices as an Int32Array.`);
+  return crossEntropyOf(logits, l instanceof DeviceTensor ? l : classLabels('crossEntropy', l, C), reduction, options);
+}
+
+/** An int32 label tensor as the fused op takes it: its i32 device tensor on gpu, its values on cpu64. */
+function labelsOf(labels: Tensor, logits: Tensor): DeviceTensor | ArrayLike<number> {
+  if (labels.dtype !== 'int32')
+    throw new Error(`crossEntropy: labels must be an int32 tensor, got ${labels.dtype} ${formatShape(labels.shape)}.`);
+  if (labels.backend !== logits.backend)
+    throw new Error(
+      `crossEntropy: labels live on ${labels.backend} but logits on ${logits.backend}; move them to one.`,
+    );
+  const raw = labels.raw;
+  return raw instanceof DeviceTensor ? raw : raw.data;
+}
+
+function crossEntropyOf(
+  logits: Tensor,
+  l: Int32Array | DeviceTensor,
+  reduction: Reduction,
+  options: CrossEntropyOptions,
+): Tensor {
   const n = l instanceof DeviceTensor ? l.size : l.length;
-  if (n !== logits.shape[0])
-    throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
-  return apply(crossEntropyOp, [logits], { labels: l, labelSmoothing: options.labelSmoothing ?? 0 });
+  const N = logits.shape[0];
+  if (n !== N) throw new Error(`crossEntropy: ${n} labels for logits ${formatShape(logits.shape)}; need one per row.`);
+  const s = options.labelSmoothing ?? 0;
+  if (reduction === 'mean') return apply(crossEntropyOp, [logits], { labels: l, labelSmoothing: s });
+  if (reduction === 'sum') return tidy(() => mul(apply(crossEntropyOp, [logits], { labels: l, labelSmoothing: s }), N));
+  // 'none': -log p[label] per row, smoothed toward the mean of -log p over the classes.
+  return tidy(() => {
+    const logp = logSoftmax(logits, -1);
+    const nll = nllLoss(logp, l instanceof DeviceTensor ? fromLabels(l, logits) : l, { reduction: 'none' });
+    if (s === 0) return nll;
+    return add(mul(nll, 1 - s), mul(mean(neg(logp), 1), s));
+  });
+}
+
+/** An i32 device tensor of labels as an int32 Tensor beside logits (gpu only). */
+function fromLabels(l: DeviceTensor, logits: Tensor): Tensor {
+  if (logits.backend !== 'gpu')
+    throw new Error('crossEntropy: device-tensor labels need gpu logits; pass an Int32Array on cpu64.');
+  return new Tensor(l.reshape(l.shape));
+}
+
+// ---- negative log-likelihood ----
+
+interface NllAttrs {
+  target: Raw;
+  weight: Raw | null;
+  ignoreIndex: number;
+  reduction: Reduction;
+}
+
+const nllLossOp = defineOp<NllAttrs>({
+  name: 'nllLoss',
+  forward: (b, [logProbs], a, record) => {
+    const r = b.k.nllLoss(logProbs, a.target, a.weight, a.ignoreIndex, a.reduction);
+    const keepTotal = record && a.reduction === 'mean';
+    if (r.totalWeight && !keepTotal) b.release(r.totalWeight);
+    if (!record) return { y: r.loss };
+    const saved = [b.retain(a.target)];
+    if (a.weight) saved.push(b.retain(a.weight));
+    if (keepTotal) saved.push(r.totalWeight!);
+    return { y: r.loss, saved };
+  },
+  backward: (b, dy, { saved, attrs: a, shapes }) => {
+    const [target, ...rest] = saved;
+    const weight = a.weight ? rest.shift()! : null;
+    const total = a.reduction === 'mean' ? rest.shift()! : null;
+    return [b.k.nllLossBackward(dy, target, weight, total, shapes[0], a.ignoreIndex, a.reduction)];
+  },
+});
+
+/** Options of nllLoss. */
+export interface NllLossOptions {
+  /** A weight per class ([C]); default 1. Not differentiated (as PyTorch). */
+  weight?: Tensor | null;
+  /** Targets equal to it contribute nothing, to the loss or to mean's divisor (default -100). */
+  ignoreIndex?: number;
+  /** 'mean' (default: divided by the summed weights of the targets not ignored), 'sum' or 'none'. */
+  reduction?: Reduction;
+}
+
+/**
+ * Negative log-likelihood (PyTorch's F.nll_loss) of log-probabilities [N, C] (or [N, C, d...])
+ * at int32 class indices [N] (or [N, d...]): -weight[t] * logProbs[n, t], 0 where t is
+ * ignoreIndex. 'mean' divides the sum by the summed weights of the targets not ignored (NaN
+ * when all are ignored); 'mean' and 'sum' give one value (shape []), 'none' target's shape.
+ * Targets are an int32 tensor, an Int32Array or a plain array (flat, N * d... values); values
+ * from the CPU must be class indices or ignoreIndex, else the error names the value and its
+ * position. An int32 tensor on the GPU is not checked (a target out of range gives NaN).
+ */
+export function nllLoss(logProbs: Tensor, target: Tensor | ArrayLike<number>, options: NllLossOptions = {}): Tensor {
+  const reduction = options.reduction ?? 'mean';
+  checkReduction('nllLoss', reduction);
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  if (!Number.isInteger(ignoreIndex)) throw new Error(`nllLoss: ignoreIndex must be an integer, got ${ignoreIndex}.`);
+  const s = logProbs.shape;
+  if (s.length < 2)
+    throw new Error(
+      `nllLoss: input must be [N, C] or [N, C, d...] log-probabilities, got ${formatShape(s)}; ` +
+        'add the batch dim with reshape([1, C]).',
+    );
+  const C = s[1];
+  const want = [s[0], ...s.slice(2)];
+  const given = target instanceof Tensor ? target.shape : [target.length];
+  const size = want.reduce((a, d) => a * d, 1);
+  if (target instanceof Tensor ? !sameShape(given, want) : given[0] !== size)
+    throw new Error(
+      `nllLoss: target ${formatShape(given)} does not fit input ${formatShape(s)}; ` +
+        `need ${formatShape(want)} (one class index per row).`,
+    );
+  const weight = options.weight ?? null;
+  if (weight && (weight.ndim !== 1 || weight.shape[0] !== C))
+    throw new Error(`nllLoss: weight ${formatShape(weight.shape)} must be [${C}] (one per class).`);
+  if (weight && weight.backend !== logProbs.backend)
+    throw new Error(`nllLoss: weight is on ${weight.backend} but input on ${logProbs.backend}; move them to one.`);
+  const b = backendOf(logProbs.backend);
+  const raw = indexRaw('nllLoss', 'target', b, target, (v) => classLabels('nllLoss', v, C, ignoreIndex));
+  return withIndices(
+    b,
+    andThen(b, raw, (r) => b.view(r, want)),
+    (t) => apply(nllLossOp, [logProbs], { target: t, weight: weight?.raw ?? null, ignoreIndex, reduction }),
+  );
+}
+
+// ---- mean squared error, binary cross-entropy with logits ----
+
+/** Options of the losses that take only a reduction. */
+export interface ReductionOptions {
+  /** 'mean' (default), 'sum' or 'none'. */
+  reduction?: Reduction;
+}
+
+/**
+ * Mean squared error (PyTorch's F.mse_loss): (input - target)^2, broadcasting, reduced as
+ * `reduction` says ('mean' and 'sum' give shape []).
+ */
+export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
+  const reduction = options.reduction ?? 'mean';
+  checkReduction('mseLoss', reduction);
+  return tidy(() => {
+    const d = sub(input, target);
+    return reduce(mul(d, d), reduction);
+  });
+}
+
+/** Options of binaryCrossEntropyWithLogits. */
+export interface BceWithLogitsOptions extends ReductionOptions {
+  /** Multiplies each element's loss (broadcast to the input's shape). */
+  weight?: Tensor | null;
+  /** Weight of the positive term, broadcast over the last dim (one per class). */
+  posWeight?: Tensor | null;
+}
+
+/**
+ * Binary cross-entropy of logits against targets in [0, 1] (PyTorch's
+ * F.binary_cross_entropy_with_logits), in the stable form
+ * (1 - t) * x + (1 + (posWeight - 1) * t) * log(1 + exp(-x)), times weight; differentiable in
+ * input and target. input and target have the same shape.
+ */
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  options: BceWithLogitsOptions = {},
+): Tensor {
+  const reduction = options.reduction ?? 'mean';
+  checkReduction('binaryCrossEntropyWithLogits', reduction);
+  if (!sameShape(input.shape, target.shape))
+    throw new Error(
+      `binaryCrossEntropyWithLogits: target ${formatShape(target.shape)} must have the input's shape ` +
+        `${formatShape(input.shape)}.`,
+    );
+  const { weight, posWeight } = options;
+  return tidy(() => {
+    // log(1 + exp(-x)) = softplus(-x), which is exact and finite for any x.
+    const sp = softplus(neg(input));
+    const logWeight = posWeight ? add(mul(sub(posWeight, 1), target), 1) : null;
+    let loss = add(sub(input, mul(target, input)), logWeight ? mul(logWeight, sp) : sp);
+    if (weight) loss = mul(loss, weight);
+    return reduce(loss, reduction);
+  });
 }
