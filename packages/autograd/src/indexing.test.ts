@@ -81,6 +81,15 @@ describe('masks and indices', () => {
     const g = tensor([1, NaN, -Infinity, 0, -0, 3], [6]);
     expect(Array.from(await g.ge(tensor([[0], [1]])).toArray())).toEqual([1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1]);
   });
+  it('compares int32 tensors (argmax against labels) on both backends', async () => {
+    for (const backend of ['gpu', 'cpu64'] as const) {
+      const pred = tensor([1, 2, 3, -4], { dtype: 'int32', backend });
+      const labels = tensor([1, 0, 3, -4], { dtype: 'int32', backend });
+      expect(Array.from(await pred.eq(labels).toArray())).toEqual([1, 0, 1, 1]);
+      expect(Array.from(await pred.gt(1).toArray())).toEqual([0, 1, 1, 0]);
+      expect(Array.from(await F.lt(pred, tensor([2.5], { backend })).toArray())).toEqual([1, 1, 0, 1]);
+    }
+  });
   it('where takes NaN in cond as true; maskedFill keeps unmasked NaN', async () => {
     const c = tensor([NaN, 0, 1, 0, 0, 2], [6], { backend: 'cpu64' });
     expect(await values(F.where(c, x, -1))).toEqual([1, -1, -Infinity, -1, -1, 3]);

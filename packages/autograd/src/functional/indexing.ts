@@ -8,6 +8,7 @@
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
 import type { CompareOp } from '@wgtorch/kernels-wgsl';
+import type { Backend, Raw } from '../backend.js';
 import { apply, defineOp, full, tensor, Tensor, type Dtype, type TensorData } from '../tensor.js';
 import { addTensorMethods, reduceTo, type Grads } from './common.js';
 
@@ -170,21 +171,37 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 
 // ---- comparisons: float 0/1 masks, no gradient ----------------------------------------------------
 
+// float32 or int32 inputs (argmax against labels) give a float32 mask; int32 ones are compared as
+// floats, exact below 2^24. On cpu64 an int32 tensor already holds its integers as float64.
+const comparable = (): Dtype => 'float32';
+
+function asFloat(b: Backend, x: Raw, f: (x: Raw) => Raw): Raw {
+  if (!(x instanceof DeviceTensor) || x.dtype !== 'i32') return f(x);
+  const c = b.k.cast(x, 'f32');
+  try {
+    return f(c);
+  } finally {
+    b.release(c);
+  }
+}
+
 const compareOp = defineOp<{ op: CompareOp }>({
   name: 'compare',
-  forward: (b, [x, y], { op }) => ({ y: b.k.compare(op, x, y) }),
+  dtype: comparable,
+  forward: (b, [x, y], { op }) => ({ y: asFloat(b, x, (u) => asFloat(b, y, (v) => b.k.compare(op, u, v))) }),
 });
 
 const compareScalarOp = defineOp<{ op: CompareOp; s: number }>({
   name: 'compareScalar',
-  forward: (b, [x], { op, s }) => ({ y: b.k.compareScalar(op, x, s) }),
+  dtype: comparable,
+  forward: (b, [x], { op, s }) => ({ y: asFloat(b, x, (u) => b.k.compareScalar(op, u, s)) }),
 });
 
 function compare(op: CompareOp, a: Tensor, b: Tensor | number): Tensor {
   return typeof b === 'number' ? apply(compareScalarOp, [a], { op, s: b }) : apply(compareOp, [a, b], { op });
 }
 
-/** 1 where a == b, else 0 (float32; broadcasting; NaN equals nothing). Not differentiable. */
+/** 1 where a == b, else 0 (float32; broadcasting; int32 inputs too; NaN equals nothing). Not differentiable. */
 export const eq = (a: Tensor, b: Tensor | number): Tensor => compare('eq', a, b);
 /** 1 where a != b, else 0 (NaN differs from everything, itself included). Not differentiable. */
 export const ne = (a: Tensor, b: Tensor | number): Tensor => compare('ne', a, b);
