@@ -248,17 +248,25 @@ export class Sequential extends Module {
 /** Max pooling with a square window (PyTorch's nn.MaxPool2d; stride defaults to the kernel size). */
 export class MaxPool2d extends Module {
   readonly stride: number;
+  /** Spacing between window taps (default 1). */
+  readonly dilation: number;
+  /** Round the output size up rather than down (default false). */
+  readonly ceilMode: boolean;
   constructor(
     readonly kernelSize: number,
     stride?: number,
     readonly padding = 0,
+    options: { dilation?: number; ceilMode?: boolean } = {},
   ) {
     super();
     this.stride = stride ?? kernelSize;
+    this.dilation = options.dilation ?? 1;
+    this.ceilMode = options.ceilMode ?? false;
   }
 
   forward(x: Tensor): Tensor {
-    return F.maxPool2d(x, { kernel: this.kernelSize, stride: this.stride, padding: this.padding });
+    const { kernelSize: kernel, stride, padding, dilation, ceilMode } = this;
+    return F.maxPool2d(x, { kernel, stride, padding, dilation, ceilMode });
   }
 }
 
