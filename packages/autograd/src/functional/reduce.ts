@@ -6,6 +6,7 @@ import type { F64 } from '@wgtorch/kernels-wgsl';
 import type { Raw } from '../backend.js';
 import { apply, defineOp, noGrad, Tensor } from '../tensor.js';
 import { addTensorMethods, axesOf, expandTo, fromOutput, andThen } from './common.js';
+import { maximum, minimum } from './elementwise.js';
 import { reshape } from './shape.js';
 
 const sumOp = defineOp<{ axes: number[]; keepdim: boolean; scale: number }>({
@@ -103,18 +104,21 @@ export interface MaxMin {
  * The largest element (a 0-d tensor) or, with `dim`, the largest along it with the index of its
  * first occurrence (int32). NaN propagates, and its index is reported. Without dim the gradient
  * is shared evenly among tied maxima (PyTorch 1.13's max()); with dim it goes to the index.
+ * With a tensor in place of dim, the elementwise maximum (as torch.max(input, other)).
  */
 export function max(x: Tensor): Tensor;
 export function max(x: Tensor, dim: number, keepdim?: boolean): MaxMin;
-export function max(x: Tensor, dim?: number, keepdim = false): Tensor | MaxMin {
-  return extreme('max', x, dim, keepdim);
+export function max(x: Tensor, other: Tensor): Tensor;
+export function max(x: Tensor, dim?: number | Tensor, keepdim = false): Tensor | MaxMin {
+  return dim instanceof Tensor ? maximum(x, dim) : extreme('max', x, dim, keepdim);
 }
 
-/** The smallest element, or with `dim` the smallest along it and its index; see max. */
+/** The smallest element, or with `dim` the smallest along it and its index, or minimum(x, other); see max. */
 export function min(x: Tensor): Tensor;
 export function min(x: Tensor, dim: number, keepdim?: boolean): MaxMin;
-export function min(x: Tensor, dim?: number, keepdim = false): Tensor | MaxMin {
-  return extreme('min', x, dim, keepdim);
+export function min(x: Tensor, other: Tensor): Tensor;
+export function min(x: Tensor, dim?: number | Tensor, keepdim = false): Tensor | MaxMin {
+  return dim instanceof Tensor ? minimum(x, dim) : extreme('min', x, dim, keepdim);
 }
 
 /** The largest values over `dim` (a dim, a list, or all); the gradient is shared among ties. */
@@ -286,9 +290,11 @@ declare module '../tensor.js' {
     /** The largest element, or with `dim` the largest values along it and their int32 indices. */
     max(): Tensor;
     max(dim: number, keepdim?: boolean): MaxMin;
+    max(other: Tensor): Tensor;
     /** The smallest element, or with `dim` the smallest values along it and their int32 indices. */
     min(): Tensor;
     min(dim: number, keepdim?: boolean): MaxMin;
+    min(other: Tensor): Tensor;
     /** The largest values over `dim` (all when omitted). */
     amax(dim?: number | number[], keepdim?: boolean): Tensor;
     /** The smallest values over `dim` (all when omitted). */
@@ -319,11 +325,11 @@ addTensorMethods({
   mean(this: Tensor, dim?: number | number[], keepdim = false) {
     return mean(this, dim, keepdim);
   },
-  max(this: Tensor, dim?: number, keepdim = false) {
-    return dim === undefined ? max(this) : max(this, dim, keepdim);
+  max(this: Tensor, dim?: number | Tensor, keepdim = false) {
+    return dim === undefined ? max(this) : dim instanceof Tensor ? max(this, dim) : max(this, dim, keepdim);
   },
-  min(this: Tensor, dim?: number, keepdim = false) {
-    return dim === undefined ? min(this) : min(this, dim, keepdim);
+  min(this: Tensor, dim?: number | Tensor, keepdim = false) {
+    return dim === undefined ? min(this) : dim instanceof Tensor ? min(this, dim) : min(this, dim, keepdim);
   },
   amax(this: Tensor, dim?: number | number[], keepdim = false) {
     return amax(this, dim, keepdim);
