@@ -86,9 +86,13 @@ function deriveAdam(
   return out;
 }
 
+// value: max |diff| / max |expected| (logits, loss, BN statistics); grad: rel L2; after: the
+// parameters' rel L2 error relative to the size of the update (Adam's step is about lr per element
+// whatever the gradient's size, so this is the strict measure). The fixture stores float32. On the
+// GPU the worst are BatchNorm weight gradients (sums over the batch with cancellation): about 1e-3.
 const TOL: Record<BackendName, { value: number; grad: number; after: number }> = {
-  cpu64: { value: 1e-9, grad: 1e-9, after: 1e-9 },
-  gpu: { value: 1e-4, grad: 1e-3, after: 1e-4 },
+  cpu64: { value: 1e-6, grad: 1e-6, after: 1e-6 },
+  gpu: { value: 1e-4, grad: 3e-3, after: 3e-2 },
 };
 
 /** rel L2 of actual against expected. */
@@ -98,6 +102,17 @@ function relL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
   for (let i = 0; i < e.length; i++) {
     d += (a[i] - e[i]) ** 2;
     n += e[i] * e[i];
+  }
+  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-300);
+}
+
+/** ||actual - expected|| / ||expected - before||: the error relative to the update. */
+function updateError(a: ArrayLike<number>, e: ArrayLike<number>, before: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < e.length; i++) {
+    d += (a[i] - e[i]) ** 2;
+    n += (e[i] - before[i]) ** 2;
   }
   return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-300);
 }
@@ -153,6 +168,7 @@ async function twoSteps(
       expect(p.grad, `${k} has no gradient`).not.toBeNull();
       const got = await p.grad!.toArray();
       const e = relL2(got, want);
+      if (process.env.GOLDEN_VERBOSE) console.log(`${backend} ${prefix} step${s} grad ${k} ${e.toExponential(2)}`);
       expect(e, `${prefix} step${s} grad ${k}: rel L2 ${e.toExponential(2)}`).toBeLessThanOrEqual(tol.grad);
     }
     grads.push(gs);
@@ -163,9 +179,11 @@ async function twoSteps(
       ).dispose();
     opt.step();
     opt.zeroGrad();
-    const after = deriveAdam(initial, grads, o, new Map(params.map(([k, p]) => [k, p.ndim])))[s];
+    const derived = deriveAdam(initial, grads, o, new Map(params.map(([k, p]) => [k, p.ndim])));
+    const [before, after] = [s === 0 ? initial : derived[s - 1], derived[s]];
     for (const [k, p] of params) {
-      const e = relL2(await p.toArray(), after.get(k)!);
+      const e = updateError(await p.toArray(), after.get(k)!, before.get(k)!);
+      if (process.env.GOLDEN_VERBOSE) console.log(`${backend} ${prefix} step${s} ${k} after ${e.toExponential(2)}`);
       expect(e, `${prefix} step${s} ${k} after: rel L2 ${e.toExponential(2)}`).toBeLessThanOrEqual(tol.after);
     }
   }
