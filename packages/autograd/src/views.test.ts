@@ -104,6 +104,14 @@ describe("Python's slicing and PyTorch's shapes", () => {
     expect(F.flatten(y, 1).shape).toEqual([1, 6]);
     expect(F.flatten(tensor([5], [], { backend: 'cpu64' })).shape).toEqual([1]);
   });
+  it('reshapes int32 tensors (views keep the dtype)', async () => {
+    for (const backend of ['gpu', 'cpu64'] as const) {
+      const idx = tensor([[1, 2, 3]], { dtype: 'int32', backend });
+      const v = idx.squeeze(0).unsqueeze(1).flatten();
+      expect([v.dtype, v.shape]).toEqual(['int32', [3]]);
+      expect(Array.from(await v.toArray())).toEqual([1, 2, 3]);
+    }
+  });
   it('names the op, the shapes and the fix', () => {
     const y = tensor(new Float64Array(12), [3, 4], { backend: 'cpu64' });
     expect(() => F.transpose(y, 0, 2)).toThrow(/transpose: dim 2 is out of range for \[3, 4\]/);

@@ -6,6 +6,8 @@ import { addTensorMethods, reduceTo, type Grads } from './common.js';
 
 const reshapeOp = defineOp<{ shape: number[] }>({
   name: 'reshape',
+  // A view keeps the dtype (int32 indices reshape too; the copying ops take float32 only).
+  dtype: ([x]) => x,
   forward: (b, [x], { shape }) => ({ y: b.view(x, shape) }),
   backward: (b, dy, { shapes }) => [b.view(dy, shapes[0])],
 });
