@@ -109,6 +109,9 @@ describe('GPU gradients against float64', () => {
     expect(x.logSoftmax(-1).shape).toEqual([2, 3]);
     expect(await x.amax(0).toArray()).toEqual(Float32Array.of(7, 5, 3));
     expect(await x.amin([0, 1]).item()).toBe(0);
+    // n - 1 = 0: NaN, as PyTorch (which also warns); biased: 0
+    expect(await tensor([5], [1]).var().item()).toBeNaN();
+    expect(await tensor([5], [1]).std(0, false).item()).toBe(0);
     // torch.max(input, other): the elementwise maximum
     const y = tensor([2, 2, 2, 2, 2, 2], [2, 3]);
     expect([...(await x.max(y).toArray())]).toEqual([2, 5, 2, 7, 2, 3]);
