@@ -4,8 +4,9 @@
 //
 // The input is viewed as (outer, R, inner): R the reduced extent, inner the elements after it.
 // One invocation owns one (outer, inner) row and walks its R terms with stride `inner`, so
-// neighbouring invocations read neighbouring addresses when inner > 1. Axes that are not
-// adjacent are permuted to the end first (one copy). softmax over the last dim stays on the loss
+// neighbouring invocations read neighbouring addresses when inner > 1; long rows, when there
+// are few, take a workgroup each (strided terms, combined in workgroup memory). Axes that are
+// not adjacent are permuted to the end first (one copy). softmax over the last dim stays on the loss
 // family's kernels (loss/), which the autograd calls for that case.
 
 import { Tensor, formatShape, sizeOf } from '@wgtorch/tensor';
