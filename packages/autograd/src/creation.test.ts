@@ -50,6 +50,7 @@ describe('arange', () => {
       expect(await values(g)).toEqual([0, 1, 2]);
       expect(arange(0, 1, 0.1, { backend }).shape).toEqual([10]);
       expect(arange(4, { backend, dtype: 'float32' }).dtype).toBe('float32');
+      expect(arange(4, { backend, dtype: undefined }).dtype).toBe('int32');
     });
   }
 
@@ -101,6 +102,7 @@ describe('the *Like factories', () => {
       expect(onesLike(i).dtype).toBe('int32');
       expect(await values(fullLike(x, 7))).toEqual([7, 7, 7]);
       expect(fullLike(i, 2, { dtype: 'float32' }).dtype).toBe('float32');
+      expect(zerosLike(i, { backend: undefined, dtype: undefined })).toMatchObject({ backend, dtype: 'int32' });
       const r = randnLike(x, { seed: 3 });
       expect([r.shape, r.backend]).toEqual([[1, 3], backend]);
       const u = await values(randLike(x, { seed: 3 }));

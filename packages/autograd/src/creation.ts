@@ -21,6 +21,13 @@ import {
 
 export type { Dtype, TensorData, RandomOptions } from './tensor.js';
 
+/** `options` over `defaults`, where an option given as undefined keeps the default. */
+function withDefaults<O extends TensorOptions>(defaults: TensorOptions, options: O): O {
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
+  return out as O;
+}
+
 function checkFinite(op: string, names: string[], values: number[]): void {
   values.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isFinite(v))
@@ -56,7 +63,7 @@ export function arange(...args: (number | TensorOptions | undefined)[]): Tensor 
   const values = new Float64Array(n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
   const integral = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
-  return fromValues('arange', values, [n], { dtype: integral ? 'int32' : 'float32', ...options });
+  return fromValues('arange', values, [n], withDefaults({ dtype: integral ? 'int32' : 'float32' }, options ?? {}));
 }
 
 /**
@@ -95,7 +102,7 @@ export function eye(n: number, m?: number | TensorOptions, options: TensorOption
 
 /** x's backend and dtype, overridden by `options` (the *Like factories: gradients are never required by default). */
 function likeOptions<O extends TensorOptions>(x: Tensor, options: O): O {
-  return { backend: x.backend, dtype: x.dtype, ...options };
+  return withDefaults({ backend: x.backend, dtype: x.dtype }, options);
 }
 
 /** A tensor of `value` with x's shape, backend and dtype (torch.full_like). */
@@ -154,7 +161,7 @@ export function randint(
   const values = new Float64Array(sizeOf(shape, 'randint'));
   const span = high - low;
   for (let i = 0; i < values.length; i++) values[i] = low + rng.int(span);
-  return fromValues('randint', values, shape, { dtype: 'int32', ...options });
+  return fromValues('randint', values, shape, withDefaults({ dtype: 'int32' }, options));
 }
 
 // ---- dtype conversion ----
