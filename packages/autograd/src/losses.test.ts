@@ -56,6 +56,7 @@ describe('gradcheck (eps 1e-6, atol 1e-5, rtol 1e-3, float64)', () => {
   it('binaryCrossEntropyWithLogits for input and target, with weight and posWeight', async () => {
     const w = uniform([3, 4], 0.5, 2, false);
     const pw = uniform([4], 0.3, 3, false);
+    const wRow = uniform([3, 1], 0.5, 2, false); // not a trailing block: expanded before the kernel
     for (const reduction of REDUCTIONS) {
       await check(
         (x, t) => F.binaryCrossEntropyWithLogits(x, t, { reduction }),
@@ -64,6 +65,10 @@ describe('gradcheck (eps 1e-6, atol 1e-5, rtol 1e-3, float64)', () => {
       await check(
         (x, t) =>
           F.binaryCrossEntropyWithLogits(x, t, { reduction, weight: constant(w, x), posWeight: constant(pw, x) }),
+        [rand([3, 4], 3), uniform([3, 4], 0, 1)],
+      );
+      await check(
+        (x, t) => F.binaryCrossEntropyWithLogits(x, t, { reduction, weight: constant(wRow, x) }),
         [rand([3, 4], 3), uniform([3, 4], 0, 1)],
       );
     }
@@ -148,6 +153,9 @@ describe('bad arguments', () => {
       /nllLoss: reduction must be 'none', 'mean' or 'sum', got 'avg'/,
     );
     expect(() => F.mseLoss(x, x, { reduction: 'max' as Reduction })).toThrow(/mseLoss: reduction must be/);
+    expect(() => F.binaryCrossEntropyWithLogits(x, x, { weight: tensor([1, 2], [2]) })).toThrow(
+      /binaryCrossEntropyWithLogits: weight \[2\] does not broadcast to input \[2, 3\]/,
+    );
     expect(() => F.binaryCrossEntropyWithLogits(x, tensor([1, 2, 3], [3]))).toThrow(
       /binaryCrossEntropyWithLogits: target \[3\] must have the input's shape \[2, 3\]/,
     );

@@ -1,14 +1,14 @@
-// Losses: cross-entropy (fused softmax kernel), negative log-likelihood (its own kernels), mean
-// squared error and binary cross-entropy with logits (compositions of elementwise ops). Each
+// Losses: cross-entropy (fused softmax kernel), negative log-likelihood and binary cross-entropy
+// with logits (their own kernels), mean squared error (a composition of elementwise ops). Each
 // takes PyTorch's `reduction`: 'none' (per element), 'mean' (the default) or 'sum'.
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
 import { classLabels, type Reduction } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Raw } from '../backend.js';
 import { sameShape } from '../shape.js';
-import { apply, defineOp, tidy, Tensor } from '../tensor.js';
+import { apply, defineOp, full, noGrad, tidy, Tensor } from '../tensor.js';
 import { andThen } from './common.js';
-import { add, mul, neg, softplus, sub } from './elementwise.js';
+import { add, mul, neg, sub } from './elementwise.js';
 import { indexRaw, withIndices } from './indices.js';
 import { logSoftmax, mean, sum } from './reduce.js';
 
@@ -221,17 +221,83 @@ export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions
 
 /** Options of binaryCrossEntropyWithLogits. */
 export interface BceWithLogitsOptions extends ReductionOptions {
-  /** Multiplies each element's loss (broadcast to the input's shape). */
+  /** Multiplies each element's loss (broadcast to the input's shape). Not differentiated (as PyTorch). */
   weight?: Tensor | null;
-  /** Weight of the positive term, broadcast over the last dim (one per class). */
+  /** Weight of the positive term, broadcast to the input's shape (usually one per class, [C]). */
   posWeight?: Tensor | null;
+}
+
+interface BceAttrs {
+  weight: Raw | null;
+  posWeight: Raw | null;
+  reduction: Reduction;
+}
+
+const bceOp = defineOp<BceAttrs>({
+  name: 'binaryCrossEntropyWithLogits',
+  forward: (b, [x, t], a, record) => {
+    const l = b.k.bceWithLogits(x, t, a.weight, a.posWeight);
+    const axes = [...b.shape(x).keys()];
+    const y =
+      a.reduction === 'none'
+        ? l
+        : andThen(b, l, (r) => (a.reduction === 'sum' ? b.k.sum(r, axes, false) : b.k.mean(r, axes, false)));
+    if (!record) return { y };
+    const saved = [b.retain(x), b.retain(t)];
+    if (a.weight) saved.push(b.retain(a.weight));
+    if (a.posWeight) saved.push(b.retain(a.posWeight));
+    return { y, saved };
+  },
+  backward: (b, dy, { saved, attrs: a, needs }) => {
+    const [x, t, ...rest] = saved;
+    const weight = a.weight ? rest.shift()! : null;
+    const posWeight = a.posWeight ? rest.shift()! : null;
+    const g = b.k.bceWithLogitsBackward(dy, x, t, weight, posWeight, a.reduction);
+    return [needs[0] ? g.dx : (b.release(g.dx), null), needs[1] ? g.dt : (b.release(g.dt), null)];
+  },
+});
+
+/**
+ * A weight as the fused kernel reads it: its own storage when its shape (leading 1s dropped) is
+ * the input's trailing dims, else expanded to the input's shape (a new tensor, in `made`).
+ */
+function trailingWeight(name: string, w: Tensor | null | undefined, input: Tensor, made: Tensor[]): Raw | null {
+  if (!w) return null;
+  if (w.backend !== input.backend)
+    throw new Error(`binaryCrossEntropyWithLogits: ${name} is on ${w.backend} but input on ${input.backend}.`);
+  const s = [...w.shape];
+  while (s.length && s[0] === 1) s.shift();
+  if (s.length <= input.ndim && sameShape(s, input.shape.slice(input.ndim - s.length))) return w.raw;
+  if (broadcastShapes(w.shape, input.shape) === null || !sameShape(broadcastShapes(w.shape, input.shape)!, input.shape))
+    throw new Error(
+      `binaryCrossEntropyWithLogits: ${name} ${formatShape(w.shape)} does not broadcast to input ` +
+        `${formatShape(input.shape)}.`,
+    );
+  const ones = full(input.shape, 1, { backend: input.backend });
+  const e = noGrad(() => mul(ones, w));
+  made.push(ones, e);
+  return e.raw;
+}
+
+/** The broadcast of two shapes by PyTorch's rules, or null. */
+function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | null {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return null;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
 }
 
 /**
  * Binary cross-entropy of logits against targets in [0, 1] (PyTorch's
  * F.binary_cross_entropy_with_logits), in the stable form
- * (1 - t) * x + (1 + (posWeight - 1) * t) * log(1 + exp(-x)), times weight; differentiable in
- * input and target. input and target have the same shape.
+ * (1 - t) * x + (1 + (posWeight - 1) * t) * log(1 + exp(-x)), times weight; one fused kernel
+ * forward (then the reduction) and one backward, differentiable in input and target. input and
+ * target have the same shape; weight and posWeight broadcast to it.
  */
 export function binaryCrossEntropyWithLogits(
   input: Tensor,
@@ -245,13 +311,12 @@ export function binaryCrossEntropyWithLogits(
       `binaryCrossEntropyWithLogits: target ${formatShape(target.shape)} must have the input's shape ` +
         `${formatShape(input.shape)}.`,
     );
-  const { weight, posWeight } = options;
-  return tidy(() => {
-    // log(1 + exp(-x)) = softplus(-x), which is exact and finite for any x.
-    const sp = softplus(neg(input));
-    const logWeight = posWeight ? add(mul(sub(posWeight, 1), target), 1) : null;
-    let loss = add(sub(input, mul(target, input)), logWeight ? mul(logWeight, sp) : sp);
-    if (weight) loss = mul(loss, weight);
-    return reduce(loss, reduction);
-  });
+  const made: Tensor[] = [];
+  try {
+    const weight = trailingWeight('weight', options.weight, input, made);
+    const posWeight = trailingWeight('posWeight', options.posWeight, input, made);
+    return apply(bceOp, [input, target], { weight, posWeight, reduction });
+  } finally {
+    for (const t of made) t.dispose();
+  }
 }

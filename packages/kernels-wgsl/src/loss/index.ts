@@ -2,6 +2,7 @@
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './loss.js';
 import * as nll from './nll.js';
+import * as bce from './bce.js';
 
 export type { CrossEntropyOptions, CrossEntropyResult } from './loss.js';
 export type { NllLossResult, Reduction } from './nll.js';
@@ -37,7 +38,16 @@ export const accumulate = releaseOnThrow(launchers.accumulate);
 export const nllLoss = releaseOnThrow(nll.nllLoss);
 /** The gradient of nllLoss for logProbs (of the given shape) from dy. */
 export const nllLossBackward = releaseOnThrow(nll.nllLossBackward);
+/**
+ * Per-element binary cross-entropy of logits against targets (same shape), weight and posWeight
+ * optional (broadcast as trailing dims of the input), in PyTorch's stable form.
+ */
+export const bceWithLogits = releaseOnThrow(bce.bceWithLogits);
+/** Gradients { dx, dt } of bceWithLogits, dy per element ('none') or one value ('mean', 'sum'). */
+export const bceWithLogitsBackward = releaseOnThrow(bce.bceWithLogitsBackward);
 export {
+  bceWithLogitsRef,
+  bceWithLogitsBackwardRef,
   nllLossRef,
   nllLossBackwardRef,
   softmaxCrossEntropyRef,

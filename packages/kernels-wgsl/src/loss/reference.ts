@@ -153,3 +153,39 @@ export function nllLossBackwardRef(
   });
   return { data: dx, shape: [...shape] };
 }
+
+/** Float64 reference of bceWithLogits (weights broadcast as trailing dims, as the kernel). */
+export function bceWithLogitsRef(x: F64, t: F64, weight: F64 | null, posWeight: F64 | null): F64 {
+  const data = x.data.map((xv, k) => {
+    const tv = t.data[k];
+    const lw = posWeight ? 1 + (posWeight.data[k % posWeight.data.length] - 1) * tv : 1;
+    const w = weight ? weight.data[k % weight.data.length] : 1;
+    return w * ((1 - tv) * xv + lw * (Math.max(-xv, 0) + Math.log1p(Math.exp(-Math.abs(xv)))));
+  });
+  return { data, shape: [...x.shape] };
+}
+
+/** Float64 reference of bceWithLogitsBackward. */
+export function bceWithLogitsBackwardRef(
+  dy: F64,
+  x: F64,
+  t: F64,
+  weight: F64 | null,
+  posWeight: F64 | null,
+  reduction: Reduction,
+): { dx: F64; dt: F64 } {
+  const n = x.data.length;
+  const dx = new Float64Array(n);
+  const dt = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const [xv, tv] = [x.data[k], t.data[k]];
+    const pw = posWeight ? posWeight.data[k % posWeight.data.length] : 1;
+    const w = weight ? weight.data[k % weight.data.length] : 1;
+    const g = w * (reduction === 'none' ? dy.data[k] : dy.data[0] / (reduction === 'mean' ? n : 1));
+    const lw = 1 + (pw - 1) * tv;
+    const sp = Math.max(-xv, 0) + Math.log1p(Math.exp(-Math.abs(xv)));
+    dx[k] = g * (lw / (1 + Math.exp(-xv)) - pw * tv);
+    dt[k] = g * ((pw - 1) * sp - xv);
+  }
+  return { dx: { data: dx, shape: [...x.shape] }, dt: { data: dt, shape: [...x.shape] } };
+}
