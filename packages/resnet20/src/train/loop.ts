@@ -9,7 +9,7 @@
 // drain and a final readback. No Node built-ins (the browser demo may use it too).
 
 import type { SubmitPacer } from '@wgtorch/tensor';
-import type { LRScheduler, Module, SGD } from '@wgtorch/autograd';
+import type { LRScheduler, Module, Optimizer } from '@wgtorch/autograd';
 import type { TrainLoader } from '../data/loader.js';
 import { uploadBatch } from '../data/gpu.js';
 import { trainStep, type StepAccumulators } from './step.js';
@@ -17,7 +17,7 @@ import { trainStep, type StepAccumulators } from './step.js';
 /** What the loop trains with; the same for every segment of a run. */
 export interface LoopRun {
   model: Module;
-  opt: SGD;
+  opt: Optimizer;
   sched: LRScheduler;
   loader: TrainLoader;
   pacer: SubmitPacer;

@@ -1,11 +1,19 @@
 // One training step, shared by the trainer, the benchmark and the browser demo: forward, loss,
-// backward, SGD update and schedule step, all recorded on the GPU with no readback. Loss and
+// backward, optimizer update and schedule step, all recorded on the GPU with no readback. Loss and
 // accuracy are added to GPU accumulators (read once per logging interval). Also the test-set
 // evaluation. No Node built-ins.
 
 import { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import { accumulate, accuracyCount } from '@wgtorch/kernels-wgsl';
-import { crossEntropy, fromDevice, noGrad, tidy, type LRScheduler, type Module, type SGD } from '@wgtorch/autograd';
+import {
+  crossEntropy,
+  fromDevice,
+  noGrad,
+  tidy,
+  type LRScheduler,
+  type Module,
+  type Optimizer,
+} from '@wgtorch/autograd';
 import { testBatches } from '../data/loader.js';
 import { uploadBatch } from '../data/gpu.js';
 import type { CifarSplit } from '../data/format.js';
@@ -19,7 +27,7 @@ export interface StepAccumulators {
 
 export function trainStep(
   model: Module,
-  opt: SGD,
+  opt: Optimizer,
   sched: LRScheduler | undefined,
   x: DeviceTensor,
   labels: DeviceTensor,
