@@ -6,10 +6,17 @@
 
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Adam, CosineAnnealingLR, crossEntropy, fromDevice, manualSeed, tidy } from '@wgtorch/autograd';
-import { accumulate } from '@wgtorch/kernels-wgsl';
-import { Tensor as DeviceTensor } from '@wgtorch/tensor';
-import { ProgressBar, TrainLoader, evaluate, formatDuration, loadCifar10, uploadBatch } from '@wgtorch/resnet20';
+import { Adam, CosineAnnealingLR, manualSeed } from '@wgtorch/autograd';
+import { SubmitPacer, Tensor as DeviceTensor, runtime } from '@wgtorch/tensor';
+import {
+  ProgressBar,
+  TrainLoader,
+  evaluate,
+  formatDuration,
+  loadCifar10,
+  progressLogger,
+  trainSegment,
+} from '@wgtorch/resnet20';
 import { MobileNet } from './model.js';
 import { exampleRoot, writeCurves, type Curve } from '../common.js';
 
@@ -23,7 +30,7 @@ export interface MobilenetOptions {
 }
 
 export const MOBILENET_DEFAULTS: MobilenetOptions = {
-  epochs: 3,
+  epochs: 2,
   batch: 128,
   lr: 2e-3,
   seed: 0,
@@ -61,6 +68,7 @@ export async function trainMobilenet(argv: string[]): Promise<void> {
   const model = new MobileNet();
   const loader = new TrainLoader(data.train, { batchSize: o.batch, seed: o.seed });
   const opt = new Adam(model.parameters(), { lr: o.lr });
+  const pacer = new SubmitPacer(runtime());
   const sched = new CosineAnnealingLR(opt, { tMax: o.epochs * loader.steps, warmupSteps: loader.steps >> 2 });
   console.log(
     `MobileNet-style CNN: ${model.numParameters().toLocaleString('en-US')} parameters; ` +
@@ -69,32 +77,28 @@ export async function trainMobilenet(argv: string[]): Promise<void> {
   const curve: Curve = { title: 'Depthwise-separable CNN on CIFAR-10', xLabel: 'epoch', series: {} };
   curve.series['train loss'] = [];
   curve.series['test loss'] = [];
+  curve.series['train acc'] = [];
   curve.series['test acc'] = [];
   const t0 = performance.now();
   let last = { loss: NaN, acc: NaN };
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     const bar = new ProgressBar({ total: loader.steps * o.batch, label: `epoch ${epoch + 1}/${o.epochs}` });
-    const lossSum = DeviceTensor.zeros([1]);
-    for (const b of loader.epoch(epoch)) {
-      const g = uploadBatch(b);
-      tidy(() => {
-        const logits = model.forward(fromDevice(g.x.reshape(g.x.shape)));
-        const loss = crossEntropy(logits, g.labels);
-        accumulate(lossSum, loss.data, b.size);
-        loss.backward();
-      });
-      opt.step();
-      opt.zeroGrad();
-      sched.step();
-      g.dispose();
-      bar.tick(b.size);
-    }
-    const trainLoss = (await lossSum.item()) / (loader.steps * o.batch);
-    lossSum.dispose();
+    const acc = { lossSum: DeviceTensor.zeros([1]), correct: DeviceTensor.zeros([1]) };
+    // The trainer's own step loop (packages/resnet20/src/train/loop.ts): paced submits, no drain.
+    const r = await trainSegment(
+      { model, opt, sched, loader, pacer, labelSmoothing: 0, logEvery: 20 },
+      { epoch, from: 0, to: loader.steps, images: 0, acc, onLog: progressLogger(bar) },
+    );
+    acc.lossSum.dispose();
+    acc.correct.dispose();
+    if (r.nonFinite)
+      throw new Error(`pnpm example mobilenet: the loss is ${r.nonFinite.loss} at step ${r.nonFinite.step}.`);
+    const trainLoss = r.lossSum / r.images;
     bar.finish();
     last = await evaluate(model, data.test);
     curve.series['train loss'].push([epoch + 1, trainLoss]);
     curve.series['test loss'].push([epoch + 1, last.loss]);
+    curve.series['train acc'].push([epoch + 1, r.correct / r.images]);
     curve.series['test acc'].push([epoch + 1, last.acc]);
     writeCurves(o.out, curve);
     console.log(

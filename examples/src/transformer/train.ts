@@ -100,7 +100,7 @@ export interface TransformerOptions {
 }
 
 export const TRANSFORMER_DEFAULTS: TransformerOptions = {
-  steps: 600,
+  steps: 1000,
   batch: 32,
   lr: 3e-3,
   seed: 0,
