@@ -16,7 +16,8 @@ def rounded(shape, g, scale=1.0, dtype=torch.float64):
 
 
 def with_values(shape, values, g, scale=2.0):
-    """A float64 tensor of `shape` whose first elements are `values` (NaN, inf, ...), the rest random (float32-exact)."""
+    """A float64 tensor of `shape` whose first elements are `values` (NaN, inf, ...), the rest random (float32-exact).
+    """
     n = math.prod(shape)
     rest = torch.randn(n - len(values), generator=g, dtype=torch.float64) * scale
     return torch.cat([torch.tensor(values, dtype=torch.float64), rest]).to(torch.float32).double().reshape(shape)
