@@ -64,8 +64,8 @@ def cases():
             [f'nll2.{r}', 'nllLoss', ['nll2.lp'], {'target': 'nll2.t'}, {'reduction': r}],
             [f'mse.{r}', 'mseLoss', ['mse.a', 'mse.b'], {}, {'reduction': r}],
             [f'bce.{r}', 'binaryCrossEntropyWithLogits', ['bce.x', 'bce.t'], {}, {'reduction': r}],
-            [f'bceW.{r}', 'binaryCrossEntropyWithLogits', ['bce.x', 'bce.t'], {'weight': 'bce.w', 'posWeight': 'bce.pw'},
-             {'reduction': r}],
+            [f'bceW.{r}', 'binaryCrossEntropyWithLogits', ['bce.x', 'bce.t'],
+             {'weight': 'bce.w', 'posWeight': 'bce.pw'}, {'reduction': r}],
             [f'ce.{r}', 'crossEntropy', ['ce.x'], {'labels': 'ce.y'}, {'reduction': r}],
             [f'ceSmooth.{r}', 'crossEntropy', ['ce.x'], {'labels': 'ce.y'}, {'reduction': r, 'labelSmoothing': 0.1}],
         ]
@@ -83,15 +83,16 @@ def run(op, xs, ex, args):
     if op == 'embedding':
         return F.embedding(ex['indices'].long(), xs[0], padding_idx=args.get('paddingIdx'))
     if op == 'nllLoss':
-        return F.nll_loss(xs[0], ex['target'].long(), weight=ex.get('weight'), ignore_index=args.get('ignoreIndex', -100),
-                          reduction=red)
+        return F.nll_loss(xs[0], ex['target'].long(), weight=ex.get('weight'),
+                          ignore_index=args.get('ignoreIndex', -100), reduction=red)
     if op == 'mseLoss':
         return F.mse_loss(xs[0], xs[1], reduction=red)
     if op == 'binaryCrossEntropyWithLogits':
         return F.binary_cross_entropy_with_logits(xs[0], xs[1], weight=ex.get('weight'), pos_weight=ex.get('posWeight'),
                                                   reduction=red)
     if op == 'crossEntropy':
-        return F.cross_entropy(xs[0], ex['labels'].long(), reduction=red, label_smoothing=args.get('labelSmoothing', 0.0))
+        return F.cross_entropy(xs[0], ex['labels'].long(), reduction=red,
+                               label_smoothing=args.get('labelSmoothing', 0.0))
     raise ValueError(op)
 
 

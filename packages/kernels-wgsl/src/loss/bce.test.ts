@@ -22,8 +22,9 @@ describe('bceWithLogits and bceWithLogitsBackward', () => {
     [[1031], [1], null],
     [[4, 257], null, [257]],
   ] as [number[], number[] | null, number[] | null][]) {
+    const name = `${JSON.stringify(shape)} weight ${JSON.stringify(wShape)} posWeight ${JSON.stringify(pwShape)}`;
     for (const reduction of ['none', 'mean', 'sum'] as Reduction[]) {
-      it(`${JSON.stringify(shape)} weight ${JSON.stringify(wShape)} posWeight ${JSON.stringify(pwShape)} ${reduction}`, async () => {
+      it(`${name} ${reduction}`, async () => {
         const x = pair(shape, 1, 6);
         const n = x.r.data.length;
         const tv = Float32Array.from({ length: n }, (_, i) => ((i * 37) % 11) / 10);
