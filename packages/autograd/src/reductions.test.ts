@@ -249,6 +249,7 @@ describe('bad arguments', () => {
     expect(() => F.max(x, 2)).toThrow(/max: dim 2 is out of range for \[2, 2\]/);
     expect(() => F.max(tensor([], [0]))).toThrow(/max: x \[0\] is empty and max has no identity/);
     expect(() => F.argmin(tensor([], [2, 0]), 1)).toThrow(/argmin: dim 1 of x \[2, 0\] is empty/);
+    expect(() => F.argmax(tensor([], [2, 0]))).toThrow(/argmax: x \[2, 0\] is empty and argmax has no identity/);
     expect(() => F.softmax(x, -3)).toThrow(/softmax: dim -3 is out of range/);
     expect(() => F.variance(x, [0, 5])).toThrow(/var: dim \[0,5\] is out of range/);
   });

@@ -89,6 +89,11 @@ function extreme(op: Extreme, x: Tensor, dim?: number, keepdim = false): Tensor 
   }
   const d = oneDim(op, x, dim);
   refuseEmpty(op, x, d);
+  return extremeAlong(op, x, d, keepdim);
+}
+
+/** Values and int32 indices along the (checked, non-negative) dim `d`. */
+function extremeAlong(op: Extreme, x: Tensor, d: number, keepdim: boolean): MaxMin {
   const sink: { indices?: Raw } = {};
   const values = apply(extremeDimOp, [x], { op, dim: d, keepdim, sink });
   return { values, indices: new Tensor(sink.indices as DeviceTensor | F64, { dtype: 'int32' }) };
@@ -121,7 +126,10 @@ export function min(x: Tensor, dim?: number | Tensor, keepdim = false): Tensor |
   return dim instanceof Tensor ? minimum(x, dim) : extreme('min', x, dim, keepdim);
 }
 
-/** The largest values over `dim` (a dim, a list, or all); the gradient is shared among ties. */
+/**
+ * The largest values over `dim` (a dim, a list, or all); the gradient is shared among ties (where
+ * the result is NaN, among the NaNs as max() does; PyTorch 1.13's amax gives NaN gradients there).
+ */
 export function amax(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
   refuseEmpty('amax', x);
   return apply(extremeOp, [x], { op: 'max', axes: axesOf('amax', x, dim), keepdim });
@@ -134,14 +142,15 @@ export function amin(x: Tensor, dim?: number | readonly number[], keepdim = fals
 }
 
 function argExtreme(op: Extreme, name: string, x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+  const d = dim === undefined ? undefined : oneDim(name, x, dim);
+  refuseEmpty(name, x, d);
   return noGrad(() => {
-    const flat = dim === undefined ? reshape(x, [x.size]) : x;
+    // Without a dim: the index into the flattened tensor (keepdim ignored, as in PyTorch).
+    const flat = d === undefined ? reshape(x, [x.size]) : x;
     try {
-      const r = extreme(op, flat, dim ?? 0, dim === undefined ? false : keepdim) as MaxMin;
+      const r = extremeAlong(op, flat, d ?? 0, d !== undefined && keepdim);
       r.values.dispose();
       return r.indices;
-    } catch (e) {
-      throw new Error(String((e as Error).message).replace(new RegExp(`^${op}:`), `${name}:`));
     } finally {
       if (flat !== x) flat.dispose();
     }
