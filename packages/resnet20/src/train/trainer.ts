@@ -15,11 +15,12 @@ import { writeFileAtomic } from '@wgtorch/tensor/node';
 import { autotuneConv2dVariant, describeConv2dAutotune } from '@wgtorch/kernels-wgsl';
 import { type LRScheduler, type Parameter, type SGD } from '@wgtorch/autograd';
 import { ResNet20 } from '../model.js';
-import { loadCifar10, TrainLoader, uploadBatch, subsetSplit } from '../data/index.js';
+import { loadCifar10, TrainLoader, subsetSplit } from '../data/index.js';
 import { ProgressBar } from '../util/progress.js';
 import { parseTrainArgs, TRAIN_HELP, TrainError, type TrainConfig } from './config.js';
 import { saveCheckpoint, type Checkpoint, type NamedArrays } from './checkpoint.js';
-import { evaluate, trainStep } from './step.js';
+import { evaluate } from './step.js';
+import { progressLogger, trainSegment, type LoopRun } from './loop.js';
 import { finalLr, makeOptimizer, makeSchedule } from './optim.js';
 import { finalSummary, metricsJsonl, tableHeader, tableRow, type EpochMetrics } from './report.js';
 import { curvesSvg } from './plot.js';
@@ -275,69 +276,56 @@ export async function trainMain(argv: string[]): Promise<number> {
     let sessionSteps = 0;
 
     log(tableHeader());
+    const loop: LoopRun = {
+      model,
+      opt,
+      sched,
+      loader,
+      pacer,
+      labelSmoothing: cfg.labelSmoothing,
+      logEvery: cfg.logEvery,
+    };
+    /** Why this segment should stop after the step just submitted. */
+    const stop = (): string | undefined => {
+      if (signal) return `interrupted (${signal})`;
+      if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps)
+        return `step limit of ${cfg.stopAfterSteps} reached`;
+      if (cfg.timeBudget && elapsed() > cfg.timeBudget) return `time budget of ${cfg.timeBudget} s reached`;
+      return undefined;
+    };
     for (let epoch = state.epoch; epoch < cfg.epochs && !pause && !diverged && !signal; epoch++) {
       const lossSum = DeviceTensor.full([1], state.partial.lossSum);
       const correct = DeviceTensor.full([1], state.partial.correct);
       try {
-        let images = state.partial.images;
-        let trainSec = state.partial.trainSec;
         const bar = cfg.quiet
           ? undefined
           : new ProgressBar({ total: steps * cfg.batchSize, label: `epoch ${epoch + 1}/${cfg.epochs}` });
-        bar?.update(images);
-        const segmentStart = performance.now();
-        /** The global step after which the loss was last read back finite. */
-        let checked = globalStep;
-        const lossBecame = (l: number, step: number) => {
-          const unread = globalStep - 1 - checked;
+        bar?.update(state.partial.images);
+        const seg = await trainSegment(loop, {
+          epoch,
+          from: state.step,
+          to: steps,
+          images: state.partial.images,
+          acc: { lossSum, correct },
+          onLog: bar && progressLogger(bar),
+          stop,
+        });
+        globalStep += seg.step - state.step;
+        const { step, images } = seg;
+        const trainSec = state.partial.trainSec + seg.sec;
+        const [ls, cs] = [seg.lossSum, seg.correct];
+        pause = seg.stopped;
+        bar?.finish();
+        // The loss is read back only now and then: a stop between readbacks must not save a diverged run.
+        if (seg.nonFinite) {
+          const { loss, step: at, unread } = seg.nonFinite;
           if (unread > 0)
             lag =
               ` The loss is read back every ${cfg.logEvery} steps (--log-every): ` +
-              `it may have become ${l} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
-          return `the training loss became ${l} at epoch ${epoch + 1}, step ${step}`;
-        };
-        let step = state.step;
-        for (; step < steps; step++) {
-          const batch = loader.batch(epoch, step);
-          const g = uploadBatch(batch);
-          trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
-          g.dispose();
-          await pacer.throttle(); // the previous step (on a GPU, the one before it), mostly asleep
-          pacer.submit();
-          images += batch.size;
-          globalStep++;
-          const last = step === steps - 1;
-          if ((step + 1) % cfg.logEvery === 0 || last || signal) {
-            await pacer.wait();
-            const [l, c] = [await lossSum.item(), await correct.item()];
-            if (!Number.isFinite(l)) {
-              diverged = lossBecame(l, step + 1);
-              step++;
-              break;
-            }
-            checked = globalStep;
-            bar?.update(images, {
-              loss: (l / images).toFixed(3),
-              acc: `${((100 * c) / images).toFixed(1)}%`,
-              lr: sched.getLastLr()[0].toExponential(2),
-            });
-          }
-          if (signal) pause = `interrupted (${signal})`;
-          else if (cfg.stopAfterSteps && ++sessionSteps >= cfg.stopAfterSteps)
-            pause = `step limit of ${cfg.stopAfterSteps} reached`;
-          else if (cfg.timeBudget && elapsed() > cfg.timeBudget) pause = `time budget of ${cfg.timeBudget} s reached`;
-          if (pause) {
-            step++;
-            break;
-          }
+              `it may have become ${loss} up to ${unread} step${unread === 1 ? '' : 's'} earlier.`;
+          diverged = `the training loss became ${loss} at epoch ${epoch + 1}, step ${at}`;
+          break;
         }
-        await pacer.wait();
-        trainSec += (performance.now() - segmentStart) / 1000;
-        const [ls, cs] = [await lossSum.item(), await correct.item()];
-        bar?.finish();
-        // The loss is read back only now and then: a stop between readbacks must not save a diverged run.
-        if (!diverged && !Number.isFinite(ls)) diverged = lossBecame(ls, step);
-        if (diverged) break;
 
         if (step < steps) {
           // Stopped inside the epoch: save where we are, with the partial sums.
