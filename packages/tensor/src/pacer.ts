@@ -11,11 +11,29 @@ import { waitQuietly } from './quiet-wait.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** An answer within this many ms of asking means the work was already done: the pacer woke late. */
+const LATE_MS = 2;
+
 interface InFlight {
   /** When it was submitted (performance.now()). */
   at: number;
   /** Its completion, asked for at submit time where more than one submit may be in flight. */
   done?: Promise<void>;
+}
+
+/** What a {@link SubmitPacer} has waited for so far. */
+export interface PacerStats {
+  /** Submits waited for. */
+  retired: number;
+  /**
+   * Of those, the ones already done when the pacer woke from its sleep and asked: the GPU may
+   * have idled for part of the sleep (with one submit in flight, nothing was queued behind it).
+   */
+  late: number;
+  /** Milliseconds slept on a timer, in all. */
+  sleptMs: number;
+  /** Milliseconds waited after waking, until the device answered, in all. */
+  askedMs: number;
 }
 
 /** How a {@link SubmitPacer} paces submits. */
@@ -34,7 +52,10 @@ export interface PacerOptions {
 export class SubmitPacer {
   private readonly inFlight: InFlight[] = [];
   private expectedMs = 0;
+  /** Whether the last submit took over 1.5 times the estimate. */
+  private lastSlow = false;
   private readonly sleepFraction: number;
+  private readonly counts: PacerStats = { retired: 0, late: 0, sleptMs: 0, askedMs: 0 };
   /** Submits allowed in flight before throttle() waits. */
   readonly depth: number;
 
@@ -69,11 +90,27 @@ export class SubmitPacer {
     const f = this.inFlight[0];
     const wakeAt = f.at + this.expectedMs * this.sleepFraction;
     const now = performance.now();
-    if (wakeAt - now > 1) await sleep(wakeAt - now);
+    const slept = wakeAt - now > 1;
+    if (slept) await sleep(wakeAt - now);
+    const asked = performance.now();
     await (f.done ?? waitQuietly(this.rt.device.queue.onSubmittedWorkDone()));
-    const took = performance.now() - f.at;
-    // Converges from above too: when the work got shorter, `took` is the sleep plus a tick.
-    this.expectedMs = this.expectedMs === 0 ? took : 0.7 * this.expectedMs + 0.3 * took;
+    const end = performance.now();
+    const took = end - f.at;
+    // Sleeping too long idles the GPU (nothing is queued behind a lone submit); waking early
+    // only costs polls. So one slow submit (another process, a pause) moves the estimate only a
+    // little (two in a row do move it), and a late wake, where `took` is just an upper bound,
+    // halves it: the next wait measures the real duration from below (easing down from a slow
+    // step at a few percent a step would leave the GPU idle in each of the next dozen steps).
+    const late = slept && end - asked < LATE_MS;
+    const slow = took > 1.5 * this.expectedMs;
+    if (this.expectedMs === 0) this.expectedMs = took;
+    else if (late) this.expectedMs = 0.5 * Math.min(this.expectedMs, took);
+    else this.expectedMs = 0.7 * this.expectedMs + 0.3 * (slow && !this.lastSlow ? 1.5 * this.expectedMs : took);
+    this.lastSlow = slow && !late;
+    this.counts.retired++;
+    if (late) this.counts.late++;
+    this.counts.sleptMs += asked - now;
+    this.counts.askedMs += end - asked;
     this.inFlight.shift();
     this.rt.checkErrors();
   }
@@ -81,6 +118,11 @@ export class SubmitPacer {
   /** Submits not yet waited for. */
   get pending(): number {
     return this.inFlight.length;
+  }
+
+  /** Counts of the waits so far (a copy). */
+  get stats(): PacerStats {
+    return { ...this.counts };
   }
 
   /** The learned duration from a submit to its completion, in ms. */
