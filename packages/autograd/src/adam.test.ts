@@ -7,6 +7,7 @@ import { compare, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import { Parameter } from './nn/module.js';
 import { Adam, AdamW, type AdamGroupSpec, type AdamOptions } from './optim/adam.js';
 import { CosineAnnealingLR } from './optim/schedules.js';
+import { SGD } from './optim/sgd.js';
 import { tensor } from './tensor.js';
 import type { BackendName } from './backend.js';
 
@@ -116,10 +117,11 @@ describe('Adam state', () => {
     const b = make(p0);
     const optB = new AdamW(opts(b), { lr: 0.05, amsgrad: true, weightDecay: 0.1 });
     run(b, optB, 0, 2);
-    const state = await optB.stateDict();
+    // Through safetensors bytes: the state dict's arrays as tensors, the rest as JSON metadata.
+    const bytes = await optB.saveBytes();
     const c = make(await Promise.all(b.map((p) => p.toArray())));
     const optC = new AdamW(opts(c), { lr: 123, amsgrad: true });
-    optC.loadStateDict(state);
+    optC.loadBytes(bytes);
     expect(optC.paramGroups[0].lr).toBe(0.05);
     expect(optC.stepCount(c[1])).toBe(2);
     run(c, optC, 2, 4);
@@ -146,6 +148,25 @@ describe('Adam state', () => {
     opt.loadStateDict(state({ expAvg: arr([2, 3]), expAvgSq: arr([2, 3]), maxExpAvgSq: arr([2, 3]) }));
     expect(opt.paramGroups[0].lr).toBe(7);
     expect(opt.stepCount(p)).toBe(1);
+  });
+});
+
+describe('Optimizer.saveBytes', () => {
+  it('round-trips SGD momentum buffers, and refuses another optimizer kind', async () => {
+    const p = new Parameter(tensor([1, 2, 3], [3]).raw);
+    const sgd = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    p.grad = tensor([1, 1, -1], [3]);
+    sgd.step();
+    const bytes = await sgd.saveBytes();
+    const q = new Parameter(tensor([0, 0, 0], [3]).raw);
+    const sgd2 = new SGD([q], { lr: 5, momentum: 0.9 });
+    sgd2.loadBytes(bytes);
+    expect(sgd2.paramGroups[0].lr).toBe(0.1);
+    const st = await sgd2.stateDict();
+    expect(Array.from(st.momentumBuffers.get('0')!.data)).toEqual([1, 1, -1]);
+    expect(() => new Adam([q]).loadBytes(bytes, 'sgd.safetensors')).toThrow(
+      /sgd.safetensors: holds SGD state, not Adam's; save it with Adam.saveBytes\(\)/,
+    );
   });
 });
 

@@ -54,7 +54,7 @@ const KINDS = { expAvg: 'expAvg', expAvgSq: 'expAvgSq', maxExpAvgSq: 'maxExpAvgS
  * Adam (torch.optim.Adam): weight decay as an L2 term in the gradient. Pass parameters, or
  * groups with their own hyperparameters. Parameters without a gradient are skipped.
  */
-export class Adam extends Optimizer<Required<AdamOptions>> {
+export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
   /** Step count of each parameter that has stepped (by index). */
   private readonly steps = new Map<number, number>();
 

@@ -2,6 +2,7 @@
 // hyperparameters, zeroGrad, and the flat buffers every step updates in one dispatch. Each
 // optimizer states its rule in step() and its state in stateDict()/loadStateDict().
 
+import { parseSafetensors, serializeSafetensors, type SafeArray } from '@wgtorch/tensor';
 import type { Parameter } from '../nn/module.js';
 import { zeroGrads } from '../nn/module.js';
 import { FlatArena } from './flat.js';
@@ -34,7 +35,7 @@ export interface LiveParam<O> {
  * Base class of the optimizers. Pass parameters, or groups such as
  * `[{params: weights, weightDecay: 5e-4}, {params: biases, weightDecay: 0}]`.
  */
-export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
+export abstract class Optimizer<O extends BaseOptions = BaseOptions, S extends object = object> {
   readonly paramGroups: Group<O>[];
   /** Every parameter over all groups, in order (the index is the state's key). */
   protected readonly params: Parameter[];
@@ -72,6 +73,34 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
 
   /** Updates the parameters in place from their `.grad` (recorded on the GPU; no readback). */
   abstract step(): void;
+
+  /** Hyperparameters and state as plain data (state tensors read back from the GPU), for checkpoints. */
+  abstract stateDict(): Promise<S>;
+
+  /** Restores what stateDict() returned, all or nothing (the optimizer must be over the same parameters). */
+  abstract loadStateDict(state: S): void;
+
+  /**
+   * The state dict as safetensors bytes: each state array a tensor named by its path
+   * (`momentumBuffers.3`, `state.3.expAvg`), everything else JSON in the metadata.
+   */
+  async saveBytes(): Promise<Uint8Array> {
+    const tensors = new Map<string, { shape: readonly number[]; data: SafeArray }>();
+    const skeleton = JSON.stringify(encodeState(await this.stateDict(), '', tensors));
+    return serializeSafetensors(tensors, { optimizer: this.name, state: skeleton });
+  }
+
+  /** Loads bytes from saveBytes() (of the same kind of optimizer over the same parameters). */
+  loadBytes(bytes: Uint8Array, source = 'optimizer state'): void {
+    const file = parseSafetensors(bytes, source);
+    if (file.metadata.optimizer !== this.name || !file.metadata.state) {
+      throw new Error(
+        `${source}: holds ${file.metadata.optimizer ? `${file.metadata.optimizer} state` : 'no optimizer state'}, ` +
+          `not ${this.name}'s; save it with ${this.name}.saveBytes().`,
+      );
+    }
+    this.loadStateDict(decodeState(JSON.parse(file.metadata.state), file.tensors, source) as S);
+  }
 
   /**
    * Resets the gradients of every parameter: released with `setToNone` (the default, as
@@ -150,3 +179,44 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     this.arena.dispose();
   }
 }
+
+/** Plain data with Maps and arrays of values ({shape, data: Float32Array}) as JSON, the arrays moved to `tensors`. */
+function encodeState(
+  v: unknown,
+  path: string,
+  tensors: Map<string, { shape: readonly number[]; data: SafeArray }>,
+): unknown {
+  if (v instanceof Map) return { $map: [...v].map(([k, x]) => [k, encodeState(x, join(path, String(k)), tensors)]) };
+  if (Array.isArray(v)) return v.map((x, i) => encodeState(x, join(path, String(i)), tensors));
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (o.data instanceof Float32Array && Array.isArray(o.shape)) {
+      tensors.set(path, { shape: o.shape as number[], data: o.data });
+      return { $tensor: path };
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, encodeState(x, join(path, k), tensors)]));
+  }
+  return v;
+}
+
+function decodeState(
+  v: unknown,
+  tensors: Map<string, { shape: readonly number[]; data: unknown }>,
+  source: string,
+): unknown {
+  if (Array.isArray(v)) return v.map((x) => decodeState(x, tensors, source));
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.$map))
+      return new Map(o.$map.map(([k, x]: [string, unknown]) => [k, decodeState(x, tensors, source)]));
+    if (typeof o.$tensor === 'string') {
+      const t = tensors.get(o.$tensor);
+      if (!t) throw new Error(`${source}: the state names tensor '${o.$tensor}', which the file lacks (damaged?).`);
+      return { shape: [...t.shape], data: Float32Array.from(t.data as ArrayLike<number>) };
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decodeState(x, tensors, source)]));
+  }
+  return v;
+}
+
+const join = (path: string, key: string) => (path ? `${path}.${key}` : key);

@@ -43,7 +43,7 @@ export interface SgdState {
  * `[{params: weights, weightDecay: 5e-4}, {params: bnAndBias, weightDecay: 0}]`.
  * Parameters without a gradient are skipped.
  */
-export class SGD extends Optimizer<Required<SgdOptions>> {
+export class SGD extends Optimizer<Required<SgdOptions>, SgdState> {
   /** Parameters (by index) whose momentum buffer exists: it starts at their first step. */
   private readonly hasBuffer = new Set<number>();
 
