@@ -1,23 +1,10 @@
 // Tensor creation beyond the basic factories of tensor.ts, with PyTorch's semantics: ranges
-// (arange, linspace), the identity (eye), the *Like factories, random integers (randint), and the
-// dtype conversions x.float() and x.int(). Values are computed on the CPU and uploaded once, as
-// full() does; random ones come from the global generator (random.ts) unless a seed or rng is given.
+// (arange, linspace), the identity (eye), the *Like factories and random integers (randint).
+// Values are computed on the CPU and uploaded once, as full() does; random ones come from the
+// global generator (random.ts) unless a seed or rng is given.
 
-import { formatShape, sizeOf } from '@wgtorch/tensor';
-import { addTensorMethods } from './functional/common.js';
-import {
-  defineOp,
-  apply,
-  fromValues,
-  full,
-  rand,
-  randn,
-  rngOf,
-  Tensor,
-  type Dtype,
-  type RandomOptions,
-  type TensorOptions,
-} from './tensor.js';
+import { sizeOf } from '@wgtorch/tensor';
+import { fromValues, full, rand, randn, rngOf, Tensor, type RandomOptions, type TensorOptions } from './tensor.js';
 
 export type { Dtype, TensorData, RandomOptions } from './tensor.js';
 
@@ -163,37 +150,3 @@ export function randint(
   for (let i = 0; i < values.length; i++) values[i] = low + rng.int(span);
   return fromValues('randint', values, shape, withDefaults({ dtype: 'int32' }, options));
 }
-
-// ---- dtype conversion ----
-
-const castOp = defineOp<{ to: Dtype }>({
-  name: 'cast',
-  dtype: (_, { to }) => to,
-  forward: (b, [x], { to }) => ({ y: b.k.cast(x, to === 'int32' ? 'i32' : 'f32') }),
-  // Recorded only from float32 to float32 (int32 neither requires nor gives gradients): the identity.
-  backward: (b, dy) => [b.k.copy(dy)],
-});
-
-function toDtype(x: Tensor, to: Dtype): Tensor {
-  if (to !== 'float32' && to !== 'int32')
-    throw new Error(`Tensor.to: dtype '${String(to)}' ${formatShape(x.shape)} is not one of 'float32', 'int32'.`);
-  return apply(castOp, [x], { to });
-}
-
-declare module './tensor.js' {
-  interface Tensor {
-    /** A float32 copy (torch's .float()): int32 values become floats; on a float32 tensor, a copy in the graph. */
-    float(): Tensor;
-    /** An int32 copy (torch's .int()): floats are rounded toward zero, as PyTorch does. Not differentiable. */
-    int(): Tensor;
-  }
-}
-
-addTensorMethods({
-  float(this: Tensor) {
-    return toDtype(this, 'float32');
-  },
-  int(this: Tensor) {
-    return toDtype(this, 'int32');
-  },
-});

@@ -315,6 +315,16 @@ export class Tensor {
     return (await this.toArray())[0];
   }
 
+  /** A float32 copy (torch's .float()): int32 values become floats; from a float32 tensor, a copy in the graph. */
+  float(): Tensor {
+    return apply(castOp, [this], { to: 'float32' });
+  }
+
+  /** An int32 copy (torch's .int()): floats are rounded toward zero, as PyTorch does. Not differentiable. */
+  int(): Tensor {
+    return apply(castOp, [this], { to: 'int32' });
+  }
+
   /** A tensor sharing this one's storage that is not recorded for backward. */
   detach(): Tensor {
     return new Tensor(this._backend.retain(this.raw) as DeviceTensor | F64, { dtype: this._dtype });
@@ -406,6 +416,15 @@ const runForward = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, xs: Raw[], attrs
 const runBackwardOf = releaseOnThrow(<A>(op: OpDef<A>, b: Backend, dy: Raw, ctx: BackwardContext<A>) =>
   op.backward!(b, dy, ctx),
 );
+
+/** The dtype conversion of x.float() and x.int() (the cast kernel: f32 <-> i32). */
+const castOp = defineOp<{ to: Dtype }>({
+  name: 'cast',
+  dtype: (_, { to }) => to,
+  forward: (b, [x], { to }) => ({ y: b.k.cast(x, to === 'int32' ? 'i32' : 'f32') }),
+  // Recorded only from float32 to float32 (int32 neither requires nor gives gradients): the identity.
+  backward: (b, dy) => [b.k.copy(dy)],
+});
 
 /** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
