@@ -104,12 +104,17 @@ describe("Python's slicing and PyTorch's shapes", () => {
     expect(F.flatten(y, 1).shape).toEqual([1, 6]);
     expect(F.flatten(tensor([5], [], { backend: 'cpu64' })).shape).toEqual([1]);
   });
-  it('reshapes int32 tensors (views keep the dtype)', async () => {
+  it('views, slices and joins of int32 tensors keep the dtype and the values', async () => {
     for (const backend of ['gpu', 'cpu64'] as const) {
-      const idx = tensor([[1, 2, 3]], { dtype: 'int32', backend });
+      const idx = tensor([[1, -2, 3]], { dtype: 'int32', backend });
       const v = idx.squeeze(0).unsqueeze(1).flatten();
       expect([v.dtype, v.shape]).toEqual(['int32', [3]]);
-      expect(Array.from(await v.toArray())).toEqual([1, 2, 3]);
+      expect(Array.from(await v.toArray())).toEqual([1, -2, 3]);
+      const m = F.stack([v, v.slice(0, null, null, 1).narrow(0, 0, 3)], 1); // [[1, 1], [-2, -2], [3, 3]]
+      const j = F.cat([m.t(), m.transpose(0, 1).select(0, 1).unsqueeze(0), m.expand([1, 3, 2]).select(0, 0).t()]);
+      expect([j.dtype, j.shape]).toEqual(['int32', [5, 3]]);
+      expect(Array.from(await j.toArray())).toEqual([1, -2, 3, 1, -2, 3, 1, -2, 3, 1, -2, 3, 1, -2, 3]);
+      expect(() => F.cat([v, tensor([1, 2, 3], { backend })])).toThrow(/cat: dtypes int32, float32 differ/);
     }
   });
   it('names the op, the shapes and the fix', () => {

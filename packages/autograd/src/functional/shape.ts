@@ -1,6 +1,7 @@
 // Shape ops: views, reorderings and joins.
 
-import { formatShape, sizeOf, stridesOf } from '@wgtorch/tensor';
+import { Tensor as DeviceTensor, formatShape, sizeOf, stridesOf } from '@wgtorch/tensor';
+import type { Raw } from '../backend.js';
 import { apply, defineOp, tidy, Tensor } from '../tensor.js';
 import { addTensorMethods, reduceTo, type Grads } from './common.js';
 
@@ -62,7 +63,7 @@ export function transpose(x: Tensor, dim0?: number, dim1?: number): Tensor {
       throw new Error(
         `transpose: without dims it expects a 2-D tensor, got ${formatShape(x.shape)}; pass transpose(x, dim0, dim1).`,
       );
-    return apply(transposeOp, [x], undefined);
+    return x.dtype === 'int32' ? permute(x, [1, 0]) : apply(transposeOp, [x], undefined);
   }
   if (dim0 === undefined || dim1 === undefined)
     throw new Error(`transpose: give both dims (got ${dim0}, ${dim1}) for ${formatShape(x.shape)}.`);
@@ -76,7 +77,20 @@ export function transpose(x: Tensor, dim0?: number, dim1?: number): Tensor {
 
 const permuteOp = defineOp<{ dims: number[] }>({
   name: 'permute',
-  forward: (b, [x], { dims }) => ({ y: b.k.permute(x, dims) }),
+  dtype: ([x]) => x,
+  forward: (b, [x], { dims }) => {
+    if (!isI32(x)) return { y: b.k.permute(x, dims) };
+    // The elementwise permute moves f32 only; an int32 one is a strided gather.
+    const st = stridesOf(b.shape(x));
+    return {
+      y: b.k.stridedGather(
+        x,
+        dims.map((d) => b.shape(x)[d]),
+        dims.map((d) => st[d]),
+        0,
+      ),
+    };
+  },
   backward: (b, dy, { attrs }) => {
     const inv = new Array<number>(attrs.dims.length);
     attrs.dims.forEach((d, i) => (inv[d] = i));
@@ -95,6 +109,9 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return apply(permuteOp, [x], { dims: [...dims] });
 }
 
+/** An int32 tensor's device storage (the copies pick their kernel by it; on cpu64 every tensor is float64). */
+const isI32 = (r: Raw): boolean => r instanceof DeviceTensor && r.dtype === 'i32';
+
 /** `dim` made non-negative; a dim of a tensor of `shape`, or (extra = 1) an insertion point. */
 function dimOf(op: string, shape: readonly number[], dim: number, extra = 0): number {
   const n = shape.length + extra;
@@ -105,7 +122,7 @@ function dimOf(op: string, shape: readonly number[], dim: number, extra = 0): nu
   return dim < 0 ? dim + n : dim;
 }
 
-// ---- slices: narrow, slice with a step, select; expand ---------------------------------------
+// ---- slices: narrow, slice with a step, select; expand (float32 or int32, as every view here) ---------------------------------------
 
 interface SliceAttrs {
   starts: number[];
@@ -116,6 +133,7 @@ interface SliceAttrs {
 /** Takes counts[d] elements from starts[d] in steps of steps[d] along every dim (a copy). */
 const sliceOp = defineOp<SliceAttrs>({
   name: 'slice',
+  dtype: ([x]) => x,
   forward: (b, [x], { starts, steps, counts }) => {
     const st = stridesOf(b.shape(x));
     const offset = starts.reduce((a, s, d) => a + s * st[d], 0);
@@ -182,6 +200,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 
 const expandOp = defineOp<{ shape: number[] }>({
   name: 'expand',
+  dtype: ([x]) => x,
   forward: (b, [x], { shape }) => {
     const xs = b.shape(x);
     const lead = shape.length - xs.length;
@@ -238,6 +257,11 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 
 const catOp = defineOp<{ dim: number }>({
   name: 'cat',
+  dtype: (dtypes) => {
+    if (dtypes.some((d) => d !== dtypes[0]))
+      throw new Error(`cat: dtypes ${dtypes.join(', ')} differ; convert them to one with .float() or .int().`);
+    return dtypes[0];
+  },
   forward: (b, xs, { dim }) => ({ y: b.k.cat(xs, dim) }),
   backward: (b, dy, { attrs: { dim }, needs, shapes }): Grads => {
     const out = b.shape(dy);

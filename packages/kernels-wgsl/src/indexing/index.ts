@@ -5,11 +5,11 @@ import * as views from './views.js';
 import * as indexing from './indexing.js';
 export type { CompareOp } from './indexing.js';
 // Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
-/** A contiguous copy of x read at offset + sum c_d * strides_d (narrow, slicing with a step, select, expand). */
+/** A contiguous copy of x (f32 or i32) read at offset + sum c_d * strides_d (narrow, slicing, select, expand). */
 export const stridedGather = releaseOnThrow(views.stridedGather);
 /** Zeros of `shape` with dy placed where a slice (starts, steps; dy's shape as counts) took its elements. */
 export const sliceBackward = releaseOnThrow(views.sliceBackward);
-/** The tensors joined along `dim`. */
+/** The tensors (all f32 or all i32) joined along `dim`. */
 export const cat = releaseOnThrow(views.cat);
 /** torch.gather along `dim` with an i32 index; NaN where an index is out of range. */
 export const gather = releaseOnThrow(indexing.gather);

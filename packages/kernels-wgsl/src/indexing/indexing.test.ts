@@ -99,6 +99,18 @@ describe('stridedGather and sliceBackward', () => {
     );
     await expectClose(K.stridedGather(x.t, [5, 3], [1, 5], 0), K.stridedGatherRef(x.r, [5, 3], [1, 5], 0), EXACT);
   });
+  it('copies i32 bit for bit (the negatives whose bits are a float NaN too)', async () => {
+    const values = [-1, -2, 2147483647, -2147483648, -8388607, 0, 7, -123456, 42];
+    const x = Tensor.fromArray(Int32Array.from(values), [3, 3], 'i32');
+    const t = K.stridedGather(x, [3, 2], [1, 3], 1);
+    expect(t.dtype).toBe('i32');
+    expect(Array.from(await t.toArray())).toEqual([-2, -8388607, 2147483647, 0, -2147483648, 7]);
+    const c = K.cat([x, x], 1);
+    expect(Array.from(await c.toArray())).toEqual(
+      [0, 1, 2].flatMap((r) => [0, 1].flatMap(() => values.slice(3 * r, 3 * r + 3))),
+    );
+    expect(() => K.cat([x, pair([3, 3], 1).t], 0)).toThrow(/cat: dtypes i32, f32 differ/);
+  });
   it('refuses reads past the end and slices that leave the shape', () => {
     const x = pair([4, 4], 1);
     expect(() => K.stridedGather(x.t, [4, 4], [4, 1], 1)).toThrow(/stridedGather: .*reads element 16, past the end/);

@@ -1,9 +1,10 @@
 // Copies behind the autograd's views and joins (tensors are contiguous buffers, so a view is a
 // copy): one strided gather (an offset and a stride per output dim) serves narrow, slicing with
-// a step, select and expand; sliceBackward embeds a slice's gradient in zeros; cat places each
-// input at its offset along the joined dim.
+// a step, select, expand and int32 permutes; sliceBackward embeds a slice's gradient in zeros;
+// cat places each input at its offset along the joined dim. The copies take f32 or i32 (index
+// tensors are sliced and joined too), each through a kernel of its own element type.
 
-import { Tensor, formatShape, sizeOf, stridesOf } from '@wgtorch/tensor';
+import { Tensor, formatShape, sizeOf, stridesOf, type DType } from '@wgtorch/tensor';
 import { defineKernel, memoKernel, type ParamType } from '../common/kernel.js';
 import { KernelArgumentError } from '../common/errors.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
@@ -22,16 +23,22 @@ function checkRank(kernel: string, shape: readonly number[]): void {
   }
 }
 
+/** The copies move f32 or i32 elements. */
+function checkCopyable(kernel: string, name: string, t: Tensor): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'i32')
+    throw new KernelArgumentError(kernel, `${name} must be f32 or i32, got ${t.dtype} ${formatShape(t.shape)}.`);
+}
+
 /** out[c] = x[offset + sum c_d * strides_d] over the output dims d (rank-specialized). */
-const gatherKernel = memoKernel((rank: number) => {
+const gatherKernel = memoKernel((rank: number, type: DType) => {
   const params: Record<string, ParamType> = { n: 'u32', offset: 'u32' };
   for (let d = 0; d < rank; d++) Object.assign(params, { [`d${d}`]: 'u32', [`s${d}`]: 'u32' });
   let decode = '';
   for (let d = rank - 1; d > 0; d--) decode += `  o += (r % params.d${d}) * params.s${d}; r = r / params.d${d};\n`;
   return defineKernel({
-    name: `indexing.stridedGather${rank}`,
+    name: `indexing.stridedGather${rank}${type}`,
     params,
-    bindings: { x: { type: 'f32' }, out: { type: 'f32', access: 'read_write' } },
+    bindings: { x: { type }, out: { type, access: 'read_write' } },
     workgroupSize: WG,
     body: `  let i = ${flatId(WG)};
   var r = min(i, params.n - 1u);
@@ -47,7 +54,7 @@ ${decode}  o += r * params.s0;
  * elements, >= 0; 0 repeats, as expand does). Every address must lie inside x.
  */
 export function stridedGather(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-  checkF32('stridedGather', 'x', x);
+  checkCopyable('stridedGather', 'x', x);
   const what =
     `x ${formatShape(x.shape)}, shape ${formatShape(shape)}, ` + `strides [${strides.join(', ')}], offset ${offset}`;
   if (strides.length !== shape.length || [...strides, offset].some((s) => !Number.isInteger(s) || s < 0))
@@ -55,13 +62,13 @@ export function stridedGather(x: Tensor, shape: readonly number[], strides: read
   const last = offset + shape.reduce((a, d, i) => a + (d - 1) * strides[i], 0);
   if (sizeOf(shape) > 0 && last >= x.size)
     throw new KernelArgumentError('stridedGather', `${what}: reads element ${last}, past the end of x.`);
-  const out = Tensor.empty(shape, 'f32', 'stridedGather');
+  const out = Tensor.empty(shape, x.dtype, 'stridedGather');
   if (out.size === 0) return out;
   const m = mergeDims(shape, [[...strides]]);
   checkRank('stridedGather', m.dims);
   const p: Record<string, number> = { n: out.size, offset };
   m.dims.forEach((d, i) => Object.assign(p, { [`d${i}`]: d, [`s${i}`]: m.strides[0][i] }));
-  gatherKernel(m.dims.length).launch({ x, out }, p, flatGrid(out.size, WG).groups);
+  gatherKernel(m.dims.length, x.dtype).launch({ x, out }, p, flatGrid(out.size, WG).groups);
   return out;
 }
 
@@ -156,16 +163,18 @@ export function checkSlice(
   return '';
 }
 
-const placeKernel = defineKernel({
-  name: 'indexing.catPlace',
-  params: { n: 'u32', row: 'u32', outRow: 'u32', offset: 'u32' },
-  bindings: { x: { type: 'f32' }, out: { type: 'f32', access: 'read_write' } },
-  workgroupSize: WG,
-  body: `  let i = ${flatId(WG)};
+const placeKernel = memoKernel((type: DType) =>
+  defineKernel({
+    name: `indexing.catPlace${type}`,
+    params: { n: 'u32', row: 'u32', outRow: 'u32', offset: 'u32' },
+    bindings: { x: { type }, out: { type, access: 'read_write' } },
+    workgroupSize: WG,
+    body: `  let i = ${flatId(WG)};
   let j = min(i, params.n - 1u);
   let v = x[j];
   if (i < params.n) { out[(j / params.row) * params.outRow + params.offset + j % params.row] = v; }`,
-});
+  }),
+);
 
 /** Why `shapes` cannot be joined along `dim`, or '' when they can. */
 export function checkCat(shapes: readonly (readonly number[])[], dim: number): string {
@@ -182,7 +191,9 @@ export function checkCat(shapes: readonly (readonly number[])[], dim: number): s
 
 /** The tensors joined along `dim` (non-negative; shapes equal in every other dim). */
 export function cat(xs: readonly Tensor[], dim: number): Tensor {
-  xs.forEach((x, i) => checkF32('cat', `xs[${i}]`, x));
+  xs.forEach((x, i) => checkCopyable('cat', `xs[${i}]`, x));
+  if (xs.some((x) => x.dtype !== xs[0].dtype))
+    throw new KernelArgumentError('cat', `dtypes ${xs.map((x) => x.dtype).join(', ')} differ; convert them to one.`);
   const bad = checkCat(
     xs.map((x) => x.shape),
     dim,
@@ -190,13 +201,13 @@ export function cat(xs: readonly Tensor[], dim: number): Tensor {
   if (bad) throw new KernelArgumentError('cat', bad);
   const shape = [...xs[0].shape];
   shape[dim] = xs.reduce((a, x) => a + x.shape[dim], 0);
-  const out = Tensor.empty(shape, 'f32', 'cat');
+  const out = Tensor.empty(shape, xs[0].dtype, 'cat');
   const inner = sizeOf(shape.slice(dim + 1));
   let at = 0;
   for (const x of xs) {
     if (x.size > 0) {
       const p = { n: x.size, row: x.shape[dim] * inner, outRow: shape[dim] * inner, offset: at * inner };
-      placeKernel.launch({ x, out }, p, flatGrid(x.size, WG).groups);
+      placeKernel(x.dtype).launch({ x, out }, p, flatGrid(x.size, WG).groups);
     }
     at += x.shape[dim];
   }
