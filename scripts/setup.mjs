@@ -6,7 +6,8 @@
 // 3. Probe again; otherwise print exactly what to install and exit 1.
 // 4. With --browser (pnpm test): headless Chromium for the browser tests, installed the same way
 //    (apt-get install chromium-headless-shell) where missing; where it cannot be installed, say
-//    what to install (the browser tests then skip, or fail under CI) and go on.
+//    what to install (the browser tests then skip, or fail under CI) and go on. The tests put
+//    Chromium's WebGPU on lavapipe themselves (test/browser/chromium.ts, cached in .cache/).
 // Set WGTORCH_SKIP_SETUP=1 to skip all of this.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -66,26 +67,38 @@ const CHROMIUM_HOWTO =
   '(and fail when CI is set). On Debian or Ubuntu, as root: apt-get install -y chromium-headless-shell ' +
   '(or point WGTORCH_CHROMIUM at a Chromium with WebGPU). Then run this again (node scripts/setup.mjs --browser).';
 
+/** apt-get, quietly: one line saying what is installed, the output only when it fails. */
+function aptQuiet(args) {
+  const r = spawnSync('apt-get', ['-qq', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed:\n${(r.stdout || '') + (r.stderr || '')}`);
+}
+
 /** Exits 0, after making sure of Chromium when --browser was given. */
 function done() {
   if (!process.argv.includes('--browser') || existsSync(CHROMIUM)) process.exit(0);
-  if (process.platform !== 'linux' || !existsSync('/etc/debian_version') || process.getuid?.() !== 0) {
+  const canInstall =
+    process.platform === 'linux' &&
+    existsSync('/etc/debian_version') &&
+    process.getuid?.() === 0 &&
+    process.env.WGTORCH_SETUP_NO_INSTALL !== '1';
+  if (!canInstall) {
     console.error(`setup: ${CHROMIUM_HOWTO}`);
     process.exit(0);
   }
-  if (process.env.WGTORCH_SETUP_NO_INSTALL === '1') {
-    console.error(`setup: ${CHROMIUM_HOWTO}`);
-    process.exit(0);
-  }
+  console.error('setup: installing chromium-headless-shell (apt-get) for the browser tests');
+  const install = ['install', '-y', '--no-install-recommends', 'chromium-headless-shell'];
   try {
     try {
-      run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium-headless-shell']);
+      aptQuiet(install);
     } catch {
-      run('apt-get', ['update']);
-      run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium-headless-shell']);
+      aptQuiet(['update']);
+      aptQuiet(install);
     }
   } catch (e) {
-    console.error(`setup: installing chromium-headless-shell failed: ${e.message}`);
+    console.error(`setup: ${e.message}`);
   }
   if (!existsSync(CHROMIUM)) console.error(`setup: ${CHROMIUM_HOWTO}`);
   process.exit(0);

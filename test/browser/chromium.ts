@@ -8,7 +8,7 @@
 // mirrors the browser's (links to its files, the binary hard-linked or copied, since Chromium
 // finds its libraries beside /proc/self/exe) with lavapipe-shim.c compiled as libvk_swiftshader.so.
 // It needs a C compiler and lavapipe; without them the browser runs as installed, on SwiftShader.
-// WGTORCH_CHROMIUM_LAVAPIPE=0 turns it off.
+// WGTORCH_CHROMIUM_LAVAPIPE=0 turns it off; WGTORCH_CHROMIUM_ARGS adds browser flags (space-separated).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -179,6 +179,7 @@ export async function launchChromium(): Promise<OpenBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--no-first-run',
+      ...(process.env.WGTORCH_CHROMIUM_ARGS?.split(' ').filter(Boolean) ?? []),
       `--user-data-dir=${profile}`,
     ],
   });

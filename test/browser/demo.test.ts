@@ -11,19 +11,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { startDemoServer, type DemoServer } from '@wgtorch/resnet20/demo';
-import { browserSkipReason, launchChromium, type OpenBrowser } from './chromium.js';
+import { browserSkipReason, chromiumOnLavapipe, launchChromium, type OpenBrowser } from './chromium.js';
 
 const repo = resolve(import.meta.dirname, '../..');
-// Opt-in for now: Chromium here runs WebGPU on SwiftShader (about 0.6 img/s), so this file takes
-// about 4.5 minutes and its falling-loss check has a thin margin. WGTORCH_BROWSER_TESTS=1 runs it.
-const optIn = process.env.WGTORCH_BROWSER_TESTS === '1';
-const skip = optIn ? browserSkipReason() : 'opt-in: set WGTORCH_BROWSER_TESTS=1 (about 4.5 minutes)';
+const skip = browserSkipReason();
 if (skip) console.warn(`skipping the browser demo tests: ${skip}`);
 
 const STEPS = 20;
-// Chromium's WebGPU adapter here is SwiftShader (its CPU fallback; it does not offer lavapipe), where a step
-// costs seconds even at batch 8 and the first compiles every kernel: small batches keep the test short.
-const BATCH = 8;
+// On lavapipe (chromium.ts) a step costs about as much at batch 32 as at 8; on SwiftShader, where
+// chromium.ts cannot set lavapipe up, a step costs seconds even at batch 8.
+const BATCH = !skip && chromiumOnLavapipe().adapter === 'lavapipe' ? 32 : 8;
 const TEST_IMAGES = 64;
 const SCREENSHOT = join(repo, 'benchmarks/results/browser-demo.png');
 
@@ -125,7 +122,7 @@ describe.skipIf(skip)('the browser demo in headless Chromium', () => {
       { cwd: repo, encoding: 'utf8', env: { ...process.env, CIFAR10_DIR: server.dataDir } },
     );
     // The same weights and test images on Dawn in Node and reloaded in the page: this barely trained model's
-    // logits sit close together, so SwiftShader's and lavapipe's rounding may flip a few predictions.
+    // logits sit close together, so the two devices' rounding may flip a few predictions.
     const cli = out.match(/test accuracy: ([\d.]+)% \((\d+)\/(\d+)\)/);
     expect(cli, out).not.toBeNull();
     expect(Number(cli![3])).toBe(TEST_IMAGES);

@@ -16,7 +16,7 @@ import { ResNet20 } from './model.js';
 import { CIFAR10_MEAN, CIFAR10_STD, RECORDS_PER_FILE, TRAIN_FILES } from './data/format.js';
 import { stepsPerEpoch, type Batch } from './data/loader.js';
 import { uploadBatch } from './data/gpu.js';
-import { DEFAULTS, type TrainConfig } from './train/config.js';
+import type { TrainConfig } from './train/config.js';
 import { makeOptimizer, makeSchedule } from './train/optim.js';
 
 /**
@@ -216,16 +216,15 @@ const asTensor = (data: ArrayLike<number>) => ({ toArray: async () => data });
  * weights only), the one-cycle schedule of makeSchedule over the default 15 epochs. Each step:
  * lr, logits, loss, every gradient, momentum buffer, parameter (and its update) and running
  * statistic. Step 1 starts from PyTorch's state after step 0 (as runGolden), so float32 noise of
- * step 0 does not compound. `overrides` change the trainer's defaults: a wrong configuration
- * must fail.
+ * step 0 does not compound. `cfg` is the configuration to check (golden.ts: the trainer's defaults with
+ * overrides): a wrong configuration must fail.
  */
 export async function runRecipeGoldenFile(
   file: SafeTensorsFile,
   initFile: SafeTensorsFile,
   path: string,
-  overrides: Partial<TrainConfig> = {},
+  cfg: TrainConfig,
 ): Promise<GoldenResult> {
-  const cfg: TrainConfig = { ...DEFAULTS, ...overrides };
   const get = keys(file, path);
   const meta = file.metadata ?? {};
   const trainImages = TRAIN_FILES.length * RECORDS_PER_FILE;

@@ -3,7 +3,7 @@
 
 import { dirname, join } from 'node:path';
 import { loadFixture } from '@wgtorch/kernels-wgsl/testing';
-import type { TrainConfig } from './train/config.js';
+import { DEFAULTS, type TrainConfig } from './train/config.js';
 import { runGoldenFile, runRecipeGoldenFile, type GoldenResult } from './golden-check.js';
 
 export {
@@ -28,5 +28,5 @@ export function runGolden(path: string): Promise<GoldenResult> {
  */
 export function runRecipeGolden(path: string, overrides: Partial<TrainConfig> = {}): Promise<GoldenResult> {
   const init = loadFixture(join(dirname(path), 'resnet20-golden-s0.safetensors'));
-  return runRecipeGoldenFile(loadFixture(path), init, path, overrides);
+  return runRecipeGoldenFile(loadFixture(path), init, path, { ...DEFAULTS, ...overrides });
 }

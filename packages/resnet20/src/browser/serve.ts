@@ -22,13 +22,21 @@ function pageEntry(): string {
 }
 
 /** The page's JavaScript, one ES module with every workspace package from source. */
-export async function buildPage(minify = false): Promise<string> {
+export function buildPage(minify = false): Promise<string> {
+  return bundleForBrowser(pageEntry(), minify);
+}
+
+/**
+ * `entry` bundled for a page (ES module, workspace packages from source). A Node built-in
+ * imported anywhere below it fails the build: what a page runs must be portable.
+ */
+export async function bundleForBrowser(entry: string, minify = false): Promise<string> {
   // Loaded by a name esbuild cannot follow: `pnpm demo` runs this file bundled (scripts/run-ts.mjs),
   // and esbuild bundled into itself cannot start its service.
   const esbuild = 'esbuild';
   const { build } = (await import(esbuild)) as typeof import('esbuild');
   const out = await build({
-    entryPoints: [pageEntry()],
+    entryPoints: [entry],
     bundle: true,
     write: false,
     platform: 'browser',
