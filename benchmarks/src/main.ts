@@ -1,4 +1,4 @@
-// pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare BASE.json]
+// pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare BASE.json] [--browser]
 //
 // Prints the adapter, the ALU and bandwidth ceilings, then every registered kernel's benchmark
 // cases (median time, GFLOP/s or GB/s, fraction of the matching ceiling from this same run),
@@ -41,11 +41,13 @@ interface Args {
   compare?: string;
   /** --no-e2e: kernel rows only. */
   noE2e: boolean;
+  /** --browser: training img/s in headless Chromium beside Node's (browser.ts), nothing else. */
+  browser: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, fixedCeilings: false, noE2e: false, help: false };
+  const a: Args = { quick: false, fixedCeilings: false, noE2e: false, browser: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -59,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--json') a.json = value();
     else if (k === '--compare') a.compare = value();
     else if (k === '--no-e2e') a.noE2e = true;
+    else if (k === '--browser') a.browser = true;
     else if (k === '--help' || k === '-h') a.help = true;
     else if (k.startsWith('--filter=')) a.filter = k.slice(9);
     else if (k.startsWith('--json=')) a.json = k.slice(7);
@@ -68,12 +71,14 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare BASE.json]
+const USAGE = `pnpm bench [--quick] [--filter SUBSTR] [--json FILE] [--compare BASE.json] [--browser]
   --quick           fewer repetitions
   --filter SUBSTR   only rows whose 'kernel shape' contains SUBSTR (ceilings always run)
   --json FILE       write {adapter, ceilings, rows} to FILE
   --compare FILE    print each figure's ratio to a run saved with --json
   --no-e2e          skip the end-to-end benchmarks
+  --browser         only ResNet20 training img/s in headless Chromium beside Node's, same adapter
+                    (writes benchmarks/results/browser.json, or --json FILE)
   --fixed-ceilings  judge every row against the ceilings measured at the start; by default each
                     row's fraction uses the mean of the matching ceiling re-measured right before
                     and right after that row, so load from other processes on a shared machine
@@ -87,6 +92,10 @@ async function main(): Promise<void> {
   const args = parseArgs(argv);
   if (args.help) {
     console.log(USAGE);
+    return;
+  }
+  if (args.browser) {
+    await (await import('./browser.js')).runBrowserBench({ quick: args.quick, json: args.json });
     return;
   }
   const base: BenchReport | undefined = args.compare
