@@ -122,7 +122,7 @@ function dimOf(op: string, shape: readonly number[], dim: number, extra = 0): nu
   return dim < 0 ? dim + n : dim;
 }
 
-// ---- slices: narrow, slice with a step, select; expand (float32 or int32, as every view here) ---------------------------------------
+// ---- slices: narrow, slice with a step, select; expand (float32 or int32, as every view here) ----
 
 interface SliceAttrs {
   starts: number[];
