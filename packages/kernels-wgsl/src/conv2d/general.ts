@@ -227,24 +227,69 @@ function weightGradWorkgroup(kk: number): number {
 }
 
 // Weight gradient: dw[co, cj, ky, kx] sums x[n, c0 + cj, oy * sh - ph + ky * dilh, ...] * dy[n, co, oy, ox]
-// over n, oy, ox. One workgroup per plane (co, cj); invocation l takes positions l, l + wg, ...
+// over n, oy, ox. One workgroup per plane (co, cj); invocation l takes every wg-th position (or vec4 of them).
 const weightGradKernel = memoKernel((g: ConvGeometry) => {
   const { cpg, opg, kk } = perGroup(g);
   const wg = weightGradWorkgroup(kk);
+  // Where dy rows hold whole vec4s, a step takes four adjacent positions of a row: one vec4 of dy, and the
+  // x values their taps share loaded once (as the forward's vec4 kernel).
+  const vec = g.wo % 4 === 0;
   const decl: string[] = [];
-  const taps: string[] = [];
   const stores: string[] = [];
-  for (let t = 0; t < kk; t++) decl.push(`  var a${t} = 0.0;`);
-  for (let ky = 0; ky < g.kh; ky++)
-    for (let kx = 0; kx < g.kw; kx++) {
-      const t = ky * g.kw + kx;
-      taps.push(`    a${t} += select(0.0, x[xb + r${ky} + c${kx}], okr${ky} && okc${kx}) * d;`);
-      stores.push(`  red[${t * wg}u + l] = a${t};`);
+  for (let t = 0; t < kk; t++) {
+    decl.push(`  var a${t} = 0.0;`);
+    stores.push(`  red[${t * wg}u + l] = a${t};`);
+  }
+  const step: string[] = [];
+  if (!vec) {
+    step.push(
+      `    let ox = i32(e % ${g.wo}u);`,
+      `    let oy = i32((e / ${g.wo}u) % ${g.ho}u);`,
+      `    let nb = e / ${g.wo * g.ho}u;`,
+      `    let d = dy[(nb * ${g.cout}u + co) * ${g.ho * g.wo}u + e % ${g.ho * g.wo}u];`,
+      `    let xb = (nb * ${g.cin}u + ci) * ${g.h * g.w}u;`,
+      tapOffsets(g, rowOf(g), colOf(g)).replace(/^ {2}/gm, '    '),
+    );
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++)
+        step.push(`    a${ky * g.kw + kx} += select(0.0, x[xb + r${ky} + c${kx}], okr${ky} && okc${kx}) * d;`);
+  } else {
+    const q4 = g.wo / 4;
+    const off = (j: number, kx: number) => j * g.sw + kx * g.dilw;
+    const offs = [...new Set(Array.from({ length: 4 * g.kw }, (_, i) => off(Math.floor(i / g.kw), i % g.kw)))];
+    step.push(
+      `    let ox = i32(e % ${q4}u) * 4;`,
+      `    let oy = i32((e / ${q4}u) % ${g.ho}u);`,
+      `    let nb = e / ${q4 * g.ho}u;`,
+      `    let d = dy[(nb * ${g.cout}u + co) * ${(g.ho * g.wo) / 4}u + e % ${(g.ho * g.wo) / 4}u];`,
+      `    let xb = (nb * ${g.cin}u + ci) * ${g.h * g.w}u;`,
+      `    let base = ox * ${g.sw} - ${g.pw};`,
+    );
+    for (let k = 0; k < g.kh; k++) {
+      step.push(`    let py${k} = oy * ${g.sh} + ${k * g.dilh - g.ph};`);
+      step.push(`    let okr${k} = py${k} >= 0 && py${k} < ${g.h};`);
+      step.push(`    let r${k} = xb + u32(clamp(py${k}, 0, ${g.h - 1})) * ${g.w}u;`);
     }
+    for (const o of offs) {
+      step.push(`    let okc${o} = base + ${o} >= 0 && base + ${o} < ${g.w};`);
+      step.push(`    let c${o} = u32(clamp(base + ${o}, 0, ${g.w - 1}));`);
+    }
+    for (let ky = 0; ky < g.kh; ky++)
+      for (const o of offs) step.push(`    let v${ky}_${o} = select(0.0, x[r${ky} + c${o}], okr${ky} && okc${o});`);
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++) {
+        const terms = [0, 1, 2, 3].map((j) => `v${ky}_${off(j, kx)} * d.${'xyzw'[j]}`);
+        step.push(`    a${ky * g.kw + kx} += ${terms.join(' + ')};`);
+      }
+  }
   return defineKernel({
-    name: 'conv2d.general.weightGrad',
+    name: `conv2d.general.weightGrad${vec ? '.vec4' : ''}`,
     params: { positions: 'u32', planes: 'u32' },
-    bindings: { x: { type: 'f32' }, dy: { type: 'f32' }, dw: { type: 'f32', access: 'read_write' } },
+    bindings: {
+      x: { type: 'f32' },
+      dy: { type: vec ? 'vec4f' : 'f32' },
+      dw: { type: 'f32', access: 'read_write' },
+    },
     workgroupSize: wg,
     builtins: { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' },
     helpers: `var<workgroup> red: array<f32, ${wg * kk}>;`,
@@ -254,13 +299,7 @@ const weightGradKernel = memoKernel((g: ConvGeometry) => {
   let l = lid;
 ${decl.join('\n')}
   for (var e = l; e < params.positions; e += ${wg}u) {
-    let ox = i32(e % ${g.wo}u);
-    let oy = i32((e / ${g.wo}u) % ${g.ho}u);
-    let nb = e / ${g.wo * g.ho}u;
-    let d = dy[(nb * ${g.cout}u + co) * ${g.ho * g.wo}u + u32(oy) * ${g.wo}u + u32(ox)];
-    let xb = (nb * ${g.cin}u + ci) * ${g.h * g.w}u;
-${tapOffsets(g, rowOf(g), colOf(g)).replace(/^ {2}/gm, '    ')}
-${taps.join('\n')}
+${step.join('\n')}
   }
 ${stores.join('\n')}
   workgroupBarrier();
@@ -305,5 +344,8 @@ export function generalWeightGrad(kernel: string, x: Tensor, dy: Tensor, dw: Ten
   }
   const planes = dw.size / kk;
   if (planes === 0) return;
-  weightGradKernel(planeOf(g)).launch({ x, dy, dw }, { positions: g.n * g.ho * g.wo, planes }, grid1d(planes, 1));
+  const vec = g.wo % 4 === 0;
+  const positions = (g.n * g.ho * g.wo) / (vec ? 4 : 1);
+  const bufs = { x, dy: vec ? vecBinding(dy) : dy, dw };
+  weightGradKernel(planeOf(g)).launch(bufs, { positions, planes }, grid1d(planes, 1));
 }
