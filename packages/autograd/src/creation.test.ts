@@ -9,6 +9,8 @@ import { loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import * as F from './index.js';
 import {
   arange,
+  checkGpuGradients,
+  gradcheck,
   eye,
   fullLike,
   linspace,
@@ -165,6 +167,13 @@ describe('x.float() and x.int()', () => {
       const f = i.float();
       expect(f.dtype).toBe('float32');
       expect(await values(F.mul(f, 2))).toEqual([2, -2, 4, 0, 0]);
+    });
+
+    it(`float() passes gradcheck (${backend === 'gpu' ? 'gpu vs float64' : 'cpu64'})`, async () => {
+      const x = { data: [0.5, -1.25, 2], shape: [3], requiresGrad: true };
+      const fn = (t: Tensor) => F.mul(t.float(), t);
+      const r = backend === 'gpu' ? await checkGpuGradients(fn, [x]) : await gradcheck(fn, [x]);
+      expect(r.ok, r.message).toBe(true);
     });
 
     it(`float() of a float32 tensor stays in the graph (${backend})`, async () => {

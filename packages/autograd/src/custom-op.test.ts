@@ -80,6 +80,30 @@ describe('customOp (forward and backward from existing ops)', () => {
     for (const t of [x, w, y]) t.dispose();
   });
 
+  for (const backend of ['gpu', 'cpu64'] as const) {
+    it(`takes int32 tensors when it declares dtype (${backend})`, async () => {
+      const timesCount = customOp({
+        name: 'timesCount',
+        dtype: ([a, b]) => (a === 'float32' && b === 'int32' ? 'float32' : 'int32'),
+        forward(ctx, x: Tensor, n: Tensor) {
+          ctx.saveForBackward(n);
+          return F.mul(x, n.float());
+        },
+        backward(ctx, dy) {
+          const [n] = ctx.saved;
+          expect(n.dtype).toBe('int32');
+          return [F.mul(dy, n.float()), null];
+        },
+      });
+      const x = tensor([1.5, -2, 4], { backend, requiresGrad: true });
+      const n = tensor([2, 3, -1], { backend, dtype: 'int32' });
+      const y = timesCount(x, n);
+      expect([...(await y.toArray())]).toEqual([3, -6, -4]);
+      F.sum(y).backward();
+      expect([...(await x.grad!.toArray())]).toEqual([2, 3, -1]);
+    });
+  }
+
   it('refuses misuse with errors naming the op', () => {
     const x = tensor([1, 2], { backend: 'cpu64', requiresGrad: true });
     const badShape = customOp({

@@ -1,5 +1,6 @@
 // Parameter initialization, PyTorch's torch.nn.init in camelCase. Values are drawn on the CPU
-// from a seeded Rng and written once, so a seed reproduces a model exactly.
+// from the global generator (or a given Rng) and written once, so manualSeed(n) before building a
+// model reproduces it exactly.
 
 import { Rng, Tensor as DeviceTensor, sizeOf } from '@wgtorch/tensor';
 import type { Tensor } from '../tensor.js';
