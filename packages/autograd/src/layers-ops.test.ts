@@ -63,6 +63,17 @@ describe('gradcheck (eps 1e-6, atol 1e-5, rtol 1e-3, float64)', () => {
     // (PyTorch's too), not the finite difference; the golden checks that case.
     await check((w) => F.embedding([2, 2, 3, 0, 2], w, 1), [rand([4, 2])]);
     await check((w) => F.embedding(Int32Array.of(2, 0, 2), w, -1), [rand([4, 2])]);
+    await check(
+      (w) =>
+        F.embedding(
+          [
+            [[1], [0]],
+            [[1], [1]],
+          ],
+          w,
+        ),
+      [rand([2, 3])],
+    ); // nested lists give [2, 2, 1]
   });
 });
 
@@ -108,6 +119,19 @@ describe('dropout', () => {
     expect(Array.from(a)).not.toEqual(Array.from(b));
     expect(Array.from(c)).toEqual(Array.from(a));
   });
+  it('gives nested lists their shape', () => {
+    const w = tensor(new Float32Array(8), [4, 2]);
+    expect(
+      F.embedding(
+        [
+          [0, 1, 2],
+          [3, 3, 3],
+        ],
+        w,
+      ).shape,
+    ).toEqual([2, 3, 2]);
+    expect(F.embedding(Int32Array.of(1, 2), w).shape).toEqual([2, 2]);
+  });
   it('is the identity in eval mode and for p = 0, zeros for p = 1, on both backends', async () => {
     for (const backend of ['gpu', 'cpu64'] as const) {
       const x = tensor([1, -2, 3], [3], { backend });
@@ -146,6 +170,16 @@ describe('bad arguments', () => {
       /embedding: indices must be an int32 tensor, got float32/,
     );
     expect(() => F.embedding([0], w, 4)).toThrow(/embedding: paddingIdx 4 must be an integer in \[-4, 4\)/);
+    expect(() => F.embedding([[0, 1], [2]], w)).toThrow(/embedding: indices: tensor: /);
+    expect(() =>
+      F.embedding(
+        [
+          [0, 1],
+          [2, 7],
+        ],
+        w,
+      ),
+    ).toThrow(/embedding: index 7 at position 3 is out of range/);
     const cpuIdx = tensor([0, 9], [2], { dtype: 'int32', backend: 'cpu64' });
     const cpuW = tensor(new Float64Array(8), [4, 2], { backend: 'cpu64' });
     expect(() => F.embedding(cpuIdx, cpuW)).toThrow(/embedding: index 9 at position 1 is out of range/);

@@ -123,6 +123,18 @@ describe('values', () => {
     expect(Number.isNaN(await F.nllLoss(x, [-100, -100, -100]).item())).toBe(true);
     expect(F.nllLoss(x, [0, 1, 1]).shape).toEqual([]);
     expect(F.nllLoss(x, [0, 1, 1], { reduction: 'none' }).shape).toEqual([3]);
+    // [N, C, d]: a nested list of targets [N, d], or the same values flat.
+    const x3 = tensor([-1, -2, -3, -4, -5, -6, -7, -8], [2, 2, 2]);
+    const nested = await F.nllLoss(
+      x3,
+      [
+        [0, 1],
+        [1, 0],
+      ],
+      { reduction: 'none' },
+    ).toArray();
+    expect(Array.from(nested)).toEqual([1, 4, 7, 6]);
+    expect(Array.from(await F.nllLoss(x3, [0, 1, 1, 0], { reduction: 'none' }).toArray())).toEqual([1, 4, 7, 6]);
   });
   it('binaryCrossEntropyWithLogits is finite for logits of +-100', async () => {
     const x = tensor([100, -100, 100, -100], [4]);
@@ -147,6 +159,7 @@ describe('bad arguments', () => {
         'with 3 classes a label is an integer in [0, 2] or the ignoreIndex -100.',
     );
     expect(() => F.nllLoss(x, [0])).toThrow(/nllLoss: target \[1\] does not fit input \[2, 3\]; need \[2\]/);
+    expect(() => F.nllLoss(x, [[0], [1]])).toThrow(/nllLoss: target \[2, 1\] does not fit input \[2, 3\]/);
     expect(() => F.nllLoss(x, tensor([0, 1], [2]))).toThrow(/nllLoss: target must be an int32 tensor, got float32/);
     expect(() => F.nllLoss(x, [0, 1], { weight: tensor([1, 2], [2]) })).toThrow(/nllLoss: weight \[2\] must be \[3\]/);
     expect(() => F.nllLoss(tensor([1, 2], [2]), [0])).toThrow(/nllLoss: input must be \[N, C\] or \[N, C, d...\]/);

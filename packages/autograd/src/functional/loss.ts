@@ -9,7 +9,7 @@ import { sameShape } from '../shape.js';
 import { apply, defineOp, full, noGrad, tidy, Tensor } from '../tensor.js';
 import { andThen } from './common.js';
 import { add, mul, neg, sub } from './elementwise.js';
-import { indexRaw, withIndices } from './indices.js';
+import { indexRaw, withIndices, type IndexData } from './indices.js';
 import { logSoftmax, mean, sum } from './reduce.js';
 
 export type { Reduction } from '@wgtorch/kernels-wgsl';
@@ -160,11 +160,11 @@ export interface NllLossOptions {
  * at int32 class indices [N] (or [N, d...]): -weight[t] * logProbs[n, t], 0 where t is
  * ignoreIndex. 'mean' divides the sum by the summed weights of the targets not ignored (NaN
  * when all are ignored); 'mean' and 'sum' give one value (shape []), 'none' target's shape.
- * Targets are an int32 tensor, an Int32Array or a plain array (flat, N * d... values); values
+ * Targets are an int32 tensor, an Int32Array or a list (nested, or flat in row-major order); values
  * from the CPU must be class indices or ignoreIndex, else the error names the value and its
  * position. An int32 tensor on the GPU is not checked (a target out of range gives NaN).
  */
-export function nllLoss(logProbs: Tensor, target: Tensor | ArrayLike<number>, options: NllLossOptions = {}): Tensor {
+export function nllLoss(logProbs: Tensor, target: Tensor | IndexData, options: NllLossOptions = {}): Tensor {
   const reduction = options.reduction ?? 'mean';
   checkReduction('nllLoss', reduction);
   const ignoreIndex = options.ignoreIndex ?? -100;
@@ -177,13 +177,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor | ArrayLike<number>, op
     );
   const C = s[1];
   const want = [s[0], ...s.slice(2)];
-  const given = target instanceof Tensor ? target.shape : [target.length];
   const size = want.reduce((a, d) => a * d, 1);
-  if (target instanceof Tensor ? !sameShape(given, want) : given[0] !== size)
-    throw new Error(
-      `nllLoss: target ${formatShape(given)} does not fit input ${formatShape(s)}; ` +
-        `need ${formatShape(want)} (one class index per row).`,
-    );
   const weight = options.weight ?? null;
   if (weight && (weight.ndim !== 1 || weight.shape[0] !== C))
     throw new Error(`nllLoss: weight ${formatShape(weight.shape)} must be [${C}] (one per class).`);
@@ -191,6 +185,16 @@ export function nllLoss(logProbs: Tensor, target: Tensor | ArrayLike<number>, op
     throw new Error(`nllLoss: weight is on ${weight.backend} but input on ${logProbs.backend}; move them to one.`);
   const b = backendOf(logProbs.backend);
   const raw = indexRaw('nllLoss', 'target', b, target, (v) => classLabels('nllLoss', v, C, ignoreIndex));
+  const given = b.shape(raw);
+  // A flat list of N * d... values is read in row-major order; a tensor or nested list must have the shape.
+  const flatList = !(target instanceof Tensor) && given.length === 1 && given[0] === size;
+  if (!sameShape(given, want) && !flatList) {
+    b.release(raw);
+    throw new Error(
+      `nllLoss: target ${formatShape(given)} does not fit input ${formatShape(s)}; ` +
+        `need ${formatShape(want)} (one class index per row).`,
+    );
+  }
   return withIndices(
     b,
     andThen(b, raw, (r) => b.view(r, want)),

@@ -4,7 +4,7 @@ import { formatShape } from '@wgtorch/tensor';
 import { backendOf, type Raw } from '../backend.js';
 import { nextSeed } from '../random.js';
 import { apply, defineOp, Tensor } from '../tensor.js';
-import { indexRaw, withIndices } from './indices.js';
+import { indexRaw, withIndices, type IndexData } from './indices.js';
 
 // ---- dropout ----
 
@@ -54,13 +54,13 @@ const embeddingOp = defineOp<EmbeddingAttrs>({
 
 /**
  * Rows of `weight` [V, D] picked by int32 indices of any shape: [...indices.shape, D] (PyTorch's
- * F.embedding). Indices are an int32 tensor, an Int32Array or a plain array (a 1-D list);
- * values from the CPU must be integers in [0, V), else the error names the index and its
+ * F.embedding). Indices are an int32 tensor, an Int32Array or a list (nested lists give their
+ * shape); values from the CPU must be integers in [0, V), else the error names the index and its
  * position (an int32 tensor on the GPU is not checked: an index out of range gives a row of NaN).
  * The backward sums the rows of dy that share an index into that row of the weight's gradient,
  * deterministically; row paddingIdx (negative counts from the end) gets no gradient.
  */
-export function embedding(indices: Tensor | ArrayLike<number>, weight: Tensor, paddingIdx?: number): Tensor {
+export function embedding(indices: Tensor | IndexData, weight: Tensor, paddingIdx?: number): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be [V, D], got ${formatShape(weight.shape)}.`);
   const V = weight.shape[0];
   let pad = -1;
