@@ -202,4 +202,11 @@ describe('Adam with a schedule, and its errors', () => {
     expect(() => new Adam([p], { lr: -1 })).toThrow(/invalid learning rate -1/);
     expect(() => new Adam([p, p])).toThrow(/more than one group/);
   });
+
+  it("a subclass of AdamW keeps AdamW's rule and defaults", () => {
+    class MyAdamW extends AdamW {}
+    const p = new Parameter(tensor([1], [1]).raw);
+    expect(new MyAdamW([p]).paramGroups[0].weightDecay).toBe(0.01);
+    expect(new Adam([p]).paramGroups[0].weightDecay).toBe(0);
+  });
 });

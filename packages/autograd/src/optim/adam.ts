@@ -58,22 +58,25 @@ export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
   /** Step count of each parameter that has stepped (by index). */
   private readonly steps = new Map<number, number>();
 
+  /** AdamW's decoupled weight decay (p *= 1 - lr * wd) instead of Adam's L2 term; subclasses inherit it. */
+  static readonly decoupled: boolean = false;
+
   constructor(params: Parameter[] | AdamGroupSpec[], defaults: AdamOptions = {}) {
-    super(new.target === AdamW ? 'AdamW' : 'Adam', params, {
+    const decoupled = (new.target as typeof Adam).decoupled;
+    super(decoupled ? 'AdamW' : 'Adam', params, {
       lr: 1e-3,
       betas: [0.9, 0.999],
       eps: 1e-8,
-      weightDecay: new.target === AdamW ? 1e-2 : 0,
+      weightDecay: decoupled ? 1e-2 : 0,
       amsgrad: false,
       maximize: false,
       ...Object.fromEntries(Object.entries(defaults).filter(([, v]) => v !== undefined)),
     });
+    this.decoupled = decoupled;
   }
 
   /** Whether weight decay is decoupled from the gradient (AdamW). */
-  protected get decoupled(): boolean {
-    return false;
-  }
+  protected readonly decoupled: boolean;
 
   protected checkGroup(g: AdamParamGroup): void {
     const [b1, b2] = g.betas;
@@ -187,7 +190,5 @@ export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
  * p *= 1 - lr * weightDecay before the update (default weightDecay 1e-2, as PyTorch).
  */
 export class AdamW extends Adam {
-  protected override get decoupled(): boolean {
-    return true;
-  }
+  static override readonly decoupled = true;
 }

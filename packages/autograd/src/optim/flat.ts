@@ -36,6 +36,14 @@ export class FlatArena {
       return o;
     });
     this.total = Math.max(at, 4);
+    const limit = this.backend.name === 'gpu' ? runtime().limits.maxStorageBufferBindingSize : Infinity;
+    if (this.total * 4 > limit) {
+      throw new Error(
+        `${owner}: the parameters hold ${this.total} values (${this.total * 4} bytes with padding), over the ` +
+          `device's maxStorageBufferBindingSize of ${limit} bytes, which one flat buffer must fit; ` +
+          'use one optimizer per part of the model.',
+      );
+    }
   }
 
   /** The flat buffer of `kind`, made (zero) on first use. */
