@@ -54,6 +54,18 @@ describe('conv2d with groups and dilation', () => {
     expect(r.ok, r.message).toBe(true);
   });
 
+  it('takes unbatched [C, H, W] input as PyTorch', async () => {
+    const r = await gradcheck(
+      (x, w, b) => F.conv2d(x, w, b, { padding: 1, groups: 2 }),
+      [rand([4, 3, 4]), rand([2, 2, 3, 3], 0.5), rand([2])],
+    );
+    expect(r.ok, r.message).toBe(true);
+    const x = tensor(new Float32Array(2 * 5 * 5).fill(1), [2, 5, 5]);
+    const y = F.conv2d(x, tensor(new Float32Array(4 * 9).fill(1), [4, 1, 3, 3]), null, { groups: 2 });
+    expect(y.shape).toEqual([4, 3, 3]);
+    expect(Array.from(await y.toArray())).toEqual(new Array(36).fill(9));
+  });
+
   it('refuses channels that groups do not divide and weights of the wrong shape, naming the shapes', () => {
     const x = tensor(new Float32Array(2 * 6 * 4 * 4), [2, 6, 4, 4]);
     const w = (s: number[]) => tensor(new Float32Array(s.reduce((a, d) => a * d, 1)), s);

@@ -60,12 +60,22 @@ describe('maxPool2d', () => {
     });
   }
 
+  it('takes unbatched [C, H, W] input as PyTorch, values and indices without the batch dimension', async () => {
+    const r = await gradcheck((x) => F.maxPool2d(x, { kernel: 2, stride: 1 }), [distinct([2, 3, 4], 7)]);
+    expect(r.ok, r.message).toBe(true);
+    const x = tensor([1, 5, 2, 0, 3, 4, 9, 8, 7], [1, 3, 3]);
+    const { values, indices } = F.maxPool2d(x, { kernel: 2, stride: 1, returnIndices: true });
+    expect(values.shape).toEqual([1, 2, 2]);
+    expect(indices.shape).toEqual([1, 2, 2]);
+    expect(Array.from(await indices.toArray())).toEqual([1, 1, 6, 7]);
+  });
+
   it('refuses what PyTorch refuses, naming the op and the values', () => {
     const x = tensor(new Float32Array(16), [1, 1, 4, 4]);
     expect(() => F.maxPool2d(x, { kernel: 2, padding: 2 })).toThrow(/maxPool2d.*padding 2x2 must be at most half/);
     expect(() => F.maxPool2d(x, { kernel: 5 })).toThrow(/maxPool2d.*smaller than the kernel 5x5/);
     expect(() => F.maxPool2d(tensor(new Float32Array(16), [4, 4]), { kernel: 2 })).toThrow(
-      /maxPool2d: input \[4, 4\] must be 4-D/,
+      /maxPool2d: input \[4, 4\] must be \[N, C, H, W\] or unbatched/,
     );
   });
 });

@@ -4,6 +4,7 @@ import { formatShape } from '@wgtorch/tensor';
 import type { Conv2dOptions } from '@wgtorch/kernels-wgsl';
 import { apply, defineOp, Tensor } from '../tensor.js';
 import { andThen } from './common.js';
+import { reshape } from './shape.js';
 
 const conv2dOp = defineOp<Conv2dOptions>({
   name: 'conv2d',
@@ -39,14 +40,18 @@ export interface Conv2dFnOptions {
 }
 
 /**
- * 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C / groups, kH, kW], plus
- * bias [O].
+ * 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] (or unbatched [C, H, W]) with weight
+ * [O, C / groups, kH, kW], plus bias [O].
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dFnOptions = {}): Tensor {
   const groups = options.groups ?? 1;
   const shapes = `input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)}`;
-  if (x.ndim !== 4 || weight.ndim !== 4) {
-    throw new Error(`conv2d: ${shapes} do not fit; expected [N, C, H, W] and [O, C / groups, kH, kW].`);
+  if ((x.ndim !== 4 && x.ndim !== 3) || weight.ndim !== 4) {
+    throw new Error(`conv2d: ${shapes} do not fit; expected [N, C, H, W] (or [C, H, W]) and [O, C / groups, kH, kW].`);
+  }
+  if (x.ndim === 3) {
+    const y = conv2d(reshape(x, [1, ...x.shape]), weight, bias, options);
+    return reshape(y, y.shape.slice(1));
   }
   if (!Number.isInteger(groups) || groups < 1)
     throw new Error(`conv2d: groups must be a positive integer, got ${groups}.`);

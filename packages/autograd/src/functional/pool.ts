@@ -7,6 +7,7 @@ import type {
 import { formatShape } from '@wgtorch/tensor';
 import type { Raw } from '../backend.js';
 import { apply, defineOp, Tensor } from '../tensor.js';
+import { reshape } from './shape.js';
 
 const avgPool2dOp = defineOp<Pool2dOptions>({
   name: 'avgPool2d',
@@ -52,16 +53,19 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   );
 }
 
-/** The kernel's options, plus where the forward leaves the indices when the caller asked for them. */
+/** The kernel's options, plus where the forward leaves the indices when the caller asks for them. */
 interface MaxPoolAttrs extends MaxPoolKernelOptions {
-  out?: { indices?: Raw };
+  out?: { indices?: Raw; unbatched: boolean };
 }
 
 const maxPool2dOp = defineOp<MaxPoolAttrs>({
   name: 'maxPool2d',
   forward: (b, [x], o, record) => {
     const { values, indices } = b.k.maxPool2d(x, o);
-    if (o.out) o.out.indices = b.retain(indices);
+    if (o.out) {
+      const s = b.shape(indices);
+      o.out.indices = b.view(indices, o.out.unbatched ? s.slice(1) : s);
+    }
     if (record) return { y: values, saved: [indices] };
     b.release(indices);
     return { y: values };
@@ -84,8 +88,8 @@ export interface MaxPool2dOptions {
 }
 
 /**
- * Max pooling of x [N, C, H, W]; the gradient goes to each window's maximum (the first in row-major order;
- * a NaN counts as a maximum and propagates), as PyTorch.
+ * Max pooling of x [N, C, H, W] (or unbatched [C, H, W]); the gradient goes to each window's maximum (the
+ * first in row-major order; a NaN counts as a maximum and propagates), as PyTorch.
  */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor;
 /**
@@ -100,9 +104,11 @@ export function maxPool2d(
   x: Tensor,
   options: MaxPool2dOptions & { returnIndices?: boolean },
 ): Tensor | { values: Tensor; indices: Tensor } {
-  if (x.ndim !== 4) {
-    throw new Error(`maxPool2d: input ${formatShape(x.shape)} must be 4-D [N, C, H, W]; add a batch dimension.`);
+  if (x.ndim !== 4 && x.ndim !== 3) {
+    throw new Error(`maxPool2d: input ${formatShape(x.shape)} must be [N, C, H, W] or unbatched [C, H, W].`);
   }
+  const unbatched = x.ndim === 3;
+  const x4 = unbatched ? reshape(x, [1, ...x.shape]) : x;
   const o: MaxPoolAttrs = {
     kernel: options.kernel,
     stride: options.stride ?? options.kernel,
@@ -110,10 +116,11 @@ export function maxPool2d(
     ...(options.dilation !== undefined ? { dilation: options.dilation } : {}),
     ...(options.ceilMode ? { ceilMode: true } : {}),
   };
-  if (!options.returnIndices) return apply(maxPool2dOp, [x], o);
+  const unbatch = (t: Tensor) => (unbatched ? reshape(t, t.shape.slice(1)) : t);
+  if (!options.returnIndices) return unbatch(apply(maxPool2dOp, [x4], o));
   // The forward hands its indices out through attrs, so they are computed once for both results.
-  const out: { indices?: Raw } = {};
-  const values = apply(maxPool2dOp, [x], { ...o, out });
+  const out: { indices?: Raw; unbatched: boolean } = { unbatched };
+  const values = unbatch(apply(maxPool2dOp, [x4], { ...o, out }));
   const indices = new Tensor(out.indices!, { dtype: 'int32' });
   delete out.indices;
   return { values, indices };
