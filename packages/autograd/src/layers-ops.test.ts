@@ -4,12 +4,13 @@
 // argument errors.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Rng } from '@wgtorch/tensor';
+import { getRuntime, runtime, Rng } from '@wgtorch/tensor';
 import { loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import * as F from './index.js';
 import {
   gradcheck,
   checkGpuGradients,
+  tidy,
   manualSeed,
   tensor,
   type CheckFn,
@@ -147,6 +148,50 @@ describe('dropout', () => {
     manualSeed(11);
     const c = await F.dropout(tensor(data, [300], { backend: 'cpu64' }), 0.5).toArray();
     for (let i = 0; i < 300; i++) expect(g[i] === 0, `element ${i}`).toBe(c[i] === 0);
+  });
+});
+
+describe('memory', () => {
+  const live = () => runtime().pool.getStats().liveBuffers;
+  it('a training step through every layer op and loss leaves no buffer behind, nor does a refused call', async () => {
+    const w = tensor(
+      new Float32Array(7 * 8).map((_, i) => Math.sin(i)),
+      [7, 8],
+      { requiresGrad: true },
+    );
+    const g = tensor(new Float32Array(8).fill(1), [8], { requiresGrad: true });
+    const step = () =>
+      tidy(() => {
+        const idx = tensor(
+          [
+            [1, 2, 2],
+            [6, 0, 1],
+          ],
+          { dtype: 'int32' },
+        );
+        const h = F.dropout(F.layerNorm(F.embedding(idx, w, 0), [8], g, null), 0.3);
+        const logits = F.reshape(h, [6, 8]);
+        const loss = F.add(
+          F.add(F.nllLoss(F.logSoftmax(logits), [0, 1, 2, 3, 4, -100]), F.crossEntropy(logits, [1, 1, 2, 3, 4, 5])),
+          F.add(
+            F.binaryCrossEntropyWithLogits(logits, F.sigmoid(logits.detach()), { posWeight: g }),
+            F.mseLoss(logits, F.dropout(logits.detach(), 0.5, false), { reduction: 'sum' }),
+          ),
+        );
+        loss.backward();
+      });
+    step(); // the first step creates pipelines and pooled buffers
+    w.zeroGrad();
+    g.zeroGrad();
+    const before = live();
+    for (let i = 0; i < 3; i++) {
+      step();
+      w.zeroGrad();
+      g.zeroGrad();
+    }
+    expect(() => tidy(() => F.embedding([0, 9], w))).toThrow(/embedding: index 9/);
+    expect(() => tidy(() => F.nllLoss(w, [[0], [1]]))).toThrow(/nllLoss: target \[2, 1\] does not fit/);
+    expect(live()).toBe(before);
   });
 });
 
