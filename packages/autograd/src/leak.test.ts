@@ -53,7 +53,7 @@ describe('failed ops', () => {
     expectNoLeak(() => F.matmul(a, a), /inner dimensions 3 and 2 differ/, true);
     const x = randn([1, 3, 8, 8]);
     const w = randn([4, 2, 3, 3], { requiresGrad: true });
-    expectNoLeak(() => F.conv2d(x, w), /conv2d: input \[1, 3, 8, 8\] and weight \[4, 2, 3, 3\] do not fit/, true);
+    expectNoLeak(() => F.conv2d(x, w), /conv2d: input \[1, 3, 8, 8\], weight \[4, 2, 3, 3\] do not fit/, true);
     for (const t of [a, b, x, w]) t.dispose();
   });
 
