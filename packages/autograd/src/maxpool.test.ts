@@ -3,10 +3,10 @@
 // (test/fixtures/conv-golden), and the argument errors.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Rng } from '@wgtorch/tensor';
+import { getRuntime, Rng, runtime } from '@wgtorch/tensor';
 import { assertClose, loadFixture } from '@wgtorch/kernels-wgsl/testing';
 import * as F from './index.js';
-import { checkGpuGradients, gradcheck, tensor, type CheckInput, type Tensor } from './index.js';
+import { checkGpuGradients, gradcheck, tensor, tidy, type CheckInput, type Tensor } from './index.js';
 import type { MaxPool2dOptions } from './functional/pool.js';
 
 beforeAll(async () => {
@@ -68,6 +68,23 @@ describe('maxPool2d', () => {
     expect(values.shape).toEqual([1, 2, 2]);
     expect(indices.shape).toEqual([1, 2, 2]);
     expect(Array.from(await indices.toArray())).toEqual([1, 1, 6, 7]);
+  });
+
+  it('leaves no device buffer behind: values, indices and what backward saved are all released', async () => {
+    const live = () => runtime().pool.getStats().liveBuffers;
+    const run = () =>
+      tidy(() => {
+        const x = tensor(distinct([2, 3, 6, 6], 3).data, [2, 3, 6, 6], { requiresGrad: true });
+        const { values, indices } = F.maxPool2d(x, { kernel: 2, returnIndices: true });
+        F.add(F.sum(values), F.sum(F.maxPool2d(x, { kernel: 3, stride: 2 }))).backward();
+        F.maxPool2d(x.detach(), { kernel: 2 });
+        x.grad!.dispose(); // the leaf's gradient belongs to the leaf, not to tidy
+        void indices;
+      });
+    run();
+    const before = live();
+    for (let i = 0; i < 3; i++) run();
+    expect(live()).toBe(before);
   });
 
   it('refuses what PyTorch refuses, naming the op and the values', () => {
