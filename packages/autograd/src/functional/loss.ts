@@ -1,6 +1,6 @@
-// Losses: cross-entropy (fused softmax kernel), negative log-likelihood and binary cross-entropy
-// with logits (their own kernels), mean squared error (a composition of elementwise ops). Each
-// takes PyTorch's `reduction`: 'none' (per element), 'mean' (the default) or 'sum'.
+// Losses: cross-entropy (fused softmax kernel), negative log-likelihood, binary cross-entropy
+// with logits and mean squared error (their own kernels). Each takes PyTorch's `reduction`:
+// 'none' (per element), 'mean' (the default) or 'sum'.
 
 import { Tensor as DeviceTensor, formatShape } from '@wgtorch/tensor';
 import { classLabels, type Reduction } from '@wgtorch/kernels-wgsl';
@@ -210,13 +210,32 @@ export interface ReductionOptions {
   reduction?: Reduction;
 }
 
+const mseOp = defineOp<{ reduction: Reduction }>({
+  name: 'mseLoss',
+  forward: (b, [x, t], { reduction }, record) => {
+    const l = b.k.squaredError(x, t);
+    const axes = [...b.shape(x).keys()];
+    const y =
+      reduction === 'none'
+        ? l
+        : andThen(b, l, (r) => (reduction === 'sum' ? b.k.sum(r, axes, false) : b.k.mean(r, axes, false)));
+    return { y, saved: record ? [b.retain(x), b.retain(t)] : [] };
+  },
+  backward: (b, dy, { saved: [x, t], attrs, needs }) => {
+    const g = b.k.squaredErrorBackward(dy, x, t, attrs.reduction);
+    return [needs[0] ? g.da : (b.release(g.da), null), needs[1] ? g.db : (b.release(g.db), null)];
+  },
+});
+
 /**
- * Mean squared error (PyTorch's F.mse_loss): (input - target)^2, broadcasting, reduced as
- * `reduction` says ('mean' and 'sum' give shape []).
+ * Mean squared error (PyTorch's F.mse_loss): (input - target)^2, reduced as `reduction` says
+ * ('mean' and 'sum' give shape []). One kernel forward (then the reduction) and one backward
+ * for inputs of one shape; shapes that differ broadcast, composed from elementwise ops.
  */
 export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   const reduction = options.reduction ?? 'mean';
   checkReduction('mseLoss', reduction);
+  if (sameShape(input.shape, target.shape)) return apply(mseOp, [input, target], { reduction });
   return tidy(() => {
     const d = sub(input, target);
     return reduce(mul(d, d), reduction);

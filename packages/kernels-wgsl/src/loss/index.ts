@@ -3,6 +3,7 @@ import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './loss.js';
 import * as nll from './nll.js';
 import * as bce from './bce.js';
+import * as mse from './mse.js';
 
 export type { CrossEntropyOptions, CrossEntropyResult } from './loss.js';
 export type { NllLossResult, Reduction } from './nll.js';
@@ -45,7 +46,13 @@ export const nllLossBackward = releaseOnThrow(nll.nllLossBackward);
 export const bceWithLogits = releaseOnThrow(bce.bceWithLogits);
 /** Gradients { dx, dt } of bceWithLogits, dy per element ('none') or one value ('mean', 'sum'). */
 export const bceWithLogitsBackward = releaseOnThrow(bce.bceWithLogitsBackward);
+/** (a - b)^2 elementwise (a and b of one shape): mseLoss's per-element values. */
+export const squaredError = releaseOnThrow(mse.squaredError);
+/** Gradients { da, db } of squaredError, dy per element ('none') or one value ('mean', 'sum'). */
+export const squaredErrorBackward = releaseOnThrow(mse.squaredErrorBackward);
 export {
+  squaredErrorRef,
+  squaredErrorBackwardRef,
   bceWithLogitsRef,
   bceWithLogitsBackwardRef,
   nllLossRef,

@@ -1,6 +1,6 @@
 // nllLoss and its backward against the float64 references: [N, C] and [N, C, d...], class
 // weights, ignored targets, each reduction; NaN for the mean of all-ignored targets and for a
-// target out of range.
+// target out of range. Also mseLoss's squaredError kernels.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, Tensor } from '@wgtorch/tensor';
@@ -70,4 +70,21 @@ describe('nllLoss and nllLossBackward', () => {
     );
     expect(() => L.nllLoss(Tensor.zeros([2, 3]), Tensor.zeros([2]), null, -100, 'mean')).toThrow(/target must be i32/);
   });
+});
+
+describe('squaredError and squaredErrorBackward', () => {
+  for (const shape of [[1], [7, 5], [2, 1, 3, 1, 5], [1031]]) {
+    for (const reduction of ['none', 'mean', 'sum'] as Reduction[]) {
+      it(`${JSON.stringify(shape)} ${reduction}`, async () => {
+        const a = pair(shape, 1);
+        const b = pair(shape, 2);
+        await expectClose(L.squaredError(a.t, b.t), L.squaredErrorRef(a.r, b.r), TOL, 'y');
+        const dy = pair(reduction === 'none' ? shape : [1], 3);
+        const g = L.squaredErrorBackward(dy.t, a.t, b.t, reduction);
+        const r = L.squaredErrorBackwardRef(dy.r, a.r, b.r, reduction);
+        await expectClose(g.da, r.da, TOL, 'da');
+        await expectClose(g.db, r.db, TOL, 'db');
+      });
+    }
+  }
 });

@@ -189,3 +189,16 @@ export function bceWithLogitsBackwardRef(
   }
   return { dx: { data: dx, shape: [...x.shape] }, dt: { data: dt, shape: [...x.shape] } };
 }
+
+/** Float64 reference of squaredError. */
+export function squaredErrorRef(a: F64, b: F64): F64 {
+  return { data: a.data.map((v, i) => (v - b.data[i]) ** 2), shape: [...a.shape] };
+}
+
+/** Float64 reference of squaredErrorBackward. */
+export function squaredErrorBackwardRef(dy: F64, a: F64, b: F64, reduction: Reduction): { da: F64; db: F64 } {
+  const n = a.data.length;
+  const scale = reduction === 'mean' ? 1 / n : 1;
+  const da = a.data.map((v, i) => 2 * (v - b.data[i]) * (reduction === 'none' ? dy.data[i] : dy.data[0]) * scale);
+  return { da: { data: da, shape: [...a.shape] }, db: { data: da.map((v) => -v), shape: [...a.shape] } };
+}
