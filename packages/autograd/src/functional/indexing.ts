@@ -188,7 +188,7 @@ function asFloat(b: Backend, x: Raw, f: (x: Raw) => Raw): Raw {
 const compareOp = defineOp<{ op: CompareOp }>({
   name: 'compare',
   dtype: comparable,
-  forward: (b, [x, y], { op }) => ({ y: asFloat(b, x, (u) => asFloat(b, y, (v) => b.k.compare(op, u, v))) }),
+  forward: (b, [x, y], { op }) => ({ y: asFloat(b, x, (u) => asFloat(b, y, (v) => b.k.compareTensors(op, u, v))) }),
 });
 
 const compareScalarOp = defineOp<{ op: CompareOp; s: number }>({

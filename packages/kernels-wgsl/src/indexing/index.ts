@@ -24,7 +24,7 @@ export const where = releaseOnThrow(indexing.where);
 /** x with value where mask (broadcast to x) is nonzero. */
 export const maskedFill = releaseOnThrow(indexing.maskedFill);
 /** 0/1 mask of a op b (eq, ne, lt, le, gt, ge), broadcasting; NaN compares as IEEE. */
-export const compare = releaseOnThrow(indexing.compare);
+export const compareTensors = releaseOnThrow(indexing.compare);
 /** 0/1 mask of x op s for a number s. */
 export const compareScalar = releaseOnThrow(indexing.compareScalar);
 export {
@@ -37,6 +37,6 @@ export {
   indexSelectBackwardRef,
   whereRef,
   maskedFillRef,
-  compareRef,
+  compareRef as compareTensorsRef,
   compareScalarRef,
 } from './reference.js';
