@@ -4,9 +4,10 @@
 // The GPU queue is never drained inside the loop. A step is recorded (while the GPU runs the
 // previous one), the pacer waits for that previous step (sleeping), then this one is submitted.
 // Every `logEvery` steps the loss and accuracy sums are copied back right behind the step just
-// submitted, and the copy is awaited one step later, once the GPU is already running the next
-// step: the progress bar and the NaN check cost no idle GPU time. The segment ends with one
-// drain and a final readback. No Node built-ins (the browser demo may use it too).
+// submitted, and the copy is awaited as many submits later as the pacer keeps in flight (one on
+// CPU adapters), once the GPU runs the steps after it: the progress bar and the NaN check cost no
+// idle GPU time. The segment ends with one drain and a final readback. No Node built-ins (the
+// browser demo may use it too).
 
 import type { SubmitPacer } from '@wgtorch/tensor';
 import type { LRScheduler, Module, Optimizer } from '@wgtorch/autograd';
@@ -46,7 +47,7 @@ export interface SegmentOptions {
   images: number;
   /** Loss and accuracy sums of the epoch, on the GPU. */
   acc: StepAccumulators;
-  /** Called with each finite readback: every `logEvery` steps (one step after it was taken) and at the end. */
+  /** Called with each finite readback: every `logEvery` steps (a step or two after it was taken) and at the end. */
   onLog?: (r: Readout) => void;
   /** Asked after every step: a reason to stop after it (a signal, a step limit, a time budget). */
   stop?: () => string | undefined;
@@ -69,7 +70,7 @@ function readSums(acc: StepAccumulators): Promise<[number, number]> {
 /**
  * Trains steps [from, to) of one epoch. Returns after the GPU has finished them, with the sums
  * read back; stops early after a step when `stop` gives a reason or when a readback finds a
- * non-finite loss (the run is then one step further than the readback that found it).
+ * non-finite loss (the run is then a step or two further than the readback that found it).
  */
 export async function trainSegment(run: LoopRun, o: SegmentOptions): Promise<SegmentResult> {
   const { model, opt, sched, loader, pacer, logEvery, labelSmoothing } = run;
@@ -79,7 +80,8 @@ export async function trainSegment(run: LoopRun, o: SegmentOptions): Promise<Seg
   let checked = o.from;
   let nonFinite: SegmentResult['nonFinite'];
   let stopped: string | undefined;
-  let pending: Promise<void> | undefined;
+  /** Readbacks in flight, oldest first, with the submits made since each was queued. */
+  const reads: { done: Promise<void>; age: number }[] = [];
   /** True when the loss read back after `step` steps is finite (and nothing before it was not). */
   const check = (step: number, loss: number): boolean => {
     if (nonFinite) return false;
@@ -100,19 +102,21 @@ export async function trainSegment(run: LoopRun, o: SegmentOptions): Promise<Seg
     pacer.submit();
     step++;
     images += batch.size;
-    // Taken a step ago, right behind the step the pacer just waited for: settled, or nearly.
-    await pending;
-    pending = undefined;
+    // A readback queued `depth` submits ago sits right behind a step the pacer has waited for:
+    // settled, or nearly, and awaiting it leaves as many steps queued as the pacer allows.
+    for (const r of reads) r.age++;
+    while (reads.length && reads[0].age >= pacer.depth) await reads.shift()!.done;
     if (step % logEvery === 0 && step < o.to) {
       const at = { step, images, lr: sched.getLastLr()[0] };
-      pending = readSums(o.acc).then(([lossSum, correct]) => {
+      const done = readSums(o.acc).then(([lossSum, correct]) => {
         if (check(at.step, lossSum)) o.onLog?.({ ...at, lossSum, correct });
       });
+      reads.push({ done, age: 0 });
     }
     stopped = o.stop?.();
   }
   await pacer.wait();
-  await pending;
+  for (const r of reads) await r.done;
   const sec = (performance.now() - t0) / 1000;
   const [lossSum, correct] = await readSums(o.acc);
   const end = { step, images, lossSum, correct, lr: sched.getLastLr()[0] };
