@@ -5,8 +5,8 @@
 //    Mesa 24+; Debian 12 (bookworm) has it only in bookworm-backports, which is added.
 // 3. Probe again; otherwise print exactly what to install and exit 1.
 // 4. With --browser (pnpm test): headless Chromium for the browser tests, installed the same way
-//    (apt-get install chromium-headless-shell) where missing; where it cannot be installed, say
-//    what to install (the browser tests then skip, or fail under CI) and go on. The tests put
+//    (apt-get install chromium-headless-shell, and gcc for the lavapipe shim) where missing;
+//    where it cannot be installed, say what to install (the browser tests then skip, or fail under CI) and go on. The tests put
 //    Chromium's WebGPU on lavapipe themselves (test/browser/chromium.ts, cached in .cache/).
 // Set WGTORCH_SKIP_SETUP=1 to skip all of this.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -76,20 +76,32 @@ function aptQuiet(args) {
   if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed:\n${(r.stdout || '') + (r.stderr || '')}`);
 }
 
-/** Exits 0, after making sure of Chromium when --browser was given. */
+/** Whether a C compiler answers (test/browser/chromium.ts builds its lavapipe shim with it). */
+function hasCompiler() {
+  return spawnSync(process.env.CC || 'cc', ['--version']).status === 0;
+}
+
+/** Exits 0, after making sure of Chromium (and the C compiler its lavapipe shim needs) when --browser was given. */
 function done() {
-  if (!process.argv.includes('--browser') || existsSync(CHROMIUM)) process.exit(0);
+  if (!process.argv.includes('--browser') || (existsSync(CHROMIUM) && hasCompiler())) process.exit(0);
   const canInstall =
     process.platform === 'linux' &&
     existsSync('/etc/debian_version') &&
     process.getuid?.() === 0 &&
     process.env.WGTORCH_SETUP_NO_INSTALL !== '1';
   if (!canInstall) {
-    console.error(`setup: ${CHROMIUM_HOWTO}`);
+    if (!existsSync(CHROMIUM)) console.error(`setup: ${CHROMIUM_HOWTO}`);
+    else
+      console.error('setup: no C compiler (cc): the browser tests run Chromium on SwiftShader, slowly; install gcc.');
     process.exit(0);
   }
-  console.error('setup: installing chromium-headless-shell (apt-get) for the browser tests');
-  const install = ['install', '-y', '--no-install-recommends', 'chromium-headless-shell'];
+  // gcc and libc6-dev: the shim that puts Chromium's WebGPU on lavapipe is compiled on first use.
+  const packages = [
+    ...(existsSync(CHROMIUM) ? [] : ['chromium-headless-shell']),
+    ...(hasCompiler() ? [] : ['gcc', 'libc6-dev']),
+  ];
+  console.error(`setup: installing ${packages.join(', ')} (apt-get) for the browser tests`);
+  const install = ['install', '-y', '--no-install-recommends', ...packages];
   try {
     try {
       aptQuiet(install);
