@@ -6,8 +6,9 @@
 // 3. Probe again; otherwise print exactly what to install and exit 1.
 // 4. With --browser (pnpm test): headless Chromium for the browser tests, installed the same way
 //    (apt-get install chromium-headless-shell, and gcc for the lavapipe shim) where missing;
-//    where it cannot be installed, say what to install (the browser tests then skip, or fail under CI) and go on. The tests put
-//    Chromium's WebGPU on lavapipe themselves (test/browser/chromium.ts, cached in .cache/).
+//    where it cannot be installed, say what to install (the browser tests then skip, or fail
+//    under CI) and go on. The tests put Chromium's WebGPU on lavapipe themselves
+//    (test/browser/chromium.ts, cached in .cache/).
 // Set WGTORCH_SKIP_SETUP=1 to skip all of this.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
