@@ -39,6 +39,8 @@ export interface BenchReport {
 /** What the end-to-end benchmark measures (`endToEnd` in the --json file). */
 export interface EndToEndReport {
   trainImagesPerSec: number;
+  /** pnpm train's own loop (trainSegment, default logging), 100 steps at batch 128; aim: within 10% of the step row. */
+  trainerLoopImagesPerSec?: number;
   /** Model FLOP utilization: images/s x 3 x 81.6 MFLOP / the ALU ceiling of the same run. */
   mfu: number;
   /** GPU dispatches recorded by one training step (median over the timed steps). */
@@ -68,7 +70,13 @@ export interface EndToEndReport {
 
 /** Prints each end-to-end figure beside a saved run's (ratios > 1 are better). */
 export function printEndToEndComparison(now: EndToEndReport, base: EndToEndReport): void {
-  const higher: (keyof EndToEndReport)[] = ['trainImagesPerSec', 'trainImagesPerSecBatch8', 'mfu', 'inferImagesPerSec'];
+  const higher: (keyof EndToEndReport)[] = [
+    'trainImagesPerSec',
+    'trainerLoopImagesPerSec',
+    'trainImagesPerSecBatch8',
+    'mfu',
+    'inferImagesPerSec',
+  ];
   const lower: (keyof EndToEndReport)[] = [
     'dispatchesPerStep',
     'hostMsPerStep',
