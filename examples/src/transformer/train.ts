@@ -20,6 +20,7 @@ import {
   tidy,
 } from '@wgtorch/autograd';
 import { Rng } from '@wgtorch/tensor';
+import { ProgressBar } from '@wgtorch/resnet20';
 import { CharGPT, GPT_DEFAULTS, type GptConfig } from './model.js';
 import { exampleRoot, writeCurves, type Curve } from '../common.js';
 
@@ -158,6 +159,8 @@ export async function trainTransformer(argv: string[]): Promise<void> {
   );
   const curve: Curve = { title: 'CharGPT on Moby-Dick 1-20', xLabel: 'step', series: { train: [], val: [] } };
   const t0 = performance.now();
+  // The loss of every step as a line, with the progress bar below them.
+  const bar = new ProgressBar({ total: o.steps, unit: 'steps', label: 'training' });
   for (let step = 1; step <= o.steps; step++) {
     const { x, y } = batchOf(data.train, o.batch, c.block, rng);
     const loss = tidy(() => {
@@ -182,8 +185,10 @@ export async function trainTransformer(argv: string[]): Promise<void> {
       line += `  val ${val.toFixed(4)}`;
       writeCurves(o.out, curve);
     }
-    console.log(line);
+    bar.log(line);
+    bar.update(step, { loss: value.toFixed(3) });
   }
+  bar.finish();
   const seconds = (performance.now() - t0) / 1000;
   console.log(`trained ${o.steps} steps in ${seconds.toFixed(0)} s; curve: ${join(o.out, 'curves.svg')}`);
   console.log('\nsample:\n' + (await generate(model, data, 'CHAPTER 3. ', o.sample, rng)));
