@@ -36,7 +36,9 @@ export class FlatArena {
       return o;
     });
     this.total = Math.max(at, 4);
-    const limit = this.backend.name === 'gpu' ? runtime().limits.maxStorageBufferBindingSize : Infinity;
+    // No parameters, no buffer (and no device needed: a schedule's lr can be computed without one).
+    const limit =
+      this.backend.name === 'gpu' && params.length ? runtime().limits.maxStorageBufferBindingSize : Infinity;
     if (this.total * 4 > limit) {
       throw new Error(
         `${owner}: the parameters hold ${this.total} values (${this.total * 4} bytes with padding), over the ` +
