@@ -29,3 +29,11 @@ export function writeCurves(dir: string, c: Curve): void {
   writeFileAtomic(join(dir, 'curves.svg'), lineChartSvg(c.title, c.xLabel, series));
   writeFileAtomic(join(dir, 'curves.json'), JSON.stringify(c) + '\n');
 }
+
+/** A positive number option (`--name v`), or `fallback` when not given; an error names the example and the flag. */
+export function positiveArg(example: string, name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`pnpm example ${example}: --${name} must be > 0, got '${v}'.`);
+  return n;
+}

@@ -18,7 +18,7 @@ import {
   trainSegment,
 } from '@wgtorch/resnet20';
 import { MobileNet } from './model.js';
-import { exampleRoot, writeCurves, type Curve } from '../common.js';
+import { exampleRoot, positiveArg, writeCurves, type Curve } from '../common.js';
 
 export interface MobilenetOptions {
   epochs: number;
@@ -49,12 +49,7 @@ export async function trainMobilenet(argv: string[]): Promise<void> {
       out: { type: 'string' },
     },
   });
-  const num = (v: string | undefined, d: number, name: string) => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`pnpm example mobilenet: --${name} must be > 0, got '${v}'.`);
-    return n;
-  };
+  const num = (v: string | undefined, d: number, name: string) => positiveArg('mobilenet', name, v, d);
   const o: MobilenetOptions = {
     epochs: num(values.epochs, MOBILENET_DEFAULTS.epochs, 'epochs'),
     batch: num(values.batch, MOBILENET_DEFAULTS.batch, 'batch'),

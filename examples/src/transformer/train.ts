@@ -22,7 +22,7 @@ import {
 import { Rng } from '@wgtorch/tensor';
 import { ProgressBar } from '@wgtorch/resnet20';
 import { CharGPT, GPT_DEFAULTS, type GptConfig } from './model.js';
-import { exampleRoot, writeCurves, type Curve } from '../common.js';
+import { exampleRoot, positiveArg, writeCurves, type Curve } from '../common.js';
 
 export interface CharData {
   /** The characters, sorted; a token is an index into it. */
@@ -122,12 +122,7 @@ export async function trainTransformer(argv: string[]): Promise<void> {
       out: { type: 'string' },
     },
   });
-  const num = (v: string | undefined, d: number, name: string) => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`pnpm example transformer: --${name} must be > 0, got '${v}'.`);
-    return n;
-  };
+  const num = (v: string | undefined, d: number, name: string) => positiveArg('transformer', name, v, d);
   const o: TransformerOptions = {
     ...TRANSFORMER_DEFAULTS,
     steps: num(values.steps, TRANSFORMER_DEFAULTS.steps, 'steps'),
