@@ -21,3 +21,15 @@ export function checkDtype(kernel: string, name: string, t: Tensor, dtype: DType
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/** An option given as one integer or an [h, w] pair (PyTorch's int-or-tuple), checked against `min`. */
+export function intPair(kernel: string, name: string, v: number | [number, number], min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if ((typeof v !== 'number' && v.length !== 2) || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new KernelArgumentError(
+      kernel,
+      `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}.`,
+    );
+  }
+  return p;
+}

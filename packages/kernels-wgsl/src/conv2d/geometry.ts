@@ -2,7 +2,7 @@
 // the float64 references. NCHW activations, OIHW weights ([Cout, Cin / groups, kh, kw]), no bias.
 
 import { formatShape } from '@wgtorch/tensor';
-import { KernelArgumentError, sameShape } from '../common/errors.js';
+import { KernelArgumentError, intPair, sameShape } from '../common/errors.js';
 
 /**
  * Stride, padding and dilation of a 2-D convolution (a number for both dimensions or [h, w]; defaults 1, 0
@@ -40,23 +40,6 @@ export interface ConvGeometry {
 /** Whether the convolution needs the general kernels (general.ts): the tuned ones take neither groups nor dilation. */
 export function isGeneralConv(g: ConvGeometry): boolean {
   return g.groups > 1 || g.dilh > 1 || g.dilw > 1;
-}
-
-function pair(
-  kernel: string,
-  name: string,
-  v: number | [number, number] | undefined,
-  dflt: number,
-  min: number,
-): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new KernelArgumentError(
-      kernel,
-      `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}.`,
-    );
-  }
-  return p;
 }
 
 /** Validates shapes and options; `kernel` names the op in errors. */
@@ -99,9 +82,9 @@ export function convGeometry(
         `${wcin * groups} (${wcin} per group x ${groups} groups; weight is [Cout, Cin / groups, kh, kw]).`,
     );
   }
-  const [sh, sw] = pair(kernel, 'stride', opts.stride, 1, 1);
-  const [ph, pw] = pair(kernel, 'padding', opts.padding, 0, 0);
-  const [dilh, dilw] = pair(kernel, 'dilation', opts.dilation, 1, 1);
+  const [sh, sw] = intPair(kernel, 'stride', opts.stride ?? 1, 1);
+  const [ph, pw] = intPair(kernel, 'padding', opts.padding ?? 0, 0);
+  const [dilh, dilw] = intPair(kernel, 'dilation', opts.dilation ?? 1, 1);
   // The extent a dilated kernel covers.
   const eh = dilh * (kh - 1) + 1;
   const ew = dilw * (kw - 1) + 1;

@@ -4,7 +4,7 @@
 // is a maximum (a later NaN replaces an earlier one), exactly as PyTorch's CPU kernel.
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
-import { KernelArgumentError, checkDtype, sameShape } from '../common/errors.js';
+import { KernelArgumentError, checkDtype, intPair, sameShape } from '../common/errors.js';
 import { defineKernel, memoKernel } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 
@@ -39,17 +39,6 @@ export interface MaxPoolGeometry {
   OW: number;
 }
 
-function pair(kernelName: string, what: string, v: number | [number, number], min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if ((typeof v !== 'number' && v.length !== 2) || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new KernelArgumentError(
-      kernelName,
-      `${what} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}.`,
-    );
-  }
-  return p;
-}
-
 /** PyTorch's pooling output size (pooling_output_shape), with ceil_mode's rule for the last window. */
 function outSize(size: number, k: number, s: number, p: number, d: number, ceil: boolean): number {
   const span = size + 2 * p - d * (k - 1) - 1;
@@ -67,10 +56,10 @@ export function maxPool2dGeometry(
     throw new KernelArgumentError(kernelName, `input must be 4-D NCHW, got ${formatShape(inputShape)}.`);
   if (opts.kernel === undefined) throw new KernelArgumentError(kernelName, 'the kernel size is required.');
   const [N, C, H, W] = inputShape;
-  const [kh, kw] = pair(kernelName, 'kernel', opts.kernel, 1);
-  const [sh, sw] = pair(kernelName, 'stride', opts.stride ?? opts.kernel, 1);
-  const [ph, pw] = pair(kernelName, 'padding', opts.padding ?? 0, 0);
-  const [dh, dw] = pair(kernelName, 'dilation', opts.dilation ?? 1, 1);
+  const [kh, kw] = intPair(kernelName, 'kernel', opts.kernel, 1);
+  const [sh, sw] = intPair(kernelName, 'stride', opts.stride ?? opts.kernel, 1);
+  const [ph, pw] = intPair(kernelName, 'padding', opts.padding ?? 0, 0);
+  const [dh, dw] = intPair(kernelName, 'dilation', opts.dilation ?? 1, 1);
   if (ph > kh / 2 || pw > kw / 2) {
     throw new KernelArgumentError(
       kernelName,
