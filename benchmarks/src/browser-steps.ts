@@ -2,7 +2,7 @@
 // ResNet20 steps at the trainer's configuration (its optimizer, schedule, augmentation and step,
 // from @wgtorch/resnet20/browser) on random images, paced as the trainer paces them.
 // benchmarks/src/browser.ts runs it in both places on the same adapter.
-import { Rng, SubmitPacer, Tensor, runtime } from '@wgtorch/tensor';
+import { SubmitPacer, Tensor, runtime } from '@wgtorch/tensor';
 import {
   TrainLoader,
   makeOptimizer,
@@ -10,9 +10,9 @@ import {
   ResNet20,
   trainStep,
   uploadBatch,
-  type CifarSplit,
   type TrainConfig,
 } from '@wgtorch/resnet20/browser';
+import { median, randomSplit } from './random-split.js';
 
 export interface StepTiming {
   batch: number;
@@ -27,17 +27,6 @@ export interface StepTiming {
   buffersCreated: number;
   pipelinesCompiled: number;
 }
-
-function randomSplit(n: number, seed: number): CifarSplit {
-  const rng = new Rng(seed);
-  const images = new Uint8Array(n * 3072);
-  for (let i = 0; i < images.length; i++) images[i] = rng.nextU32() & 255;
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
-  return { n, images, labels } as CifarSplit;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** `steps` training steps at `batch` after `warmup` ones (which compile every kernel), timed. */
 export async function timeTraining(cfg: TrainConfig, batch: number, steps: number, warmup = 2): Promise<StepTiming> {

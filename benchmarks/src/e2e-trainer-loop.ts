@@ -5,7 +5,7 @@
 // loop: the two figures should be within 10% of each other.
 
 import { Writable } from 'node:stream';
-import { Rng, runtime, SubmitPacer, Tensor } from '@wgtorch/tensor';
+import { runtime, SubmitPacer, Tensor } from '@wgtorch/tensor';
 import {
   ProgressBar,
   ResNet20,
@@ -15,18 +15,8 @@ import {
   makeSchedule,
   progressLogger,
   trainSegment,
-  type CifarSplit,
 } from '@wgtorch/resnet20';
-
-/** Random images, enough for `steps` batches of one epoch (the values don't change the cost). */
-function randomSplit(n: number, seed: number): CifarSplit {
-  const rng = new Rng(seed);
-  const words = new Uint32Array((n * 3072) / 4);
-  for (let i = 0; i < words.length; i++) words[i] = rng.nextU32();
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
-  return { n, images: new Uint8Array(words.buffer), labels } as CifarSplit;
-}
+import { randomSplit } from './random-split.js';
 
 export interface TrainerLoopResult {
   steps: number;

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runtime, Rng, SubmitPacer, Tensor } from '@wgtorch/tensor';
+import { runtime, SubmitPacer, Tensor } from '@wgtorch/tensor';
 import { SGD, OneCycleLR, noGrad, tidy, fromDevice } from '@wgtorch/autograd';
 import {
   ResNet20,
@@ -30,15 +30,7 @@ import {
 } from '@wgtorch/resnet20';
 import type { BenchContext, EndToEndReport } from './harness.js';
 import { runTrainerLoop } from './e2e-trainer-loop.js';
-
-function randomSplit(n: number, seed: number): CifarSplit {
-  const rng = new Rng(seed);
-  const images = new Uint8Array(n * 3072);
-  for (let i = 0; i < images.length; i++) images[i] = rng.nextU32() & 255;
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
-  return { n, images, labels } as CifarSplit;
-}
+import { median, randomSplit } from './random-split.js';
 
 function makeRun(batch: number, split: CifarSplit) {
   const model = new ResNet20({ seed: 0 });
@@ -99,8 +91,6 @@ function makeRun(batch: number, split: CifarSplit) {
     },
   };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Wall milliseconds per step, and the median host milliseconds and dispatches of those steps. */
 async function timeSteps(
