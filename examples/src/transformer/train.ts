@@ -156,6 +156,26 @@ export async function trainTransformer(argv: string[]): Promise<void> {
   const t0 = performance.now();
   // The loss of every step as a line, with the progress bar below them.
   const bar = new ProgressBar({ total: o.steps, unit: 'steps', label: 'training' });
+  /** Prints a step's line once its loss is read back; with `evaluate`, the validation loss too. */
+  const show = async (p: { step: number; lr: number; loss: Promise<number> }, evaluate: boolean) => {
+    const value = await p.loss;
+    if (!Number.isFinite(value)) throw new Error(`pnpm example transformer: the loss is ${value} at step ${p.step}.`);
+    curve.series.train.push([p.step, value]);
+    const rate = (p.step * o.batch * c.block) / ((performance.now() - t0) / 1000);
+    let line = `step ${p.step}/${o.steps}  loss ${value.toFixed(4)}  lr ${p.lr.toExponential(2)}`;
+    line += `  ${Math.round(rate)} tok/s`;
+    if (evaluate) {
+      const val = await evalLoss(model, data.val, o.batch, c.block, new Rng(12345));
+      curve.series.val.push([p.step, val]);
+      line += `  val ${val.toFixed(4)}`;
+      writeCurves(o.out, curve);
+    }
+    bar.log(line);
+    bar.update(p.step, { loss: value.toFixed(3) });
+  };
+  // A step's loss is read back while the next step is recorded and runs, so the queue is not
+  // drained every step (only at the evaluations).
+  let pending: { step: number; lr: number; loss: Promise<number> } | undefined;
   for (let step = 1; step <= o.steps; step++) {
     const { x, y } = batchOf(data.train, o.batch, c.block, rng);
     const loss = tidy(() => {
@@ -166,22 +186,15 @@ export async function trainTransformer(argv: string[]): Promise<void> {
     clipGradNorm(model.parameters(), 1.0);
     opt.step();
     opt.zeroGrad();
+    const lr = sched.getLastLr()[0];
     sched.step();
-    const value = await loss.item();
-    loss.dispose();
-    if (!Number.isFinite(value)) throw new Error(`pnpm example transformer: the loss is ${value} at step ${step}.`);
-    curve.series.train.push([step, value]);
-    const rate = (step * o.batch * c.block) / ((performance.now() - t0) / 1000);
-    let line = `step ${step}/${o.steps}  loss ${value.toFixed(4)}  lr ${sched.getLastLr()[0].toExponential(2)}`;
-    line += `  ${Math.round(rate)} tok/s`;
+    const read = loss.item().finally(() => loss.dispose());
+    if (pending) await show(pending, false);
+    pending = { step, lr, loss: read };
     if (step % o.evalEvery === 0 || step === o.steps) {
-      const val = await evalLoss(model, data.val, o.batch, c.block, new Rng(12345));
-      curve.series.val.push([step, val]);
-      line += `  val ${val.toFixed(4)}`;
-      writeCurves(o.out, curve);
+      await show(pending, true);
+      pending = undefined;
     }
-    bar.log(line);
-    bar.update(step, { loss: value.toFixed(3) });
   }
   bar.finish();
   const seconds = (performance.now() - t0) / 1000;
