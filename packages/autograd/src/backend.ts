@@ -117,7 +117,7 @@ export const gpu: Backend = {
     if (d.size !== s.size) throw new Error(`assign: ${s.size} elements into ${d.size}`);
     if (d.size > 0) {
       // A GPU copy recorded in order with the kernels; no readback.
-      runtime().dispatcher.copy(s.buffer, 0, d.buffer, 0, d.size * 4);
+      runtime().dispatcher.copy(s.buffer, s.byteOffset, d.buffer, d.byteOffset, d.size * 4);
     }
   },
   labels(l) {

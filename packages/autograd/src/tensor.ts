@@ -427,6 +427,16 @@ const castOp = defineOp<{ to: Dtype }>({
 });
 
 /** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
+/**
+ * Swaps a leaf's storage for `r` (same shape and backend), releasing the old one: the optimizers
+ * move each parameter into their flat buffer this way. Internal to the package.
+ */
+export function replaceStorage(t: Tensor, r: Raw): void {
+  const old = t.raw;
+  engine.setRaw(t, r);
+  engine.backend(t).release(old);
+}
+
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
   const b = checkSameBackend(op.name, inputs);
   const n = inputs.length;

@@ -1,6 +1,7 @@
 // GPU tensors: a shape, a dtype and a pooled GPU buffer. Contiguous row-major (NCHW for images).
-// Views made by reshape() share the buffer; it returns to the pool when the last view is
-// disposed. Reading back is asynchronous and is the only point where the CPU waits.
+// Views made by reshape() and segment() share the buffer; it returns to the pool when the last
+// view is disposed. A segment starts at a byte offset into the buffer: bind with binding().
+// Reading back is asynchronous and is the only point where the CPU waits.
 
 import { runtime, type Runtime } from './device.js';
 import type { PooledBuffer } from './pool.js';
@@ -147,11 +148,14 @@ export class Tensor<D extends DType = DType> {
   readonly size: number;
   /** What made this tensor (an op name), for error messages. */
   readonly label: string;
+  /** Where the tensor starts in its buffer, in bytes (0 unless made by segment()). */
+  readonly byteOffset: number;
   private storage: Storage | undefined;
   private readonly origin: string | undefined;
 
-  private constructor(shape: readonly number[], dtype: D, storage: Storage, label: string) {
+  private constructor(shape: readonly number[], dtype: D, storage: Storage, label: string, byteOffset = 0) {
     this.shape = Object.freeze([...shape]);
+    this.byteOffset = byteOffset;
     this.dtype = dtype;
     this.size = sizeOf(shape);
     this.storage = storage;
@@ -279,14 +283,47 @@ export class Tensor<D extends DType = DType> {
     return this.storage;
   }
 
-  /** The GPU buffer (may be larger than the tensor: bind with binding()). */
+  /** The GPU buffer (may be larger than the tensor and hold it at byteOffset: bind with binding()). */
   get buffer(): GPUBuffer {
     return this.live('Tensor.buffer').buf.buffer;
   }
 
   /** The exact range to bind to a kernel's storage binding. */
   binding(): BufferRange {
-    return { buffer: this.live('Tensor.binding').buf.buffer, offset: 0, size: Math.max(4, this.size * 4) };
+    return {
+      buffer: this.live('Tensor.binding').buf.buffer,
+      offset: this.byteOffset,
+      size: Math.max(4, this.size * 4),
+    };
+  }
+
+  /**
+   * Elements between the starts of segments (segment()): the device's offset alignment for
+   * storage and uniform bindings, in elements (64 where both are 256 bytes).
+   */
+  static segmentAlignment(): number {
+    const { minStorageBufferOffsetAlignment: s, minUniformBufferOffsetAlignment: u } = runtime().device.limits;
+    return Math.max(s, u) / 4;
+  }
+
+  /**
+   * A view of `shape` over this tensor's elements from element `offset` on, sharing the buffer
+   * (e.g. one parameter inside an optimizer's flat buffer). `offset` must be a multiple of
+   * Tensor.segmentAlignment(), so kernels can bind the view.
+   */
+  segment(offset: number, shape: readonly number[]): Tensor<D> {
+    const st = this.live('Tensor.segment');
+    const n = sizeOf(shape, 'Tensor.segment');
+    const align = Tensor.segmentAlignment();
+    if (!Number.isInteger(offset) || offset < 0 || offset + n > this.size || offset % align !== 0) {
+      throw new ShapeError(
+        `Tensor.segment: ${formatShape(shape)} (${n} elements) from element ${offset} does not fit a tensor of ` +
+          `${this.size} elements at a multiple of ${align} elements (the device's binding alignment); ` +
+          'pick an aligned offset inside the tensor.',
+      );
+    }
+    st.refs++;
+    return new Tensor(shape, this.dtype, st, this.label, this.byteOffset + offset * 4);
   }
 
   /** The same data under another shape (same number of elements); shares the buffer. -1 infers one dimension. */
@@ -305,14 +342,14 @@ export class Tensor<D extends DType = DType> {
       );
     }
     st.refs++;
-    return new Tensor(s, this.dtype, st, this.label);
+    return new Tensor(s, this.dtype, st, this.label, this.byteOffset);
   }
 
   /** A new tensor with a copy of the data (a GPU copy, no readback). */
   clone(): Tensor<D> {
     const st = this.live('Tensor.clone');
     const out = Tensor.allocate(this.shape, this.dtype, 'clone');
-    if (this.size > 0) st.rt.dispatcher.copy(st.buf.buffer, 0, out.buffer, 0, this.size * 4);
+    if (this.size > 0) st.rt.dispatcher.copy(st.buf.buffer, this.byteOffset, out.buffer, 0, this.size * 4);
     return out;
   }
 
@@ -327,14 +364,16 @@ export class Tensor<D extends DType = DType> {
     const typed = typedOf('Tensor.write', data, this.dtype);
     // queue.writeBuffer runs before commands still being recorded: submit those first.
     st.rt.dispatcher.flush();
-    if (this.size > 0) st.rt.device.queue.writeBuffer(st.buf.buffer, 0, typed.buffer, typed.byteOffset, this.size * 4);
+    if (this.size > 0) {
+      st.rt.device.queue.writeBuffer(st.buf.buffer, this.byteOffset, typed.buffer, typed.byteOffset, this.size * 4);
+    }
   }
 
   /** Copies the data to the CPU. */
   async toArray(): Promise<TypedArrayOf<D>> {
     const st = this.live('Tensor.toArray');
     if (this.size === 0) return new ARRAY_OF[this.dtype](0) as TypedArrayOf<D>;
-    const bytes = await st.rt.dispatcher.read(st.buf.buffer, 0, this.size * 4);
+    const bytes = await st.rt.dispatcher.read(st.buf.buffer, this.byteOffset, this.size * 4);
     return new ARRAY_OF[this.dtype](bytes) as TypedArrayOf<D>;
   }
 

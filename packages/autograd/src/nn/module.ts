@@ -321,7 +321,7 @@ export function zeroGrads(params: Iterable<Tensor>, setToNone: boolean): void {
     }
     const r = p.grad.raw;
     if (r instanceof DeviceTensor) {
-      if (r.size > 0) runtime().dispatcher.clear(r.buffer, 0, r.size * 4);
+      if (r.size > 0) runtime().dispatcher.clear(r.buffer, r.byteOffset, r.size * 4);
     } else r.data.fill(0);
   }
 }
@@ -382,7 +382,7 @@ function copyInto(dst: Tensor, src: Tensor): void {
   const d = dst.raw;
   if (d instanceof DeviceTensor && s instanceof DeviceTensor) {
     // A GPU copy recorded in order with the kernels; no readback.
-    if (s.size > 0) runtime().dispatcher.copy(s.buffer, 0, d.buffer, 0, s.size * 4);
+    if (s.size > 0) runtime().dispatcher.copy(s.buffer, s.byteOffset, d.buffer, d.byteOffset, s.size * 4);
   } else if (!(d instanceof DeviceTensor) && !(s instanceof DeviceTensor)) {
     d.data.set(s.data);
   } else {

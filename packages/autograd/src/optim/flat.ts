@@ -1,12 +1,14 @@
 // The flat buffers the optimizers update in one dispatch: every parameter of the optimizer has
-// a segment at a fixed offset (a multiple of 4, zero padding between), the same in each buffer
-// ('params', 'grads' and the optimizer's state kinds). Parameters and gradients stay separate
-// tensors, so a step copies them in and the new values out (buffer copies, not dispatches).
+// a segment at a fixed offset (zero padding between), the same in each buffer ('params',
+// 'grads' and the optimizer's state kinds). On the GPU each parameter's storage becomes a view
+// of its segment of 'params', so a step updates it in place; only the gradients are copied in
+// (buffer copies, not dispatches). On cpu64 the parameters are copied in and out.
 
 import { Tensor as DeviceTensor, runtime } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { backendOf, type Backend, type Raw } from '../backend.js';
 import type { Parameter } from '../nn/module.js';
+import { replaceStorage } from '../tensor.js';
 
 /** Values with a shape, as optimizer state dicts hold them (Float32Array, read back from the GPU). */
 export interface NamedArray {
@@ -20,6 +22,8 @@ export class FlatArena {
   readonly total: number;
   readonly backend: Backend;
   private readonly buffers = new Map<string, Raw>();
+  /** Parameter k's storage while it is a view of its segment of 'params' (gpu). */
+  private readonly views: (DeviceTensor | undefined)[] = [];
 
   constructor(
     readonly params: readonly Parameter[],
@@ -29,13 +33,16 @@ export class FlatArena {
     if (backends.size > 1)
       throw new Error(`${owner}: the parameters are on both the gpu and cpu64 backends; use one backend.`);
     this.backend = backendOf(params[0]?.backend ?? 'gpu');
+    // Segments start where a kernel can bind them (a parameter is bound as a view of its segment).
+    const gpu = this.backend.name === 'gpu' && params.length > 0;
+    const align = gpu ? Math.max(4, DeviceTensor.segmentAlignment()) : 4;
     let at = 0;
     this.offsets = params.map((p) => {
       const o = at;
-      at += Math.ceil(p.size / 4) * 4;
+      at += Math.ceil(p.size / align) * align;
       return o;
     });
-    this.total = Math.max(at, 4);
+    this.total = Math.max(at, align);
     // No parameters, no buffer (and no device needed: a schedule's lr can be computed without one).
     const limit =
       this.backend.name === 'gpu' && params.length ? runtime().limits.maxStorageBufferBindingSize : Infinity;
@@ -56,6 +63,26 @@ export class FlatArena {
       this.buffers.set(kind, r);
     }
     return r;
+  }
+
+  /**
+   * Brings parameter k's values into segment k of 'params' for a step. On the GPU the first call
+   * (or the first after its storage was replaced, e.g. by another optimizer) copies them in and
+   * makes the parameter's storage a view of the segment; later calls cost nothing.
+   */
+  loadParam(k: number): void {
+    const p = this.params[k];
+    if (this.backend.name !== 'gpu') return this.gather('params', k, p.raw);
+    if (p.raw === this.views[k]) return;
+    this.gather('params', k, p.raw);
+    const view = (this.get('params') as DeviceTensor).segment(this.offsets[k], p.shape);
+    replaceStorage(p, view);
+    this.views[k] = view;
+  }
+
+  /** Puts parameter k's new values back after a step (a copy on cpu64; on the GPU they are already there). */
+  storeParam(k: number): void {
+    if (this.backend.name !== 'gpu') this.scatter('params', k, this.params[k].raw);
   }
 
   /** Copies `src` (parameter k's size) into segment k of `kind`. */
@@ -118,7 +145,7 @@ function zerosF64(n: number, shape: readonly number[] = [n]): F64 {
 function copy(src: Raw, srcAt: number, dst: Raw, dstAt: number, n: number): void {
   if (n === 0) return;
   if (src instanceof DeviceTensor && dst instanceof DeviceTensor) {
-    runtime().dispatcher.copy(src.buffer, srcAt * 4, dst.buffer, dstAt * 4, n * 4);
+    runtime().dispatcher.copy(src.buffer, src.byteOffset + srcAt * 4, dst.buffer, dst.byteOffset + dstAt * 4, n * 4);
   } else if (!(src instanceof DeviceTensor) && !(dst instanceof DeviceTensor)) {
     dst.data.set(src.data.subarray(srcAt, srcAt + n), dstAt);
   } else {

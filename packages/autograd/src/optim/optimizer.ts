@@ -124,16 +124,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions, S extends o
   }
 
   /**
-   * Runs `update` on the flat buffers: copies the live parameters and gradients in, and the
-   * new parameter values out afterwards.
+   * Runs `update` on the flat buffers: brings the live parameters in (on the GPU they live
+   * there after the first step), copies their gradients in, and the new values out afterwards.
    */
   protected updateFlat(live: LiveParam<O>[], update: () => void): void {
     for (const { p, k } of live) {
-      this.arena.gather('params', k, p.raw);
+      this.arena.loadParam(k);
       this.arena.gather('grads', k, p.grad!.raw);
     }
     update();
-    for (const { p, k } of live) this.arena.scatter('params', k, p.raw);
+    for (const { k } of live) this.arena.storeParam(k);
   }
 
   /** The segment of parameter k in the flat buffers. */

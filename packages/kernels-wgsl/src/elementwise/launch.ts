@@ -8,7 +8,7 @@ import { grid1d } from '../common/grid.js';
 /** The tensor's range rounded up to 16 bytes, for `array<vec4f>` bindings (pool buffers are 16-byte multiples). */
 export function vecBinding(t: Tensor): BufferRange {
   const b = t.binding();
-  return { buffer: b.buffer, offset: 0, size: Math.ceil(b.size / 16) * 16 };
+  return { buffer: b.buffer, offset: b.offset, size: Math.ceil(b.size / 16) * 16 };
 }
 
 /**
