@@ -68,6 +68,37 @@ async function checkAgainstReference(shape: number[]): Promise<void> {
     tol,
     'evalRelu',
   );
+
+  // relu(bn(x) + residual): the forward, the running statistics, the one-pass backward with dresidual, eval.
+  const res = pair(shape, 7);
+  const add = B.batchNormTrainAddRelu(x.t, res.t, gamma.t, beta.t, rm.t, rv.t, opts);
+  const addRef = B.batchNormTrainAddReluRef(
+    x.r,
+    res.r,
+    gamma.r,
+    beta.r,
+    fusedRef.runningMean,
+    fusedRef.runningVar,
+    opts,
+  );
+  await expectClose(add.y, addRef.y, tol, 'addRelu y');
+  await expectClose(add.saveMean, addRef.saveMean, tol, 'addRelu saveMean');
+  await expectClose(add.saveInvStd, addRef.saveInvStd, { atol: 1e-4, rtol: 2e-4 }, 'addRelu saveInvStd');
+  await expectClose(rm.t, addRef.runningMean, tol, 'runningMean after three steps');
+  await expectClose(rv.t, addRef.runningVar, tol, 'runningVar after three steps');
+  const bwa = B.batchNormAddReluBackward(dy.t, add.y, x.t, gamma.t, add.saveMean, add.saveInvStd);
+  const outGpu = f64Of(await add.y.toArray(), shape);
+  const bwaRef = B.batchNormAddReluBackwardRef(dy.r, outGpu, x.r, gamma.r, addRef.saveMean, addRef.saveInvStd);
+  await expectClose(bwa.dx, bwaRef.dx, gtol, 'addRelu dx');
+  await expectClose(bwa.dgamma, bwaRef.dgamma, gtol, 'addRelu dgamma');
+  await expectClose(bwa.dbeta, bwaRef.dbeta, gtol, 'addRelu dbeta');
+  await expectClose(bwa.dresidual, bwaRef.dresidual, { atol: 0, rtol: 0 }, 'addRelu dresidual');
+  await expectClose(
+    B.batchNormEvalAddRelu(x.t, res.t, gamma.t, beta.t, rm.t, rv.t),
+    B.batchNormEvalAddReluRef(x.r, res.r, gamma.r, beta.r, addRef.runningMean, addRef.runningVar),
+    tol,
+    'evalAddRelu',
+  );
 }
 
 describe('batchNormTrain / eval / backward vs float64', () => {
@@ -113,12 +144,20 @@ describe('unsplit reductions: fused and not', () => {
       const c = Tensor.ones([shape[1]]);
       const rm = Tensor.zeros([shape[1]]);
       const rv = Tensor.ones([shape[1]]);
-      const before = runtime().dispatcher.counters.dispatches;
+      const count = (f: () => unknown) => {
+        const before = runtime().dispatcher.counters.dispatches;
+        f();
+        return runtime().dispatcher.counters.dispatches - before;
+      };
       const out = B.batchNormTrain(x, c, c, rm, rv);
-      const mid = runtime().dispatcher.counters.dispatches;
-      B.batchNormReluBackward(x, out.y, x, c, c, out.saveMean, out.saveInvStd);
-      const after = runtime().dispatcher.counters.dispatches;
-      if (!kernelProfile().batchNormSplit) expect([mid - before, after - mid]).toEqual(unfused ? [2, 2] : [1, 1]);
+      const add = B.batchNormTrainAddRelu(x, x, c, c, rm, rv);
+      const counts = [
+        count(() => B.batchNormTrain(x, c, c, rm, rv)),
+        count(() => B.batchNormReluBackward(x, out.y, x, c, c, out.saveMean, out.saveInvStd)),
+        count(() => B.batchNormTrainAddRelu(x, x, c, c, rm, rv)),
+        count(() => B.batchNormAddReluBackward(x, add.y, x, c, add.saveMean, add.saveInvStd)),
+      ];
+      if (!kernelProfile().batchNormSplit) expect(counts).toEqual(unfused ? [2, 2, 2, 2] : [1, 1, 1, 1]);
       await checkAgainstReference(shape);
       await checkAgainstReference([5, 16, 8, 8]);
       kernelProfile().setOptions({});
@@ -169,6 +208,16 @@ describe('bad arguments', () => {
     );
     expect(() => B.batchNormBackward(Tensor.zeros([2, 3, 4, 5]), x, c3, c3, c3)).toThrow(
       /batchNormBackward: dy \[2, 3, 4, 5\] must have the shape of x \[2, 3, 4, 4\]/,
+    );
+    const x45 = Tensor.zeros([2, 3, 4, 5]);
+    expect(() => B.batchNormTrainAddRelu(x, x45, c3, c3, Tensor.zeros([3]), Tensor.ones([3]))).toThrow(
+      /batchNormTrainAddRelu: residual \[2, 3, 4, 5\] must have the shape of x \[2, 3, 4, 4\]/,
+    );
+    expect(() => B.batchNormEvalAddRelu(x, x45, c3, c3, c3, c3)).toThrow(
+      /batchNormEvalAddRelu: residual \[2, 3, 4, 5\] must have the shape of x/,
+    );
+    expect(() => B.batchNormAddReluBackward(x, x45, x, c3, c3, c3)).toThrow(
+      /batchNormAddReluBackward: out \[2, 3, 4, 5\] must have the shape of x/,
     );
   });
 });

@@ -15,7 +15,8 @@ import {
   statsCombineKernel,
   statsKernel,
   trainFusedKernel,
-  type ApplyMode,
+  type ApplyPass,
+  type Epilogue,
 } from './wgsl.js';
 
 /** Options of the batch norm kernels, as PyTorch's BatchNorm2d. */
@@ -40,6 +41,11 @@ export interface BatchNormGrads {
   dx: Tensor;
   dgamma: Tensor;
   dbeta: Tensor;
+}
+
+/** Gradients of relu(batchNorm(x) + residual): batch norm's, and the residual's. */
+export interface BatchNormAddReluGrads extends BatchNormGrads {
+  dresidual: Tensor;
 }
 
 interface Geometry {
@@ -108,13 +114,14 @@ function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk:
   return { hw, wg, S: Math.max(1, Math.ceil(units / chunk)), chunk, fused: false };
 }
 
-/** The elementwise apply pass over every element of x. */
+/** The elementwise apply pass over every element of x, into `outs` (dx, then dresidual for addRelu). */
 function apply(
-  mode: ApplyMode,
+  pass: ApplyPass,
+  epi: Epilogue,
   g: Geometry,
   perUnit: Tensor[],
   perChannel: Tensor[],
-  out: Tensor,
+  outs: Tensor[],
   extra: { eps: number } | { invM: number } | object = {},
 ): void {
   const hw = g.vec ? g.HW / 4 : g.HW;
@@ -123,15 +130,18 @@ function apply(
   const nb = Math.max(1, Math.min(g.N, Math.floor((APPLY_WG * APPLY_ITEMS) / hw)));
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
   const inputs = [...perUnit.map(bind), ...perChannel];
-  const bufs: Record<string, Tensor | BufferRange> = { out: bind(out) };
-  applyInputs(mode).forEach((name, i) => (bufs[name] = inputs[i]));
-  applyKernel(mode, g.vec, hw, nb).launch(bufs, { N: g.N, C: g.C, ...extra }, [Math.ceil(g.N / nb), g.C]);
+  const bufs: Record<string, Tensor | BufferRange> = {};
+  const { names, outs: outNames } = applyInputs(pass, epi);
+  names.forEach((name, i) => (bufs[name] = inputs[i]));
+  outNames.forEach((name, i) => (bufs[name] = bind(outs[i])));
+  applyKernel(pass, epi, g.vec, hw, nb).launch(bufs, { N: g.N, C: g.C, ...extra }, [Math.ceil(g.N / nb), g.C]);
 }
 
 function train(
   kernel: string,
-  relu: boolean,
+  epi: Epilogue,
   x: Tensor,
+  residual: Tensor | undefined,
   gamma: Tensor,
   beta: Tensor,
   runningMean: Tensor,
@@ -139,6 +149,7 @@ function train(
   opts: BatchNormOptions,
 ): BatchNormTrainResult {
   const g = geometry(kernel, x);
+  if (residual) checkLike(kernel, x, [['residual', residual]]);
   checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
     ['beta', beta],
@@ -165,15 +176,13 @@ function train(
   const saveInvStd = Tensor.empty([g.C], 'f32', `${kernel}.saveInvStd`);
   const r = reductionPlan(g);
   const p = { N: g.N, C: g.C, S: r.S, chunk: r.chunk, M, momentum, eps, unbias: M / (M - 1) };
-  const xb = g.vec ? vecBinding(x) : x;
+  const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
+  const xb = bind(x);
   const stats = { saveMean, saveInvStd, runningMean, runningVar };
   if (r.fused) {
     const y = Tensor.empty(x.shape, 'f32', kernel);
-    trainFusedKernel(g.vec, relu, r.hw, r.wg).launch(
-      { x: xb, gamma, beta, ...stats, y: g.vec ? vecBinding(y) : y },
-      p,
-      [1, g.C],
-    );
+    const res = residual ? { residual: bind(residual) } : {};
+    trainFusedKernel(g.vec, epi, r.hw, r.wg).launch({ x: xb, ...res, gamma, beta, ...stats, y: bind(y) }, p, [1, g.C]);
     return { y, saveMean, saveInvStd };
   }
   if (r.S === 1) {
@@ -185,7 +194,7 @@ function train(
     part.dispose();
   }
   const y = Tensor.empty(x.shape, 'f32', kernel);
-  apply(relu ? 'trainRelu' : 'train', g, [x], [gamma, beta, saveMean, saveInvStd], y);
+  apply('train', epi, g, residual ? [x, residual] : [x], [gamma, beta, saveMean, saveInvStd], [y]);
   return { y, saveMean, saveInvStd };
 }
 
@@ -201,7 +210,7 @@ export function batchNormTrain(
   runningVar: Tensor,
   opts: BatchNormOptions = {},
 ): BatchNormTrainResult {
-  return train('batchNormTrain', false, x, gamma, beta, runningMean, runningVar, opts);
+  return train('batchNormTrain', 'none', x, undefined, gamma, beta, runningMean, runningVar, opts);
 }
 
 /** relu(batchNormTrain(...).y) in one pass; saveMean / saveInvStd as batchNormTrain. */
@@ -213,13 +222,30 @@ export function batchNormTrainRelu(
   runningVar: Tensor,
   opts: BatchNormOptions = {},
 ): BatchNormTrainResult {
-  return train('batchNormTrainRelu', true, x, gamma, beta, runningMean, runningVar, opts);
+  return train('batchNormTrainRelu', 'relu', x, undefined, gamma, beta, runningMean, runningVar, opts);
+}
+
+/**
+ * relu(batchNormTrain(x).y + residual) in one pass (ResNet's block end); residual has the shape
+ * of x. saveMean / saveInvStd as batchNormTrain.
+ */
+export function batchNormTrainAddRelu(
+  x: Tensor,
+  residual: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  opts: BatchNormOptions = {},
+): BatchNormTrainResult {
+  return train('batchNormTrainAddRelu', 'addRelu', x, residual, gamma, beta, runningMean, runningVar, opts);
 }
 
 function evaluate(
   kernel: string,
-  relu: boolean,
+  epi: Epilogue,
   x: Tensor,
+  residual: Tensor | undefined,
   gamma: Tensor,
   beta: Tensor,
   runningMean: Tensor,
@@ -227,6 +253,7 @@ function evaluate(
   eps: number,
 ): Tensor {
   const g = geometry(kernel, x);
+  if (residual) checkLike(kernel, x, [['residual', residual]]);
   checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
     ['beta', beta],
@@ -234,7 +261,7 @@ function evaluate(
     ['runningVar', runningVar],
   ]);
   const y = Tensor.empty(x.shape, 'f32', kernel);
-  apply(relu ? 'evalRelu' : 'eval', g, [x], [gamma, beta, runningMean, runningVar], y, { eps });
+  apply('eval', epi, g, residual ? [x, residual] : [x], [gamma, beta, runningMean, runningVar], [y], { eps });
   return y;
 }
 
@@ -247,7 +274,7 @@ export function batchNormEval(
   runningVar: Tensor,
   eps = 1e-5,
 ): Tensor {
-  return evaluate('batchNormEval', false, x, gamma, beta, runningMean, runningVar, eps);
+  return evaluate('batchNormEval', 'none', x, undefined, gamma, beta, runningMean, runningVar, eps);
 }
 
 /** relu(batchNormEval(...)) in one pass. */
@@ -259,26 +286,42 @@ export function batchNormEvalRelu(
   runningVar: Tensor,
   eps = 1e-5,
 ): Tensor {
-  return evaluate('batchNormEvalRelu', true, x, gamma, beta, runningMean, runningVar, eps);
+  return evaluate('batchNormEvalRelu', 'relu', x, undefined, gamma, beta, runningMean, runningVar, eps);
 }
 
+/** relu(batchNormEval(x) + residual) in one pass; residual has the shape of x. */
+export function batchNormEvalAddRelu(
+  x: Tensor,
+  residual: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  eps = 1e-5,
+): Tensor {
+  return evaluate('batchNormEvalAddRelu', 'addRelu', x, residual, gamma, beta, runningMean, runningVar, eps);
+}
+
+/** The gradients; with addRelu also dresidual (the gradient masked by y > 0). */
 function backward(
   kernel: string,
+  epi: Epilogue,
   dy: Tensor,
   y: Tensor | undefined,
   x: Tensor,
   gamma: Tensor,
   saveMean: Tensor,
   saveInvStd: Tensor,
-): BatchNormGrads {
+): BatchNormGrads & { dresidual?: Tensor } {
   const g = geometry(kernel, x);
+  // addRelu's launcher calls its mask `out` (the op's output), relu's `y`.
   checkLike(
     kernel,
     x,
     y
       ? [
           ['dy', dy],
-          ['y', y],
+          [epi === 'addRelu' ? 'out' : 'y', y],
         ]
       : [['dy', dy]],
   );
@@ -289,6 +332,9 @@ function backward(
   ]);
   const dgamma = Tensor.empty([g.C], 'f32', `${kernel}.dgamma`);
   const dbeta = Tensor.empty([g.C], 'f32', `${kernel}.dbeta`);
+  const dx = Tensor.empty(x.shape, 'f32', kernel);
+  const dresidual = epi === 'addRelu' ? Tensor.empty(x.shape, 'f32', `${kernel}.dresidual`) : undefined;
+  const outs = dresidual ? { dx, dresidual } : { dx };
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
   const perUnit = y ? [dy, x, y] : [dy, x];
   const units = y ? { dy: bind(dy), x: bind(x), y: bind(y) } : { dy: bind(dy), x: bind(x) };
@@ -296,30 +342,30 @@ function backward(
   const M = g.N * g.HW;
   const p = { N: g.N, C: g.C, S: r.S, chunk: r.chunk, M };
   if (r.fused) {
-    const dx = Tensor.empty(x.shape, 'f32', kernel);
-    backwardFusedKernel(g.vec, !!y, r.hw, r.wg).launch(
-      { ...units, gamma, saveMean, saveInvStd, dgamma, dbeta, dx: bind(dx) },
+    const outBufs = dresidual ? { dx: bind(dx), dresidual: bind(dresidual) } : { dx: bind(dx) };
+    backwardFusedKernel(g.vec, epi, r.hw, r.wg).launch(
+      { ...units, gamma, saveMean, saveInvStd, dgamma, dbeta, ...outBufs },
       p,
       [1, g.C],
     );
-    return { dx, dgamma, dbeta };
+    return { ...outs, dgamma, dbeta };
   }
+  const masked = epi !== 'none';
   if (r.S === 1) {
-    backwardSumsKernel(g.vec, !!y, r.hw, r.wg, false).launch({ ...units, saveMean, saveInvStd, dgamma, dbeta }, p, [
+    backwardSumsKernel(g.vec, masked, r.hw, r.wg, false).launch({ ...units, saveMean, saveInvStd, dgamma, dbeta }, p, [
       1,
       g.C,
     ]);
   } else {
     const part = Tensor.empty([g.C, r.S, 2], 'f32', `${kernel}.partial`);
-    backwardSumsKernel(g.vec, !!y, r.hw, r.wg, true).launch({ ...units, saveMean, saveInvStd, part }, p, [r.S, g.C]);
+    backwardSumsKernel(g.vec, masked, r.hw, r.wg, true).launch({ ...units, saveMean, saveInvStd, part }, p, [r.S, g.C]);
     backwardCombineKernel.launch({ part, saveInvStd, dgamma, dbeta }, p, flatGrid(g.C, 64).groups);
     part.dispose();
   }
-  const dx = Tensor.empty(x.shape, 'f32', kernel);
-  apply(y ? 'backwardRelu' : 'backward', g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], dx, {
+  apply('backward', epi, g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], Object.values(outs), {
     invM: M > 0 ? 1 / M : 0,
   });
-  return { dx, dgamma, dbeta };
+  return { ...outs, dgamma, dbeta };
 }
 
 /** Gradients of training-mode BatchNorm2d for the upstream gradient dy. */
@@ -330,7 +376,7 @@ export function batchNormBackward(
   saveMean: Tensor,
   saveInvStd: Tensor,
 ): BatchNormGrads {
-  return backward('batchNormBackward', dy, undefined, x, gamma, saveMean, saveInvStd);
+  return backward('batchNormBackward', 'none', dy, undefined, x, gamma, saveMean, saveInvStd);
 }
 
 /**
@@ -347,5 +393,22 @@ export function batchNormReluBackward(
   saveInvStd: Tensor,
 ): BatchNormGrads {
   checkF32('batchNormReluBackward', 'beta', beta);
-  return backward('batchNormReluBackward', dy, y, x, gamma, saveMean, saveInvStd);
+  return backward('batchNormReluBackward', 'relu', dy, y, x, gamma, saveMean, saveInvStd);
+}
+
+/**
+ * Gradients of out = relu(batchNormTrain(x).y + residual) given dy for out and out itself, in
+ * one pass: dy masked by out > 0 (a NaN out passes dy, as PyTorch's threshold_backward) is
+ * dresidual, and batch norm's upstream gradient.
+ */
+export function batchNormAddReluBackward(
+  dy: Tensor,
+  out: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  saveMean: Tensor,
+  saveInvStd: Tensor,
+): BatchNormAddReluGrads {
+  const g = backward('batchNormAddReluBackward', 'addRelu', dy, out, x, gamma, saveMean, saveInvStd);
+  return { dx: g.dx, dgamma: g.dgamma, dbeta: g.dbeta, dresidual: g.dresidual! };
 }

@@ -1,8 +1,8 @@
-// Public API: BatchNorm2d (NCHW) training / eval forward, backward, and the fused ReLU variants.
+// Public API: BatchNorm2d (NCHW) training / eval forward, backward, and the fused ReLU and add+ReLU variants.
 import { releaseOnThrow } from '@wgtorch/tensor';
 import * as launchers from './batchnorm.js';
 
-export type { BatchNormOptions, BatchNormTrainResult, BatchNormGrads } from './batchnorm.js';
+export type { BatchNormOptions, BatchNormTrainResult, BatchNormGrads, BatchNormAddReluGrads } from './batchnorm.js';
 // Launchers are wrapped so that one that throws releases the tensors it made (releaseOnThrow).
 /**
  * Training-mode BatchNorm2d: normalizes with the batch mean and biased variance and updates
@@ -11,10 +11,17 @@ export type { BatchNormOptions, BatchNormTrainResult, BatchNormGrads } from './b
 export const batchNormTrain = releaseOnThrow(launchers.batchNormTrain);
 /** relu(batchNormTrain(...).y) in one pass; saveMean / saveInvStd as batchNormTrain. */
 export const batchNormTrainRelu = releaseOnThrow(launchers.batchNormTrainRelu);
+/**
+ * relu(batchNormTrain(x).y + residual) in one pass (ResNet's block end); residual has the shape
+ * of x. saveMean / saveInvStd as batchNormTrain.
+ */
+export const batchNormTrainAddRelu = releaseOnThrow(launchers.batchNormTrainAddRelu);
 /** Eval-mode BatchNorm2d with the running statistics. */
 export const batchNormEval = releaseOnThrow(launchers.batchNormEval);
 /** relu(batchNormEval(...)) in one pass. */
 export const batchNormEvalRelu = releaseOnThrow(launchers.batchNormEvalRelu);
+/** relu(batchNormEval(x) + residual) in one pass; residual has the shape of x. */
+export const batchNormEvalAddRelu = releaseOnThrow(launchers.batchNormEvalAddRelu);
 /** Gradients of training-mode BatchNorm2d for the upstream gradient dy. */
 export const batchNormBackward = releaseOnThrow(launchers.batchNormBackward);
 /**
@@ -22,12 +29,20 @@ export const batchNormBackward = releaseOnThrow(launchers.batchNormBackward);
  * `beta` is accepted for symmetry with the forward; the gradient does not need it.
  */
 export const batchNormReluBackward = releaseOnThrow(launchers.batchNormReluBackward);
+/**
+ * Gradients of out = relu(batchNormTrain(x).y + residual) given dy for out and out itself, in
+ * one pass: dy masked by out > 0 is dresidual, and batch norm's upstream gradient.
+ */
+export const batchNormAddReluBackward = releaseOnThrow(launchers.batchNormAddReluBackward);
 export {
   batchNormTrainRef,
   batchNormTrainReluRef,
+  batchNormTrainAddReluRef,
   batchNormEvalRef,
   batchNormEvalReluRef,
+  batchNormEvalAddReluRef,
   batchNormBackwardRef,
   batchNormReluBackwardRef,
+  batchNormAddReluBackwardRef,
   type BatchNormTrainRefResult,
 } from './reference.js';

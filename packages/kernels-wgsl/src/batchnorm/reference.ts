@@ -35,8 +35,15 @@ export interface BatchNormTrainRefResult {
   runningVar: F64;
 }
 
+/** relu(y) for relu, relu(y + residual) for addRelu (Math.max keeps a NaN, as the kernels). */
+function epilogue(y: Float64Array, relu: boolean, residual?: F64): Float64Array {
+  if (residual) return y.map((v, i) => Math.max(v + residual.data[i], 0));
+  return relu ? y.map((v) => Math.max(v, 0)) : y;
+}
+
 function trainRef(
   relu: boolean,
+  residual: F64 | undefined,
   x: F64,
   gamma: F64,
   beta: F64,
@@ -50,14 +57,11 @@ function trainRef(
   const { mean, varBiased, M } = stats(x);
   const inv = varBiased.map((v) => 1 / Math.sqrt(v + eps));
   const y = new Float64Array(x.data.length);
-  perChannel(x, (c, i) => {
-    const r = (x.data[i] - mean[c]) * inv[c] * gamma.data[c] + beta.data[c];
-    y[i] = relu ? Math.max(r, 0) : r;
-  });
+  perChannel(x, (c, i) => (y[i] = (x.data[i] - mean[c]) * inv[c] * gamma.data[c] + beta.data[c]));
   const rm = runningMean.data.map((v, c) => (1 - momentum) * v + momentum * mean[c]);
   const rv = runningVar.data.map((v, c) => (1 - momentum) * v + (momentum * varBiased[c] * M) / (M - 1));
   return {
-    y: { data: y, shape: [...x.shape] },
+    y: { data: epilogue(y, relu, residual), shape: [...x.shape] },
     saveMean: { data: mean, shape: [C] },
     saveInvStd: { data: inv, shape: [C] },
     runningMean: { data: rm, shape: [C] },
@@ -73,7 +77,7 @@ export const batchNormTrainRef = (
   runningMean: F64,
   runningVar: F64,
   opts: BatchNormOptions = {},
-) => trainRef(false, x, gamma, beta, runningMean, runningVar, opts);
+) => trainRef(false, undefined, x, gamma, beta, runningMean, runningVar, opts);
 /** Float64 reference of batchNormTrainRelu on the CPU (what the tests check the kernel against). */
 export const batchNormTrainReluRef = (
   x: F64,
@@ -82,7 +86,17 @@ export const batchNormTrainReluRef = (
   runningMean: F64,
   runningVar: F64,
   opts: BatchNormOptions = {},
-) => trainRef(true, x, gamma, beta, runningMean, runningVar, opts);
+) => trainRef(true, undefined, x, gamma, beta, runningMean, runningVar, opts);
+/** Float64 reference of batchNormTrainAddRelu on the CPU (what the tests check the kernel against). */
+export const batchNormTrainAddReluRef = (
+  x: F64,
+  residual: F64,
+  gamma: F64,
+  beta: F64,
+  runningMean: F64,
+  runningVar: F64,
+  opts: BatchNormOptions = {},
+) => trainRef(true, residual, x, gamma, beta, runningMean, runningVar, opts);
 
 /** Float64 reference of batchNormEval on the CPU (what the tests check the kernel against). */
 export function batchNormEvalRef(x: F64, gamma: F64, beta: F64, runningMean: F64, runningVar: F64, eps = 1e-5): F64 {
@@ -103,8 +117,25 @@ export function batchNormEvalReluRef(
   eps = 1e-5,
 ): F64 {
   const y = batchNormEvalRef(x, gamma, beta, runningMean, runningVar, eps);
-  return { data: y.data.map((v) => Math.max(v, 0)), shape: y.shape };
+  return { data: epilogue(y.data, true), shape: y.shape };
 }
+
+/** Float64 reference of batchNormEvalAddRelu on the CPU (what the tests check the kernel against). */
+export function batchNormEvalAddReluRef(
+  x: F64,
+  residual: F64,
+  gamma: F64,
+  beta: F64,
+  runningMean: F64,
+  runningVar: F64,
+  eps = 1e-5,
+): F64 {
+  const y = batchNormEvalRef(x, gamma, beta, runningMean, runningVar, eps);
+  return { data: epilogue(y.data, true, residual), shape: y.shape };
+}
+
+/** Through the ReLU as PyTorch's threshold_backward: 0 where y <= 0 (a NaN y passes dy). */
+const reluGrad = (dy: F64, y: F64) => dy.data.map((v, i) => (y.data[i] <= 0 ? 0 : v));
 
 function backwardRef(
   dyIn: F64,
@@ -116,8 +147,7 @@ function backwardRef(
 ): { dx: F64; dgamma: F64; dbeta: F64 } {
   const C = x.shape[1];
   const M = x.data.length / C;
-  // Through the ReLU as PyTorch's threshold_backward: 0 where y <= 0 (a NaN y passes dy).
-  const dy = y ? dyIn.data.map((v, i) => (y.data[i] <= 0 ? 0 : v)) : dyIn.data;
+  const dy = y ? reluGrad(dyIn, y) : dyIn.data;
   const dgamma = new Float64Array(C);
   const dbeta = new Float64Array(C);
   const xhat = (c: number, i: number) => (x.data[i] - saveMean.data[c]) * saveInvStd.data[c];
@@ -150,3 +180,16 @@ export const batchNormReluBackwardRef = (
   saveMean: F64,
   saveInvStd: F64,
 ) => backwardRef(dy, y, x, gamma, saveMean, saveInvStd);
+
+/** Float64 reference of batchNormAddReluBackward on the CPU (what the tests check the kernel against). */
+export function batchNormAddReluBackwardRef(
+  dy: F64,
+  out: F64,
+  x: F64,
+  gamma: F64,
+  saveMean: F64,
+  saveInvStd: F64,
+): { dx: F64; dgamma: F64; dbeta: F64; dresidual: F64 } {
+  const g = backwardRef(dy, out, x, gamma, saveMean, saveInvStd);
+  return { ...g, dresidual: { data: reluGrad(dy, out), shape: [...x.shape] } };
+}

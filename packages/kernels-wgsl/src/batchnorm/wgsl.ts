@@ -8,6 +8,10 @@
 //   machine) it writes a partial and a small combine kernel finalizes each channel.
 // - an elementwise apply pass (normalize, eval, dx) with a workgroup row per channel.
 //
+// An epilogue follows the normalization: none, a ReLU, or ResNet's block end, a residual add
+// then a ReLU. Their backward masks dy by the op's output (and, for addRelu, writes that masked
+// gradient as dresidual).
+//
 // A "unit" is a vec4f when H*W is a multiple of 4 (every ResNet20 shape), else one f32.
 
 import { defineKernel, memoKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
@@ -18,6 +22,16 @@ export const APPLY_WG = 64;
 export const APPLY_ITEMS = 16;
 
 const sumOf = (vec: boolean, v: string) => (vec ? `dot(${v}, vec4f(1.0))` : v);
+
+/** What follows the normalization: nothing, relu(y), or relu(y + residual). */
+export type Epilogue = 'none' | 'relu' | 'addRelu';
+/** The suffix of the kernel names of an epilogue (batchnorm.trainReluFused). */
+export const epilogueName = (epi: Epilogue): string => ({ none: '', relu: 'Relu', addRelu: 'AddRelu' })[epi];
+
+/** `let r` = the normalized unit i (x[i] - m) * s + bt, plus its residual for addRelu; then out[i]. */
+const normalizeUnit = (epi: Epilogue, T: string, i: string, out: string) =>
+  `let r = (x[${i}] - ${T}(m)) * ${T}(s) + ${T}(bt)${epi === 'addRelu' ? ` + residual[${i}]` : ''};
+    ${out}[${i}] = ${epi === 'none' ? 'r' : reluWgsl('r', T)};`;
 
 /** Walk over chunk wid.x of channel c's units (n, q); `hw` is a constant, so `/` and `%` are cheap. */
 function channelWalk(hw: number, wg: number, body: string): string {
@@ -130,16 +144,17 @@ export const statsKernel = memoKernel((vec: boolean, hw: number, wg: number, spl
  * channel's statistics, then normalizes the channel, whose units it has just read and which are
  * still in the CPU's caches (32 KiB a channel at 8x8, batch 128). Saves the apply dispatch and
  * the second read from memory: on lavapipe batchNormTrain at 8x8 took two dispatches of fixed
- * cost for 2 MiB. Bindings: x, gamma, beta, saveMean, saveInvStd, runningMean, runningVar, y.
+ * cost for 2 MiB. Bindings: x, (residual with addRelu), gamma, beta, saveMean, saveInvStd,
+ * runningMean, runningVar, y.
  */
-export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
+export const trainFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: number, wg: number) => {
   const T = vec ? 'vec4f' : 'f32';
-  const normalize = `let r = (x[idx] - ${T}(m)) * ${T}(sc) + ${T}(bt); y[idx] = ${relu ? reluWgsl('r', T) : 'r'};`;
   return defineKernel({
-    name: `batchnorm.train${relu ? 'Relu' : ''}Fused`,
+    name: `batchnorm.train${epilogueName(epi)}Fused`,
     params: STATS_PARAMS,
     bindings: {
       x: { type: T },
+      ...(epi === 'addRelu' ? { residual: { type: T } } : {}),
       gamma: f32Array(),
       beta: f32Array(),
       ...STATS_OUT,
@@ -152,9 +167,9 @@ export const trainFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: num
   ${welfordStats(vec, hw, wg)}
   if (lid == 0u) ${FINALIZE_STATS('c', 'shMean[0]', 'shM2[0]')}
   let m = shMean[0];
-  let sc = gamma[c] * inverseSqrt(${reluWgsl('(shM2[0] / params.M)')} + params.eps);
+  let s = gamma[c] * inverseSqrt(${reluWgsl('(shM2[0] / params.M)')} + params.eps);
   let bt = beta[c];
-  {${channelWalk(hw, wg, normalize)}
+  {${channelWalk(hw, wg, normalizeUnit(epi, T, 'idx', 'y'))}
   }`,
   });
 });
@@ -220,7 +235,7 @@ export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: n
   });
 });
 
-/** dy, x and (with relu) y: one unit per element of the activation. */
+/** dy, x and (masked by a ReLU) y, the op's output: one unit per element of the activation. */
 const perUnitBindings = (relu: boolean, T: string): Record<string, BindingDecl> =>
   relu ? { dy: { type: T }, x: { type: T }, y: { type: T } } : { dy: { type: T }, x: { type: T } };
 
@@ -233,6 +248,13 @@ const maskedGrad = (relu: boolean, T: string, i: string) =>
  * explains why (x - mean) stays explicit).
  */
 const dxOf = (T: string, i: string, mean: string) => `${T}(k) * g + (x[${i}] - ${T}(${mean})) * ${T}(a) + ${T}(b)`;
+
+/** dx of unit i from its masked gradient g; addRelu also writes g as dresidual. */
+function dxUnit(epi: Epilogue, T: string, i: string, out: string, mean: string): string {
+  const dresidual = epi === 'addRelu' ? `\n    dresidual[${i}] = g;` : '';
+  return `let g = ${maskedGrad(epi !== 'none', T, i)};
+    ${out}[${i}] = ${dxOf(T, i, mean)};${dresidual}`;
+}
 
 /**
  * Channel c's mean (saveMean), the masked upstream gradient g of each unit and the per-lane
@@ -261,28 +283,29 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): stri
 
 /**
  * The backward in one pass per channel (the unsplit plan; see trainFusedKernel): the channel's
- * sums, then dx from the units just read. Bindings: dy, x, (y with relu), gamma, saveMean,
- * saveInvStd, dgamma, dbeta, dx.
+ * sums, then dx from the units just read. Bindings: dy, x, (y with an epilogue), gamma,
+ * saveMean, saveInvStd, dgamma, dbeta, dx, (dresidual with addRelu).
  */
-export const backwardFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number) => {
+export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: number, wg: number) => {
   const T = vec ? 'vec4f' : 'f32';
   return defineKernel({
-    name: `batchnorm.backward${relu ? 'Relu' : ''}Fused`,
+    name: `batchnorm.backward${epilogueName(epi)}Fused`,
     params: SUMS_PARAMS,
     bindings: {
-      ...perUnitBindings(relu, T),
+      ...perUnitBindings(epi !== 'none', T),
       gamma: f32Array(),
       saveMean: f32Array(),
       saveInvStd: f32Array(),
       dgamma: f32Array('read_write'),
       dbeta: f32Array('read_write'),
       dx: { type: T, access: 'read_write' },
+      ...(epi === 'addRelu' ? { dresidual: { type: T, access: 'read_write' } } : {}),
     },
     helpers: SUMS_SHARED(wg),
     workgroupSize: wg,
     builtins: PER_CHANNEL_BUILTINS,
     body: `  let c = wid.y;
-  ${backwardSums(vec, relu, hw, wg)}
+  ${backwardSums(vec, epi !== 'none', hw, wg)}
   let inv = saveInvStd[c];
   let db = shG[0];
   let dg = shGX[0] * inv;
@@ -290,12 +313,7 @@ export const backwardFusedKernel = memoKernel((vec: boolean, relu: boolean, hw: 
   let k = gamma[c] * inv;
   let a = -k * inv * dg / params.M;
   let b = -k * db / params.M;
-  {${channelWalk(
-    hw,
-    wg,
-    `let g = ${maskedGrad(relu, T, 'idx')};
-    dx[idx] = ${dxOf(T, 'idx', 'mean')};`,
-  )}
+  {${channelWalk(hw, wg, dxUnit(epi, T, 'idx', 'dx', 'mean'))}
   }`,
   });
 });
@@ -319,48 +337,56 @@ export const backwardCombineKernel = defineKernel({
   dgamma[c] = sgx * saveInvStd[c];`,
 });
 
-export type ApplyMode = 'train' | 'trainRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
+/** The apply pass: normalize with the batch statistics, with the running ones, or the backward's dx. */
+export type ApplyPass = 'train' | 'eval' | 'backward';
 
-/** Per-channel scalars (from c) and the per-unit statement (from i) of an apply mode. */
-function applyBody(mode: ApplyMode, T: string): { names: string[]; prelude: string; unit: string } {
-  if (mode === 'train' || mode === 'trainRelu') {
+/** Per-channel scalars (from c) and the per-unit statement (from i) of an apply pass and epilogue. */
+function applyBody(
+  pass: ApplyPass,
+  epi: Epilogue,
+  T: string,
+): { names: string[]; outs: string[]; prelude: string; unit: string } {
+  const residual = epi === 'addRelu' ? ['residual'] : [];
+  if (pass === 'train') {
     return {
-      names: ['x', 'gamma', 'beta', 'saveMean', 'saveInvStd'],
+      names: ['x', ...residual, 'gamma', 'beta', 'saveMean', 'saveInvStd'],
+      outs: ['out'],
       prelude: `let s = gamma[c] * saveInvStd[c]; let m = saveMean[c]; let bt = beta[c];`,
-      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'trainRelu' ? reluWgsl('r', T) : 'r'};`,
+      unit: normalizeUnit(epi, T, 'i', 'out'),
     };
   }
-  if (mode === 'eval' || mode === 'evalRelu') {
+  if (pass === 'eval') {
     return {
-      names: ['x', 'gamma', 'beta', 'runningMean', 'runningVar'],
+      names: ['x', ...residual, 'gamma', 'beta', 'runningMean', 'runningVar'],
+      outs: ['out'],
       prelude: `let s = gamma[c] * inverseSqrt(runningVar[c] + params.eps); let m = runningMean[c]; let bt = beta[c];`,
-      unit: `let r = (x[i] - ${T}(m)) * ${T}(s) + ${T}(bt); out[i] = ${mode === 'evalRelu' ? reluWgsl('r', T) : 'r'};`,
+      unit: normalizeUnit(epi, T, 'i', 'out'),
     };
   }
   // dx = k * (g - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv, k = gamma * inv:
   // dx = k * g + (x - mean) * a + b per channel. (x - mean) stays explicit: folding the mean
   // into b cancels catastrophically when |mean| >> std, off by 2e-3 on ResNet20's gradients.
   return {
-    names: ['dy', 'x', ...(mode === 'backwardRelu' ? ['y'] : []), 'gamma', 'saveMean', 'saveInvStd', 'dgamma', 'dbeta'],
+    names: ['dy', 'x', ...(epi !== 'none' ? ['y'] : []), 'gamma', 'saveMean', 'saveInvStd', 'dgamma', 'dbeta'],
+    outs: ['out', ...(epi === 'addRelu' ? ['dresidual'] : [])],
     prelude: `let inv = saveInvStd[c]; let k = gamma[c] * inv; let a = -k * inv * dgamma[c] * params.invM;
       let b = -k * dbeta[c] * params.invM; let m = saveMean[c];`,
-    unit: `let g = ${maskedGrad(mode === 'backwardRelu', T, 'i')};
-      out[i] = ${dxOf(T, 'i', 'm')};`,
+    unit: dxUnit(epi, T, 'i', 'out', 'm'),
   };
 }
 
-/** N and C; eval modes add eps, backward modes invM = 1 / M. */
-function applyParams(mode: ApplyMode): Record<string, ParamType> {
-  if (mode === 'eval' || mode === 'evalRelu') return { N: 'u32', C: 'u32', eps: 'f32' };
-  if (mode === 'backward' || mode === 'backwardRelu') return { N: 'u32', C: 'u32', invM: 'f32' };
+/** N and C; eval adds eps, backward invM = 1 / M. */
+function applyParams(pass: ApplyPass): Record<string, ParamType> {
+  if (pass === 'eval') return { N: 'u32', C: 'u32', eps: 'f32' };
+  if (pass === 'backward') return { N: 'u32', C: 'u32', invM: 'f32' };
   return { N: 'u32', C: 'u32' };
 }
 
-function applyBindings(names: string[], T: string): Record<string, BindingDecl> {
-  const perUnit = new Set(['dy', 'x', 'y']);
+function applyBindings(names: string[], outs: string[], T: string): Record<string, BindingDecl> {
+  const perUnit = new Set(['dy', 'x', 'y', 'residual']);
   const binds: Record<string, BindingDecl> = {};
   for (const nm of names) binds[nm] = { type: perUnit.has(nm) ? T : 'f32' };
-  binds.out = { type: T, access: 'read_write' };
+  for (const nm of outs) binds[nm] = { type: T, access: 'read_write' };
   return binds;
 }
 
@@ -369,18 +395,18 @@ function applyBindings(names: string[], T: string): Record<string, BindingDecl> 
  * channel and its scalars are uniform across the workgroup: no per-lane gathers of
  * per-channel values. Each workgroup covers `nb` planes of its channel; the plane size HW
  * (in units) is a constant of the generated code, so `j / HW` is a multiply and shift.
- * Bindings by mode (then the output):
- * train/trainRelu: x, gamma, beta, saveMean, saveInvStd -> y
- * eval/evalRelu:   x, gamma, beta, runningMean, runningVar -> y
- * backward:        dy, x, gamma, saveMean, saveInvStd, dgamma, dbeta -> dx   (backwardRelu adds y after x)
+ * Bindings by pass (then the outputs; addRelu adds residual after x, and dresidual after dx):
+ * train:    x, gamma, beta, saveMean, saveInvStd -> y
+ * eval:     x, gamma, beta, runningMean, runningVar -> y
+ * backward: dy, x, (y with an epilogue), gamma, saveMean, saveInvStd, dgamma, dbeta -> dx
  */
-export const applyKernel = memoKernel((mode: ApplyMode, vec: boolean, hw: number, nb: number) => {
+export const applyKernel = memoKernel((pass: ApplyPass, epi: Epilogue, vec: boolean, hw: number, nb: number) => {
   const T = vec ? 'vec4f' : 'f32';
-  const { names, prelude, unit } = applyBody(mode, T);
+  const { names, outs, prelude, unit } = applyBody(pass, epi, T);
   return defineKernel({
-    name: `batchnorm.${mode}`,
-    params: applyParams(mode),
-    bindings: applyBindings(names, T),
+    name: `batchnorm.${pass}${epilogueName(epi)}`,
+    params: applyParams(pass),
+    bindings: applyBindings(names, outs, T),
     workgroupSize: APPLY_WG,
     builtins: PER_CHANNEL_BUILTINS,
     body: `  let c = wid.y;
@@ -394,5 +420,8 @@ export const applyKernel = memoKernel((mode: ApplyMode, vec: boolean, hw: number
   });
 });
 
-/** The names of an apply mode's input bindings, in order (then `out`). */
-export const applyInputs = (mode: ApplyMode): string[] => applyBody(mode, 'f32').names;
+/** The names of an apply pass's input and output bindings, in order. */
+export const applyInputs = (pass: ApplyPass, epi: Epilogue): { names: string[]; outs: string[] } => {
+  const { names, outs } = applyBody(pass, epi, 'f32');
+  return { names, outs };
+};
