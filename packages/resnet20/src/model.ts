@@ -17,7 +17,6 @@ import {
   Module,
   Sequential,
   Tensor,
-  addRelu,
   adaptiveAvgPool2d,
   conv2d,
   flatten,
@@ -104,10 +103,9 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // BN+ReLU and add+ReLU run as fused kernels: one pass over the activation instead of two.
+    // BN+ReLU and BN+add+ReLU run as fused kernels: one dispatch forward and one backward each.
     const h = this.bn1.forwardRelu(this.conv1.forward(x));
-    const y = this.bn2.forward(this.conv2.forward(h));
-    return addRelu(y, this.shortcut.forward(x));
+    return this.bn2.forwardAddRelu(this.conv2.forward(h), this.shortcut.forward(x));
   }
 }
 

@@ -22,10 +22,9 @@ function withoutStats(b: Backend, r: { y: Raw; saveMean: Raw; saveInvStd: Raw })
   return { y: r.y };
 }
 
-/** The gradients of x, gamma and beta that are needed; the others released. */
-function neededGrads(b: Backend, g: { dx: Raw; dgamma: Raw; dbeta: Raw }, needs: boolean[]): Grads {
-  const pick = (r: Raw, need: boolean) => (need ? r : (b.release(r), null));
-  return [pick(g.dx, needs[0]), pick(g.dgamma, needs[1]), pick(g.dbeta, needs[2])];
+/** The gradients (one per input, in the inputs' order) that are needed; the others released. */
+function neededGrads(b: Backend, grads: Raw[], needs: boolean[]): Grads {
+  return grads.map((r, i) => (needs[i] ? r : (b.release(r), null)));
 }
 
 const batchNormTrainOp = defineOp<BnAttrs>({
@@ -35,8 +34,10 @@ const batchNormTrainOp = defineOp<BnAttrs>({
     if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) =>
-    neededGrads(b, b.k.batchNormBackward(dy, x, gamma, mean, invStd), needs),
+  backward: (b, dy, { saved: [x, gamma, mean, invStd], needs }) => {
+    const g = b.k.batchNormBackward(dy, x, gamma, mean, invStd);
+    return neededGrads(b, [g.dx, g.dgamma, g.dbeta], needs);
+  },
 });
 
 const batchNormTrainReluOp = defineOp<BnAttrs>({
@@ -49,8 +50,28 @@ const batchNormTrainReluOp = defineOp<BnAttrs>({
     if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) =>
-    neededGrads(b, b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd), needs),
+  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) => {
+    const g = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd);
+    return neededGrads(b, [g.dx, g.dgamma, g.dbeta], needs);
+  },
+});
+
+// Inputs [x, residual, gamma, beta]; one kernel forward and one backward, which also gives dresidual.
+const batchNormTrainAddReluOp = defineOp<BnAttrs>({
+  name: 'batchNormAddRelu2d',
+  forward: (b, [x, residual, gamma, beta], a, record) => {
+    const r = b.k.batchNormTrainAddRelu(x, residual, gamma, beta, a.runningMean!, a.runningVar!, {
+      momentum: a.momentum,
+      eps: a.eps,
+    });
+    runningStatsInPlace(b, a, r);
+    if (!record) return withoutStats(b, r);
+    return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
+  },
+  backward: (b, dy, { saved: [out, x, gamma, mean, invStd], needs }) => {
+    const g = b.k.batchNormAddReluBackward(dy, out, x, gamma, mean, invStd);
+    return neededGrads(b, [g.dx, g.dresidual, g.dgamma, g.dbeta], needs);
+  },
 });
 
 const batchNormEvalOp = defineOp<BnAttrs>({
@@ -62,6 +83,13 @@ const batchNormEvalReluOp = defineOp<BnAttrs>({
   name: 'batchNormRelu2d',
   forward: (b, [x, gamma, beta], a) => ({
     y: b.k.batchNormEvalRelu(x, gamma, beta, a.runningMean!, a.runningVar!, a.eps),
+  }),
+});
+
+const batchNormEvalAddReluOp = defineOp<BnAttrs>({
+  name: 'batchNormAddRelu2d',
+  forward: (b, [x, residual, gamma, beta], a) => ({
+    y: b.k.batchNormEvalAddRelu(x, residual, gamma, beta, a.runningMean!, a.runningVar!, a.eps),
   }),
 });
 
@@ -125,12 +153,46 @@ export function batchNormRelu2d(
 }
 
 /**
+ * relu(batchNorm2d(x, ...) + residual), ResNet's block end, with residual of x's shape; in
+ * training one fused kernel forward and one backward (which also gives residual's gradient).
+ * A residual that broadcasts composes the ops.
+ */
+export function batchNormAddRelu2d(
+  x: Tensor,
+  residual: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  options: BatchNormOptions = {},
+): Tensor {
+  const attrs = batchNormAttrs(x, runningMean, runningVar, weight, bias, options);
+  const composed = () =>
+    tidy(() => relu(add(batchNorm2d(x, runningMean, runningVar, weight, bias, options), residual)));
+  if (!sameShape(residual.shape, x.shape)) return composed();
+  if (options.training) return apply(batchNormTrainAddReluOp, [x, residual, weight, bias], attrs);
+  // Evaluation (no grad): one fused pass; a differentiable eval composes the ops.
+  if (!bnNeedsGrad(x, residual, weight, bias)) return apply(batchNormEvalAddReluOp, [x, residual, weight, bias], attrs);
+  return composed();
+}
+
+/**
  * Whether an eval-mode batch norm must be differentiable. Parameters require grad even under
  * noGrad (evaluation), so the grad mode decides too: else every evaluation would take the
  * composed path (4 broadcast passes over x instead of 1).
  */
-function bnNeedsGrad(x: Tensor, weight: Tensor, bias: Tensor): boolean {
-  return isGradEnabled() && [x, weight, bias].some((t) => t.requiresGrad);
+function bnNeedsGrad(...inputs: Tensor[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t.requiresGrad);
+}
+
+/**
+ * On cpu64 the train references return the updated running statistics (the GPU kernels write
+ * them in place; backend.ts copies them back for batchNormTrain and batchNormTrainRelu only).
+ */
+function runningStatsInPlace(b: Backend, a: BnAttrs, r: object): void {
+  const { runningMean, runningVar } = r as { runningMean?: Raw; runningVar?: Raw };
+  if (runningMean && runningMean !== a.runningMean) b.assign(a.runningMean!, runningMean);
+  if (runningVar && runningVar !== a.runningVar) b.assign(a.runningVar!, runningVar);
 }
 
 /** Checks the arguments of a batch norm and gathers its attrs. */

@@ -162,6 +162,15 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
     });
   }
+
+  /** relu(forward(x) + residual) (ResNet's block end), fused into one kernel in training mode. */
+  forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    return F.batchNormAddRelu2d(x, residual, this.runningMean, this.runningVar, this.weight, this.bias, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
 }
 
 function buffer(n: number, value: number, backend: BackendName): Tensor {
