@@ -26,7 +26,7 @@ const sumOf = (vec: boolean, v: string) => (vec ? `dot(${v}, vec4f(1.0))` : v);
 /** What follows the normalization: nothing, relu(y), or relu(y + residual). */
 export type Epilogue = 'none' | 'relu' | 'addRelu';
 /** The suffix of the kernel names of an epilogue (batchnorm.trainReluFused). */
-export const epilogueName = (epi: Epilogue): string => ({ none: '', relu: 'Relu', addRelu: 'AddRelu' })[epi];
+const epilogueName = (epi: Epilogue): string => ({ none: '', relu: 'Relu', addRelu: 'AddRelu' })[epi];
 
 /** `let r` = the normalized unit i (x[i] - m) * s + bt, plus its residual for addRelu; then out[i]. */
 const normalizeUnit = (epi: Epilogue, T: string, i: string, out: string) =>
