@@ -95,6 +95,8 @@ export class Dispatcher {
   private profileEntries: ProfileEntry[] = [];
   private profileResults: Promise<KernelTiming[]>[] = [];
   private readonly afterSubmit: (() => void)[] = [];
+  private readonly writeStamps = new WeakMap<GPUBuffer, number>();
+  private nextWriteStamp = 1;
 
   constructor(private readonly rt: DispatchHost) {
     this.device = rt.device;
@@ -226,6 +228,8 @@ export class Dispatcher {
     const pass = this.computePass(name);
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, this.bindGroup(k, buffers), [offset]);
+    const storage = k.source.storage;
+    for (let i = 0; i < storage.length; i++) if (storage[i] === 'read_write') this.noteWrite(buffers[i].buffer);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiling) this.endPass();
     this.dispatchesInBatch++;
@@ -262,14 +266,30 @@ export class Dispatcher {
     return this.encoder !== undefined;
   }
 
+  /** Notes that `b` is written (by recorded work or an upload): its writeStamp changes. */
+  noteWrite(b: GPUBuffer): void {
+    this.writeStamps.set(b, this.nextWriteStamp++);
+  }
+
+  /**
+   * A number that changes whenever `b` is written through the runtime (a kernel's read_write
+   * binding, a copy, a clear, a Tensor upload), so that what is derived from a buffer (packed
+   * weights) can be kept until the buffer changes.
+   */
+  writeStamp(b: GPUBuffer): number {
+    return this.writeStamps.get(b) ?? 0;
+  }
+
   /** Records a buffer-to-buffer copy in order with the dispatches. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.noteWrite(dst);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Records a fill with zero bytes, in order with the dispatches. */
   clear(buf: GPUBuffer, offset: number, bytes: number): void {
+    this.noteWrite(buf);
     this.endPass();
     this.commandEncoder().clearBuffer(buf, offset, bytes);
   }

@@ -46,6 +46,7 @@ export interface PoolStats {
 export class BufferPool {
   private free = new Map<number, PooledBuffer[]>();
   private released: PooledBuffer[] = [];
+  private readonly releaseHooks = new WeakMap<GPUBuffer, () => void>();
   private nextId = 1;
   private stats: PoolStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, created: 0, hits: 0, misses: 0 };
   private maxBufferSize: number;
@@ -96,8 +97,21 @@ export class BufferPool {
     return !this.free.get(cls)?.length && this.released.some((b) => b.bytes === cls);
   }
 
+  /**
+   * Calls `fn` once, when `buffer` next returns to the pool: to free what a kernel derived from
+   * it and keeps (packed weights). One hook per buffer; a new one replaces the old.
+   */
+  whenReleased(buffer: GPUBuffer, fn: () => void): void {
+    this.releaseHooks.set(buffer, fn);
+  }
+
   /** Returns a buffer; it becomes reusable for uploads after the next submit. */
   release(buf: PooledBuffer): void {
+    const hook = this.releaseHooks.get(buf.buffer);
+    if (hook) {
+      this.releaseHooks.delete(buf.buffer);
+      hook();
+    }
     this.stats.liveBytes -= buf.bytes;
     this.stats.liveBuffers--;
     this.stats.pooledBytes += buf.bytes;
