@@ -27,6 +27,11 @@ export interface BackwardContext<A> {
   shapes: (readonly number[])[];
   /** True when dy is the implicit gradient of a scalar (all ones), so a product with it can be skipped. */
   dyIsOne: boolean;
+  /**
+   * For an op with `sumsGrads`: a second gradient of the output, to be added to dy as the
+   * backward reads it (the engine hands it over instead of adding the two in a dispatch).
+   */
+  dy2?: Raw;
 }
 
 /**
@@ -43,6 +48,11 @@ export interface OpDef<A = unknown> {
   dtype?(inputs: Dtype[], attrs: A): Dtype;
   forward(b: Backend, xs: Raw[], attrs: A, record: boolean): { y: Raw; saved?: Raw[] };
   backward?(b: Backend, dy: Raw, ctx: BackwardContext<A>): (Raw | null)[];
+  /**
+   * The backward sums two gradients of the output itself (dy + ctx.dy2): where the output feeds
+   * two ops (a residual), the engine then passes both rather than adding them first.
+   */
+  sumsGrads?: boolean;
 }
 
 /** Declares an op (typing its attrs for forward and backward); run it with apply(op, inputs, attrs). */
@@ -69,6 +79,8 @@ class Node implements GradFn {
   mark = 0;
   /** The gradient summed so far during a backward pass. */
   grad: Raw | undefined = undefined;
+  /** A second gradient, not added to `grad`, for an op that sums them itself (OpDef.sumsGrads). */
+  grad2: Raw | undefined = undefined;
   constructor(
     readonly op: OpDef<any>,
     readonly attrs: unknown,
@@ -426,7 +438,6 @@ const castOp = defineOp<{ to: Dtype }>({
   backward: (b, dy) => [b.k.copy(dy)],
 });
 
-/** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
 /**
  * Swaps a leaf's storage for `r` (same shape and backend), releasing the old one: the optimizers
  * move each parameter into their flat buffer this way. Internal to the package.
@@ -437,6 +448,7 @@ export function replaceStorage(t: Tensor, r: Raw): void {
   engine.backend(t).release(old);
 }
 
+/** Runs an op on tensors, recording it for backward when grad mode is on and an input requires grad. */
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
   const b = checkSameBackend(op.name, inputs);
   const n = inputs.length;
@@ -578,7 +590,9 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
   try {
     for (const n of order) {
       const dy = n.grad;
+      const dy2 = n.grad2;
       n.grad = undefined;
+      n.grad2 = undefined;
       if (dy === undefined) {
         if (!retainGraph) n.free(false);
         continue;
@@ -592,10 +606,12 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
           attrs: n.attrs,
           needs,
           shapes: n.shapes,
-          dyIsOne: dy === ones,
+          dyIsOne: dy === ones && dy2 === undefined,
+          ...(dy2 !== undefined ? { dy2 } : {}),
         });
       } finally {
         b.release(dy);
+        if (dy2 !== undefined) b.release(dy2);
       }
       const inputs = n.inputs;
       if (!retainGraph) n.free(false);
@@ -610,6 +626,7 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
           } else if (e instanceof Node) {
             const prev = e.grad;
             if (prev === undefined) e.grad = g;
+            else if (e.op.sumsGrads && e.grad2 === undefined) e.grad2 = g;
             else {
               e.grad = addConsuming(b, prev, g);
               b.release(prev);
@@ -626,7 +643,9 @@ function runBackward(root: Tensor, gradient: Tensor | undefined, retainGraph: bo
     // After a throw, the gradients not yet handed on.
     for (const n of order) {
       if (n.grad !== undefined) b.release(n.grad);
+      if (n.grad2 !== undefined) b.release(n.grad2);
       n.grad = undefined;
+      n.grad2 = undefined;
     }
   }
 }
