@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import * as B from './index.js';
 import { kernelProfile } from '../profile.js';
-import { expectClose, f64Of, fixture, pair } from '../elementwise/test-util.js';
-import { fixtureFiles } from '../common/testing.js';
+import { expectClose, f64Of, fixture, pair, type Pair } from '../elementwise/test-util.js';
+import { assertClose, fixtureFiles, type CloseOptions } from '../common/testing.js';
+import type { F64 } from '../common/f64.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -17,6 +18,35 @@ const SHAPES = [
   [5, 16, 8, 8],
   [128, 16, 32, 32],
 ];
+
+type Grads = Record<string, Tensor>;
+
+/**
+ * A backward's variant that reads dy + dy2 (`grads(dy2)`): against float64 (`refGrads(dy2)`) for
+ * a dy2 of its own; dy2 = 0 gives the gradients of dy alone, and dy2 = dy twice them (each output
+ * is linear in the upstream gradient; doubling is exact in float32, so both compare exactly).
+ */
+async function checkDy2(
+  label: string,
+  dy: Pair,
+  grads: (dy2?: Tensor) => Grads,
+  refGrads: (dy2: F64) => Record<string, F64>,
+  tol: CloseOptions,
+): Promise<void> {
+  const dy2 = pair(dy.r.shape, 9);
+  const got = grads(dy2.t);
+  const want = refGrads(dy2.r);
+  for (const name of Object.keys(want)) await expectClose(got[name], want[name], tol, `${label} ${name} with dy2`);
+  const alone = grads();
+  const zero = grads(Tensor.zeros(dy.r.shape));
+  const twice = grads(dy.t);
+  for (const name of Object.keys(alone)) {
+    const a = await alone[name].toArray();
+    assertClose(await zero[name].toArray(), a, { atol: 0, rtol: 0 }, `${label} ${name}, dy2 = 0`);
+    const doubled = Float64Array.from(a, (v) => 2 * v);
+    assertClose(await twice[name].toArray(), doubled, { atol: 0, rtol: 0 }, `${label} ${name}, dy2 = dy`);
+  }
+}
 
 async function checkAgainstReference(shape: number[]): Promise<void> {
   const C = shape[1];
@@ -55,6 +85,17 @@ async function checkAgainstReference(shape: number[]): Promise<void> {
   await expectClose(bwr.dx, bwrRef.dx, gtol, 'relu dx');
   await expectClose(bwr.dgamma, bwrRef.dgamma, gtol, 'relu dgamma');
   await expectClose(bwr.dbeta, bwrRef.dbeta, gtol, 'relu dbeta');
+  await checkDy2(
+    'relu',
+    dy,
+    (dy2) => ({
+      ...B.batchNormReluBackward(dy.t, fused.y, x.t, gamma.t, beta.t, fused.saveMean, fused.saveInvStd, dy2),
+    }),
+    (dy2) => ({
+      ...B.batchNormReluBackwardRef(dy.r, yGpu, x.r, gamma.r, beta.r, fusedRef.saveMean, fusedRef.saveInvStd, dy2),
+    }),
+    gtol,
+  );
 
   await expectClose(
     B.batchNormEval(x.t, gamma.t, beta.t, rm.t, rv.t),
@@ -93,6 +134,15 @@ async function checkAgainstReference(shape: number[]): Promise<void> {
   await expectClose(bwa.dgamma, bwaRef.dgamma, gtol, 'addRelu dgamma');
   await expectClose(bwa.dbeta, bwaRef.dbeta, gtol, 'addRelu dbeta');
   await expectClose(bwa.dresidual, bwaRef.dresidual, { atol: 0, rtol: 0 }, 'addRelu dresidual');
+  await checkDy2(
+    'addRelu',
+    dy,
+    (dy2) => ({ ...B.batchNormAddReluBackward(dy.t, add.y, x.t, gamma.t, add.saveMean, add.saveInvStd, dy2) }),
+    (dy2) => ({
+      ...B.batchNormAddReluBackwardRef(dy.r, outGpu, x.r, gamma.r, addRef.saveMean, addRef.saveInvStd, dy2),
+    }),
+    gtol,
+  );
   await expectClose(
     B.batchNormEvalAddRelu(x.t, res.t, gamma.t, beta.t, rm.t, rv.t),
     B.batchNormEvalAddReluRef(x.r, res.r, gamma.r, beta.r, addRef.runningMean, addRef.runningVar),

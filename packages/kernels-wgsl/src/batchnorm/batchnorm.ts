@@ -114,7 +114,10 @@ function reductionPlan(g: Geometry): { hw: number; wg: number; S: number; chunk:
   return { hw, wg, S: Math.max(1, Math.ceil(units / chunk)), chunk, fused: false };
 }
 
-/** The elementwise apply pass over every element of x, into `outs` (dx, then dresidual for addRelu). */
+/**
+ * The elementwise apply pass over every element of x, into `outs` (dx, then dresidual for addRelu);
+ * perUnit holds dy2 after dy where the backward's upstream gradient is dy + dy2.
+ */
 function apply(
   pass: ApplyPass,
   epi: Epilogue,
@@ -123,6 +126,7 @@ function apply(
   perChannel: Tensor[],
   outs: Tensor[],
   extra: { eps: number } | { invM: number } | object = {},
+  dy2 = false,
 ): void {
   const hw = g.vec ? g.HW / 4 : g.HW;
   if (g.N * g.C * hw === 0) return;
@@ -131,10 +135,10 @@ function apply(
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
   const inputs = [...perUnit.map(bind), ...perChannel];
   const bufs: Record<string, Tensor | BufferRange> = {};
-  const { names, outs: outNames } = applyInputs(pass, epi);
+  const { names, outs: outNames } = applyInputs(pass, epi, dy2);
   names.forEach((name, i) => (bufs[name] = inputs[i]));
   outNames.forEach((name, i) => (bufs[name] = bind(outs[i])));
-  applyKernel(pass, epi, g.vec, hw, nb).launch(bufs, { N: g.N, C: g.C, ...extra }, [Math.ceil(g.N / nb), g.C]);
+  applyKernel(pass, epi, g.vec, hw, nb, dy2).launch(bufs, { N: g.N, C: g.C, ...extra }, [Math.ceil(g.N / nb), g.C]);
 }
 
 function train(
@@ -302,7 +306,10 @@ export function batchNormEvalAddRelu(
   return evaluate('batchNormEvalAddRelu', 'addRelu', x, residual, gamma, beta, runningMean, runningVar, eps);
 }
 
-/** The gradients; with addRelu also dresidual (the gradient masked by y > 0). */
+/**
+ * The gradients for the upstream gradient dy (+ dy2 where given); with addRelu also dresidual
+ * (the gradient masked by y > 0).
+ */
 function backward(
   kernel: string,
   epi: Epilogue,
@@ -312,19 +319,14 @@ function backward(
   gamma: Tensor,
   saveMean: Tensor,
   saveInvStd: Tensor,
+  dy2: Tensor | undefined,
 ): BatchNormGrads & { dresidual?: Tensor } {
   const g = geometry(kernel, x);
   // addRelu's launcher calls its mask `out` (the op's output), relu's `y`.
-  checkLike(
-    kernel,
-    x,
-    y
-      ? [
-          ['dy', dy],
-          [epi === 'addRelu' ? 'out' : 'y', y],
-        ]
-      : [['dy', dy]],
-  );
+  const like: [string, Tensor][] = [['dy', dy]];
+  if (y) like.push([epi === 'addRelu' ? 'out' : 'y', y]);
+  if (dy2) like.push(['dy2', dy2]);
+  checkLike(kernel, x, like);
   checkChannelVec(kernel, g.C, [
     ['gamma', gamma],
     ['saveMean', saveMean],
@@ -336,14 +338,14 @@ function backward(
   const dresidual = epi === 'addRelu' ? Tensor.empty(x.shape, 'f32', `${kernel}.dresidual`) : undefined;
   const outs = dresidual ? { dx, dresidual } : { dx };
   const bind = g.vec ? vecBinding : (t: Tensor) => t.binding();
-  const perUnit = y ? [dy, x, y] : [dy, x];
-  const units = y ? { dy: bind(dy), x: bind(x), y: bind(y) } : { dy: bind(dy), x: bind(x) };
+  const perUnit = [dy, ...(dy2 ? [dy2] : []), x, ...(y ? [y] : [])];
+  const units = { dy: bind(dy), ...(dy2 ? { dy2: bind(dy2) } : {}), x: bind(x), ...(y ? { y: bind(y) } : {}) };
   const r = reductionPlan(g);
   const M = g.N * g.HW;
   const p = { N: g.N, C: g.C, S: r.S, chunk: r.chunk, M };
   if (r.fused) {
     const outBufs = dresidual ? { dx: bind(dx), dresidual: bind(dresidual) } : { dx: bind(dx) };
-    backwardFusedKernel(g.vec, epi, r.hw, r.wg).launch(
+    backwardFusedKernel(g.vec, epi, r.hw, r.wg, !!dy2).launch(
       { ...units, gamma, saveMean, saveInvStd, dgamma, dbeta, ...outBufs },
       p,
       [1, g.C],
@@ -352,19 +354,31 @@ function backward(
   }
   const masked = epi !== 'none';
   if (r.S === 1) {
-    backwardSumsKernel(g.vec, masked, r.hw, r.wg, false).launch({ ...units, saveMean, saveInvStd, dgamma, dbeta }, p, [
-      1,
-      g.C,
-    ]);
+    backwardSumsKernel(g.vec, masked, r.hw, r.wg, false, !!dy2).launch(
+      { ...units, saveMean, saveInvStd, dgamma, dbeta },
+      p,
+      [1, g.C],
+    );
   } else {
     const part = Tensor.empty([g.C, r.S, 2], 'f32', `${kernel}.partial`);
-    backwardSumsKernel(g.vec, masked, r.hw, r.wg, true).launch({ ...units, saveMean, saveInvStd, part }, p, [r.S, g.C]);
+    backwardSumsKernel(g.vec, masked, r.hw, r.wg, true, !!dy2).launch({ ...units, saveMean, saveInvStd, part }, p, [
+      r.S,
+      g.C,
+    ]);
     backwardCombineKernel.launch({ part, saveInvStd, dgamma, dbeta }, p, flatGrid(g.C, 64).groups);
     part.dispose();
   }
-  apply('backward', epi, g, perUnit, [gamma, saveMean, saveInvStd, dgamma, dbeta], Object.values(outs), {
-    invM: M > 0 ? 1 / M : 0,
-  });
+  const invM = M > 0 ? 1 / M : 0;
+  apply(
+    'backward',
+    epi,
+    g,
+    perUnit,
+    [gamma, saveMean, saveInvStd, dgamma, dbeta],
+    Object.values(outs),
+    { invM },
+    !!dy2,
+  );
   return { ...outs, dgamma, dbeta };
 }
 
@@ -376,12 +390,13 @@ export function batchNormBackward(
   saveMean: Tensor,
   saveInvStd: Tensor,
 ): BatchNormGrads {
-  return backward('batchNormBackward', 'none', dy, undefined, x, gamma, saveMean, saveInvStd);
+  return backward('batchNormBackward', 'none', dy, undefined, x, gamma, saveMean, saveInvStd, undefined);
 }
 
 /**
  * Gradients of relu(batchNormTrain(x)) given dy for its output and y, that relu output.
- * `beta` is accepted for symmetry with the forward; the gradient does not need it.
+ * `beta` is accepted for symmetry with the forward; the gradient does not need it. With dy2 (the
+ * shape of dy) the upstream gradient is dy + dy2, summed as the kernel reads it.
  */
 export function batchNormReluBackward(
   dy: Tensor,
@@ -391,15 +406,17 @@ export function batchNormReluBackward(
   beta: Tensor,
   saveMean: Tensor,
   saveInvStd: Tensor,
+  dy2?: Tensor,
 ): BatchNormGrads {
   checkF32('batchNormReluBackward', 'beta', beta);
-  return backward('batchNormReluBackward', 'relu', dy, y, x, gamma, saveMean, saveInvStd);
+  return backward('batchNormReluBackward', 'relu', dy, y, x, gamma, saveMean, saveInvStd, dy2);
 }
 
 /**
  * Gradients of out = relu(batchNormTrain(x).y + residual) given dy for out and out itself, in
  * one pass: dy masked by out > 0 (a NaN out passes dy, as PyTorch's threshold_backward) is
- * dresidual, and batch norm's upstream gradient.
+ * dresidual, and batch norm's upstream gradient. With dy2 (the shape of dy) the upstream
+ * gradient is dy + dy2, summed as the kernel reads it.
  */
 export function batchNormAddReluBackward(
   dy: Tensor,
@@ -408,7 +425,8 @@ export function batchNormAddReluBackward(
   gamma: Tensor,
   saveMean: Tensor,
   saveInvStd: Tensor,
+  dy2?: Tensor,
 ): BatchNormAddReluGrads {
-  const g = backward('batchNormAddReluBackward', 'addRelu', dy, out, x, gamma, saveMean, saveInvStd);
+  const g = backward('batchNormAddReluBackward', 'addRelu', dy, out, x, gamma, saveMean, saveInvStd, dy2);
   return { dx: g.dx, dgamma: g.dgamma, dbeta: g.dbeta, dresidual: g.dresidual! };
 }

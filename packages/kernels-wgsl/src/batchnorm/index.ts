@@ -26,12 +26,14 @@ export const batchNormEvalAddRelu = releaseOnThrow(launchers.batchNormEvalAddRel
 export const batchNormBackward = releaseOnThrow(launchers.batchNormBackward);
 /**
  * Gradients of relu(batchNormTrain(x)) given dy for its output and y, that relu output.
- * `beta` is accepted for symmetry with the forward; the gradient does not need it.
+ * `beta` is accepted for symmetry with the forward; the gradient does not need it. With dy2 (the
+ * shape of dy) the upstream gradient is dy + dy2, summed as the kernel reads it.
  */
 export const batchNormReluBackward = releaseOnThrow(launchers.batchNormReluBackward);
 /**
  * Gradients of out = relu(batchNormTrain(x).y + residual) given dy for out and out itself, in
- * one pass: dy masked by out > 0 is dresidual, and batch norm's upstream gradient.
+ * one pass: dy masked by out > 0 is dresidual, and batch norm's upstream gradient. With dy2 (the
+ * shape of dy) the upstream gradient is dy + dy2, summed as the kernel reads it.
  */
 export const batchNormAddReluBackward = releaseOnThrow(launchers.batchNormAddReluBackward);
 export {

@@ -135,10 +135,13 @@ export function batchNormEvalAddReluRef(
 }
 
 /** Through the ReLU as PyTorch's threshold_backward: 0 where y <= 0 (a NaN y passes dy). */
-const reluGrad = (dy: F64, y: F64) => dy.data.map((v, i) => (y.data[i] <= 0 ? 0 : v));
+const reluGrad = (dy: Float64Array, y: F64) => dy.map((v, i) => (y.data[i] <= 0 ? 0 : v));
+
+/** The upstream gradient: dy, or dy + dy2 where a second one is given. */
+const upstream = (dy: F64, dy2: F64 | undefined) => (dy2 ? dy.data.map((v, i) => v + dy2.data[i]) : dy.data);
 
 function backwardRef(
-  dyIn: F64,
+  dyIn: Float64Array,
   y: F64 | undefined,
   x: F64,
   gamma: F64,
@@ -147,7 +150,7 @@ function backwardRef(
 ): { dx: F64; dgamma: F64; dbeta: F64 } {
   const C = x.shape[1];
   const M = x.data.length / C;
-  const dy = y ? reluGrad(dyIn, y) : dyIn.data;
+  const dy = y ? reluGrad(dyIn, y) : dyIn;
   const dgamma = new Float64Array(C);
   const dbeta = new Float64Array(C);
   const xhat = (c: number, i: number) => (x.data[i] - saveMean.data[c]) * saveInvStd.data[c];
@@ -168,7 +171,7 @@ function backwardRef(
 
 /** Float64 reference of batchNormBackward on the CPU (what the tests check the kernel against). */
 export const batchNormBackwardRef = (dy: F64, x: F64, gamma: F64, saveMean: F64, saveInvStd: F64) =>
-  backwardRef(dy, undefined, x, gamma, saveMean, saveInvStd);
+  backwardRef(dy.data, undefined, x, gamma, saveMean, saveInvStd);
 
 /** Float64 reference of batchNormReluBackward on the CPU (what the tests check the kernel against). */
 export const batchNormReluBackwardRef = (
@@ -179,7 +182,8 @@ export const batchNormReluBackwardRef = (
   _beta: F64,
   saveMean: F64,
   saveInvStd: F64,
-) => backwardRef(dy, y, x, gamma, saveMean, saveInvStd);
+  dy2?: F64,
+) => backwardRef(upstream(dy, dy2), y, x, gamma, saveMean, saveInvStd);
 
 /** Float64 reference of batchNormAddReluBackward on the CPU (what the tests check the kernel against). */
 export function batchNormAddReluBackwardRef(
@@ -189,7 +193,8 @@ export function batchNormAddReluBackwardRef(
   gamma: F64,
   saveMean: F64,
   saveInvStd: F64,
+  dy2?: F64,
 ): { dx: F64; dgamma: F64; dbeta: F64; dresidual: F64 } {
-  const g = backwardRef(dy, out, x, gamma, saveMean, saveInvStd);
-  return { ...g, dresidual: { data: reluGrad(dy, out), shape: [...x.shape] } };
+  const g = backwardRef(upstream(dy, dy2), out, x, gamma, saveMean, saveInvStd);
+  return { ...g, dresidual: { data: reluGrad(upstream(dy, dy2), out), shape: [...x.shape] } };
 }

@@ -10,7 +10,9 @@
 //
 // An epilogue follows the normalization: none, a ReLU, or ResNet's block end, a residual add
 // then a ReLU. Their backward masks dy by the op's output (and, for addRelu, writes that masked
-// gradient as dresidual).
+// gradient as dresidual). The backward kernels have a variant (dy2) that reads the upstream
+// gradient as dy + dy2: where the output feeds two ops, autograd hands over both gradients
+// rather than adding them in a dispatch of their own.
 //
 // A "unit" is a vec4f when H*W is a multiple of 4 (every ResNet20 shape), else one f32.
 
@@ -207,22 +209,25 @@ var<workgroup> shGX: array<f32, ${wg}>;`;
  * Backward sums per channel: dbeta = sum(g), dgamma = sum(g * xhat), g = dy (masked by y > 0
  * with relu). split = true writes (sum g, sum g*(x - mean)) partials [C, S, 2].
  */
-export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: number, wg: number, split: boolean) => {
-  const T = vec ? 'vec4f' : 'f32';
-  return defineKernel({
-    name: `batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`,
-    params: SUMS_PARAMS,
-    bindings: {
-      ...perUnitBindings(relu, T),
-      saveMean: f32Array(),
-      saveInvStd: f32Array(),
-      ...(split ? { part: f32Array('read_write') } : { dgamma: f32Array('read_write'), dbeta: f32Array('read_write') }),
-    },
-    helpers: SUMS_SHARED(wg),
-    workgroupSize: wg,
-    builtins: PER_CHANNEL_BUILTINS,
-    body: `  let c = wid.y;
-  ${backwardSums(vec, relu, hw, wg)}
+export const backwardSumsKernel = memoKernel(
+  (vec: boolean, relu: boolean, hw: number, wg: number, split: boolean, dy2: boolean) => {
+    const T = vec ? 'vec4f' : 'f32';
+    return defineKernel({
+      name: `batchnorm.backwardSums${relu ? 'Relu' : ''}${split ? 'Partial' : ''}`,
+      params: SUMS_PARAMS,
+      bindings: {
+        ...perUnitBindings(relu, T, dy2),
+        saveMean: f32Array(),
+        saveInvStd: f32Array(),
+        ...(split
+          ? { part: f32Array('read_write') }
+          : { dgamma: f32Array('read_write'), dbeta: f32Array('read_write') }),
+      },
+      helpers: SUMS_SHARED(wg),
+      workgroupSize: wg,
+      builtins: PER_CHANNEL_BUILTINS,
+      body: `  let c = wid.y;
+  ${backwardSums(vec, relu, hw, wg, dy2)}
   if (lid == 0u) {
     ${
       split
@@ -232,16 +237,23 @@ export const backwardSumsKernel = memoKernel((vec: boolean, relu: boolean, hw: n
     dgamma[c] = shGX[0] * saveInvStd[c];`
     }
   }`,
-  });
+    });
+  },
+);
+
+/** dy, (dy2), x and (masked by a ReLU) y, the op's output: one unit per element of the activation. */
+const perUnitBindings = (relu: boolean, T: string, dy2: boolean): Record<string, BindingDecl> => ({
+  dy: { type: T },
+  ...(dy2 ? { dy2: { type: T } } : {}),
+  x: { type: T },
+  ...(relu ? { y: { type: T } } : {}),
 });
 
-/** dy, x and (masked by a ReLU) y, the op's output: one unit per element of the activation. */
-const perUnitBindings = (relu: boolean, T: string): Record<string, BindingDecl> =>
-  relu ? { dy: { type: T }, x: { type: T }, y: { type: T } } : { dy: { type: T }, x: { type: T } };
-
-/** The upstream gradient of unit `i`, through the ReLU (from its output y) with relu. */
-const maskedGrad = (relu: boolean, T: string, i: string) =>
-  relu ? reluGradWgsl(`dy[${i}]`, `y[${i}]`, T) : `dy[${i}]`;
+/** The upstream gradient of unit `i` (dy + dy2 with dy2), through the ReLU (from its output y) with relu. */
+function maskedGrad(relu: boolean, T: string, i: string, dy2: boolean): string {
+  const dy = dy2 ? `(dy[${i}] + dy2[${i}])` : `dy[${i}]`;
+  return relu ? reluGradWgsl(dy, `y[${i}]`, T) : dy;
+}
 
 /**
  * dx of unit `i`: k * g + (x - mean) * a + b with per-channel k, a, b (applyBody's backward
@@ -250,9 +262,9 @@ const maskedGrad = (relu: boolean, T: string, i: string) =>
 const dxOf = (T: string, i: string, mean: string) => `${T}(k) * g + (x[${i}] - ${T}(${mean})) * ${T}(a) + ${T}(b)`;
 
 /** dx of unit i from its masked gradient g; addRelu also writes g as dresidual. */
-function dxUnit(epi: Epilogue, T: string, i: string, out: string, mean: string): string {
+function dxUnit(epi: Epilogue, T: string, i: string, out: string, mean: string, dy2: boolean): string {
   const dresidual = epi === 'addRelu' ? `\n    dresidual[${i}] = g;` : '';
-  return `let g = ${maskedGrad(epi !== 'none', T, i)};
+  return `let g = ${maskedGrad(epi !== 'none', T, i, dy2)};
     ${out}[${i}] = ${dxOf(T, i, mean)};${dresidual}`;
 }
 
@@ -260,7 +272,7 @@ function dxUnit(epi: Epilogue, T: string, i: string, out: string, mean: string):
  * Channel c's mean (saveMean), the masked upstream gradient g of each unit and the per-lane
  * sums of g and g * (x - mean), merged into shG/shGX[0] (declared by SUMS_SHARED).
  */
-function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): string {
+function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number, dy2: boolean): string {
   const T = vec ? 'vec4f' : 'f32';
   return `let mean = saveMean[c];
   var sg = ${T}(0.0);
@@ -268,7 +280,7 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): stri
   ${channelWalk(
     hw,
     wg,
-    `let g = ${maskedGrad(relu, T, 'idx')};
+    `let g = ${maskedGrad(relu, T, 'idx', dy2)};
     sg += g;
     sgx += g * (x[idx] - ${T}(mean));`,
   )}
@@ -283,16 +295,16 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number): stri
 
 /**
  * The backward in one pass per channel (the unsplit plan; see trainFusedKernel): the channel's
- * sums, then dx from the units just read. Bindings: dy, x, (y with an epilogue), gamma,
+ * sums, then dx from the units just read. Bindings: dy, (dy2), x, (y with an epilogue), gamma,
  * saveMean, saveInvStd, dgamma, dbeta, dx, (dresidual with addRelu).
  */
-export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: number, wg: number) => {
+export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: number, wg: number, dy2: boolean) => {
   const T = vec ? 'vec4f' : 'f32';
   return defineKernel({
     name: `batchnorm.backward${epilogueName(epi)}Fused`,
     params: SUMS_PARAMS,
     bindings: {
-      ...perUnitBindings(epi !== 'none', T),
+      ...perUnitBindings(epi !== 'none', T, dy2),
       gamma: f32Array(),
       saveMean: f32Array(),
       saveInvStd: f32Array(),
@@ -305,7 +317,7 @@ export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: 
     workgroupSize: wg,
     builtins: PER_CHANNEL_BUILTINS,
     body: `  let c = wid.y;
-  ${backwardSums(vec, epi !== 'none', hw, wg)}
+  ${backwardSums(vec, epi !== 'none', hw, wg, dy2)}
   let inv = saveInvStd[c];
   let db = shG[0];
   let dg = shGX[0] * inv;
@@ -313,7 +325,7 @@ export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: 
   let k = gamma[c] * inv;
   let a = -k * inv * dg / params.M;
   let b = -k * db / params.M;
-  {${channelWalk(hw, wg, dxUnit(epi, T, 'idx', 'dx', 'mean'))}
+  {${channelWalk(hw, wg, dxUnit(epi, T, 'idx', 'dx', 'mean', dy2))}
   }`,
   });
 });
@@ -345,6 +357,7 @@ function applyBody(
   pass: ApplyPass,
   epi: Epilogue,
   T: string,
+  dy2: boolean,
 ): { names: string[]; outs: string[]; prelude: string; unit: string } {
   const residual = epi === 'addRelu' ? ['residual'] : [];
   if (pass === 'train') {
@@ -367,11 +380,18 @@ function applyBody(
   // dx = k * g + (x - mean) * a + b per channel. (x - mean) stays explicit: folding the mean
   // into b cancels catastrophically when |mean| >> std, off by 2e-3 on ResNet20's gradients.
   return {
-    names: ['dy', 'x', ...(epi !== 'none' ? ['y'] : []), 'gamma', 'saveMean', 'saveInvStd', 'dgamma', 'dbeta'],
+    names: [
+      ...Object.keys(perUnitBindings(epi !== 'none', T, dy2)),
+      'gamma',
+      'saveMean',
+      'saveInvStd',
+      'dgamma',
+      'dbeta',
+    ],
     outs: ['out', ...(epi === 'addRelu' ? ['dresidual'] : [])],
     prelude: `let inv = saveInvStd[c]; let k = gamma[c] * inv; let a = -k * inv * dgamma[c] * params.invM;
       let b = -k * dbeta[c] * params.invM; let m = saveMean[c];`,
-    unit: dxUnit(epi, T, 'i', 'out', 'm'),
+    unit: dxUnit(epi, T, 'i', 'out', 'm', dy2),
   };
 }
 
@@ -383,7 +403,7 @@ function applyParams(pass: ApplyPass): Record<string, ParamType> {
 }
 
 function applyBindings(names: string[], outs: string[], T: string): Record<string, BindingDecl> {
-  const perUnit = new Set(['dy', 'x', 'y', 'residual']);
+  const perUnit = new Set(['dy', 'dy2', 'x', 'y', 'residual']);
   const binds: Record<string, BindingDecl> = {};
   for (const nm of names) binds[nm] = { type: perUnit.has(nm) ? T : 'f32' };
   for (const nm of outs) binds[nm] = { type: T, access: 'read_write' };
@@ -398,18 +418,20 @@ function applyBindings(names: string[], outs: string[], T: string): Record<strin
  * Bindings by pass (then the outputs; addRelu adds residual after x, and dresidual after dx):
  * train:    x, gamma, beta, saveMean, saveInvStd -> y
  * eval:     x, gamma, beta, runningMean, runningVar -> y
- * backward: dy, x, (y with an epilogue), gamma, saveMean, saveInvStd, dgamma, dbeta -> dx
+ * backward: dy, (dy2), x, (y with an epilogue), gamma, saveMean, saveInvStd, dgamma, dbeta -> dx
+ * (dy2: the backward's variant reading dy + dy2)
  */
-export const applyKernel = memoKernel((pass: ApplyPass, epi: Epilogue, vec: boolean, hw: number, nb: number) => {
-  const T = vec ? 'vec4f' : 'f32';
-  const { names, outs, prelude, unit } = applyBody(pass, epi, T);
-  return defineKernel({
-    name: `batchnorm.${pass}${epilogueName(epi)}`,
-    params: applyParams(pass),
-    bindings: applyBindings(names, outs, T),
-    workgroupSize: APPLY_WG,
-    builtins: PER_CHANNEL_BUILTINS,
-    body: `  let c = wid.y;
+export const applyKernel = memoKernel(
+  (pass: ApplyPass, epi: Epilogue, vec: boolean, hw: number, nb: number, dy2: boolean) => {
+    const T = vec ? 'vec4f' : 'f32';
+    const { names, outs, prelude, unit } = applyBody(pass, epi, T, dy2);
+    return defineKernel({
+      name: `batchnorm.${pass}${epilogueName(epi)}`,
+      params: applyParams(pass),
+      bindings: applyBindings(names, outs, T),
+      workgroupSize: APPLY_WG,
+      builtins: PER_CHANNEL_BUILTINS,
+      body: `  let c = wid.y;
   ${prelude}
   let n0 = wid.x * ${nb}u;
   let count = min(${nb}u, params.N - n0) * ${hw}u;
@@ -417,11 +439,12 @@ export const applyKernel = memoKernel((pass: ApplyPass, epi: Epilogue, vec: bool
     let i = ((n0 + j / ${hw}u) * params.C + c) * ${hw}u + j % ${hw}u;
     ${unit}
   }`,
-  });
-});
+    });
+  },
+);
 
 /** The names of an apply pass's input and output bindings, in order. */
-export const applyInputs = (pass: ApplyPass, epi: Epilogue): { names: string[]; outs: string[] } => {
-  const { names, outs } = applyBody(pass, epi, 'f32');
+export const applyInputs = (pass: ApplyPass, epi: Epilogue, dy2: boolean): { names: string[]; outs: string[] } => {
+  const { names, outs } = applyBody(pass, epi, 'f32', dy2);
   return { names, outs };
 };
