@@ -13,15 +13,16 @@ import { checkOutputGrad, convGeometry, isGeneralConv, type Conv2dOptions, type 
 import { generalForward, generalInputGrad, generalWeightGrad } from './general.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
+import { reduceLater } from './split-reduce.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
+import { forEachWeightDispatch } from './weight-chunks.js';
 import {
   conv2dVariant,
   gemmPlan,
   lanePixelsPlan,
   pointwiseInputGradPlan,
   rowWindowPlan,
-  splitReduce,
   weightGradSplitGroups,
   type LanePixelsPlan,
   type PointwisePlan,
@@ -48,7 +49,7 @@ function checkBindingSizes(kernel: string, tensors: [string, readonly number[]][
 /**
  * Records one GEMM whose reduction of `ktotal` units is cut into chunks of `kchunk` (one per
  * workgroup layer). `a` is the weight tensor's binding, or the packed weights (packWeights)
- * where the plan reads them from a uniform buffer: then one dispatch per chunk of rows.
+ * where the plan reads them from uniform bindings (weight-chunks.ts).
  */
 function recordGemm(
   kernel: string,
@@ -64,36 +65,21 @@ function recordGemm(
   const kchunk = k?.chunk ?? Math.max(1, ktotal);
   const splits = k ? Math.ceil(k.total / k.chunk) : 1;
   const plan = gemmPlan(kernel, p, conv2dVariant());
-  const chunkRows = plan.uboRows || plan.rows;
-  const groups: [number, number, number] = [plan.colGroups(n), Math.ceil(chunkRows / plan.rowsPerGroup), splits];
+  const groups: [number, number, number] = [plan.colGroups(n), Math.ceil(plan.rows / plan.rowsPerGroup), splits];
   if (groups[0] > MAX_GROUPS) {
     throw new KernelArgumentError(
       kernel,
       `${cols} output columns need ${groups[0]} workgroups, over the limit of ${MAX_GROUPS}; use a smaller batch.`,
     );
   }
-  if (!plan.uboRows) {
+  if (!plan.chunks) {
     plan.kernel.launch({ a_src: a, b_src: b, out }, { ncols: cols, ktotal, kchunk }, groups);
     return;
   }
-  forEachWeightChunk(a, plan.rows, plan.uboRows, packedRowBytes(p as ConvLike), (wq, r0) =>
-    plan.kernel.launch({ wq, b_src: b, out }, { ncols: cols, ktotal, kchunk, row0: r0 }, groups),
+  const rowBytes = packedRowBytes(p as ConvLike);
+  forEachWeightDispatch(a, plan.rows, plan.chunks, rowBytes, plan.rowsPerGroup, (wq, r0, gy) =>
+    plan.kernel.launch({ ...wq, b_src: b, out }, { ncols: cols, ktotal, kchunk, row0: r0 }, [groups[0], gy, splits]),
   );
-}
-
-/**
- * Calls `dispatch` once per uniform binding of `chunkRows` packed-weight rows (packedChunkRows), with the
- * chunk's first row.
- */
-function forEachWeightChunk(
-  a: BufferRange,
-  rows: number,
-  chunkRows: number,
-  rowBytes: number,
-  dispatch: (wq: BufferRange, r0: number) => void,
-): void {
-  for (let r0 = 0; r0 < rows; r0 += chunkRows)
-    dispatch({ buffer: a.buffer, offset: (a.offset ?? 0) + r0 * rowBytes, size: chunkRows * rowBytes }, r0);
 }
 
 /** The A operand for the GEMMs `problems` (which share their weights): packed where their plan asks for it. */
@@ -248,18 +234,18 @@ function recordRowWindow(
   g: ConvGeometry,
 ): void {
   const packed = packWeights(w, plan.pack);
-  const { uboRows, rm } = plan.config;
-  const rowBytes = packedRowBytes(plan.pack);
-  const groups: [number, number, number] = [plan.colGroups(g.n), Math.ceil(uboRows / (SUBGROUP_SIZE * rm)), 1];
-  if (groups[0] > MAX_GROUPS) {
+  const rowsPerGroup = SUBGROUP_SIZE * plan.config.rm;
+  const colGroups = plan.colGroups(g.n);
+  if (colGroups > MAX_GROUPS) {
     throw new KernelArgumentError(
       kernel,
-      `${g.n} images of ${formatShape(out.shape.slice(2))} need ${groups[0]} workgroups, ` +
+      `${g.n} images of ${formatShape(out.shape.slice(2))} need ${colGroups} workgroups, ` +
         `over the limit of ${MAX_GROUPS}; use a smaller batch.`,
     );
   }
-  forEachWeightChunk(packed.binding(), plan.rows, uboRows, rowBytes, (wq, r0) =>
-    plan.kernel.launch({ wq, b_src: src, out }, { ncols: out.size / out.shape[1], row0: r0 }, groups),
+  const rowBytes = packedRowBytes(plan.pack);
+  forEachWeightDispatch(packed.binding(), plan.rows, plan.chunks, rowBytes, rowsPerGroup, (wq, r0, gy) =>
+    plan.kernel.launch({ ...wq, b_src: src, out }, { ncols: out.size / out.shape[1], row0: r0 }, [colGroups, gy, 1]),
   );
   packed.dispose();
 }
@@ -292,8 +278,8 @@ export function conv2dWeightGrad(
     ['dy', dy.shape],
     ['dw', weightShape],
   ]);
-  const dw = Tensor.empty(weightShape, 'f32', kernel);
   if (isGeneralConv(g)) {
+    const dw = Tensor.empty(weightShape, 'f32', kernel);
     generalWeightGrad(kernel, x, dy, dw, g);
     return dw;
   }
@@ -306,13 +292,13 @@ export function conv2dWeightGrad(
   const splits = Math.ceil(units / chunk);
   const k = { total: units, chunk };
   if (splits === 1) {
+    const dw = Tensor.empty(weightShape, 'f32', kernel);
     recordGemm(kernel, p, dy.binding(), x.binding(), dw.binding(), g.n, k);
     return dw;
   }
   checkBindingSizes(kernel, [['partial sums', [splits, len]]]);
-  const part = Tensor.empty([splits, len], 'f32', `${kernel} partial sums`);
-  recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, k);
-  splitReduce(kernel).launch({ part, out: dw }, { len, parts: splits }, [Math.ceil(len / 64)]);
-  part.dispose(); // the pool reuses it only for work recorded after this reduction
+  // Summed later with every other convolution's partial sums, in one dispatch (split-reduce.ts).
+  const { part, dw } = reduceLater(weightShape, len, splits);
+  recordGemm(kernel, p, dy.binding(), x.binding(), part, g.n, k);
   return dw;
 }

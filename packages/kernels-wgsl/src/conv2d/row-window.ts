@@ -23,6 +23,7 @@ import { i32l, u32l, type ConvLike } from './gemm.js';
 import type { ConvGeometry } from './geometry.js';
 import { gemmBindings } from './tiled.js';
 import { SUBGROUP_BUILTINS, SUBGROUP_SIZE, windowTileHeader } from './subgroup.js';
+import { chunkRowLines, chunkSwitch, dispatchRows, weightChunks } from './weight-chunks.js';
 
 export type RowWindowDir = 'forward' | 'transposed';
 
@@ -35,7 +36,7 @@ export interface RowWindowConfig {
   tileRows: number;
   /** Subgroups per workgroup (neighbouring tiles). */
   sgs: number;
-  /** Rows of packed weights per uniform binding (packedChunkRows); a dispatch covers these. */
+  /** Rows of packed weights per uniform binding (packedChunkRows); a dispatch binds several (weight-chunks.ts). */
   uboRows: number;
 }
 
@@ -112,7 +113,7 @@ export function rowWindowKernel(
   if (!tile) throw new Error(`row window: no tile of ${cfg.tc} pixels holds whole phases of stride ${g.sh}x${g.sw}`);
   const { rows: TR, width: TW } = tile;
   const { m: M, c: C, srcH, srcW, outH, outW } = rowWindowDims(dir, g);
-  const R = cfg.uboRows;
+  const chunks = weightChunks(M, cfg.uboRows, SUBGROUP_SIZE * rm);
   const rowTaps = axisTaps(dir, TR, g.ph, g.kh, g.sh);
   const colTaps = axisTaps(dir, TW, g.pw, g.kw, g.sw);
   const tilesX = Math.ceil(outW / TW);
@@ -120,7 +121,7 @@ export function rowWindowKernel(
   const srcHW = srcH * srcW;
   const origin = (t0: string, s: number) => (dir === 'forward' ? `${t0} * ${u32l(s)}` : `${t0} / ${u32l(s)}`);
   const L = windowTileHeader({ sgs, rm, tilesX, tilesY, TR, TW, colsPerImage: outH * outW });
-  for (let i = 0; i < rm; i++) L.push(`  let ml${i} = min(mbase + ${i}u, ${R - 1}u);`);
+  L.push(...chunkRowLines(chunks, rm));
   L.push(`  let base = n * ${u32l(C * srcHW)};`);
   const live = (taps: AxisTap[], t: number) => taps.some((a) => a.t === t);
   const acc = (i: number, r: number, q: number) => `acc${i}_${r}_${q}`;
@@ -154,38 +155,45 @@ export function rowWindowKernel(
         L.push(`  var ${qs.map((q) => `${acc(i, r, q)} = 0.0`).join('; var ')};`);
       }
     }
-    L.push(`  for (var c = 0u; c < ${u32l(C)}; c++) {`);
-    ds.forEach((_, di) => {
-      for (let j = 0; j < G; j++) {
-        L.push(`    let s${di}_${j} = select(0.0, b_src[o${di}_${j} + c * ${u32l(srcHW)}], v${di}_${j});`);
-      }
-    });
-    for (let ky = 0; ky < g.kh; ky++) {
-      const rt = rowTaps.filter((a) => a.k === ky);
-      if (rt.length === 0) continue;
-      L.push('    {');
-      for (let i = 0; i < rm; i++) L.push(`      let wv${i} = wq[(ml${i} * ${u32l(C)} + c) * ${u32l(g.kh)} + ${ky}u];`);
-      for (let kx = 0; kx < g.kw; kx++) {
-        const ct = colTaps.filter((a) => a.k === kx);
-        if (ct.length === 0) continue;
-        L.push('      {');
-        for (let i = 0; i < rm; i++) L.push(`        let a${i} = wv${i}.${'xyzw'[kx]};`);
-        for (const { t: r, d } of rt) {
-          const di = ds.indexOf(d);
-          for (const { t: q, d: e } of ct) {
-            const el = e - emin;
-            L.push(
-              `        { let bq = subgroupBroadcast(s${di}_${Math.floor(el / SUBGROUP_SIZE)}, ${el % SUBGROUP_SIZE}u);`,
-            );
-            for (let i = 0; i < rm; i++) L.push(`          ${acc(i, r, q)} = fma(a${i}, bq, ${acc(i, r, q)});`);
-            L.push('        }');
-          }
+    // The reduction over source channels, reading the packed weights from binding `wq`.
+    const reduction = (wq: string): string[] => {
+      const B: string[] = [];
+      B.push(`  for (var c = 0u; c < ${u32l(C)}; c++) {`);
+      ds.forEach((_, di) => {
+        for (let j = 0; j < G; j++) {
+          B.push(`    let s${di}_${j} = select(0.0, b_src[o${di}_${j} + c * ${u32l(srcHW)}], v${di}_${j});`);
         }
-        L.push('      }');
+      });
+      for (let ky = 0; ky < g.kh; ky++) {
+        const rt = rowTaps.filter((a) => a.k === ky);
+        if (rt.length === 0) continue;
+        B.push('    {');
+        for (let i = 0; i < rm; i++) {
+          B.push(`      let wv${i} = ${wq}[(ml${i} * ${u32l(C)} + c) * ${u32l(g.kh)} + ${ky}u];`);
+        }
+        for (let kx = 0; kx < g.kw; kx++) {
+          const ct = colTaps.filter((a) => a.k === kx);
+          if (ct.length === 0) continue;
+          B.push('      {');
+          for (let i = 0; i < rm; i++) B.push(`        let a${i} = wv${i}.${'xyzw'[kx]};`);
+          for (const { t: r, d } of rt) {
+            const di = ds.indexOf(d);
+            for (const { t: q, d: e } of ct) {
+              const el = e - emin;
+              const seg = `s${di}_${Math.floor(el / SUBGROUP_SIZE)}`;
+              B.push(`        { let bq = subgroupBroadcast(${seg}, ${el % SUBGROUP_SIZE}u);`);
+              for (let i = 0; i < rm; i++) B.push(`          ${acc(i, r, q)} = fma(a${i}, bq, ${acc(i, r, q)});`);
+              B.push('        }');
+            }
+          }
+          B.push('      }');
+        }
+        B.push('    }');
       }
-      L.push('    }');
-    }
-    L.push('  }');
+      B.push('  }');
+      return B;
+    };
+    L.push(...chunkSwitch(chunks, reduction));
   }
   // Transposed tiles may hold pixels no tap reaches (1x1 stride 2): those store zeros.
   const value = (i: number, r: number, q: number) => (live(rowTaps, r) && live(colTaps, q) ? acc(i, r, q) : '0.0');
@@ -200,8 +208,8 @@ export function rowWindowKernel(
       for (let i = 0; i < rm; i++) {
         const v = vec ? `vec4f(${[0, 1, 2, 3].map((k) => value(i, r, x + k)).join(', ')})` : value(i, r, x);
         L.push(
-          `    if (mbase + ${i}u < ${u32l(R)}) { ` +
-            `out[o + (params.row0 + ml${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`,
+          `    if (mbase + ${i}u < ${u32l(dispatchRows(chunks))}) { ` +
+            `out[o + (params.row0 + md${i}) * ${u32l(vec ? hw / 4 : hw)}] = ${v}; }`,
         );
       }
       L.push('  } }');
@@ -209,9 +217,9 @@ export function rowWindowKernel(
   }
   return defineKernel({
     name,
-    // ncols: output pixels of the batch; a dispatch covers R rows of packed weights from row0.
+    // ncols: output pixels of the batch; a dispatch covers the rows of its chunks from row0.
     params: { ncols: 'u32', row0: 'u32' },
-    bindings: gemmBindings({ out: vec ? 'vec4f' : 'f32', wq: R * pack.c * pack.kh }),
+    bindings: gemmBindings({ out: vec ? 'vec4f' : 'f32', wq: cfg.uboRows * pack.c * pack.kh, wqChunks: chunks }),
     enables: ['subgroups'],
     workgroupSize: sgs * SUBGROUP_SIZE,
     builtins: SUBGROUP_BUILTINS,

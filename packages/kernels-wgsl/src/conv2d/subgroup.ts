@@ -8,6 +8,7 @@
 import { defineKernel, type AnyKernel } from '../common/kernel.js';
 import { i32l, u32l, type ConvLike, type GemmProblem } from './gemm.js';
 import { GEMM_PARAMS, gemmBindings } from './tiled.js';
+import { chunkRowLines, chunkSwitch, dispatchRows, weightChunks } from './weight-chunks.js';
 
 export interface SubgroupConfig {
   /** Rows per lane. */
@@ -38,8 +39,8 @@ export interface SubgroupConfig {
   avec: boolean;
   /**
    * Window mode: when > 0, the weights come from a uniform buffer of packed rows (packWeights:
-   * one vec4 of the kw <= 4 taps per (row, channel, ky)), holding this many rows; a dispatch
-   * covers that many rows from params.row0. On lavapipe a uniform load costs a fraction of a
+   * one vec4 of the kw <= 4 taps per (row, channel, ky)), this many rows a binding; a dispatch
+   * binds several (weight-chunks.ts). On lavapipe a uniform load costs a fraction of a
    * storage one (CONTRIBUTING, "Fast on lavapipe"), and one vec4 serves every tap of a kernel row.
    */
   uboRows: number;
@@ -350,14 +351,13 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   const segLen = (TW - 1) * p.ax + Math.max(...cxs) - cxmin + 1;
   const G = Math.ceil(segLen / SUBGROUP_SIZE);
   const L = windowTileHeader({ sgs, rm, tilesX, tilesY, TR, TW, colsPerImage: p.colsY * p.colsX });
-  // With packed uniform weights a dispatch covers R rows from params.row0: m_i is the global
-  // row, ml_i the row within the dispatch's weights.
+  // With packed uniform weights a dispatch covers the rows of its chunks from params.row0
+  // (weight-chunks.ts): m_i is the global row, md_i the row within the dispatch, ml_i within the chunk.
   const ubo = cfg.uboRows > 0;
-  const R = ubo ? cfg.uboRows : p.m;
-  for (let i = 0; i < rm; i++) {
-    L.push(`  let ml${i} = min(mbase + ${i}u, ${R - 1}u);`);
-    L.push(`  let m${i} = ${ubo ? `params.row0 + ml${i}` : `ml${i}`};`);
-  }
+  const chunks = weightChunks(p.m, ubo ? cfg.uboRows : p.m, SUBGROUP_SIZE * rm);
+  const R = dispatchRows(chunks);
+  L.push(...chunkRowLines(chunks, rm));
+  for (let i = 0; i < rm; i++) L.push(`  let m${i} = ${ubo ? `params.row0 + md${i}` : `md${i}`};`);
   L.push(`  let base = n * ${u32l(p.c * srcHW)};`);
   // Segment element e = lane + 8g of every tile row sits at source column tx0*ax + cxmin + e.
   for (let g = 0; g < G; g++) {
@@ -368,46 +368,58 @@ function convLikeWindowKernel(p: ConvLike, cfg: SubgroupConfig): string {
   }
   L.push(accDecl(rm, tc));
   if (p.ty.count > 0 && p.tx.count > 0) {
-    L.push(`  for (var ta = 0u; ta < ${u32l(p.ty.count)}; ta++) {`);
-    L.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)};`);
-    for (let r = 0; r < TR; r++) {
-      L.push(`    let sy${r} = i32((ty0 + ${r}u) * ${u32l(p.ay)}) + ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)};`);
-      L.push(`    let yv${r} = ty0 + ${r}u < ${u32l(p.colsY)} && sy${r} >= 0 && sy${r} < ${i32l(p.srcH)};`);
-      L.push(`    let rb${r} = base + u32(select(0, sy${r}, yv${r})) * ${u32l(p.srcW)};`);
-      for (let g = 0; g < G; g++) {
-        L.push(`    let v${r}_${g} = yv${r} && xv${g};`);
-        L.push(`    let o${r}_${g} = select(0u, rb${r} + u32(sx${g}), v${r}_${g});`);
-      }
-    }
-    if (!ubo) for (let i = 0; i < rm; i++) L.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
-    L.push(`    for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
-    if (ubo)
-      for (let i = 0; i < rm; i++) L.push(`      let wv${i} = wq[(ml${i} * ${u32l(p.c)} + c) * ${u32l(p.kh)} + ky];`);
-    for (let r = 0; r < TR; r++) {
-      for (let g = 0; g < G; g++)
-        L.push(`      let s${r}_${g} = select(0.0, b_src[o${r}_${g} + c * ${u32l(srcHW)}], v${r}_${g});`);
-    }
-    for (let b = 0; b < p.tx.count; b++) {
-      const kx = p.tx.k0 + b * p.tx.kstep;
-      L.push('      {');
-      for (let i = 0; i < rm; i++) {
-        L.push(
-          ubo
-            ? `        let a${i} = wv${i}.${'xyzw'[kx]};`
-            : `        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`,
+    // The reduction over kernel rows and source channels, reading packed weights from binding `wq`.
+    const reduction = (wq: string): string[] => {
+      const B: string[] = [];
+      B.push(`  for (var ta = 0u; ta < ${u32l(p.ty.count)}; ta++) {`);
+      B.push(`    let ky = ${u32l(p.ty.k0)} + ta * ${u32l(p.ty.kstep)};`);
+      for (let r = 0; r < TR; r++) {
+        B.push(
+          `    let sy${r} = i32((ty0 + ${r}u) * ${u32l(p.ay)}) + ${i32l(p.ty.c0)} + i32(ta) * ${i32l(p.ty.cstep)};`,
         );
+        B.push(`    let yv${r} = ty0 + ${r}u < ${u32l(p.colsY)} && sy${r} >= 0 && sy${r} < ${i32l(p.srcH)};`);
+        B.push(`    let rb${r} = base + u32(select(0, sy${r}, yv${r})) * ${u32l(p.srcW)};`);
+        for (let g = 0; g < G; g++) {
+          B.push(`    let v${r}_${g} = yv${r} && xv${g};`);
+          B.push(`    let o${r}_${g} = select(0u, rb${r} + u32(sx${g}), v${r}_${g});`);
+        }
       }
-      for (let q = 0; q < tc; q++) {
-        const r = Math.floor(q / TW);
-        const e = (q % TW) * p.ax + cx(b) - cxmin;
-        L.push(`        { let bq = subgroupBroadcast(s${r}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`);
-        for (let i = 0; i < rm; i++) L.push(`          acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
-        L.push('        }');
+      if (!ubo) for (let i = 0; i < rm; i++) B.push(`    let w${i} = m${i} * ${u32l(p.wsm)} + ky * ${u32l(p.kw)};`);
+      B.push(`    for (var c = 0u; c < ${u32l(p.c)}; c++) {`);
+      if (ubo) {
+        for (let i = 0; i < rm; i++)
+          B.push(`      let wv${i} = ${wq}[(ml${i} * ${u32l(p.c)} + c) * ${u32l(p.kh)} + ky];`);
       }
-      L.push('      }');
-    }
-    L.push('    }');
-    L.push('  }');
+      for (let r = 0; r < TR; r++) {
+        for (let g = 0; g < G; g++)
+          B.push(`      let s${r}_${g} = select(0.0, b_src[o${r}_${g} + c * ${u32l(srcHW)}], v${r}_${g});`);
+      }
+      for (let b = 0; b < p.tx.count; b++) {
+        const kx = p.tx.k0 + b * p.tx.kstep;
+        B.push('      {');
+        for (let i = 0; i < rm; i++) {
+          B.push(
+            ubo
+              ? `        let a${i} = wv${i}.${'xyzw'[kx]};`
+              : `        let a${i} = a_src[w${i} + c * ${u32l(p.wsc)} + ${u32l(kx)}];`,
+          );
+        }
+        for (let q = 0; q < tc; q++) {
+          const r = Math.floor(q / TW);
+          const e = (q % TW) * p.ax + cx(b) - cxmin;
+          B.push(
+            `        { let bq = subgroupBroadcast(s${r}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`,
+          );
+          for (let i = 0; i < rm; i++) B.push(`          acc${i}_${q} = fma(a${i}, bq, acc${i}_${q});`);
+          B.push('        }');
+        }
+        B.push('      }');
+      }
+      B.push('    }');
+      B.push('  }');
+      return B;
+    };
+    L.push(...chunkSwitch(chunks, reduction));
   }
   const outHW = p.outH * p.outW;
   L.push(`  let obase = ${u32l(outHW)} * (n * ${u32l(p.m)});`);
@@ -655,13 +667,14 @@ export function subgroupKernel(name: string, p: GemmProblem, cfg: SubgroupConfig
   const vecIn = p.kind === 'convlike' && !cfg.window && plainVecIn(p, cfg);
   return defineKernel({
     name,
-    // With packed uniform weights a dispatch covers uboRows rows from row0.
+    // With packed uniform weights a dispatch covers the rows of its chunks from row0.
     params: ubo ? { ...GEMM_PARAMS, row0: 'u32' } : GEMM_PARAMS,
     bindings: gemmBindings({
       a: vecA ? 'vec4f' : 'f32',
       b: vecIn ? 'vec4f' : 'f32',
       out: vecOut ? 'vec4f' : 'f32',
       wq: ubo ? cfg.uboRows * (p as ConvLike).c * (p as ConvLike).kh : 0,
+      wqChunks: ubo ? weightChunks((p as ConvLike).m, cfg.uboRows, SUBGROUP_SIZE * cfg.rm) : undefined,
     }),
     enables: ['subgroups'],
     workgroupSize: cfg.sgs * SUBGROUP_SIZE,

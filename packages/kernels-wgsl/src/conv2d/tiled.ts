@@ -5,6 +5,7 @@
 
 import { defineKernel, type AnyKernel, type BindingDecl, type ParamType } from '../common/kernel.js';
 import { i32l, u32l, type ConvLike, type GemmProblem } from './gemm.js';
+import { chunkBindings, type WeightChunks } from './weight-chunks.js';
 
 export interface TileConfig {
   tm: number;
@@ -26,13 +27,17 @@ export interface GemmBindingTypes {
   out?: string;
   /** > 0: A is packed weights in a uniform array of this many vec4s, bound as `wq` instead of `a_src`. */
   wq?: number;
+  /** Packed weights in chunks (weight-chunks.ts): `wq` vec4s in each of the bindings wq0, wq1, ... */
+  wqChunks?: WeightChunks;
 }
 
-/** The GEMM kernels' bindings: a_src (or wq), b_src, out. */
+/** The GEMM kernels' bindings: a_src (or wq, or wq0 ..), b_src, out. */
 export function gemmBindings(t: GemmBindingTypes = {}): Record<string, BindingDecl> {
-  const a: Record<string, BindingDecl> = t.wq
-    ? { wq: { type: 'vec4f', space: 'uniform', length: t.wq } }
-    : { a_src: { type: t.a ?? 'f32' } };
+  const a: Record<string, BindingDecl> = !t.wq
+    ? { a_src: { type: t.a ?? 'f32' } }
+    : t.wqChunks
+      ? chunkBindings(t.wqChunks, t.wq)
+      : { wq: { type: 'vec4f', space: 'uniform', length: t.wq } };
   return { ...a, b_src: { type: t.b ?? 'f32' }, out: { type: t.out ?? 'f32', access: 'read_write' } };
 }
 

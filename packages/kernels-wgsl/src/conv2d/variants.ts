@@ -37,14 +37,17 @@ import {
   windowTiles,
   type SubgroupConfig,
 } from './subgroup.js';
+import { weightChunks, type WeightChunks } from './weight-chunks.js';
 import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
 
 export type { Conv2dVariant, KernelConfig };
 
 export interface GemmPlan {
   kernel: AnyKernel;
-  /** > 0: the kernel reads packed weights (packed-weights.ts) from a uniform buffer, this many rows per dispatch. */
+  /** > 0: the kernel reads packed weights (packed-weights.ts) from uniform bindings of this many rows. */
   uboRows: number;
+  /** Where uboRows > 0: how a dispatch binds the chunks of packed rows (weight-chunks.ts). */
+  chunks?: WeightChunks;
   rows: number;
   rowsPerGroup: number;
   colsPerGroup: number;
@@ -183,6 +186,7 @@ function buildGemmPlan(name: string, p: GemmProblem, variant: Conv2dVariant): Ge
       plan = {
         kernel: subgroupKernel(name, p, c),
         uboRows,
+        chunks: uboRows > 0 ? weightChunks(rows, uboRows, SUBGROUP_SIZE * c.rm) : undefined,
         rows,
         rowsPerGroup: SUBGROUP_SIZE * c.rm,
         colsPerGroup: tc * c.sgs,
@@ -212,6 +216,8 @@ export interface RowWindowPlan {
   config: RowWindowConfig;
   /** The GEMM whose layout the packed weights take (packWeights). */
   pack: ConvLike;
+  /** How a dispatch binds the chunks of packed rows (weight-chunks.ts). */
+  chunks: WeightChunks;
   rows: number;
   colGroups(n: number): number;
 }
@@ -298,6 +304,7 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
     kernel: rowWindowKernel(name, dir, g, pack, cfg),
     config: cfg,
     pack,
+    chunks: weightChunks(pack.m, cfg.uboRows, SUBGROUP_SIZE * cfg.rm),
     rows: pack.m,
     colGroups: (n) => rowWindowColGroups(dir, g, cfg, n),
   };
