@@ -13,7 +13,6 @@ import { checkOutputGrad, convGeometry, isGeneralConv, type Conv2dOptions, type 
 import { generalForward, generalInputGrad, generalWeightGrad } from './general.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
-import { reduceLater } from './split-reduce.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
 import { forEachWeightDispatch } from './weight-chunks.js';
@@ -23,6 +22,7 @@ import {
   lanePixelsPlan,
   pointwiseInputGradPlan,
   rowWindowPlan,
+  splitReduce,
   weightGradSplitGroups,
   type LanePixelsPlan,
   type PointwisePlan,
@@ -278,8 +278,8 @@ export function conv2dWeightGrad(
     ['dy', dy.shape],
     ['dw', weightShape],
   ]);
+  const dw = Tensor.empty(weightShape, 'f32', kernel);
   if (isGeneralConv(g)) {
-    const dw = Tensor.empty(weightShape, 'f32', kernel);
     generalWeightGrad(kernel, x, dy, dw, g);
     return dw;
   }
@@ -292,13 +292,13 @@ export function conv2dWeightGrad(
   const splits = Math.ceil(units / chunk);
   const k = { total: units, chunk };
   if (splits === 1) {
-    const dw = Tensor.empty(weightShape, 'f32', kernel);
     recordGemm(kernel, p, dy.binding(), x.binding(), dw.binding(), g.n, k);
     return dw;
   }
   checkBindingSizes(kernel, [['partial sums', [splits, len]]]);
-  // Summed later with every other convolution's partial sums, in one dispatch (split-reduce.ts).
-  const { part, dw } = reduceLater(weightShape, len, splits);
-  recordGemm(kernel, p, dy.binding(), x.binding(), part, g.n, k);
+  const part = Tensor.empty([splits, len], 'f32', `${kernel} partial sums`);
+  recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, k);
+  splitReduce(kernel).launch({ part, out: dw }, { len, parts: splits }, [Math.ceil(len / 64)]);
+  part.dispose(); // the pool reuses it only for work recorded after this reduction
   return dw;
 }
