@@ -97,6 +97,8 @@ export class Dispatcher {
   private readonly afterSubmit: (() => void)[] = [];
   private readonly writeStamps = new WeakMap<GPUBuffer, number>();
   private nextWriteStamp = 1;
+  /** Work that will write a buffer but is not recorded yet (defer()), by buffer. */
+  private readonly deferred = new Map<GPUBuffer, () => void>();
 
   constructor(private readonly rt: DispatchHost) {
     this.device = rt.device;
@@ -122,7 +124,7 @@ export class Dispatcher {
     // Start the GPU on what is already recorded while this pipeline compiles: on a cold start
     // the first training step compiles ~70 pipelines, and the GPU would otherwise idle until
     // every one of them is built.
-    if (this.dispatchesInBatch > 0) this.flush();
+    if (this.dispatchesInBatch > 0) this.submitRecorded();
     const layout = this.createLayout(source);
     this.device.pushErrorScope('validation');
     const pipeline = this.device.createComputePipeline({
@@ -194,6 +196,7 @@ export class Dispatcher {
       );
     }
     if (x === 0 || y === 0 || z === 0) return;
+    if (this.deferred.size) for (const b of buffers) this.settle(b.buffer);
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
     const maxUniform = this.device.limits.maxUniformBufferBindingSize;
     buffers.forEach((b, i) => {
@@ -215,7 +218,7 @@ export class Dispatcher {
       this.ringUsed + PARAM_STRIDE > this.ringStaging.byteLength ||
       this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT
     ) {
-      this.flush();
+      this.submitRecorded();
     }
     const offset = this.ringUsed;
     if (params) {
@@ -280,8 +283,33 @@ export class Dispatcher {
     return this.writeStamps.get(b) ?? 0;
   }
 
+  /**
+   * Registers work that will write `buffer` but is recorded later, batched with more of its kind
+   * (e.g. the split weight-gradient reductions of a whole backward pass in one dispatch): `record`
+   * runs before anything the runtime records next touches the buffer, and at the latest at the
+   * next flush(). `record` must undefer() every buffer it covers before it records anything.
+   */
+  defer(buffer: GPUBuffer, record: () => void): void {
+    this.deferred.set(buffer, record);
+  }
+
+  /** Forgets deferred work on `buffer` (done by its `record`). */
+  undefer(buffer: GPUBuffer): void {
+    this.deferred.delete(buffer);
+  }
+
+  /** Records the deferred work that writes `b`, if any. */
+  private settle(b: GPUBuffer): void {
+    const record = this.deferred.get(b);
+    if (record) record();
+  }
+
   /** Records a buffer-to-buffer copy in order with the dispatches. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (this.deferred.size) {
+      this.settle(src);
+      this.settle(dst);
+    }
     this.noteWrite(dst);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -289,6 +317,7 @@ export class Dispatcher {
 
   /** Records a fill with zero bytes, in order with the dispatches. */
   clear(buf: GPUBuffer, offset: number, bytes: number): void {
+    if (this.deferred.size) this.settle(buf);
     this.noteWrite(buf);
     this.endPass();
     this.commandEncoder().clearBuffer(buf, offset, bytes);
@@ -324,8 +353,17 @@ export class Dispatcher {
     this.bindGroups.clear();
   }
 
-  /** Submits everything recorded so far (no wait). */
+  /** Records any deferred work and submits everything recorded so far (no wait). */
   flush(): void {
+    for (const [buffer, record] of this.deferred) {
+      this.deferred.delete(buffer);
+      record();
+    }
+    this.submitRecorded();
+  }
+
+  /** Submits what is recorded so far; deferred work stays deferred. */
+  private submitRecorded(): void {
     this.endPass();
     if (!this.encoder) {
       // Nothing recorded: every released buffer's last use is already submitted.

@@ -1,0 +1,123 @@
+// The weight gradient's split reduction, batched: a weight gradient computed as `parts` partial
+// sums (one per slice of the batch's pixels) is summed later, together with every other one
+// recorded since, in one dispatch. Partial sums and results live in two shared buffers of the
+// open batch; each result is a segment of the second. The dispatcher records the batch before
+// anything touches a result (Dispatcher.defer), and at the latest at the next submit, so a
+// backward pass's reductions cost one dispatch instead of one per convolution.
+
+import { runtime, Tensor, type BufferRange, type Runtime } from '@wgtorch/tensor';
+import { defineKernel } from '../common/kernel.js';
+
+const WG = 64;
+const JOB_WORDS = 4;
+
+// Row y of the grid sums job y (partials offset, result offset, length, parts) in the order of
+// the one-convolution reduction before it: four running sums over the parts, then pairs.
+const reduceKernel = defineKernel({
+  name: 'conv2d.weightGrad.reduce',
+  params: {},
+  bindings: {
+    jobs: { type: 'u32' },
+    part: { type: 'f32' },
+    out: { type: 'f32', access: 'read_write' },
+  },
+  workgroupSize: WG,
+  builtins: { gid: 'global_invocation_id', nwg: 'num_workgroups', wid: 'workgroup_id' },
+  body: `  let j = wid.y * ${JOB_WORDS}u;
+  let src = jobs[j]; let dst = jobs[j + 1u]; let len = jobs[j + 2u]; let parts = jobs[j + 3u];
+  for (var i = gid.x; i < len; i += nwg.x * ${WG}u) {
+    var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
+    var z = 0u;
+    for (; z + 4u <= parts; z += 4u) {
+      s0 += part[src + z * len + i];
+      s1 += part[src + (z + 1u) * len + i];
+      s2 += part[src + (z + 2u) * len + i];
+      s3 += part[src + (z + 3u) * len + i];
+    }
+    for (; z < parts; z++) { s0 += part[src + z * len + i]; }
+    out[dst + i] = (s0 + s1) + (s2 + s3);
+  }`,
+});
+
+interface Batch {
+  rt: Runtime;
+  parts: Tensor;
+  outs: Tensor;
+  partsUsed: number;
+  outsUsed: number;
+  /** JOB_WORDS per job. */
+  words: number[];
+  longest: number;
+}
+
+let open: Batch | undefined;
+/** Elements of the next batch's buffers: doubled when a batch fills up, so a step soon fits one. */
+const capacity = { parts: 1 << 18, outs: 1 << 16 };
+/** The last job table and its upload, reused while the jobs repeat (every step of a training loop). */
+let lastTable: { rt: Runtime; words: number[]; tensor: Tensor<'u32'> } | undefined;
+
+/**
+ * Room for a weight gradient of `shape` (len elements) summed from `parts` partial sums: the
+ * range to write the partial sums to (part p of element i at p * len + i), and the result, a
+ * tensor whose values appear once the batch is recorded (before anything reads them).
+ */
+export function reduceLater(shape: readonly number[], len: number, parts: number): { part: BufferRange; dw: Tensor } {
+  const align = Tensor.segmentAlignment();
+  const partLen = Math.ceil((len * parts) / align) * align;
+  const outLen = Math.ceil(len / align) * align;
+  if (open && open.rt !== runtime()) open = undefined; // a runtime destroyed since
+  if (open && (open.partsUsed + partLen > open.parts.size || open.outsUsed + outLen > open.outs.size)) {
+    capacity.parts = Math.max(capacity.parts, 2 * open.parts.size);
+    capacity.outs = Math.max(capacity.outs, 2 * open.outs.size);
+    recordBatch(open);
+  }
+  const b = open ?? openBatch(partLen, outLen);
+  const job = [b.partsUsed, b.outsUsed, len, parts];
+  const part = { buffer: b.parts.buffer, offset: b.partsUsed * 4, size: len * parts * 4 };
+  const dw = b.outs.segment(b.outsUsed, shape);
+  b.words.push(...job);
+  b.partsUsed += partLen;
+  b.outsUsed += outLen;
+  b.longest = Math.max(b.longest, len);
+  return { part, dw };
+}
+
+function openBatch(partLen: number, outLen: number): Batch {
+  const maxElems = runtime().limits.maxStorageBufferBindingSize / 4;
+  const parts = Tensor.empty(
+    [Math.min(maxElems, Math.max(capacity.parts, partLen))],
+    'f32',
+    'conv2d.weightGrad partials',
+  );
+  const outs = Tensor.empty([Math.min(maxElems, Math.max(capacity.outs, outLen))], 'f32', 'conv2d.weightGrad');
+  const b: Batch = { rt: runtime(), parts, outs, partsUsed: 0, outsUsed: 0, words: [], longest: 0 };
+  open = b;
+  runtime().dispatcher.defer(outs.buffer, () => recordBatch(b));
+  return b;
+}
+
+/** Records the batch's reductions in one dispatch and lets go of its buffers (the results keep theirs). */
+function recordBatch(b: Batch): void {
+  runtime().dispatcher.undefer(b.outs.buffer);
+  if (open === b) open = undefined;
+  if (b.words.length) {
+    const jobs = b.words.length / JOB_WORDS;
+    launchReduce(b, table(b.words), jobs);
+  }
+  b.parts.dispose(); // reused by the pool only for work recorded after this reduction
+  b.outs.dispose();
+}
+
+function launchReduce(b: Batch, jobs: Tensor<'u32'>, count: number): void {
+  reduceKernel.launch({ jobs, part: b.parts, out: b.outs }, {}, [Math.min(Math.ceil(b.longest / WG), 4096), count]);
+}
+
+function table(words: number[]): Tensor<'u32'> {
+  const rt = runtime();
+  if (lastTable?.rt === rt && sameWords(lastTable.words, words)) return lastTable.tensor;
+  if (lastTable?.rt === rt) lastTable.tensor.dispose();
+  lastTable = { rt, words, tensor: Tensor.fromArray(Uint32Array.from(words), [words.length], 'u32') };
+  return lastTable.tensor;
+}
+
+const sameWords = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
