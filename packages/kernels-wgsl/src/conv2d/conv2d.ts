@@ -4,8 +4,9 @@
 // where their plans apply: the row window (row-window.ts; 3x3 forwards and input gradients),
 // the lane-pixel kernel (lane-pixels.ts; the stem's input gradient) and the pointwise kernel
 // (pointwise-input-grad.ts; the 16->32 shortcut's input gradient). No readback, no allocation
-// beyond the output, packed weights and, for the split weight-gradient reduction, one pooled
-// scratch tensor. Grouped and dilated convolutions take the direct kernels of general.ts instead.
+// beyond the output and packed weights (kept per weight buffer, packed-weights.ts); a split
+// weight gradient is summed later with the others (split-reduce.ts). Grouped and dilated
+// convolutions take the direct kernels of general.ts instead.
 
 import { formatShape, runtime, sizeOf, Tensor, type BufferRange } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
@@ -13,6 +14,7 @@ import { checkOutputGrad, convGeometry, isGeneralConv, type Conv2dOptions, type 
 import { generalForward, generalInputGrad, generalWeightGrad } from './general.js';
 import { forwardProblem, inputGradProblems, type ConvLike, type GemmProblem } from './gemm.js';
 import { packedRowBytes, packWeights } from './packed-weights.js';
+import { reduceLater } from './split-reduce.js';
 import { SUBGROUP_SIZE } from './subgroup.js';
 import { gemmColsPerImage } from './tiled.js';
 import { forEachWeightDispatch } from './weight-chunks.js';
@@ -22,7 +24,6 @@ import {
   lanePixelsPlan,
   pointwiseInputGradPlan,
   rowWindowPlan,
-  splitReduce,
   weightGradSplitGroups,
   type LanePixelsPlan,
   type PointwisePlan,
@@ -278,8 +279,8 @@ export function conv2dWeightGrad(
     ['dy', dy.shape],
     ['dw', weightShape],
   ]);
-  const dw = Tensor.empty(weightShape, 'f32', kernel);
   if (isGeneralConv(g)) {
+    const dw = Tensor.empty(weightShape, 'f32', kernel);
     generalWeightGrad(kernel, x, dy, dw, g);
     return dw;
   }
@@ -292,13 +293,13 @@ export function conv2dWeightGrad(
   const splits = Math.ceil(units / chunk);
   const k = { total: units, chunk };
   if (splits === 1) {
+    const dw = Tensor.empty(weightShape, 'f32', kernel);
     recordGemm(kernel, p, dy.binding(), x.binding(), dw.binding(), g.n, k);
     return dw;
   }
   checkBindingSizes(kernel, [['partial sums', [splits, len]]]);
-  const part = Tensor.empty([splits, len], 'f32', `${kernel} partial sums`);
-  recordGemm(kernel, p, dy.binding(), x.binding(), part.binding(), g.n, k);
-  splitReduce(kernel).launch({ part, out: dw }, { len, parts: splits }, [Math.ceil(len / 64)]);
-  part.dispose(); // the pool reuses it only for work recorded after this reduction
+  // Summed later with every other convolution's partial sums, in one dispatch (split-reduce.ts).
+  const { part, dw } = reduceLater(weightShape, len, splits);
+  recordGemm(kernel, p, dy.binding(), x.binding(), part, g.n, k);
   return dw;
 }

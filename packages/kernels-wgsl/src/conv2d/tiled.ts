@@ -182,26 +182,3 @@ ${inner.join('\n')}
 ${store.join('\n')}`,
   });
 }
-
-/** Sums `parts` slices of `len` floats: out[i] = sum_z part[z*len + i]. */
-export function splitReduceKernel(name: string) {
-  return defineKernel({
-    name,
-    params: { len: 'u32', parts: 'u32' },
-    bindings: { part: { type: 'f32' }, out: { type: 'f32', access: 'read_write' } },
-    workgroupSize: 64,
-    builtins: { gid: 'global_invocation_id' },
-    body: `  let i = gid.x;
-  if (i >= params.len) { return; }
-  var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
-  var z = 0u;
-  for (; z + 4u <= params.parts; z += 4u) {
-    s0 += part[z * params.len + i];
-    s1 += part[(z + 1u) * params.len + i];
-    s2 += part[(z + 2u) * params.len + i];
-    s3 += part[(z + 3u) * params.len + i];
-  }
-  for (; z < params.parts; z++) { s0 += part[z * params.len + i]; }
-  out[i] = (s0 + s1) + (s2 + s3);`,
-  });
-}

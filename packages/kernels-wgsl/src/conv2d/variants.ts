@@ -38,7 +38,7 @@ import {
   type SubgroupConfig,
 } from './subgroup.js';
 import { weightChunks, type WeightChunks } from './weight-chunks.js';
-import { DEFAULT_TILE, gemmColsPerImage, gemmRows, splitReduceKernel, tiledKernel, type TileConfig } from './tiled.js';
+import { DEFAULT_TILE, gemmColsPerImage, gemmRows, tiledKernel, type TileConfig } from './tiled.js';
 
 export type { Conv2dVariant, KernelConfig };
 
@@ -308,14 +308,6 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
     rows: pack.m,
     colGroups: (n) => rowWindowColGroups(dir, g, cfg, n),
   };
-}
-
-const reducers = new Map<string, ReturnType<typeof splitReduceKernel>>();
-
-export function splitReduce(name: string): ReturnType<typeof splitReduceKernel> {
-  let k = reducers.get(name);
-  if (!k) reducers.set(name, (k = splitReduceKernel(`${name}.reduce`)));
-  return k;
 }
 
 /** The variants this adapter can run (KernelProfile.conv2dVariants). */
