@@ -22,7 +22,7 @@ describe('backend kernel tables', () => {
     for (const n of Object.keys(gpu.k)) {
       expect(k(gpu.k, n)).toBe(exports[n]);
       // These references are wrapped to update their operands in place, as the launchers do.
-      const wrapped = ['batchNormTrain', 'batchNormTrainRelu', 'sgdStep'].includes(n);
+      const wrapped = ['batchNormTrain', 'batchNormTrainRelu', 'batchNormTrainAddRelu', 'sgdStep'].includes(n);
       if (!wrapped) expect(k(cpu64.k, n)).toBe(exports[`${n}Ref`]);
     }
   });
@@ -37,6 +37,11 @@ describe('backend kernel tables', () => {
     expect(rm.data[0]).toBeCloseTo(0.5 * 3.5, 12);
     expect(rv.data[0]).toBeCloseTo(0.5 + 0.5 * (17 / 3), 12);
     expect(r.y.shape).toEqual([2, 2, 2, 1]);
+    // batchNormTrainAddRelu takes a residual after x: its running statistics are arguments 4 and 5.
+    const [rm2, rv2] = [f([0, 0], [2]), f([1, 1], [2])];
+    cpu64.k.batchNormTrainAddRelu(x, x, f([1, 1], [2]), f([0, 0], [2]), rm2, rv2, { momentum: 0.5, eps: 1e-5 });
+    expect(rm2.data[0]).toBeCloseTo(0.5 * 3.5, 12);
+    expect(rv2.data[0]).toBeCloseTo(0.5 + 0.5 * (17 / 3), 12);
   });
 
   it('update the parameters and momentum buffers in place on cpu64', () => {

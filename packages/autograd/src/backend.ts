@@ -73,8 +73,10 @@ function kernelTables(): { gpu: Kernels; cpu: Kernels } {
     }
   }
   const tables = { gpu: gpu as Kernels, cpu: cpu as Kernels };
-  tables.cpu.batchNormTrain = inPlaceRunningStats(tables.cpu.batchNormTrain);
-  tables.cpu.batchNormTrainRelu = inPlaceRunningStats(tables.cpu.batchNormTrainRelu);
+  // (x, gamma, beta, runningMean, runningVar, opts); the add variant takes the residual after x.
+  tables.cpu.batchNormTrain = inPlaceRunningStats(tables.cpu.batchNormTrain, 3);
+  tables.cpu.batchNormTrainRelu = inPlaceRunningStats(tables.cpu.batchNormTrainRelu, 3);
+  tables.cpu.batchNormTrainAddRelu = inPlaceRunningStats(tables.cpu.batchNormTrainAddRelu, 4);
   tables.cpu.sgdStep = sgdStepInPlace;
   return tables;
 }
@@ -82,15 +84,16 @@ function kernelTables(): { gpu: Kernels; cpu: Kernels } {
 // The references below return new arrays where the GPU kernels update their operands in place;
 // these wrappers copy the results back so that both backends keep the in-place contract.
 
-/** The running statistics, updated in place. */
-function inPlaceRunningStats(f: Kernels['batchNormTrain']): Kernels['batchNormTrain'] {
-  return (x, gamma, beta, rm, rv, o) => {
-    type WithStats = ReturnType<Kernels['batchNormTrain']> & { runningMean?: Raw; runningVar?: Raw };
-    const r: WithStats = f(x, gamma, beta, rm, rv, o);
-    if (r.runningMean && r.runningMean !== rm) (rm as F64).data.set((r.runningMean as F64).data);
-    if (r.runningVar && r.runningVar !== rv) (rv as F64).data.set((r.runningVar as F64).data);
+/** The running statistics (arguments `at` and `at + 1`: mean, variance), updated in place. */
+function inPlaceRunningStats<F extends (...a: never[]) => object>(f: F, at: number): F {
+  const wrapped = (...args: Parameters<F>) => {
+    const r = f(...args) as { runningMean?: F64; runningVar?: F64 };
+    const [rm, rv] = [args[at], args[at + 1]] as F64[];
+    if (r.runningMean && r.runningMean !== rm) rm.data.set(r.runningMean.data);
+    if (r.runningVar && r.runningVar !== rv) rv.data.set(r.runningVar.data);
     return r;
   };
+  return wrapped as F;
 }
 
 /** The parameters and momentum buffers, updated in place. */

@@ -40,8 +40,11 @@ const batchNormTrainOp = defineOp<BnAttrs>({
   },
 });
 
+// Its output often feeds two ops (a ResNet block's conv and shortcut): the backward sums their
+// gradients as it reads them (sumsGrads), not an add dispatch before it.
 const batchNormTrainReluOp = defineOp<BnAttrs>({
   name: 'batchNormRelu2d',
+  sumsGrads: true,
   forward: (b, [x, gamma, beta], a, record) => {
     const r = b.k.batchNormTrainRelu(x, gamma, beta, a.runningMean!, a.runningVar!, {
       momentum: a.momentum,
@@ -50,26 +53,27 @@ const batchNormTrainReluOp = defineOp<BnAttrs>({
     if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), b.retain(beta), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs }) => {
-    const g = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd);
+  backward: (b, dy, { saved: [y, x, gamma, beta, mean, invStd], needs, dy2 }) => {
+    const g = b.k.batchNormReluBackward(dy, y, x, gamma, beta, mean, invStd, dy2);
     return neededGrads(b, [g.dx, g.dgamma, g.dbeta], needs);
   },
 });
 
-// Inputs [x, residual, gamma, beta]; one kernel forward and one backward, which also gives dresidual.
+// Inputs [x, residual, gamma, beta]; one kernel forward and one backward, which also gives dresidual
+// and sums the two gradients of a block output that feeds the next block's conv and shortcut.
 const batchNormTrainAddReluOp = defineOp<BnAttrs>({
   name: 'batchNormAddRelu2d',
+  sumsGrads: true,
   forward: (b, [x, residual, gamma, beta], a, record) => {
     const r = b.k.batchNormTrainAddRelu(x, residual, gamma, beta, a.runningMean!, a.runningVar!, {
       momentum: a.momentum,
       eps: a.eps,
     });
-    runningStatsInPlace(b, a, r);
     if (!record) return withoutStats(b, r);
     return { y: r.y, saved: [b.retain(r.y), b.retain(x), b.retain(gamma), r.saveMean, r.saveInvStd] };
   },
-  backward: (b, dy, { saved: [out, x, gamma, mean, invStd], needs }) => {
-    const g = b.k.batchNormAddReluBackward(dy, out, x, gamma, mean, invStd);
+  backward: (b, dy, { saved: [out, x, gamma, mean, invStd], needs, dy2 }) => {
+    const g = b.k.batchNormAddReluBackward(dy, out, x, gamma, mean, invStd, dy2);
     return neededGrads(b, [g.dx, g.dresidual, g.dgamma, g.dbeta], needs);
   },
 });
@@ -183,16 +187,6 @@ export function batchNormAddRelu2d(
  */
 function bnNeedsGrad(...inputs: Tensor[]): boolean {
   return isGradEnabled() && inputs.some((t) => t.requiresGrad);
-}
-
-/**
- * On cpu64 the train references return the updated running statistics (the GPU kernels write
- * them in place; backend.ts copies them back for batchNormTrain and batchNormTrainRelu only).
- */
-function runningStatsInPlace(b: Backend, a: BnAttrs, r: object): void {
-  const { runningMean, runningVar } = r as { runningMean?: Raw; runningVar?: Raw };
-  if (runningMean && runningMean !== a.runningMean) b.assign(a.runningMean!, runningMean);
-  if (runningVar && runningVar !== a.runningVar) b.assign(a.runningVar!, runningVar);
 }
 
 /** Checks the arguments of a batch norm and gathers its attrs. */
