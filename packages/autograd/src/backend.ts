@@ -3,7 +3,7 @@
 // @wgtorch/kernels-wgsl has a reference `fooRef` with the same arguments, so the kernel table
 // of each backend is derived from the package's exports by that name, never listed by hand.
 
-import * as K from '@wgtorch/kernels-wgsl';
+import * as K from '@wgtorch/kernels-wgsl/ops';
 import { Tensor as DeviceTensor, runtime } from '@wgtorch/tensor';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 

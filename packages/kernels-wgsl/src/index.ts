@@ -15,19 +15,6 @@ export { registerKernel, listKernels, type KernelEntry, type BenchCase } from '.
 export { f64, type F64 } from './common/f64.js';
 export { kernelProfile, KernelProfile, conv2dShapeKey, type KernelOptions, type Conv2dTuning } from './profile.js';
 
-export * from './conv2d/index.js';
-export * from './matmul/index.js';
-export * from './batchnorm/index.js';
-export * from './elementwise/index.js';
-export * from './reduce/index.js';
-export * from './pool/index.js';
-export * from './loss/index.js';
-export * from './sgd/index.js';
+export * from './ops.js';
 export * from './augment/index.js';
 export * from './ceilings/index.js';
-export * from './indexing/index.js';
-export * from './layernorm/index.js';
-export * from './dropout/index.js';
-export * from './embedding/index.js';
-export * from './adam/index.js';
-export * from './creation/index.js';

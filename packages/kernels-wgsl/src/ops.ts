@@ -1,0 +1,18 @@
+// The kernel families the autograd builds its backends from (each launcher `foo` beside its
+// float64 reference `fooRef`), apart from the ALU ceilings the benchmarks measure and the
+// CIFAR augmentation: an importer of all of them (`import * as K`) bundles only these.
+
+export * from './conv2d/index.js';
+export * from './matmul/index.js';
+export * from './batchnorm/index.js';
+export * from './elementwise/index.js';
+export * from './reduce/index.js';
+export * from './pool/index.js';
+export * from './loss/index.js';
+export * from './sgd/index.js';
+export * from './indexing/index.js';
+export * from './layernorm/index.js';
+export * from './dropout/index.js';
+export * from './embedding/index.js';
+export * from './adam/index.js';
+export * from './creation/index.js';
