@@ -1,7 +1,7 @@
-// The kernel tables of the two backends are derived from kernels-wgsl's exports: launcher
+// The kernel tables of the two backends are derived from kernels-wgsl/ops' exports: launcher
 // `foo` on 'gpu', its reference `fooRef` on 'cpu64'.
 import { describe, expect, it } from 'vitest';
-import * as K from '@wgtorch/kernels-wgsl';
+import * as K from '@wgtorch/kernels-wgsl/ops';
 import { cpu64, gpu } from './backend.js';
 
 const exports = K as unknown as Record<string, unknown>;
