@@ -51,8 +51,14 @@ interface Batch {
 }
 
 let open: Batch | undefined;
-/** Elements of the next batch's buffers: doubled when a batch fills up, so a step soon fits one. */
+/**
+ * Elements of the next batch's buffers: at least what the last run of batches held (batches
+ * that filled up, then one recorded because its results were used), so a training step that
+ * repeats fits one batch from its second step on.
+ */
 const capacity = { parts: 1 << 18, outs: 1 << 16 };
+/** Elements held by the batches recorded since the last one that did not fill up. */
+const run = { parts: 0, outs: 0 };
 /** The last job table and its upload, reused while the jobs repeat (every step of a training loop). */
 let lastTable: { rt: Runtime; words: number[]; tensor: Tensor<'u32'> } | undefined;
 
@@ -69,7 +75,7 @@ export function reduceLater(shape: readonly number[], len: number, parts: number
   if (open && (open.partsUsed + partLen > open.parts.size || open.outsUsed + outLen > open.outs.size)) {
     capacity.parts = Math.max(capacity.parts, 2 * open.parts.size);
     capacity.outs = Math.max(capacity.outs, 2 * open.outs.size);
-    recordBatch(open);
+    recordBatch(open, true);
   }
   const b = open ?? openBatch(partLen, outLen);
   const job = [b.partsUsed, b.outsUsed, len, parts];
@@ -97,9 +103,16 @@ function openBatch(partLen: number, outLen: number): Batch {
 }
 
 /** Records the batch's reductions in one dispatch and lets go of its buffers (the results keep theirs). */
-function recordBatch(b: Batch): void {
+function recordBatch(b: Batch, full = false): void {
   runtime().dispatcher.undefer(b.outs.buffer);
   if (open === b) open = undefined;
+  run.parts += b.partsUsed;
+  run.outs += b.outsUsed;
+  if (!full) {
+    capacity.parts = Math.max(capacity.parts, run.parts);
+    capacity.outs = Math.max(capacity.outs, run.outs);
+    run.parts = run.outs = 0;
+  }
   if (b.words.length) {
     const jobs = b.words.length / JOB_WORDS;
     launchReduce(b, table(b.words), jobs);
