@@ -66,9 +66,10 @@ export class FlatArena {
   }
 
   /**
-   * Brings parameter k's values into segment k of 'params' for a step. On the GPU the first call
-   * (or the first after its storage was replaced, e.g. by another optimizer) copies them in and
-   * makes the parameter's storage a view of the segment; later calls cost nothing.
+   * Brings parameter k's values into segment k of 'params'. On the GPU the first call (the
+   * optimizer makes it when built, and again after the parameter's storage was replaced, e.g. by
+   * another optimizer) copies them in and makes the parameter's storage a view of the segment;
+   * later calls cost nothing.
    */
   loadParam(k: number): void {
     const p = this.params[k];

@@ -66,6 +66,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions, S extends o
       seen.add(p);
     }
     this.arena = new FlatArena(this.params, name);
+    // On the GPU the parameters move into the flat buffer now: the first forward already sees
+    // their lasting storage, so what kernels derive from it (packed weights) is made once.
+    if (this.arena.backend.name === 'gpu') this.params.forEach((_, k) => this.arena.loadParam(k));
   }
 
   /** Throws on hyperparameters the rule does not allow (called for each group). */

@@ -144,8 +144,10 @@ export function packWeights(w: Tensor, p: ConvLike): Tensor {
 /** Makes every packed form of the buffer in one dispatch. */
 function repack(cache: BufferPacks, w: Tensor): void {
   if (!cache.out || cache.out.size < cache.used * 4) {
+    // Doubling: a model's first step adds its forms one by one, and each size left behind stays pooled.
+    const size = Math.max(cache.used * 4, 2 * (cache.out?.size ?? 0));
     cache.out?.dispose(); // views handed out earlier keep their storage
-    cache.out = Tensor.empty([cache.used * 4], 'f32', 'conv2d packed weights');
+    cache.out = Tensor.empty([size], 'f32', 'conv2d packed weights');
   }
   if (!cache.table) {
     const words = new Uint32Array(cache.jobs.length * JOB_WORDS);

@@ -51,12 +51,14 @@ interface Batch {
 }
 
 let open: Batch | undefined;
+/** The smallest buffers a batch takes, in elements. */
+const MIN_CAPACITY = { parts: 1 << 18, outs: 1 << 16 };
 /**
- * Elements of the next batch's buffers: at least what the last run of batches held (batches
- * that filled up, then one recorded because its results were used), so a training step that
- * repeats fits one batch from its second step on.
+ * Elements of the next batch's buffers: what the last run of batches held (batches that filled
+ * up, then one recorded because its results were used), so a training step that repeats fits
+ * one batch from its second step on, and a smaller one (another batch size) shrinks them again.
  */
-const capacity = { parts: 1 << 18, outs: 1 << 16 };
+const capacity = { ...MIN_CAPACITY };
 /** Elements held by the batches recorded since the last one that did not fill up. */
 const run = { parts: 0, outs: 0 };
 /** The last job table and its upload, reused while the jobs repeat (every step of a training loop). */
@@ -109,8 +111,8 @@ function recordBatch(b: Batch, full = false): void {
   run.parts += b.partsUsed;
   run.outs += b.outsUsed;
   if (!full) {
-    capacity.parts = Math.max(capacity.parts, run.parts);
-    capacity.outs = Math.max(capacity.outs, run.outs);
+    capacity.parts = Math.max(MIN_CAPACITY.parts, run.parts);
+    capacity.outs = Math.max(MIN_CAPACITY.outs, run.outs);
     run.parts = run.outs = 0;
   }
   if (b.words.length) {
