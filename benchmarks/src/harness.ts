@@ -47,11 +47,13 @@ export interface EndToEndReport {
   dispatchesPerStep: number;
   /**
    * Milliseconds the JavaScript thread spends building and submitting one step at batch 128
-   * (median): the wall time of the synchronous recording and of submit(), waits excluded.
+   * (median): the synchronous recording and submit(), waits excluded, in `hostClock`.
    */
   hostMsPerStep: number;
   /** The same at batch 8. */
   hostMsPerStepBatch8: number;
+  /** The thread's CPU time (Linux) or, where the system does not report it, wall time. */
+  hostClock?: 'thread CPU time' | 'wall time';
   /** Training images/s at batch 8, where the fixed cost of a step dominates. */
   trainImagesPerSecBatch8: number;
   inferImagesPerSec: number;
@@ -86,6 +88,8 @@ export function printEndToEndComparison(now: EndToEndReport, base: EndToEndRepor
     'memoryBytesAt1000',
   ];
   console.log('end-to-end vs base:');
+  const clocks = [now.hostClock ?? 'wall time', base.hostClock ?? 'wall time'];
+  if (clocks[0] !== clocks[1]) console.log(`  (host ms: now ${clocks[0]}, base ${clocks[1]}; not comparable)`);
   for (const k of [...higher, ...lower]) {
     const a = now[k] as number;
     const b = base[k] as number;
