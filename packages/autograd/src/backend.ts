@@ -77,7 +77,6 @@ function kernelTables(): { gpu: Kernels; cpu: Kernels } {
   tables.cpu.batchNormTrain = inPlaceRunningStats(tables.cpu.batchNormTrain, 3);
   tables.cpu.batchNormTrainRelu = inPlaceRunningStats(tables.cpu.batchNormTrainRelu, 3);
   tables.cpu.batchNormTrainAddRelu = inPlaceRunningStats(tables.cpu.batchNormTrainAddRelu, 4);
-  tables.cpu.sgdStep = sgdStepInPlace;
   return tables;
 }
 
@@ -95,13 +94,6 @@ function inPlaceRunningStats<F extends (...a: never[]) => object>(f: F, at: numb
   };
   return wrapped as F;
 }
-
-/** The parameters and momentum buffers, updated in place. */
-const sgdStepInPlace: Kernels['sgdStep'] = (ps, gs, ms, o) => {
-  const r = K.sgdStepRef(ps as F64[], gs as F64[], ms as F64[], o);
-  ps.forEach((p, i) => (p as F64).data.set(r.params[i].data));
-  ms.forEach((m, i) => (m as F64).data.set(r.momentumBufs[i].data));
-};
 
 const { gpu: gpuKernels, cpu: cpuKernels } = kernelTables();
 

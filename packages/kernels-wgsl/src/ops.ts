@@ -1,6 +1,7 @@
-// The kernel families the autograd builds its backends from (each launcher `foo` beside its
-// float64 reference `fooRef`), apart from the ALU ceilings the benchmarks measure and the
-// CIFAR augmentation: an importer of all of them (`import * as K`) bundles only these.
+// The kernels the autograd builds its backends from (each launcher `foo` beside its float64
+// reference `fooRef`): the families, without the ALU ceilings the benchmarks measure, the CIFAR
+// augmentation and the per-tensor SGD step that the one-dispatch sgdFlatStep replaced. An
+// importer of all of them (`import * as K`) bundles only these.
 
 export * from './conv2d/index.js';
 export * from './matmul/index.js';
@@ -9,7 +10,7 @@ export * from './elementwise/index.js';
 export * from './reduce/index.js';
 export * from './pool/index.js';
 export * from './loss/index.js';
-export * from './sgd/index.js';
+export { sgdFlatStep, sgdFlatStepRef, type FlatSegment, type SgdSegment } from './sgd/index.js';
 export * from './indexing/index.js';
 export * from './layernorm/index.js';
 export * from './dropout/index.js';
