@@ -2,38 +2,17 @@
 // gradcheck on cpu64, the GPU's gradients against float64, the same values, gradients and
 // running statistics as the composition on both backends, and its dispatch count.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, runtime, Rng } from '@wgtorch/tensor';
+import { getRuntime, runtime } from '@wgtorch/tensor';
 import { kernelProfile } from '@wgtorch/kernels-wgsl';
 import * as F from './index.js';
+import { bnTestData } from './bn-testing.js';
 import { BatchNorm2d, checkGpuGradients, gradcheck, tensor, type BackendName, type CheckInput } from './index.js';
 
 beforeAll(async () => {
   await getRuntime();
 });
 
-const rng = new Rng(11);
-/** Seeded values kept 0.05 away from 0; `positive` for running variances. */
-function rand(shape: number[], opts: { positive?: boolean; requiresGrad?: boolean } = {}): CheckInput {
-  const n = shape.reduce((a, d) => a * d, 1);
-  const data = Float64Array.from({ length: n }, () => {
-    const v = rng.normal();
-    return opts.positive ? 0.5 + Math.abs(v) : Math.sign(v) * (0.05 + Math.abs(v));
-  });
-  return { data, shape, requiresGrad: opts.requiresGrad };
-}
-
-/** x, residual, weight, bias, then the running mean and variance (constants). */
-function inputs(shape: number[]): CheckInput[] {
-  const C = shape[1];
-  return [
-    rand(shape),
-    rand(shape),
-    rand([C]),
-    rand([C]),
-    rand([C], { requiresGrad: false }),
-    rand([C], { positive: true, requiresGrad: false }),
-  ];
-}
+const { rand, inputs } = bnTestData(11);
 
 const fused =
   (training: boolean) =>

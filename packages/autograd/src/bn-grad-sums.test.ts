@@ -4,8 +4,9 @@
 // (whose relu takes the engine's add), gradcheck passes on cpu64 and the GPU's agree with float64,
 // and a BasicBlock-like chain records no elementwise.add in its backward.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { getRuntime, runtime, Rng, type CompiledKernel, type KernelSource } from '@wgtorch/tensor';
+import { getRuntime, runtime, type CompiledKernel, type KernelSource } from '@wgtorch/tensor';
 import * as F from './index.js';
+import { bnTestData } from './bn-testing.js';
 import { checkGpuGradients, gradcheck, tensor, type BackendName, type CheckInput } from './index.js';
 import { backendOf } from './backend.js';
 
@@ -17,23 +18,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const rng = new Rng(17);
-/** Seeded values kept 0.05 away from 0; `positive` for running variances. */
-function rand(shape: number[], opts: { positive?: boolean; requiresGrad?: boolean } = {}): CheckInput {
-  const n = shape.reduce((a, d) => a * d, 1);
-  const data = Float64Array.from({ length: n }, () => {
-    const v = rng.normal();
-    return opts.positive ? 0.5 + Math.abs(v) : Math.sign(v) * (0.05 + Math.abs(v));
-  });
-  return { data, shape, requiresGrad: opts.requiresGrad };
-}
-
-/** x, residual, weight, bias, then the running mean and variance (constants). */
-function inputs(shape: number[]): CheckInput[] {
-  const C = shape[1];
-  const stat = { requiresGrad: false };
-  return [rand(shape), rand(shape), rand([C]), rand([C]), rand([C], stat), rand([C], { ...stat, positive: true })];
-}
+const { rand, inputs } = bnTestData(17);
 
 type Op = (x: F.Tensor, res: F.Tensor, w: F.Tensor, b: F.Tensor, rm: F.Tensor, rv: F.Tensor) => F.Tensor;
 const training = { training: true };
