@@ -81,8 +81,8 @@ interface PackJob {
 
 /** The packed forms made from one weight buffer, and the write stamp they were made at. */
 interface BufferPacks {
-  jobs: PackJob[];
-  byKey: Map<string, PackJob>;
+  /** Every form asked of the buffer, by its source offset and layout, in the order first asked. */
+  jobs: Map<string, PackJob>;
   /** vec4s allotted in `out`. */
   used: number;
   out: Tensor | undefined;
@@ -110,7 +110,7 @@ export function packWeights(w: Tensor, p: ConvLike): Tensor {
   const buffer = w.buffer;
   let cache = caches.get(buffer);
   if (!cache) {
-    cache = { jobs: [], byKey: new Map(), used: 0, out: undefined, table: undefined, stamp: -1 };
+    cache = { jobs: new Map(), used: 0, out: undefined, table: undefined, stamp: -1 };
     caches.set(buffer, cache);
     const dropped = cache;
     rt.pool.whenReleased(buffer, () => {
@@ -121,14 +121,13 @@ export function packWeights(w: Tensor, p: ConvLike): Tensor {
   }
   const src = w.byteOffset / 4;
   const key = `${src}:${p.m}:${p.c}:${p.kh}:${p.kw}:${p.wsm}:${p.wsc}`;
-  let job = cache.byKey.get(key);
+  let job = cache.jobs.get(key);
   if (!job) {
     // Each form starts where a uniform binding can: the conv kernels bind it in chunks of rows.
     const align = Tensor.segmentAlignment() / 4;
     job = { src, dst: cache.used, total: p.m * p.c * p.kh, p };
     cache.used += Math.ceil(job.total / align) * align;
-    cache.jobs.push(job);
-    cache.byKey.set(key, job);
+    cache.jobs.set(key, job);
     cache.table?.dispose();
     cache.table = undefined;
     cache.stamp = -1;
@@ -150,16 +149,16 @@ function repack(cache: BufferPacks, w: Tensor): void {
     cache.out = Tensor.empty([size], 'f32', 'conv2d packed weights');
   }
   if (!cache.table) {
-    const words = new Uint32Array(cache.jobs.length * JOB_WORDS);
-    cache.jobs.forEach(({ src, dst, total, p }, i) =>
+    const words = new Uint32Array(cache.jobs.size * JOB_WORDS);
+    [...cache.jobs.values()].forEach(({ src, dst, total, p }, i) =>
       words.set([src, dst, total, p.kh, p.c, p.wsm, p.wsc, p.kw], i * JOB_WORDS),
     );
     cache.table = Tensor.fromArray(words, [words.length], 'u32');
   }
-  const most = Math.max(...cache.jobs.map((j) => j.total));
+  const most = Math.max(...[...cache.jobs.values()].map((j) => j.total));
   const whole = { buffer: w.buffer, offset: 0, size: w.buffer.size };
   packKernel.launch({ jobs: cache.table, w: whole, out: cache.out }, {}, [
     Math.min(Math.ceil(most / WG), 4096),
-    cache.jobs.length,
+    cache.jobs.size,
   ]);
 }

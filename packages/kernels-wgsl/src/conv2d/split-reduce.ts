@@ -80,10 +80,9 @@ export function reduceLater(shape: readonly number[], len: number, parts: number
     recordBatch(open, true);
   }
   const b = open ?? openBatch(partLen, outLen);
-  const job = [b.partsUsed, b.outsUsed, len, parts];
   const part = { buffer: b.parts.buffer, offset: b.partsUsed * 4, size: len * parts * 4 };
   const dw = b.outs.segment(b.outsUsed, shape);
-  b.words.push(...job);
+  b.words.push(b.partsUsed, b.outsUsed, len, parts);
   b.partsUsed += partLen;
   b.outsUsed += outLen;
   b.longest = Math.max(b.longest, len);
@@ -116,15 +115,11 @@ function recordBatch(b: Batch, full = false): void {
     run.parts = run.outs = 0;
   }
   if (b.words.length) {
-    const jobs = b.words.length / JOB_WORDS;
-    launchReduce(b, table(b.words), jobs);
+    const groups = [Math.min(Math.ceil(b.longest / WG), 4096), b.words.length / JOB_WORDS] as const;
+    reduceKernel.launch({ jobs: table(b.words), part: b.parts, out: b.outs }, {}, groups);
   }
   b.parts.dispose(); // reused by the pool only for work recorded after this reduction
   b.outs.dispose();
-}
-
-function launchReduce(b: Batch, jobs: Tensor<'u32'>, count: number): void {
-  reduceKernel.launch({ jobs, part: b.parts, out: b.outs }, {}, [Math.min(Math.ceil(b.longest / WG), 4096), count]);
 }
 
 function table(words: number[]): Tensor<'u32'> {
