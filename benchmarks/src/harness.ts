@@ -52,8 +52,12 @@ export interface EndToEndReport {
   hostMsPerStep: number;
   /** The same at batch 8. */
   hostMsPerStepBatch8: number;
-  /** The thread's CPU time (Linux) or, where the system does not report it, wall time. */
-  hostClock?: 'thread CPU time' | 'wall time';
+  /**
+   * How host ms were timed: now the wall time of steps recorded while the adapter is idle, so
+   * that nothing preempts the thread (older files: 'thread CPU time' from Linux's schedstat, whose
+   * figure for a running thread advances only at scheduler ticks, or pipelined 'wall time').
+   */
+  hostClock?: 'wall time, adapter idle' | 'thread CPU time' | 'wall time';
   /** Training images/s at batch 8, where the fixed cost of a step dominates. */
   trainImagesPerSecBatch8: number;
   inferImagesPerSec: number;
