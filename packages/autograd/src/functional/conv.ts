@@ -45,9 +45,12 @@ export interface Conv2dFnOptions {
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dFnOptions = {}): Tensor {
   const groups = options.groups ?? 1;
-  const shapes = `input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)}`;
+  // Built only for an error message: conv2d is on the hot path of every step.
+  const shapes = () => `input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)}`;
   if ((x.ndim !== 4 && x.ndim !== 3) || weight.ndim !== 4) {
-    throw new Error(`conv2d: ${shapes} do not fit; expected [N, C, H, W] (or [C, H, W]) and [O, C / groups, kH, kW].`);
+    throw new Error(
+      `conv2d: ${shapes()} do not fit; expected [N, C, H, W] (or [C, H, W]) and [O, C / groups, kH, kW].`,
+    );
   }
   if (x.ndim === 3) {
     const y = conv2d(reshape(x, [1, ...x.shape]), weight, bias, options);
@@ -58,19 +61,19 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const [c, o] = [x.shape[1], weight.shape[0]];
   if (c % groups !== 0 || o % groups !== 0) {
     throw new Error(
-      `conv2d: groups ${groups} must divide the input channels ${c} and the output channels ${o} (${shapes}); ` +
+      `conv2d: groups ${groups} must divide the input channels ${c} and the output channels ${o} (${shapes()}); ` +
         'pick groups among their common divisors.',
     );
   }
   if (weight.shape[1] !== c / groups) {
     throw new Error(
-      `conv2d: ${shapes} do not fit: with groups ${groups} the weight's second dimension must be ` +
+      `conv2d: ${shapes()} do not fit: with groups ${groups} the weight's second dimension must be ` +
         `C / groups = ${c / groups}, got ${weight.shape[1]}.`,
     );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== o)) {
     throw new Error(
-      `conv2d: bias ${formatShape(bias.shape)} must be [${o}], one value per output channel (${shapes}).`,
+      `conv2d: bias ${formatShape(bias.shape)} must be [${o}], one value per output channel (${shapes()}).`,
     );
   }
   const o2: Conv2dOptions = {

@@ -88,11 +88,13 @@ interface Field {
 
 /** Records one dispatch. Every kernel launches through here. */
 export function launch(k: KernelSource, bufs: readonly (Tensor | BufferRange)[], groups: Groups, p?: Uint8Array): void {
+  runtime().dispatcher.dispatch(k, bufs.map(rangeOf), groups, p);
+}
+
+/** A tensor's binding, or the range itself. */
+function rangeOf(b: Tensor | BufferRange): BufferRange {
   // Duck-typed rather than instanceof, so a second copy of @wgtorch/tensor (dist beside source) still works.
-  const ranges = bufs.map((b) =>
-    typeof (b as Tensor).binding === 'function' ? (b as Tensor).binding() : (b as BufferRange),
-  );
-  runtime().dispatcher.dispatch(k, ranges, groups, p);
+  return typeof (b as Tensor).binding === 'function' ? (b as Tensor).binding() : (b as BufferRange);
 }
 
 /** A compute kernel from defineKernel: its generated WGSL and launch() with named params and buffers. */
@@ -193,13 +195,14 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
   /** Records one dispatch of `groups` workgroups binding `buffers` by name. */
   launch(buffers: Buffers<B>, values: ParamValues<P>, groups: Groups): void {
     const given = buffers as Record<string, Tensor | BufferRange>;
-    const bufs = this.bindingNames.map((n) => {
-      const b = given[n];
-      if (!b)
-        throw new Error(`${this.source.name}: buffer '${n}' is missing; bindings: ${this.bindingNames.join(', ')}.`);
-      return b;
-    });
-    launch(this.source, bufs, groups, this.fields.length ? this.pack(values) : undefined);
+    const names = this.bindingNames;
+    const ranges: BufferRange[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const b = given[names[i]];
+      if (!b) throw new Error(`${this.source.name}: buffer '${names[i]}' is missing; bindings: ${names.join(', ')}.`);
+      ranges[i] = rangeOf(b);
+    }
+    runtime().dispatcher.dispatch(this.source, ranges, groups, this.fields.length ? this.pack(values) : undefined);
   }
 
   private put(offset: number, kind: Field['kind'], v: number): void {

@@ -133,7 +133,7 @@ export function conv2dInputGrad(
 ): Tensor {
   const kernel = 'conv2d.inputGrad';
   const g = convGeometry(kernel, inputShape, w.shape, opts);
-  checkOutputGrad(kernel, dy.shape, g, `input ${formatShape(inputShape)} and weight ${formatShape(w.shape)}`);
+  checkOutputGrad(kernel, dy.shape, g, inputShape, w.shape);
   checkF32(kernel, [
     ['dy', dy],
     ['w', w],
@@ -269,7 +269,7 @@ export function conv2dWeightGrad(
 ): Tensor {
   const kernel = 'conv2d.weightGrad';
   const g = convGeometry(kernel, x.shape, weightShape, opts);
-  checkOutputGrad(kernel, dy.shape, g, `input ${formatShape(x.shape)} and weight ${formatShape(weightShape)}`);
+  checkOutputGrad(kernel, dy.shape, g, x.shape, weightShape);
   checkF32(kernel, [
     ['x', x],
     ['dy', dy],

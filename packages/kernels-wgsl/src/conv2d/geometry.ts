@@ -112,12 +112,18 @@ export function conv2dOutputShape(
 }
 
 /** Checks that `dy` has the output shape of the convolution described by `g`. */
-export function checkOutputGrad(kernel: string, dyShape: readonly number[], g: ConvGeometry, what: string): void {
-  const want = [g.n, g.cout, g.ho, g.wo];
-  if (!sameShape(dyShape, want)) {
-    throw new KernelArgumentError(
-      kernel,
-      `dy ${formatShape(dyShape)} must be the conv output shape ${formatShape(want)} for ${what}.`,
-    );
-  }
+export function checkOutputGrad(
+  kernel: string,
+  dyShape: readonly number[],
+  g: ConvGeometry,
+  inputShape: readonly number[],
+  weightShape: readonly number[],
+): void {
+  if (dyShape.length === 4 && dyShape[0] === g.n && dyShape[1] === g.cout && dyShape[2] === g.ho && dyShape[3] === g.wo)
+    return;
+  throw new KernelArgumentError(
+    kernel,
+    `dy ${formatShape(dyShape)} must be the conv output shape ${formatShape([g.n, g.cout, g.ho, g.wo])} for ` +
+      `input ${formatShape(inputShape)} and weight ${formatShape(weightShape)}.`,
+  );
 }

@@ -42,12 +42,7 @@ export function conv2dForwardRef(x: F64, w: F64, opts: Conv2dOptions = {}): F64 
 /** Float64 reference of conv2dInputGrad on the CPU (what the tests check the kernel against). */
 export function conv2dInputGradRef(dy: F64, w: F64, inputShape: readonly number[], opts: Conv2dOptions = {}): F64 {
   const g = convGeometry('conv2dInputGradRef', inputShape, w.shape, opts);
-  checkOutputGrad(
-    'conv2dInputGradRef',
-    dy.shape,
-    g,
-    `input ${formatShape(inputShape)} and weight ${formatShape(w.shape)}`,
-  );
+  checkOutputGrad('conv2dInputGradRef', dy.shape, g, inputShape, w.shape);
   const dx = new Float64Array(g.n * g.cin * g.h * g.w);
   forEachTap(g, (xi, wi, yi) => {
     dx[xi] += dy.data[yi] * w.data[wi];
@@ -58,12 +53,7 @@ export function conv2dInputGradRef(dy: F64, w: F64, inputShape: readonly number[
 /** Float64 reference of conv2dWeightGrad on the CPU (what the tests check the kernel against). */
 export function conv2dWeightGradRef(x: F64, dy: F64, weightShape: readonly number[], opts: Conv2dOptions = {}): F64 {
   const g = convGeometry('conv2dWeightGradRef', x.shape, weightShape, opts);
-  checkOutputGrad(
-    'conv2dWeightGradRef',
-    dy.shape,
-    g,
-    `input ${formatShape(x.shape)} and weight ${formatShape(weightShape)}`,
-  );
+  checkOutputGrad('conv2dWeightGradRef', dy.shape, g, x.shape, weightShape);
   if (!sameShape(weightShape, [g.cout, g.cin / g.groups, g.kh, g.kw]))
     throw new KernelArgumentError('conv2dWeightGradRef', `bad weight shape ${formatShape(weightShape)}.`);
   const dw = new Float64Array((g.cout * g.cin * g.kh * g.kw) / g.groups);
