@@ -61,8 +61,12 @@ const MIN_CAPACITY = { parts: 1 << 18, outs: 1 << 16 };
 const capacity = { ...MIN_CAPACITY };
 /** Elements held by the batches recorded since the last one that did not fill up. */
 const run = { parts: 0, outs: 0 };
-/** The last job table and its upload, reused while the jobs repeat (every step of a training loop). */
-let lastTable: { rt: Runtime; words: number[]; tensor: Tensor<'u32'> } | undefined;
+/**
+ * The latest job tables and their uploads, most recent first, reused while the jobs repeat (every
+ * step of a training loop; a step may reduce in more than one batch).
+ */
+let tables: { rt: Runtime; words: number[]; tensor: Tensor<'u32'> }[] = [];
+const KEPT_TABLES = 4;
 
 /**
  * Room for a weight gradient of `shape` (len elements) summed from `parts` partial sums: the
@@ -124,10 +128,13 @@ function recordBatch(b: Batch, full = false): void {
 
 function table(words: number[]): Tensor<'u32'> {
   const rt = runtime();
-  if (lastTable?.rt === rt && sameWords(lastTable.words, words)) return lastTable.tensor;
-  if (lastTable?.rt === rt) lastTable.tensor.dispose();
-  lastTable = { rt, words, tensor: Tensor.fromArray(Uint32Array.from(words), [words.length], 'u32') };
-  return lastTable.tensor;
+  tables = tables.filter((t) => t.rt === rt); // a runtime destroyed since
+  const hit = tables.find((t) => sameWords(t.words, words));
+  if (hit) return hit.tensor;
+  if (tables.length === KEPT_TABLES) tables.pop()!.tensor.dispose();
+  const t = { rt, words, tensor: Tensor.fromArray(Uint32Array.from(words), [words.length], 'u32') };
+  tables.unshift(t);
+  return t.tensor;
 }
 
 const sameWords = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
