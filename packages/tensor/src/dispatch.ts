@@ -45,6 +45,26 @@ export interface CompiledKernel {
   readonly id: number;
 }
 
+/** One command of a captured graph, with what it binds (graph.ts keeps those buffers alive). */
+export type CapturedCommand =
+  | {
+      kind: 'dispatch';
+      k: CompiledKernel;
+      group: GPUBindGroup;
+      params: Uint8Array | undefined;
+      x: number;
+      y: number;
+      z: number;
+      /** The bindings, in order; `buffers` their buffers. */
+      ranges: Required<BufferRange>[];
+      buffers: GPUBuffer[];
+      writes: GPUBuffer[];
+    }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }
+  | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number }
+  | { kind: 'upload'; buffer: GPUBuffer; offset: number; data: Uint8Array }
+  | { kind: 'rerun'; fn: () => void };
+
 /** Bytes reserved per dispatch in the uniform ring (the WebGPU offset alignment). */
 const PARAM_STRIDE = 256;
 const RING_SLOTS = 2048;
@@ -79,6 +99,8 @@ export class Dispatcher {
   private pass: GPUComputePassEncoder | undefined;
   private readonly ring: GPUBuffer;
   private readonly ringStaging = new ArrayBuffer(PARAM_STRIDE * RING_SLOTS);
+  private readonly ringBytes = new Uint8Array(this.ringStaging);
+  private readonly dynamicOffset = [0];
   private ringUsed = 0;
   private dispatchesInBatch = 0;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
@@ -99,6 +121,9 @@ export class Dispatcher {
   private nextWriteStamp = 1;
   /** Work that will write a buffer but is not recorded yet (defer()), by buffer. */
   private readonly deferred = new Map<GPUBuffer, () => void>();
+  /** The commands of the graph being captured (beginCapture()). */
+  private log: CapturedCommand[] | undefined;
+  private captures = 0;
 
   constructor(private readonly rt: DispatchHost) {
     this.device = rt.device;
@@ -199,8 +224,10 @@ export class Dispatcher {
     if (this.deferred.size) for (const b of buffers) this.settle(b.buffer);
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
     const maxUniform = this.device.limits.maxUniformBufferBindingSize;
-    buffers.forEach((b, i) => {
-      const uniform = k.source.storage[i] === 'uniform';
+    const storage = k.source.storage;
+    for (let i = 0; i < buffers.length; i++) {
+      const uniform = storage[i] === 'uniform';
+      const b = buffers[i];
       if (b.size > (uniform ? maxUniform : maxBinding)) {
         throw new DeviceError(
           uniform
@@ -210,10 +237,35 @@ export class Dispatcher {
                 `maxStorageBufferBindingSize (${maxBinding}); use a smaller batch.`,
         );
       }
-    });
+    }
     if (params && params.byteLength > PARAM_STRIDE) {
       throw new DeviceError(`Kernel '${name}': ${params.byteLength} bytes of parameters exceed ${PARAM_STRIDE}.`);
     }
+    const bytes =
+      !params || params instanceof Uint8Array
+        ? params
+        : new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
+    const group = this.bindGroup(k, buffers);
+    const writes: GPUBuffer[] = [];
+    for (let i = 0; i < storage.length; i++) if (storage[i] === 'read_write') writes.push(buffers[i].buffer);
+    this.record(k, group, bytes, x, y, z, writes);
+    if (this.log) {
+      const ranges = buffers.map((b) => ({ buffer: b.buffer, offset: b.offset ?? 0, size: b.size }));
+      const all = ranges.map((b) => b.buffer);
+      this.log.push({ kind: 'dispatch', k, group, params: bytes?.slice(), x, y, z, ranges, buffers: all, writes });
+    }
+  }
+
+  /** Encodes one dispatch whose bind group is made (dispatch() and a graph's replay). */
+  record(
+    k: CompiledKernel,
+    group: GPUBindGroup,
+    params: Uint8Array | undefined,
+    x: number,
+    y: number,
+    z: number,
+    writes: readonly GPUBuffer[],
+  ): void {
     if (
       this.ringUsed + PARAM_STRIDE > this.ringStaging.byteLength ||
       this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT
@@ -221,22 +273,78 @@ export class Dispatcher {
       this.submitRecorded();
     }
     const offset = this.ringUsed;
-    if (params) {
-      new Uint8Array(this.ringStaging, offset, params.byteLength).set(
-        new Uint8Array(params.buffer, params.byteOffset, params.byteLength),
-      );
-    }
+    if (params) this.ringBytes.set(params, offset);
     this.ringUsed += PARAM_STRIDE;
-
-    const pass = this.computePass(name);
+    const pass = this.computePass(k.source.name);
     pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, this.bindGroup(k, buffers), [offset]);
-    const storage = k.source.storage;
-    for (let i = 0; i < storage.length; i++) if (storage[i] === 'read_write') this.noteWrite(buffers[i].buffer);
+    this.dynamicOffset[0] = offset; // copied by setBindGroup; one array for every dispatch
+    pass.setBindGroup(0, group, this.dynamicOffset);
+    for (const w of writes) this.noteWrite(w);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiling) this.endPass();
     this.dispatchesInBatch++;
     this.counters.dispatches++;
+  }
+
+  // --- captured graphs (graph.ts holds capture and replay) -----------------------------------
+
+  /** True while a graph is being captured. */
+  get capturing(): boolean {
+    return this.log !== undefined;
+  }
+
+  /** Counts captures begun: a cache of derived data (packed weights) remakes it once per capture. */
+  get captureCount(): number {
+    return this.captures;
+  }
+
+  /** graph.ts: starts logging recorded work into `log` (deferred work of earlier calls is recorded first). */
+  beginCapture(log: CapturedCommand[]): void {
+    if (this.log) throw new DeviceError('capture: a capture is already running; captures do not nest.');
+    this.settleAll();
+    this.log = log;
+    this.captures++;
+  }
+
+  /** graph.ts: records the captured function's deferred work, then stops logging. */
+  endCapture(): void {
+    try {
+      this.settleAll();
+    } finally {
+      this.log = undefined;
+    }
+  }
+
+  /**
+   * Runs `fn` now, and again at every replay of a graph being captured, in its place: for work
+   * that depends on values JavaScript holds and changes between replays (an optimizer's learning
+   * rate). What `fn` records is not part of the capture.
+   */
+  rerunOnReplay(fn: () => void): void {
+    const log = this.log;
+    if (!log) return fn();
+    log.push({ kind: 'rerun', fn });
+    this.log = undefined;
+    try {
+      fn();
+    } finally {
+      this.log = log;
+    }
+  }
+
+  /**
+   * Writes `data` into `buffer` at `offset` from the CPU (queue.writeBuffer: before anything
+   * still being recorded; callers submit that first where it matters).
+   */
+  upload(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.noteWrite(buffer);
+    if (data.byteLength > 0)
+      this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    if (this.log) {
+      const copy = new Uint8Array(data.byteLength);
+      copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.log.push({ kind: 'upload', buffer, offset, data: copy });
+    }
   }
 
   private computePass(name: string): GPUComputePassEncoder {
@@ -299,7 +407,7 @@ export class Dispatcher {
   }
 
   /** Records the deferred work that writes `b`, if any. */
-  private settle(b: GPUBuffer): void {
+  settle(b: GPUBuffer): void {
     const record = this.deferred.get(b);
     if (record) record();
   }
@@ -313,6 +421,7 @@ export class Dispatcher {
     this.noteWrite(dst);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.log?.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
   }
 
   /** Records a fill with zero bytes, in order with the dispatches. */
@@ -321,9 +430,11 @@ export class Dispatcher {
     this.noteWrite(buf);
     this.endPass();
     this.commandEncoder().clearBuffer(buf, offset, bytes);
+    this.log?.push({ kind: 'clear', buffer: buf, offset, bytes });
   }
 
-  private bindGroup(k: CompiledKernel, buffers: readonly BufferRange[]): GPUBindGroup {
+  /** The bind group of `k` with `buffers` (cached by the buffers it binds). */
+  bindGroup(k: CompiledKernel, buffers: readonly BufferRange[]): GPUBindGroup {
     let key = `${k.id}`;
     for (const b of buffers) key += `|${this.bufferId(b.buffer)}:${b.offset ?? 0}:${b.size}`;
     let bg = this.bindGroups.get(key);
@@ -355,15 +466,20 @@ export class Dispatcher {
 
   /** Records any deferred work and submits everything recorded so far (no wait). */
   flush(): void {
+    this.settleAll();
+    this.submitRecorded();
+  }
+
+  /** Records all deferred work. */
+  private settleAll(): void {
     for (const [buffer, record] of this.deferred) {
       this.deferred.delete(buffer);
       record();
     }
-    this.submitRecorded();
   }
 
   /** Submits what is recorded so far; deferred work stays deferred. */
-  private submitRecorded(): void {
+  submitRecorded(): void {
     this.endPass();
     if (!this.encoder) {
       // Nothing recorded: every released buffer's last use is already submitted.
@@ -386,6 +502,12 @@ export class Dispatcher {
    * the one place the CPU waits for the GPU.
    */
   async read(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    if (this.log) {
+      throw new DeviceError(
+        'A readback while a graph is being captured: a replay cannot wait for the GPU. ' +
+          'Read the values outside the captured function.',
+      );
+    }
     this.rt.checkErrors();
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.takeStaging(size);

@@ -17,7 +17,9 @@ export {
   type BufferRange,
   type CompiledKernel,
   type KernelTiming,
+  type CapturedCommand,
 } from './dispatch.js';
+export { capture, CapturedGraph } from './graph.js';
 export {
   Tensor,
   ShapeError,

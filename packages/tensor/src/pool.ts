@@ -47,6 +47,8 @@ export class BufferPool {
   private free = new Map<number, PooledBuffer[]>();
   private released: PooledBuffer[] = [];
   private readonly releaseHooks = new WeakMap<GPUBuffer, () => void>();
+  /** Buffers a captured graph binds but does not own: releasing one makes the graph stale. */
+  private readonly pins = new Map<GPUBuffer, Set<() => void>>();
   private nextId = 1;
   private stats: PoolStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, created: 0, hits: 0, misses: 0 };
   private maxBufferSize: number;
@@ -105,8 +107,50 @@ export class BufferPool {
     this.releaseHooks.set(buffer, fn);
   }
 
+  /**
+   * For a captured graph (graph.ts): takes `buffer` out of the pool if it waits there for reuse
+   * and returns it, now held (live) by the caller; undefined if it is live elsewhere or not pooled.
+   */
+  take(buffer: GPUBuffer): PooledBuffer | undefined {
+    let buf: PooledBuffer | undefined;
+    const i = this.released.findIndex((b) => b.buffer === buffer);
+    if (i >= 0) buf = this.released.splice(i, 1)[0];
+    else {
+      for (const list of this.free.values()) {
+        const j = list.findIndex((b) => b.buffer === buffer);
+        if (j >= 0) {
+          buf = list.splice(j, 1)[0];
+          break;
+        }
+      }
+    }
+    if (!buf) return undefined;
+    this.stats.pooledBytes -= buf.bytes;
+    this.stats.liveBytes += buf.bytes;
+    this.stats.liveBuffers++;
+    return buf;
+  }
+
+  /** Calls `onRelease` when `buffer` is next released (a graph binding it becomes stale); unpin() undoes it. */
+  pin(buffer: GPUBuffer, onRelease: () => void): void {
+    let set = this.pins.get(buffer);
+    if (!set) this.pins.set(buffer, (set = new Set()));
+    set.add(onRelease);
+  }
+
+  unpin(buffer: GPUBuffer, onRelease: () => void): void {
+    const set = this.pins.get(buffer);
+    set?.delete(onRelease);
+    if (set?.size === 0) this.pins.delete(buffer);
+  }
+
   /** Returns a buffer; it becomes reusable for uploads after the next submit. */
   release(buf: PooledBuffer): void {
+    const pinned = this.pins.get(buf.buffer);
+    if (pinned) {
+      this.pins.delete(buf.buffer);
+      for (const f of pinned) f();
+    }
     const hook = this.releaseHooks.get(buf.buffer);
     if (hook) {
       this.releaseHooks.delete(buf.buffer);

@@ -213,8 +213,7 @@ export class Tensor<D extends DType = DType> {
     if (!rt.dispatcher.hasPendingWork) rt.pool.onSubmit();
     else if (rt.pool.uploadNeedsSubmit(Math.max(4, n * 4))) rt.dispatcher.flush();
     const buf = rt.pool.acquire(Math.max(4, n * 4), true);
-    rt.dispatcher.noteWrite(buf.buffer);
-    if (n > 0) rt.device.queue.writeBuffer(buf.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
+    rt.dispatcher.upload(buf.buffer, 0, typed);
     return new Tensor(shp, dt, new Storage(rt, buf), 'fromArray');
   }
 
@@ -365,10 +364,7 @@ export class Tensor<D extends DType = DType> {
     const typed = typedOf('Tensor.write', data, this.dtype);
     // queue.writeBuffer runs before commands still being recorded: submit those first.
     st.rt.dispatcher.flush();
-    st.rt.dispatcher.noteWrite(st.buf.buffer);
-    if (this.size > 0) {
-      st.rt.device.queue.writeBuffer(st.buf.buffer, this.byteOffset, typed.buffer, typed.byteOffset, this.size * 4);
-    }
+    st.rt.dispatcher.upload(st.buf.buffer, this.byteOffset, typed);
   }
 
   /** Copies the data to the CPU. */

@@ -96,9 +96,9 @@ export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
       const key = `${l.group.amsgrad}/${l.group.maximize}`;
       variants.set(key, [...(variants.get(key) ?? []), l]);
     }
-    for (const { k } of live) this.steps.set(k, (this.steps.get(k) ?? 0) + 1);
     const a = this.arena;
     this.updateFlat(live, () => {
+      for (const { k } of live) this.steps.set(k, (this.steps.get(k) ?? 0) + 1);
       for (const ls of variants.values()) {
         const { amsgrad, maximize } = ls[0].group;
         const segments: AdamSegment[] = ls.map(({ group: g, k }) => ({

@@ -2,7 +2,7 @@
 // hyperparameters, zeroGrad, and the flat buffers every step updates in one dispatch. Each
 // optimizer states its rule in step() and its state in stateDict()/loadStateDict().
 
-import { parseSafetensors, serializeSafetensors, type SafeArray } from '@wgtorch/tensor';
+import { parseSafetensors, runtime, serializeSafetensors, type SafeArray } from '@wgtorch/tensor';
 import type { Parameter } from '../nn/module.js';
 import { zeroGrads } from '../nn/module.js';
 import { FlatArena } from './flat.js';
@@ -135,7 +135,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions, S extends o
       this.arena.loadParam(k);
       this.arena.gather('grads', k, p.grad!.raw);
     }
-    update();
+    // `update` reads hyperparameters that change between steps (a schedule's lr, Adam's step
+    // count): a captured training step (capture of @wgtorch/tensor) records it again at each replay.
+    if (this.arena.backend.name === 'gpu') runtime().dispatcher.rerunOnReplay(update);
+    else update();
     for (const { k } of live) this.arena.storeParam(k);
   }
 

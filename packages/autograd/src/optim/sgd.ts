@@ -60,19 +60,22 @@ export class SGD extends Optimizer<Required<SgdOptions>, SgdState> {
   step(): void {
     const live = this.live();
     if (!live.length) return;
-    const segments: SgdSegment[] = live.map(({ group: g, k }) => ({
-      ...this.segment(k),
-      lr: g.lr,
-      momentum: g.momentum,
-      dampening: g.dampening,
-      nesterov: g.nesterov,
-      weightDecay: g.weightDecay,
-      firstStep: !this.hasBuffer.has(k),
-    }));
-    const momentum = segments.some((s) => s.momentum !== 0) ? this.arena.get('momentum') : null;
     const a = this.arena;
-    this.updateFlat(live, () => a.backend.k.sgdFlatStep(a.get('params'), a.get('grads'), momentum, segments));
-    for (const { group, k } of live) if (group.momentum !== 0) this.hasBuffer.add(k);
+    this.updateFlat(live, () => {
+      const segments: SgdSegment[] = live.map(({ group: g, k }) => ({
+        offset: a.offsets[k],
+        size: this.params[k].size,
+        lr: g.lr,
+        momentum: g.momentum,
+        dampening: g.dampening,
+        nesterov: g.nesterov,
+        weightDecay: g.weightDecay,
+        firstStep: !this.hasBuffer.has(k),
+      }));
+      const momentum = segments.some((s) => s.momentum !== 0) ? a.get('momentum') : null;
+      a.backend.k.sgdFlatStep(a.get('params'), a.get('grads'), momentum, segments);
+      for (const { group, k } of live) if (group.momentum !== 0) this.hasBuffer.add(k);
+    });
   }
 
   /**

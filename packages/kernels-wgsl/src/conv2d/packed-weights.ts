@@ -89,6 +89,8 @@ interface BufferPacks {
   table: Tensor<'u32'> | undefined;
   /** The source buffer's write stamp when `out` was made; -1: remake. */
   stamp: number;
+  /** The dispatcher's captureCount when `out` was made. */
+  capture: number;
 }
 
 const caches = new WeakMap<GPUBuffer, BufferPacks>();
@@ -110,7 +112,7 @@ export function packWeights(w: Tensor, p: ConvLike): Tensor {
   const buffer = w.buffer;
   let cache = caches.get(buffer);
   if (!cache) {
-    cache = { jobs: new Map(), used: 0, out: undefined, table: undefined, stamp: -1 };
+    cache = { jobs: new Map(), used: 0, out: undefined, table: undefined, stamp: -1, capture: -1 };
     caches.set(buffer, cache);
     const dropped = cache;
     rt.pool.whenReleased(buffer, () => {
@@ -133,9 +135,12 @@ export function packWeights(w: Tensor, p: ConvLike): Tensor {
     cache.stamp = -1;
   }
   const stamp = rt.dispatcher.writeStamp(buffer);
-  if (cache.stamp !== stamp) {
+  // A captured graph must pack for itself: its replays follow writes the stamp cannot see now.
+  const d = rt.dispatcher;
+  if (cache.stamp !== stamp || (d.capturing && cache.capture !== d.captureCount)) {
     repack(cache, w);
     cache.stamp = stamp;
+    cache.capture = d.captureCount;
   }
   return cache.out!.segment(job.dst * 4, [job.total * 4]);
 }

@@ -88,19 +88,30 @@ export function flatTable(
   });
   const words32 = new Uint32Array(nw + segments.length * FLAT_RECORD);
   const floats = new Float32Array(words32.buffer);
-  segments.forEach((s, k) => {
-    for (let w = starts[k]; w < (starts[k + 1] ?? nw); w++) words32[w] = k;
+  const isFloat = FLAT_RECORD_FLOATS[floatWords.join()] ?? floatMask(floatWords);
+  for (let k = 0; k < segments.length; k++) {
+    const s = segments[k];
+    words32.fill(k, starts[k], starts[k + 1] ?? nw);
     const r = nw + k * FLAT_RECORD;
     words32[r] = s.offset / 4;
     words32[r + 1] = Math.ceil(s.size / 4);
     words32[r + 2] = starts[k];
     const extra = words(k);
-    extra.forEach((v, i) => {
-      if (floatWords.includes(i + 3)) floats[r + 3 + i] = v;
-      else words32[r + 3 + i] = v;
-    });
-  });
+    for (let i = 0; i < extra.length; i++) {
+      if (isFloat[i + 3]) floats[r + 3 + i] = extra[i];
+      else words32[r + 3 + i] = extra[i];
+    }
+  }
   return { table: Tensor.fromArray(words32, [words32.length], 'u32'), nw, groups: grid1d(Math.max(nw, 1), 1) };
+}
+
+/** Which record words hold f32 values, by the floatWords list that names them. */
+const FLAT_RECORD_FLOATS: Record<string, boolean[]> = {};
+
+function floatMask(floatWords: readonly number[]): boolean[] {
+  const mask = new Array<boolean>(FLAT_RECORD).fill(false);
+  for (const i of floatWords) mask[i] = true;
+  return (FLAT_RECORD_FLOATS[floatWords.join()] = mask);
 }
 
 /** A flat buffer bound as array<vec4f> (the pool rounds buffers up to 16 bytes). */
