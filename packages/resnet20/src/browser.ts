@@ -9,7 +9,7 @@ export {
   type ResNet20Options,
   type ShortcutType,
 } from './model.js';
-export { trainStep, evaluate, type StepAccumulators } from './train/step.js';
+export { trainStep, CapturedSteps, evaluate, type StepAccumulators } from './train/step.js';
 export { decayGroups, finalLr, makeOptimizer, makeSchedule } from './train/optim.js';
 export type { TrainConfig } from './train/config.js';
 export { curvesSvg, lineChartSvg, type CurvePoint } from './train/plot.js';

@@ -26,21 +26,14 @@ export interface UploadOptions {
 }
 
 export function uploadBatch(batch: Batch, opts: UploadOptions = {}): GpuBatch {
-  const mean = opts.mean ?? CIFAR10_MEAN;
-  const std = opts.std ?? CIFAR10_STD;
   const augment = opts.augment ?? batch.crops !== undefined;
+  if (augment && !batch.crops)
+    throw new Error(`uploadBatch: augment requested but batch ${batch.step} has no crop parameters (a test batch?).`);
   const n = batch.size;
   const images = Tensor.fromArray(batch.packed, [batch.packed.length], 'u32');
-  let x: Tensor<'f32'>;
-  if (augment) {
-    if (!batch.crops)
-      throw new Error(`uploadBatch: augment requested but batch ${batch.step} has no crop parameters (a test batch?).`);
-    const crops = Tensor.fromArray(batch.crops, [n, 3], 'i32');
-    x = augmentBatch(images, crops, { mean, std, n, pad: opts.pad ?? 4 });
-    crops.dispose(); // released buffers are reused only by work ordered after this dispatch
-  } else {
-    x = normalizeBatch(images, { mean, std, n });
-  }
+  const crops = augment ? Tensor.fromArray(batch.crops!, [n, 3], 'i32') : undefined;
+  const x = batchInput(images, crops, n, opts);
+  crops?.dispose(); // released buffers are reused only by work ordered after this dispatch
   images.dispose();
   const labels = Tensor.fromArray(batch.labels, [n], 'i32');
   return {
@@ -52,4 +45,21 @@ export function uploadBatch(batch: Batch, opts: UploadOptions = {}): GpuBatch {
       labels.dispose();
     },
   };
+}
+
+/**
+ * The network's input f32 [n, 3, 32, 32] from uploaded image words and, for training batches,
+ * crop parameters (then cropped, flipped and normalized; else only normalized).
+ */
+export function batchInput(
+  images: Tensor<'u32'>,
+  crops: Tensor<'i32'> | undefined,
+  n: number,
+  opts: UploadOptions = {},
+): Tensor<'f32'> {
+  const mean = opts.mean ?? CIFAR10_MEAN;
+  const std = opts.std ?? CIFAR10_STD;
+  return crops
+    ? augmentBatch(images, crops, { mean, std, n, pad: opts.pad ?? 4 })
+    : normalizeBatch(images, { mean, std, n });
 }

@@ -80,4 +80,4 @@ export async function loadCifar10(opts: LocateOptions = {}): Promise<Cifar10> {
     classes: readClassNames(dir),
   };
 }
-export { uploadBatch, type GpuBatch, type UploadOptions } from './gpu.js';
+export { uploadBatch, batchInput, type GpuBatch, type UploadOptions } from './gpu.js';

@@ -57,6 +57,8 @@ export interface TrainConfig {
   reschedule: boolean;
   /** Epochs the LR schedule spans: --epochs at the start; changed on resume only by --reschedule. */
   scheduleEpochs: number;
+  /** Record a step's GPU work once and replay it (CapturedSteps); false records every step anew. */
+  capture: boolean;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -85,6 +87,7 @@ export const DEFAULTS: TrainConfig = {
   overwrite: false,
   reschedule: false,
   scheduleEpochs: 15,
+  capture: true,
 };
 
 export const TRAIN_HELP = `pnpm train [options]   Train ResNet20 on CIFAR-10 through the WGSL kernels.
@@ -115,11 +118,13 @@ export const TRAIN_HELP = `pnpm train [options]   Train ResNet20 on CIFAR-10 thr
   --log-every N          batches between progress-bar updates (default ${DEFAULTS.logEvery})
   --quiet                no progress bar
   --stop-after-steps N   stop with a checkpoint after N steps of this session (for testing --resume)
+  --no-capture           record every step's GPU work anew instead of replaying a captured step
+                         (the same updates, bit for bit; more CPU time per step)
 
 Every option takes its value as --flag value or --flag=value. A --run-dir that holds a run is
 refused unless --resume (continue it) or --overwrite (start over). When resuming, --epochs may
 change (the run is extended or shortened); --data-dir, --time-budget, --stop-after-steps,
---log-every and --quiet apply to this session; --lr, --schedule, --warmup and --milestones need
+--log-every, --quiet and --no-capture apply to this session; --lr, --schedule, --warmup and --milestones need
 --reschedule; every other option must match the run or is refused.
 `;
 
@@ -150,6 +155,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   overwrite: '--overwrite',
   reschedule: '--reschedule',
   scheduleEpochs: '--epochs',
+  capture: '--no-capture',
 };
 
 /** A parsed command line: the configuration and the fields the user set explicitly. */
@@ -190,6 +196,7 @@ function parseOptions(argv: string[]) {
       'log-every': { type: 'string' },
       quiet: { type: 'boolean' },
       'stop-after-steps': { type: 'string' },
+      'no-capture': { type: 'boolean' },
     },
   });
 }
@@ -263,6 +270,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | 'help' {
     overwrite: values.overwrite ?? false,
     reschedule: values.reschedule ?? false,
     scheduleEpochs: epochs,
+    capture: !values['no-capture'],
   };
   // The fields given on the command line, whatever form (--flag value, --flag=value) they took.
   const given = new Set<keyof TrainConfig>();

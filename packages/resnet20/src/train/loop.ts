@@ -13,7 +13,7 @@ import type { SubmitPacer } from '@wgtorch/tensor';
 import type { LRScheduler, Module, Optimizer } from '@wgtorch/autograd';
 import type { TrainLoader } from '../data/loader.js';
 import { uploadBatch } from '../data/gpu.js';
-import { trainStep, type StepAccumulators } from './step.js';
+import { CapturedSteps, trainStep, type StepAccumulators } from './step.js';
 
 /** What the loop trains with; the same for every segment of a run. */
 export interface LoopRun {
@@ -25,6 +25,8 @@ export interface LoopRun {
   labelSmoothing: number;
   /** Steps between readbacks of the loss and accuracy sums (the trainer's --log-every). */
   logEvery: number;
+  /** Replay a captured step (CapturedSteps; default true) rather than record each step anew. */
+  capture?: boolean;
 }
 
 /** The running sums of an epoch as read back after `step` steps of it. */
@@ -92,30 +94,39 @@ export async function trainSegment(run: LoopRun, o: SegmentOptions): Promise<Seg
     nonFinite = { loss, step, unread: step - 1 - checked };
     return false;
   };
+  const captured =
+    run.capture === false ? undefined : new CapturedSteps({ model, opt, sched, acc: o.acc, labelSmoothing });
   let step = o.from;
-  while (step < o.to && !nonFinite && !stopped) {
-    const batch = loader.batch(o.epoch, step);
-    const g = uploadBatch(batch);
-    trainStep(model, opt, sched, g.x, g.labels, o.acc, labelSmoothing);
-    g.dispose();
-    await pacer.throttle();
-    pacer.submit();
-    step++;
-    images += batch.size;
-    // A readback queued `depth` submits ago sits right behind a step the pacer has waited for:
-    // settled, or nearly, and awaiting it leaves as many steps queued as the pacer allows.
-    for (const r of reads) r.age++;
-    while (reads.length && reads[0].age >= pacer.depth) await reads.shift()!.done;
-    if (step % logEvery === 0 && step < o.to) {
-      const at = { step, images, lr: sched.getLastLr()[0] };
-      const done = readSums(o.acc).then(([lossSum, correct]) => {
-        if (check(at.step, lossSum)) o.onLog?.({ ...at, lossSum, correct });
-      });
-      reads.push({ done, age: 0 });
+  try {
+    while (step < o.to && !nonFinite && !stopped) {
+      const batch = loader.batch(o.epoch, step);
+      if (captured) captured.step(batch);
+      else {
+        const g = uploadBatch(batch);
+        trainStep(model, opt, sched, g.x, g.labels, o.acc, labelSmoothing);
+        g.dispose();
+      }
+      await pacer.throttle();
+      pacer.submit();
+      step++;
+      images += batch.size;
+      // A readback queued `depth` submits ago sits right behind a step the pacer has waited for:
+      // settled, or nearly, and awaiting it leaves as many steps queued as the pacer allows.
+      for (const r of reads) r.age++;
+      while (reads.length && reads[0].age >= pacer.depth) await reads.shift()!.done;
+      if (step % logEvery === 0 && step < o.to) {
+        const at = { step, images, lr: sched.getLastLr()[0] };
+        const done = readSums(o.acc).then(([lossSum, correct]) => {
+          if (check(at.step, lossSum)) o.onLog?.({ ...at, lossSum, correct });
+        });
+        reads.push({ done, age: 0 });
+      }
+      stopped = o.stop?.();
     }
-    stopped = o.stop?.();
+    await pacer.wait();
+  } finally {
+    captured?.dispose();
   }
-  await pacer.wait();
   for (const r of reads) await r.done;
   const sec = (performance.now() - t0) / 1000;
   const [lossSum, correct] = await readSums(o.acc);

@@ -36,6 +36,7 @@ const SESSION: ReadonlySet<keyof TrainConfig> = new Set([
   'stopAfterSteps',
   'logEvery',
   'quiet',
+  'capture',
   'reschedule',
   'overwrite',
 ]);
@@ -193,6 +194,7 @@ export function resumeConfig(args: TrainArgs, st: TrainerState, dir: string): { 
     stopAfterSteps: want.stopAfterSteps,
     logEvery: want.logEvery,
     quiet: want.quiet,
+    capture: want.capture,
     dataDir: want.dataDir ?? run.dataDir,
   };
   const notes: string[] = [];

@@ -284,6 +284,7 @@ export async function trainMain(argv: string[]): Promise<number> {
       pacer,
       labelSmoothing: cfg.labelSmoothing,
       logEvery: cfg.logEvery,
+      capture: cfg.capture,
     };
     /** Why this segment should stop after the step just submitted. */
     const stop = (): string | undefined => {
