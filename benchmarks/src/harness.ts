@@ -47,11 +47,15 @@ export interface EndToEndReport {
   dispatchesPerStep: number;
   /**
    * Milliseconds the JavaScript thread spends building and submitting one step at batch 128
-   * (median): the synchronous recording and submit(), waits excluded, in `hostClock`.
+   * (median) as the trainer does it (a captured step replayed, since hostMsPerStepEager is
+   * reported): the batch, the recording and submit(), waits excluded, in `hostClock`.
    */
   hostMsPerStep: number;
   /** The same at batch 8. */
   hostMsPerStepBatch8: number;
+  /** hostMsPerStep and hostMsPerStepBatch8 with every step recorded anew (no captured step; older files: absent). */
+  hostMsPerStepEager?: number;
+  hostMsPerStepBatch8Eager?: number;
   /**
    * How host ms were timed: now the wall time of steps recorded while the adapter is idle, so
    * that nothing preempts the thread (older files: 'thread CPU time' from Linux's schedstat, whose
@@ -87,6 +91,8 @@ export function printEndToEndComparison(now: EndToEndReport, base: EndToEndRepor
     'dispatchesPerStep',
     'hostMsPerStep',
     'hostMsPerStepBatch8',
+    'hostMsPerStepEager',
+    'hostMsPerStepBatch8Eager',
     'coldStartMs',
     'coldStartEmptyCacheMs',
     'memoryBytesAt1000',
