@@ -406,6 +406,11 @@ export class Dispatcher {
     this.deferred.delete(buffer);
   }
 
+  /** Whether work is deferred (defer()). */
+  get hasDeferred(): boolean {
+    return this.deferred.size > 0;
+  }
+
   /** Records the deferred work that writes `b`, if any. */
   settle(b: GPUBuffer): void {
     const record = this.deferred.get(b);

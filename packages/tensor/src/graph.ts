@@ -127,7 +127,7 @@ function replay(d: Dispatcher, commands: readonly CapturedCommand[], uploads: bo
     }
     switch (c.kind) {
       case 'dispatch':
-        for (const b of c.buffers) d.settle(b);
+        if (d.hasDeferred) for (const b of c.buffers) d.settle(b);
         d.record(c.k, c.group, c.params, c.x, c.y, c.z, c.writes);
         if (uploads) for (const b of c.buffers) touched.add(b);
         break;

@@ -8,7 +8,7 @@
 import type { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import type { F64, SgdSegment } from '@wgtorch/kernels-wgsl';
 import type { Parameter } from '../nn/module.js';
-import { Optimizer, type Group, type GroupSpec } from './optimizer.js';
+import { Optimizer, type Group, type GroupSpec, type LiveParam } from './optimizer.js';
 import type { NamedArray } from './flat.js';
 
 /** Hyperparameters of SGD (PyTorch's names in camelCase). */
@@ -43,9 +43,22 @@ export interface SgdState {
  * `[{params: weights, weightDecay: 5e-4}, {params: bnAndBias, weightDecay: 0}]`.
  * Parameters without a gradient are skipped.
  */
+const SEGMENT: SgdSegment = {
+  offset: 0,
+  size: 0,
+  lr: 0,
+  momentum: 0,
+  dampening: 0,
+  nesterov: false,
+  weightDecay: 0,
+  firstStep: true,
+};
+
 export class SGD extends Optimizer<Required<SgdOptions>, SgdState> {
   /** Parameters (by index) whose momentum buffer exists: it starts at their first step. */
   private readonly hasBuffer = new Set<number>();
+  /** The last step's segments (segmentsOf). */
+  private segments: SgdSegment[] | undefined;
 
   constructor(params: Parameter[] | ParamGroupSpec[], defaults: SgdOptions) {
     super('SGD', params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...defaults });
@@ -62,20 +75,33 @@ export class SGD extends Optimizer<Required<SgdOptions>, SgdState> {
     if (!live.length) return;
     const a = this.arena;
     this.updateFlat(live, () => {
-      const segments: SgdSegment[] = live.map(({ group: g, k }) => ({
-        offset: a.offsets[k],
-        size: this.params[k].size,
-        lr: g.lr,
-        momentum: g.momentum,
-        dampening: g.dampening,
-        nesterov: g.nesterov,
-        weightDecay: g.weightDecay,
-        firstStep: !this.hasBuffer.has(k),
-      }));
+      const segments = this.segmentsOf(live);
       const momentum = segments.some((s) => s.momentum !== 0) ? a.get('momentum') : null;
       a.backend.k.sgdFlatStep(a.get('params'), a.get('grads'), momentum, segments);
       for (const { group, k } of live) if (group.momentum !== 0) this.hasBuffer.add(k);
     });
+  }
+
+  /** The kernel's segments for `live`, with the groups' current settings (one array kept while `live` repeats). */
+  private segmentsOf(live: LiveParam<Required<SgdOptions>>[]): SgdSegment[] {
+    let segs = this.segments;
+    if (!segs || segs.length !== live.length || live.some(({ k }, i) => segs![i].offset !== this.arena.offsets[k])) {
+      segs = this.segments = live.map(({ k }) => ({
+        ...SEGMENT,
+        offset: this.arena.offsets[k],
+        size: this.params[k].size,
+      }));
+    }
+    live.forEach(({ group: g, k }, i) => {
+      const s = segs![i];
+      s.lr = g.lr;
+      s.momentum = g.momentum;
+      s.dampening = g.dampening;
+      s.nesterov = g.nesterov;
+      s.weightDecay = g.weightDecay;
+      s.firstStep = !this.hasBuffer.has(k);
+    });
+    return segs;
   }
 
   /**
