@@ -8,8 +8,7 @@ import {
   makeOptimizer,
   makeSchedule,
   ResNet20,
-  trainStep,
-  uploadBatch,
+  CapturedSteps,
   type TrainConfig,
 } from '@wgtorch/resnet20/browser';
 import { median, randomSplit } from './random-split.js';
@@ -28,7 +27,10 @@ export interface StepTiming {
   pipelinesCompiled: number;
 }
 
-/** `steps` training steps at `batch` after `warmup` ones (which compile every kernel), timed. */
+/**
+ * `steps` training steps at `batch` as the trainer records them (a captured step replayed), after
+ * `warmup` ones (which compile every kernel) and those until the step replays, timed.
+ */
 export async function timeTraining(cfg: TrainConfig, batch: number, steps: number, warmup = 2): Promise<StepTiming> {
   const rt = runtime();
   const model = new ResNet20({ shortcut: cfg.shortcut, seed: 0 });
@@ -39,15 +41,20 @@ export async function timeTraining(cfg: TrainConfig, batch: number, steps: numbe
   const lossSum = Tensor.zeros([1]);
   const correct = Tensor.zeros([1]);
   const counters = rt.dispatcher.counters;
+  const stepper = new CapturedSteps({
+    model,
+    opt,
+    sched,
+    acc: { lossSum, correct },
+    labelSmoothing: cfg.labelSmoothing,
+  });
   const hostMs: number[] = [];
   const dispatches: number[] = [];
   let step = 0;
   const one = async () => {
     const d0 = counters.dispatches;
     const t0 = performance.now();
-    const g = uploadBatch(loader.batch(0, step++ % loader.steps));
-    trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
-    g.dispose();
+    stepper.step(loader.batch(0, step++ % loader.steps));
     const recordMs = performance.now() - t0;
     await pacer.throttle();
     const t1 = performance.now();
@@ -56,7 +63,8 @@ export async function timeTraining(cfg: TrainConfig, batch: number, steps: numbe
     dispatches.push(counters.dispatches - d0);
   };
   try {
-    for (let i = 0; i < warmup; i++) await one();
+    // The trainer's captured step settles over its first steps (then it replays).
+    for (let i = 0; i < warmup || (!stepper.replayed && i < warmup + 8); i++) await one();
     await pacer.wait();
     await rt.sync();
     hostMs.length = dispatches.length = 0;
@@ -78,6 +86,7 @@ export async function timeTraining(cfg: TrainConfig, batch: number, steps: numbe
       pipelinesCompiled: counters.pipelinesCompiled - compiled0,
     };
   } finally {
+    stepper.dispose();
     lossSum.dispose();
     correct.dispose();
     opt.dispose();

@@ -20,7 +20,7 @@ import {
   parseCifarRecords,
   subsetSplit,
   testBatches,
-  trainStep,
+  CapturedSteps,
   uploadBatch,
   type CifarSplit,
   type CurvePoint,
@@ -182,6 +182,14 @@ async function train(): Promise<void> {
   for (let epoch = 0; epoch < cfg.epochs; epoch++) {
     const lossSum = DeviceTensor.zeros([1]);
     const correct = DeviceTensor.zeros([1]);
+    // The trainer's captured step: the step's JavaScript runs only when a graph is captured.
+    const stepper = new CapturedSteps({
+      model,
+      opt,
+      sched,
+      acc: { lossSum, correct },
+      labelSmoothing: cfg.labelSmoothing,
+    });
     let [seen, lastLoss, lastSeen] = [0, 0, 0];
     let segment = performance.now();
     for (let step = 0; step < steps; step++) {
@@ -194,9 +202,7 @@ async function train(): Promise<void> {
         segment = performance.now();
       }
       const batch = loader.batch(epoch, step);
-      const g = uploadBatch(batch);
-      trainStep(model, opt, sched, g.x, g.labels, { lossSum, correct }, cfg.labelSmoothing);
-      g.dispose();
+      stepper.step(batch);
       await pacer.throttle();
       pacer.submit();
       seen += batch.size;
@@ -230,6 +236,7 @@ async function train(): Promise<void> {
     }
     trainSec += (performance.now() - segment) / 1000;
     const [ls, cs] = [await lossSum.item(), await correct.item()];
+    stepper.dispose();
     lossSum.dispose();
     correct.dispose();
     const ev = await evaluate(model, test);
