@@ -2,21 +2,14 @@
 // over steps with a changing learning rate, a graph without uploads once caches settle, and a
 // new capture when the batch size changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Rng, runtime, Tensor } from '@wgtorch/tensor';
+import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import { ResNet20 } from '../model.js';
+import { randomSplit } from './testing.js';
 import { TrainLoader, type Batch } from '../data/loader.js';
-import type { CifarSplit } from '../data/format.js';
 import { uploadBatch } from '../data/gpu.js';
 import { DEFAULTS } from './config.js';
 import { makeOptimizer, makeSchedule } from './optim.js';
 import { CapturedSteps, trainStep } from './step.js';
-
-function randomSplit(n: number): CifarSplit {
-  const rng = new Rng(5);
-  const images = new Uint8Array(n * 3072).map(() => rng.int(256));
-  const labels = new Uint8Array(n).map(() => rng.int(10));
-  return { n, images, labels } as CifarSplit;
-}
 
 beforeAll(async () => {
   await getRuntime();
@@ -54,8 +47,8 @@ async function train(batches: Batch[], captured: boolean) {
 }
 
 describe('CapturedSteps', () => {
-  const loader = new TrainLoader(randomSplit(40), { batchSize: 4, seed: 0 });
-  const small = new TrainLoader(randomSplit(40), { batchSize: 2, seed: 1 });
+  const loader = new TrainLoader(randomSplit(40, 5), { batchSize: 4, seed: 0 });
+  const small = new TrainLoader(randomSplit(40, 5), { batchSize: 2, seed: 1 });
 
   it('trains ResNet20 as trainStep does, bit for bit, replaying one graph once caches settle', async () => {
     const batches = Array.from({ length: 8 }, (_, i) => loader.batch(0, i));

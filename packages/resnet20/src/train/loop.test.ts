@@ -1,20 +1,13 @@
 // The trainer's step loop: readbacks every logEvery steps without draining the queue, and the
 // readouts they give.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, Rng, runtime, SubmitPacer, Tensor } from '@wgtorch/tensor';
+import { getRuntime, runtime, SubmitPacer, Tensor } from '@wgtorch/tensor';
 import { ResNet20 } from '../model.js';
+import { randomSplit } from './testing.js';
 import { TrainLoader } from '../data/loader.js';
-import type { CifarSplit } from '../data/format.js';
 import { DEFAULTS } from './config.js';
 import { makeOptimizer, makeSchedule } from './optim.js';
 import { trainSegment, type Readout } from './loop.js';
-
-function randomSplit(n: number): CifarSplit {
-  const rng = new Rng(3);
-  const images = new Uint8Array(n * 3072).map(() => rng.int(256));
-  const labels = new Uint8Array(n).map(() => rng.int(10));
-  return { n, images, labels } as CifarSplit;
-}
 
 beforeAll(async () => {
   await getRuntime();
@@ -26,7 +19,7 @@ describe('trainSegment', () => {
     const cfg = { ...DEFAULTS, batchSize: 8, shortcut: 'A' as const };
     const model = new ResNet20({ shortcut: cfg.shortcut, seed: 0 });
     const opt = makeOptimizer(model, cfg);
-    const loader = new TrainLoader(randomSplit(12 * 8), { batchSize: 8, seed: 0 });
+    const loader = new TrainLoader(randomSplit(12 * 8, 3), { batchSize: 8, seed: 0 });
     const sched = makeSchedule(cfg, opt, 100);
     const pacer = new SubmitPacer(runtime());
     let drains = 0;
