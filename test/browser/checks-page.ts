@@ -1,13 +1,25 @@
 /// <reference lib="dom" />
 // In-page checks for test/browser/checks.test.ts, bundled for the browser (a Node built-in below
 // this file fails the bundle): every kernel family against its float64 reference on awkward shapes
-// (odd sizes, not multiples of a workgroup), and the ResNet20 golden check from the fixture's bytes.
+// (odd sizes, not multiples of a workgroup), the ResNet20 golden check from the fixture's bytes, and
+// the trainer's captured step against trainStep.
 // The test calls window.checks.* and reads what they return.
 import { getRuntime, Rng, Tensor, type Runtime } from '@wgtorch/tensor';
 import * as K from '@wgtorch/kernels-wgsl';
 import type { F64 } from '@wgtorch/kernels-wgsl';
 import { compare, randomArray, type CloseOptions } from '@wgtorch/kernels-wgsl/testing/portable';
-import { formatGolden, runGoldenBytes } from '@wgtorch/resnet20/browser';
+import { SGD, OneCycleLR } from '@wgtorch/autograd';
+import {
+  CapturedSteps,
+  ResNet20,
+  TrainLoader,
+  decayGroups,
+  formatGolden,
+  runGoldenBytes,
+  trainStep,
+  uploadBatch,
+  type CifarSplit,
+} from '@wgtorch/resnet20/browser';
 
 export interface CheckResult {
   family: string;
@@ -353,6 +365,53 @@ const checks = {
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     const r = await runGoldenBytes(new Uint8Array(await res.arrayBuffer()), url);
     return { ok: r.ok && errors.length === 0, report: [formatGolden(r), ...errors.splice(0)].join('\n') };
+  },
+  /** ResNet20 trained 6 steps by the trainer's captured step and by trainStep: the parameters, equal bit for bit. */
+  async captured(): Promise<{ ok: boolean; report: string }> {
+    const r = await runtime();
+    const rng = new Rng(7);
+    const split = {
+      n: 32,
+      images: new Uint8Array(32 * 3072).map(() => rng.int(256)),
+      labels: new Uint8Array(32).map(() => rng.int(10)),
+    } as CifarSplit;
+    const train = async (capture: boolean): Promise<Float32Array[]> => {
+      const model = new ResNet20({ shortcut: 'A', seed: 0 });
+      const { decay, noDecay } = decayGroups(model, false);
+      const opt = new SGD(
+        [
+          { params: decay, weightDecay: 5e-4 },
+          { params: noDecay, weightDecay: 0 },
+        ],
+        { lr: 0.1, momentum: 0.9, nesterov: true },
+      );
+      const sched = new OneCycleLR(opt, { maxLr: 0.1, totalSteps: 20 });
+      const acc = { lossSum: Tensor.zeros([1]), correct: Tensor.zeros([1]) };
+      const steps = new CapturedSteps({ model, opt, sched, acc });
+      const loader = new TrainLoader(split, { batchSize: 4, seed: 0 });
+      for (let i = 0; i < 6; i++) {
+        const b = loader.batch(0, i);
+        if (capture) steps.step(b);
+        else {
+          const g = uploadBatch(b);
+          trainStep(model, opt, sched, g.x, g.labels, acc);
+          g.dispose();
+        }
+        r.flush();
+      }
+      const params = await Promise.all(model.parameters().map((p) => p.toArray() as Promise<Float32Array>));
+      steps.dispose();
+      opt.dispose();
+      acc.lossSum.dispose();
+      acc.correct.dispose();
+      return params;
+    };
+    const eager = await train(false);
+    const captured = await train(true);
+    const differ = eager.filter((p, i) => p.some((v, j) => v !== captured[i][j])).length;
+    r.checkErrors();
+    const report = `${differ} of ${eager.length} parameters differ`;
+    return { ok: differ === 0 && errors.length === 0, report: [report, ...errors.splice(0)].join('\n') };
   },
 };
 (window as unknown as { checks: typeof checks }).checks = checks;

@@ -18,6 +18,7 @@ type Checks = {
   adapter(): Promise<string>;
   kernels(): Promise<CheckResult[]>;
   golden(url: string): Promise<{ ok: boolean; report: string }>;
+  captured(): Promise<{ ok: boolean; report: string }>;
 };
 
 describe.skipIf(skip)('in headless Chromium', () => {
@@ -63,5 +64,11 @@ describe.skipIf(skip)('in headless Chromium', () => {
     );
     expect(r.ok, r.report).toBe(true);
     expect(r.report).toMatch(/all \d+ tensors within tolerance/);
+  });
+
+  it("trains ResNet20 by the trainer's captured step exactly as by trainStep", async () => {
+    const r = await page.evaluate(() => (window as unknown as { checks: Checks }).checks.captured());
+    expect(r.report).toMatch(/^0 of \d+ parameters differ$/);
+    expect(r.ok).toBe(true);
   });
 });
