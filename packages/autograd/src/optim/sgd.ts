@@ -38,11 +38,7 @@ export interface SgdState {
   momentumBuffers: Map<string, NamedArray>;
 }
 
-/**
- * Stochastic gradient descent (torch.optim.SGD). Pass parameters, or groups such as
- * `[{params: weights, weightDecay: 5e-4}, {params: bnAndBias, weightDecay: 0}]`.
- * Parameters without a gradient are skipped.
- */
+/** A kernel segment before segmentsOf() fills it in. */
 const SEGMENT: SgdSegment = {
   offset: 0,
   size: 0,
@@ -54,6 +50,11 @@ const SEGMENT: SgdSegment = {
   firstStep: true,
 };
 
+/**
+ * Stochastic gradient descent (torch.optim.SGD). Pass parameters, or groups such as
+ * `[{params: weights, weightDecay: 5e-4}, {params: bnAndBias, weightDecay: 0}]`.
+ * Parameters without a gradient are skipped.
+ */
 export class SGD extends Optimizer<Required<SgdOptions>, SgdState> {
   /** Parameters (by index) whose momentum buffer exists: it starts at their first step. */
   private readonly hasBuffer = new Set<number>();
