@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, runtime } from '@wgtorch/tensor';
 import { kernelProfile } from '@wgtorch/kernels-wgsl';
 import * as F from './index.js';
-import { bnTestData } from './bn-testing.js';
-import { BatchNorm2d, checkGpuGradients, gradcheck, tensor, type BackendName, type CheckInput } from './index.js';
+import { bnTestData, runBn } from './bn-testing.js';
+import { BatchNorm2d, checkGpuGradients, gradcheck, tensor } from './index.js';
 
 beforeAll(async () => {
   await getRuntime();
@@ -51,40 +51,14 @@ describe('batchNormAddRelu2d: GPU gradients against float64', () => {
   }
 });
 
-/** Runs f on fresh tensors of `data` on `backend`, backward with the cotangent v; outputs, grads and stats. */
-async function run(
-  f: ReturnType<typeof fused>,
-  data: CheckInput[],
-  v: CheckInput,
-  backend: BackendName,
-): Promise<Record<string, number[]>> {
-  const ts = data.map((d) => tensor(d.data, d.shape, { backend, requiresGrad: d.requiresGrad ?? true }));
-  const [x, res, w, b, rm, rv] = ts;
-  const y = f(x, res, w, b, rm, rv);
-  const vt = tensor(v.data, v.shape, { backend });
-  y.backward(vt);
-  const read = async (t: F.Tensor | null) => Array.from(await t!.toArray());
-  const out = {
-    y: await read(y),
-    dx: await read(x.grad),
-    dresidual: await read(res.grad),
-    dweight: await read(w.grad),
-    dbias: await read(b.grad),
-    runningMean: await read(rm),
-    runningVar: await read(rv),
-  };
-  for (const t of [...ts, y, vt]) t.dispose();
-  return out;
-}
-
 describe('batchNormAddRelu2d equals relu(batchNorm2d(x) + residual)', () => {
   for (const backend of ['cpu64', 'gpu'] as const) {
     for (const shape of SHAPES) {
       it(`[${shape}] on ${backend}: values, gradients of all four inputs, running statistics`, async () => {
         const data = inputs(shape);
         const v = rand(shape);
-        const a = await run(fused(true), data, v, backend);
-        const e = await run(composed(true), data, v, backend);
+        const a = await runBn(fused(true), data, v, backend);
+        const e = await runBn(composed(true), data, v, backend);
         const atol = backend === 'gpu' ? 2e-5 : 1e-12;
         for (const [name, want] of Object.entries(e)) {
           const got = a[name];

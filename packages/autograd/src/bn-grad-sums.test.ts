@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getRuntime, runtime, type CompiledKernel, type KernelSource } from '@wgtorch/tensor';
 import * as F from './index.js';
-import { bnTestData } from './bn-testing.js';
+import { bnTestData, runBn, type BnOp } from './bn-testing.js';
 import { checkGpuGradients, gradcheck, tensor, type BackendName, type CheckInput } from './index.js';
 import { backendOf } from './backend.js';
 
@@ -20,20 +20,19 @@ afterEach(() => {
 
 const { rand, inputs } = bnTestData(17);
 
-type Op = (x: F.Tensor, res: F.Tensor, w: F.Tensor, b: F.Tensor, rm: F.Tensor, rv: F.Tensor) => F.Tensor;
 const training = { training: true };
 
 /** Each fused op, its composition from batchNorm2d, and the launcher whose dy2 its backward passes. */
 const OPS = {
   batchNormRelu2d: {
-    fused: ((x, _res, w, b, rm, rv) => F.batchNormRelu2d(x, rm, rv, w, b, training)) as Op,
-    composed: ((x, _res, w, b, rm, rv) => F.relu(F.batchNorm2d(x, rm, rv, w, b, training))) as Op,
+    fused: ((x, _res, w, b, rm, rv) => F.batchNormRelu2d(x, rm, rv, w, b, training)) as BnOp,
+    composed: ((x, _res, w, b, rm, rv) => F.relu(F.batchNorm2d(x, rm, rv, w, b, training))) as BnOp,
     kernel: 'batchNormReluBackward',
     dy2At: 7,
   },
   batchNormAddRelu2d: {
-    fused: ((x, res, w, b, rm, rv) => F.batchNormAddRelu2d(x, res, rm, rv, w, b, training)) as Op,
-    composed: ((x, res, w, b, rm, rv) => F.relu(F.add(F.batchNorm2d(x, rm, rv, w, b, training), res))) as Op,
+    fused: ((x, res, w, b, rm, rv) => F.batchNormAddRelu2d(x, res, rm, rv, w, b, training)) as BnOp,
+    composed: ((x, res, w, b, rm, rv) => F.relu(F.add(F.batchNorm2d(x, rm, rv, w, b, training), res))) as BnOp,
     kernel: 'batchNormAddReluBackward',
     dy2At: 6,
   },
@@ -41,7 +40,7 @@ const OPS = {
 
 /** The op's output feeds two ops (one nonlinear, so the two gradients differ). */
 const twoConsumers =
-  (op: Op): Op =>
+  (op: BnOp): BnOp =>
   (...ts) => {
     const out = op(...ts);
     return F.add(F.mul(out, 3), F.tanh(out));
@@ -85,9 +84,9 @@ for (const [name, op] of Object.entries(OPS)) {
           const data = inputs(shape);
           const v = rand(shape);
           const withDy2 = spyDy2(backend, op.kernel, op.dy2At);
-          const got = await run(twoConsumers(op.fused), data, v, backend);
+          const got = await runBn(twoConsumers(op.fused), data, v, backend);
           expect(withDy2()).toBe(1);
-          const want = await run(twoConsumers(op.composed), data, v, backend);
+          const want = await runBn(twoConsumers(op.composed), data, v, backend);
           const atol = backend === 'gpu' ? 2e-5 : 1e-12;
           for (const [key, w] of Object.entries(want)) {
             const g = got[key];
@@ -102,27 +101,6 @@ for (const [name, op] of Object.entries(OPS)) {
       }
     }
   });
-}
-
-/** Runs f on fresh tensors of `data` on `backend`, backward with the cotangent v; output, grads and stats. */
-async function run(f: Op, data: CheckInput[], v: CheckInput, backend: BackendName): Promise<Record<string, number[]>> {
-  const ts = data.map((d) => tensor(d.data, d.shape, { backend, requiresGrad: d.requiresGrad ?? true }));
-  const [x, res, w, b, rm, rv] = ts;
-  const y = f(x, res, w, b, rm, rv);
-  const vt = tensor(v.data, v.shape, { backend });
-  y.backward(vt);
-  const read = async (t: F.Tensor | null) => (t ? Array.from(await t.toArray()) : []);
-  const out = {
-    y: await read(y),
-    dx: await read(x.grad),
-    dresidual: await read(res.grad),
-    dweight: await read(w.grad),
-    dbias: await read(b.grad),
-    runningMean: await read(rm),
-    runningVar: await read(rv),
-  };
-  for (const t of [...ts, y, vt]) t.dispose();
-  return out;
 }
 
 // ---- a BasicBlock-like chain: bnRelu, then blocks relu(bn2(conv2(relu(bn1(conv1(h))))) + h) ----

@@ -1,8 +1,38 @@
-// Seeded inputs of the fused batchnorm tests (bn-add-relu.test.ts, bn-grad-sums.test.ts); not
-// part of the package's entries.
+// Seeded inputs of the fused batchnorm tests (bn-add-relu.test.ts, bn-grad-sums.test.ts) and
+// how they run an op on them; not part of the package's entries.
 
 import { Rng } from '@wgtorch/tensor';
 import type { CheckInput } from './gradcheck.js';
+import { tensor, type BackendName, type Tensor } from './index.js';
+
+/** A batchnorm op of x, residual, weight, bias, running mean and running variance. */
+export type BnOp = (x: Tensor, res: Tensor, w: Tensor, b: Tensor, rm: Tensor, rv: Tensor) => Tensor;
+
+/** Runs f on fresh tensors of `data` on `backend`, backward with the cotangent v; output, grads and stats. */
+export async function runBn(
+  f: BnOp,
+  data: CheckInput[],
+  v: CheckInput,
+  backend: BackendName,
+): Promise<Record<string, number[]>> {
+  const ts = data.map((d) => tensor(d.data, d.shape, { backend, requiresGrad: d.requiresGrad ?? true }));
+  const [x, res, w, b, rm, rv] = ts;
+  const y = f(x, res, w, b, rm, rv);
+  const vt = tensor(v.data, v.shape, { backend });
+  y.backward(vt);
+  const read = async (t: Tensor | null) => (t ? Array.from(await t.toArray()) : []);
+  const out = {
+    y: await read(y),
+    dx: await read(x.grad),
+    dresidual: await read(res.grad),
+    dweight: await read(w.grad),
+    dbias: await read(b.grad),
+    runningMean: await read(rm),
+    runningVar: await read(rv),
+  };
+  for (const t of [...ts, y, vt]) t.dispose();
+  return out;
+}
 
 /** `rand` (values kept 0.05 away from 0; `positive` for running variances) and `inputs` from one seed. */
 export function bnTestData(seed: number) {
