@@ -88,7 +88,8 @@ export function flatTable(
   });
   const words32 = new Uint32Array(nw + segments.length * FLAT_RECORD);
   const floats = new Float32Array(words32.buffer);
-  const isFloat = FLAT_RECORD_FLOATS[floatWords.join()] ?? floatMask(floatWords);
+  const isFloat = new Array<boolean>(FLAT_RECORD).fill(false);
+  for (const i of floatWords) isFloat[i] = true;
   for (let k = 0; k < segments.length; k++) {
     const s = segments[k];
     words32.fill(k, starts[k], starts[k + 1] ?? nw);
@@ -103,15 +104,6 @@ export function flatTable(
     }
   }
   return { table: Tensor.fromArray(words32, [words32.length], 'u32'), nw, groups: grid1d(Math.max(nw, 1), 1) };
-}
-
-/** Which record words hold f32 values, by the floatWords list that names them. */
-const FLAT_RECORD_FLOATS: Record<string, boolean[]> = {};
-
-function floatMask(floatWords: readonly number[]): boolean[] {
-  const mask = new Array<boolean>(FLAT_RECORD).fill(false);
-  for (const i of floatWords) mask[i] = true;
-  return (FLAT_RECORD_FLOATS[floatWords.join()] = mask);
 }
 
 /** A flat buffer bound as array<vec4f> (the pool rounds buffers up to 16 bytes). */
