@@ -121,9 +121,12 @@ export function adamFlatStep(
   const buffers: Record<string, Tensor> = { params, grads, expAvg, expAvgSq };
   if (options.amsgrad) buffers.maxExpAvgSq = maxExpAvgSq!;
   const words = (i: number) => adamSegmentWords(segments[i], options.decoupled);
-  const { table, nw, groups } = flatTable('adamFlatStep', buffers, segments, words, [3, 4, 5, 6, 7, 8, 9, 10]);
+  const flat = flatTable('adamFlatStep', buffers, segments, words, [3, 4, 5, 6, 7, 8, 9, 10]);
+  const { nw, groups } = flat;
+  if (nw === 0) return;
+  // The step count changes the words every step: a table kept between steps would not be reused.
+  const table = Tensor.fromArray(flat.words, [flat.words.length], 'u32');
   try {
-    if (nw === 0) return;
     const b = flatBinding;
     const bufs: Record<string, Tensor | ReturnType<typeof b>> = {
       table,

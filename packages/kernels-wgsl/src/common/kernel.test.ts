@@ -67,6 +67,33 @@ describe('defineKernel', () => {
     ]).toEqual([1, 2, 3, 4, 5, 8]);
   });
 
+  it('packs an array of vec4s 16 bytes an element, after aligning it to 16', () => {
+    const ka = defineKernel({
+      name: 'test.array',
+      params: { n: 'u32', h: 'array<vec4f, 3>' },
+      bindings: {},
+      workgroupSize: 1,
+      body: '',
+    });
+    expect(ka.header).toContain('struct Params { n: u32, h: array<vec4f, 3> }');
+    const bytes = ka.pack({ n: 9, h: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    expect(bytes.byteLength).toBe(64);
+    expect([v.getUint32(0, true), v.getFloat32(16, true), v.getFloat32(32, true), v.getFloat32(60, true)]).toEqual([
+      9, 1, 5, 12,
+    ]);
+    expect(() => ka.pack({ n: 9, h: [1, 2, 3, 4] })).toThrow(/param 'h' needs 12 numbers/);
+    expect(() =>
+      defineKernel({
+        name: 't',
+        params: { n: 'u32', h: 'array<vec4f, 16>' },
+        bindings: {},
+        workgroupSize: 1,
+        body: '',
+      }),
+    ).toThrow(/params take 272 bytes; at most 256/);
+  });
+
   it('names a missing, misshapen or unknown param', () => {
     expect(() => k.pack({ n: 1, alpha: 2 } as never)).toThrow(/test.scaleAdd: param 'off' is missing/);
     expect(() => k.pack({ n: 1, alpha: 2, off: 0, beta: 1 } as never)).toThrow(

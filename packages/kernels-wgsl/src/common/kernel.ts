@@ -5,8 +5,18 @@
 
 import { runtime, type BufferRange, type KernelSource, type StorageAccess, type Tensor } from '@wgtorch/tensor';
 
-/** A field of the `Params` uniform struct. */
-export type ParamType = 'u32' | 'i32' | 'f32' | 'vec2u' | 'vec2i' | 'vec2f' | 'vec4u' | 'vec4i' | 'vec4f';
+/** A field of the `Params` uniform struct: a scalar, a vector, or a fixed array of vec4s. */
+export type ParamType =
+  | 'u32'
+  | 'i32'
+  | 'f32'
+  | 'vec2u'
+  | 'vec2i'
+  | 'vec2f'
+  | 'vec4u'
+  | 'vec4i'
+  | 'vec4f'
+  | `array<vec4${'u' | 'i' | 'f'}, ${number}>`;
 
 /** A buffer binding: `var<storage, access> name: array<type>` or `var<uniform> name: array<type, length>`. */
 export interface BindingDecl {
@@ -46,13 +56,14 @@ export interface KernelDecl<P extends Record<string, ParamType>, B extends Recor
   enables?: readonly string[];
 }
 
-/** Param values by name: a number per scalar, an array per vector. */
+/** Param values by name: a number per scalar, an array per vector (4 numbers per element of an array). */
 export type ParamValues<P> = { readonly [K in keyof P]: ParamValue<P[K]> };
 type ParamValue<T> = T extends 'u32' | 'i32' | 'f32' ? number : readonly number[];
 export type Buffers<B> = { readonly [K in keyof B]: Tensor | BufferRange };
 export type Groups = readonly [number, number?, number?];
 
-const PARAM_LAYOUT: Record<ParamType, { size: number; align: number; kind: 'u32' | 'i32' | 'f32' }> = {
+type Layout = { size: number; align: number; kind: 'u32' | 'i32' | 'f32' };
+const PARAM_LAYOUT: Record<string, Layout> = {
   u32: { size: 4, align: 4, kind: 'u32' },
   i32: { size: 4, align: 4, kind: 'i32' },
   f32: { size: 4, align: 4, kind: 'f32' },
@@ -63,6 +74,14 @@ const PARAM_LAYOUT: Record<ParamType, { size: number; align: number; kind: 'u32'
   vec4i: { size: 16, align: 16, kind: 'i32' },
   vec4f: { size: 16, align: 16, kind: 'f32' },
 };
+
+/** The layout of a param type; an array of vec4s packs its elements 16 bytes apart, as WGSL's uniform rules ask. */
+function layoutOf(type: string): Layout | undefined {
+  const arr = /^array<vec4([uif]), ([1-9][0-9]*)>$/.exec(type);
+  if (!arr) return Object.hasOwn(PARAM_LAYOUT, type) ? PARAM_LAYOUT[type] : undefined;
+  const kind = ({ u: 'u32', i: 'i32', f: 'f32' } as const)[arr[1] as 'u' | 'i' | 'f'];
+  return { size: 16 * Number(arr[2]), align: 16, kind };
+}
 
 /** The dispatcher's uniform slot per dispatch. */
 const MAX_PARAM_BYTES = 256;
@@ -114,10 +133,11 @@ export class Kernel<P extends Record<string, ParamType>, B extends Record<string
     let maxAlign = 4;
     for (const [name, type] of Object.entries(decl.params)) {
       if (!IDENT.test(name)) throw new Error(`${where}: param name '${name}' is not a WGSL identifier.`);
-      const layout = PARAM_LAYOUT[type];
+      const layout = layoutOf(type);
       if (!layout)
         throw new Error(
-          `${where}: param '${name}' has type '${type}'; use one of ${Object.keys(PARAM_LAYOUT).join(', ')}.`,
+          `${where}: param '${name}' has type '${type}'; use one of ${Object.keys(PARAM_LAYOUT).join(', ')} ` +
+            'or array<vec4f, N> (vec4u, vec4i).',
         );
       offset = Math.ceil(offset / layout.align) * layout.align;
       maxAlign = Math.max(maxAlign, layout.align);

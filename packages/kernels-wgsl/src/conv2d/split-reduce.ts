@@ -7,6 +7,7 @@
 
 import { runtime, Tensor, type BufferRange, type Runtime } from '@wgtorch/tensor';
 import { defineKernel } from '../common/kernel.js';
+import { KeptTables } from '../common/kept-tables.js';
 
 const WG = 64;
 const JOB_WORDS = 4;
@@ -61,12 +62,8 @@ const MIN_CAPACITY = { parts: 1 << 18, outs: 1 << 16 };
 const capacity = { ...MIN_CAPACITY };
 /** Elements held by the batches recorded since the last one that did not fill up. */
 const run = { parts: 0, outs: 0 };
-/**
- * The latest job tables and their uploads, most recent first, reused while the jobs repeat (every
- * step of a training loop; a step may reduce in more than one batch).
- */
-let tables: { rt: Runtime; words: number[]; tensor: Tensor<'u32'> }[] = [];
-const KEPT_TABLES = 4;
+/** The latest job tables, reused while the jobs repeat (every step of a training loop; a step may reduce in more than one batch). */
+const tables = new KeptTables(4);
 
 /**
  * Room for a weight gradient of `shape` (len elements) summed from `parts` partial sums: the
@@ -120,21 +117,8 @@ function recordBatch(b: Batch, full = false): void {
   }
   if (b.words.length) {
     const groups = [Math.min(Math.ceil(b.longest / WG), 4096), b.words.length / JOB_WORDS] as const;
-    reduceKernel.launch({ jobs: table(b.words), part: b.parts, out: b.outs }, {}, groups);
+    reduceKernel.launch({ jobs: tables.get(Uint32Array.from(b.words)), part: b.parts, out: b.outs }, {}, groups);
   }
   b.parts.dispose(); // reused by the pool only for work recorded after this reduction
   b.outs.dispose();
 }
-
-function table(words: number[]): Tensor<'u32'> {
-  const rt = runtime();
-  tables = tables.filter((t) => t.rt === rt); // a runtime destroyed since
-  const hit = tables.find((t) => sameWords(t.words, words));
-  if (hit) return hit.tensor;
-  if (tables.length === KEPT_TABLES) tables.pop()!.tensor.dispose();
-  const t = { rt, words, tensor: Tensor.fromArray(Uint32Array.from(words), [words.length], 'u32') };
-  tables.unshift(t);
-  return t.tensor;
-}
-
-const sameWords = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);

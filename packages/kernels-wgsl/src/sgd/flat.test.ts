@@ -1,6 +1,6 @@
 // sgdFlatStep against its float64 reference and against the per-tensor sgdStep (the numerics
 // SGD had before it moved to flat buffers): ResNet20's 65 parameters in one dispatch.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { getRuntime, runtime, Tensor } from '@wgtorch/tensor';
 import { sgdFlatStep, sgdFlatStepRef, sgdStep, type SgdSegment } from './index.js';
 import { resnet20ParamShapes } from './resnet20-shapes.js';
@@ -87,6 +87,74 @@ describe('sgdFlatStep', () => {
         Array.from(flatValues.subarray(s.offset, s.offset + s.size)),
       );
     }
+  });
+
+  it('takes a dispatch per 15 distinct settings (40 learning rates: 3 dispatches)', async () => {
+    const sizes = Array.from({ length: 40 }, (_, k) => 1 + ((k * 37) % 300));
+    const { segments, total } = packed(sizes, (k) => ({
+      lr: 0.01 * (k + 1),
+      momentum: 0.9,
+      dampening: 0,
+      nesterov: k % 2 === 0,
+      weightDecay: 1e-3,
+      firstStep: true,
+    }));
+    const p = flat(segments, total, 3);
+    const m = flat(segments, total, 4);
+    for (let step = 0; step < 2; step++) {
+      const g = flat(segments, total, 30 + step);
+      const segs = segments.map((s) => ({ ...s, firstStep: step === 0 }));
+      const before = runtime().dispatcher.counters.dispatches;
+      sgdFlatStep(p.t, g.t, m.t, segs);
+      expect(runtime().dispatcher.counters.dispatches - before).toBe(3);
+      sgdFlatStepRef(p.r, g.r, m.r, segs);
+      g.t.dispose();
+    }
+    await expectClose(p.t, p.r, { atol: 1e-6, rtol: 1e-5 }, 'params');
+    await expectClose(m.t, m.r, { atol: 1e-6, rtol: 1e-5 }, 'momentum');
+  });
+
+  it('uploads no table when only the learning rates change (they travel in the params)', async () => {
+    const { segments, total } = packed([5, 300, 7], (k) => ({
+      lr: 0.1 * (k + 1),
+      momentum: 0.9,
+      dampening: 0,
+      nesterov: false,
+      weightDecay: 0,
+      firstStep: false,
+    }));
+    const p = flat(segments, total, 5);
+    const m = flat(segments, total, 6);
+    const g = flat(segments, total, 7);
+    const uploads = vi.spyOn(runtime().dispatcher, 'upload');
+    try {
+      sgdFlatStep(p.t, g.t, m.t, segments);
+      const first = uploads.mock.calls.length;
+      const later = segments.map((s, k) => ({ ...s, lr: 0.05 * (k + 1) }));
+      sgdFlatStep(p.t, g.t, m.t, later);
+      expect(uploads.mock.calls.length).toBe(first);
+      sgdFlatStepRef(p.r, g.r, m.r, segments);
+      sgdFlatStepRef(p.r, g.r, m.r, later);
+      // A new first-step flag changes the table: uploaded again.
+      sgdFlatStep(
+        p.t,
+        g.t,
+        m.t,
+        later.map((s) => ({ ...s, firstStep: true })),
+      );
+      expect(uploads.mock.calls.length).toBe(first + 1);
+      sgdFlatStepRef(
+        p.r,
+        g.r,
+        m.r,
+        later.map((s) => ({ ...s, firstStep: true })),
+      );
+    } finally {
+      uploads.mockRestore();
+    }
+    await expectClose(p.t, p.r, { atol: 1e-6, rtol: 1e-5 }, 'params');
+    await expectClose(m.t, m.r, { atol: 1e-6, rtol: 1e-5 }, 'momentum');
+    g.t.dispose();
   });
 
   it('runs without momentum buffers when no segment has momentum, and names bad arguments', async () => {

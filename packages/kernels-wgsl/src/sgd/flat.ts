@@ -1,8 +1,8 @@
 // Multi-tensor optimizer updates in ONE dispatch: every parameter of a step lives in the same
 // flat buffers (params, grads, and the optimizer's state), each at its segment's offset. A
-// table, uploaded with each launch, holds one segment index per workgroup and then one record
-// per segment (its offset, length, first workgroup and hyperparameters), so a workgroup finds
-// its segment with one load and every branch on a segment's settings is uniform across it.
+// table holds one segment index per workgroup and then one record per segment (its offset,
+// length, first workgroup and settings), so a workgroup finds its segment with one load and
+// every branch on a segment's settings is uniform across it.
 // sgdFlatStep is here; adamFlatStep (adam/) uses the same table.
 
 import { formatShape, Tensor } from '@wgtorch/tensor';
@@ -10,6 +10,7 @@ import { KernelArgumentError } from '../common/errors.js';
 import { defineKernel } from '../common/kernel.js';
 import { grid1d } from '../common/grid.js';
 import { checkF32, vecBinding } from '../elementwise/launch.js';
+import { KeptTables } from '../common/kept-tables.js';
 
 /** A parameter's range in the flat buffers, in elements (offset a multiple of 4, for vec4 access). */
 export interface FlatSegment {
@@ -48,8 +49,8 @@ ${body}
 export const FLAT_BUILTINS = { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' } as const;
 
 /**
- * Checks the flat buffers and segments; returns the table (u32 tensor, caller disposes), the
- * workgroup count and grid. `words(s)` gives record words 3..11 of segment s (f32 values are
+ * Checks the flat buffers and segments; returns the table's words (upload them as a u32 tensor),
+ * the workgroup count and grid. `words(s)` gives record words 3..11 of segment s (f32 values are
  * stored as their bits when listed in `floatWords`).
  */
 export function flatTable(
@@ -58,7 +59,7 @@ export function flatTable(
   segments: readonly FlatSegment[],
   words: (s: number) => readonly number[],
   floatWords: readonly number[],
-): { table: Tensor; nw: number; groups: [number, number] } {
+): { words: Uint32Array; nw: number; groups: [number, number] } {
   const entries = Object.entries(buffers);
   const size = entries[0][1].size;
   for (const [name, t] of entries) {
@@ -103,7 +104,7 @@ export function flatTable(
       else words32[r + 3 + i] = extra[i];
     }
   }
-  return { table: Tensor.fromArray(words32, [words32.length], 'u32'), nw, groups: grid1d(Math.max(nw, 1), 1) };
+  return { words: words32, nw, groups: grid1d(Math.max(nw, 1), 1) };
 }
 
 /** A flat buffer bound as array<vec4f> (the pool rounds buffers up to 16 bytes). */
@@ -120,9 +121,14 @@ export interface SgdSegment extends FlatSegment {
   firstStep: boolean;
 }
 
+/** Distinct hyperparameter sets (lr, weight decay, momentum, dampening) one dispatch takes in its params. */
+const HYPER_SLOTS = 15;
+
+// The hyperparameters travel in the dispatch's params, not the table: a schedule changes the
+// learning rate every step, and the table stays the same (kept on the GPU, KeptTables).
 const sgdFlatKernel = defineKernel({
   name: 'sgd.flatStep',
-  params: { nw: 'u32' },
+  params: { nw: 'u32', hyper: `array<vec4f, ${HYPER_SLOTS}>` },
   bindings: {
     table: { type: 'u32' },
     p: { type: 'vec4f', access: 'read_write' },
@@ -133,11 +139,12 @@ const sgdFlatKernel = defineKernel({
   builtins: FLAT_BUILTINS,
   body: `${FLAT_PROLOGUE}
   let first = table[r + 3u];
-  let lr = bitcast<f32>(table[r + 4u]);
-  let wd = bitcast<f32>(table[r + 5u]);
-  let momentum = bitcast<f32>(table[r + 6u]);
-  let dampening = bitcast<f32>(table[r + 7u]);
-  let nesterov = table[r + 8u];
+  let h = params.hyper[table[r + 4u]];
+  let lr = h.x;
+  let wd = h.y;
+  let momentum = h.z;
+  let dampening = h.w;
+  let nesterov = table[r + 5u];
 ${flatLoop(`    let pv = p[i];
     var d = g[i] + vec4f(wd) * pv;
     if (momentum != 0.0) {
@@ -149,12 +156,16 @@ ${flatLoop(`    let pv = p[i];
     p[i] = pv - vec4f(lr) * d;`)}`,
 });
 
+/** SGD's tables of the last steps (one per optimizer and dispatch). */
+const sgdTables = new KeptTables(8);
+
 /**
  * SGD (PyTorch's rule, as sgdStep) for many parameters in one dispatch, in place on flat
  * buffers: params, grads and momentum buffers hold each parameter at its segment's offset.
  * Segments with momentum 0 leave `momentumBufs` alone (null when no segment has momentum). The
  * vec4 tail of a segment whose size is not a multiple of 4 is updated too: keep that padding
- * zero in all three buffers.
+ * zero in all three buffers. More than 15 distinct settings (lr, weight decay, momentum,
+ * dampening) take a dispatch per 15.
  */
 export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor | null, segments: SgdSegment[]): void {
   const k = 'sgdFlatStep';
@@ -166,26 +177,53 @@ export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor 
       throw new KernelArgumentError(k, `segment ${i} has momentum ${s.momentum}: pass the flat momentum buffers.`);
     }
   });
-  const { table, nw, groups } = flatTable(
-    k,
-    momentumBufs ? { params, grads, momentumBufs } : { params, grads },
-    segments,
-    (i) => {
-      const s = segments[i];
-      return [s.firstStep ? 1 : 0, s.lr, s.weightDecay, s.momentum, s.dampening, s.nesterov ? 1 : 0];
-    },
-    [4, 5, 6, 7],
-  );
+  const buffers: Record<string, Tensor> = momentumBufs ? { params, grads, momentumBufs } : { params, grads };
   // Without momentum the kernel never touches m, but WebGPU needs a distinct buffer bound there.
   const unused = momentumBufs ? null : Tensor.zeros([4]);
   try {
-    if (nw > 0) {
-      const b = flatBinding;
-      const m = b(momentumBufs ?? unused!);
-      sgdFlatKernel.launch({ table, p: b(params), g: b(grads), m }, { nw }, groups);
+    const b = flatBinding;
+    const bound = { p: b(params), g: b(grads), m: b(momentumBufs ?? unused!) };
+    for (const run of hyperRuns(segments)) {
+      const { words, nw, groups } = flatTable(
+        k,
+        buffers,
+        run.segments,
+        (i) => [run.segments[i].firstStep ? 1 : 0, run.slots[i], run.segments[i].nesterov ? 1 : 0],
+        [],
+      );
+      if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.hyper }, groups);
     }
   } finally {
-    table.dispose();
     unused?.dispose();
   }
+}
+
+/**
+ * The segments in runs of at most HYPER_SLOTS distinct settings: each segment's slot in its
+ * run's `hyper` (4 numbers a slot, padded to the kernel's length).
+ */
+function hyperRuns(segments: SgdSegment[]): { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] {
+  const runs: { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] = [];
+  let run = { segments: [] as SgdSegment[], slots: [] as number[], hyper: [] as number[] };
+  for (const s of segments) {
+    let slot = -1;
+    for (let j = 0; j < run.hyper.length && slot < 0; j += 4) {
+      const h = run.hyper;
+      if (h[j] === s.lr && h[j + 1] === s.weightDecay && h[j + 2] === s.momentum && h[j + 3] === s.dampening)
+        slot = j / 4;
+    }
+    if (slot < 0 && run.hyper.length === 4 * HYPER_SLOTS) {
+      runs.push(run);
+      run = { segments: [], slots: [], hyper: [] };
+    }
+    if (slot < 0) {
+      slot = run.hyper.length / 4;
+      run.hyper.push(s.lr, s.weightDecay, s.momentum, s.dampening);
+    }
+    run.segments.push(s);
+    run.slots.push(slot);
+  }
+  runs.push(run);
+  for (const r of runs) while (r.hyper.length < 4 * HYPER_SLOTS) r.hyper.push(0);
+  return runs;
 }
