@@ -2,7 +2,7 @@
 // the same steps recorded one by one, with the learning rate changing between replays; a graph
 // whose buffers were released refuses to replay; a capture may not read back.
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { capture, getRuntime, runtime, Rng, Tensor as DeviceTensor, type CapturedGraph } from '@wgtorch/tensor';
 import {
   AdaptiveAvgPool2d,
@@ -45,8 +45,17 @@ function batch(i: number): { x: Float32Array; labels: Int32Array } {
   };
 }
 
-/** Trains `steps` steps with a falling lr; `captured` records the step once (after one plain step) and replays it. */
-async function train(steps: number, captured: boolean): Promise<number[][]> {
+/**
+ * Trains `steps` steps with a falling lr; `captured` records the step once (after one plain step)
+ * and replays it. `change(i, opt)` runs after step i. `launches` counts the kernel launches that
+ * ran inside replays (the optimizer's, when its update could not replay as captured).
+ */
+async function train(
+  steps: number,
+  captured: boolean,
+  change?: (i: number, opt: SGD) => void,
+  launches = { n: 0 },
+): Promise<number[][]> {
   const model = makeModel();
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
   const x = DeviceTensor.zeros([4, 3, 8, 8]);
@@ -63,8 +72,14 @@ async function train(steps: number, captured: boolean): Promise<number[][]> {
     labels.write(b.labels);
     if (!captured || i === 0) step();
     else if (!graph) graph = capture(step);
-    else graph.replay();
+    else {
+      const spy = vi.spyOn(runtime().dispatcher, 'dispatch');
+      graph.replay();
+      launches.n += spy.mock.calls.length;
+      spy.mockRestore();
+    }
     opt.paramGroups[0].lr *= 0.8;
+    change?.(i, opt);
     if (i === 0) {
       // An eval pass in between leaves the packed weights fresh: the capture must still pack.
       model.eval();
@@ -88,6 +103,18 @@ describe('captured training steps', () => {
     // The run changed the parameters (a replay that did nothing would differ from the eager run too).
     const first = await train(1, false);
     expect(captured[0]).not.toEqual(first[0]);
+  });
+
+  it("replay the optimizer's update with new rates without its launcher, and launch it when more changed", async () => {
+    const toggle = (i: number, opt: SGD) => {
+      if (i === 3) opt.paramGroups[0].nesterov = false;
+    };
+    const eager = await train(7, false, toggle);
+    const launches = { n: 0 };
+    expect(await train(7, true, toggle, launches)).toEqual(eager);
+    // Replays at steps 2-6: the update's captured dispatch at 2 and 3; it differs from the captured
+    // one in more than its params from step 4 on, so it is launched anew there.
+    expect(launches.n).toBe(3);
   });
 
   it('replay without running the JavaScript that built them', () => {

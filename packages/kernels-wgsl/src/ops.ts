@@ -10,7 +10,15 @@ export * from './elementwise/index.js';
 export * from './reduce/index.js';
 export * from './pool/index.js';
 export * from './loss/index.js';
-export { sgdFlatStep, sgdFlatStepRef, type FlatSegment, type SgdSegment } from './sgd/index.js';
+export {
+  sgdFlatStep,
+  sgdFlatStepRef,
+  sgdFlatParams,
+  sgdFlatLaunched,
+  type FlatSegment,
+  type SgdSegment,
+  type SgdFlatLaunch,
+} from './sgd/index.js';
 export * from './indexing/index.js';
 export * from './layernorm/index.js';
 export * from './dropout/index.js';

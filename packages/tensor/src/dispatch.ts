@@ -59,6 +59,8 @@ export type CapturedCommand =
       ranges: Required<BufferRange>[];
       buffers: GPUBuffer[];
       writes: GPUBuffer[];
+      /** A rerun with new params (rerunOnReplay with `params`): at a replay, this dispatch with `params()`, or `fn()` live. */
+      live?: { params: () => ArrayBufferView | undefined; fn: () => void };
     }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }
   | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number }
@@ -318,18 +320,24 @@ export class Dispatcher {
   /**
    * Runs `fn` now, and again at every replay of a graph being captured, in its place: for work
    * that depends on values JavaScript holds and changes between replays (an optimizer's learning
-   * rate). What `fn` records is not part of the capture.
+   * rate). What `fn` records is not part of the capture. With `params`, where `fn` records one
+   * dispatch, a replay records that dispatch again with the bytes params() returns, and runs `fn`
+   * only when params() returns undefined (the work changed in more than its params).
    */
-  rerunOnReplay(fn: () => void): void {
+  rerunOnReplay(fn: () => void, params?: () => ArrayBufferView | undefined): void {
     const log = this.log;
     if (!log) return fn();
-    log.push({ kind: 'rerun', fn });
-    this.log = undefined;
+    // With `params` the replay skips the launcher's JavaScript: what fn recorded is kept, to replay.
+    const recorded: CapturedCommand[] = [];
+    this.log = params ? recorded : undefined;
     try {
       fn();
     } finally {
       this.log = log;
     }
+    const only = recorded[0];
+    if (recorded.length === 1 && only.kind === 'dispatch') log.push({ ...only, live: { params: params!, fn } });
+    else log.push({ kind: 'rerun', fn });
   }
 
   /**

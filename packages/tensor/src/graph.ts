@@ -126,11 +126,19 @@ function replay(d: Dispatcher, commands: readonly CapturedCommand[], uploads: bo
       submits = d.counters.submits;
     }
     switch (c.kind) {
-      case 'dispatch':
+      case 'dispatch': {
+        const live = c.live && c.live.params();
+        if (c.live && !live) {
+          c.live.fn();
+          unknown = true;
+          break;
+        }
         if (d.hasDeferred) for (const b of c.buffers) d.settle(b);
-        d.record(c.k, c.group, c.params, c.x, c.y, c.z, c.writes);
+        const params = live ? new Uint8Array(live.buffer, live.byteOffset, live.byteLength) : c.params;
+        d.record(c.k, c.group, params, c.x, c.y, c.z, c.writes);
         if (uploads) for (const b of c.buffers) touched.add(b);
         break;
+      }
       case 'copy':
         d.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
         if (uploads) touched.add(c.src).add(c.dst);
@@ -190,7 +198,7 @@ function elideCopies(
     const exact = slots.length === 1 && r.offset === c.srcOffset && r.size === c.bytes;
     if (!exact || storage[slots[0]] !== 'read_write') continue;
     const between = commands.slice(j + 1, i);
-    if (between.some((m) => m.kind === 'rerun' || touches(m, c.dst, c.dstOffset, c.bytes))) continue;
+    if (between.some((m) => touches(m, c.dst, c.dstOffset, c.bytes))) continue;
     const ranges = p.ranges.slice();
     ranges[slots[0]] = { buffer: c.dst, offset: c.dstOffset, size: c.bytes };
     p.ranges = ranges;
@@ -207,7 +215,8 @@ function touches(c: CapturedCommand, buffer: GPUBuffer, offset: number, bytes: n
   const overlaps = (o: number, n: number) => o < offset + bytes && offset < o + n;
   switch (c.kind) {
     case 'dispatch':
-      return c.ranges.some((r) => r.buffer === buffer && overlaps(r.offset, r.size));
+      // A rerun with params may record other work at a replay.
+      return !!c.live || c.ranges.some((r) => r.buffer === buffer && overlaps(r.offset, r.size));
     case 'copy':
       return (
         (c.src === buffer && overlaps(c.srcOffset, c.bytes)) || (c.dst === buffer && overlaps(c.dstOffset, c.bytes))

@@ -129,15 +129,17 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions, S extends o
   /**
    * Runs `update` on the flat buffers: brings the live parameters in (on the GPU they live
    * there after the first step), copies their gradients in, and the new values out afterwards.
+   * `params`: the params of update's one dispatch now, or undefined where it must run again.
    */
-  protected updateFlat(live: LiveParam<O>[], update: () => void): void {
+  protected updateFlat(live: LiveParam<O>[], update: () => void, params?: () => ArrayBufferView | undefined): void {
     for (const { p, k } of live) {
       this.arena.loadParam(k);
       this.arena.gather('grads', k, p.grad!.raw);
     }
     // `update` reads hyperparameters that change between steps (a schedule's lr, Adam's step
-    // count): a captured training step (capture of @wgtorch/tensor) records it again at each replay.
-    if (this.arena.backend.name === 'gpu') runtime().dispatcher.rerunOnReplay(update);
+    // count): a captured training step (capture of @wgtorch/tensor) records it again at each replay,
+    // or, where `params` gives them, its one dispatch with new params.
+    if (this.arena.backend.name === 'gpu') runtime().dispatcher.rerunOnReplay(update, params);
     else update();
     for (const { k } of live) this.arena.storeParam(k);
   }

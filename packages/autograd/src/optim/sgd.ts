@@ -7,6 +7,7 @@
 
 import type { Tensor as DeviceTensor } from '@wgtorch/tensor';
 import type { F64, SgdSegment } from '@wgtorch/kernels-wgsl';
+import { sgdFlatLaunched, sgdFlatParams, type SgdFlatLaunch } from '@wgtorch/kernels-wgsl/ops';
 import type { Parameter } from '../nn/module.js';
 import { Optimizer, type Group, type GroupSpec, type LiveParam } from './optimizer.js';
 import type { NamedArray } from './flat.js';
@@ -75,12 +76,21 @@ export class SGD extends Optimizer<Required<SgdOptions>, SgdState> {
     const live = this.live();
     if (!live.length) return;
     const a = this.arena;
-    this.updateFlat(live, () => {
-      const segments = this.segmentsOf(live);
-      const momentum = segments.some((s) => s.momentum !== 0) ? a.get('momentum') : null;
-      a.backend.k.sgdFlatStep(a.get('params'), a.get('grads'), momentum, segments);
-      for (const { group, k } of live) if (group.momentum !== 0) this.hasBuffer.add(k);
-    });
+    // A captured step replays the update's first dispatch with new rates while nothing else changed.
+    let captured: SgdFlatLaunch | undefined;
+    let first = true;
+    this.updateFlat(
+      live,
+      () => {
+        const segments = this.segmentsOf(live);
+        const momentum = segments.some((s) => s.momentum !== 0) ? a.get('momentum') : null;
+        a.backend.k.sgdFlatStep(a.get('params'), a.get('grads'), momentum, segments);
+        if (first) captured = sgdFlatLaunched(segments);
+        first = false;
+        for (const { group, k } of live) if (group.momentum !== 0) this.hasBuffer.add(k);
+      },
+      () => (captured ? sgdFlatParams(this.segmentsOf(live), captured) : undefined),
+    );
   }
 
   /** The kernel's segments for `live`, with the groups' current settings (one array kept while `live` repeats). */

@@ -159,6 +159,16 @@ ${flatLoop(`    let pv = p[i];
 /** SGD's tables of the last steps (one per optimizer and dispatch). */
 const sgdTables = new KeptTables(8);
 
+/** What one dispatch of sgdFlatStep was made of: per segment offset, size, first step, nesterov and slot. */
+export interface SgdFlatLaunch {
+  readonly keys: readonly number[];
+  readonly nw: number;
+  readonly momentum: boolean;
+}
+
+/** The last call's dispatch by segment array, where it made exactly one. */
+const launched = new WeakMap<readonly SgdSegment[], SgdFlatLaunch>();
+
 /**
  * SGD (PyTorch's rule, as sgdStep) for many parameters in one dispatch, in place on flat
  * buffers: params, grads and momentum buffers hold each parameter at its segment's offset.
@@ -183,7 +193,9 @@ export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor 
   try {
     const b = flatBinding;
     const bound = { p: b(params), g: b(grads), m: b(momentumBufs ?? unused!) };
-    for (const run of hyperRuns(segments)) {
+    const runs = hyperRuns(segments);
+    launched.delete(segments);
+    for (const run of runs) {
       const { words, nw, groups } = flatTable(
         k,
         buffers,
@@ -192,17 +204,52 @@ export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor 
         [],
       );
       if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.hyper }, groups);
+      if (runs.length === 1 && nw > 0) launched.set(segments, { keys: keysOf(run), nw, momentum: !!momentumBufs });
     }
   } finally {
     unused?.dispose();
   }
 }
 
+/** The dispatch that sgdFlatStep's last call with this segment array made, if it made exactly one. */
+export function sgdFlatLaunched(segments: readonly SgdSegment[]): SgdFlatLaunch | undefined {
+  return launched.get(segments);
+}
+
+/**
+ * The params that `launch` (sgdFlatLaunched) takes to do sgdFlatStep's work on `segments` now,
+ * when it differs from that work only in its params (the hyperparameters); else undefined. A
+ * captured training step replays the dispatch with them (Dispatcher.rerunOnReplay).
+ */
+export function sgdFlatParams(segments: readonly SgdSegment[], last: SgdFlatLaunch): Uint8Array | undefined {
+  const runs = hyperRuns(segments);
+  if (runs.length !== 1 || (!last.momentum && segments.some((s) => s.momentum !== 0))) return undefined;
+  const keys = last.keys;
+  const run = runs[0];
+  if (keys.length !== 5 * segments.length) return undefined;
+  for (let i = 0, j = 0; i < segments.length; i++, j += 5) {
+    const s = segments[i];
+    if (
+      keys[j] !== s.offset ||
+      keys[j + 1] !== s.size ||
+      keys[j + 2] !== +s.firstStep ||
+      keys[j + 3] !== +s.nesterov ||
+      keys[j + 4] !== run.slots[i]
+    )
+      return undefined;
+  }
+  return sgdFlatKernel.pack({ nw: last.nw, hyper: run.hyper });
+}
+
+function keysOf(run: { segments: SgdSegment[]; slots: number[] }): number[] {
+  return run.segments.flatMap((s, i) => [s.offset, s.size, +s.firstStep, +s.nesterov, run.slots[i]]);
+}
+
 /**
  * The segments in runs of at most HYPER_SLOTS distinct settings: each segment's slot in its
  * run's `hyper` (4 numbers a slot, padded to the kernel's length).
  */
-function hyperRuns(segments: SgdSegment[]): { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] {
+function hyperRuns(segments: readonly SgdSegment[]): { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] {
   const runs: { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] = [];
   let run = { segments: [] as SgdSegment[], slots: [] as number[], hyper: [] as number[] };
   for (const s of segments) {

@@ -7,6 +7,8 @@ export { sgdStep, type SgdOptions } from './sgd.js';
 export { sgdStepRef, sgdFlatStepRef } from './reference.js';
 /** SGD for every parameter in one dispatch, in place on flat buffers (see flat.ts). */
 export const sgdFlatStep = releaseOnThrow(flat.sgdFlatStep);
-export type { FlatSegment, SgdSegment } from './flat.js';
+export const sgdFlatParams = flat.sgdFlatParams;
+export const sgdFlatLaunched = flat.sgdFlatLaunched;
+export type { FlatSegment, SgdSegment, SgdFlatLaunch } from './flat.js';
 /** ResNet20's parameter shapes, for tests and benchmarks of optimizers over a whole model. */
 export { resnet20ParamShapes } from './resnet20-shapes.js';
