@@ -59,7 +59,7 @@ export type CapturedCommand =
       ranges: Required<BufferRange>[];
       buffers: GPUBuffer[];
       writes: GPUBuffer[];
-      /** A rerun with new params (rerunOnReplay with `params`): at a replay, this dispatch with `params()`, or `fn()` live. */
+      /** A rerun with params (rerunOnReplay): at a replay, this dispatch with params(), or fn() live. */
       live?: { params: () => ArrayBufferView | undefined; fn: () => void };
     }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }
