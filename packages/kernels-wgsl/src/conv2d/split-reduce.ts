@@ -62,8 +62,10 @@ const MIN_CAPACITY = { parts: 1 << 18, outs: 1 << 16 };
 const capacity = { ...MIN_CAPACITY };
 /** Elements held by the batches recorded since the last one that did not fill up. */
 const run = { parts: 0, outs: 0 };
-/** The latest job tables, reused while the jobs repeat (every step of a training loop; a step may reduce in
- * more than one batch). */
+/**
+ * The latest job tables, reused while the jobs repeat (every step of a training loop; a step may
+ * reduce in more than one batch).
+ */
 const tables = new KeptTables(4);
 
 /**
