@@ -45,7 +45,8 @@ export function packedChunkRows(p: ConvLike, rowsPerGroup: number): number {
 
 // One kernel for every shape and any number of packings: workgroup row y does job y of the
 // table (source offset, destination vec4 offset, vec4 count, kh, c, wsm, wsc, kw), so a cold
-// start compiles it once and a step records it once.
+// start compiles it once and a step records it once. An invocation packs the kh rows of one
+// (m, c) pair: two integer divisions per pair, which a CPU adapter runs lane by lane.
 const packKernel = defineKernel({
   name: 'conv2d.packWeights',
   params: {},
@@ -59,12 +60,14 @@ const packKernel = defineKernel({
   body: `  let j = wid.y * ${JOB_WORDS}u;
   let src = jobs[j]; let dst = jobs[j + 1u]; let total = jobs[j + 2u]; let kh = jobs[j + 3u];
   let c = jobs[j + 4u]; let wsm = jobs[j + 5u]; let wsc = jobs[j + 6u]; let kw = jobs[j + 7u];
-  for (var i = gid.x; i < total; i += nwg.x * ${WG}u) {
-    let ky = i % kh; let t = i / kh;
-    let b = src + (t / c) * wsm + (t % c) * wsc + ky * kw;
-    var v = vec4f(0.0);
-    for (var kx = 0u; kx < kw; kx++) { v[kx] = w[b + kx]; }
-    out[dst + i] = v;
+  for (var t = gid.x; t < total / kh; t += nwg.x * ${WG}u) {
+    let b0 = src + (t / c) * wsm + (t % c) * wsc;
+    for (var ky = 0u; ky < kh; ky++) {
+      let b = b0 + ky * kw;
+      var v = vec4f(0.0);
+      for (var kx = 0u; kx < kw; kx++) { v[kx] = w[b + kx]; }
+      out[dst + t * kh + ky] = v;
+    }
   }`,
 });
 
@@ -160,7 +163,7 @@ function repack(cache: BufferPacks, w: Tensor): void {
     );
     cache.table = Tensor.fromArray(words, [words.length], 'u32');
   }
-  const most = Math.max(...[...cache.jobs.values()].map((j) => j.total));
+  const most = Math.max(...[...cache.jobs.values()].map((j) => j.total / j.p.kh));
   const whole = { buffer: w.buffer, offset: 0, size: w.buffer.size };
   packKernel.launch({ jobs: cache.table, w: whole, out: cache.out }, {}, [
     Math.min(Math.ceil(most / WG), 4096),
