@@ -18,6 +18,7 @@ import {
   manualSeed,
   tidy,
   type Module,
+  type SgdOptions,
 } from './index.js';
 
 beforeAll(async () => {
@@ -55,9 +56,10 @@ async function train(
   captured: boolean,
   change?: (i: number, opt: SGD) => void,
   launches = { n: 0 },
+  options: SgdOptions = { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 },
 ): Promise<number[][]> {
   const model = makeModel();
-  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
+  const opt = new SGD(model.parameters(), options);
   const x = DeviceTensor.zeros([4, 3, 8, 8]);
   const labels = DeviceTensor.zeros([4], 'i32');
   const step = () => {
@@ -115,6 +117,13 @@ describe('captured training steps', () => {
     // Replays at steps 2-6: the update's captured dispatch at 2 and 3; it differs from the captured
     // one in more than its params from step 4 on, so it is launched anew there.
     expect(launches.n).toBe(3);
+    // Plain SGD (no momentum buffers) replays its dispatch too.
+    const plain = { n: 0 };
+    const options = { lr: 0.1 };
+    expect(await train(5, true, undefined, plain, options)).toEqual(
+      await train(5, false, undefined, undefined, options),
+    );
+    expect(plain.n).toBe(0);
   });
 
   it('replay without running the JavaScript that built them', () => {

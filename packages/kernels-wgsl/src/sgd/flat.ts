@@ -158,6 +158,12 @@ ${flatLoop(`    let pv = p[i];
 
 /** SGD's tables of the last steps (one per optimizer and dispatch). */
 const sgdTables = new KeptTables(8);
+/**
+ * Bound as the momentum buffers where no segment has momentum: never read, but WebGPU needs a
+ * distinct buffer there. Kept, so such a step records one dispatch and nothing else.
+ */
+const placeholder = new KeptTables(1);
+const PLACEHOLDER = new Uint32Array(4);
 
 /** What one dispatch of sgdFlatStep was made of: per segment offset, size, first step, nesterov and slot. */
 export interface SgdFlatLaunch {
@@ -188,26 +194,20 @@ export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor 
     }
   });
   const buffers: Record<string, Tensor> = momentumBufs ? { params, grads, momentumBufs } : { params, grads };
-  // Without momentum the kernel never touches m, but WebGPU needs a distinct buffer bound there.
-  const unused = momentumBufs ? null : Tensor.zeros([4]);
-  try {
-    const b = flatBinding;
-    const bound = { p: b(params), g: b(grads), m: b(momentumBufs ?? unused!) };
-    const runs = hyperRuns(segments);
-    launched.delete(segments);
-    for (const run of runs) {
-      const { words, nw, groups } = flatTable(
-        k,
-        buffers,
-        run.segments,
-        (i) => [run.segments[i].firstStep ? 1 : 0, run.slots[i], run.segments[i].nesterov ? 1 : 0],
-        [],
-      );
-      if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.hyper }, groups);
-      if (runs.length === 1 && nw > 0) launched.set(segments, { keys: keysOf(run), nw, momentum: !!momentumBufs });
-    }
-  } finally {
-    unused?.dispose();
+  const b = flatBinding;
+  const bound = { p: b(params), g: b(grads), m: b(momentumBufs ?? placeholder.get(PLACEHOLDER)) };
+  const runs = hyperRuns(segments);
+  launched.delete(segments);
+  for (const run of runs) {
+    const { words, nw, groups } = flatTable(
+      k,
+      buffers,
+      run.segments,
+      (i) => [run.segments[i].firstStep ? 1 : 0, run.slots[i], run.segments[i].nesterov ? 1 : 0],
+      [],
+    );
+    if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.hyper }, groups);
+    if (runs.length === 1 && nw > 0) launched.set(segments, { keys: keysOf(run), nw, momentum: !!momentumBufs });
   }
 }
 
