@@ -61,9 +61,10 @@ const STATS_OUT = {
 };
 const PER_CHANNEL_BUILTINS = { wid: 'workgroup_id', lid: 'local_invocation_index' } as const;
 
+// The variance is clamped at 0; a NaN variance stays NaN.
 const FINALIZE_STATS = (c: string, mean: string, m2: string) => `{
     let m = ${mean};
-    let v = ${reluWgsl(`(${m2} / params.M)`)}; // clamped at 0; a NaN variance stays NaN
+    let v = ${reluWgsl(`(${m2} / params.M)`)};
     saveMean[${c}] = m;
     saveInvStd[${c}] = inverseSqrt(v + params.eps);
     runningMean[${c}] = (1.0 - params.momentum) * runningMean[${c}] + params.momentum * m;

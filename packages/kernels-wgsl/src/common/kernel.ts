@@ -83,6 +83,9 @@ function layoutOf(type: string): Layout | undefined {
   return { size: 16 * Number(arr[2]), align: 16, kind };
 }
 
+/** WGSL: `nan_bits`, a quiet NaN's bits, read at run time (WGSL rejects a NaN constant expression). */
+export const NAN_BITS_WGSL = 'var<private> nan_bits: u32 = 0x7fc00000u;';
+
 /** The dispatcher's uniform slot per dispatch. */
 const MAX_PARAM_BYTES = 256;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -10,6 +10,8 @@ import { HASH_WGSL, keepThreshold } from './hash.js';
 
 const WG = 256;
 
+// y = x * 0 where dropped (not a plain 0), so a NaN or infinite x gives NaN there, as PyTorch's
+// x * mask * scale.
 const dropoutKernel = defineKernel({
   name: 'dropout.apply',
   params: { n: 'u32', seed: 'u32', threshold: 'u32', scale: 'f32' },
@@ -19,7 +21,6 @@ const dropoutKernel = defineKernel({
   body: `  let i = ${flatId(WG)};
   let keep = (dropHash(params.seed, i) >> 8u) >= params.threshold;
   let k = min(i, params.n - 1u);
-  // x * 0 where dropped (not a plain 0), so a NaN or infinite x gives NaN there, as PyTorch's x * mask * scale.
   let v = x[k] * select(0.0, params.scale, keep);
   if (i < params.n) { y[i] = v; }`,
 });

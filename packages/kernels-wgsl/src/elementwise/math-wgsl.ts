@@ -65,11 +65,11 @@ const FUNCTIONS: Record<string, [string, string[]]> = {
   ],
   // C's pow (what PyTorch's pow of two tensors calls): pow(x, 0) = pow(1, y) = pow(-1, +-inf) = 1
   // even with NaN; a finite negative x with a non-integer y is NaN; a negative x (or -0) with an
-  // odd integer y gives a negative result (pow(-0, -1) = -inf).
+  // odd integer y gives a negative result (pow(-0, -1) = -inf). 0^y is set apart: lavapipe gave 0
+  // for exp2(-1 * log2(0)) (the compiler fuses it into a pow).
   pow: [
     `fn ew_pow(x: T, y: T) -> T {
   let ax = abs(x);
-  // 0^y set apart: lavapipe gave 0 for exp2(-1 * log2(0)) (the compiler fuses it into a pow).
   let mag = select(exp2(y * log2(ax)), select(T(0.0), ew_inflike(x), y < T(0.0)), ax == T(0.0));
   let odd = (floor(y) == y) & (fract(y * T(0.5)) == T(0.5));
   let negative = (x < T(0.0)) | ((x == T(0.0)) & (T(1.0) / x < T(0.0)));

@@ -8,7 +8,7 @@
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
-import { defineKernel } from '../common/kernel.js';
+import { defineKernel, NAN_BITS_WGSL } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 
 const WG = 64;
@@ -20,7 +20,7 @@ const forwardKernel = defineKernel({
   name: 'embedding.forward',
   params: { n: 'u32', D: 'u32', V: 'u32' },
   bindings: { indices: { type: 'i32' }, weight: { type: 'f32' }, y: { type: 'f32', access: 'read_write' } },
-  helpers: '// Read at run time: WGSL rejects a NaN constant expression.\nvar<private> nan_bits: u32 = 0x7fc00000u;',
+  helpers: NAN_BITS_WGSL,
   workgroupSize: WG,
   body: `  let i = ${flatId(WG)};
   let k = min(i, params.n - 1u);
@@ -31,6 +31,7 @@ const forwardKernel = defineKernel({
 });
 
 const cols = [...Array(COLS).keys()];
+// The padding row gets no gradient (0 even where dy holds NaN).
 const backwardKernel = defineKernel({
   name: 'embedding.backward',
   params: { N: 'u32', D: 'u32', V: 'u32', chunks: 'u32', paddingIdx: 'i32' },
@@ -49,7 +50,6 @@ const backwardKernel = defineKernel({
       ${cols.map((c) => `a${c} += dy[base + c${c}];`).join(' ')}
     }
   }
-  // The padding row gets no gradient (0 even where dy holds NaN).
   let keep = i32(v) != params.paddingIdx;
   if (i < total) {
     let out = v * D;

@@ -31,6 +31,9 @@ export interface LayerNormGrads {
   dbias: Tensor | null;
 }
 
+// Invocation i takes row i, clamped rather than returned early (the rest would run under an
+// execution mask), its stores guarded. The sums are of x - x0 (x0 the row's first value): a row
+// far from 0 keeps its low bits.
 const forwardKernel = memoKernel((hasWeight: boolean, hasBias: boolean) => {
   const bindings: Record<string, BindingDecl> = { x: f32In };
   if (hasWeight) bindings.weight = f32In;
@@ -44,11 +47,9 @@ const forwardKernel = memoKernel((hasWeight: boolean, hasBias: boolean) => {
     bindings,
     workgroupSize: WG,
     body: `  let i = ${flatId(WG)};
-  // Clamped rather than returned early (the rest would run under an execution mask); stores guarded.
   let r = min(i, params.rows - 1u);
   let D = params.D;
   let base = r * D;
-  // Sums of x - x0 (x0 the row's first value): a row far from 0 keeps its low bits.
   let x0 = x[base];
   var s = 0.0;
   for (var j = 0u; j < D; j++) { s += x[base + j] - x0; }
@@ -64,6 +65,7 @@ const forwardKernel = memoKernel((hasWeight: boolean, hasBias: boolean) => {
   });
 });
 
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * weight.
 const backwardKernel = memoKernel((hasWeight: boolean, hasBias: boolean) => {
   const bindings: Record<string, BindingDecl> = { dy: f32In, x: f32In, mean: f32In, rstd: f32In };
   if (hasWeight) bindings.weight = f32In;
@@ -80,7 +82,6 @@ const backwardKernel = memoKernel((hasWeight: boolean, hasBias: boolean) => {
     body: `  let i = ${flatId(WG)};
   let D = params.D;
   if (i < params.rows) {
-    // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * weight.
     let base = i * D;
     let m = mean[i];
     let rs = rstd[i];

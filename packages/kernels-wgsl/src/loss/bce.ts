@@ -28,6 +28,8 @@ function bindings(first: Record<string, BindingDecl>, hasW: boolean, hasPw: bool
   return b;
 }
 
+// sp = log(1 + exp(-x)) without overflow for any x. Backward (PyTorch's form): d/dx = lw *
+// sigmoid(x) - posWeight * t, d/dt = -x + (posWeight - 1) * sp; pw is posWeight * t.
 const forwardKernel = memoKernel((hasW: boolean, hasPw: boolean) =>
   defineKernel({
     name: 'loss.bceWithLogits',
@@ -38,7 +40,6 @@ const forwardKernel = memoKernel((hasW: boolean, hasPw: boolean) =>
   let k = min(i, params.n - 1u);
   let xv = x[k];
   let tv = t[k];${weights(hasW, hasPw)}
-  // log(1 + exp(-x)) without overflow for any x.
   let sp = max(-xv, 0.0) + log(1.0 + exp(-abs(xv)));
   if (i < params.n) { loss[i] = w * ((1.0 - tv) * xv + lw * sp); }`,
   }),
@@ -57,8 +58,7 @@ const backwardKernel = memoKernel((hasW: boolean, hasPw: boolean, perElement: bo
   let g = w * ${perElement ? 'dy[k]' : 'dy[0]'} * params.scale;
   let sp = max(-xv, 0.0) + log(1.0 + exp(-abs(xv)));
   let sig = 1.0 / (1.0 + exp(-xv));
-  // d/dx = lw * sigmoid(x) - posWeight * t (PyTorch's form); d/dt = -x + (posWeight - 1) * sp.
-  let pw = lw - 1.0 + tv; // posWeight * t
+  let pw = lw - 1.0 + tv;
   if (i < params.n) {
     dx[i] = g * (lw * sig - pw);
     dt[i] = g * (${hasPw ? '(posWeight[k % params.pwMod] - 1.0) * sp' : '0.0'} - xv);

@@ -4,7 +4,7 @@
 
 import { Tensor, formatShape } from '@wgtorch/tensor';
 import { KernelArgumentError, sameShape } from '../common/errors.js';
-import { defineKernel, memoKernel, type BindingDecl } from '../common/kernel.js';
+import { defineKernel, memoKernel, NAN_BITS_WGSL, type BindingDecl } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 
 const WG = 256;
@@ -26,7 +26,8 @@ export interface CrossEntropyResult {
 
 // One workgroup: each invocation takes rows t, t + WG, ...; the loss is tree-summed.
 // A label outside [0, C) makes the loss NaN (there is no readback to report it from); labels
-// that come from the CPU are checked before upload (classLabels).
+// that come from the CPU are checked before upload (classLabels). A row's loss: -log p[label] =
+// lse - z_label; the smoothing term averages -log p over all classes.
 const xentKernel = defineKernel({
   name: 'loss.softmaxCrossEntropy',
   params: { N: 'u32', C: 'u32', smoothing: 'f32', invN: 'f32' },
@@ -36,9 +37,7 @@ const xentKernel = defineKernel({
     loss: { type: 'f32', access: 'read_write' },
     dlogits: { type: 'f32', access: 'read_write' },
   },
-  helpers: `var<workgroup> sh: array<f32, ${WG}>;
-// Read at run time: WGSL rejects a NaN constant expression.
-var<private> nan_bits: u32 = 0x7fc00000u;`,
+  helpers: `var<workgroup> sh: array<f32, ${WG}>;\n${NAN_BITS_WGSL}`,
   workgroupSize: WG,
   builtins: { lid: 'local_invocation_index' },
   body: `  let C = params.C;
@@ -55,7 +54,6 @@ var<private> nan_bits: u32 = 0x7fc00000u;`,
     let label = labels[r];
     var zl = 0.0;
     if (label >= 0 && u32(label) < C) { zl = logits[base + u32(label)] - m; } else { zl = bitcast<f32>(nan_bits); }
-    // -log p[label] = lse - z_label; the smoothing term averages -log p over all classes.
     acc += (1.0 - params.smoothing) * (lse - zl) + params.smoothing * (lse - sl / fC);
     let inv = 1.0 / se;
     for (var j = 0u; j < C; j++) {

@@ -5,7 +5,7 @@
 
 import { Tensor, formatShape, sizeOf } from '@wgtorch/tensor';
 import { KernelArgumentError, checkDtype } from '../common/errors.js';
-import { defineKernel, memoKernel, type BindingDecl } from '../common/kernel.js';
+import { defineKernel, memoKernel, NAN_BITS_WGSL, type BindingDecl } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 
 /** How a loss reduces its per-element values: kept ('none'), averaged ('mean') or summed ('sum'). */
@@ -20,12 +20,10 @@ export interface NllLossResult {
 }
 
 const WG = 256;
-const NAN_DECL =
-  '// Read at run time: WGSL rejects a NaN constant expression.\nvar<private> nan_bits: u32 = 0x7fc00000u;';
 const PARAMS = { M: 'u32', C: 'u32', S: 'u32', ignoreIndex: 'i32' } as const;
 
 /** WGSL: the loss and weight of target element e (in [0, M)) as `lossOf(e)` / `weightOf(e)`. */
-const elementHelpers = (hasWeight: boolean) => `${NAN_DECL}
+const elementHelpers = (hasWeight: boolean) => `${NAN_BITS_WGSL}
 fn classWeight(t: i32) -> f32 { return ${hasWeight ? 'weight[u32(t)]' : '1.0'}; }
 fn valid(t: i32) -> bool { return t >= 0 && u32(t) < params.C; }
 fn weightOf(e: u32) -> f32 {

@@ -101,14 +101,15 @@ const forwardKernel = memoKernel((g: PoolGeometry) =>
 
 // Each input element sums dy over the outputs whose window covers it. Without overlap or
 // padding that is exactly one output (or none, in the cropped remainder).
+// Strided: input i gets the outputs o with o*s <= i+p < o*s + k, ceil((i+p-k+1)/s) <= o <= (i+p)/s,
+// kept non-negative before dividing.
 const backwardKernel = memoKernel((g: PoolGeometry) => {
   const direct = g.sh === g.kh && g.sw === g.kw && g.ph === 0 && g.pw === 0;
   const body = direct
     ? `let oh = ih / ${g.kh}; let ow = iw / ${g.kw};
   var acc = 0.0;
   if (oh < ${g.OH} && ow < ${g.OW}) { acc = dy[base + u32(oh * ${g.OW} + ow)]; }`
-    : `// outputs o with o*s <= i+p < o*s + k: ceil((i+p-k+1)/s) <= o <= (i+p)/s, kept non-negative before dividing
-  let oh0 = max(0, (ih - ${g.kh} + ${g.sh + g.sh * g.kh}) / ${g.sh} - ${g.kh});
+    : `let oh0 = max(0, (ih - ${g.kh} + ${g.sh + g.sh * g.kh}) / ${g.sh} - ${g.kh});
   let oh1 = min(${g.OH - 1}, ih / ${g.sh});
   let ow0 = max(0, (iw - ${g.kw} + ${g.sw + g.sw * g.kw}) / ${g.sw} - ${g.kw});
   let ow1 = min(${g.OW - 1}, iw / ${g.sw});

@@ -61,7 +61,8 @@ fn keptOffset(o: u32) -> u32 { ${decode(kept, 'o')} }
 fn redOffset(r: u32) -> u32 { ${decode(red, 'r')} }`;
 
 // Kernels are generated per reduction plan (group sizes and strides are constants, so the
-// index decode is multiplies and shifts); O, R and the split stay uniforms.
+// index decode is multiplies and shifts); O, R and the split stay uniforms. Four independent
+// terms an iteration: a lavapipe loop iteration costs about what a load does.
 const treeKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[], vec: boolean) => {
   return defineKernel({
     name: `reduce.${op}`,
@@ -78,7 +79,6 @@ const treeKernel = memoKernel((op: ReduceOp, kept: Group[], red: Group[], vec: b
   let base = keptOffset(o);
   var acc = ${IDENT[op]};
   if (valid) {
-    // Four independent terms an iteration: a lavapipe loop iteration costs about what a load does.
     var a1 = ${IDENT[op]}; var a2 = ${IDENT[op]}; var a3 = ${IDENT[op]};
     var r = start + lid;
     for (; r + ${3 * WG}u < end; r += ${4 * WG}u) {

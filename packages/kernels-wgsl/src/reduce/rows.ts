@@ -11,7 +11,7 @@
 
 import { Tensor, formatShape, sizeOf } from '@wgtorch/tensor';
 import { KernelArgumentError } from '../common/errors.js';
-import { defineKernel, memoKernel } from '../common/kernel.js';
+import { defineKernel, memoKernel, NAN_BITS_WGSL } from '../common/kernel.js';
 import { checkF32, flatGrid, flatId } from '../elementwise/launch.js';
 import { grid1d } from '../common/grid.js';
 import { fill, permute } from '../elementwise/elementwise.js';
@@ -51,7 +51,7 @@ export function normalizeDim(kernel: string, shape: readonly number[], dim: numb
 // WGSL: NaN tested on the bits (an `x != x` test may be folded away); NaN and -inf read at run
 // time (WGSL rejects them as constant expressions). f_max ignores NaN (the ops that use it let a
 // NaN through their sums).
-const SPECIALS = `var<private> nan_bits: u32 = 0x7fc00000u;
+const SPECIALS = `${NAN_BITS_WGSL}
 var<private> neg_inf_bits: u32 = 0xff800000u;
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 fn is_inf(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) == 0x7f800000u; }
@@ -125,8 +125,10 @@ const extremeKernel = memoKernel((op: 'max' | 'min', wide: boolean) =>
     op + 'Dim',
     wide,
     { ...IN, values: OUT, indices: { type: 'i32', access: 'read_write' } },
+    // The first extreme, or the first NaN (PyTorch propagates it, with its index); better():
+    // whether term (v, i) beats (u, j): a NaN beats a number, a greater (smaller) value wins, ties
+    // go to the first.
     (w) => `
-  // The first extreme, or the first NaN (PyTorch propagates it, with its index).
   var best = 0.0; var bi = ${NONE};
   ${w.each(`let v = x[i]; if (bi == ${NONE} || better(v, r, best, bi)) { best = v; bi = r; }`)}
   ${
@@ -145,7 +147,6 @@ const extremeKernel = memoKernel((op: 'max' | 'min', wide: boolean) =>
   }
   ${w.once('values[o] = best; indices[o] = i32(bi);')}`,
     `${wide ? `var<workgroup> shv: array<f32, ${WG}>;\nvar<workgroup> shi: array<u32, ${WG}>;` : ''}
-// Whether term (v, i) beats (u, j): a NaN beats a number, a greater (smaller) value wins, ties go to the first.
 fn better(v: f32, i: u32, u: f32, j: u32) -> bool {
   if (is_nan(v) || is_nan(u)) { return is_nan(v) && (!is_nan(u) || i < j); }
   return v ${op === 'max' ? '>' : '<'} u || (v == u && i < j);
@@ -158,9 +159,9 @@ const logsumexpKernel = memoKernel((wide: boolean) =>
     'logsumexp',
     wide,
     { ...IN, out: OUT },
+    // Shifted by the row's max; an infinite max shifts by 0, so -inf rows give -inf and +inf ones
+    // +inf; a NaN reaches the sum.
     (w) => `
-  // Shifted by the row's max; an infinite max shifts by 0, so -inf rows give -inf and +inf ones
-  // +inf; a NaN reaches the sum.
   var m = bitcast<f32>(neg_inf_bits);
   ${w.each('m = f_max(m, x[i]);')}
   ${w.all('m', 'f_max')}
@@ -177,8 +178,8 @@ const varianceKernel = memoKernel((sqrtOut: boolean, wide: boolean) =>
     sqrtOut ? 'std' : 'variance',
     wide,
     { ...IN, out: OUT },
+    // Two passes (mean, then squared deviations), divided by R - correction; NaN where that is <= 0.
     (w) => `
-  // Two passes (mean, then squared deviations), divided by R - correction; NaN where that is <= 0.
   var s = 0.0;
   ${w.each('s += x[i];')}
   ${w.all('s', 'f_add')}
@@ -210,9 +211,9 @@ const prodBackwardKernel = memoKernel((wide: boolean) =>
     'prodBackward',
     wide,
     { ...IN, dy: { type: 'f32' }, dx: OUT },
+    // d prod / d x_r is the product of the other terms: the product over x / x_r without zeros;
+    // with one zero, the product of the nonzero terms at the zero and 0 elsewhere; 0 with more.
     (w) => `
-  // d prod / d x_r is the product of the other terms: the product over x / x_r without zeros;
-  // with one zero, the product of the nonzero terms at the zero and 0 elsewhere; 0 with more.
   var zeros = 0.0; var pnz = 1.0;
   ${w.each('let v = x[i]; if (v == 0.0) { zeros += 1.0; } else { pnz *= v; }')}
   ${w.all('zeros', 'f_add')}
@@ -247,8 +248,8 @@ const softmaxBackwardKernel = memoKernel((log: boolean, wide: boolean) =>
     log ? 'logSoftmaxDimBackward' : 'softmaxDimBackward',
     wide,
     { dy: { type: 'f32' }, y: { type: 'f32' }, dx: OUT },
+    // softmax: dx = y (dy - sum(dy y)); logSoftmax: dx = dy - exp(y) sum(dy).
     (w) => `
-  // softmax: dx = y (dy - sum(dy y)); logSoftmax: dx = dy - exp(y) sum(dy).
   var s = 0.0;
   ${w.each(`s += ${log ? 'dy[i]' : 'dy[i] * y[i]'};`)}
   ${w.all('s', 'f_add')}
