@@ -6,18 +6,25 @@
 import { runtime, Tensor, type Runtime } from '@wgtorch/tensor';
 
 export class KeptTables {
-  /** Most recent first. */
+  /** Most recently used first. */
   private kept: { rt: Runtime; words: Uint32Array; tensor: Tensor<'u32'> }[] = [];
 
-  /** At most `size` tables are kept. */
+  /** At most `size` tables are kept; the least recently used one is disposed to make room. */
   constructor(private readonly size: number) {}
 
   /** A table holding `words`: a kept one if its words are equal, else a new upload. Callers do not dispose it. */
   get(words: Uint32Array): Tensor<'u32'> {
     const rt = runtime();
     if (this.kept.some((t) => t.rt !== rt)) this.kept = this.kept.filter((t) => t.rt === rt); // a runtime destroyed
-    const hit = this.kept.find((t) => sameWords(t.words, words));
-    if (hit) return hit.tensor;
+    const at = this.kept.findIndex((t) => sameWords(t.words, words));
+    if (at >= 0) {
+      const hit = this.kept[at];
+      if (at > 0) {
+        this.kept.splice(at, 1);
+        this.kept.unshift(hit);
+      }
+      return hit.tensor;
+    }
     if (this.kept.length === this.size) this.kept.pop()!.tensor.dispose();
     const tensor = Tensor.fromArray(words, [words.length], 'u32');
     this.kept.unshift({ rt, words: words.slice(), tensor });
