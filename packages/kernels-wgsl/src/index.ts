@@ -16,6 +16,7 @@ export { f64, type F64 } from './common/f64.js';
 export { kernelProfile, KernelProfile, conv2dShapeKey, type KernelOptions, type Conv2dTuning } from './profile.js';
 
 export * from './ops.js';
+export * from './conv2d/index.js';
 export * from './sgd/index.js';
 export * from './augment/index.js';
 export * from './ceilings/index.js';

@@ -1,9 +1,19 @@
 // The kernels the autograd builds its backends from (each launcher `foo` beside its float64
 // reference `fooRef`): the families, without the ALU ceilings the benchmarks measure, the CIFAR
-// augmentation and the per-tensor SGD step that the one-dispatch sgdFlatStep replaced. An
-// importer of all of them (`import * as K`) bundles only these.
+// augmentation, the conv2d variant choice and autotune (the trainer's), and the per-tensor SGD
+// step that the one-dispatch sgdFlatStep replaced. An importer of all of them (`import * as K`)
+// bundles only these.
 
-export * from './conv2d/index.js';
+export {
+  conv2dForward,
+  conv2dInputGrad,
+  conv2dWeightGrad,
+  conv2dOutputShape,
+  conv2dForwardRef,
+  conv2dInputGradRef,
+  conv2dWeightGradRef,
+  type Conv2dOptions,
+} from './conv2d/index.js';
 export * from './matmul/index.js';
 export * from './batchnorm/index.js';
 export * from './elementwise/index.js';
