@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { capture, getRuntime, runtime, Rng, Tensor as DeviceTensor, type CapturedGraph } from '@wgtorch/tensor';
 import {
+  AdamW,
   AdaptiveAvgPool2d,
   BatchNorm2d,
   Conv2d,
@@ -124,6 +125,46 @@ describe('captured training steps', () => {
       await train(5, false, undefined, undefined, options),
     );
     expect(plain.n).toBe(0);
+  });
+
+  it("replay Adam's update with new step counts and rates, bit for bit, without its launcher", async () => {
+    const run = async (captured: boolean, launches = { n: 0 }) => {
+      manualSeed(3);
+      const model = makeModel();
+      const opt = new AdamW(model.parameters(), { lr: 1e-2 });
+      const x = DeviceTensor.zeros([4, 3, 8, 8]);
+      const labels = DeviceTensor.zeros([4], 'i32');
+      const step = () => {
+        tidy(() => crossEntropy(model.forward(fromDevice(x.reshape(x.shape))), labels).backward());
+        opt.step();
+        opt.zeroGrad();
+      };
+      let graph: CapturedGraph | undefined;
+      for (let i = 0; i < 5; i++) {
+        const b = batch(i);
+        x.write(b.x);
+        labels.write(b.labels);
+        if (!captured || i === 0) step();
+        else if (!graph) graph = capture(step);
+        else {
+          const spy = vi.spyOn(runtime().dispatcher, 'dispatch');
+          graph.replay();
+          launches.n += spy.mock.calls.length;
+          spy.mockRestore();
+        }
+        opt.paramGroups[0].lr *= 0.8;
+        runtime().flush();
+      }
+      const out = await Promise.all(model.parameters().map(async (p) => [...(await p.toArray())]));
+      expect(opt.stepCount(model.parameters()[0])).toBe(5);
+      graph?.dispose();
+      for (const t of [x, labels]) t.dispose();
+      opt.dispose();
+      return out;
+    };
+    const launches = { n: 0 };
+    expect(await run(true, launches)).toEqual(await run(false));
+    expect(launches.n).toBe(0);
   });
 
   it('replay without running the JavaScript that built them', () => {

@@ -6,6 +6,7 @@
 // One dispatch for every parameter (`adamFlatStep` of @wgtorch/kernels-wgsl on flat buffers).
 
 import type { AdamSegment } from '@wgtorch/kernels-wgsl';
+import { adamFlatLaunched, adamFlatParams, type AdamFlatLaunch } from '@wgtorch/kernels-wgsl/ops';
 import type { Parameter } from '../nn/module.js';
 import { Optimizer, type Group, type GroupSpec, type LiveParam } from './optimizer.js';
 import type { NamedArray } from './flat.js';
@@ -97,30 +98,56 @@ export class Adam extends Optimizer<Required<AdamOptions>, AdamState> {
       variants.set(key, [...(variants.get(key) ?? []), l]);
     }
     const a = this.arena;
-    this.updateFlat(live, () => {
+    const countStep = () => {
       for (const { k } of live) this.steps.set(k, (this.steps.get(k) ?? 0) + 1);
-      for (const ls of variants.values()) {
-        const { amsgrad, maximize } = ls[0].group;
-        const segments: AdamSegment[] = ls.map(({ group: g, k }) => ({
-          ...this.segment(k),
-          lr: g.lr,
-          beta1: g.betas[0],
-          beta2: g.betas[1],
-          eps: g.eps,
-          weightDecay: g.weightDecay,
-          step: this.steps.get(k)!,
-        }));
-        a.backend.k.adamFlatStep(
-          a.get('params'),
-          a.get('grads'),
-          a.get(KINDS.expAvg),
-          a.get(KINDS.expAvgSq),
-          amsgrad ? a.get(KINDS.maxExpAvgSq) : null,
-          segments,
-          { decoupled: this.decoupled, amsgrad, maximize },
-        );
-      }
-    });
+    };
+    /** The segments of `ls`, `ahead` steps past the counts so far. */
+    const segmentsOf = (ls: LiveParam<Required<AdamOptions>>[], ahead = 0): AdamSegment[] =>
+      ls.map(({ group: g, k }) => ({
+        ...this.segment(k),
+        lr: g.lr,
+        beta1: g.betas[0],
+        beta2: g.betas[1],
+        eps: g.eps,
+        weightDecay: g.weightDecay,
+        step: (this.steps.get(k) ?? 0) + ahead,
+      }));
+    const optionsOf = (ls: LiveParam<Required<AdamOptions>>[]) => {
+      const { amsgrad, maximize } = ls[0].group;
+      return { decoupled: this.decoupled, amsgrad, maximize };
+    };
+    // A captured step replays the update's first dispatch with the new step counts and rates
+    // while nothing else changed (one kernel variant, the same settings slots).
+    let captured: AdamFlatLaunch | undefined;
+    let first = true;
+    this.updateFlat(
+      live,
+      () => {
+        countStep();
+        for (const ls of variants.values()) {
+          const segments = segmentsOf(ls);
+          const { amsgrad } = ls[0].group;
+          a.backend.k.adamFlatStep(
+            a.get('params'),
+            a.get('grads'),
+            a.get(KINDS.expAvg),
+            a.get(KINDS.expAvgSq),
+            amsgrad ? a.get(KINDS.maxExpAvgSq) : null,
+            segments,
+            optionsOf(ls),
+          );
+          if (first && variants.size === 1) captured = adamFlatLaunched(segments);
+        }
+        first = false;
+      },
+      () => {
+        if (!captured) return undefined;
+        const [ls] = variants.values();
+        const params = adamFlatParams(segmentsOf(ls, 1), optionsOf(ls), captured);
+        if (params) countStep(); // else the update runs live and counts it
+        return params;
+      },
+    );
   }
 
   /** The step count of a parameter (0 before its first step). */

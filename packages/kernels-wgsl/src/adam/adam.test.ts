@@ -41,8 +41,10 @@ function flatPair(total: number, segments: AdamSegment[], seed: number, scale = 
   return { t: Tensor.fromArray(v, [total]), r: { data: Float64Array.from(v), shape: [total] } as F64 };
 }
 
-async function check(options: AdamOptions, steps = 3): Promise<void> {
-  const { segments, total } = layout();
+async function check(options: AdamOptions, steps = 3, spread = false): Promise<void> {
+  const { segments: base, total } = layout();
+  // spread: a learning rate per segment, 8 distinct settings: two dispatches of at most 7.
+  const segments = spread ? base.map((s, k) => ({ ...s, lr: 1e-3 * (k + 1) })) : base;
   const p = flatPair(total, segments, 1);
   const m = flatPair(total, segments, 2, 0.1);
   const v = flatPair(total, segments, 3, 0.01, true);
@@ -52,7 +54,7 @@ async function check(options: AdamOptions, steps = 3): Promise<void> {
     const segs = segments.map((s, k) => ({ ...s, step: step + (k === 1 ? 5 : 0) }));
     const before = runtime().dispatcher.counters.dispatches;
     adamFlatStep(p.t, g.t, m.t, v.t, options.amsgrad ? vmax.t : null, segs, options);
-    expect(runtime().dispatcher.counters.dispatches - before).toBe(1);
+    expect(runtime().dispatcher.counters.dispatches - before).toBe(spread ? 2 : 1);
     adamFlatStepRef(p.r, g.r, m.r, v.r, options.amsgrad ? vmax.r : null, segs, options);
     g.t.dispose();
   }
@@ -69,6 +71,7 @@ describe('adamFlatStep vs float64', () => {
   it('AdamW (decoupled weight decay)', () => check({ decoupled: true, amsgrad: false }));
   it('Adam with amsgrad', () => check({ decoupled: false, amsgrad: true }));
   it('AdamW with amsgrad, maximize', () => check({ decoupled: true, amsgrad: true, maximize: true }));
+  it('AdamW, 8 distinct settings (two dispatches)', () => check({ decoupled: true, amsgrad: false }, 3, true));
 });
 
 describe('bad arguments', () => {

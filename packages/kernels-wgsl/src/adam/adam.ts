@@ -13,8 +13,13 @@ import {
   flatBinding,
   flatLoop,
   flatTable,
+  launchKeys,
+  sameLaunch,
+  settingRuns,
+  type FlatLaunch,
   type FlatSegment,
 } from '../sgd/flat.js';
+import { KeptTables } from '../common/kept-tables.js';
 
 /** Hyperparameters of one segment (one parameter) of adamFlatStep. */
 export interface AdamSegment extends FlatSegment {
@@ -42,10 +47,15 @@ const AMSGRAD_DENOM = `let vm = max(vmax[i], vv);
     vmax[i] = vm;
     let denom = sqrt(vm) / vec4f(bc2sqrt) + vec4f(eps);`;
 
+/** Distinct settings (adamSegmentWords: two vec4s each) one dispatch takes in its params. */
+const SLOTS = 7;
+
+// The settings travel in the dispatch's params, the table holds each segment's slot: a captured
+// step replays the dispatch with new settings (the step count changes them every step).
 const adamKernel = memoKernel((decoupled: boolean, amsgrad: boolean, maximize: boolean) =>
   defineKernel({
     name: `adam.flatStep${decoupled ? '.decoupled' : ''}${amsgrad ? '.amsgrad' : ''}${maximize ? '.maximize' : ''}`,
-    params: { nw: 'u32' },
+    params: { nw: 'u32', settings: `array<vec4f, ${2 * SLOTS}>` },
     bindings: {
       table: { type: 'u32' },
       p: { type: 'vec4f', access: 'read_write' },
@@ -57,14 +67,16 @@ const adamKernel = memoKernel((decoupled: boolean, amsgrad: boolean, maximize: b
     workgroupSize: FLAT_WG,
     builtins: FLAT_BUILTINS,
     body: `${FLAT_PROLOGUE}
-  let wd = bitcast<f32>(table[r + 3u]);
-  let stepSize = bitcast<f32>(table[r + 4u]);
-  let bc2sqrt = bitcast<f32>(table[r + 5u]);
-  let beta1 = bitcast<f32>(table[r + 6u]);
-  let omb1 = bitcast<f32>(table[r + 7u]);
-  let beta2 = bitcast<f32>(table[r + 8u]);
-  let omb2 = bitcast<f32>(table[r + 9u]);
-  let eps = bitcast<f32>(table[r + 10u]);
+  let h0 = params.settings[2u * table[r + 3u]];
+  let h1 = params.settings[2u * table[r + 3u] + 1u];
+  let wd = h0.x;
+  let stepSize = h0.y;
+  let bc2sqrt = h0.z;
+  let beta1 = h0.w;
+  let omb1 = h1.x;
+  let beta2 = h1.y;
+  let omb2 = h1.z;
+  let eps = h1.w;
 ${flatLoop(`    var gv = ${maximize ? '-g[i]' : 'g[i]'};
     var pv = p[i];
     ${decoupled ? 'pv = pv * vec4f(wd);' : 'if (wd != 0.0) { gv = gv + vec4f(wd) * pv; }'}
@@ -120,24 +132,54 @@ export function adamFlatStep(
   checkSegments(segments);
   const buffers: Record<string, Tensor> = { params, grads, expAvg, expAvgSq };
   if (options.amsgrad) buffers.maxExpAvgSq = maxExpAvgSq!;
-  const words = (i: number) => adamSegmentWords(segments[i], options.decoupled);
-  const flat = flatTable('adamFlatStep', buffers, segments, words, [3, 4, 5, 6, 7, 8, 9, 10]);
-  const { nw, groups } = flat;
-  if (nw === 0) return;
-  // The step count changes the words every step: a table kept between steps would not be reused.
-  const table = Tensor.fromArray(flat.words, [flat.words.length], 'u32');
-  try {
-    const b = flatBinding;
-    const bufs: Record<string, Tensor | ReturnType<typeof b>> = {
-      table,
-      p: b(params),
-      g: b(grads),
-      m: b(expAvg),
-      v: b(expAvgSq),
-    };
-    if (options.amsgrad) bufs.vmax = b(maxExpAvgSq!);
-    adamKernel(options.decoupled, options.amsgrad, !!options.maximize).launch(bufs as never, { nw }, groups);
-  } finally {
-    table.dispose();
+  const b = flatBinding;
+  const bound: Record<string, ReturnType<typeof b>> = { p: b(params), g: b(grads), m: b(expAvg), v: b(expAvgSq) };
+  if (options.amsgrad) bound.vmax = b(maxExpAvgSq!);
+  const kernel = adamKernel(options.decoupled, options.amsgrad, !!options.maximize);
+  const runs = settingRuns(segments, (s) => adamSegmentWords(s, options.decoupled), SLOTS);
+  launched.delete(segments);
+  for (const run of runs) {
+    const { words, nw, groups } = flatTable('adamFlatStep', buffers, run.segments, (i) => [run.slots[i]], []);
+    if (nw > 0)
+      kernel.launch({ table: adamTables.get(words), ...bound } as never, { nw, settings: run.settings }, groups);
+    if (runs.length === 1 && nw > 0) launched.set(segments, { keys: launchKeys(run, NO_WORDS), nw, options });
   }
+}
+
+/** Adam's tables of the last steps. */
+const adamTables = new KeptTables(8);
+const NO_WORDS = () => [];
+
+/** What one dispatch of adamFlatStep was made of, and its variant. */
+export interface AdamFlatLaunch extends FlatLaunch {
+  readonly options: AdamOptions;
+}
+
+const launched = new WeakMap<readonly AdamSegment[], AdamFlatLaunch>();
+
+/** The dispatch that adamFlatStep's last call with this segment array made, if it made exactly one. */
+export function adamFlatLaunched(segments: readonly AdamSegment[]): AdamFlatLaunch | undefined {
+  return launched.get(segments);
+}
+
+/**
+ * The params that `launch` (adamFlatLaunched) takes to do adamFlatStep's work on `segments` with
+ * `options` now, when it differs from that work only in its params (the settings, step counts
+ * included); else undefined. A captured training step replays the dispatch with them.
+ */
+export function adamFlatParams(
+  segments: readonly AdamSegment[],
+  options: AdamOptions,
+  launch: AdamFlatLaunch,
+): Uint8Array | undefined {
+  const o = launch.options;
+  if (o.decoupled !== options.decoupled || o.amsgrad !== options.amsgrad || !!o.maximize !== !!options.maximize)
+    return undefined;
+  checkSegments(segments);
+  const runs = settingRuns(segments, (s) => adamSegmentWords(s, options.decoupled), SLOTS);
+  if (!sameLaunch(launch, runs, NO_WORDS)) return undefined;
+  return adamKernel(options.decoupled, options.amsgrad, !!options.maximize).pack({
+    nw: launch.nw,
+    settings: runs[0].settings,
+  });
 }

@@ -5,5 +5,6 @@ import * as adam from './adam.js';
 
 /** One Adam or AdamW step for every parameter, in place on flat buffers (see adam.ts). */
 export const adamFlatStep = releaseOnThrow(adam.adamFlatStep);
+export { adamFlatParams, adamFlatLaunched } from './adam.js';
 export { adamFlatStepRef } from './reference.js';
-export type { AdamSegment, AdamOptions } from './adam.js';
+export type { AdamSegment, AdamOptions, AdamFlatLaunch } from './adam.js';

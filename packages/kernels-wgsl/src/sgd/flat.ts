@@ -110,6 +110,81 @@ export function flatTable(
 /** A flat buffer bound as array<vec4f> (the pool rounds buffers up to 16 bytes). */
 export const flatBinding = vecBinding;
 
+/**
+ * Segments in runs of at most `slots` distinct settings, one dispatch a run: each segment's slot
+ * in its run, and the run's settings (`settingsOf` gives a segment's, a whole number of vec4s),
+ * padded to `slots` of them. The settings travel in a dispatch's params, so the table, which
+ * holds only slots, stays the same while a schedule changes the learning rate.
+ */
+export function settingRuns<S>(
+  segments: readonly S[],
+  settingsOf: (s: S) => readonly number[],
+  slots: number,
+): SettingRun<S>[] {
+  const runs: SettingRun<S>[] = [];
+  let run: SettingRun<S> = { segments: [], slots: [], settings: [] };
+  let width = 0;
+  for (const s of segments) {
+    const v = settingsOf(s);
+    width = v.length;
+    const h = run.settings;
+    let slot = -1;
+    for (let j = 0; j < h.length && slot < 0; j += width) {
+      let i = 0;
+      while (i < width && h[j + i] === v[i]) i++;
+      if (i === width) slot = j / width;
+    }
+    if (slot < 0 && h.length === slots * width) {
+      runs.push(run);
+      run = { segments: [], slots: [], settings: [] };
+    }
+    if (slot < 0) {
+      slot = run.settings.length / width;
+      run.settings.push(...v);
+    }
+    run.segments.push(s);
+    run.slots.push(slot);
+  }
+  runs.push(run);
+  for (const r of runs) while (r.settings.length < slots * width) r.settings.push(0);
+  return runs;
+}
+
+export interface SettingRun<S> {
+  segments: S[];
+  slots: number[];
+  settings: number[];
+}
+
+/** What one dispatch of a flat kernel was made of: per segment its offset, size, slot and other table words. */
+export interface FlatLaunch {
+  readonly keys: readonly number[];
+  readonly nw: number;
+}
+
+/** The keys of a run's dispatch (FlatLaunch); `words(s)` gives a segment's table words besides its slot. */
+export function launchKeys<S extends FlatSegment>(run: SettingRun<S>, words: (s: S) => readonly number[]): number[] {
+  return run.segments.flatMap((s, i) => [s.offset, s.size, run.slots[i], ...words(s)]);
+}
+
+/** Whether `segments` in one run would make the dispatch that `launch` was (launchKeys equal). */
+export function sameLaunch<S extends FlatSegment>(
+  launch: FlatLaunch,
+  runs: readonly SettingRun<S>[],
+  words: (s: S) => readonly number[],
+): boolean {
+  if (runs.length !== 1) return false;
+  const { segments, slots } = runs[0];
+  const keys = launch.keys;
+  let j = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    if (keys[j++] !== s.offset || keys[j++] !== s.size || keys[j++] !== slots[i]) return false;
+    for (const w of words(s)) if (keys[j++] !== w) return false;
+  }
+  return j === keys.length;
+}
+
 /** Hyperparameters of one segment of sgdFlatStep (torch.optim.SGD's, per parameter). */
 export interface SgdSegment extends FlatSegment {
   lr: number;
@@ -138,12 +213,12 @@ const sgdFlatKernel = defineKernel({
   workgroupSize: FLAT_WG,
   builtins: FLAT_BUILTINS,
   body: `${FLAT_PROLOGUE}
-  let first = table[r + 3u];
-  let h = params.hyper[table[r + 4u]];
+  let h = params.hyper[table[r + 3u]];
   let lr = h.x;
   let wd = h.y;
   let momentum = h.z;
   let dampening = h.w;
+  let first = table[r + 4u];
   let nesterov = table[r + 5u];
 ${flatLoop(`    let pv = p[i];
     var d = g[i] + vec4f(wd) * pv;
@@ -165,15 +240,15 @@ const sgdTables = new KeptTables(8);
 const placeholder = new KeptTables(1);
 const PLACEHOLDER = new Uint32Array(4);
 
-/** What one dispatch of sgdFlatStep was made of: per segment offset, size, first step, nesterov and slot. */
-export interface SgdFlatLaunch {
-  readonly keys: readonly number[];
-  readonly nw: number;
+/** What one dispatch of sgdFlatStep was made of, and whether it bound momentum buffers. */
+export interface SgdFlatLaunch extends FlatLaunch {
   readonly momentum: boolean;
 }
 
 /** The last call's dispatch by segment array, where it made exactly one. */
 const launched = new WeakMap<readonly SgdSegment[], SgdFlatLaunch>();
+const sgdSettings = (s: SgdSegment) => [s.lr, s.weightDecay, s.momentum, s.dampening];
+const sgdWords = (s: SgdSegment) => [+s.firstStep, +s.nesterov];
 
 /**
  * SGD (PyTorch's rule, as sgdStep) for many parameters in one dispatch, in place on flat
@@ -196,18 +271,19 @@ export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor 
   const buffers: Record<string, Tensor> = momentumBufs ? { params, grads, momentumBufs } : { params, grads };
   const b = flatBinding;
   const bound = { p: b(params), g: b(grads), m: b(momentumBufs ?? placeholder.get(PLACEHOLDER)) };
-  const runs = hyperRuns(segments);
+  const runs = settingRuns(segments, sgdSettings, HYPER_SLOTS);
   launched.delete(segments);
   for (const run of runs) {
     const { words, nw, groups } = flatTable(
       k,
       buffers,
       run.segments,
-      (i) => [run.segments[i].firstStep ? 1 : 0, run.slots[i], run.segments[i].nesterov ? 1 : 0],
+      (i) => [run.slots[i], ...sgdWords(run.segments[i])],
       [],
     );
-    if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.hyper }, groups);
-    if (runs.length === 1 && nw > 0) launched.set(segments, { keys: keysOf(run), nw, momentum: !!momentumBufs });
+    if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.settings }, groups);
+    if (runs.length === 1 && nw > 0)
+      launched.set(segments, { keys: launchKeys(run, sgdWords), nw, momentum: !!momentumBufs });
   }
 }
 
@@ -222,55 +298,7 @@ export function sgdFlatLaunched(segments: readonly SgdSegment[]): SgdFlatLaunch 
  * captured training step replays the dispatch with them (Dispatcher.rerunOnReplay).
  */
 export function sgdFlatParams(segments: readonly SgdSegment[], last: SgdFlatLaunch): Uint8Array | undefined {
-  const runs = hyperRuns(segments);
-  if (runs.length !== 1 || (!last.momentum && segments.some((s) => s.momentum !== 0))) return undefined;
-  const keys = last.keys;
-  const run = runs[0];
-  if (keys.length !== 5 * segments.length) return undefined;
-  for (let i = 0, j = 0; i < segments.length; i++, j += 5) {
-    const s = segments[i];
-    if (
-      keys[j] !== s.offset ||
-      keys[j + 1] !== s.size ||
-      keys[j + 2] !== +s.firstStep ||
-      keys[j + 3] !== +s.nesterov ||
-      keys[j + 4] !== run.slots[i]
-    )
-      return undefined;
-  }
-  return sgdFlatKernel.pack({ nw: last.nw, hyper: run.hyper });
-}
-
-function keysOf(run: { segments: SgdSegment[]; slots: number[] }): number[] {
-  return run.segments.flatMap((s, i) => [s.offset, s.size, +s.firstStep, +s.nesterov, run.slots[i]]);
-}
-
-/**
- * The segments in runs of at most HYPER_SLOTS distinct settings: each segment's slot in its
- * run's `hyper` (4 numbers a slot, padded to the kernel's length).
- */
-function hyperRuns(segments: readonly SgdSegment[]): { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] {
-  const runs: { segments: SgdSegment[]; slots: number[]; hyper: number[] }[] = [];
-  let run = { segments: [] as SgdSegment[], slots: [] as number[], hyper: [] as number[] };
-  for (const s of segments) {
-    let slot = -1;
-    for (let j = 0; j < run.hyper.length && slot < 0; j += 4) {
-      const h = run.hyper;
-      if (h[j] === s.lr && h[j + 1] === s.weightDecay && h[j + 2] === s.momentum && h[j + 3] === s.dampening)
-        slot = j / 4;
-    }
-    if (slot < 0 && run.hyper.length === 4 * HYPER_SLOTS) {
-      runs.push(run);
-      run = { segments: [], slots: [], hyper: [] };
-    }
-    if (slot < 0) {
-      slot = run.hyper.length / 4;
-      run.hyper.push(s.lr, s.weightDecay, s.momentum, s.dampening);
-    }
-    run.segments.push(s);
-    run.slots.push(slot);
-  }
-  runs.push(run);
-  for (const r of runs) while (r.hyper.length < 4 * HYPER_SLOTS) r.hyper.push(0);
-  return runs;
+  if (!last.momentum && segments.some((s) => s.momentum !== 0)) return undefined;
+  const runs = settingRuns(segments, sgdSettings, HYPER_SLOTS);
+  return sameLaunch(last, runs, sgdWords) ? sgdFlatKernel.pack({ nw: last.nw, hyper: runs[0].settings }) : undefined;
 }
