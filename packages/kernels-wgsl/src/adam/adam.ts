@@ -139,7 +139,7 @@ export function adamFlatStep(
   const runs = settingRuns(segments, (s) => adamSegmentWords(s, options.decoupled), SLOTS);
   launched.delete(segments);
   for (const run of runs) {
-    const { words, nw, groups } = flatTable('adamFlatStep', buffers, run.segments, (i) => [run.slots[i]], []);
+    const { words, nw, groups } = flatTable('adamFlatStep', buffers, run, NO_WORDS);
     if (nw > 0)
       kernel.launch({ table: adamTables.get(words), ...bound } as never, { nw, settings: run.settings }, groups);
     if (runs.length === 1 && nw > 0) launched.set(segments, { keys: launchKeys(run, NO_WORDS), nw, options });

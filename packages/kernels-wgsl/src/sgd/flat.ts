@@ -22,8 +22,8 @@ export interface FlatSegment {
 export const FLAT_WG = 64;
 /** vec4 units per lane: a workgroup covers FLAT_WG * FLAT_ITEMS vec4s (1024 floats) of one segment. */
 export const FLAT_ITEMS = 4;
-/** 32-bit words per segment record: offset4, n4, first workgroup, then 9 kernel-specific words. */
-export const FLAT_RECORD = 12;
+/** 32-bit words per segment record: offset4, n4, first workgroup, settings slot, then 2 kernel-specific words. */
+export const FLAT_RECORD = 6;
 
 /**
  * WGSL that binds `w` (the workgroup), `r` (its record's first word in `table`) and `base`
@@ -49,17 +49,17 @@ ${body}
 export const FLAT_BUILTINS = { wid: 'workgroup_id', nwg: 'num_workgroups', lid: 'local_invocation_index' } as const;
 
 /**
- * Checks the flat buffers and segments; returns the table's words (upload them as a u32 tensor),
- * the workgroup count and grid. `words(s)` gives record words 3..11 of segment s (f32 values are
- * stored as their bits when listed in `floatWords`).
+ * Checks the flat buffers and a run's segments; returns the table's words (upload them as a u32
+ * tensor), the workgroup count and grid. A record holds the segment's slot (settingRuns) and
+ * `words(s)`, its kernel-specific words (FLAT_RECORD).
  */
-export function flatTable(
+export function flatTable<S extends FlatSegment>(
   kernel: string,
   buffers: Record<string, Tensor>,
-  segments: readonly FlatSegment[],
-  words: (s: number) => readonly number[],
-  floatWords: readonly number[],
+  run: SettingRun<S>,
+  words: (s: S) => readonly number[],
 ): { words: Uint32Array; nw: number; groups: [number, number] } {
+  const segments = run.segments;
   const entries = Object.entries(buffers);
   const size = entries[0][1].size;
   for (const [name, t] of entries) {
@@ -88,9 +88,6 @@ export function flatTable(
     nw += Math.ceil(s.size / 4 / (FLAT_WG * FLAT_ITEMS));
   });
   const words32 = new Uint32Array(nw + segments.length * FLAT_RECORD);
-  const floats = new Float32Array(words32.buffer);
-  const isFloat = new Array<boolean>(FLAT_RECORD).fill(false);
-  for (const i of floatWords) isFloat[i] = true;
   for (let k = 0; k < segments.length; k++) {
     const s = segments[k];
     words32.fill(k, starts[k], starts[k + 1] ?? nw);
@@ -98,11 +95,8 @@ export function flatTable(
     words32[r] = s.offset / 4;
     words32[r + 1] = Math.ceil(s.size / 4);
     words32[r + 2] = starts[k];
-    const extra = words(k);
-    for (let i = 0; i < extra.length; i++) {
-      if (isFloat[i + 3]) floats[r + 3 + i] = extra[i];
-      else words32[r + 3 + i] = extra[i];
-    }
+    words32[r + 3] = run.slots[k];
+    words32.set(words(s), r + 4);
   }
   return { words: words32, nw, groups: grid1d(Math.max(nw, 1), 1) };
 }
@@ -274,13 +268,7 @@ export function sgdFlatStep(params: Tensor, grads: Tensor, momentumBufs: Tensor 
   const runs = settingRuns(segments, sgdSettings, HYPER_SLOTS);
   launched.delete(segments);
   for (const run of runs) {
-    const { words, nw, groups } = flatTable(
-      k,
-      buffers,
-      run.segments,
-      (i) => [run.slots[i], ...sgdWords(run.segments[i])],
-      [],
-    );
+    const { words, nw, groups } = flatTable(k, buffers, run, sgdWords);
     if (nw > 0) sgdFlatKernel.launch({ table: sgdTables.get(words), ...bound }, { nw, hyper: run.settings }, groups);
     if (runs.length === 1 && nw > 0)
       launched.set(segments, { keys: launchKeys(run, sgdWords), nw, momentum: !!momentumBufs });
