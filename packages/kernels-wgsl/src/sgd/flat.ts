@@ -1,8 +1,9 @@
 // Multi-tensor optimizer updates in ONE dispatch: every parameter of a step lives in the same
 // flat buffers (params, grads, and the optimizer's state), each at its segment's offset. A
 // table holds one segment index per workgroup and then one record per segment (its offset,
-// length, first workgroup and settings), so a workgroup finds its segment with one load and
-// every branch on a segment's settings is uniform across it.
+// length, first workgroup and settings slot), so a workgroup finds its segment with one load and
+// every branch on a segment's settings is uniform across it. The settings themselves travel in
+// the dispatch's params (settingRuns).
 // sgdFlatStep is here; adamFlatStep (adam/) uses the same table.
 
 import { formatShape, Tensor } from '@wgtorch/tensor';
@@ -28,7 +29,7 @@ export const FLAT_RECORD = 6;
 /**
  * WGSL that binds `w` (the workgroup), `r` (its record's first word in `table`) and `base`
  * (the lane's first vec4 within the segment); workgroups past the last return (whole
- * workgroups, so no lane mask follows). `rec(k)` reads record word k as u32.
+ * workgroups, so no lane mask follows); record word k is `table[r + k]`.
  */
 export const FLAT_PROLOGUE = `  let w = wid.x + wid.y * nwg.x;
   if (w >= params.nw) { return; }
