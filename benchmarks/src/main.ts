@@ -5,7 +5,7 @@
 // then the end-to-end benchmarks of benchmarks/src/e2e.ts when that file exists.
 
 import { readFileSync } from 'node:fs';
-import { describeAdapter, getRuntime, runtime } from '@wgtorch/tensor';
+import { describeAdapter, destroyRuntime, getRuntime, runtime } from '@wgtorch/tensor';
 import { writeFileAtomic } from '@wgtorch/tensor/node';
 import {
   autotuneConv2dVariant,
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
 
 main().then(
   () => {
-    runtime().destroy();
+    destroyRuntime();
     process.exit(process.exitCode ?? 0);
   },
   (err) => {

@@ -1,21 +1,33 @@
-// Benchmark cases at ResNet20's BatchNorm shapes (batch 128). Bytes are the minimum traffic:
+// Benchmark cases at ResNet20's BatchNorm shapes (batch 128). Bytes are the kernels' traffic:
 // forward reads x for the statistics, then reads x and writes y; backward reads dy and x for
-// the sums, then reads them again and writes dx.
+// the sums, then reads them again and writes dx. Behind a ReLU it reads dy, (dy2,) y and x for
+// the sums and writes the masked gradient (into dx, or dresidual at a block's end), then reads
+// that and x again and writes dx. dy2 is the second half of an upstream gradient in two parts.
 
 import { Tensor, sizeOf } from '@wgtorch/tensor';
 import {
   registerKernel,
+  batchNormAddReluBackward,
   batchNormBackward,
   batchNormEval,
   batchNormEvalRelu,
   batchNormReluBackward,
   batchNormTrain,
+  batchNormTrainAddRelu,
   batchNormTrainRelu,
   type BenchCase,
 } from '@wgtorch/kernels-wgsl';
 import { RESNET20_ACTIVATIONS } from './elementwise.js';
 
-type Kind = 'forward' | 'forwardRelu' | 'eval' | 'evalRelu' | 'backward' | 'backwardRelu';
+type Kind =
+  | 'forward'
+  | 'forwardRelu'
+  | 'eval'
+  | 'evalRelu'
+  | 'backward'
+  | 'backwardRelu'
+  | 'backwardReluDy2'
+  | 'backwardAddReluDy2';
 const BYTES_PER_ELEMENT: Record<Kind, number> = {
   forward: 12,
   forwardRelu: 12,
@@ -23,6 +35,8 @@ const BYTES_PER_ELEMENT: Record<Kind, number> = {
   evalRelu: 8,
   backward: 20,
   backwardRelu: 28,
+  backwardReluDy2: 32,
+  backwardAddReluDy2: 32,
 };
 
 function cases(kind: Kind): () => BenchCase[] {
@@ -41,7 +55,11 @@ function cases(kind: Kind): () => BenchCase[] {
           const beta = Tensor.zeros([C]);
           const rm = Tensor.zeros([C]);
           const rv = Tensor.ones([C]);
-          const fwd = batchNormTrainRelu(x, gamma, beta, rm, rv);
+          const dy2 = Tensor.randn(shape, { seed: 3 });
+          const fwd =
+            kind === 'backwardAddReluDy2'
+              ? batchNormTrainAddRelu(x, dy2, gamma, beta, rm, rv)
+              : batchNormTrainRelu(x, gamma, beta, rm, rv);
           const run = (): void => {
             if (kind === 'forward' || kind === 'forwardRelu') {
               const r = (kind === 'forward' ? batchNormTrain : batchNormTrainRelu)(x, gamma, beta, rm, rv);
@@ -51,10 +69,23 @@ function cases(kind: Kind): () => BenchCase[] {
             } else if (kind === 'eval' || kind === 'evalRelu') {
               (kind === 'eval' ? batchNormEval : batchNormEvalRelu)(x, gamma, beta, rm, rv).dispose();
             } else {
+              const { saveMean, saveInvStd } = fwd;
               const g =
                 kind === 'backward'
-                  ? batchNormBackward(dy, x, gamma, fwd.saveMean, fwd.saveInvStd)
-                  : batchNormReluBackward(dy, fwd.y, x, gamma, beta, fwd.saveMean, fwd.saveInvStd);
+                  ? batchNormBackward(dy, x, gamma, saveMean, saveInvStd)
+                  : kind === 'backwardAddReluDy2'
+                    ? batchNormAddReluBackward(dy, fwd.y, x, gamma, saveMean, saveInvStd, dy2)
+                    : batchNormReluBackward(
+                        dy,
+                        fwd.y,
+                        x,
+                        gamma,
+                        beta,
+                        saveMean,
+                        saveInvStd,
+                        kind === 'backwardReluDy2' ? dy2 : undefined,
+                      );
+              if ('dresidual' in g) (g.dresidual as Tensor).dispose();
               g.dx.dispose();
               g.dgamma.dispose();
               g.dbeta.dispose();
@@ -63,7 +94,7 @@ function cases(kind: Kind): () => BenchCase[] {
           return {
             run,
             dispose: () =>
-              [x, dy, gamma, beta, rm, rv, fwd.y, fwd.saveMean, fwd.saveInvStd].forEach((t) => t.dispose()),
+              [x, dy, dy2, gamma, beta, rm, rv, fwd.y, fwd.saveMean, fwd.saveInvStd].forEach((t) => t.dispose()),
           };
         },
       };
@@ -76,3 +107,5 @@ registerKernel({ name: 'batchnorm.eval', benchCases: cases('eval') });
 registerKernel({ name: 'batchnorm.evalRelu', benchCases: cases('evalRelu') });
 registerKernel({ name: 'batchnorm.backward', benchCases: cases('backward') });
 registerKernel({ name: 'batchnorm.backwardRelu', benchCases: cases('backwardRelu') });
+registerKernel({ name: 'batchnorm.backwardReluDy2', benchCases: cases('backwardReluDy2') });
+registerKernel({ name: 'batchnorm.backwardAddReluDy2', benchCases: cases('backwardAddReluDy2') });

@@ -262,18 +262,31 @@ function maskedGrad(relu: boolean, T: string, i: string, dy2: boolean): string {
  */
 const dxOf = (T: string, i: string, mean: string) => `${T}(k) * g + (x[${i}] - ${T}(${mean})) * ${T}(a) + ${T}(b)`;
 
-/** dx of unit i from its masked gradient g; addRelu also writes g as dresidual. */
-function dxUnit(epi: Epilogue, T: string, i: string, out: string, mean: string, dy2: boolean): string {
-  const dresidual = epi === 'addRelu' ? `\n    dresidual[${i}] = g;` : '';
-  return `let g = ${maskedGrad(epi !== 'none', T, i, dy2)};
+/**
+ * dx of unit i from its masked gradient g; addRelu also writes g as dresidual. With `kept`, g was
+ * stored there by the sums pass and is read back instead of recomputed.
+ */
+function dxUnit(epi: Epilogue, T: string, i: string, out: string, mean: string, dy2: boolean, kept?: string): string {
+  const dresidual = epi === 'addRelu' && kept !== 'dresidual' ? `\n    dresidual[${i}] = g;` : '';
+  const g = kept ? `${kept}[${i}]` : maskedGrad(epi !== 'none', T, i, dy2);
+  return `let g = ${g};
     ${out}[${i}] = ${dxOf(T, i, mean)};${dresidual}`;
+}
+
+/**
+ * Where the one-pass backward keeps each unit's masked gradient between its passes, so the
+ * second reads it and x rather than dy, (dy2,) y and x: dresidual, which addRelu writes anyway,
+ * or dx, which the second pass then overwrites. Without a mask there is nothing to save.
+ */
+function keptGrad(epi: Epilogue): string | undefined {
+  return { none: undefined, relu: 'dx', addRelu: 'dresidual' }[epi];
 }
 
 /**
  * Channel c's mean (saveMean), the masked upstream gradient g of each unit and the per-lane
  * sums of g and g * (x - mean), merged into shG/shGX[0] (declared by SUMS_SHARED).
  */
-function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number, dy2: boolean): string {
+function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number, dy2: boolean, keep?: string): string {
   const T = vec ? 'vec4f' : 'f32';
   return `let mean = saveMean[c];
   var sg = ${T}(0.0);
@@ -281,7 +294,7 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number, dy2: 
   ${channelWalk(
     hw,
     wg,
-    `let g = ${maskedGrad(relu, T, 'idx', dy2)};
+    `let g = ${maskedGrad(relu, T, 'idx', dy2)};${keep ? `\n    ${keep}[idx] = g;` : ''}
     sg += g;
     sgx += g * (x[idx] - ${T}(mean));`,
   )}
@@ -296,7 +309,8 @@ function backwardSums(vec: boolean, relu: boolean, hw: number, wg: number, dy2: 
 
 /**
  * The backward in one pass per channel (the unsplit plan; see trainFusedKernel): the channel's
- * sums, then dx from the units just read. Bindings: dy, (dy2), x, (y with an epilogue), gamma,
+ * sums, then dx from the units just read (behind a ReLU, from the masked gradient the sums pass
+ * kept: keptGrad). Bindings: dy, (dy2), x, (y with an epilogue), gamma,
  * saveMean, saveInvStd, dgamma, dbeta, dx, (dresidual with addRelu).
  */
 export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: number, wg: number, dy2: boolean) => {
@@ -318,7 +332,7 @@ export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: 
     workgroupSize: wg,
     builtins: PER_CHANNEL_BUILTINS,
     body: `  let c = wid.y;
-  ${backwardSums(vec, epi !== 'none', hw, wg, dy2)}
+  ${backwardSums(vec, epi !== 'none', hw, wg, dy2, keptGrad(epi))}
   let inv = saveInvStd[c];
   let db = shG[0];
   let dg = shGX[0] * inv;
@@ -326,7 +340,7 @@ export const backwardFusedKernel = memoKernel((vec: boolean, epi: Epilogue, hw: 
   let k = gamma[c] * inv;
   let a = -k * inv * dg / params.M;
   let b = -k * db / params.M;
-  {${channelWalk(hw, wg, dxUnit(epi, T, 'idx', 'dx', 'mean', dy2))}
+  {${channelWalk(hw, wg, dxUnit(epi, T, 'idx', 'dx', 'mean', dy2, keptGrad(epi)))}
   }`,
   });
 });
