@@ -38,6 +38,11 @@ export interface RowWindowConfig {
   sgs: number;
   /** Rows of packed weights per uniform binding (packedChunkRows); a dispatch binds several (weight-chunks.ts). */
   uboRows: number;
+  /**
+   * Gather the source window 8 elements at a time across its rows, instead of whole gathers per
+   * row: a 10 x 10 window takes 13 gathers, not 20.
+   */
+  flatSeg: boolean;
 }
 
 /**
@@ -133,6 +138,22 @@ export function rowWindowKernel(
     // Segment element e = lane + 8j of a source row sits at column origin(tx0) + emin + e. (vec4
     // gathers of the segments, lane l taking elements 4l .. 4l+3, measured no faster.)
     const G = Math.ceil(segLen / SUBGROUP_SIZE);
+    const flat = cfg.flatSeg;
+    // Flat: element e = di * segLen + el of the window is lane e % 8 of gather e / 8.
+    const NF = Math.ceil((ds.length * segLen) / SUBGROUP_SIZE);
+    if (flat) {
+      L.push(`  const DS = array<i32, ${ds.length}>(${ds.map((d) => i32l(d)).join(', ')});`);
+      for (let j = 0; j < NF; j++) {
+        L.push(`  let fe${j} = min(lane + ${j * SUBGROUP_SIZE}u, ${ds.length * segLen - 1}u);`);
+        L.push(`  let fy${j} = i32(${origin('ty0', g.sh)}) + DS[fe${j} / ${segLen}u];`);
+        L.push(`  let fx${j} = i32(${origin('tx0', g.sw)}) + ${i32l(emin)} + i32(fe${j} % ${segLen}u);`);
+        L.push(
+          `  let fv${j} = nOk && lane + ${j * SUBGROUP_SIZE}u < ${ds.length * segLen}u && ` +
+            `fy${j} >= 0 && fy${j} < ${i32l(srcH)} && fx${j} >= 0 && fx${j} < ${i32l(srcW)};`,
+        );
+        L.push(`  let fo${j} = select(0u, base + u32(fy${j}) * ${u32l(srcW)} + u32(fx${j}), fv${j});`);
+      }
+    }
     for (let j = 0; j < G; j++) {
       L.push(`  let sx${j} = i32(${origin('tx0', g.sw)}) + ${i32l(emin)} + i32(lane + ${j * SUBGROUP_SIZE}u);`);
       L.push(
@@ -159,11 +180,15 @@ export function rowWindowKernel(
     const reduction = (wq: string): string[] => {
       const B: string[] = [];
       B.push(`  for (var c = 0u; c < ${u32l(C)}; c++) {`);
-      ds.forEach((_, di) => {
-        for (let j = 0; j < G; j++) {
-          B.push(`    let s${di}_${j} = select(0.0, b_src[o${di}_${j} + c * ${u32l(srcHW)}], v${di}_${j});`);
-        }
-      });
+      if (flat) {
+        for (let j = 0; j < NF; j++) B.push(`    let f${j} = select(0.0, b_src[fo${j} + c * ${u32l(srcHW)}], fv${j});`);
+      } else {
+        ds.forEach((_, di) => {
+          for (let j = 0; j < G; j++) {
+            B.push(`    let s${di}_${j} = select(0.0, b_src[o${di}_${j} + c * ${u32l(srcHW)}], v${di}_${j});`);
+          }
+        });
+      }
       for (let ky = 0; ky < g.kh; ky++) {
         const rt = rowTaps.filter((a) => a.k === ky);
         if (rt.length === 0) continue;
@@ -180,8 +205,11 @@ export function rowWindowKernel(
             const di = ds.indexOf(d);
             for (const { t: q, d: e } of ct) {
               const el = e - emin;
-              const seg = `s${di}_${Math.floor(el / SUBGROUP_SIZE)}`;
-              B.push(`        { let bq = subgroupBroadcast(${seg}, ${el % SUBGROUP_SIZE}u);`);
+              const fe = di * segLen + el;
+              const [seg, ln] = flat
+                ? [`f${Math.floor(fe / SUBGROUP_SIZE)}`, fe % SUBGROUP_SIZE]
+                : [`s${di}_${Math.floor(el / SUBGROUP_SIZE)}`, el % SUBGROUP_SIZE];
+              B.push(`        { let bq = subgroupBroadcast(${seg}, ${ln}u);`);
               for (let i = 0; i < rm; i++) B.push(`          ${acc(i, r, q)} = fma(a${i}, bq, ${acc(i, r, q)});`);
               B.push('        }');
             }

@@ -52,6 +52,11 @@ export interface SubgroupConfig {
   vecOut: boolean;
   /** Plain kernel: gather B as vec4s where its rows are contiguous (plainVecIn). */
   vecIn: boolean;
+  /**
+   * Weight grad with the pair window at stride 1: gather the pairs' segments 8 elements at a time
+   * across pairs, instead of whole gathers per pair (16 pairs of 10 elements: 20 gathers, not 32).
+   */
+  flatSeg: boolean;
 }
 
 export const SUBGROUP_SIZE = 8;
@@ -66,6 +71,7 @@ export const DEFAULT_SUBGROUP: SubgroupConfig = {
   uboRows: 0,
   vecOut: true,
   vecIn: true,
+  flatSeg: false,
 };
 
 /** The broadcast-and-accumulate step for one reduction index: acc[i][q] += a_i * b[q]. */
@@ -571,13 +577,33 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
     `  let mbase = wid.y * ${SUBGROUP_SIZE * rm}u + lane * ${rm}u;`,
   ];
   for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${g.cout - 1}u);`);
-  for (let q = 0; q < P; q++) {
-    L.push(`  let pv${q} = p0 + ${q}u < ${u32l(npairs)};`);
-    L.push(`  let pr${q} = min(p0 + ${q}u, ${u32l(npairs - 1)});`);
-    L.push(
-      `  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; ` +
-        `let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`,
-    );
+  // Flat (stride 1): element e = q * SEGT + t of the pairs' segments is lane e % 8 of gather
+  // e / 8. (At stride 2, with each pair's phase segments one after another, 16->32 measured 11%
+  // faster and 32->64 15% slower.)
+  const flat = cfg.flatSeg && g.sw === 1;
+  const SEGT = OB + g.kw - 1;
+  const NF = Math.ceil((P * SEGT) / SUBGROUP_SIZE);
+  if (flat) {
+    // Per lane of gather j: its pair fq and its column ft from ox0.
+    for (let j = 0; j < NF; j++) {
+      L.push(`  let fe${j} = lane + ${j * SUBGROUP_SIZE}u; let ft${j} = fe${j} % ${SEGT}u;`);
+      L.push(`  let fq${j} = p0 + fe${j} / ${SEGT}u;`);
+      L.push(`  let fpv${j} = fe${j} < ${P * SEGT}u && fq${j} < ${u32l(npairs)};`);
+      L.push(`  let fpr${j} = min(fq${j}, ${u32l(npairs - 1)});`);
+      L.push(
+        `  let fpc${j} = (fpr${j} / ${u32l(g.kh)}) * ${u32l(hw)}; ` +
+          `let fpy${j} = i32(fpr${j} % ${u32l(g.kh)}) - ${i32l(g.ph)};`,
+      );
+    }
+  } else {
+    for (let q = 0; q < P; q++) {
+      L.push(`  let pv${q} = p0 + ${q}u < ${u32l(npairs)};`);
+      L.push(`  let pr${q} = min(p0 + ${q}u, ${u32l(npairs - 1)});`);
+      L.push(
+        `  let pc${q} = (pr${q} / ${u32l(g.kh)}) * ${u32l(hw)}; ` +
+          `let py${q} = i32(pr${q} % ${u32l(g.kh)}) - ${i32l(g.ph)};`,
+      );
+    }
   }
   L.push(accDecl(rm, tc));
   L.push(`  let rbeg = wid.z * params.kchunk;`);
@@ -587,30 +613,40 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   for (let i = 0; i < rm; i++)
     L.push(`    let ar${i} = (n * ${u32l(g.cout)} + m${i}) * ${u32l(howo)} + oy * ${u32l(g.wo)};`);
   L.push(`    let nb = n * ${u32l(g.cin * hw)};`);
-  for (let q = 0; q < P; q++) {
-    L.push(`    let iy${q} = i32(oy * ${u32l(g.sh)}) + py${q};`);
-    L.push(`    let rv${q} = pv${q} && iy${q} >= 0 && iy${q} < ${i32l(g.h)};`);
-    L.push(`    let rb${q} = nb + pc${q} + u32(select(0, iy${q}, rv${q})) * ${u32l(g.w)};`);
+  // The source row of each pair (flat: of each lane's pair).
+  const [rows, py, pv, pc] = flat ? [NF, 'fpy', 'fpv', 'fpc'] : [P, 'py', 'pv', 'pc'];
+  for (let q = 0; q < rows; q++) {
+    L.push(`    let iy${q} = i32(oy * ${u32l(g.sh)}) + ${py}${q};`);
+    L.push(`    let rv${q} = ${pv}${q} && iy${q} >= 0 && iy${q} < ${i32l(g.h)};`);
+    L.push(`    let rb${q} = nb + ${pc}${q} + u32(select(0, iy${q}, rv${q})) * ${u32l(g.w)};`);
   }
   L.push(`    for (var ox0 = 0u; ox0 < ${u32l(g.wo)}; ox0 += ${OB}u) {`);
-  for (const { f, G } of phases) {
-    for (let k = 0; k < G; k++) {
-      L.push(
-        `      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ` +
-          `${u32l(f)}) - ${i32l(g.pw)};`,
-      );
-      L.push(`      let xv${f}_${k} = ix${f}_${k} >= 0 && ix${f}_${k} < ${i32l(g.w)};`);
-      L.push(`      let xo${f}_${k} = u32(select(0, ix${f}_${k}, xv${f}_${k}));`);
+  if (flat) {
+    for (let j = 0; j < NF; j++) {
+      L.push(`      let fx${j} = i32(ox0 + ft${j}) - ${i32l(g.pw)};`);
+      L.push(`      let fv${j} = rv${j} && fx${j} >= 0 && fx${j} < ${i32l(g.w)};`);
+      L.push(`      let f${j} = select(0.0, b_src[select(0u, rb${j} + u32(fx${j}), fv${j})], fv${j});`);
     }
-  }
-  for (let q = 0; q < P; q++) {
+  } else {
     for (const { f, G } of phases) {
       for (let k = 0; k < G; k++) {
-        L.push(`      let v${q}_${f}_${k} = rv${q} && xv${f}_${k};`);
         L.push(
-          `      let s${q}_${f}_${k} = ` +
-            `select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`,
+          `      let ix${f}_${k} = i32((ox0 + lane + ${k * SUBGROUP_SIZE}u) * ${u32l(g.sw)} + ` +
+            `${u32l(f)}) - ${i32l(g.pw)};`,
         );
+        L.push(`      let xv${f}_${k} = ix${f}_${k} >= 0 && ix${f}_${k} < ${i32l(g.w)};`);
+        L.push(`      let xo${f}_${k} = u32(select(0, ix${f}_${k}, xv${f}_${k}));`);
+      }
+    }
+    for (let q = 0; q < P; q++) {
+      for (const { f, G } of phases) {
+        for (let k = 0; k < G; k++) {
+          L.push(`      let v${q}_${f}_${k} = rv${q} && xv${f}_${k};`);
+          L.push(
+            `      let s${q}_${f}_${k} = ` +
+              `select(0.0, b_src[select(0u, rb${q} + xo${f}_${k}, v${q}_${f}_${k})], v${q}_${f}_${k});`,
+          );
+        }
       }
     }
   }
@@ -637,9 +673,11 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
         const f = kx % g.sw;
         const e = o + Math.floor(kx / g.sw);
         const col = q * g.kw + kx;
-        L.push(
-          `        { let bq = subgroupBroadcast(s${q}_${f}_${Math.floor(e / SUBGROUP_SIZE)}, ${e % SUBGROUP_SIZE}u);`,
-        );
+        const fe = q * SEGT + e;
+        const [seg, ln] = flat
+          ? [`f${Math.floor(fe / SUBGROUP_SIZE)}`, fe % SUBGROUP_SIZE]
+          : [`s${q}_${f}_${Math.floor(e / SUBGROUP_SIZE)}`, e % SUBGROUP_SIZE];
+        L.push(`        { let bq = subgroupBroadcast(${seg}, ${ln}u);`);
         for (let i = 0; i < rm; i++) L.push(`          acc${i}_${col} = fma(a${i}, bq, acc${i}_${col});`);
         L.push('        }');
       }
