@@ -18,7 +18,7 @@ describe('kernel profile', () => {
     expect([p.conv2dVariants, p.conv2dRuleVariant, p.weightGradSplitGroups, p.batchNormSplit]).toEqual([
       ['tiled', 'subgroup'],
       'subgroup',
-      192,
+      48,
       false,
     ]);
     expect([p.reduceSplits(8, 100000), p.reduceSplits(100, 100000), p.reduceSplits(8, 5000)]).toEqual([7, 1, 1]);

@@ -101,7 +101,7 @@ export class KernelProfile {
     this.software = software;
     this.conv2dVariants = subgroupSize === SUBGROUP_SIZE ? ['tiled', 'subgroup'] : ['tiled'];
     this.conv2dRuleVariant = this.conv2dVariants.includes('subgroup') && software ? 'subgroup' : 'tiled';
-    this.weightGradSplitGroups = software ? 192 : 2048;
+    this.weightGradSplitGroups = software ? 48 : 2048;
     this.batchNormSplit = !software;
     this.batchNormFusable = rt.limits.maxStorageBuffersPerShaderStage >= 9;
   }
