@@ -295,9 +295,7 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
   // Strided input gradients keep 128-pixel tiles: 256 were slightly faster but took almost 4x
   // as long to compile on a machine's first run.
   const dflt = strided && dir === 'transposed' ? { tc: 128, tileRows: 0 } : { tc: rm === 1 ? 128 : 64, tileRows: 8 };
-  // Flat gathers measured 7-14% faster at stride 1, except the forward at 8 wide (9% slower).
-  const flatSeg = !strided && !(dir === 'forward' && outW <= 8);
-  const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1, flatSeg });
+  const cfg: RowWindowConfig = pick({ rm, ...dflt, sgs: 1, uboRows: 1 });
   const pack = dir === 'forward' ? forwardProblem(g) : inputGradProblems(g)[0];
   cfg.uboRows = packedChunkRows(pack, SUBGROUP_SIZE * cfg.rm);
   if (cfg.uboRows === 0 || !rowWindowTile(dir, g, cfg)) return undefined;
