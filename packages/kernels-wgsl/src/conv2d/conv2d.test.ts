@@ -262,11 +262,12 @@ describe('conv2d row-window kernel', () => {
     ])
       expect(has('transposed', geo)).toBe(true);
     expect(has('transposed', g(16, 32, 32, 1, 2))).toBe(false);
-    // Forwards: stride 1 but the stem, and stride 2 onto outputs at most 8 wide.
+    // Every 3x3 forward, the stem's and the strided ones included; no 1x1 one.
     expect(has('forward', g(32, 32, 16, 3, 1))).toBe(true);
     expect(has('forward', g(32, 64, 16, 3, 2))).toBe(true);
-    expect(has('forward', g(16, 32, 32, 3, 2))).toBe(false);
-    expect(has('forward', g(3, 16, 32, 3, 1))).toBe(false);
+    expect(has('forward', g(16, 32, 32, 3, 2))).toBe(true);
+    expect(has('forward', g(3, 16, 32, 3, 1))).toBe(true);
+    expect(has('forward', g(16, 32, 32, 1, 2))).toBe(false);
     // The stem's input gradient (3 channels) takes the lane-pixel kernel first.
     expect(lanePixelsPlan('conv2d.inputGrad', g(3, 16, 32, 3, 1))).toBeDefined();
     expect(lanePixelsPlan('conv2d.inputGrad', g(16, 16, 32, 3, 1))).toBeUndefined();

@@ -275,8 +275,7 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
 /**
  * The row-window kernel's plan for a forward or input gradient (dir 'transposed'), or undefined
  * where the GEMM kernels run instead: other variants, kernels wider than a packed row, no tile
- * of whole stride phases, or shapes where it measured slower: 1x1 kernels, the stem's forward,
- * and strided forwards whose output is wider than 8.
+ * of whole stride phases, or where it measured slower: 1x1 kernels.
  */
 export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   if (conv2dVariant() !== 'subgroup') return undefined;
@@ -286,10 +285,10 @@ export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry):
 }
 
 function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
-  const { m, c, outW } = rowWindowDims(dir, g);
+  const { m } = rowWindowDims(dir, g);
   const strided = g.sh > 1 || g.sw > 1;
   const wide = g.kh > 1 && g.kw > 1;
-  const byDefault = wide && (strided ? (dir === 'transposed' ? g.kh >= g.sh && g.kw >= g.sw : outW <= 8) : c > 3);
+  const byDefault = wide && (!strided || dir === 'forward' || (g.kh >= g.sh && g.kw >= g.sw));
   if (!(override()?.rowWindow ?? byDefault)) return undefined;
   const rm = m <= SUBGROUP_SIZE ? 1 : 2;
   // Strided input gradients keep 128-pixel tiles: 256 were slightly faster but took almost 4x
