@@ -275,7 +275,8 @@ export function pointwiseInputGradPlan(name: string, g: ConvGeometry): Pointwise
 /**
  * The row-window kernel's plan for a forward or input gradient (dir 'transposed'), or undefined
  * where the GEMM kernels run instead: other variants, kernels wider than a packed row, no tile
- * of whole stride phases, or where it measured slower: 1x1 kernels.
+ * of whole stride phases, 1x1 kernels (where it measured slower) and forwards from at most 3
+ * channels.
  */
 export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
   if (conv2dVariant() !== 'subgroup') return undefined;
@@ -285,10 +286,14 @@ export function rowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry):
 }
 
 function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): RowWindowPlan | undefined {
-  const { m } = rowWindowDims(dir, g);
+  const { m, c } = rowWindowDims(dir, g);
   const strided = g.sh > 1 || g.sw > 1;
   const wide = g.kh > 1 && g.kw > 1;
-  const byDefault = wide && (!strided || dir === 'forward' || (g.kh >= g.sh && g.kw >= g.sw));
+  // Forwards from at most 3 channels (a stem) stay on the GEMM kernels. The row window was 18%
+  // faster on ResNet20's stem, but its other summation order moved the examples' MobileNet
+  // gradients against PyTorch's from 8e-7 to 1e-3 (NOTES.md, "MFU: window gathers").
+  const stem = dir === 'forward' && c <= 3;
+  const byDefault = wide && !stem && (!strided || dir === 'forward' || (g.kh >= g.sh && g.kw >= g.sw));
   if (!(override()?.rowWindow ?? byDefault)) return undefined;
   const rm = m <= SUBGROUP_SIZE ? 1 : 2;
   // Strided input gradients keep 128-pixel tiles: 256 were slightly faster but took almost 4x
