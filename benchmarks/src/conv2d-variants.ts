@@ -1,9 +1,9 @@
 // Compares conv2d kernel variants and configurations on ResNet20's shapes, interleaved in one
 // run so machine noise hits them alike:
 //   node scripts/run-ts.mjs benchmarks/src/conv2d-variants.ts [--ops forward,inputGrad] [--shapes 1,3] [--configs JSON]
-// --configs takes a JSON list of {variant, rm, tc, sgs, unrollK, window, wpairs, avec} (any key left out
-// keeps the default for the shape; e.g. {"variant":"subgroup","wpairs":0,"avec":false} is the plain
-// weight-gradient block).
+// --configs takes a JSON list of {variant, ...KernelConfig} (rm, tc, sgs, wpairs, avec, flatSeg, rowWindow,
+// tileRows, splitGroups, ...; any key left out keeps the default for the shape; e.g.
+// {"variant":"subgroup","wpairs":0,"avec":false} is the plain weight-gradient block).
 
 import { getRuntime, runtime } from '@wgtorch/tensor';
 import { RESNET20_CONVS, convBenchCase } from './kernels/conv2d.js';
