@@ -578,8 +578,7 @@ function weightGradWindowKernel(p: GemmProblem & { kind: 'wgrad' }, cfg: Subgrou
   ];
   for (let i = 0; i < rm; i++) L.push(`  let m${i} = min(mbase + ${i}u, ${g.cout - 1}u);`);
   // Flat (stride 1): element e = q * SEGT + t of the pairs' segments is lane e % 8 of gather
-  // e / 8. (At stride 2, with each pair's phase segments one after another, 16->32 measured 11%
-  // faster and 32->64 15% slower.)
+  // e / 8. Strided ones keep a gather per phase segment: flat measured no clear win there.
   const flat = cfg.flatSeg && g.sw === 1;
   const SEGT = OB + g.kw - 1;
   const NF = Math.ceil((P * SEGT) / SUBGROUP_SIZE);

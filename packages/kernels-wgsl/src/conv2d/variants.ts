@@ -289,9 +289,9 @@ function buildRowWindowPlan(name: string, dir: RowWindowDir, g: ConvGeometry): R
   const { m, c } = rowWindowDims(dir, g);
   const strided = g.sh > 1 || g.sw > 1;
   const wide = g.kh > 1 && g.kw > 1;
-  // Forwards from at most 3 channels (a stem) stay on the GEMM kernels. The row window was 18%
-  // faster on ResNet20's stem, but its other summation order moved the examples' MobileNet
-  // gradients against PyTorch's from 8e-7 to 1e-3 (NOTES.md, "MFU: window gathers").
+  // Forwards from at most 3 channels (a stem) stay on the GEMM kernels: the row window was
+  // faster there, but its summation order moved the examples' MobileNet gradients away from
+  // PyTorch's (NOTES.md, "MFU: window gathers").
   const stem = dir === 'forward' && c <= 3;
   const byDefault = wide && !stem && (!strided || dir === 'forward' || (g.kh >= g.sh && g.kw >= g.sw));
   if (!(override()?.rowWindow ?? byDefault)) return undefined;
