@@ -31,6 +31,32 @@ function flat(segments: SgdSegment[], total: number, seed: number) {
   return { t: Tensor.fromArray(v, [total]), r: { data: Float64Array.from(v), shape: [total] } };
 }
 
+/**
+ * Steps a flat SGD update and its float64 reference over `steps` steps (the first a first step),
+ * checking each takes `dispatches` dispatches, then compares parameters and momentum.
+ */
+async function stepsMatchRef(
+  segments: SgdSegment[],
+  total: number,
+  seed: number,
+  steps: number,
+  dispatches: number,
+): Promise<void> {
+  const p = flat(segments, total, seed);
+  const m = flat(segments, total, seed + 1);
+  for (let step = 0; step < steps; step++) {
+    const g = flat(segments, total, seed + 10 + step);
+    const segs = segments.map((s) => ({ ...s, firstStep: step === 0 }));
+    const before = runtime().dispatcher.counters.dispatches;
+    sgdFlatStep(p.t, g.t, m.t, segs);
+    expect(runtime().dispatcher.counters.dispatches - before).toBe(dispatches);
+    sgdFlatStepRef(p.r, g.r, m.r, segs);
+    g.t.dispose();
+  }
+  await expectClose(p.t, p.r, { atol: 1e-6, rtol: 1e-5 }, 'params');
+  await expectClose(m.t, m.r, { atol: 1e-6, rtol: 1e-5 }, 'momentum');
+}
+
 describe('sgdFlatStep', () => {
   it('matches float64 over mixed groups (momentum, dampening, nesterov, none), three steps', async () => {
     const sizes = [1, 5, 0, 300, 3, 1025, 4097, 7, 16];
@@ -42,19 +68,7 @@ describe('sgdFlatStep', () => {
       weightDecay: k % 3 ? 5e-4 : 0,
       firstStep: true,
     }));
-    const p = flat(segments, total, 1);
-    const m = flat(segments, total, 2);
-    for (let step = 0; step < 3; step++) {
-      const g = flat(segments, total, 10 + step);
-      const segs = segments.map((s) => ({ ...s, firstStep: step === 0 }));
-      const before = runtime().dispatcher.counters.dispatches;
-      sgdFlatStep(p.t, g.t, m.t, segs);
-      expect(runtime().dispatcher.counters.dispatches - before).toBe(1);
-      sgdFlatStepRef(p.r, g.r, m.r, segs);
-      g.t.dispose();
-    }
-    await expectClose(p.t, p.r, { atol: 1e-6, rtol: 1e-5 }, 'params');
-    await expectClose(m.t, m.r, { atol: 1e-6, rtol: 1e-5 }, 'momentum');
+    await stepsMatchRef(segments, total, 1, 3, 1);
   });
 
   it("gives sgdStep's values bit for bit on ResNet20's parameters, in one dispatch", async () => {
@@ -99,19 +113,7 @@ describe('sgdFlatStep', () => {
       weightDecay: 1e-3,
       firstStep: true,
     }));
-    const p = flat(segments, total, 3);
-    const m = flat(segments, total, 4);
-    for (let step = 0; step < 2; step++) {
-      const g = flat(segments, total, 30 + step);
-      const segs = segments.map((s) => ({ ...s, firstStep: step === 0 }));
-      const before = runtime().dispatcher.counters.dispatches;
-      sgdFlatStep(p.t, g.t, m.t, segs);
-      expect(runtime().dispatcher.counters.dispatches - before).toBe(3);
-      sgdFlatStepRef(p.r, g.r, m.r, segs);
-      g.t.dispose();
-    }
-    await expectClose(p.t, p.r, { atol: 1e-6, rtol: 1e-5 }, 'params');
-    await expectClose(m.t, m.r, { atol: 1e-6, rtol: 1e-5 }, 'momentum');
+    await stepsMatchRef(segments, total, 3, 2, 3);
   });
 
   it('uploads no table when only the learning rates change (they travel in the params)', async () => {
